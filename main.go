@@ -1,0 +1,31 @@
+// Command terraform-provider-phoenix serves the Phoenix provider, which
+// manages Proxmox VE LXC containers running Docker, over Terraform's plugin
+// protocol version 6.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/provider"
+)
+
+// version is set at build time by goreleaser (-X main.version=...).
+var version = "dev"
+
+func main() {
+	var debug bool
+	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
+	flag.Parse()
+
+	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+		Address: "registry.terraform.io/phoenix-hypervisor/phoenix",
+		Debug:   debug,
+	})
+	if err != nil {
+		log.Fatal(err.Error())
+	}
+}
