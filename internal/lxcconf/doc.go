@@ -1,0 +1,37 @@
+// Package lxcconf reads and edits Proxmox VE container configuration files
+// (/etc/pve/lxc/<vmid>.conf) without losing a byte.
+//
+// # File format
+//
+// A PVE container config is a list of lines split on '\n'. It starts with the
+// main section (the current configuration); each line "[name]" starts a new
+// section: "[pve:pending]" holds pending changes and any other name is a
+// snapshot. Inside a section PVE recognises, in this order:
+//
+//   - blank lines (only whitespace), which it skips;
+//   - comment lines starting with '#': every one of them is a line of the
+//     section's description, percent-encoded with PVE::Tools::encode_text;
+//   - raw LXC keys "lxc.xxx: value" (PVE also reads "lxc.xxx = value"),
+//     which may repeat and keep their order;
+//   - "description: text", an older spelling of the description;
+//   - "key: value" with key matching [a-z][a-z_]*[0-9]* (net0, mp1, unused0,
+//     snaptime, parent...). When a key repeats, the last line wins.
+//
+// Everything else is a line PVE warns about and ignores; this package keeps it
+// as it is. The regular expressions are those of parse_pct_config in
+// pve-container's PVE::LXC::Config, so Get, LXC and Description report what
+// PVE itself would read.
+//
+// # Round trips and edits
+//
+// Parse keeps every line with its exact bytes (including trailing whitespace,
+// "\r" and a missing final newline), so Bytes of an unmodified Config returns
+// the input byte for byte. Edits touch only the lines they are about: Set
+// rewrites one line in place or inserts one, Delete removes lines, and the
+// rest of the file, other sections included, is left as it was. An edit that
+// does not change a value leaves the line alone even if its spacing differs
+// from what PVE would write.
+//
+// The package does no I/O; callers read and write the file (holding PVE's
+// config lock) and may use Digest to compute the digest PVE reports.
+package lxcconf

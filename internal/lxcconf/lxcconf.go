@@ -1,0 +1,279 @@
+package lxcconf
+
+import (
+	"bytes"
+	"crypto/sha1" //nolint:gosec // PVE's config digest is defined as SHA-1.
+	"encoding/hex"
+	"regexp"
+	"strings"
+)
+
+// PendingSection is the name of the section holding pending changes.
+const PendingSection = "pve:pending"
+
+// KV is one raw LXC line: Key is the full key ("lxc.mount.entry") and Value
+// the value as PVE reads it (surrounding whitespace removed).
+type KV struct {
+	Key, Value string
+}
+
+// Config is a parsed PVE container config file. The zero value is not
+// usable; create one with Parse (Parse(nil) gives an empty file).
+type Config struct {
+	// sections[0] is the main section; the others follow in file order.
+	sections []*Section
+}
+
+// Section is one section of a config file: the main section, a snapshot or
+// the pending section. It stays valid while the Config is edited; after
+// DeleteSection removed it, editing it no longer affects the Config.
+type Section struct {
+	name  string
+	lines []*line
+}
+
+type kind uint8
+
+const (
+	kindBlank   kind = iota // Only whitespace.
+	kindComment             // '#' line, a description line.
+	kindDescr               // "description: text".
+	kindHeader              // "[name]".
+	kindKey                 // "key: value".
+	kindLXC                 // "lxc.key: value" or "lxc.key = value".
+	kindOther               // Anything PVE cannot parse.
+)
+
+// line is one line of the file: text without its terminator, eol is "\n" or
+// "" (only possible for the last line of the file).
+type line struct {
+	text  string
+	eol   string
+	kind  kind
+	key   string // Section name for headers, key for key and lxc lines.
+	value string // Value as PVE reads it.
+}
+
+// Perl's \s on byte strings is [\t\n\x0B\f\r ]; Go's \s lacks \x0B.
+const (
+	ws    = `[\t\n\x0B\f\r ]`
+	nonWS = `[^\t\n\x0B\f\r ]`
+)
+
+var (
+	reBlank   = regexp.MustCompile(`^` + ws + `*$`)
+	rePending = regexp.MustCompile(`(?i)^\[pve:pending\]` + ws + `*$`)
+	reHeader  = regexp.MustCompile(`(?i)^\[([a-z][a-z0-9_\-]+)\]` + ws + `*$`)
+	reLXC     = regexp.MustCompile(`^(lxc\.[a-z0-9_\-\.]+)(:|` + ws + `*=)` + ws + `*(.*?)` + ws + `*$`)
+	reDescr   = regexp.MustCompile(`^(description):` + ws + `*(.*` + nonWS + `)` + ws + `*$`)
+	reKey     = regexp.MustCompile(`^([a-z][a-z_]*[0-9]*):` + ws + `*(.+?)` + ws + `*$`)
+
+	reValidKey     = regexp.MustCompile(`^[a-z][a-z_]*[0-9]*$`)
+	reValidLXCKey  = regexp.MustCompile(`^lxc\.[a-z0-9_\-\.]+$`)
+	reValidSection = regexp.MustCompile(`(?i)^[a-z][a-z0-9_\-]+$`)
+)
+
+// classify fills in kind, key and value of l from its text, the way
+// parse_pct_config reads a line.
+func classify(l *line) {
+	t := l.text
+	switch {
+	case reBlank.MatchString(t):
+		l.kind = kindBlank
+	case rePending.MatchString(t):
+		l.kind, l.key = kindHeader, PendingSection
+	case reHeader.MatchString(t):
+		l.kind, l.key = kindHeader, reHeader.FindStringSubmatch(t)[1]
+	case strings.HasPrefix(t, "#"):
+		l.kind = kindComment
+	default:
+		if m := reLXC.FindStringSubmatch(t); m != nil {
+			l.kind, l.key, l.value = kindLXC, m[1], m[3]
+		} else if m := reDescr.FindStringSubmatch(t); m != nil {
+			l.kind, l.key, l.value = kindDescr, m[1], m[2]
+		} else if m := reKey.FindStringSubmatch(t); m != nil && m[1] != "description" {
+			l.kind, l.key, l.value = kindKey, m[1], m[2]
+		} else {
+			l.kind = kindOther
+		}
+	}
+}
+
+// Parse splits data into sections and lines. It keeps every byte, so Bytes
+// returns data unchanged until the Config is edited. Lines PVE would warn
+// about are kept as they are and ignored by the accessors; Parse currently
+// accepts any input and returns an error only for future, stricter checks.
+func Parse(data []byte) (*Config, error) {
+	main := &Section{}
+	c := &Config{sections: []*Section{main}}
+	cur := main
+	rest := string(data)
+	for rest != "" {
+		l := &line{}
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			l.text, l.eol, rest = rest[:i], "\n", rest[i+1:]
+		} else {
+			l.text, rest = rest, ""
+		}
+		classify(l)
+		if l.kind == kindHeader {
+			cur = &Section{name: l.key}
+			c.sections = append(c.sections, cur)
+		}
+		cur.lines = append(cur.lines, l)
+	}
+	return c, nil
+}
+
+// Bytes returns the file content: the parsed input with the edits applied.
+func (c *Config) Bytes() []byte {
+	n := 0
+	for _, s := range c.sections {
+		for _, l := range s.lines {
+			n += len(l.text) + len(l.eol)
+		}
+	}
+	var b bytes.Buffer
+	b.Grow(n)
+	for _, s := range c.sections {
+		for _, l := range s.lines {
+			b.WriteString(l.text)
+			b.WriteString(l.eol)
+		}
+	}
+	return b.Bytes()
+}
+
+// Digest returns the digest of the current content, as Digest(c.Bytes()).
+func (c *Config) Digest() string {
+	return Digest(c.Bytes())
+}
+
+// Digest returns PVE's digest of a config file: the hex SHA-1 of its bytes.
+// PVE compares it with the digest parameter of config updates.
+func Digest(data []byte) string {
+	sum := sha1.Sum(data) //nolint:gosec // PVE's config digest is defined as SHA-1.
+	return hex.EncodeToString(sum[:])
+}
+
+// Main returns the main section (the current configuration). It is never nil.
+func (c *Config) Main() *Section {
+	return c.sections[0]
+}
+
+// Section returns the snapshot section with that name, or the pending
+// section for PendingSection, or nil if there is none. Snapshot names are
+// case sensitive. When a name appears twice, the last section wins, as in
+// PVE.
+func (c *Config) Section(name string) *Section {
+	for i := len(c.sections) - 1; i > 0; i-- {
+		if c.sections[i].name == name {
+			return c.sections[i]
+		}
+	}
+	return nil
+}
+
+// Sections returns the non-main sections in file order.
+func (c *Config) Sections() []*Section {
+	out := make([]*Section, len(c.sections)-1)
+	copy(out, c.sections[1:])
+	return out
+}
+
+// Snapshots returns the snapshot sections (all but main and pending) in file
+// order.
+func (c *Config) Snapshots() []*Section {
+	var out []*Section
+	for _, s := range c.sections[1:] {
+		if s.name != PendingSection {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ValidSectionName reports whether name can be written as a section header
+// that PVE reads back with the same name: PendingSection or a snapshot name
+// matching [a-zA-Z][a-zA-Z0-9_-]+.
+func ValidSectionName(name string) bool {
+	return name == PendingSection || reValidSection.MatchString(name)
+}
+
+// AddSection returns the section called name, adding it when absent. A new
+// pending section goes before the first snapshot (where PVE writes it), a new
+// snapshot at the end of the file, each preceded by a blank line. It panics
+// when ValidSectionName(name) is false.
+func (c *Config) AddSection(name string) *Section {
+	if s := c.Section(name); s != nil {
+		return s
+	}
+	if !ValidSectionName(name) {
+		panic("lxcconf: invalid section name " + quote(name))
+	}
+	at := len(c.sections)
+	if name == PendingSection {
+		for i, s := range c.sections[1:] {
+			if s.name != PendingSection {
+				at = i + 1
+				break
+			}
+		}
+	}
+	prev := c.sections[at-1]
+	// A separating blank line before the header, as PVE writes it.
+	if n := len(prev.lines); n > 0 {
+		prev.lines[n-1].eol = "\n"
+		if prev.lines[n-1].kind != kindBlank {
+			prev.lines = append(prev.lines, &line{text: "", eol: "\n", kind: kindBlank})
+		}
+	}
+	s := &Section{name: name, lines: []*line{{text: "[" + name + "]", eol: "\n", kind: kindHeader, key: name}}}
+	if at < len(c.sections) {
+		// Keep the following header separated too.
+		s.lines = append(s.lines, &line{text: "", eol: "\n", kind: kindBlank})
+	}
+	c.sections = append(c.sections, nil)
+	copy(c.sections[at+1:], c.sections[at:])
+	c.sections[at] = s
+	return s
+}
+
+// DeleteSection removes every section called name and reports whether there
+// was one. The main section cannot be removed. When the removed section was
+// the last one, the blank lines that separated it from the section before
+// are removed too.
+func (c *Config) DeleteSection(name string) bool {
+	removed := false
+	for i := len(c.sections) - 1; i > 0; i-- {
+		if c.sections[i].name != name {
+			continue
+		}
+		removed = true
+		last := i == len(c.sections)-1
+		c.sections = append(c.sections[:i], c.sections[i+1:]...)
+		if last {
+			prev := c.sections[i-1]
+			for n := len(prev.lines); n > 0 && prev.lines[n-1].kind == kindBlank; n-- {
+				prev.lines = prev.lines[:n-1]
+			}
+		}
+	}
+	return removed
+}
+
+// insertLine inserts l before index i of s.lines. When the line before had
+// no terminator (it ended the file), it gets one and l ends the file instead.
+func (s *Section) insertLine(i int, l *line) {
+	if i > 0 && s.lines[i-1].eol == "" {
+		s.lines[i-1].eol = "\n"
+		l.eol = ""
+	}
+	s.lines = append(s.lines, nil)
+	copy(s.lines[i+1:], s.lines[i:])
+	s.lines[i] = l
+}
+
+func quote(s string) string {
+	return "\"" + strings.ReplaceAll(s, "\"", "\\\"") + "\""
+}
