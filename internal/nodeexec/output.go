@@ -1,0 +1,83 @@
+package nodeexec
+
+import (
+	"bytes"
+	"io"
+	"sync"
+)
+
+// maxStreamLine is the longest line handed to a LineFunc in one piece;
+// longer lines arrive in parts.
+const maxStreamLine = 64 << 10
+
+// output collects a command's two streams and splits them into lines for an
+// optional LineFunc. After stop, nothing more is delivered to the LineFunc,
+// so a late write from a closing session cannot call it after Run returned.
+type output struct {
+	mu       sync.Mutex
+	fn       LineFunc
+	stopped  bool
+	stdout   bytes.Buffer
+	stderr   bytes.Buffer
+	partials [3][]byte
+}
+
+func newOutput(fn LineFunc) *output { return &output{fn: fn} }
+
+func (o *output) writer(s Stream) io.Writer { return streamWriter{o: o, s: s} }
+
+type streamWriter struct {
+	o *output
+	s Stream
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	o := w.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped {
+		return len(p), nil
+	}
+	if w.s == Stderr {
+		o.stderr.Write(p)
+	} else {
+		o.stdout.Write(p)
+	}
+	if o.fn == nil {
+		return len(p), nil
+	}
+	buf := append(o.partials[w.s], p...)
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			break
+		}
+		o.fn(w.s, string(bytes.TrimSuffix(buf[:i], []byte{'\r'})))
+		buf = buf[i+1:]
+	}
+	for len(buf) >= maxStreamLine {
+		o.fn(w.s, string(buf[:maxStreamLine]))
+		buf = buf[maxStreamLine:]
+	}
+	o.partials[w.s] = append(o.partials[w.s][:0], buf...)
+	return len(p), nil
+}
+
+// stop flushes unterminated last lines and ends delivery.
+func (o *output) stop() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped {
+		return
+	}
+	o.stopped = true
+	if o.fn == nil {
+		return
+	}
+	for _, s := range []Stream{Stdout, Stderr} {
+		if len(o.partials[s]) > 0 {
+			o.fn(s, string(o.partials[s]))
+			o.partials[s] = nil
+		}
+	}
+}
