@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# Tests of test_docker_feature.sh with stand-in commands.
+
+load helpers
+
+setup() {
+	setup_fakes
+	touch "$FAKE_STATE/docker.active"
+	echo "5:27.3.1-1~debian.12~bookworm" >"$FAKE_STATE/pkg/docker-ce"
+}
+
+@test "all cases pass" {
+	run_script test_docker_feature.sh --network-target 1.1.1.1 --hello-world 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 4 ]
+	[ "${lines[0]}" = "test_case_docker_service_is_running: passed" ]
+	[ "${lines[1]}" = "test_case_docker_hello_world: passed" ]
+	[ "${lines[2]}" = "test_case_docker_network_access: passed" ]
+	[ "${lines[3]}" = "3 passed, 0 failed" ]
+	grep -qx 'run --rm busybox ping -c 1 -W 5 1.1.1.1' "$FAKE_STATE/docker.log"
+	grep -qx 'run --rm hello-world' "$FAKE_STATE/docker.log"
+}
+
+@test "hello_world 0: case skipped, not run" {
+	run_script test_docker_feature.sh --network-target 10.0.0.1 --hello-world 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "test_case_docker_hello_world: skipped" ]
+	[ "${lines[-1]}" = "2 passed, 0 failed, 1 skipped" ]
+	refute grep -q hello-world "$FAKE_STATE/docker.log"
+	grep -qx 'run --rm busybox ping -c 1 -W 5 10.0.0.1' "$FAKE_STATE/docker.log"
+}
+
+@test "failing hello-world: counted, tail printed, non-zero" {
+	touch "$FAKE_STATE/hello.fail"
+	run_script test_docker_feature.sh --network-target 1.1.1.1 --hello-world 1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${lines[1]}" = "test_case_docker_hello_world: failed" ]
+	[ "${lines[2]}" = "  | Unable to find image 'hello-world:latest' locally" ]
+	grep -qx '  | docker run --rm hello-world exited 125' <<<"$output"
+	grep -qx 'test_case_docker_network_access: passed' <<<"$output"
+	[ "${lines[-1]}" = "2 passed, 1 failed" ]
+}
+
+@test "greeting missing although docker run succeeds: failed" {
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\necho "Hello from Podman"\n' >"$BATS_TEST_TMPDIR/bin/docker"
+	chmod +x "$BATS_TEST_TMPDIR/bin/docker"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script test_docker_feature.sh --hello-world 1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -qx 'test_case_docker_hello_world: failed' <<<"$output"
+	grep -q 'greeting "Hello from Docker!" is missing' <<<"$output"
+}
+
+@test "no network: network case fails, others pass" {
+	touch "$FAKE_STATE/net.down"
+	run_script test_docker_feature.sh --network-target 1.1.1.1 --hello-world 0
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -qx 'test_case_docker_network_access: failed' <<<"$output"
+	grep -qx '  | ping: sendto: Network unreachable' <<<"$output"
+	[ "${lines[-1]}" = "1 passed, 1 failed, 1 skipped" ]
+}
+
+@test "service down: every case fails" {
+	rm "$FAKE_STATE/docker.active"
+	run_script test_docker_feature.sh
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -qx 'test_case_docker_service_is_running: failed' <<<"$output"
+	grep -qx '  | inactive' <<<"$output"
+	[ "${lines[-1]}" = "0 passed, 3 failed" ]
+}
+
+@test "a failing case shows at most its last 10 lines" {
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\nseq 1 30\nexit 1\n' >"$BATS_TEST_TMPDIR/bin/docker"
+	chmod +x "$BATS_TEST_TMPDIR/bin/docker"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script test_docker_feature.sh --hello-world 0
+	echo "$output"
+	[ "$(grep -c '^  | ' <<<"$output")" -eq 10 ]
+	grep -qx '  | 30' <<<"$output"
+	refute grep -qx '  | 20' <<<"$output"
+}
+
+@test "invalid arguments: exit 2" {
+	run_script test_docker_feature.sh --hello-world maybe
+	[ "$status" -eq 2 ]
+	grep -q '^FATAL: invalid arguments' <<<"$output"
+	run_script test_docker_feature.sh --network-target '1.1.1.1;reboot'
+	[ "$status" -eq 2 ]
+	[ ! -e "$FAKE_STATE/docker.log" ]
+}
