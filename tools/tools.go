@@ -9,7 +9,8 @@ import (
 )
 
 // Format the examples that tfplugindocs copies into the documentation.
-//go:generate terraform fmt -recursive ../examples/
+//go:generate $TERRAFORM fmt -recursive ../examples/
 
-// Generate the documentation in docs/ from the provider schema, templates/ and examples/.
-//go:generate go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir .. --provider-name phoenix
+// Export the schema through the local CLI (no download), then render docs/.
+//go:generate go run ./cmd/providerschema -provider-dir .. -out ../.cache/providers-schema.json
+//go:generate go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir .. --provider-name phoenix --providers-schema ../.cache/providers-schema.json

@@ -31,7 +31,6 @@ func (v stringCheck) ValidateString(_ context.Context, req validator.StringReque
 	}
 }
 
-
 var endpointCheck = stringCheck{
 	summary: "Invalid endpoint",
 	desc:    "must be an https:// URL of a Proxmox VE node",
@@ -40,7 +39,6 @@ var endpointCheck = stringCheck{
 		return err
 	},
 }
-
 
 var apiTokenCheck = stringCheck{
 	summary: "Invalid API token",
@@ -51,7 +49,6 @@ var apiTokenCheck = stringCheck{
 	},
 }
 
-
 var pemCheck = stringCheck{
 	summary: "Invalid CA certificate",
 	desc:    "must hold a PEM certificate",
@@ -60,7 +57,6 @@ var pemCheck = stringCheck{
 		return err
 	},
 }
-
 
 var privateKeyCheck = stringCheck{
 	summary: "Invalid SSH private key",

@@ -1,0 +1,110 @@
+package provider
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestAccProviderSchemaThroughCLI builds the provider, installs it through a
+// dev_overrides CLI configuration and checks what "terraform providers schema
+// -json" shows a user: every attribute described, secrets marked sensitive.
+func TestAccProviderSchemaThroughCLI(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("set TF_ACC=1 to run tests that drive the Terraform CLI")
+	}
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		var err error
+		if tf, err = exec.LookPath("terraform"); err != nil {
+			t.Skip("no Terraform CLI: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
+		}
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-phoenix"), ".")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	rc := filepath.Join(dir, "dev.tfrc")
+	writeFile(t, rc, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n  }\n  direct {}\n}\n", bin))
+	writeFile(t, filepath.Join(dir, "main.tf"), "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n")
+
+	cmd := exec.Command(tf, "providers", "schema", "-json")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("providers schema: %v", err)
+	}
+	var doc struct {
+		ProviderSchemas map[string]struct {
+			Provider struct {
+				Block cliBlock `json:"block"`
+			} `json:"provider"`
+		} `json:"provider_schemas"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var block *cliBlock
+	for addr, s := range doc.ProviderSchemas {
+		if strings.HasSuffix(addr, "/phoenix-hypervisor/phoenix") {
+			b := s.Provider.Block
+			block = &b
+		}
+	}
+	if block == nil {
+		t.Fatalf("provider not in the schema output: %s", out)
+	}
+	var undescribed, sensitive []string
+	block.walk("", &undescribed, &sensitive)
+	if len(undescribed) > 0 {
+		t.Errorf("undescribed: %v", undescribed)
+	}
+	sort.Strings(sensitive)
+	if got := strings.Join(sensitive, ","); got != "api_token,password,ssh.password,ssh.private_key" {
+		t.Errorf("sensitive = %s", got)
+	}
+}
+
+type cliBlock struct {
+	Attributes map[string]struct {
+		Description string `json:"description"`
+		Sensitive   bool   `json:"sensitive"`
+	} `json:"attributes"`
+	BlockTypes map[string]struct {
+		Block cliBlock `json:"block"`
+	} `json:"block_types"`
+	Description string `json:"description"`
+}
+
+func (b cliBlock) walk(prefix string, undescribed, sensitive *[]string) {
+	for name, a := range b.Attributes {
+		if strings.TrimSpace(a.Description) == "" {
+			*undescribed = append(*undescribed, prefix+name)
+		}
+		if a.Sensitive {
+			*sensitive = append(*sensitive, prefix+name)
+		}
+	}
+	for name, nb := range b.BlockTypes {
+		if strings.TrimSpace(nb.Block.Description) == "" {
+			*undescribed = append(*undescribed, prefix+name)
+		}
+		nb.Block.walk(prefix+name+".", undescribed, sensitive)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
