@@ -59,6 +59,7 @@ func rootfsKeys() map[string]*prop {
 func mpKeys() map[string]*prop {
 	k := rootfsKeys()
 	k["backup"] = optional(boolP)
+	k["keepattrs"] = optional(boolP)
 	k["mp"] = required(prop{Type: String, Format: "pve-lxc-mp-string"})
 	return k
 }
