@@ -35,13 +35,14 @@ type Section struct {
 type kind uint8
 
 const (
-	kindBlank   kind = iota // Only whitespace.
-	kindComment             // '#' line, a description line.
-	kindDescr               // "description: text".
-	kindHeader              // "[name]".
-	kindKey                 // "key: value".
-	kindLXC                 // "lxc.key: value" or "lxc.key = value".
-	kindOther               // Anything PVE cannot parse.
+	kindBlank    kind = iota // Only whitespace.
+	kindComment              // '#' line, a description line.
+	kindDescr                // "description: text", appended to the description.
+	kindDescrSet             // "description: " and only whitespace: sets it.
+	kindHeader               // "[name]".
+	kindKey                  // "key: value".
+	kindLXC                  // "lxc.key: value" or "lxc.key = value".
+	kindOther                // Anything PVE cannot parse.
 )
 
 // line is one line of the file: text without its terminator, eol is "\n" or
@@ -61,21 +62,27 @@ const (
 )
 
 var (
-	reBlank   = regexp.MustCompile(`^` + ws + `*$`)
-	rePending = regexp.MustCompile(`(?i)^\[pve:pending\]` + ws + `*$`)
-	reHeader  = regexp.MustCompile(`(?i)^\[([a-z][a-z0-9_\-]+)\]` + ws + `*$`)
-	reLXC     = regexp.MustCompile(`^(lxc\.[a-z0-9_\-\.]+)(:|` + ws + `*=)` + ws + `*(.*?)` + ws + `*$`)
-	reDescr   = regexp.MustCompile(`^(description):` + ws + `*(.*` + nonWS + `)` + ws + `*$`)
-	reKey     = regexp.MustCompile(`^([a-z][a-z_]*[0-9]*):` + ws + `*(.+?)` + ws + `*$`)
+	// The expressions of parse_pct_config. Perl's /i is spelled out: Go's
+	// case folding would also match 'K' (U+212A) and 'ſ' (U+017F), which
+	// Perl does not on byte strings.
+	reBlank     = regexp.MustCompile(`^` + ws + `*$`)
+	rePending   = regexp.MustCompile(`^\[[pP][vV][eE]:[pP][eE][nN][dD][iI][nN][gG]\]` + ws + `*$`)
+	reHeader    = regexp.MustCompile(`^\[([a-zA-Z][a-zA-Z0-9_\-]+)\]` + ws + `*$`)
+	reLXC       = regexp.MustCompile(`^(lxc\.[a-z0-9_\-\.]+)(:|` + ws + `*=)` + ws + `*(.*?)` + ws + `*$`)
+	reDescr     = regexp.MustCompile(`^(description):` + ws + `*(.*` + nonWS + `)` + ws + `*$`)
+	reSnapstate = regexp.MustCompile(`snapstate:` + ws + `*(prepare|delete)` + ws + `*$`)
+	reDelete    = regexp.MustCompile(`^delete:` + ws + `*(.*` + nonWS + `)` + ws + `*$`)
+	reKey       = regexp.MustCompile(`^([a-z][a-z_]*[0-9]*):` + ws + `*(.+?)` + ws + `*$`)
 
 	reValidKey     = regexp.MustCompile(`^[a-z][a-z_]*[0-9]*$`)
 	reValidLXCKey  = regexp.MustCompile(`^lxc\.[a-z0-9_\-\.]+$`)
-	reValidSection = regexp.MustCompile(`(?i)^[a-z][a-z0-9_\-]+$`)
+	reValidSection = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_\-]+$`)
 )
 
 // classify fills in kind, key and value of l from its text, the way
-// parse_pct_config reads a line.
-func classify(l *line) {
+// parse_pct_config reads a line; pending tells whether the line is in the
+// pending section (the only one where PVE reads "delete").
+func classify(l *line, pending bool) {
 	t := l.text
 	switch {
 	case reBlank.MatchString(t):
@@ -91,8 +98,19 @@ func classify(l *line) {
 			l.kind, l.key, l.value = kindLXC, m[1], m[3]
 		} else if m := reDescr.FindStringSubmatch(t); m != nil {
 			l.kind, l.key, l.value = kindDescr, m[1], m[2]
-		} else if m := reKey.FindStringSubmatch(t); m != nil && m[1] != "description" {
+		} else if m := reSnapstate.FindStringSubmatch(t); m != nil {
+			l.kind, l.key, l.value = kindKey, "snapstate", m[1]
+		} else if m := reDelete.FindStringSubmatch(t); m != nil {
+			// PVE warns about "delete" outside [pve:pending] and ignores it.
+			l.kind = kindOther
+			if pending {
+				l.kind, l.key, l.value = kindKey, "delete", m[1]
+			}
+		} else if m := reKey.FindStringSubmatch(t); m != nil {
 			l.kind, l.key, l.value = kindKey, m[1], m[2]
+			if m[1] == descriptionKey {
+				l.kind = kindDescrSet
+			}
 		} else {
 			l.kind = kindOther
 		}
@@ -115,7 +133,7 @@ func Parse(data []byte) (*Config, error) {
 		} else {
 			l.text, rest = rest, ""
 		}
-		classify(l)
+		classify(l, cur.name == PendingSection)
 		if l.kind == kindHeader {
 			cur = &Section{name: l.key}
 			c.sections = append(c.sections, cur)

@@ -1,6 +1,10 @@
 package lxcconf
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // descriptionKey is the key under which Get, Set, Delete and Keys expose the
 // section's description.
@@ -40,40 +44,71 @@ func ValidLXCKey(key string) bool {
 	return reValidLXCKey.MatchString(key)
 }
 
-// ValidValue reports whether value can be written on one line: it contains
-// no '\n' or '\r', which PVE rejects ("property contains a line feed").
-func ValidValue(value string) bool {
-	return !strings.ContainsAny(value, "\r\n")
+// Check reports whether Set (for an "lxc." key: SetLXC and AddLXC) accepts
+// key and value: the key is valid (see ValidKey and ValidLXCKey), the value
+// is on one line (PVE rejects '\r' and '\n': "property contains a line
+// feed") and the written line reads back as exactly key and value, which
+// rules out leading or trailing whitespace, an empty value for a key that is
+// not raw LXC, and "delete" outside the pending section. Any description is
+// accepted.
+func (s *Section) Check(key, value string) error {
+	if key == descriptionKey {
+		return nil
+	}
+	want := kindKey
+	switch {
+	case strings.HasPrefix(key, "lxc."):
+		if !ValidLXCKey(key) {
+			return fmt.Errorf("invalid raw LXC key %q", key)
+		}
+		want = kindLXC
+	case !ValidKey(key):
+		return fmt.Errorf("invalid key %q", key)
+	case key == "delete" && s.name != PendingSection:
+		return errors.New("property 'delete' is only allowed in [pve:pending]")
+	}
+	if strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("value of %q contains a line feed", key)
+	}
+	if l := s.newLine(key + ": " + value); l.kind != want || l.key != key || l.value != value {
+		return fmt.Errorf("value %q of %q would not read back unchanged", value, key)
+	}
+	return nil
+}
+
+func (s *Section) mustCheck(key, value string) {
+	if err := s.Check(key, value); err != nil {
+		panic("lxcconf: " + err.Error())
+	}
 }
 
 // Set sets key to value: the first line of key is rewritten in place (left
 // untouched when it already holds value) and any other line of key is
 // removed; when key is absent a line is added after the section's last key
-// line (before its raw LXC lines if it has no key line yet). Set
-// ("description", d) is SetDescription(d). Set panics when ValidKey(key) is
-// false, or when value is empty or ValidValue(value) is false.
+// line (before its raw LXC lines if it has no key line yet).
+// Set("description", d) is SetDescription(d). Raw LXC keys are set with
+// SetLXC. Set panics when Check(key, value) returns an error or key starts
+// with "lxc.".
 func (s *Section) Set(key, value string) {
 	if key == descriptionKey {
 		s.SetDescription(value)
 		return
 	}
-	if !ValidKey(key) {
-		panic("lxcconf: invalid key " + quote(key))
+	if strings.HasPrefix(key, "lxc.") {
+		panic("lxcconf: Set of raw LXC key " + quote(key) + ", use SetLXC")
 	}
-	if value == "" || !ValidValue(value) {
-		panic("lxcconf: invalid value for " + key + ": " + quote(value))
-	}
+	s.mustCheck(key, value)
 	if s.replace(kindKey, key, value, key+": "+value) {
 		return
 	}
-	s.insertLine(s.insertIndex(kindKey), newLine(key+": "+value))
+	s.insertLine(s.insertIndex(kindKey), s.newLine(key+": "+value))
 }
 
 // Delete removes every line of key and reports whether there was one.
 // Delete("description") removes the description.
 func (s *Section) Delete(key string) bool {
 	if key == descriptionKey {
-		return s.remove(func(l *line) bool { return l.kind == kindComment || l.kind == kindDescr }) > 0
+		return s.remove(isDescription) > 0
 	}
 	return s.remove(func(l *line) bool { return l.kind == kindKey && l.key == key }) > 0
 }
@@ -91,7 +126,7 @@ func (s *Section) Keys() []string {
 		switch l.kind {
 		case kindKey:
 			k = l.key
-		case kindComment, kindDescr:
+		case kindComment, kindDescr, kindDescrSet:
 			if hasDescr {
 				k = descriptionKey
 			}
@@ -118,10 +153,10 @@ func (s *Section) LXC() []KV {
 // SetLXC leaves exactly one raw LXC line for key, holding value: the first
 // line of key is rewritten in place (left untouched when it already holds
 // value) and the others are removed; when key is absent a line is added after
-// the section's last raw LXC line. It panics when ValidLXCKey(key) or
-// ValidValue(value) is false.
+// the section's last raw LXC line. It panics when key does not start
+// with "lxc." or Check(key, value) returns an error.
 func (s *Section) SetLXC(key, value string) {
-	checkLXC(key, value)
+	s.mustCheckLXC(key, value)
 	if s.replace(kindLXC, key, value, key+": "+value) {
 		return
 	}
@@ -129,11 +164,11 @@ func (s *Section) SetLXC(key, value string) {
 }
 
 // AddLXC adds the line "key: value" after the section's last raw LXC line
-// (after its last line when it has none). It panics when ValidLXCKey(key) or
-// ValidValue(value) is false.
+// (after its last line when it has none). It panics when key does not start
+// with "lxc." or Check(key, value) returns an error.
 func (s *Section) AddLXC(key, value string) {
-	checkLXC(key, value)
-	s.insertLine(s.insertIndex(kindLXC), newLine(key+": "+value))
+	s.mustCheckLXC(key, value)
+	s.insertLine(s.insertIndex(kindLXC), s.newLine(key+": "+value))
 }
 
 // DeleteLXC removes every raw LXC line of key and returns how many there
@@ -144,10 +179,11 @@ func (s *Section) DeleteLXC(key string) int {
 
 // Description returns the section's description as PVE reads it: each '#'
 // line of the section decoded with DecodeText and followed by "\n" (so a
-// non-empty description ends with a newline), and the text of any
-// "description:" line.
+// description written by PVE ends with a newline), and the decoded text of
+// any "description:" line.
 func (s *Section) Description() string {
 	var b strings.Builder
+	set, hasSet := "", false
 	for _, l := range s.lines {
 		switch l.kind {
 		case kindComment:
@@ -155,9 +191,23 @@ func (s *Section) Description() string {
 			b.WriteByte('\n')
 		case kindDescr:
 			b.WriteString(DecodeText(l.value))
+		case kindDescrSet:
+			set, hasSet = l.value, true
 		}
 	}
-	return b.String()
+	// PVE keeps what it collected only when it is true for Perl; a
+	// whitespace-only "description:" line is then the value, verbatim.
+	if d := b.String(); d != "" && d != "0" {
+		return d
+	}
+	if hasSet {
+		return set
+	}
+	return ""
+}
+
+func isDescription(l *line) bool {
+	return l.kind == kindComment || l.kind == kindDescr || l.kind == kindDescrSet
 }
 
 // SetDescription replaces the description. Every '#' line and
@@ -166,7 +216,7 @@ func (s *Section) Description() string {
 // lines dropped), each line encoded with EncodeText behind a '#', at the top
 // of the section. An empty d removes the description.
 func (s *Section) SetDescription(d string) {
-	s.remove(func(l *line) bool { return l.kind == kindComment || l.kind == kindDescr })
+	s.remove(isDescription)
 	parts := strings.Split(d, "\n")
 	for len(parts) > 0 && parts[len(parts)-1] == "" {
 		parts = parts[:len(parts)-1]
@@ -176,25 +226,23 @@ func (s *Section) SetDescription(d string) {
 		at = 1
 	}
 	for _, p := range parts {
-		l := newLine("#" + EncodeText(p))
+		l := s.newLine("#" + EncodeText(p))
 		s.insertLine(at, l)
 		at++
 	}
 }
 
-func checkLXC(key, value string) {
-	if !ValidLXCKey(key) {
-		panic("lxcconf: invalid lxc key " + quote(key))
+func (s *Section) mustCheckLXC(key, value string) {
+	if !strings.HasPrefix(key, "lxc.") {
+		panic("lxcconf: raw LXC key " + quote(key) + " does not start with \"lxc.\"")
 	}
-	if !ValidValue(value) {
-		panic("lxcconf: invalid value for " + key + ": " + quote(value))
-	}
+	s.mustCheck(key, value)
 }
 
-// newLine returns a classified line with text and a "\n" terminator.
-func newLine(text string) *line {
+// newLine returns a line of s with text and a "\n" terminator.
+func (s *Section) newLine(text string) *line {
 	l := &line{text: text, eol: "\n"}
-	classify(l)
+	classify(l, s.name == PendingSection)
 	return l
 }
 
@@ -213,8 +261,11 @@ func (s *Section) replace(k kind, key, value, text string) bool {
 		return false
 	}
 	if l := s.lines[first]; l.value != value {
+		if strings.HasSuffix(l.text, "\r") {
+			text += "\r" // Keep a CRLF line ending.
+		}
 		l.text = text
-		classify(l)
+		classify(l, s.name == PendingSection)
 	}
 	firstLine := s.lines[first]
 	s.remove(func(l *line) bool { return l != firstLine && l.kind == k && l.key == key })
