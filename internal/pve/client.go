@@ -4,6 +4,7 @@
 package pve
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -36,6 +37,11 @@ type Config struct {
 	UserAgent string
 	// Timeout bounds a single HTTP request (0: 60 s).
 	Timeout time.Duration
+	// ReadRetry, when set, replaces DefaultReadPolicy for idempotent reads.
+	ReadRetry *RetryPolicy
+	// WriteRetry, when set, replaces DefaultWritePolicy for writes that are
+	// safe to repeat when PVE refused them (locked) or never received them.
+	WriteRetry *RetryPolicy
 }
 
 // Client is a Proxmox VE API client.
@@ -45,6 +51,13 @@ type Client struct {
 	endpoint *url.URL
 	baseURL  string
 	cfg      Config
+
+	readPolicy  RetryPolicy
+	writePolicy RetryPolicy
+	poll        PollPolicy
+	// sleep waits for d or until ctx is done; tests replace it to count
+	// waits without spending wall time.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 var tokenPattern = regexp.MustCompile(`^([^@\s!=]+)@([^@\s!=]+)!([A-Za-z][A-Za-z0-9._-]*)=(\S+)$`)
@@ -119,9 +132,9 @@ func New(cfg Config) (*Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library's default is always an *http.Transport
 	transport.TLSClientConfig = tc
 	transport.MaxIdleConnsPerHost = 32
-	hc := &http.Client{Transport: transport, Timeout: timeout}
-
 	base := u.String() + "api2/json"
+	hc := &http.Client{Transport: &statusTransport{base: transport, prefix: u.Path + "api2/json"}, Timeout: timeout}
+
 	opts := []proxmox.Option{proxmox.WithHTTPClient(hc)}
 	if cfg.UserAgent != "" {
 		opts = append(opts, proxmox.WithUserAgent(cfg.UserAgent))
@@ -138,11 +151,30 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, errors.New("no credentials: set api_token, or username and password")
 	}
-	return &Client{api: proxmox.NewClient(base, opts...), http: hc, endpoint: u, baseURL: base, cfg: cfg}, nil
+	c := &Client{
+		api:         proxmox.NewClient(base, opts...),
+		http:        hc,
+		endpoint:    u,
+		baseURL:     base,
+		cfg:         cfg,
+		readPolicy:  DefaultReadPolicy(),
+		writePolicy: DefaultWritePolicy(),
+		poll:        DefaultPollPolicy(),
+		sleep:       sleepCtx,
+	}
+	if cfg.ReadRetry != nil {
+		c.readPolicy = *cfg.ReadRetry
+	}
+	if cfg.WriteRetry != nil {
+		c.writePolicy = *cfg.WriteRetry
+	}
+	return c, nil
 }
 
 // Endpoint returns the normalised endpoint URL.
 func (c *Client) Endpoint() string { return c.endpoint.String() }
 
-// API returns the underlying go-proxmox client.
+// API returns the underlying go-proxmox client. Its HTTP transport turns
+// every non-2xx answer other than 401/403 into an *APIError, so its
+// websocket helpers (which expect a bare *http.Transport) are not usable.
 func (c *Client) API() *proxmox.Client { return c.api }

@@ -1,0 +1,465 @@
+package pve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Node is one entry of GET /nodes.
+type Node struct {
+	Node   string  `json:"node"`
+	Status string  `json:"status"` // "online", "offline" or "unknown"
+	CPU    float64 `json:"cpu"`
+	MaxCPU FlexInt `json:"maxcpu"`
+	Mem    FlexInt `json:"mem"`
+	MaxMem FlexInt `json:"maxmem"`
+	Uptime FlexInt `json:"uptime"`
+}
+
+// Nodes lists the cluster's nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var out []Node
+	if err := c.get(ctx, "/nodes", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NodeStatus is the part of GET /nodes/{node}/status the provider uses.
+type NodeStatus struct {
+	Uptime     FlexInt `json:"uptime"`
+	PVEVersion string  `json:"pveversion"`
+	KVersion   string  `json:"kversion"`
+	CPU        float64 `json:"cpu"`
+	Memory     struct {
+		Total FlexInt `json:"total"`
+		Used  FlexInt `json:"used"`
+		Free  FlexInt `json:"free"`
+	} `json:"memory"`
+}
+
+// NodeStatus returns a node's status.
+func (c *Client) NodeStatus(ctx context.Context, node string) (*NodeStatus, error) {
+	var out NodeStatus
+	if err := c.get(ctx, "/nodes/"+seg(node)+"/status", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Resource is one entry of GET /cluster/resources.
+type Resource struct {
+	ID       string   `json:"id"`   // e.g. "lxc/102", "node/pve1", "storage/pve1/local"
+	Type     string   `json:"type"` // "lxc", "qemu", "node", "storage", ...
+	Node     string   `json:"node"`
+	VMID     FlexInt  `json:"vmid"`
+	Name     string   `json:"name"`
+	Status   string   `json:"status"`
+	Template FlexBool `json:"template"`
+	Tags     string   `json:"tags"`
+	Lock     string   `json:"lock"`
+	Pool     string   `json:"pool"`
+	Storage  string   `json:"storage"`
+	MaxMem   FlexInt  `json:"maxmem"`
+	MaxDisk  FlexInt  `json:"maxdisk"`
+	Uptime   FlexInt  `json:"uptime"`
+}
+
+// ClusterResources lists cluster resources; typ filters ("vm" for guests,
+// "node", "storage", ...) and "" lists everything.
+func (c *Client) ClusterResources(ctx context.Context, typ string) ([]Resource, error) {
+	var params map[string]string
+	if typ != "" {
+		params = map[string]string{"type": typ}
+	}
+	var out []Resource
+	if err := c.get(ctx, "/cluster/resources", params, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FindContainer returns the node a container lives on, from
+// /cluster/resources; found is false when no container has that vmid.
+func (c *Client) FindContainer(ctx context.Context, vmid int) (node string, found bool, err error) {
+	res, err := c.ClusterResources(ctx, "vm")
+	if err != nil {
+		return "", false, err
+	}
+	for _, r := range res {
+		if r.Type == "lxc" && int(r.VMID) == vmid {
+			return r.Node, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// NextID returns the next free vmid of the cluster. Two callers may get the
+// same answer: creating with it can still fail with "already exists".
+func (c *Client) NextID(ctx context.Context) (int, error) {
+	var id FlexInt
+	if err := c.get(ctx, "/cluster/nextid", nil, &id); err != nil {
+		return 0, err
+	}
+	return int(id), nil
+}
+
+// VMIDFree reports whether no guest of the cluster uses vmid (at the time of
+// the check).
+func (c *Client) VMIDFree(ctx context.Context, vmid int) (bool, error) {
+	var id FlexInt
+	err := c.get(ctx, "/cluster/nextid", map[string]string{"vmid": strconv.Itoa(vmid)}, &id)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && IsAlreadyExists(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func ctPath(node string, vmid int) string {
+	return "/nodes/" + seg(node) + "/lxc/" + strconv.Itoa(vmid)
+}
+
+// RawConfig is a container config as GET .../config returns it.
+type RawConfig struct {
+	// Values holds every key as PVE would write it in the config file
+	// (numbers and booleans as text), except digest and lxc.
+	Values map[string]string
+	// LXC holds the raw lxc.* lines in order, as [key, value] pairs.
+	LXC [][2]string
+	// Digest is the SHA1 of the config, for UpdateContainerConfig.
+	Digest string
+}
+
+// ContainerConfig returns a container's current config.
+func (c *Client) ContainerConfig(ctx context.Context, node string, vmid int) (*RawConfig, error) {
+	var raw map[string]json.RawMessage
+	path := ctPath(node, vmid) + "/config"
+	if err := c.get(ctx, path, nil, &raw); err != nil {
+		return nil, err
+	}
+	return parseRawConfig(path, raw)
+}
+
+func parseRawConfig(path string, raw map[string]json.RawMessage) (*RawConfig, error) {
+	cfg := &RawConfig{Values: make(map[string]string, len(raw))}
+	for k, v := range raw {
+		switch k {
+		case "lxc":
+			var pairs [][]string
+			if err := json.Unmarshal(v, &pairs); err != nil {
+				return nil, fmt.Errorf("GET %s: the lxc member is not a list of pairs: %w", path, err)
+			}
+			for _, p := range pairs {
+				if len(p) != 2 {
+					return nil, fmt.Errorf("GET %s: an lxc entry has %d items instead of 2", path, len(p))
+				}
+				cfg.LXC = append(cfg.LXC, [2]string{p[0], p[1]})
+			}
+		case "digest":
+			if err := json.Unmarshal(v, &cfg.Digest); err != nil {
+				return nil, fmt.Errorf("GET %s: digest is not a string: %w", path, err)
+			}
+		default:
+			s, ok, err := configValue(v)
+			if err != nil {
+				return nil, fmt.Errorf("GET %s: value of %s: %w", path, k, err)
+			}
+			if ok {
+				cfg.Values[k] = s
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// UpdateContainerConfig sets and deletes config keys in one PUT. With a
+// digest, PVE refuses the change if the config changed since it was read
+// (IsDigestMismatch); that error is returned, never retried. A locked config
+// is retried. Nothing is sent when there is nothing to change.
+func (c *Client) UpdateContainerConfig(ctx context.Context, node string, vmid int, set map[string]string, del []string, digest string) error {
+	if len(set) == 0 && len(del) == 0 {
+		return nil
+	}
+	params := make(map[string]string, len(set)+2)
+	for k, v := range set {
+		params[k] = v
+	}
+	if len(del) > 0 {
+		d := append([]string(nil), del...)
+		sort.Strings(d)
+		for _, k := range d {
+			if _, both := set[k]; both {
+				return fmt.Errorf("config key %s is both set and deleted", k)
+			}
+			if k == "" || strings.Contains(k, ",") {
+				return fmt.Errorf("invalid config key %q to delete", k)
+			}
+		}
+		params["delete"] = strings.Join(d, ",")
+	}
+	if digest != "" {
+		params["digest"] = digest
+	}
+	return c.write(ctx, http.MethodPut, ctPath(node, vmid)+"/config", params, nil)
+}
+
+// CreateContainer starts POST /nodes/{node}/lxc (params include vmid,
+// ostemplate, ...) and returns the task's UPID. It is repeated only when the
+// request provably never reached PVE: after any other failure the caller
+// must check ContainerExists before trying again.
+func (c *Client) CreateContainer(ctx context.Context, node string, params map[string]string) (string, error) {
+	if params["vmid"] == "" {
+		return "", errors.New("create container: vmid missing from parameters")
+	}
+	var upid string
+	err := c.writeOnce(ctx, http.MethodPost, "/nodes/"+seg(node)+"/lxc", params, &upid)
+	return upid, err
+}
+
+// CloneContainer starts POST .../clone of container vmid (params include
+// newid) and returns the task's UPID; repeated like CreateContainer.
+func (c *Client) CloneContainer(ctx context.Context, node string, vmid int, params map[string]string) (string, error) {
+	if params["newid"] == "" {
+		return "", errors.New("clone container: newid missing from parameters")
+	}
+	var upid string
+	err := c.writeOnce(ctx, http.MethodPost, ctPath(node, vmid)+"/clone", params, &upid)
+	return upid, err
+}
+
+// ContainerExists reports whether the container exists on node.
+func (c *Client) ContainerExists(ctx context.Context, node string, vmid int) (bool, error) {
+	_, err := c.ContainerStatus(ctx, node, vmid)
+	switch {
+	case err == nil:
+		return true, nil
+	case IsNotFound(err):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// Status is a container's current status.
+type Status struct {
+	VMID     FlexInt  `json:"vmid"`
+	Name     string   `json:"name"`
+	Status   string   `json:"status"` // "running" or "stopped"
+	Lock     string   `json:"lock"`   // e.g. "create", "backup", "" when unlocked
+	Uptime   FlexInt  `json:"uptime"`
+	CPUs     float64  `json:"cpus"`
+	MaxMem   FlexInt  `json:"maxmem"`
+	Mem      FlexInt  `json:"mem"`
+	MaxSwap  FlexInt  `json:"maxswap"`
+	Swap     FlexInt  `json:"swap"`
+	MaxDisk  FlexInt  `json:"maxdisk"`
+	Disk     FlexInt  `json:"disk"`
+	Tags     string   `json:"tags"`
+	Template FlexBool `json:"template"`
+}
+
+// Running reports whether the container runs.
+func (s *Status) Running() bool { return s.Status == "running" }
+
+// ContainerStatus returns a container's current status.
+func (c *Client) ContainerStatus(ctx context.Context, node string, vmid int) (*Status, error) {
+	var st Status
+	if err := c.get(ctx, ctPath(node, vmid)+"/status/current", nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func (c *Client) statusAction(ctx context.Context, node string, vmid int, action string, params map[string]string) (string, error) {
+	var upid string
+	err := c.write(ctx, http.MethodPost, ctPath(node, vmid)+"/status/"+action, params, &upid)
+	return upid, err
+}
+
+// Start starts a container and returns the task's UPID.
+func (c *Client) Start(ctx context.Context, node string, vmid int) (string, error) {
+	return c.statusAction(ctx, node, vmid, "start", nil)
+}
+
+// Stop stops a container at once and returns the task's UPID.
+func (c *Client) Stop(ctx context.Context, node string, vmid int) (string, error) {
+	return c.statusAction(ctx, node, vmid, "stop", nil)
+}
+
+// Shutdown asks a container to shut down within timeoutSeconds (0: PVE's
+// default of 60 s), stopping it after that when forceStop, and returns the
+// task's UPID.
+func (c *Client) Shutdown(ctx context.Context, node string, vmid, timeoutSeconds int, forceStop bool) (string, error) {
+	params := map[string]string{}
+	if timeoutSeconds > 0 {
+		params["timeout"] = strconv.Itoa(timeoutSeconds)
+	}
+	if forceStop {
+		params["forceStop"] = "1"
+	}
+	return c.statusAction(ctx, node, vmid, "shutdown", params)
+}
+
+// Reboot reboots a container and returns the task's UPID.
+func (c *Client) Reboot(ctx context.Context, node string, vmid int) (string, error) {
+	return c.statusAction(ctx, node, vmid, "reboot", nil)
+}
+
+// Resize grows disk ("rootfs", "mp0", ...) to size (e.g. "32G", or "+4G"
+// to add) and returns the task's UPID.
+func (c *Client) Resize(ctx context.Context, node string, vmid int, disk, size string) (string, error) {
+	var upid string
+	err := c.write(ctx, http.MethodPut, ctPath(node, vmid)+"/resize", map[string]string{"disk": disk, "size": size}, &upid)
+	return upid, err
+}
+
+// DeleteOptions are the options of DELETE /nodes/{node}/lxc/{vmid}.
+type DeleteOptions struct {
+	// Purge removes the container from backup, replication and HA jobs.
+	Purge bool
+	// DestroyUnreferencedDisks destroys disks carrying the vmid that the
+	// config does not reference.
+	DestroyUnreferencedDisks bool
+	// Force destroys even a running container.
+	Force bool
+}
+
+// DeleteContainer destroys a container and returns the task's UPID.
+func (c *Client) DeleteContainer(ctx context.Context, node string, vmid int, opts DeleteOptions) (string, error) {
+	params := map[string]string{}
+	if opts.Purge {
+		params["purge"] = "1"
+	}
+	if opts.DestroyUnreferencedDisks {
+		params["destroy-unreferenced-disks"] = "1"
+	}
+	if opts.Force {
+		params["force"] = "1"
+	}
+	var upid string
+	err := c.write(ctx, http.MethodDelete, ctPath(node, vmid), params, &upid)
+	return upid, err
+}
+
+// Snapshot is one snapshot of a container.
+type Snapshot struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	SnapTime    FlexInt `json:"snaptime"`
+	Parent      string  `json:"parent"`
+}
+
+// Snapshots lists a container's snapshots, without PVE's "current" entry.
+func (c *Client) Snapshots(ctx context.Context, node string, vmid int) ([]Snapshot, error) {
+	var all []Snapshot
+	if err := c.get(ctx, ctPath(node, vmid)+"/snapshot", nil, &all); err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, s := range all {
+		if s.Name != "current" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// CreateSnapshot takes a snapshot and returns the task's UPID.
+func (c *Client) CreateSnapshot(ctx context.Context, node string, vmid int, name, description string) (string, error) {
+	params := map[string]string{"snapname": name}
+	if description != "" {
+		params["description"] = description
+	}
+	var upid string
+	err := c.write(ctx, http.MethodPost, ctPath(node, vmid)+"/snapshot", params, &upid)
+	return upid, err
+}
+
+// DeleteSnapshot deletes a snapshot and returns the task's UPID.
+func (c *Client) DeleteSnapshot(ctx context.Context, node string, vmid int, name string) (string, error) {
+	var upid string
+	err := c.write(ctx, http.MethodDelete, ctPath(node, vmid)+"/snapshot/"+seg(name), nil, &upid)
+	return upid, err
+}
+
+// Storage is one entry of GET /nodes/{node}/storage.
+type Storage struct {
+	Storage string
+	Type    string
+	Content []string // e.g. ["rootdir", "images", "vztmpl"]
+	Active  bool
+	Enabled bool
+	Shared  bool
+	Avail   int64
+	Total   int64
+	Used    int64
+}
+
+// Storages lists the storages available on node.
+func (c *Client) Storages(ctx context.Context, node string) ([]Storage, error) {
+	var raw []struct {
+		Storage string   `json:"storage"`
+		Type    string   `json:"type"`
+		Content string   `json:"content"`
+		Active  FlexBool `json:"active"`
+		Enabled FlexBool `json:"enabled"`
+		Shared  FlexBool `json:"shared"`
+		Avail   FlexInt  `json:"avail"`
+		Total   FlexInt  `json:"total"`
+		Used    FlexInt  `json:"used"`
+	}
+	if err := c.get(ctx, "/nodes/"+seg(node)+"/storage", nil, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]Storage, len(raw))
+	for i, r := range raw {
+		var content []string
+		for _, s := range strings.Split(r.Content, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				content = append(content, s)
+			}
+		}
+		out[i] = Storage{
+			Storage: r.Storage, Type: r.Type, Content: content,
+			Active: bool(r.Active), Enabled: bool(r.Enabled), Shared: bool(r.Shared),
+			Avail: int64(r.Avail), Total: int64(r.Total), Used: int64(r.Used),
+		}
+	}
+	return out, nil
+}
+
+// TemplateExists reports whether the container template volid (e.g.
+// local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst) is in its storage's
+// content on node. A storage that does not exist yields false.
+func (c *Client) TemplateExists(ctx context.Context, node, volid string) (bool, error) {
+	storage, _, ok := strings.Cut(volid, ":")
+	if !ok || storage == "" {
+		return false, fmt.Errorf("template %q has no storage: write it as STORAGE:vztmpl/FILE", volid)
+	}
+	var content []struct {
+		VolID string `json:"volid"`
+	}
+	err := c.get(ctx, "/nodes/"+seg(node)+"/storage/"+seg(storage)+"/content", map[string]string{"content": "vztmpl"}, &content)
+	if IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, v := range content {
+		if v.VolID == volid {
+			return true, nil
+		}
+	}
+	return false, nil
+}

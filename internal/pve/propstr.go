@@ -1,0 +1,507 @@
+package pve
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// kv is one key=value of a property string, in input order.
+type kv struct{ k, v string }
+
+// parseProps splits a PVE property string ("a=1,b=2"). Empty and blank parts
+// are skipped, as PVE does. A part without "=" is the value of defaultKey
+// when there is one (and it is not given otherwise). Duplicate keys are an
+// error.
+func parseProps(s, defaultKey string) ([]kv, error) {
+	var out []kv
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			if defaultKey == "" {
+				return nil, fmt.Errorf("%q has no key (expected key=value)", part)
+			}
+			k, v = defaultKey, part
+		}
+		if k == "" {
+			return nil, fmt.Errorf("%q has an empty key", part)
+		}
+		if seen[k] {
+			return nil, fmt.Errorf("duplicate key %q", k)
+		}
+		seen[k] = true
+		out = append(out, kv{k, v})
+	}
+	return out, nil
+}
+
+// joinProps writes pairs as PVE prints them: first the given leading keys in
+// order, then the rest sorted by key.
+func joinProps(m map[string]string, lead ...string) string {
+	var parts []string
+	done := map[string]bool{}
+	for _, k := range lead {
+		if v, ok := m[k]; ok {
+			parts = append(parts, k+"="+v)
+		}
+		done[k] = true
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !done[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseBool accepts PVE's boolean spellings.
+func parseBool(key, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "yes", "on", "true":
+		return true, nil
+	case "0", "no", "off", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s=%q is not a boolean (1 or 0)", key, v)
+}
+
+func formatBool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func parseIntRange(key, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not an integer", key, v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%s=%d is out of range %d..%d", key, n, lo, hi)
+	}
+	return n, nil
+}
+
+// Net is a container network device (net0, net1, ...).
+type Net struct {
+	Name     string // interface name inside the CT, e.g. eth0 (required)
+	Bridge   string
+	IP       string // CIDR, "dhcp" or "manual"
+	Gw       string
+	IP6      string // CIDR, "auto", "dhcp" or "manual"
+	Gw6      string
+	HWAddr   string
+	Firewall *bool
+	Tag      *int // VLAN tag, 1..4094
+	MTU      *int // 64..65535
+	Rate     *float64
+	// Extra keeps every other key (type, link_down, trunks, host-managed...)
+	// verbatim; nil when there is none.
+	Extra map[string]string
+}
+
+var netKeys = map[string]bool{
+	"name": true, "bridge": true, "ip": true, "gw": true, "ip6": true, "gw6": true,
+	"hwaddr": true, "firewall": true, "tag": true, "mtu": true, "rate": true,
+}
+
+// ParseNet parses a netN value such as
+// name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,type=veth.
+func ParseNet(s string) (Net, error) {
+	pairs, err := parseProps(s, "")
+	if err != nil {
+		return Net{}, fmt.Errorf("network device %q: %w", s, err)
+	}
+	var n Net
+	for _, p := range pairs {
+		if err := n.set(p.k, p.v); err != nil {
+			return Net{}, fmt.Errorf("network device %q: %w", s, err)
+		}
+	}
+	if n.Name == "" {
+		return Net{}, fmt.Errorf("network device %q: name is required", s)
+	}
+	return n, nil
+}
+
+func (n *Net) set(k, v string) error {
+	switch k {
+	case "name":
+		n.Name = v
+	case "bridge":
+		n.Bridge = v
+	case "ip":
+		n.IP = v
+	case "gw":
+		n.Gw = v
+	case "ip6":
+		n.IP6 = v
+	case "gw6":
+		n.Gw6 = v
+	case "hwaddr":
+		n.HWAddr = v
+	case "firewall":
+		b, err := parseBool(k, v)
+		if err != nil {
+			return err
+		}
+		n.Firewall = &b
+	case "tag":
+		t, err := parseIntRange(k, v, 1, 4094)
+		if err != nil {
+			return err
+		}
+		n.Tag = &t
+	case "mtu":
+		m, err := parseIntRange(k, v, 64, 65535)
+		if err != nil {
+			return err
+		}
+		n.MTU = &m
+	case "rate":
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(r) || math.IsInf(r, 0) || r < 0 {
+			return fmt.Errorf("rate=%q is not a non-negative number (MB/s)", v)
+		}
+		r += 0 // turns -0 into 0
+		n.Rate = &r
+	default:
+		if n.Extra == nil {
+			n.Extra = map[string]string{}
+		}
+		n.Extra[k] = v
+	}
+	return nil
+}
+
+// String formats the device as PVE prints it: name first, then the other
+// keys sorted. Empty strings and nil pointers are left out.
+func (n Net) String() string {
+	m := map[string]string{}
+	for k, v := range n.Extra {
+		if !netKeys[k] && k != "" {
+			m[k] = v
+		}
+	}
+	for k, v := range map[string]string{"name": n.Name, "bridge": n.Bridge, "ip": n.IP, "gw": n.Gw, "ip6": n.IP6, "gw6": n.Gw6, "hwaddr": n.HWAddr} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if n.Firewall != nil {
+		m["firewall"] = formatBool(*n.Firewall)
+	}
+	if n.Tag != nil {
+		m["tag"] = strconv.Itoa(*n.Tag)
+	}
+	if n.MTU != nil {
+		m["mtu"] = strconv.Itoa(*n.MTU)
+	}
+	if n.Rate != nil {
+		m["rate"] = strconv.FormatFloat(*n.Rate, 'f', -1, 64)
+	}
+	return joinProps(m, "name")
+}
+
+// RootFS is the rootfs (or a mount point's) volume.
+type RootFS struct {
+	// Volume is STORAGE:VOLNAME (e.g. local-lvm:vm-102-disk-0), or for a new
+	// volume STORAGE:SIZE_IN_GiB (see NewVolume).
+	Volume string
+	// Storage is the part of Volume before the colon (set by ParseRootFS).
+	Storage string
+	// Size is the size as PVE prints it, e.g. 8G.
+	Size string
+	// Extra keeps every other key (acl, mountoptions, quota, ...) verbatim;
+	// nil when there is none.
+	Extra map[string]string
+}
+
+// ParseRootFS parses a rootfs value such as local-lvm:vm-102-disk-0,size=8G.
+func ParseRootFS(s string) (RootFS, error) {
+	pairs, err := parseProps(s, "volume")
+	if err != nil {
+		return RootFS{}, fmt.Errorf("rootfs %q: %w", s, err)
+	}
+	var r RootFS
+	for _, p := range pairs {
+		switch p.k {
+		case "volume":
+			r.Volume = p.v
+		case "size":
+			r.Size = p.v
+		default:
+			if r.Extra == nil {
+				r.Extra = map[string]string{}
+			}
+			r.Extra[p.k] = p.v
+		}
+	}
+	if r.Volume == "" {
+		return RootFS{}, fmt.Errorf("rootfs %q: volume is required", s)
+	}
+	r.Storage = volumeStorage(r.Volume)
+	return r, nil
+}
+
+func volumeStorage(vol string) string {
+	if st, _, ok := strings.Cut(vol, ":"); ok {
+		return st
+	}
+	return ""
+}
+
+// String formats the volume as PVE prints it: the volume without its key,
+// then the other keys sorted.
+func (r RootFS) String() string {
+	m := map[string]string{}
+	for k, v := range r.Extra {
+		if k != "volume" && k != "size" && k != "" {
+			m[k] = v
+		}
+	}
+	if r.Size != "" {
+		m["size"] = r.Size
+	}
+	rest := joinProps(m)
+	vol := r.Volume
+	if strings.Contains(vol, "=") || (vol != "" && strings.TrimSpace(vol) == "") {
+		vol = "volume=" + vol
+	}
+	switch {
+	case vol == "":
+		return rest
+	case rest == "":
+		return vol
+	default:
+		return vol + "," + rest
+	}
+}
+
+// NewVolume returns the STORAGE:SIZE_IN_GiB form that asks PVE to allocate
+// a new volume of size bytes, e.g. local-lvm:8 for 8 GiB.
+func NewVolume(storage string, size int64) (string, error) {
+	if storage == "" || strings.ContainsAny(storage, ":, ") {
+		return "", fmt.Errorf("invalid storage name %q", storage)
+	}
+	if size <= 0 {
+		return "", fmt.Errorf("volume size must be positive, not %d bytes", size)
+	}
+	gib := new(big.Rat).SetFrac(big.NewInt(size), big.NewInt(1<<30))
+	return storage + ":" + strings.TrimSuffix(strings.TrimRight(gib.FloatString(9), "0"), "."), nil
+}
+
+// Features are the container's features.
+type Features struct {
+	Nesting, Keyctl, Fuse, Mknod, ForceRwSys bool
+	// Mount lists the file system types the CT may mount (mount=nfs;cifs).
+	Mount []string
+	// Extra keeps unknown keys verbatim; nil when there is none.
+	Extra map[string]string
+}
+
+// ParseFeatures parses a features value such as nesting=1,keyctl=1.
+func ParseFeatures(s string) (Features, error) {
+	pairs, err := parseProps(s, "")
+	if err != nil {
+		return Features{}, fmt.Errorf("features %q: %w", s, err)
+	}
+	var f Features
+	for _, p := range pairs {
+		var dst *bool
+		switch p.k {
+		case "nesting":
+			dst = &f.Nesting
+		case "keyctl":
+			dst = &f.Keyctl
+		case "fuse":
+			dst = &f.Fuse
+		case "mknod":
+			dst = &f.Mknod
+		case "force_rw_sys":
+			dst = &f.ForceRwSys
+		case "mount":
+			for _, m := range strings.Split(p.v, ";") {
+				if m != "" {
+					f.Mount = append(f.Mount, m)
+				}
+			}
+			continue
+		default:
+			if f.Extra == nil {
+				f.Extra = map[string]string{}
+			}
+			f.Extra[p.k] = p.v
+			continue
+		}
+		b, err := parseBool(p.k, p.v)
+		if err != nil {
+			return Features{}, fmt.Errorf("features %q: %w", s, err)
+		}
+		*dst = b
+	}
+	return f, nil
+}
+
+var featureKeys = map[string]bool{"nesting": true, "keyctl": true, "fuse": true, "mknod": true, "force_rw_sys": true, "mount": true}
+
+// String formats the features as PVE prints them: keys sorted, enabled
+// booleans only (as 1). An empty value means no features.
+func (f Features) String() string {
+	m := map[string]string{}
+	for k, v := range f.Extra {
+		if !featureKeys[k] && k != "" {
+			m[k] = v
+		}
+	}
+	for k, b := range map[string]bool{"nesting": f.Nesting, "keyctl": f.Keyctl, "fuse": f.Fuse, "mknod": f.Mknod, "force_rw_sys": f.ForceRwSys} {
+		if b {
+			m[k] = "1"
+		}
+	}
+	var mounts []string
+	for _, x := range f.Mount {
+		if x != "" {
+			mounts = append(mounts, x)
+		}
+	}
+	if len(mounts) > 0 {
+		m["mount"] = strings.Join(mounts, ";")
+	}
+	return joinProps(m)
+}
+
+// Startup is the startup/shutdown order of a container.
+type Startup struct {
+	Order, Up, Down *int
+}
+
+// ParseStartup parses a startup value such as order=1,up=30,down=60 (the
+// order key may be omitted: "1,up=30").
+func ParseStartup(s string) (Startup, error) {
+	pairs, err := parseProps(s, "order")
+	if err != nil {
+		return Startup{}, fmt.Errorf("startup %q: %w", s, err)
+	}
+	var st Startup
+	for _, p := range pairs {
+		n, err := parseIntRange(p.k, p.v, 0, math.MaxInt32)
+		if err != nil {
+			return Startup{}, fmt.Errorf("startup %q: %w", s, err)
+		}
+		switch p.k {
+		case "order":
+			st.Order = &n
+		case "up":
+			st.Up = &n
+		case "down":
+			st.Down = &n
+		default:
+			return Startup{}, fmt.Errorf("startup %q: unknown key %q (order, up, down)", s, p.k)
+		}
+	}
+	return st, nil
+}
+
+// String formats the startup order as order=N,up=N,down=N, leaving out
+// unset parts.
+func (s Startup) String() string {
+	var parts []string
+	for _, p := range []struct {
+		k string
+		v *int
+	}{{"order", s.Order}, {"up", s.Up}, {"down", s.Down}} {
+		if p.v != nil {
+			parts = append(parts, p.k+"="+strconv.Itoa(*p.v))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+var sizePattern = regexp.MustCompile(`^(\d+(?:\.\d+)?)([KMGT]?)$`)
+
+// ParseSize parses a PVE disk size (8G, 512M, 1.5T, or bytes without a
+// unit; binary units) into bytes, rounding fractions of a byte down.
+func ParseSize(s string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size (e.g. 8G, 512M: a number and K, M, G or T)", s)
+	}
+	r, ok := new(big.Rat).SetString(m[1])
+	if !ok {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m[2]]
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Lsh(big.NewInt(1), shift)))
+	n := new(big.Int).Quo(r.Num(), r.Denom())
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n.Int64(), nil
+}
+
+// FormatSize formats bytes as PVE does: the largest unit (K, M, G, T) that
+// divides the size exactly, e.g. 8G, 512M, 1536M; plain bytes otherwise.
+func FormatSize(n int64) string {
+	if n <= 0 {
+		return strconv.FormatInt(n, 10)
+	}
+	units := []string{"", "K", "M", "G", "T"}
+	i := 0
+	for i < len(units)-1 && n%1024 == 0 {
+		n /= 1024
+		i++
+	}
+	return strconv.FormatInt(n, 10) + units[i]
+}
+
+var tagPattern = regexp.MustCompile(`^(?i)[a-z0-9_][a-z0-9_\-+.]*$`)
+
+// ValidTag reports whether PVE accepts t as a tag.
+func ValidTag(t string) bool { return tagPattern.MatchString(t) }
+
+// SplitTags splits PVE's tag list (separated by ";", "," or spaces) into
+// sorted, distinct tags.
+func SplitTags(s string) []string {
+	f := strings.FieldsFunc(s, func(r rune) bool {
+		return r == ';' || r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+	return normTags(f)
+}
+
+// JoinTags joins tags the way PVE stores them: sorted, distinct, separated by
+// ";". Empty tags are dropped.
+func JoinTags(tags []string) string {
+	var all []string
+	for _, t := range tags {
+		all = append(all, SplitTags(t)...)
+	}
+	return strings.Join(normTags(all), ";")
+}
+
+func normTags(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range in {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
