@@ -56,13 +56,13 @@ func ParseUPID(s string) (UPID, error) {
 
 // TaskStatus is the answer of GET /nodes/{node}/tasks/{upid}/status.
 type TaskStatus struct {
-	UPID       string `json:"upid"`
-	Node       string `json:"node"`
-	Status     string `json:"status"` // "running" or "stopped"
-	ExitStatus string `json:"exitstatus"`
-	Type       string `json:"type"`
-	ID         string `json:"id"`
-	User       string `json:"user"`
+	UPID       string  `json:"upid"`
+	Node       string  `json:"node"`
+	Status     string  `json:"status"` // "running" or "stopped"
+	ExitStatus string  `json:"exitstatus"`
+	Type       string  `json:"type"`
+	ID         string  `json:"id"`
+	User       string  `json:"user"`
 	StartTime  FlexInt `json:"starttime"`
 }
 

@@ -1,0 +1,336 @@
+package pve
+
+import (
+	"errors"
+	"net/http"
+	"reflect"
+	"sync/atomic"
+	"testing"
+)
+
+const testUPID = "UPID:pve1:00001234:00005678:5A3B7C8D:vzcreate:102:root@pam!tf:"
+
+func TestContainerConfig(t *testing.T) {
+	f := newFakePVE(t)
+	// Shape of PVE 9: numbers as numbers, the raw lxc lines as pairs.
+	f.reply("GET /api2/json/nodes/pve1/lxc/102/config", `{
+		"arch": "amd64", "cores": 2, "hostname": "docker-01", "memory": 2048, "swap": 512,
+		"ostype": "ubuntu", "unprivileged": 1, "onboot": 0, "cpulimit": 1.5,
+		"rootfs": "local-lvm:vm-102-disk-0,size=8G",
+		"net0": "name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,type=veth",
+		"features": "keyctl=1,nesting=1", "tags": "docker;prod",
+		"description": "line one\nline two\n",
+		"lxc": [["lxc.apparmor.profile", "lxc-docker-secure"], ["lxc.cap.drop", ""]],
+		"digest": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+	}`)
+	c, _ := f.client()
+	cfg, err := c.ContainerConfig(t.Context(), "pve1", 102)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Digest != "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678" {
+		t.Errorf("digest %q", cfg.Digest)
+	}
+	if _, ok := cfg.Values["digest"]; ok {
+		t.Error("digest left in Values")
+	}
+	if _, ok := cfg.Values["lxc"]; ok {
+		t.Error("lxc left in Values")
+	}
+	for k, want := range map[string]string{"cores": "2", "memory": "2048", "unprivileged": "1", "onboot": "0", "cpulimit": "1.5", "hostname": "docker-01", "description": "line one\nline two\n"} {
+		if cfg.Values[k] != want {
+			t.Errorf("%s = %q, want %q", k, cfg.Values[k], want)
+		}
+	}
+	wantLXC := [][2]string{{"lxc.apparmor.profile", "lxc-docker-secure"}, {"lxc.cap.drop", ""}}
+	if !reflect.DeepEqual(cfg.LXC, wantLXC) {
+		t.Errorf("lxc %v", cfg.LXC)
+	}
+}
+
+func TestUpdateContainerConfig(t *testing.T) {
+	f := newFakePVE(t)
+	f.reply("PUT /api2/json/nodes/pve1/lxc/102/config", `null`)
+	c, _ := f.client()
+	err := c.UpdateContainerConfig(t.Context(), "pve1", 102,
+		map[string]string{"memory": "4096", "net0": "name=eth0,bridge=vmbr1"}, []string{"nameserver", "mp0"}, "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	want := map[string]string{"memory": "4096", "net0": "name=eth0,bridge=vmbr1", "delete": "mp0,nameserver", "digest": "abc"}
+	if !reflect.DeepEqual(reqs[0].Body, want) {
+		t.Errorf("body %v, want %v", reqs[0].Body, want)
+	}
+
+	// Nothing to change: nothing sent.
+	if err := c.UpdateContainerConfig(t.Context(), "pve1", 102, nil, nil, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("an empty update sent a request (%d requests)", n)
+	}
+	if err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "1"}, []string{"cores"}, ""); err == nil {
+		t.Error("setting and deleting one key must fail")
+	}
+}
+
+func TestUpdateRetriedOnLockOnly(t *testing.T) {
+	f := newFakePVE(t)
+	var calls atomic.Int32
+	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) <= 2 {
+			writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
+			return
+		}
+		writeData(w, `null`)
+	})
+	f.handle("PUT /api2/json/nodes/pve1/lxc/103/config", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "detected modified configuration - file changed by other user? Try again.", `{"data":null}`)
+	})
+	f.handle("PUT /api2/json/nodes/pve1/lxc/104/config", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 503, "Service Unavailable", `{"data":null}`)
+	})
+	c, rec := f.client()
+
+	if err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "d"); err != nil {
+		t.Fatalf("locked twice then free: %v", err)
+	}
+	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/102/config"); n != 3 {
+		t.Errorf("locked PUT sent %d times, want 3", n)
+	}
+	if n := len(rec.all()); n != 2 {
+		t.Errorf("%d waits between attempts, want 2", n)
+	}
+
+	err := c.UpdateContainerConfig(t.Context(), "pve1", 103, map[string]string{"cores": "2"}, nil, "d")
+	if !IsDigestMismatch(err) {
+		t.Errorf("want a digest mismatch, got %v", err)
+	}
+	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/103/config"); n != 1 {
+		t.Errorf("digest mismatch retried: %d PUTs", n)
+	}
+
+	err = c.UpdateContainerConfig(t.Context(), "pve1", 104, map[string]string{"cores": "2"}, nil, "d")
+	if !IsTransient(err) {
+		t.Errorf("want the 503, got %v", err)
+	}
+	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/104/config"); n != 1 {
+		t.Errorf("a PUT that may have been applied was repeated: %d PUTs", n)
+	}
+}
+
+func TestLockedUntilAttemptsRunOut(t *testing.T) {
+	f := newFakePVE(t)
+	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
+	})
+	c, _ := f.client()
+	c.writePolicy.MaxAttempts = 4
+	err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "")
+	var re *RetryError
+	if !errors.As(err, &re) || re.Attempts != 4 || !IsLocked(err) {
+		t.Fatalf("want a RetryError after 4 attempts that is still IsLocked, got %T %v", err, err)
+	}
+}
+
+func TestReadsRetriedOnTransient(t *testing.T) {
+	f := newFakePVE(t)
+	var calls atomic.Int32
+	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			writeStatus(t, w, 500, "cluster not ready - no quorum?", `{"data":null}`)
+			return
+		}
+		writeData(w, `{"vmid":102,"status":"running","name":"ct","cpus":2,"maxmem":2147483648,"uptime":100,"lock":"","ha":{"managed":0}}`)
+	})
+	c, _ := f.client()
+	st, err := c.ContainerStatus(t.Context(), "pve1", 102)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Running() || st.VMID != 102 || st.MaxMem != 2147483648 || st.Uptime != 100 {
+		t.Errorf("status %+v", st)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("%d GETs, want 2", calls.Load())
+	}
+}
+
+func TestCreateNeverRepeated(t *testing.T) {
+	f := newFakePVE(t)
+	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "unexpected server error", `{"data":null}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		writeData(w, `{"vmid":102,"status":"stopped","lock":"create"}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/lxc/103/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist", `{"data":null}`)
+	})
+	c, _ := f.client()
+	params := map[string]string{"vmid": "102", "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"}
+	if _, err := c.CreateContainer(t.Context(), "pve1", params); !IsTransient(err) {
+		t.Fatalf("want the transient 500, got %v", err)
+	}
+	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
+		t.Errorf("create sent %d times", n)
+	}
+	if f.requests()[0].Body["ostemplate"] != params["ostemplate"] {
+		t.Errorf("body %v", f.requests()[0].Body)
+	}
+	// What the caller checks before trying again.
+	if ok, err := c.ContainerExists(t.Context(), "pve1", 102); err != nil || !ok {
+		t.Errorf("ContainerExists(102) = %v, %v", ok, err)
+	}
+	if ok, err := c.ContainerExists(t.Context(), "pve1", 103); err != nil || ok {
+		t.Errorf("ContainerExists(103) = %v, %v", ok, err)
+	}
+	if _, err := c.CreateContainer(t.Context(), "pve1", map[string]string{}); err == nil {
+		t.Error("create without vmid must fail")
+	}
+}
+
+func TestLifecycleCalls(t *testing.T) {
+	f := newFakePVE(t)
+	for _, p := range []string{
+		"POST /api2/json/nodes/pve1/lxc",
+		"POST /api2/json/nodes/pve1/lxc/902/clone",
+		"POST /api2/json/nodes/pve1/lxc/102/status/start",
+		"POST /api2/json/nodes/pve1/lxc/102/status/stop",
+		"POST /api2/json/nodes/pve1/lxc/102/status/shutdown",
+		"POST /api2/json/nodes/pve1/lxc/102/status/reboot",
+		"PUT /api2/json/nodes/pve1/lxc/102/resize",
+		"DELETE /api2/json/nodes/pve1/lxc/102",
+		"POST /api2/json/nodes/pve1/lxc/102/snapshot",
+		"DELETE /api2/json/nodes/pve1/lxc/102/snapshot/pre",
+	} {
+		f.reply(p, `"`+testUPID+`"`)
+	}
+	c, _ := f.client()
+	ctx := t.Context()
+	calls := []func() (string, error){
+		func() (string, error) { return c.CreateContainer(ctx, "pve1", map[string]string{"vmid": "102"}) },
+		func() (string, error) {
+			return c.CloneContainer(ctx, "pve1", 902, map[string]string{"newid": "102", "snapname": "pre", "full": "1"})
+		},
+		func() (string, error) { return c.Start(ctx, "pve1", 102) },
+		func() (string, error) { return c.Stop(ctx, "pve1", 102) },
+		func() (string, error) { return c.Shutdown(ctx, "pve1", 102, 30, true) },
+		func() (string, error) { return c.Reboot(ctx, "pve1", 102) },
+		func() (string, error) { return c.Resize(ctx, "pve1", 102, "rootfs", "32G") },
+		func() (string, error) {
+			return c.DeleteContainer(ctx, "pve1", 102, DeleteOptions{Purge: true, DestroyUnreferencedDisks: true})
+		},
+		func() (string, error) { return c.CreateSnapshot(ctx, "pve1", 102, "pre", "before upgrade") },
+		func() (string, error) { return c.DeleteSnapshot(ctx, "pve1", 102, "pre") },
+	}
+	for i, call := range calls {
+		upid, err := call()
+		if err != nil || upid != testUPID {
+			t.Errorf("call %d: %q, %v", i, upid, err)
+		}
+	}
+	reqs := f.requests()
+	if got := reqs[4].Body; !reflect.DeepEqual(got, map[string]string{"timeout": "30", "forceStop": "1"}) {
+		t.Errorf("shutdown body %v", got)
+	}
+	if got := reqs[6].Body; !reflect.DeepEqual(got, map[string]string{"disk": "rootfs", "size": "32G"}) {
+		t.Errorf("resize body %v", got)
+	}
+	if got := reqs[7].Query; got != "destroy-unreferenced-disks=1&purge=1" {
+		t.Errorf("delete query %q", got)
+	}
+	if got := reqs[8].Body; !reflect.DeepEqual(got, map[string]string{"snapname": "pre", "description": "before upgrade"}) {
+		t.Errorf("snapshot body %v", got)
+	}
+}
+
+func TestClusterCalls(t *testing.T) {
+	f := newFakePVE(t)
+	f.reply("GET /api2/json/nodes", `[{"node":"pve1","status":"online","cpu":0.02,"maxcpu":8,"mem":1000,"maxmem":16000,"uptime":5}]`)
+	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("type") != "vm" {
+			t.Errorf("resources queried with type=%q", r.URL.Query().Get("type"))
+		}
+		writeData(w, `[
+			{"id":"qemu/100","type":"qemu","node":"pve2","vmid":100,"name":"vm","status":"running","template":0},
+			{"id":"lxc/102","type":"lxc","node":"pve2","vmid":102,"name":"docker-01","status":"running","template":0,"tags":"a;b"},
+			{"id":"lxc/902","type":"lxc","node":"pve1","vmid":902,"name":"tmpl","status":"stopped","template":1}]`)
+	})
+	f.handle("GET /api2/json/cluster/nextid", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("vmid") {
+		case "":
+			writeData(w, `"103"`)
+		case "200":
+			writeStatus(t, w, 400, "Parameter verification failed.", `{"errors":{"vmid":"VM 200 already exists"},"data":null}`)
+		default:
+			writeData(w, `"`+r.URL.Query().Get("vmid")+`"`)
+		}
+	})
+	f.reply("GET /api2/json/nodes/pve1/storage", `[
+		{"storage":"local","type":"dir","content":"vztmpl,iso,backup","active":1,"enabled":1,"shared":0,"avail":100,"total":200,"used":100},
+		{"storage":"local-lvm","type":"lvmthin","content":"rootdir,images","active":1,"enabled":1,"shared":0}]`)
+	f.handle("GET /api2/json/nodes/pve1/storage/{storage}/content", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("storage") != "local" {
+			writeStatus(t, w, 500, "storage '"+r.PathValue("storage")+"' does not exist", `{"data":null}`)
+			return
+		}
+		if r.URL.Query().Get("content") != "vztmpl" {
+			t.Errorf("content queried with %q", r.URL.Query().Get("content"))
+		}
+		writeData(w, `[{"volid":"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst","format":"tzst","size":123,"content":"vztmpl"}]`)
+	})
+	f.reply("GET /api2/json/nodes/pve1/lxc/102/snapshot", `[
+		{"name":"pre","description":"before","snaptime":1609459200},
+		{"name":"current","description":"You are here!","parent":"pre","running":1}]`)
+	c, _ := f.client()
+	ctx := t.Context()
+
+	nodes, err := c.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].Node != "pve1" || nodes[0].MaxCPU != 8 {
+		t.Errorf("nodes %+v %v", nodes, err)
+	}
+	res, err := c.ClusterResources(ctx, "vm")
+	if err != nil || len(res) != 3 || !bool(res[2].Template) || res[1].Name != "docker-01" || res[1].VMID != 102 {
+		t.Errorf("resources %+v %v", res, err)
+	}
+	if node, ok, err := c.FindContainer(ctx, 102); err != nil || !ok || node != "pve2" {
+		t.Errorf("FindContainer(102) = %q %v %v", node, ok, err)
+	}
+	if _, ok, err := c.FindContainer(ctx, 100); err != nil || ok {
+		t.Errorf("FindContainer(100) found a VM: %v %v", ok, err)
+	}
+	if id, err := c.NextID(ctx); err != nil || id != 103 {
+		t.Errorf("NextID = %d %v", id, err)
+	}
+	if free, err := c.VMIDFree(ctx, 200); err != nil || free {
+		t.Errorf("VMIDFree(200) = %v %v", free, err)
+	}
+	if free, err := c.VMIDFree(ctx, 201); err != nil || !free {
+		t.Errorf("VMIDFree(201) = %v %v", free, err)
+	}
+	st, err := c.Storages(ctx, "pve1")
+	if err != nil || len(st) != 2 || !reflect.DeepEqual(st[0].Content, []string{"vztmpl", "iso", "backup"}) || !st[0].Active || st[0].Shared || st[0].Avail != 100 {
+		t.Errorf("storages %+v %v", st, err)
+	}
+	for volid, want := range map[string]bool{
+		"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst":     true,
+		"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst": false,
+		"nope:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst":      false,
+	} {
+		if got, err := c.TemplateExists(ctx, "pve1", volid); err != nil || got != want {
+			t.Errorf("TemplateExists(%s) = %v %v, want %v", volid, got, err, want)
+		}
+	}
+	if _, err := c.TemplateExists(ctx, "pve1", "debian.tar.zst"); err == nil {
+		t.Error("a template without storage must fail")
+	}
+	snaps, err := c.Snapshots(ctx, "pve1", 102)
+	if err != nil || len(snaps) != 1 || snaps[0].Name != "pre" || snaps[0].SnapTime != 1609459200 {
+		t.Errorf("snapshots %+v %v", snaps, err)
+	}
+}
