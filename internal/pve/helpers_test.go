@@ -40,7 +40,7 @@ func newFakePVE(t *testing.T) *fakePVE {
 
 // newQuietTLSServer starts an httptest TLS server whose handshake errors
 // (expected in the certificate tests) are not logged.
-func newQuietTLSServer(t *testing.T, h http.Handler) *httptest.Server {
+func newQuietTLSServer(t testing.TB, h http.Handler) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()

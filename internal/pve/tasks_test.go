@@ -1,0 +1,199 @@
+package pve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParseUPID(t *testing.T) {
+	u, err := ParseUPID("UPID:pve1:0000A1B2:00C0FFEE:65F0A1B2:vzcreate:102:root@pam!terraform:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Node != "pve1" || u.PID != 0xA1B2 || u.PStart != 0xC0FFEE || u.Type != "vzcreate" || u.ID != "102" || u.User != "root@pam!terraform" {
+		t.Errorf("parsed %+v", u)
+	}
+	if u.StartTime.Unix() != 0x65F0A1B2 {
+		t.Errorf("start time %v", u.StartTime)
+	}
+	for _, bad := range []string{
+		"", "UPID:pve1", "pve1:0:0:0:vzcreate:102:root@pam:",
+		"UPID:pve1:0000A1B2:00C0FFEE:65F0A1B2:vzcreate:102:root@pam", // no trailing colon
+		"UPID::0000A1B2:00C0FFEE:65F0A1B2:vzcreate:102:root@pam:",
+		"UPID:pve1:xyz:00C0FFEE:65F0A1B2:vzcreate:102:root@pam:",
+		"UPID:pve1:0000A1B2:00C0FFEE:65F0A1B2:vzcreate:102:root@pam:extra:",
+	} {
+		if _, err := ParseUPID(bad); err == nil {
+			t.Errorf("ParseUPID(%q) accepted", bad)
+		}
+	}
+}
+
+// taskServer serves one task that runs for `runningPolls` status polls and
+// then stops with exit.
+func taskServer(t *testing.T, runningPolls int32, exit string, logLines int) (*fakePVE, *atomic.Int32) {
+	f := newFakePVE(t)
+	var polls atomic.Int32
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/status", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("upid") != testUPID {
+			t.Errorf("polled task %q", r.PathValue("upid"))
+		}
+		if polls.Add(1) <= runningPolls {
+			writeData(w, `{"status":"running","upid":"`+testUPID+`","type":"vzcreate","id":"102","user":"root@pam!tf","node":"pve1","pid":4660,"pstart":22136,"starttime":1513847949}`)
+			return
+		}
+		writeData(w, `{"status":"stopped","exitstatus":"`+exit+`","upid":"`+testUPID+`","type":"vzcreate","id":"102","node":"pve1","starttime":1513847949}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/log", func(w http.ResponseWriter, r *http.Request) {
+		start, _ := strconv.Atoi(r.URL.Query().Get("start"))
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		var items []string
+		for n := start; n < logLines && n < start+limit; n++ {
+			text := fmt.Sprintf("line %d", n+1)
+			if n == logLines-1 {
+				text = "TASK ERROR: " + exit
+			}
+			items = append(items, fmt.Sprintf(`{"n":%d,"t":%q}`, n+1, text))
+		}
+		writeData(w, "["+strings.Join(items, ",")+"]")
+	})
+	return f, &polls
+}
+
+func TestWaitTaskAdaptivePolling(t *testing.T) {
+	f, polls := taskServer(t, 11, "OK", 3)
+	c, rec := f.client()
+	if err := c.WaitTask(t.Context(), testUPID); err != nil {
+		t.Fatal(err)
+	}
+	if polls.Load() != 12 {
+		t.Errorf("%d polls, want 12 (11 running, 1 stopped)", polls.Load())
+	}
+	ms := time.Millisecond
+	want := []time.Duration{50 * ms, 75 * ms, 112500 * time.Microsecond, 168750 * time.Microsecond,
+		253125 * time.Microsecond, 379687500, 569531250, 854296875, time.Second, time.Second, time.Second, time.Second}
+	got := rec.all()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("waits\n got %v\nwant %v", got, want)
+	}
+	if n := f.count("GET", "/api2/json/nodes/pve1/tasks/"+testUPID+"/log"); n != 0 {
+		t.Errorf("a successful task read its log %d times", n)
+	}
+}
+
+func TestWaitTaskWarningsAreSuccess(t *testing.T) {
+	f, _ := taskServer(t, 0, "WARNINGS: 2", 3)
+	c, _ := f.client()
+	if err := c.WaitTask(t.Context(), testUPID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitTaskFailure(t *testing.T) {
+	const exit = "unable to create CT 102 - storage 'nope' does not exist"
+	f, _ := taskServer(t, 2, exit, 1234) // more than two pages of log
+	c, _ := f.client()
+	err := c.WaitTask(t.Context(), testUPID)
+	var te *TaskError
+	if !errors.As(err, &te) {
+		t.Fatalf("want a TaskError, got %T %v", err, err)
+	}
+	if te.ExitStatus != exit || te.Node != "pve1" || te.Type != "vzcreate" || te.ID != "102" || te.UPID != testUPID {
+		t.Errorf("task error %+v", te)
+	}
+	if len(te.LogTail) != 10 || te.LogTail[0] != "line 1225" || te.LogTail[9] != "TASK ERROR: "+exit {
+		t.Errorf("log tail %q", te.LogTail)
+	}
+	msg := err.Error()
+	for _, want := range []string{exit, testUPID, "line 1233"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if strings.Count(msg, exit) != 1 {
+		t.Errorf("message repeats the exit status: %q", msg)
+	}
+	if IsNotFound(err) {
+		t.Error("a failed task is not a missing object")
+	}
+}
+
+func TestWaitTaskStopsWithContext(t *testing.T) {
+	f, polls := taskServer(t, 1<<30, "OK", 1)
+	c, rec := f.client()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec.before = func(n int) {
+		if n == 5 {
+			cancel()
+		}
+	}
+	err := c.WaitTask(ctx, testUPID)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), testUPID) {
+		t.Fatalf("want a cancellation naming the UPID, got %v", err)
+	}
+	if polls.Load() != 4 {
+		t.Errorf("%d polls, want 4 (the fifth wait was cut short)", polls.Load())
+	}
+}
+
+func TestWaitTaskToleratesTransientPollErrors(t *testing.T) {
+	f := newFakePVE(t)
+	var polls atomic.Int32
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/status", func(w http.ResponseWriter, _ *http.Request) {
+		if polls.Add(1) <= 3 {
+			writeStatus(t, w, 503, "Service Unavailable", ``)
+			return
+		}
+		writeData(w, `{"status":"stopped","exitstatus":"OK"}`)
+	})
+	c, _ := f.client()
+	if err := c.WaitTask(t.Context(), testUPID); err != nil {
+		t.Fatal(err)
+	}
+	if polls.Load() != 4 {
+		t.Errorf("%d polls", polls.Load())
+	}
+
+	c.poll.MaxErrors = 2
+	polls.Store(0)
+	if err := c.WaitTask(t.Context(), testUPID); !IsTransient(err) || !strings.Contains(err.Error(), testUPID) {
+		t.Errorf("want the 503 naming the UPID after 3 failed polls, got %v", err)
+	}
+}
+
+func TestWaitTaskRejectsBadUPID(t *testing.T) {
+	c, err := New(Config{Endpoint: "https://pve1:8006", APIToken: "root@pam!tf=s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitTask(t.Context(), "not-a-upid"); err == nil || !strings.Contains(err.Error(), "not a PVE task id") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// BenchmarkWaitTaskShort measures the wall time WaitTask spends on a task that
+// is already over at the first poll (real sleeps, local TLS server).
+func BenchmarkWaitTaskShort(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api2/json/nodes/pve1/tasks/{upid}/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeData(w, `{"status":"stopped","exitstatus":"OK"}`)
+	})
+	f := &fakePVE{srv: newQuietTLSServer(b, mux)}
+	c, err := New(Config{Endpoint: f.srv.URL, APIToken: "root@pam!tf=s", CACertificatePEM: f.caPEM()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := c.WaitTask(b.Context(), testUPID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
