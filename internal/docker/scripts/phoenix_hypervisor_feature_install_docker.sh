@@ -258,7 +258,7 @@ main() {
 	case $compose in 0 | 1) ;; *) usage_error "--compose must be 1 or 0, not '$compose'" ;; esac
 	case $storage_driver in overlay2 | fuse-overlayfs) ;; *) usage_error "--storage-driver must be overlay2 or fuse-overlayfs, not '$storage_driver'" ;; esac
 	[[ $version =~ ^([A-Za-z0-9][A-Za-z0-9.+:~_-]*)?$ ]] || usage_error "--version has unexpected characters: '$version'"
-	[[ $network_target =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || usage_error "--network-target must be a host name or IP address, not '$network_target'"
+	[[ $network_target =~ ^[A-Za-z0-9:][A-Za-z0-9.:-]*$ ]] || usage_error "--network-target must be a host name or IP address, not '$network_target'"
 	if [[ -z $daemon_json ]]; then
 		daemon_json="{\"storage-driver\":\"$storage_driver\"}"
 	fi

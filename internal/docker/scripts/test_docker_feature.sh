@@ -108,7 +108,7 @@ main() {
 		esac
 	done
 	case $hello_world in 0 | 1) ;; *) usage_error "--hello-world must be 1 or 0, not '$hello_world'" ;; esac
-	[[ $network_target =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || usage_error "--network-target must be a host name or IP address, not '$network_target'"
+	[[ $network_target =~ ^[A-Za-z0-9:][A-Za-z0-9.:-]*$ ]] || usage_error "--network-target must be a host name or IP address, not '$network_target'"
 
 	run_case test_case_docker_service_is_running case_docker_service_is_running
 	if ((hello_world == 1)); then

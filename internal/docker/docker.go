@@ -1,0 +1,277 @@
+// Package docker is the Docker feature of phoenix_lxc_container: the three
+// bash scripts that run inside a container (embedded), the arguments they
+// take, and the parsing of what they print.
+//
+// It decides what runs, never how: each script is an [Invocation], run by
+// the node access layer as
+//
+//	pct exec <vmid> -- bash -s -- <Args...>
+//
+// with the script on stdin. Arguments are always separate words, never
+// spliced into the script text, and every value is validated here so that no
+// argument can start with "-" or carry a newline.
+//
+// The scripts' output contract:
+//
+//   - Install: progress lines "phoenix-docker: [step] message"; on success a
+//     last line "phoenix-docker: result installed_version=<v> changed=<0|1>"
+//     (see [ParseInstallResult]); on failure a line starting "FATAL: " and a
+//     non-zero exit (see [FatalLine]).
+//   - Check: "phoenix-docker: check service_active=<1|0> installed_version=<v>"
+//     and exit 0 only when the service is active (see [ParseCheckResult]).
+//   - Test: one line per case "test_case_<name>: passed|failed|skipped", a
+//     failed case followed by its output tail as "  | <line>" lines, then
+//     "N passed, N failed" with ", N skipped" appended when a case was skipped
+//     (see [ParseTestResults]).
+package docker
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Script file names, as shipped in the seed and as named in error messages.
+const (
+	InstallScriptName = "phoenix_hypervisor_feature_install_docker.sh"
+	CheckScriptName   = "check_docker_service.sh"
+	TestScriptName    = "test_docker_feature.sh"
+)
+
+// Values of Options.PackageSource.
+const (
+	// PackageSourceDockerCE installs docker-ce from Docker's official apt
+	// repository (download.docker.com), the default.
+	PackageSourceDockerCE = "docker-ce"
+	// PackageSourceDistro installs the distribution's docker.io package.
+	PackageSourceDistro = "distro"
+)
+
+// Values of Options.StorageDriver.
+const (
+	// StorageDriverOverlay2 is Docker's default driver, the default here.
+	StorageDriverOverlay2 = "overlay2"
+	// StorageDriverFuseOverlayfs needs the container feature fuse=1.
+	StorageDriverFuseOverlayfs = "fuse-overlayfs"
+)
+
+// DefaultNetworkTarget is the host pinged by the network test case when none
+// is configured.
+const DefaultNetworkTarget = "1.1.1.1"
+
+//go:embed scripts/phoenix_hypervisor_feature_install_docker.sh
+var installScript []byte
+
+//go:embed scripts/check_docker_service.sh
+var checkScript []byte
+
+//go:embed scripts/test_docker_feature.sh
+var testScript []byte
+
+// InstallScript returns the text of phoenix_hypervisor_feature_install_docker.sh.
+// The slice is a copy; callers may keep or change it.
+func InstallScript() []byte { return bytes.Clone(installScript) }
+
+// CheckScript returns the text of check_docker_service.sh (a copy).
+func CheckScript() []byte { return bytes.Clone(checkScript) }
+
+// TestScript returns the text of test_docker_feature.sh (a copy).
+func TestScript() []byte { return bytes.Clone(testScript) }
+
+// PackageSources lists the valid Options.PackageSource values, default first.
+func PackageSources() []string {
+	return []string{PackageSourceDockerCE, PackageSourceDistro}
+}
+
+// StorageDrivers lists the valid Options.StorageDriver values, default first.
+func StorageDrivers() []string {
+	return []string{StorageDriverOverlay2, StorageDriverFuseOverlayfs}
+}
+
+// Options is the docker block of a container, as the scripts need it.
+type Options struct {
+	// PackageSource is PackageSourceDockerCE or PackageSourceDistro.
+	PackageSource string
+	// Version optionally pins the Docker package: the full Debian version
+	// ("5:27.3.1-1~debian.12~bookworm") or its upstream part ("27.3.1"),
+	// which the install script resolves with apt-cache madison. Empty means
+	// whatever apt installs.
+	Version string
+	// Compose installs the Compose v2 plugin.
+	Compose bool
+	// StorageDriver is StorageDriverOverlay2 or StorageDriverFuseOverlayfs.
+	StorageDriver string
+	// DaemonJSON is the user's daemon.json (a JSON object, may be empty);
+	// InstallArgs merges it with StorageDriver through MergeDaemonJSON.
+	DaemonJSON string
+	// HelloWorld runs the hello-world test case; false marks it skipped.
+	HelloWorld bool
+	// NetworkTarget is the host name or IP address pinged from a container
+	// by the network test case and while waiting for the network.
+	NetworkTarget string
+}
+
+// DefaultOptions returns the defaults of the docker block.
+func DefaultOptions() Options {
+	return Options{
+		PackageSource: PackageSourceDockerCE,
+		Compose:       true,
+		StorageDriver: StorageDriverOverlay2,
+		HelloWorld:    true,
+		NetworkTarget: DefaultNetworkTarget,
+	}
+}
+
+// Validate checks every field the scripts receive. DaemonJSON is checked by
+// MergeDaemonJSON, which InstallArgs calls.
+func (o Options) Validate() error {
+	if !slices.Contains(PackageSources(), o.PackageSource) {
+		return fmt.Errorf("package source %q is not one of %s", o.PackageSource, strings.Join(PackageSources(), ", "))
+	}
+	if !slices.Contains(StorageDrivers(), o.StorageDriver) {
+		return fmt.Errorf("storage driver %q is not one of %s", o.StorageDriver, strings.Join(StorageDrivers(), ", "))
+	}
+	if err := ValidateVersion(o.Version); err != nil {
+		return err
+	}
+	return ValidateNetworkTarget(o.NetworkTarget)
+}
+
+// versionRE matches a Debian version or its upstream part; the install
+// script applies the same pattern.
+var versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+:~_-]*$`)
+
+// ValidateVersion accepts "" (no pin) or a Debian package version.
+func ValidateVersion(v string) error {
+	if v == "" || versionRE.MatchString(v) {
+		return nil
+	}
+	return fmt.Errorf("version %q is not a Debian package version (letters, digits and . + : ~ _ -, starting with a letter or digit)", v)
+}
+
+// ValidateNetworkTarget accepts an IPv4 or IPv6 address (no zone) or a DNS
+// host name (RFC 1123 labels, at most 253 characters, no trailing dot).
+func ValidateNetworkTarget(host string) error {
+	if host == "" {
+		return fmt.Errorf("network target is empty: a host name or IP address is required")
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if addr.Zone() != "" {
+			return fmt.Errorf("network target %q: an IPv6 zone is not supported", host)
+		}
+		return nil
+	}
+	if len(host) > 253 {
+		return fmt.Errorf("network target %q is longer than 253 characters", host)
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if !validLabel(label) {
+			return fmt.Errorf("network target %q is neither an IP address nor a host name (label %q)", host, label)
+		}
+	}
+	// A name made only of digits and dots is a malformed IPv4 address.
+	if strings.Trim(host, "0123456789.") == "" {
+		return fmt.Errorf("network target %q is not a valid IPv4 address", host)
+	}
+	return nil
+}
+
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for _, c := range l {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// InstallArgs returns the arguments of the install script for o, after
+// validating o and merging DaemonJSON with the storage driver:
+//
+//	--package-source S [--version V] --compose 1|0 --storage-driver D
+//	--daemon-json JSON --network-target HOST
+func InstallArgs(o Options) ([]string, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	merged, err := MergeDaemonJSON(o.DaemonJSON, o.StorageDriver)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--package-source", o.PackageSource}
+	if o.Version != "" {
+		args = append(args, "--version", o.Version)
+	}
+	return append(args,
+		"--compose", flag(o.Compose),
+		"--storage-driver", o.StorageDriver,
+		"--daemon-json", merged,
+		"--network-target", o.NetworkTarget,
+	), nil
+}
+
+// TestArgs returns the arguments of the test script for o:
+//
+//	--network-target HOST --hello-world 1|0
+//
+// Only NetworkTarget is validated: the other fields do not reach the script.
+func TestArgs(o Options) ([]string, error) {
+	if err := ValidateNetworkTarget(o.NetworkTarget); err != nil {
+		return nil, err
+	}
+	return []string{"--network-target", o.NetworkTarget, "--hello-world", flag(o.HelloWorld)}, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Invocation is one run of a script inside a container: Script on the stdin
+// of "bash -s -- Args...".
+type Invocation struct {
+	// Name is the script's file name, for logs and error messages.
+	Name string
+	// Script is the text fed on stdin.
+	Script []byte
+	// Args are the script's arguments, each one word.
+	Args []string
+}
+
+// Argv is the command to run inside the container: bash, -s, --, then Args.
+func (i Invocation) Argv() []string {
+	return append([]string{"bash", "-s", "--"}, i.Args...)
+}
+
+// Install is the install script's invocation for o.
+func Install(o Options) (Invocation, error) {
+	args, err := InstallArgs(o)
+	if err != nil {
+		return Invocation{}, err
+	}
+	return Invocation{Name: InstallScriptName, Script: InstallScript(), Args: args}, nil
+}
+
+// Check is the health check's invocation; it takes no arguments and changes
+// nothing, so Read may run it.
+func Check() Invocation {
+	return Invocation{Name: CheckScriptName, Script: CheckScript(), Args: []string{}}
+}
+
+// Test is the test script's invocation for o.
+func Test(o Options) (Invocation, error) {
+	args, err := TestArgs(o)
+	if err != nil {
+		return Invocation{}, err
+	}
+	return Invocation{Name: TestScriptName, Script: TestScript(), Args: args}, nil
+}

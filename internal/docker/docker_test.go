@@ -1,0 +1,214 @@
+package docker
+
+import (
+	"bytes"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestEmbeddedScriptsMatchFiles(t *testing.T) {
+	for name, got := range map[string][]byte{
+		InstallScriptName: InstallScript(),
+		CheckScriptName:   CheckScript(),
+		TestScriptName:    TestScript(),
+	} {
+		want, err := os.ReadFile("scripts/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: embedded text differs from the file", name)
+		}
+		if !bytes.HasPrefix(got, []byte("#!/usr/bin/env bash\n")) {
+			t.Errorf("%s: no bash shebang", name)
+		}
+	}
+}
+
+func TestScriptAccessorsReturnCopies(t *testing.T) {
+	s := InstallScript()
+	s[0] = 'X'
+	if InstallScript()[0] != '#' {
+		t.Fatal("changing the returned slice changed the embedded script")
+	}
+}
+
+func TestInstallArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Options)
+		want []string
+	}{
+		{
+			name: "defaults",
+			mod:  func(*Options) {},
+			want: []string{"--package-source", "docker-ce", "--compose", "1", "--storage-driver", "overlay2",
+				"--daemon-json", `{"storage-driver":"overlay2"}`, "--network-target", "1.1.1.1"},
+		},
+		{
+			name: "everything set",
+			mod: func(o *Options) {
+				o.PackageSource = PackageSourceDistro
+				o.Version = "26.1.3"
+				o.Compose = false
+				o.StorageDriver = StorageDriverFuseOverlayfs
+				o.DaemonJSON = "{ \"log-driver\": \"journald\",\n \"debug\": true }"
+				o.NetworkTarget = "gw.example.net"
+			},
+			want: []string{"--package-source", "distro", "--version", "26.1.3", "--compose", "0",
+				"--storage-driver", "fuse-overlayfs",
+				"--daemon-json", `{"debug":true,"log-driver":"journald","storage-driver":"fuse-overlayfs"}`,
+				"--network-target", "gw.example.net"},
+		},
+		{
+			name: "hostile values stay single words",
+			mod: func(o *Options) {
+				o.DaemonJSON = `{"labels":["a b; rm -rf /","$(reboot)"]}`
+			},
+			want: []string{"--package-source", "docker-ce", "--compose", "1", "--storage-driver", "overlay2",
+				"--daemon-json", `{"labels":["a b; rm -rf /","$(reboot)"],"storage-driver":"overlay2"}`, "--network-target", "1.1.1.1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			tt.mod(&o)
+			got, err := InstallArgs(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+			inv, err := Install(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inv.Name != InstallScriptName || !bytes.Equal(inv.Script, InstallScript()) || !slices.Equal(inv.Args, tt.want) {
+				t.Errorf("Install(o) = %q %q, want the script and the same args", inv.Name, inv.Args)
+			}
+			if argv := inv.Argv(); !slices.Equal(argv[:3], []string{"bash", "-s", "--"}) || !slices.Equal(argv[3:], tt.want) {
+				t.Errorf("Argv() = %q", argv)
+			}
+		})
+	}
+}
+
+func TestInstallArgsErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		mod     func(*Options)
+		wantErr string
+	}{
+		{"empty package source", func(o *Options) { o.PackageSource = "" }, `package source "" is not one of docker-ce, distro`},
+		{"unknown package source", func(o *Options) { o.PackageSource = "snap" }, `package source "snap"`},
+		{"unknown driver", func(o *Options) { o.StorageDriver = "btrfs" }, `storage driver "btrfs" is not one of overlay2, fuse-overlayfs`},
+		{"version with a space", func(o *Options) { o.Version = "27.3.1 docker-ce" }, `version "27.3.1 docker-ce" is not a Debian package version`},
+		{"version like an option", func(o *Options) { o.Version = "--force" }, `version "--force"`},
+		{"bad target", func(o *Options) { o.NetworkTarget = "-c 100" }, `network target "-c 100"`},
+		{"bad json", func(o *Options) { o.DaemonJSON = "{" }, "daemon_json is not valid JSON"},
+		{"conflicting driver", func(o *Options) { o.DaemonJSON = `{"storage-driver":"vfs"}` }, `conflicts with storage_driver "overlay2"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			tt.mod(&o)
+			args, err := InstallArgs(o)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("InstallArgs() = %q, %v; want error containing %q", args, err, tt.wantErr)
+			}
+			if _, err := Install(o); err == nil {
+				t.Error("Install() accepted what InstallArgs() refused")
+			}
+		})
+	}
+}
+
+func TestTestArgs(t *testing.T) {
+	o := DefaultOptions()
+	got, err := TestArgs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"--network-target", "1.1.1.1", "--hello-world", "1"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	o.HelloWorld = false
+	o.NetworkTarget = "2606:4700:4700::1111"
+	// Fields the test script does not use are not validated.
+	o.StorageDriver = "anything"
+	inv, err := Test(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"--network-target", "2606:4700:4700::1111", "--hello-world", "0"}; !slices.Equal(inv.Args, want) {
+		t.Errorf("got %q, want %q", inv.Args, want)
+	}
+	if inv.Name != TestScriptName || !bytes.Equal(inv.Script, TestScript()) {
+		t.Errorf("Test() = %q, want the test script", inv.Name)
+	}
+	o.NetworkTarget = "1.1.1.1; reboot"
+	if _, err := Test(o); err == nil {
+		t.Error("Test() accepted a network target with a shell command")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	inv := Check()
+	if inv.Name != CheckScriptName || !bytes.Equal(inv.Script, CheckScript()) || len(inv.Args) != 0 {
+		t.Errorf("Check() = %q %q", inv.Name, inv.Args)
+	}
+	if got := inv.Argv(); !slices.Equal(got, []string{"bash", "-s", "--"}) {
+		t.Errorf("Argv() = %q", got)
+	}
+}
+
+func TestValidateNetworkTarget(t *testing.T) {
+	valid := []string{"1.1.1.1", "10.0.0.1", "::1", "2606:4700:4700::1111", "example.com", "gw", "a-b.c-d.example",
+		strings.Repeat("a", 63) + ".com"}
+	for _, h := range valid {
+		if err := ValidateNetworkTarget(h); err != nil {
+			t.Errorf("ValidateNetworkTarget(%q) = %v, want nil", h, err)
+		}
+	}
+	invalid := []string{"", "-c", "a b", "1.1.1.1;reboot", "$(id)", "example.com.", "a..b", "-a.com", "a-.com",
+		strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 127) + "ab", "999.1.1.1", "1.1.1", "fe80::1%eth0", "ex_ample.com",
+		"a\nb"}
+	for _, h := range invalid {
+		if err := ValidateNetworkTarget(h); err == nil {
+			t.Errorf("ValidateNetworkTarget(%q) = nil, want an error", h)
+		}
+	}
+}
+
+func TestValidateVersion(t *testing.T) {
+	for _, v := range []string{"", "27.3.1", "5:27.3.1-1~debian.12~bookworm", "20.10.24+dfsg1-1+b3", "26.1.3-0ubuntu1~24.04.1"} {
+		if err := ValidateVersion(v); err != nil {
+			t.Errorf("ValidateVersion(%q) = %v", v, err)
+		}
+	}
+	for _, v := range []string{"-1", " 27", "27.3.1\n", "27;id", "~1", "27*"} {
+		if err := ValidateVersion(v); err == nil {
+			t.Errorf("ValidateVersion(%q) = nil, want an error", v)
+		}
+	}
+}
+
+func TestEnumLists(t *testing.T) {
+	if got := PackageSources(); !slices.Equal(got, []string{"docker-ce", "distro"}) {
+		t.Errorf("PackageSources() = %q", got)
+	}
+	if got := StorageDrivers(); !slices.Equal(got, []string{"overlay2", "fuse-overlayfs"}) {
+		t.Errorf("StorageDrivers() = %q", got)
+	}
+	d := DefaultOptions()
+	if d.PackageSource != PackageSources()[0] || d.StorageDriver != StorageDrivers()[0] || !d.Compose || !d.HelloWorld ||
+		d.NetworkTarget != DefaultNetworkTarget || d.Version != "" || d.DaemonJSON != "" {
+		t.Errorf("DefaultOptions() = %+v", d)
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("DefaultOptions().Validate() = %v", err)
+	}
+}

@@ -1,0 +1,220 @@
+package docker
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestTail(t *testing.T) {
+	tests := []struct {
+		name string
+		out  string
+		n    int
+		want []string
+	}{
+		{"empty", "", 5, nil},
+		{"zero n", "a\nb\n", 0, nil},
+		{"negative n", "a\nb\n", -1, nil},
+		{"fewer lines than n", "a\nb\n", 5, []string{"a", "b"}},
+		{"last n", "1\n2\n3\n4\n", 2, []string{"3", "4"}},
+		{"trailing blank lines dropped", "1\n2\n\n\n", 1, []string{"2"}},
+		{"inner blank lines kept", "1\n\n2", 3, []string{"1", "", "2"}},
+		{"CRLF", "a\r\nb\r\n", 2, []string{"a", "b"}},
+		{"no final newline", "a\nb", 1, []string{"b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Tail(tt.out, tt.n); !slices.Equal(got, tt.want) {
+				t.Errorf("Tail(%q, %d) = %q, want %q", tt.out, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFatalLine(t *testing.T) {
+	if got := FatalLine("phoenix-docker: [x] y\nFATAL: first\nmore\nFATAL: second\nphoenix-docker: [z] FATAL: not me\n"); got != "FATAL: second" {
+		t.Errorf("got %q", got)
+	}
+	if got := FatalLine("phoenix-docker: [apt] FATAL: prefixed lines do not count\n"); got != "" {
+		t.Errorf("got %q, want none", got)
+	}
+}
+
+func TestParseInstallResult(t *testing.T) {
+	tests := []struct {
+		name    string
+		out     string
+		want    InstallResult
+		wantErr string
+	}{
+		{name: "changed", out: "phoenix-docker: [check] change needed: x\nphoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1\n",
+			want: InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true}},
+		{name: "unchanged", out: "phoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0",
+			want: InstallResult{InstalledVersion: "26.1.3"}},
+		{name: "unknown keys ignored, CRLF", out: "phoenix-docker: result changed=0 installed_version=1 extra=x\r\n",
+			want: InstallResult{InstalledVersion: "1"}},
+		{name: "fatal", out: "phoenix-docker: [packages] E: boom\nFATAL: apt-get update failed after 3 attempts\n",
+			wantErr: "FATAL: apt-get update failed after 3 attempts"},
+		{name: "no result", out: "phoenix-docker: [packages] installing\n", wantErr: "printed no result line"},
+		{name: "empty", out: "", wantErr: "printed no result line"},
+		{name: "no changed", out: "phoenix-docker: result installed_version=1\n", wantErr: "result line has no changed"},
+		{name: "bad changed", out: "phoenix-docker: result installed_version=1 changed=yes\n", wantErr: `changed="yes", want 0 or 1`},
+		{name: "no version", out: "phoenix-docker: result installed_version= changed=1\n", wantErr: "no installed_version"},
+		{name: "malformed", out: "phoenix-docker: result installed_version=1 changed\n", wantErr: `"changed" is not key=value`},
+		{name: "bracketed step is not the result", out: "phoenix-docker: [result] installed_version=1 changed=1\n", wantErr: "no result line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseInstallResult(tt.out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %+v, %v; want error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseCheckResult(t *testing.T) {
+	tests := []struct {
+		name    string
+		out     string
+		want    CheckResult
+		wantErr string
+	}{
+		{name: "active", out: "phoenix-docker: [check] docker service is active (version 1)\nphoenix-docker: check service_active=1 installed_version=5:27.3.1-1\n",
+			want: CheckResult{ServiceActive: true, InstalledVersion: "5:27.3.1-1"}},
+		{name: "inactive is not an error", out: "phoenix-docker: check service_active=0 installed_version=1\nFATAL: docker service is not active (state: inactive)\n",
+			want: CheckResult{InstalledVersion: "1"}},
+		{name: "removed", out: "phoenix-docker: check service_active=0 installed_version=\nFATAL: docker service is not active (state: inactive)\n",
+			want: CheckResult{}},
+		{name: "usage error", out: "FATAL: check_docker_service.sh takes no arguments, got: x\n", wantErr: "takes no arguments"},
+		{name: "nothing", out: "bash: line 1: systemctl: command not found\n", wantErr: "printed no check line"},
+		{name: "bad flag", out: "phoenix-docker: check service_active=maybe installed_version=\n", wantErr: `service_active="maybe"`},
+		{name: "missing flag", out: "phoenix-docker: check installed_version=1\n", wantErr: "no service_active"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseCheckResult(tt.out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %+v, %v; want error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTestResults(t *testing.T) {
+	tests := []struct {
+		name                    string
+		out                     string
+		cases                   map[string]string
+		order                   []string
+		output                  map[string][]string
+		passed, failed, skipped int
+	}{
+		{
+			name: "all passed",
+			out: "test_case_docker_service_is_running: passed\ntest_case_docker_hello_world: passed\n" +
+				"test_case_docker_network_access: passed\n3 passed, 0 failed\n",
+			cases:  map[string]string{CaseServiceIsRunning: Passed, CaseHelloWorld: Passed, CaseNetworkAccess: Passed},
+			order:  Cases(),
+			output: map[string][]string{},
+			passed: 3,
+		},
+		{
+			name: "one failed with output, one skipped",
+			out: "test_case_docker_service_is_running: passed\ntest_case_docker_hello_world: skipped\n" +
+				"test_case_docker_network_access: failed\n  | PING 1.1.1.1\n  | ping: sendto: Network unreachable\n" +
+				"1 passed, 1 failed, 1 skipped\n",
+			cases:  map[string]string{CaseServiceIsRunning: Passed, CaseHelloWorld: Skipped, CaseNetworkAccess: Failed},
+			order:  Cases(),
+			output: map[string][]string{CaseNetworkAccess: {"PING 1.1.1.1", "ping: sendto: Network unreachable"}},
+			passed: 1, failed: 1, skipped: 1,
+		},
+		{
+			name:   "zero skipped written out, unknown lines ignored",
+			out:    "noise\ntest_case_custom: failed\n  | why\n0 passed, 1 failed, 0 skipped",
+			cases:  map[string]string{"test_case_custom": Failed},
+			order:  []string{"test_case_custom"},
+			output: map[string][]string{"test_case_custom": {"why"}},
+			failed: 1,
+		},
+		{
+			name:   "indented lines after a passed case are not output",
+			out:    "test_case_a: passed\n  | stray\n1 passed, 0 failed\n",
+			cases:  map[string]string{"test_case_a": Passed},
+			order:  []string{"test_case_a"},
+			output: map[string][]string{},
+			passed: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseTestResults(tt.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(r.Cases, tt.cases) {
+				t.Errorf("Cases = %v, want %v", r.Cases, tt.cases)
+			}
+			if !slices.Equal(r.Order, tt.order) {
+				t.Errorf("Order = %v, want %v", r.Order, tt.order)
+			}
+			if !maps.EqualFunc(r.Output, tt.output, slices.Equal) {
+				t.Errorf("Output = %q, want %q", r.Output, tt.output)
+			}
+			if r.Passed != tt.passed || r.Failed != tt.failed || r.Skipped != tt.skipped {
+				t.Errorf("counts = %d/%d/%d, want %d/%d/%d", r.Passed, r.Failed, r.Skipped, tt.passed, tt.failed, tt.skipped)
+			}
+			var wantFailed []string
+			for _, c := range tt.order {
+				if tt.cases[c] == Failed {
+					wantFailed = append(wantFailed, c)
+				}
+			}
+			if !slices.Equal(r.FailedCases(), wantFailed) {
+				t.Errorf("FailedCases() = %v, want %v", r.FailedCases(), wantFailed)
+			}
+		})
+	}
+}
+
+func TestParseTestResultsErrors(t *testing.T) {
+	tests := []struct{ name, out, wantErr string }{
+		{"empty", "", "printed nothing"},
+		{"no summary", "test_case_a: passed\n", "did not end with the summary line"},
+		{"summary not last", "1 passed, 0 failed\ntest_case_a: passed\n", "did not end with the summary line"},
+		{"counts disagree", "test_case_a: passed\ntest_case_b: failed\n2 passed, 0 failed\n", "disagrees with its case lines (1 passed, 1 failed, 0 skipped)"},
+		{"skipped not counted", "test_case_a: skipped\n0 passed, 0 failed\n", "disagrees"},
+		{"duplicate case", "test_case_a: passed\ntest_case_a: passed\n2 passed, 0 failed\n", "reported test_case_a twice"},
+		{"usage error", "FATAL: invalid arguments: --hello-world must be 1 or 0, not 'x'\n", "FATAL: invalid arguments"},
+		{"fatal before the end", "test_case_a: passed\nFATAL: oops\ntrailing\n", "FATAL: oops"},
+		{"huge count", "99999999999999999999 passed, 0 failed\n", "summary count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseTestResults(tt.out)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
