@@ -1,0 +1,166 @@
+package pve
+
+import (
+	"reflect"
+	"testing"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestParseNet(t *testing.T) {
+	n, err := ParseNet("name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:2E:C5:7E,ip=10.0.0.202/24,gw=10.0.0.1,ip6=auto,tag=20,mtu=1450,rate=12.5,type=veth,link_down=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Net{
+		Name: "eth0", Bridge: "vmbr0", HWAddr: "BC:24:11:2E:C5:7E", IP: "10.0.0.202/24", Gw: "10.0.0.1", IP6: "auto",
+		Firewall: ptr(true), Tag: ptr(20), MTU: ptr(1450), Rate: ptr(12.5),
+		Extra: map[string]string{"type": "veth", "link_down": "0"},
+	}
+	if !reflect.DeepEqual(n, want) {
+		t.Errorf("got %+v\nwant %+v", n, want)
+	}
+	// PVE's order: the required name first, then the keys sorted.
+	if got := n.String(); got != "name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:2E:C5:7E,ip=10.0.0.202/24,ip6=auto,link_down=0,mtu=1450,rate=12.5,tag=20,type=veth" {
+		t.Errorf("String() = %s", got)
+	}
+	if got := (Net{Name: "eth0", Bridge: "vmbr0", IP: "dhcp", Firewall: ptr(false)}).String(); got != "name=eth0,bridge=vmbr0,firewall=0,ip=dhcp" {
+		t.Errorf("String() = %s", got)
+	}
+	for _, bad := range []string{
+		"bridge=vmbr0",             // no name
+		"name=eth0,name=eth1",      // duplicate
+		"name=eth0,vmbr0",          // no key
+		"name=eth0,tag=0",          // out of range
+		"name=eth0,tag=4095",       // out of range
+		"name=eth0,mtu=63",         // out of range
+		"name=eth0,firewall=maybe", // not a boolean
+		"name=eth0,rate=-1",        // negative
+		"name=eth0,rate=NaN",       // not finite
+		"name=eth0,=x",             // empty key
+	} {
+		if _, err := ParseNet(bad); err == nil {
+			t.Errorf("ParseNet(%q) accepted", bad)
+		}
+	}
+	if n, err := ParseNet("name=eth0,firewall=yes,,"); err != nil || *n.Firewall != true {
+		t.Errorf("PVE's boolean spellings and empty parts: %+v %v", n, err)
+	}
+}
+
+func TestParseRootFS(t *testing.T) {
+	r, err := ParseRootFS("local-lvm:vm-102-disk-0,size=8G,mountoptions=noatime;nodev,quota=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RootFS{Volume: "local-lvm:vm-102-disk-0", Storage: "local-lvm", Size: "8G", Extra: map[string]string{"mountoptions": "noatime;nodev", "quota": "1"}}
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("got %+v", r)
+	}
+	if got := r.String(); got != "local-lvm:vm-102-disk-0,mountoptions=noatime;nodev,quota=1,size=8G" {
+		t.Errorf("String() = %s", got)
+	}
+	if r, err := ParseRootFS("size=4G,volume=zfs:subvol-102-disk-0"); err != nil || r.Volume != "zfs:subvol-102-disk-0" || r.Storage != "zfs" {
+		t.Errorf("explicit volume key: %+v %v", r, err)
+	}
+	for _, bad := range []string{"size=8G", "a,b", "local:1,volume=local:2"} {
+		if _, err := ParseRootFS(bad); err == nil {
+			t.Errorf("ParseRootFS(%q) accepted", bad)
+		}
+	}
+	if got := (RootFS{Volume: "/srv/a=b"}).String(); got != "volume=/srv/a=b" {
+		t.Errorf("a volume with = must keep its key: %s", got)
+	}
+}
+
+func TestNewVolume(t *testing.T) {
+	for size, want := range map[int64]string{8 << 30: "local-lvm:8", 512 << 20: "local-lvm:0.5", 1536 << 20: "local-lvm:1.5"} {
+		if got, err := NewVolume("local-lvm", size); err != nil || got != want {
+			t.Errorf("NewVolume(%d) = %q %v, want %q", size, got, err, want)
+		}
+	}
+	if _, err := NewVolume("", 1<<30); err == nil {
+		t.Error("empty storage accepted")
+	}
+	if _, err := NewVolume("local", 0); err == nil {
+		t.Error("zero size accepted")
+	}
+}
+
+func TestParseFeatures(t *testing.T) {
+	f, err := ParseFeatures("nesting=1,keyctl=1,mount=nfs;cifs,fuse=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Features{Nesting: true, Keyctl: true, Mount: []string{"nfs", "cifs"}}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("got %+v", f)
+	}
+	if got := f.String(); got != "keyctl=1,mount=nfs;cifs,nesting=1" {
+		t.Errorf("String() = %s", got)
+	}
+	if got := (Features{Nesting: true, Keyctl: true, Fuse: true, Mknod: true, ForceRwSys: true}).String(); got != "force_rw_sys=1,fuse=1,keyctl=1,mknod=1,nesting=1" {
+		t.Errorf("String() = %s", got)
+	}
+	if f, err := ParseFeatures(""); err != nil || !reflect.DeepEqual(f, Features{}) || f.String() != "" {
+		t.Errorf("empty: %+v %v", f, err)
+	}
+	if _, err := ParseFeatures("nesting=2"); err == nil {
+		t.Error("nesting=2 accepted")
+	}
+}
+
+func TestParseStartup(t *testing.T) {
+	s, err := ParseStartup("1,up=30")
+	if err != nil || !reflect.DeepEqual(s, Startup{Order: ptr(1), Up: ptr(30)}) {
+		t.Fatalf("got %+v %v", s, err)
+	}
+	if got := s.String(); got != "order=1,up=30" {
+		t.Errorf("String() = %s", got)
+	}
+	if got := (Startup{Down: ptr(60)}).String(); got != "down=60" {
+		t.Errorf("String() = %s", got)
+	}
+	for _, bad := range []string{"order=-1", "up=x", "later=1", "1,2"} {
+		if _, err := ParseStartup(bad); err == nil {
+			t.Errorf("ParseStartup(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSizes(t *testing.T) {
+	for s, want := range map[string]int64{
+		"8G": 8 << 30, "512M": 512 << 20, "1T": 1 << 40, "4K": 4096, "1000": 1000, "1.5G": 3 << 29, "0.1K": 102,
+	} {
+		if got, err := ParseSize(s); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d %v, want %d", s, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "G", "8g", "8GB", "-1G", "1.G", " 8G", "99999999999T"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+	for n, want := range map[int64]string{8 << 30: "8G", 512 << 20: "512M", 1536 << 20: "1536M", 1 << 40: "1T", 1000: "1000", 2048: "2K", 0: "0"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+func TestTags(t *testing.T) {
+	if got := SplitTags("web;prod db,prod  ;a"); !reflect.DeepEqual(got, []string{"a", "db", "prod", "web"}) {
+		t.Errorf("SplitTags = %q", got)
+	}
+	if got := SplitTags(""); got != nil {
+		t.Errorf("SplitTags(\"\") = %q", got)
+	}
+	if got := JoinTags([]string{"web", "prod", "", "web", "a;b"}); got != "a;b;prod;web" {
+		t.Errorf("JoinTags = %q", got)
+	}
+	for tag, ok := range map[string]bool{"prod": true, "Web-1.x+y": true, "_x": true, "-x": false, "a b": false, "": false} {
+		if ValidTag(tag) != ok {
+			t.Errorf("ValidTag(%q) = %v", tag, !ok)
+		}
+	}
+}
