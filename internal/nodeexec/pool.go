@@ -251,7 +251,7 @@ func (e *notStartedError) Unwrap() error { return e.err }
 // returns its Result together with a *CommandError. When the connection is
 // found dead before the command starts, Run reconnects once; when it drops
 // while the command runs, Run returns a *ConnectionDroppedError unless
-// cmd.Retry allows one more attempt on a new connection. Cancelling ctx
+// cmd.Retry allows one more attempt on a new connection. Canceling ctx
 // signals and closes the session and returns ctx's error.
 func (p *Pool) Run(ctx context.Context, node string, cmd Command, opts ...RunOption) (*Result, error) {
 	if err := cmd.Validate(); err != nil {
@@ -377,12 +377,12 @@ func (p *Pool) dial(ctx context.Context, node Node) (*conn, error) {
 	_ = tcp.SetDeadline(time.Now().Add(p.cfg.DialTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = tcp.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(tcp, hostport, config)
-	cancelled := !stop()
+	canceled := !stop()
 	if err != nil {
 		_ = tcp.Close()
-		return nil, p.dialError(ctx, node, hostport, recorded, cancelled, err)
+		return nil, p.dialError(ctx, node, hostport, recorded, canceled, err)
 	}
-	if cancelled {
+	if canceled {
 		_ = sc.Close()
 		return nil, fmt.Errorf("ssh to node %q at %s: %w", node.Name, hostport, ctx.Err())
 	}
@@ -397,7 +397,7 @@ func (p *Pool) dial(ctx context.Context, node Node) (*conn, error) {
 }
 
 // dialError turns a failed handshake into the clearest error available.
-func (p *Pool) dialError(ctx context.Context, node Node, hostport string, recorded []knownhosts.KnownKey, cancelled bool, err error) error {
+func (p *Pool) dialError(ctx context.Context, node Node, hostport string, recorded []knownhosts.KnownKey, canceled bool, err error) error {
 	var unknown *UnknownHostError
 	var changed *HostKeyChangedError
 	switch {
@@ -405,7 +405,7 @@ func (p *Pool) dialError(ctx context.Context, node Node, hostport string, record
 		return unknown
 	case errors.As(err, &changed):
 		return changed
-	case cancelled:
+	case canceled:
 		return fmt.Errorf("ssh to node %q at %s: %w", node.Name, hostport, ctx.Err())
 	case len(recorded) > 0 && strings.Contains(err.Error(), "no common algorithm for host key"):
 		return &HostKeyChangedError{

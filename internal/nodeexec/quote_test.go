@@ -60,11 +60,11 @@ func shells(t testing.TB) []string {
 			continue
 		}
 		// sh is often a link to dash or bash: run each shell once.
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil || seen[real] {
+		resolved, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[resolved] {
 			continue
 		}
-		seen[real] = true
+		seen[resolved] = true
 		out = append(out, p)
 	}
 	if len(out) == 0 {
