@@ -7,8 +7,8 @@
 #   pct exec <vmid> -- bash -s < check_docker_service.sh
 #
 # It takes no arguments. Exit status 0 only when the docker service is
-# active; 1 otherwise, with a "FATAL: ..." line. The last "phoenix-docker:"
-# line is machine-readable:
+# active; 1 otherwise, with a "FATAL: ..." line; 2 when given arguments. The
+# last "phoenix-docker:" line is machine-readable:
 #
 #   phoenix-docker: check service_active=<1|0> installed_version=<dpkg version or empty>
 #

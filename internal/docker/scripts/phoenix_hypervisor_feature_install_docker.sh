@@ -14,7 +14,8 @@
 #                                      full Debian version ("5:27.3.1-1~debian.12~bookworm")
 #                                      or the upstream part ("27.3.1"), which
 #                                      is resolved with apt-cache madison.
-#   --compose 1|0                      install the Compose v2 plugin (default 1).
+#   --compose 1|0                      install the Compose v2 plugin (default 1);
+#                                      0 does not remove an installed one.
 #   --storage-driver overlay2|fuse-overlayfs
 #   --daemon-json JSON                 the complete /etc/docker/daemon.json,
 #                                      already merged with the storage driver
@@ -29,6 +30,9 @@
 # installs what is missing, writes daemon.json when its content differs,
 # restarts docker when only the configuration changed (or runs
 # "systemctl enable --now docker"), and verifies that the service is active.
+#
+# Strict mode (set -Eeuo pipefail) holds from the first line, the check
+# included; every failure, planned or not, ends with a FATAL line.
 #
 # Output: every line starts with "phoenix-docker: [step] ", except a final
 # "FATAL: ..." line on failure. On success the last line is
