@@ -6,7 +6,7 @@
 // A PVE container config is a list of lines split on '\n'. It starts with the
 // main section (the current configuration); each line "[name]" starts a new
 // section: "[pve:pending]" holds pending changes and any other name is a
-// snapshot. Inside a section PVE recognises, in this order:
+// snapshot. Inside a section PVE recognizes, in this order:
 //
 //   - blank lines (only whitespace), which it skips;
 //   - comment lines starting with '#': every one of them is a line of the

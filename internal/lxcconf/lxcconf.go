@@ -2,7 +2,7 @@ package lxcconf
 
 import (
 	"bytes"
-	"crypto/sha1" //nolint:gosec // PVE's config digest is defined as SHA-1.
+	"crypto/sha1" // PVE defines its config digest as SHA-1.
 	"encoding/hex"
 	"regexp"
 	"strings"
@@ -17,8 +17,8 @@ type KV struct {
 	Key, Value string
 }
 
-// Config is a parsed PVE container config file. The zero value is not
-// usable; create one with Parse (Parse(nil) gives an empty file).
+// Config is a parsed PVE container config file. The zero value is an empty
+// file. A Config is not safe for concurrent use.
 type Config struct {
 	// sections[0] is the main section; the others follow in file order.
 	sections []*Section
@@ -143,8 +143,16 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
+// init makes the zero value an empty file.
+func (c *Config) init() {
+	if len(c.sections) == 0 {
+		c.sections = []*Section{{}}
+	}
+}
+
 // Bytes returns the file content: the parsed input with the edits applied.
 func (c *Config) Bytes() []byte {
+	c.init()
 	n := 0
 	for _, s := range c.sections {
 		for _, l := range s.lines {
@@ -170,12 +178,13 @@ func (c *Config) Digest() string {
 // Digest returns PVE's digest of a config file: the hex SHA-1 of its bytes.
 // PVE compares it with the digest parameter of config updates.
 func Digest(data []byte) string {
-	sum := sha1.Sum(data) //nolint:gosec // PVE's config digest is defined as SHA-1.
+	sum := sha1.Sum(data)
 	return hex.EncodeToString(sum[:])
 }
 
 // Main returns the main section (the current configuration). It is never nil.
 func (c *Config) Main() *Section {
+	c.init()
 	return c.sections[0]
 }
 
@@ -184,6 +193,7 @@ func (c *Config) Main() *Section {
 // case sensitive. When a name appears twice, the last section wins, as in
 // PVE.
 func (c *Config) Section(name string) *Section {
+	c.init()
 	for i := len(c.sections) - 1; i > 0; i-- {
 		if c.sections[i].name == name {
 			return c.sections[i]
@@ -194,6 +204,7 @@ func (c *Config) Section(name string) *Section {
 
 // Sections returns the non-main sections in file order.
 func (c *Config) Sections() []*Section {
+	c.init()
 	out := make([]*Section, len(c.sections)-1)
 	copy(out, c.sections[1:])
 	return out
@@ -202,6 +213,7 @@ func (c *Config) Sections() []*Section {
 // Snapshots returns the snapshot sections (all but main and pending) in file
 // order.
 func (c *Config) Snapshots() []*Section {
+	c.init()
 	var out []*Section
 	for _, s := range c.sections[1:] {
 		if s.name != PendingSection {
@@ -231,12 +243,7 @@ func (c *Config) AddSection(name string) *Section {
 	}
 	at := len(c.sections)
 	if name == PendingSection {
-		for i, s := range c.sections[1:] {
-			if s.name != PendingSection {
-				at = i + 1
-				break
-			}
-		}
+		at = 1 // Right after main: every other section is a snapshot.
 	}
 	prev := c.sections[at-1]
 	// A separating blank line before the header, as PVE writes it.
@@ -262,6 +269,7 @@ func (c *Config) AddSection(name string) *Section {
 // the last one, the blank lines that separated it from the section before
 // are removed too.
 func (c *Config) DeleteSection(name string) bool {
+	c.init()
 	removed := false
 	for i := len(c.sections) - 1; i > 0; i-- {
 		if c.sections[i].name != name {

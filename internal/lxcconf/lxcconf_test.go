@@ -698,3 +698,18 @@ func TestValidSectionName(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroConfig(t *testing.T) {
+	var c Config
+	if got := c.Bytes(); len(got) != 0 {
+		t.Fatalf("zero Config has content %q", got)
+	}
+	if c.Section("s1") != nil || len(c.Sections()) != 0 || c.DeleteSection("s1") {
+		t.Fatal("zero Config has sections")
+	}
+	c.Main().Set("arch", "amd64")
+	c.AddSection("s1").Set("arch", "amd64")
+	if got, want := string(c.Bytes()), "arch: amd64\n\n[s1]\narch: amd64\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -57,9 +57,9 @@ var referenceTokens = []string{
 // real line shape so that every expression of the parser gets exercised.
 func randomConfig(r *rand.Rand) []byte {
 	tok := func() string { return referenceTokens[r.IntN(len(referenceTokens))] }
-	junk := func(max int) string {
+	junk := func(most int) string {
 		var b strings.Builder
-		for range r.IntN(max + 1) {
+		for range r.IntN(most + 1) {
 			b.WriteString(tok())
 		}
 		return b.String()
