@@ -92,7 +92,7 @@ func fileRules(t *testing.T, rules []string) []fileRule {
 		if deny {
 			f = f[1:]
 		}
-		if len(f) != 2 || !(strings.HasPrefix(f[0], "/") || strings.HasPrefix(f[0], "@{PROC}")) {
+		if len(f) != 2 || (!strings.HasPrefix(f[0], "/") && !strings.HasPrefix(f[0], "@{PROC}")) {
 			continue
 		}
 		re, err := globRegexp(f[0])

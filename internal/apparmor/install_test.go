@@ -1,0 +1,355 @@
+package apparmor
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// node is a temporary stand-in for a node's filesystem, with a fake
+// apparmor_parser that reports a chosen version and logs its loads.
+type node struct {
+	root, bin, log, kernel string
+	files                  []File
+}
+
+const fakeParser = `#!/bin/sh
+case "$1" in
+--version) printf 'AppArmor parser version %s\nCopyright\n' "$FAKE_AA_VERSION"; exit 0 ;;
+-r) echo "$*" >> "$FAKE_AA_LOG"; exit "${FAKE_AA_FAIL:-0}" ;;
+esac
+echo "unexpected arguments: $*" >&2
+exit 64
+`
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	for _, tool := range []string{"sh", "sha256sum", "base64", "awk", "mktemp", "sed", "cut"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found; the install command needs coreutils, sed and awk", tool)
+		}
+	}
+	root := t.TempDir()
+	n := &node{
+		root:   root,
+		bin:    filepath.Join(root, "bin"),
+		log:    filepath.Join(root, "parser.log"),
+		kernel: filepath.Join(root, "kernel-profiles"),
+	}
+	if err := os.MkdirAll(n.bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n.bin, "apparmor_parser"), []byte(fakeParser), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Files() {
+		f.Path = filepath.Join(root, f.Path)
+		n.files = append(n.files, f)
+	}
+	return n
+}
+
+func (n *node) policy() string { return filepath.Join(n.root, ContainersPolicyPath) }
+
+// run runs the install command as a node would, with the given parser version.
+func (n *node) run(t *testing.T, version string, fail bool) (InstallReport, string, error) {
+	t.Helper()
+	c := installCommand(n.files, n.kernel, n.policy())
+	cmd := exec.CommandContext(t.Context(), c.Args[0], c.Args[1:]...)
+	cmd.Env = append(os.Environ(),
+		"PATH="+n.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"FAKE_AA_VERSION="+version,
+		"FAKE_AA_LOG="+n.log,
+	)
+	if fail {
+		cmd.Env = append(cmd.Env, "FAKE_AA_FAIL=1")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return InstallReport{}, stderr.String(), err
+	}
+	r, perr := ParseInstallOutput(stdout.String())
+	if perr != nil {
+		t.Fatalf("parse %q: %v", stdout.String(), perr)
+	}
+	return r, stderr.String(), nil
+}
+
+func (n *node) loads(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(n.log)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func (n *node) markLoaded(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(n.kernel, []byte("lxc-container-default-cgns (enforce)\nlxc-docker-secure (enforce)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func assertFile(t *testing.T, f File) {
+	t.Helper()
+	got, err := os.ReadFile(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, f.Content) {
+		t.Fatalf("%s differs from the shipped content", f.Path)
+	}
+	st, err := os.Stat(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != f.Mode {
+		t.Fatalf("%s has mode %v, want %v", f.Path, st.Mode().Perm(), f.Mode)
+	}
+}
+
+func TestInstallAppArmor4(t *testing.T) {
+	n := newNode(t)
+	prof, local := n.files[0], n.files[1]
+
+	r, stderr, err := n.run(t, "4.1.0", false)
+	if err != nil {
+		t.Fatalf("first install: %v\n%s", err, stderr)
+	}
+	want := InstallReport{Installed: []string{prof.Path, local.Path}, Loaded: true}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("first install = %+v, want %+v", r, want)
+	}
+	assertFile(t, prof)
+	assertFile(t, local)
+	if got := n.loads(t); got != 1 {
+		t.Fatalf("parser loads = %d, want 1", got)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(n.root, "etc/apparmor.d/.*"))
+	if len(leftovers) != 0 {
+		t.Fatalf("temporary files left behind: %v", leftovers)
+	}
+
+	// Same content, profile loaded: nothing is written or loaded.
+	n.markLoaded(t)
+	r, stderr, err = n.run(t, "4.1.0", false)
+	if err != nil {
+		t.Fatalf("second install: %v\n%s", err, stderr)
+	}
+	want = InstallReport{Unchanged: []string{prof.Path, local.Path}}
+	if !reflect.DeepEqual(r, want) || r.Changed() {
+		t.Fatalf("second install = %+v, want %+v", r, want)
+	}
+	if got := n.loads(t); got != 1 {
+		t.Fatalf("parser loads = %d after an unchanged install, want 1", got)
+	}
+
+	// A file edited on the node is put back and the policy reloaded.
+	if err := os.WriteFile(prof.Path, []byte("profile lxc-docker-secure {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, stderr, err = n.run(t, "4.1.0", false)
+	if err != nil {
+		t.Fatalf("repair: %v\n%s", err, stderr)
+	}
+	want = InstallReport{Installed: []string{prof.Path}, Unchanged: []string{local.Path}, Loaded: true}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("repair = %+v, want %+v", r, want)
+	}
+	assertFile(t, prof)
+
+	// Files current but the profile is not loaded (e.g. a parser run failed
+	// earlier): load without writing.
+	if err := os.WriteFile(n.kernel, []byte("lxc-container-default-cgns (enforce)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, stderr, err = n.run(t, "4.1.0", false)
+	if err != nil {
+		t.Fatalf("reload: %v\n%s", err, stderr)
+	}
+	want = InstallReport{Unchanged: []string{prof.Path, local.Path}, Loaded: true}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("reload = %+v, want %+v", r, want)
+	}
+}
+
+func TestInstallAppArmor3(t *testing.T) {
+	n := newNode(t)
+	prof, local := n.files[0], n.files[1]
+
+	r, stderr, err := n.run(t, "3.0.8", false)
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, stderr)
+	}
+	want := InstallReport{Installed: []string{prof.Path}, Skipped: []string{local.Path}, Loaded: true}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("install = %+v, want %+v", r, want)
+	}
+	if _, err := os.Stat(local.Path); !os.IsNotExist(err) {
+		t.Fatalf("the AppArmor 4 include was installed on an AppArmor 3 node (stat: %v)", err)
+	}
+
+	// Our include left from an AppArmor 4 parser is removed; a file of the
+	// administrator's own is left alone.
+	if err := os.MkdirAll(filepath.Dir(local.Path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(local.Path, local.Content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.markLoaded(t)
+	r, stderr, err = n.run(t, "3.0.8", false)
+	if err != nil {
+		t.Fatalf("downgrade: %v\n%s", err, stderr)
+	}
+	want = InstallReport{Unchanged: []string{prof.Path}, Removed: []string{local.Path}, Loaded: true}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("downgrade = %+v, want %+v", r, want)
+	}
+	if _, err := os.Stat(local.Path); !os.IsNotExist(err) {
+		t.Fatalf("our include is still there: %v", err)
+	}
+	own := []byte("  /srv/data/** r,\n")
+	if err := os.WriteFile(local.Path, own, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, stderr, err = n.run(t, "3.0.8", false); err != nil {
+		t.Fatalf("own include: %v\n%s", err, stderr)
+	}
+	if got, _ := os.ReadFile(local.Path); !bytes.Equal(got, own) || len(r.Removed) != 0 {
+		t.Fatalf("the administrator's include was touched: %q, report %+v", got, r)
+	}
+}
+
+func TestInstallRestoresOnLoadFailure(t *testing.T) {
+	n := newNode(t)
+	prof, local := n.files[0], n.files[1]
+	old := []byte("# previous version\n")
+	if err := os.MkdirAll(filepath.Dir(prof.Path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prof.Path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, stderr, err := n.run(t, "4.1.0", true)
+	if err == nil {
+		t.Fatal("the install succeeded although apparmor_parser -r failed")
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+		t.Fatalf("exit = %v, want exit status 5", err)
+	}
+	if !strings.Contains(stderr, "previous files restored") {
+		t.Fatalf("stderr does not say what happened: %q", stderr)
+	}
+	if got, _ := os.ReadFile(prof.Path); !bytes.Equal(got, old) {
+		t.Fatalf("the previous profile was not restored: %q", got)
+	}
+	if _, err := os.Stat(local.Path); !os.IsNotExist(err) {
+		t.Fatalf("the new local include was not removed: %v", err)
+	}
+}
+
+func TestInstallContentIsData(t *testing.T) {
+	n := newNode(t)
+	marker := filepath.Join(n.root, "pwned")
+	tricky := []byte("$(touch " + marker + ")\n`touch " + marker + "`\n'\"\\\n--\x01\xff\n\n")
+	n.files = []File{{Path: filepath.Join(n.root, "etc/apparmor.d/lxc/x"), Mode: 0o600, Content: tricky}}
+
+	if _, stderr, err := n.run(t, "4.0.0", false); err != nil {
+		t.Fatalf("install: %v\n%s", err, stderr)
+	}
+	assertFile(t, n.files[0])
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatal("file content was executed")
+	}
+}
+
+func TestInstallFailures(t *testing.T) {
+	n := newNode(t)
+	c := installCommand(n.files, n.kernel, n.policy())
+
+	// No parser at all: a PATH with every tool the script uses but the parser.
+	noParser := filepath.Join(n.root, "noparser")
+	if err := os.MkdirAll(noParser, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"sh", "sed", "sha256sum", "cut", "mktemp", "rm"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skipf("%s not found", tool)
+		}
+		if err := os.Symlink(p, filepath.Join(noParser, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), c.Args[0], c.Args[1:]...)
+	cmd.Env = append(os.Environ(), "PATH="+noParser)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "apparmor_parser is missing") {
+		t.Fatalf("without a parser: %v, %q", err, out)
+	}
+
+	// Content that does not match its checksum is never installed.
+	args := append([]string(nil), c.Args...)
+	args[len(args)-2] = strings.Repeat("0", 64)
+	cmd = exec.CommandContext(t.Context(), args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "PATH="+n.bin+":"+os.Getenv("PATH"), "FAKE_AA_VERSION=4.1.0", "FAKE_AA_LOG="+n.log)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "does not match its sha256") {
+		t.Fatalf("bad checksum: %v, %q", err, out)
+	}
+	if _, err := os.Stat(n.files[1].Path); !os.IsNotExist(err) {
+		t.Fatalf("a file with a bad checksum was installed: %v", err)
+	}
+}
+
+func TestInstallCommands(t *testing.T) {
+	cmds := InstallCommands()
+	if len(cmds) != 1 {
+		t.Fatalf("InstallCommands() has %d commands, want 1", len(cmds))
+	}
+	c := cmds[0]
+	if c.Name != InstallOperation || c.Args[0] != "sh" || c.Args[1] != "-c" || c.Args[2] != installScript {
+		t.Fatalf("unexpected command head: %q %q", c.Name, c.Args[:2])
+	}
+	want := []string{InstallOperation, KernelProfilesPath, ProfileName, ContainersPolicyPath,
+		ProfilePath, "0644", "0", contentSHA256(Profile()),
+	}
+	if !reflect.DeepEqual(c.Args[3:11], want) {
+		t.Fatalf("arguments = %q, want %q", c.Args[3:11], want)
+	}
+	if got := c.Args[12:15]; !reflect.DeepEqual(got, []string{LocalIncludePath, "0644", "4"}) {
+		t.Fatalf("local include arguments = %q", got)
+	}
+	if len(c.Args) != 7+2*5 {
+		t.Fatalf("%d arguments, want %d", len(c.Args), 7+2*5)
+	}
+}
+
+func TestParseInstallOutput(t *testing.T) {
+	r, err := ParseInstallOutput("installed /a\nunchanged /b\nskipped /c\nremoved /d\nkept /p\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := InstallReport{Installed: []string{"/a"}, Unchanged: []string{"/b"}, Skipped: []string{"/c"}, Removed: []string{"/d"}}
+	if !reflect.DeepEqual(r, want) || !r.Changed() {
+		t.Fatalf("report = %+v", r)
+	}
+	if r, _ := ParseInstallOutput("unchanged /a\nkept /p\n"); r.Changed() {
+		t.Fatalf("an unchanged run reports a change: %+v", r)
+	}
+	for _, bad := range []string{"installed", "frobbed /a", "Warning: something"} {
+		if _, err := ParseInstallOutput(bad); err == nil {
+			t.Errorf("ParseInstallOutput(%q) accepted it", bad)
+		}
+	}
+}
