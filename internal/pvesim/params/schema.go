@@ -181,8 +181,9 @@ func checkObject(prefix string, schema map[string]*prop, values map[string]strin
 		}
 		return prefix + "." + k
 	}
-	for _, k := range sortedKeys(schema) {
-		p := schema[k]
+	// Each schema key gets at most one message here, so map order does
+	// not change the result.
+	for k, p := range schema {
 		v, ok := values[k]
 		if !ok {
 			if !p.Optional {
