@@ -266,12 +266,12 @@ func (p *PhoenixProvider) Configure(ctx context.Context, req provider.ConfigureR
 
 // Resources lists the provider's resources.
 func (p *PhoenixProvider) Resources(_ context.Context) []func() resource.Resource {
-	return nil
+	return []func() resource.Resource{NewLXCContainerResource}
 }
 
 // DataSources lists the provider's data sources.
 func (p *PhoenixProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{NewLXCContainerDataSource}
 }
 
 // Functions lists the provider-defined functions.

@@ -1,0 +1,635 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+)
+
+var (
+	_ resource.Resource                   = &lxcContainerResource{}
+	_ resource.ResourceWithConfigure      = &lxcContainerResource{}
+	_ resource.ResourceWithImportState    = &lxcContainerResource{}
+	_ resource.ResourceWithModifyPlan     = &lxcContainerResource{}
+	_ resource.ResourceWithValidateConfig = &lxcContainerResource{}
+)
+
+const (
+	defaultCreateTimeout = 20 * time.Minute
+	defaultUpdateTimeout = 20 * time.Minute
+	defaultDeleteTimeout = 10 * time.Minute
+	// vmidAttempts bounds the retries of a create that lost the race for a
+	// free ID.
+	vmidAttempts = 10
+)
+
+// NewLXCContainerResource returns the phoenix_lxc_container resource.
+func NewLXCContainerResource() resource.Resource { return &lxcContainerResource{} }
+
+type lxcContainerResource struct {
+	data *providerData
+}
+
+func (r *lxcContainerResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_lxc_container"
+}
+
+func (r *lxcContainerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = lxcContainerSchema(ctx)
+}
+
+func (r *lxcContainerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	d, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	r.data = d
+}
+
+func (r *lxcContainerResource) client(diags *diag.Diagnostics) *pve.Client {
+	if r.data == nil {
+		diags.AddError("Provider not configured", "The phoenix provider was not configured before use.")
+		return nil
+	}
+	c, err := r.data.Client()
+	if err != nil {
+		diags.AddError("Proxmox VE API not configured", err.Error())
+		return nil
+	}
+	return c
+}
+
+// ValidateConfig checks rules that span attributes.
+func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m lxcContainerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !m.Template.IsNull() && m.Clone != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("clone"), "Conflicting sources",
+			"Set either template or a clone block, not both.")
+	}
+	if m.Clone != nil && m.Clone.SourceVMID.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("clone").AtName("source_vmid"), "Missing clone source",
+			"A clone block needs source_vmid.")
+	}
+	if m.RootFS != nil {
+		if m.RootFS.Storage.IsNull() && m.Clone == nil {
+			resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("storage"), "Missing rootfs storage",
+				"rootfs needs storage, e.g. local-lvm.")
+		}
+		if m.RootFS.Size.IsNull() && m.Clone == nil {
+			resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "Missing rootfs size",
+				"rootfs needs size, e.g. 8G.")
+		}
+		if known(m.RootFS.Size) {
+			if n, err := pve.ParseSize(m.RootFS.Size.ValueString()); err == nil && n < 1<<20 {
+				resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "rootfs too small",
+					fmt.Sprintf("%s is less than 1M.", m.RootFS.Size.ValueString()))
+			}
+		}
+	}
+	if !m.Template.IsNull() && m.RootFS == nil {
+		resp.Diagnostics.AddAttributeError(path.Root("rootfs"), "Missing rootfs",
+			"A container created from a template needs a rootfs block, e.g. rootfs { storage = \"local-lvm\"  size = \"8G\" }.")
+	}
+	seen := map[string]int{}
+	for i, n := range m.Network {
+		if !known(n.Name) {
+			continue
+		}
+		if j, dup := seen[n.Name.ValueString()]; dup {
+			resp.Diagnostics.AddAttributeError(path.Root("network").AtListIndex(i).AtName("name"), "Duplicate interface name",
+				fmt.Sprintf("network[%d] and network[%d] are both named %q.", j, i, n.Name.ValueString()))
+		}
+		seen[n.Name.ValueString()] = i
+		if known(n.Gw) && n.IP.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("network").AtListIndex(i).AtName("gw"), "Gateway without address",
+				"gw needs ip set to an address in CIDR form.")
+		}
+		if known(n.Gw) && known(n.IP) && (n.IP.ValueString() == "dhcp" || n.IP.ValueString() == "manual") {
+			resp.Diagnostics.AddAttributeError(path.Root("network").AtListIndex(i).AtName("gw"), "Gateway with "+n.IP.ValueString(),
+				"gw only applies to a static ip in CIDR form.")
+		}
+	}
+}
+
+// ModifyPlan refuses what Proxmox VE cannot do and says what an apply will
+// do beyond the attribute changes.
+func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		var state lxcContainerModel
+		if !req.State.Raw.IsNull() {
+			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+			if known(state.Protection) && state.Protection.ValueBool() {
+				resp.Diagnostics.AddWarning("Protected container",
+					fmt.Sprintf("Container %s has protection = true: Proxmox VE refuses to destroy it until protection is set to false.", state.ID.ValueString()))
+			}
+		}
+		return
+	}
+	var plan lxcContainerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if req.State.Raw.IsNull() {
+		if plan.Template.IsNull() && plan.Clone == nil {
+			resp.Diagnostics.AddAttributeError(path.Root("template"), "No source for a new container",
+				"Set template (an OS template volume) or a clone block to create the container. Only an imported container may leave both unset.")
+		}
+		return
+	}
+	var state lxcContainerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.RootFS != nil && state.RootFS != nil && known(plan.RootFS.Size) && known(state.RootFS.Size) {
+		want, err1 := pve.ParseSize(plan.RootFS.Size.ValueString())
+		have, err2 := pve.ParseSize(state.RootFS.Size.ValueString())
+		if err1 == nil && err2 == nil && want < have {
+			resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "rootfs cannot shrink",
+				fmt.Sprintf("The root file system is %s; Proxmox VE can only grow a volume, and shrinking a file system in place "+
+					"would lose data. Keep size at %s or more, or replace the container.", state.RootFS.Size.ValueString(), state.RootFS.Size.ValueString()))
+		}
+	}
+	if plan.Features != nil || state.Features != nil {
+		pf, sf := "", ""
+		if plan.Features != nil {
+			f, _ := featuresFromModel(ctx, plan.Features)
+			pf = f.String()
+		}
+		if state.Features != nil {
+			f, _ := featuresFromModel(ctx, state.Features)
+			sf = f.String()
+		}
+		if pf != sf && state.Started.ValueBool() && plan.Started.ValueBool() {
+			resp.Diagnostics.AddWarning("Container restart",
+				fmt.Sprintf("Changing features of %s (%q -> %q) takes effect at the next start: the apply reboots the container.",
+					state.ID.ValueString(), sf, pf))
+		}
+	}
+}
+
+func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan lxcContainerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var password types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password"), &password)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	node := plan.NodeName.ValueString()
+	var vmid int
+	var upid string
+	var err error
+	if plan.Clone != nil {
+		vmid, upid, err = r.cloneContainer(ctx, c, &plan)
+	} else {
+		vmid, upid, err = r.createContainer(ctx, c, &plan, password.ValueString())
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot create the container", err.Error())
+		return
+	}
+	plan.VMID = types.Int64Value(int64(vmid))
+	plan.ID = types.StringValue(fmt.Sprintf("%s/%d", node, vmid))
+	tflog.Info(ctx, "container creation started", map[string]any{"node": node, "vmid": vmid, "upid": upid})
+
+	// From here on the container exists (or may): whatever fails, it is
+	// saved in state so that Terraform taints it and the next apply replaces
+	// it; nothing is orphaned.
+	fail := func(summary string, err error) {
+		resp.Diagnostics.AddError(summary, err.Error())
+		r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
+	}
+	if err := c.WaitTask(ctx, upid); err != nil {
+		fail("Container creation failed", err)
+		return
+	}
+	if plan.Clone != nil {
+		if err := r.configureClone(ctx, c, &plan); err != nil {
+			fail("Cannot configure the cloned container", err)
+			return
+		}
+	}
+	if plan.Started.ValueBool() {
+		if err := r.start(ctx, c, node, vmid); err != nil {
+			fail("Cannot start the container", err)
+			return
+		}
+	}
+	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
+	if resp.Diagnostics.HasError() {
+		r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// createContainer posts the create request, retrying with a fresh ID when
+// the ID was taken meanwhile. A POST that may have reached Proxmox VE is
+// never repeated blindly.
+func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Client, plan *lxcContainerModel, password string) (int, string, error) {
+	node := plan.NodeName.ValueString()
+	chosen := known(plan.VMID)
+	for attempt := 1; ; attempt++ {
+		vmid, err := r.pickVMID(ctx, c, plan)
+		if err != nil {
+			return 0, "", err
+		}
+		params, diags := createParams(ctx, plan, int64(vmid), password)
+		if diags.HasError() {
+			return 0, "", fmt.Errorf("%s", diags.Errors()[0].Detail())
+		}
+		upid, err := c.CreateContainer(ctx, node, params)
+		if err == nil {
+			return vmid, upid, nil
+		}
+		if pve.IsAlreadyExists(err) && !chosen && attempt < vmidAttempts {
+			tflog.Debug(ctx, "vmid taken meanwhile, retrying with a fresh one", map[string]any{"vmid": vmid, "attempt": attempt})
+			continue
+		}
+		return 0, "", err
+	}
+}
+
+func (r *lxcContainerResource) pickVMID(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (int, error) {
+	if known(plan.VMID) {
+		return int(plan.VMID.ValueInt64()), nil
+	}
+	return c.NextID(ctx)
+}
+
+func (r *lxcContainerResource) cloneContainer(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (int, string, error) {
+	node := plan.NodeName.ValueString()
+	src := plan.Clone
+	srcNode := node
+	if known(src.SourceNode) {
+		srcNode = src.SourceNode.ValueString()
+	}
+	chosen := known(plan.VMID)
+	for attempt := 1; ; attempt++ {
+		vmid, err := r.pickVMID(ctx, c, plan)
+		if err != nil {
+			return 0, "", err
+		}
+		params := map[string]string{"newid": strconv.Itoa(vmid)}
+		if known(plan.Hostname) {
+			params["hostname"] = plan.Hostname.ValueString()
+		}
+		if known(plan.Description) {
+			params["description"] = plan.Description.ValueString()
+		}
+		if srcNode != node {
+			params["target"] = node
+		}
+		full := !known(src.Full) || src.Full.ValueBool()
+		params["full"] = boolStr(full)
+		if known(src.Snapshot) {
+			params["snapname"] = src.Snapshot.ValueString()
+		}
+		if known(src.Storage) {
+			params["storage"] = src.Storage.ValueString()
+		}
+		upid, err := c.CloneContainer(ctx, srcNode, int(src.SourceVMID.ValueInt64()), params)
+		if err == nil {
+			return vmid, upid, nil
+		}
+		if pve.IsAlreadyExists(err) && !chosen && attempt < vmidAttempts {
+			continue
+		}
+		return 0, "", err
+	}
+}
+
+// configureClone applies the settings a clone request cannot carry and grows
+// the root file system when asked.
+func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
+	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
+	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	desired, diags := desiredConfig(ctx, plan)
+	if diags.HasError() {
+		return fmt.Errorf("%s", diags.Errors()[0].Detail())
+	}
+	if !plan.Unprivileged.IsUnknown() {
+		if got := cfg.Values["unprivileged"] == "1"; got != plan.Unprivileged.ValueBool() {
+			return fmt.Errorf("the clone source is %s, but unprivileged = %v: set unprivileged to match the source",
+				map[bool]string{true: "unprivileged", false: "privileged"}[got], plan.Unprivileged.ValueBool())
+		}
+	}
+	ch := diffConfig(desired, cfg.Values)
+	if !ch.empty() {
+		if err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest); err != nil {
+			return err
+		}
+	}
+	return r.growRootFS(ctx, c, plan, cfg)
+}
+
+func (r *lxcContainerResource) growRootFS(ctx context.Context, c *pve.Client, plan *lxcContainerModel, cfg *pve.RawConfig) error {
+	if plan.RootFS == nil || !known(plan.RootFS.Size) {
+		return nil
+	}
+	want, err := pve.ParseSize(plan.RootFS.Size.ValueString())
+	if err != nil {
+		return err
+	}
+	cur, err := pve.ParseRootFS(cfg.Values["rootfs"])
+	if err != nil {
+		return err
+	}
+	have, err := pve.ParseSize(cur.Size)
+	if err != nil {
+		return fmt.Errorf("rootfs of the container has no readable size: %w", err)
+	}
+	switch {
+	case want == have:
+		return nil
+	case want < have:
+		return fmt.Errorf("rootfs is %s and cannot shrink to %s", cur.Size, plan.RootFS.Size.ValueString())
+	}
+	upid, err := c.Resize(ctx, plan.NodeName.ValueString(), int(plan.VMID.ValueInt64()), "rootfs", pve.FormatSize(want))
+	if err != nil {
+		return err
+	}
+	return c.WaitTask(ctx, upid)
+}
+
+func (r *lxcContainerResource) start(ctx context.Context, c *pve.Client, node string, vmid int) error {
+	upid, err := c.Start(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	return c.WaitTask(ctx, upid)
+}
+
+func (r *lxcContainerResource) stop(ctx context.Context, c *pve.Client, node string, vmid int) error {
+	upid, err := c.Stop(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	return c.WaitTask(ctx, upid)
+}
+
+// saveInterim stores what is known of a container after a failed step, with
+// every unknown value made null, so that Terraform records (and taints) it.
+func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerModel, state interface {
+	Set(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	if m.OSType.IsUnknown() {
+		m.OSType = types.StringNull()
+	}
+	if m.Hostname.IsUnknown() {
+		m.Hostname = types.StringNull()
+	}
+	if m.RootFS != nil && m.RootFS.Volume.IsUnknown() {
+		m.RootFS.Volume = types.StringNull()
+	}
+	for i := range m.Network {
+		if m.Network[i].HWAddr.IsUnknown() {
+			m.Network[i].HWAddr = types.StringNull()
+		}
+	}
+	diags.Append(state.Set(ctx, m)...)
+}
+
+// refresh reads the container's configuration and status into m.
+func (r *lxcContainerResource) refresh(ctx context.Context, c *pve.Client, m *lxcContainerModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if err := r.read(ctx, c, m, &diags); err != nil {
+		diags.AddError("Cannot read the container", err.Error())
+	}
+	return diags
+}
+
+// read maps the container's configuration and status onto m; API errors are
+// returned so that callers can tell a missing container.
+func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcContainerModel, diags *diag.Diagnostics) error {
+	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
+	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	diags.Append(applyConfig(ctx, m, cfg)...)
+	st, err := c.ContainerStatus(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	m.Started = types.BoolValue(st.Running())
+	return nil
+}
+
+func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state lxcContainerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
+		return
+	}
+	if err := r.read(ctx, c, &state, &resp.Diagnostics); err != nil {
+		if pve.IsNotFound(err) {
+			resp.Diagnostics.AddWarning("Container no longer exists",
+				fmt.Sprintf("Container %s was deleted outside Terraform; it is removed from the state and will be created again on apply.", state.ID.ValueString()))
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		resp.Diagnostics.AddError("Cannot read the container", err.Error())
+		return
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.ID.IsNull() || state.ID.ValueString() == "" {
+		state.ID = types.StringValue(fmt.Sprintf("%s/%d", state.NodeName.ValueString(), state.VMID.ValueInt64()))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state lxcContainerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
+	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the container", err.Error())
+		return
+	}
+	desired, diags := desiredConfig(ctx, &plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ch := diffConfig(desired, cfg.Values)
+	st, err := c.ContainerStatus(ctx, node, vmid)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the container's status", err.Error())
+		return
+	}
+	running := st.Running()
+	if !ch.empty() {
+		tflog.Info(ctx, "updating container configuration", map[string]any{"id": plan.ID.ValueString(), "set": keys(ch.Set), "delete": ch.Delete})
+		if err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest); err != nil {
+			resp.Diagnostics.AddError("Cannot update the container", err.Error())
+			return
+		}
+	}
+	if err := r.growRootFS(ctx, c, &plan, cfg); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "Cannot resize the root file system", err.Error())
+		return
+	}
+	wantRunning := plan.Started.ValueBool()
+	switch {
+	case running && !wantRunning:
+		err = r.stop(ctx, c, node, vmid)
+	case !running && wantRunning:
+		err = r.start(ctx, c, node, vmid)
+	case running && ch.needsRestart():
+		tflog.Info(ctx, "rebooting the container so that the new settings take effect", map[string]any{"id": plan.ID.ValueString()})
+		var upid string
+		if upid, err = c.Reboot(ctx, node, vmid); err == nil {
+			err = c.WaitTask(ctx, upid)
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state lxcContainerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	node, vmid := state.NodeName.ValueString(), int(state.VMID.ValueInt64())
+	if node == "" || vmid == 0 {
+		return
+	}
+	st, err := c.ContainerStatus(ctx, node, vmid)
+	if pve.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the container's status", err.Error())
+		return
+	}
+	if st.Lock != "" {
+		tflog.Debug(ctx, "container is locked; destroy waits for the lock", map[string]any{"lock": st.Lock})
+	}
+	if st.Running() {
+		if err := r.stop(ctx, c, node, vmid); err != nil && !pve.IsNotFound(err) {
+			resp.Diagnostics.AddError("Cannot stop the container", err.Error())
+			return
+		}
+	}
+	upid, err := c.DeleteContainer(ctx, node, vmid, pve.DeleteOptions{Purge: true, DestroyUnreferencedDisks: true})
+	if pve.IsNotFound(err) {
+		return
+	}
+	if err == nil {
+		err = c.WaitTask(ctx, upid)
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot destroy the container", err.Error())
+	}
+}
+
+// ImportState adopts a container by "node/vmid" or by bare "vmid".
+func (r *lxcContainerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	node, idStr, hasNode := strings.Cut(req.ID, "/")
+	if !hasNode {
+		idStr, node = node, ""
+	}
+	vmid, err := strconv.Atoi(idStr)
+	if err != nil || vmid < 100 || vmid > 999999999 {
+		resp.Diagnostics.AddError("Invalid import ID",
+			fmt.Sprintf("%q is not NODE/VMID or VMID (e.g. pve1/102 or 102).", req.ID))
+		return
+	}
+	if node == "" {
+		c := r.client(&resp.Diagnostics)
+		if c == nil {
+			return
+		}
+		found, ok, err := c.FindContainer(ctx, vmid)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot look up the container", err.Error())
+			return
+		}
+		if !ok {
+			resp.Diagnostics.AddError("Container not found", fmt.Sprintf("No container %d exists in the cluster.", vmid))
+			return
+		}
+		node = found
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), fmt.Sprintf("%s/%d", node, vmid))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("node_name"), node)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vmid"), int64(vmid))...)
+}

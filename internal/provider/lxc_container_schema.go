@@ -1,0 +1,412 @@
+package provider
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// Patterns shared by validation and documentation. They follow the formats
+// of the Proxmox VE API schema.
+var (
+	hostnamePattern   = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+	tagPattern        = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_\-+.]*$`)
+	storageIDPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]$`)
+	templatePattern   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]:vztmpl/[^/\s,]+\.(?:tar|tar\.gz|tgz|tar\.xz|tar\.zst)$`)
+	sizePattern       = regexp.MustCompile(`^[0-9]+(?:\.[0-9]+)?[KMGT]?$`)
+	ifaceNamePattern  = regexp.MustCompile(`^[-_.\w]{1,15}$`)
+	bridgePattern     = regexp.MustCompile(`^[-_.\w]+$`)
+	macPattern        = regexp.MustCompile(`^[0-9a-fA-F][02468aAcCeE](?::[0-9a-fA-F]{2}){5}$`)
+	snapshotPattern   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_\-]{1,39}$`)
+	searchDomainRegex = regexp.MustCompile(`^[a-zA-Z0-9.\-]+(?:\s+[a-zA-Z0-9.\-]+)*$`)
+)
+
+const (
+	defaultMemory = 512
+	defaultSwap   = 512
+)
+
+// lxcContainerModel maps the phoenix_lxc_container resource.
+type lxcContainerModel struct {
+	ID            types.String   `tfsdk:"id"`
+	NodeName      types.String   `tfsdk:"node_name"`
+	VMID          types.Int64    `tfsdk:"vmid"`
+	Template      types.String   `tfsdk:"template"`
+	Clone         *cloneModel    `tfsdk:"clone"`
+	Hostname      types.String   `tfsdk:"hostname"`
+	Description   types.String   `tfsdk:"description"`
+	Tags          types.Set      `tfsdk:"tags"`
+	Unprivileged  types.Bool     `tfsdk:"unprivileged"`
+	OSType        types.String   `tfsdk:"os_type"`
+	Cores         types.Int64    `tfsdk:"cores"`
+	CPULimit      types.Float64  `tfsdk:"cpu_limit"`
+	CPUUnits      types.Int64    `tfsdk:"cpu_units"`
+	Memory        types.Int64    `tfsdk:"memory"`
+	Swap          types.Int64    `tfsdk:"swap"`
+	RootFS        *rootfsModel   `tfsdk:"rootfs"`
+	Network       []networkModel `tfsdk:"network"`
+	Nameserver    types.String   `tfsdk:"nameserver"`
+	Searchdomain  types.String   `tfsdk:"searchdomain"`
+	Features      *featuresModel `tfsdk:"features"`
+	StartOnBoot   types.Bool     `tfsdk:"start_on_boot"`
+	Startup       *startupModel  `tfsdk:"startup"`
+	Started       types.Bool     `tfsdk:"started"`
+	Protection    types.Bool     `tfsdk:"protection"`
+	Password      types.String   `tfsdk:"password"`
+	SSHPublicKeys types.List     `tfsdk:"ssh_public_keys"`
+	Timeouts      timeouts.Value `tfsdk:"timeouts"`
+}
+
+type cloneModel struct {
+	SourceVMID types.Int64  `tfsdk:"source_vmid"`
+	SourceNode types.String `tfsdk:"source_node"`
+	Snapshot   types.String `tfsdk:"snapshot"`
+	Full       types.Bool   `tfsdk:"full"`
+	Storage    types.String `tfsdk:"storage"`
+}
+
+type rootfsModel struct {
+	Storage types.String `tfsdk:"storage"`
+	Size    types.String `tfsdk:"size"`
+	Volume  types.String `tfsdk:"volume"`
+}
+
+type networkModel struct {
+	Name     types.String  `tfsdk:"name"`
+	Bridge   types.String  `tfsdk:"bridge"`
+	IP       types.String  `tfsdk:"ip"`
+	Gw       types.String  `tfsdk:"gw"`
+	IP6      types.String  `tfsdk:"ip6"`
+	Gw6      types.String  `tfsdk:"gw6"`
+	HWAddr   types.String  `tfsdk:"hwaddr"`
+	Firewall types.Bool    `tfsdk:"firewall"`
+	VLAN     types.Int64   `tfsdk:"vlan"`
+	MTU      types.Int64   `tfsdk:"mtu"`
+	Rate     types.Float64 `tfsdk:"rate"`
+}
+
+type featuresModel struct {
+	Nesting types.Bool `tfsdk:"nesting"`
+	Keyctl  types.Bool `tfsdk:"keyctl"`
+	Fuse    types.Bool `tfsdk:"fuse"`
+	Mknod   types.Bool `tfsdk:"mknod"`
+	Mount   types.Set  `tfsdk:"mount"`
+}
+
+type startupModel struct {
+	Order     types.Int64 `tfsdk:"order"`
+	UpDelay   types.Int64 `tfsdk:"up_delay"`
+	DownDelay types.Int64 `tfsdk:"down_delay"`
+}
+
+func lxcContainerSchema(ctx context.Context) schema.Schema {
+	return schema.Schema{
+		MarkdownDescription: "A Proxmox VE LXC container. Create, update, delete and import map onto the Proxmox VE API; " +
+			"settings that Proxmox VE applies in place are updated in place (one configuration change per apply), " +
+			"the others replace the container, and the plan says which.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "`<node_name>/<vmid>`.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"node_name": schema.StringAttribute{
+				MarkdownDescription: "Node the container lives on. Changing it replaces the container.",
+				Required:            true,
+				Validators:          []validator.String{stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"vmid": schema.Int64Attribute{
+				MarkdownDescription: "Container ID (100 to 999999999). When omitted, the next free ID of the cluster is used; " +
+					"parallel creates that race for an ID retry with a fresh one. Changing it replaces the container.",
+				Optional:      true,
+				Computed:      true,
+				Validators:    []validator.Int64{int64validator.Between(100, 999999999)},
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown(), int64planmodifier.RequiresReplaceIfConfigured()},
+			},
+			"template": schema.StringAttribute{
+				MarkdownDescription: "OS template volume to create the container from, e.g. " +
+					"`local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst`. Conflicts with `clone`. Changing it replaces the " +
+					"container. An imported container may leave both `template` and `clone` unset.",
+				Optional: true,
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(templatePattern, "must be a template volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"),
+				},
+				PlanModifiers: []planmodifier.String{replaceWhenSourceChanges{}},
+			},
+			"hostname": schema.StringAttribute{
+				MarkdownDescription: "Host name of the container.",
+				Optional:            true,
+				Computed:            true,
+				Validators: []validator.String{
+					stringvalidator.LengthBetween(1, 253),
+					stringvalidator.RegexMatches(hostnamePattern, "must be a DNS name (letters, digits and '-', labels separated by '.')"),
+				},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"description": schema.StringAttribute{
+				MarkdownDescription: "Notes shown in the Proxmox VE interface.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.LengthAtMost(8192)},
+			},
+			"tags": schema.SetAttribute{
+				MarkdownDescription: "Tags. Order and Proxmox VE's `;`-joined form never cause a difference.",
+				Optional:            true,
+				ElementType:         types.StringType,
+				Validators: []validator.Set{
+					setvalidator.ValueStringsAre(stringvalidator.RegexMatches(tagPattern, "must start with a letter, digit or '_' and hold only letters, digits, '_', '-', '+' and '.'")),
+				},
+			},
+			"unprivileged": schema.BoolAttribute{
+				MarkdownDescription: "Run the container unprivileged (user namespaces). Defaults to `true`. Changing it replaces the container.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+				PlanModifiers:       []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
+			},
+			"os_type": schema.StringAttribute{
+				MarkdownDescription: "OS type, used by Proxmox VE to set up the container (`debian`, `ubuntu`, `alpine`, ...). " +
+					"Detected from the template when unset.",
+				Optional: true,
+				Computed: true,
+				Validators: []validator.String{stringvalidator.OneOf(
+					"debian", "devuan", "ubuntu", "centos", "fedora", "opensuse", "archlinux", "alpine", "gentoo", "nixos", "unmanaged",
+				)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"cores": schema.Int64Attribute{
+				MarkdownDescription: "CPU cores the container may use; all of the host's when unset.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(1, 8192)},
+			},
+			"cpu_limit": schema.Float64Attribute{
+				MarkdownDescription: "CPU usage limit in cores (0 to 8192; 0 means no limit).",
+				Optional:            true,
+				Validators:          []validator.Float64{float64validator.Between(0, 8192)},
+			},
+			"cpu_units": schema.Int64Attribute{
+				MarkdownDescription: "CPU weight relative to other guests (0 to 500000).",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(0, 500000)},
+			},
+			"memory": schema.Int64Attribute{
+				MarkdownDescription: "Memory in MiB. Defaults to `512`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(defaultMemory),
+				Validators:          []validator.Int64{int64validator.AtLeast(16)},
+			},
+			"swap": schema.Int64Attribute{
+				MarkdownDescription: "Swap in MiB. Defaults to `512`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(defaultSwap),
+				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"nameserver": schema.StringAttribute{
+				MarkdownDescription: "DNS servers, separated by spaces; the host's settings when unset.",
+				Optional:            true,
+			},
+			"searchdomain": schema.StringAttribute{
+				MarkdownDescription: "DNS search domains, separated by spaces; the host's settings when unset.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.RegexMatches(searchDomainRegex, "must be domain names separated by spaces")},
+			},
+			"start_on_boot": schema.BoolAttribute{
+				MarkdownDescription: "Start the container when its node boots. Defaults to `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"started": schema.BoolAttribute{
+				MarkdownDescription: "Whether the container runs. Defaults to `true`. A container stopped outside Terraform shows as a change.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+			},
+			"protection": schema.BoolAttribute{
+				MarkdownDescription: "Protect the container from removal and from changes to its disks. Defaults to `false`; " +
+					"destroying a protected container fails until it is set to `false`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
+			"password": schema.StringAttribute{
+				MarkdownDescription: "Password of the container's root user, set at creation. Write-only: it is never stored in " +
+					"the plan or the state (Terraform 1.11 or newer).",
+				Optional:   true,
+				Sensitive:  true,
+				WriteOnly:  true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(5)},
+			},
+			"ssh_public_keys": schema.ListAttribute{
+				MarkdownDescription: "Public SSH keys for the container's root user, set at creation. Changing them replaces the " +
+					"container (Proxmox VE cannot change them later).",
+				Optional:    true,
+				ElementType: types.StringType,
+				Validators: []validator.List{listvalidator.ValueStringsAre(
+					stringvalidator.RegexMatches(regexp.MustCompile(`^(ssh|ecdsa|sk)-[a-z0-9@.\-]+ [A-Za-z0-9+/=]+( .*)?$`), "must be an OpenSSH public key line"),
+				)},
+				PlanModifiers: []planmodifier.List{replaceListUnlessImported{}},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"clone": schema.SingleNestedBlock{
+				MarkdownDescription: "Create the container as a clone of another container or template, instead of `template`. " +
+					"Changing it replaces the container.",
+				PlanModifiers: []planmodifier.Object{replaceObjectWhenSourceChanges{}},
+				Attributes: map[string]schema.Attribute{
+					"source_vmid": schema.Int64Attribute{
+						MarkdownDescription: "ID of the container or template to clone.",
+						Optional:            true,
+						Validators:          []validator.Int64{int64validator.Between(100, 999999999)},
+					},
+					"source_node": schema.StringAttribute{
+						MarkdownDescription: "Node of the source; defaults to `node_name`.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")},
+					},
+					"snapshot": schema.StringAttribute{
+						MarkdownDescription: "Snapshot of the source to clone from.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(snapshotPattern, "must be a snapshot name")},
+					},
+					"full": schema.BoolAttribute{
+						MarkdownDescription: "Full copy (`true`, the default) or linked clone of a template (`false`).",
+						Optional:            true,
+					},
+					"storage": schema.StringAttribute{
+						MarkdownDescription: "Target storage of a full clone; the source's storage when unset.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID")},
+					},
+				},
+			},
+			"rootfs": schema.SingleNestedBlock{
+				MarkdownDescription: "Root file system. Growing `size` resizes in place; shrinking is refused; changing " +
+					"`storage` replaces the container.",
+				Attributes: map[string]schema.Attribute{
+					"storage": schema.StringAttribute{
+						MarkdownDescription: "Storage to allocate the volume on, e.g. `local-lvm`.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm")},
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplaceIfConfigured()},
+					},
+					"size": schema.StringAttribute{
+						MarkdownDescription: "Size with a unit, e.g. `8G` or `512M`.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")},
+					},
+					"volume": schema.StringAttribute{
+						MarkdownDescription: "Volume ID Proxmox VE allocated, e.g. `local-lvm:vm-102-disk-0`.",
+						Computed:            true,
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+					},
+				},
+			},
+			"network": schema.ListNestedBlock{
+				MarkdownDescription: "Network interfaces, in order: the first block is `net0`.",
+				Validators:          []validator.List{listvalidator.SizeAtMost(32)},
+				NestedObject: schema.NestedBlockObject{
+					Attributes: map[string]schema.Attribute{
+						"name": schema.StringAttribute{
+							MarkdownDescription: "Interface name inside the container, e.g. `eth0`.",
+							Required:            true,
+							Validators:          []validator.String{stringvalidator.RegexMatches(ifaceNamePattern, "must be an interface name of at most 15 characters")},
+						},
+						"bridge": schema.StringAttribute{
+							MarkdownDescription: "Bridge on the host, e.g. `vmbr0`.",
+							Optional:            true,
+							Validators:          []validator.String{stringvalidator.RegexMatches(bridgePattern, "must be a bridge name such as vmbr0")},
+						},
+						"ip": schema.StringAttribute{
+							MarkdownDescription: "IPv4 address in CIDR form, `dhcp` or `manual`.",
+							Optional:            true,
+							Validators:          []validator.String{ipConfigValidator{v6: false}},
+						},
+						"gw": schema.StringAttribute{
+							MarkdownDescription: "IPv4 gateway.",
+							Optional:            true,
+							Validators:          []validator.String{ipAddrValidator{v6: false}},
+						},
+						"ip6": schema.StringAttribute{
+							MarkdownDescription: "IPv6 address in CIDR form, `auto`, `dhcp` or `manual`.",
+							Optional:            true,
+							Validators:          []validator.String{ipConfigValidator{v6: true}},
+						},
+						"gw6": schema.StringAttribute{
+							MarkdownDescription: "IPv6 gateway.",
+							Optional:            true,
+							Validators:          []validator.String{ipAddrValidator{v6: true}},
+						},
+						"hwaddr": schema.StringAttribute{
+							MarkdownDescription: "MAC address. Proxmox VE generates one when unset; it then stays stable.",
+							Optional:            true,
+							Computed:            true,
+							Validators:          []validator.String{stringvalidator.RegexMatches(macPattern, "must be a unicast MAC address such as BC:24:11:00:00:01")},
+							PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+						},
+						"firewall": schema.BoolAttribute{
+							MarkdownDescription: "Apply the Proxmox VE firewall to this interface.",
+							Optional:            true,
+						},
+						"vlan": schema.Int64Attribute{
+							MarkdownDescription: "VLAN tag (1 to 4094).",
+							Optional:            true,
+							Validators:          []validator.Int64{int64validator.Between(1, 4094)},
+						},
+						"mtu": schema.Int64Attribute{
+							MarkdownDescription: "MTU (64 to 65535).",
+							Optional:            true,
+							Validators:          []validator.Int64{int64validator.Between(64, 65535)},
+						},
+						"rate": schema.Float64Attribute{
+							MarkdownDescription: "Rate limit in MB/s.",
+							Optional:            true,
+							Validators:          []validator.Float64{float64validator.AtLeast(0)},
+						},
+					},
+				},
+			},
+			"features": schema.SingleNestedBlock{
+				MarkdownDescription: "Container features. Changing them restarts a running container (the plan warns).",
+				Attributes: map[string]schema.Attribute{
+					"nesting": schema.BoolAttribute{MarkdownDescription: "Allow nested containers (needed by Docker).", Optional: true},
+					"keyctl":  schema.BoolAttribute{MarkdownDescription: "Allow the keyctl() system call (needed by Docker in unprivileged containers).", Optional: true},
+					"fuse":    schema.BoolAttribute{MarkdownDescription: "Allow FUSE mounts.", Optional: true},
+					"mknod":   schema.BoolAttribute{MarkdownDescription: "Allow mknod() of a safe set of device nodes (experimental in Proxmox VE).", Optional: true},
+					"mount": schema.SetAttribute{
+						MarkdownDescription: "File system types the container may mount, e.g. `nfs`, `cifs`.",
+						Optional:            true,
+						ElementType:         types.StringType,
+						Validators:          []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z0-9_]+$`), "must be a file system type"))},
+					},
+				},
+			},
+			"startup": schema.SingleNestedBlock{
+				MarkdownDescription: "Boot order and delays, used with `start_on_boot`.",
+				Attributes: map[string]schema.Attribute{
+					"order":      schema.Int64Attribute{MarkdownDescription: "Position in the node's start order.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"up_delay":   schema.Int64Attribute{MarkdownDescription: "Seconds to wait after starting before starting the next guest.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"down_delay": schema.Int64Attribute{MarkdownDescription: "Seconds to wait for the container to stop at shutdown.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
+				},
+			},
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
