@@ -62,17 +62,15 @@ const (
 )
 
 var (
-	// The expressions of parse_pct_config. Perl's /i is spelled out: Go's
-	// case folding would also match 'K' (U+212A) and 'ſ' (U+017F), which
-	// Perl does not on byte strings.
-	reBlank     = regexp.MustCompile(`^` + ws + `*$`)
+	// The less frequent expressions of parse_pct_config (the key and raw
+	// LXC ones are matched by hand in matchKey and matchLXC). Perl's /i is
+	// spelled out: Go's case folding would also match 'K' (U+212A) and 'ſ'
+	// (U+017F), which Perl does not on byte strings.
 	rePending   = regexp.MustCompile(`^\[[pP][vV][eE]:[pP][eE][nN][dD][iI][nN][gG]\]` + ws + `*$`)
 	reHeader    = regexp.MustCompile(`^\[([a-zA-Z][a-zA-Z0-9_\-]+)\]` + ws + `*$`)
-	reLXC       = regexp.MustCompile(`^(lxc\.[a-z0-9_\-\.]+)(:|` + ws + `*=)` + ws + `*(.*?)` + ws + `*$`)
 	reDescr     = regexp.MustCompile(`^(description):` + ws + `*(.*` + nonWS + `)` + ws + `*$`)
 	reSnapstate = regexp.MustCompile(`snapstate:` + ws + `*(prepare|delete)` + ws + `*$`)
 	reDelete    = regexp.MustCompile(`^delete:` + ws + `*(.*` + nonWS + `)` + ws + `*$`)
-	reKey       = regexp.MustCompile(`^([a-z][a-z_]*[0-9]*):` + ws + `*(.+?)` + ws + `*$`)
 
 	reValidKey     = regexp.MustCompile(`^[a-z][a-z_]*[0-9]*$`)
 	reValidLXCKey  = regexp.MustCompile(`^lxc\.[a-z0-9_\-\.]+$`)
@@ -81,40 +79,144 @@ var (
 
 // classify fills in kind, key and value of l from its text, the way
 // parse_pct_config reads a line; pending tells whether the line is in the
-// pending section (the only one where PVE reads "delete").
+// pending section (the only one where PVE reads "delete"). The cheap tests in
+// front of the expressions only skip an expression that cannot match.
 func classify(l *line, pending bool) {
 	t := l.text
-	switch {
-	case reBlank.MatchString(t):
+	l.kind, l.key, l.value = kindOther, "", ""
+	if isBlank(t) {
 		l.kind = kindBlank
-	case rePending.MatchString(t):
-		l.kind, l.key = kindHeader, PendingSection
-	case reHeader.MatchString(t):
-		l.kind, l.key = kindHeader, reHeader.FindStringSubmatch(t)[1]
-	case strings.HasPrefix(t, "#"):
+		return
+	}
+	if strings.HasPrefix(t, "[") {
+		if rePending.MatchString(t) {
+			l.kind, l.key = kindHeader, PendingSection
+			return
+		}
+		if m := reHeader.FindStringSubmatch(t); m != nil {
+			l.kind, l.key = kindHeader, m[1]
+			return
+		}
+	}
+	if strings.HasPrefix(t, "#") {
 		l.kind = kindComment
-	default:
-		if m := reLXC.FindStringSubmatch(t); m != nil {
-			l.kind, l.key, l.value = kindLXC, m[1], m[3]
-		} else if m := reDescr.FindStringSubmatch(t); m != nil {
+		return
+	}
+	if key, value, ok := matchLXC(t); ok {
+		l.kind, l.key, l.value = kindLXC, key, value
+		return
+	}
+	if strings.HasPrefix(t, "description:") {
+		if m := reDescr.FindStringSubmatch(t); m != nil {
 			l.kind, l.key, l.value = kindDescr, m[1], m[2]
-		} else if m := reSnapstate.FindStringSubmatch(t); m != nil {
+			return
+		}
+	}
+	if strings.Contains(t, "snapstate:") {
+		if m := reSnapstate.FindStringSubmatch(t); m != nil {
 			l.kind, l.key, l.value = kindKey, "snapstate", m[1]
-		} else if m := reDelete.FindStringSubmatch(t); m != nil {
+			return
+		}
+	}
+	if strings.HasPrefix(t, "delete:") {
+		if m := reDelete.FindStringSubmatch(t); m != nil {
 			// PVE warns about "delete" outside [pve:pending] and ignores it.
-			l.kind = kindOther
 			if pending {
 				l.kind, l.key, l.value = kindKey, "delete", m[1]
 			}
-		} else if m := reKey.FindStringSubmatch(t); m != nil {
-			l.kind, l.key, l.value = kindKey, m[1], m[2]
-			if m[1] == descriptionKey {
-				l.kind = kindDescrSet
-			}
-		} else {
-			l.kind = kindOther
+			return
 		}
 	}
+	if key, value, ok := matchKey(t); ok {
+		l.kind, l.key, l.value = kindKey, key, value
+		if key == descriptionKey {
+			l.kind = kindDescrSet
+		}
+	}
+}
+
+// matchLXC matches t against ^(lxc\.[a-z0-9_\-\.]+)(:|\s*=)\s*(.*?)\s*$
+// (Perl's \s) and returns the groups 1 and 3. No backtracking is needed: the
+// key characters exclude ':', '=' and whitespace.
+func matchLXC(t string) (key, value string, ok bool) {
+	if !strings.HasPrefix(t, "lxc.") {
+		return "", "", false
+	}
+	i := len("lxc.")
+	for i < len(t) && isLXCKeyChar(t[i]) {
+		i++
+	}
+	if i == len("lxc.") || i == len(t) {
+		return "", "", false
+	}
+	key = t[:i]
+	if t[i] == ':' {
+		i++
+	} else {
+		for i < len(t) && isSpace(t[i]) {
+			i++
+		}
+		if i == len(t) || t[i] != '=' {
+			return "", "", false
+		}
+		i++
+	}
+	return key, trimSpace(t[i:]), true
+}
+
+// matchKey matches t against ^([a-z][a-z_]*\d*):\s*(.+?)\s*$ (Perl's \s)
+// and returns the two groups. The lazy group takes the text between leading
+// and trailing whitespace; when there is only whitespace it is left with the
+// last character.
+func matchKey(t string) (key, value string, ok bool) {
+	if t == "" || t[0] < 'a' || t[0] > 'z' {
+		return "", "", false
+	}
+	i := 1
+	for i < len(t) && (t[i] >= 'a' && t[i] <= 'z' || t[i] == '_') {
+		i++
+	}
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i+1 >= len(t) || t[i] != ':' {
+		return "", "", false
+	}
+	key, rest := t[:i], t[i+1:]
+	if value = trimSpace(rest); value == "" {
+		value = rest[len(rest)-1:]
+	}
+	return key, value, true
+}
+
+func isLXCKeyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// isSpace reports whether c is in Perl's \s for byte strings.
+func isSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\x0b', '\f', '\r':
+		return true
+	}
+	return false
+}
+
+// trimSpace removes Perl whitespace from both ends of t.
+func trimSpace(t string) string {
+	i, j := 0, len(t)
+	for i < j && isSpace(t[i]) {
+		i++
+	}
+	for j > i && isSpace(t[j-1]) {
+		j--
+	}
+	return t[i:j]
+}
+
+// isBlank reports whether t holds only Perl whitespace.
+func isBlank(t string) bool {
+	return trimSpace(t) == ""
 }
 
 // Parse splits data into sections and lines. It keeps every byte, so Bytes
