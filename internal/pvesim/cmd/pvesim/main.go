@@ -1,0 +1,128 @@
+// Command pvesim runs the Proxmox VE API simulator until SIGINT or SIGTERM.
+//
+//	go run ./internal/pvesim/cmd/pvesim --listen 127.0.0.1:0 --nodes pve1 --state-dir DIR
+//
+// When ready it prints one JSON line on stdout: endpoint, ca_file,
+// api_token, nodes (and user, password_file, state_dir). Everything else
+// goes to stderr.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "pvesim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("pvesim", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	nodes := fs.String("nodes", "pve1", "comma-separated node names")
+	stateDir := fs.String("state-dir", "", "state directory (config files, volumes); required")
+	taskDelay := fs.Duration("task-delay", pvesim.DefaultTaskDelay, "how long each task runs")
+	apiLatency := fs.Duration("api-latency", 0, "delay added to every API call")
+	faultJSON := fs.String("fault-json", "", "fault rules to activate: a JSON object or array (see POST /_sim/faults)")
+	faultFile := fs.String("fault-file", "", "file holding fault rules as JSON")
+	templates := fs.String("templates", "", "comma-separated extra templates for local:vztmpl")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *stateDir == "" {
+		return errors.New("--state-dir is required")
+	}
+	opts := pvesim.Options{
+		Listen:     *listen,
+		StateDir:   *stateDir,
+		TaskDelay:  *taskDelay,
+		APILatency: *apiLatency,
+	}
+	if *taskDelay == 0 {
+		opts.TaskDelay = -1
+	}
+	for n := range strings.SplitSeq(*nodes, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			opts.Nodes = append(opts.Nodes, n)
+		}
+	}
+	for tpl := range strings.SplitSeq(*templates, ",") {
+		if tpl = strings.TrimSpace(tpl); tpl != "" {
+			opts.Templates = append(opts.Templates, tpl)
+		}
+	}
+	for _, src := range []struct{ data, name string }{{*faultJSON, "--fault-json"}, {readFile(*faultFile), "--fault-file"}} {
+		if strings.TrimSpace(src.data) == "" {
+			continue
+		}
+		rules, err := parseFaults(src.data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src.name, err)
+		}
+		opts.Faults = append(opts.Faults, rules...)
+	}
+	if *faultFile != "" && readFile(*faultFile) == "" {
+		return fmt.Errorf("--fault-file: cannot read %s", *faultFile)
+	}
+
+	sim, err := pvesim.New(opts)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(sim.StartLine())
+	if err != nil {
+		_ = sim.Close()
+		return err
+	}
+	fmt.Println(string(line))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	done := make(chan error, 1)
+	go func() { done <- sim.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("shutdown timed out")
+	}
+}
+
+func readFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func parseFaults(s string) ([]pvesim.Fault, error) {
+	s = strings.TrimSpace(s)
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if strings.HasPrefix(s, "[") {
+		var fs []pvesim.Fault
+		return fs, dec.Decode(&fs)
+	}
+	var f pvesim.Fault
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	return []pvesim.Fault{f}, nil
+}

@@ -1,0 +1,325 @@
+package pvesim
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
+)
+
+// splitList is PVE::Tools::split_list.
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool {
+		return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\n' || r == '\x00'
+	})
+}
+
+// configPutParams are the PUT config parameters that are not options.
+var configPutParams = map[string]bool{"node": true, "vmid": true, "digest": true, "delete": true, "revert": true}
+
+// handleConfigPut serves PUT /nodes/{node}/lxc/{vmid}/config. Like PVE's
+// update_vm it is synchronous and returns null.
+func (s *server) handleConfigPut(r *request) (any, error) {
+	p := r.params
+	set := map[string]string{}
+	for k, v := range p {
+		if !configPutParams[k] {
+			set[k] = v
+		}
+	}
+	if len(set) == 0 && !r.has("delete") && !r.has("revert") {
+		return nil, errf("no options specified")
+	}
+	deletes := splitList(p["delete"])
+	reverts := splitList(p["revert"])
+	for _, opt := range deletes {
+		if _, ok := set[opt]; ok {
+			return nil, paramErr1("delete", fmt.Sprintf("you can't use '-%s' and -delete %s' at the same time", opt, opt))
+		}
+		if !reKnownOption.MatchString(opt) {
+			return nil, paramErr1("delete", fmt.Sprintf("unknown option '%s'", opt))
+		}
+	}
+	for _, opt := range reverts {
+		if !reKnownOption.MatchString(opt) {
+			return nil, paramErr1("revert", fmt.Sprintf("unknown option '%s'", opt))
+		}
+		if _, ok := set[opt]; ok {
+			return nil, paramErr1("revert", fmt.Sprintf("you can't use '-%s' and '-revert %s' at the same time", opt, opt))
+		}
+	}
+	norm := map[string]string{}
+	for k, v := range set {
+		if !reKnownOption.MatchString(k) {
+			return nil, paramErr1(k, "property is not defined in schema and the schema does not allow additional properties")
+		}
+		if k == "unprivileged" {
+			return nil, errf("unable to modify read-only option: '%s'", k)
+		}
+		if k == "description" {
+			norm[k] = v
+			continue
+		}
+		nv, err := normalizeParam(k, v)
+		if err != nil {
+			return nil, err
+		}
+		norm[k] = nv
+	}
+	for _, opt := range deletes {
+		switch opt {
+		case "memory", "rootfs":
+			return nil, errf("unable to delete required option '%s'", opt)
+		case "unprivileged":
+			return nil, errf("unable to delete read-only option: '%s'", opt)
+		}
+	}
+	digest := p["digest"]
+	err := s.store.withLock(r.vmid, func() error {
+		c, err := s.store.load(r.node, r.vmid)
+		if err != nil {
+			return err
+		}
+		if err := s.checkLock(c); err != nil {
+			return err
+		}
+		if digest != "" && digest != c.digest {
+			return errf("detected modified configuration - file changed by other user? Try again.")
+		}
+		_, running := s.store.running(r.node, r.vmid)
+		if err := s.updateConfig(c, running, norm, deletes, reverts); err != nil {
+			return err
+		}
+		sortAll(c)
+		return s.store.save(c)
+	})
+	return nil, err
+}
+
+// updateConfig is update_pct_config followed by applying what can be
+// applied: everything when the CT is stopped, the hot-pluggable options when
+// it runs (the rest stays in [pve:pending]).
+func (s *server) updateConfig(c *ct, running bool, set map[string]string, deletes, reverts []string) error {
+	pend := c.cfg.Section(lxcconf.PendingSection)
+	pendDel := map[string]bool{}
+	if pend != nil {
+		if d, ok := pend.Get("delete"); ok {
+			pendDel = pendingDeletes(d)
+		}
+	}
+	getPend := func() *lxcconf.Section {
+		if pend == nil {
+			pend = c.cfg.AddSection(lxcconf.PendingSection)
+		}
+		return pend
+	}
+	for _, opt := range reverts {
+		if pend != nil {
+			pend.Delete(opt)
+		}
+		delete(pendDel, opt)
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		delete(pendDel, k)
+		if !running || hotpluggable(k) {
+			if pend != nil {
+				pend.Delete(k)
+			}
+			if err := s.applyOption(c, k, set[k]); err != nil {
+				return err
+			}
+			continue
+		}
+		setValue(getPend(), k, set[k])
+	}
+	for _, opt := range deletes {
+		if pend != nil {
+			pend.Delete(opt)
+		}
+		if !running || hotpluggable(opt) {
+			delete(pendDel, opt)
+			if err := s.deleteOption(c, opt); err != nil {
+				return err
+			}
+			continue
+		}
+		pendDel[opt] = false
+	}
+	if !running {
+		// vmconfig_apply_pending: a stopped CT takes every pending change.
+		return s.applyPending(c, pendDel)
+	}
+	// cleanup_pending: forget changes that change nothing.
+	if pend != nil {
+		for _, k := range pend.Keys() {
+			if k == "delete" {
+				continue
+			}
+			pv, _ := pend.Get(k)
+			if cv, ok := c.main().Get(k); ok && cv == pv {
+				pend.Delete(k)
+			}
+		}
+	}
+	for k := range pendDel {
+		if _, ok := c.main().Get(k); !ok {
+			delete(pendDel, k)
+		}
+	}
+	writePendingDeletes(c, pendDel)
+	return nil
+}
+
+// setValue sets a key (or the description) in a section.
+func setValue(sec *lxcconf.Section, k, v string) {
+	if k == "description" {
+		sec.SetDescription(v)
+		return
+	}
+	if v == "" {
+		sec.Delete(k)
+		return
+	}
+	sec.Set(k, v)
+}
+
+func writePendingDeletes(c *ct, pendDel map[string]bool) {
+	pend := c.cfg.Section(lxcconf.PendingSection)
+	if len(pendDel) > 0 {
+		if pend == nil {
+			pend = c.cfg.AddSection(lxcconf.PendingSection)
+		}
+		pend.Set("delete", printPendingDeletes(pendDel))
+	} else if pend != nil {
+		pend.Delete("delete")
+	}
+	if pend != nil && len(pend.Keys()) == 0 && len(pend.LXC()) == 0 {
+		c.cfg.DeleteSection(lxcconf.PendingSection)
+	}
+}
+
+// applyPending moves every pending change into the main section.
+func (s *server) applyPending(c *ct, pendDel map[string]bool) error {
+	if pend := c.cfg.Section(lxcconf.PendingSection); pend != nil {
+		for _, k := range pend.Keys() {
+			if k == "delete" {
+				continue
+			}
+			v, _ := pend.Get(k)
+			if k == "description" {
+				v = pend.Description()
+			}
+			if err := s.applyOption(c, k, v); err != nil {
+				return err
+			}
+		}
+		if pendDel == nil {
+			if d, ok := pend.Get("delete"); ok {
+				pendDel = pendingDeletes(d)
+			}
+		}
+	}
+	opts := make([]string, 0, len(pendDel))
+	for k := range pendDel {
+		opts = append(opts, k)
+	}
+	slices.Sort(opts)
+	for _, k := range opts {
+		if err := s.deleteOption(c, k); err != nil {
+			return err
+		}
+	}
+	c.cfg.DeleteSection(lxcconf.PendingSection)
+	return nil
+}
+
+// applyOption sets one option in the main section. Mount points with the
+// "STORAGE:SIZE" syntax get a new volume; a replaced volume is kept as
+// unusedN.
+func (s *server) applyOption(c *ct, k, v string) error {
+	main := c.main()
+	if k != "rootfs" && !reMP.MatchString(k) {
+		setValue(main, k, v)
+		return nil
+	}
+	props := splitProps(v, "volume")
+	oldVal, hadOld := main.Get(k)
+	old := splitProps(oldVal, "volume")
+	if m := reNewDisk.FindStringSubmatch(props["volume"]); m != nil {
+		if m[1] == "" {
+			return errf("unable to parse volume ID '%s'", props["volume"])
+		}
+		if err := checkStorageForCT(m[1]); err != nil {
+			return err
+		}
+		conf := map[string]string{}
+		if _, err := s.createDisks(&task{}, c.node, c.vmid, map[string]map[string]string{k: props}, conf); err != nil {
+			return err
+		}
+		v = conf[k]
+		props = splitProps(v, "volume")
+	} else if hadOld && old["volume"] == props["volume"] && props["size"] == "" && old["size"] != "" {
+		props["size"] = old["size"]
+		f, _ := formatFor(k)
+		v = printProps(props, f)
+	}
+	if hadOld && old["volume"] != props["volume"] && mountType(old["volume"]) == "volume" {
+		addUnused(main, old["volume"])
+	}
+	main.Set(k, v)
+	return nil
+}
+
+// deleteOption removes one option from the main section: a mount point's
+// volume becomes unusedN, an unusedN volume is destroyed.
+func (s *server) deleteOption(c *ct, k string) error {
+	main := c.main()
+	v, ok := main.Get(k)
+	if !ok {
+		return nil
+	}
+	switch {
+	case reMP.MatchString(k):
+		if vol := splitProps(v, "volume")["volume"]; mountType(vol) == "volume" {
+			addUnused(main, vol)
+		}
+	case reUnused.MatchString(k):
+		vol := splitProps(v, "volume")["volume"]
+		for _, sec := range c.cfg.Snapshots() {
+			for _, sv := range configVolumes(sec) {
+				if sv == vol {
+					return errf("unable to delete '%s' - volume is used by snapshot", k)
+				}
+			}
+		}
+		_ = os.RemoveAll(s.store.volumeDir(c.node, vol))
+	}
+	main.Delete(k)
+	return nil
+}
+
+// addUnused records a volume as the first free unusedN.
+func addUnused(sec *lxcconf.Section, vol string) {
+	for _, k := range sec.Keys() {
+		if reUnused.MatchString(k) {
+			if v, _ := sec.Get(k); v == vol {
+				return
+			}
+		}
+	}
+	for i := 0; i < 256; i++ {
+		k := "unused" + strconv.Itoa(i)
+		if _, ok := sec.Get(k); !ok {
+			sec.Set(k, vol)
+			return
+		}
+	}
+}
