@@ -15,7 +15,8 @@
 //     which may repeat and keep their order;
 //   - "description: text", an older spelling of the description;
 //   - "key: value" with key matching [a-z][a-z_]*[0-9]* (net0, mp1, unused0,
-//     snaptime, parent...). When a key repeats, the last line wins.
+//     snaptime, parent...). When a key repeats, the last line wins. PVE
+//     reads "delete: ..." only in the pending section.
 //
 // Everything else is a line PVE warns about and ignores; this package keeps it
 // as it is. The regular expressions are those of parse_pct_config in
@@ -31,6 +32,20 @@
 // rest of the file, other sections included, is left as it was. An edit that
 // does not change a value leaves the line alone even if its spacing differs
 // from what PVE would write.
+//
+// Set, SetLXC and AddLXC panic on a key or value that would not read back
+// unchanged (a programming error, like an invalid regexp); Section.Check
+// reports the same condition as an error for values that come from users.
+//
+// # Known differences from PVE
+//
+//   - LXC returns every syntactically valid "lxc.*" line; PVE additionally
+//     drops, with a warning, keys its is_valid_lxc_conf_key rejects.
+//   - PVE removes "snapstate" from the main section after parsing; Get
+//     still reports such a line.
+//   - On malformed UTF-8 inside a percent-encoded description, DecodeText
+//     follows Perl's common replacement rules but not every quirk of Perl's
+//     Encode module (see DecodeText).
 //
 // The package does no I/O; callers read and write the file (holding PVE's
 // config lock) and may use Digest to compute the digest PVE reports.

@@ -29,6 +29,10 @@ func EncodeText(s string) string {
 // DecodeText decodes one description line the way PVE::Tools::decode_text
 // does: every "%XX" (either case of hex) becomes its byte, other '%' stay,
 // and the bytes are read as UTF-8, malformed sequences becoming U+FFFD.
+// Perl keeps surrogates and code points above U+10FFFF, which become U+FFFD
+// here, and its Encode module (3.17, as in PVE 8) drops a valid 3- or 4-byte
+// character right after some malformed bytes, which is not reproduced. PVE
+// never writes malformed UTF-8 into a description.
 func DecodeText(s string) string {
 	return decodeLaxUTF8(percentDecode(s))
 }
@@ -50,11 +54,7 @@ func percentDecode(s string) []byte {
 // decodeLaxUTF8 reads raw as UTF-8 the way Perl's lax "utf8" decoding does
 // in the common cases: a malformed sequence (a stray continuation byte, a
 // start byte followed by too few continuation bytes, or an overlong form)
-// becomes one U+FFFD. Perl keeps surrogates and code points above U+10FFFF;
-// a Go string cannot hold them as text, so they become U+FFFD too. Perl's
-// Encode (3.17, as in PVE 8) also drops a valid 3- or 4-byte character that
-// directly follows some malformed bytes; that quirk is not reproduced. PVE
-// never writes malformed UTF-8 into a description.
+// becomes one U+FFFD.
 func decodeLaxUTF8(raw []byte) string {
 	if utf8.Valid(raw) {
 		return string(raw)
