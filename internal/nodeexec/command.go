@@ -74,6 +74,10 @@ func PctExec(vmid int, argv ...string) Command {
 // PctExecScript runs a bash script inside container vmid, the script on
 // standard input and args as its positional parameters:
 // pct exec <vmid> -- bash -s -- args...
+//
+// Because bash reads the script from standard input as it runs, a command in
+// the script that reads standard input would swallow the rest of the
+// script: such commands must read from /dev/null (cmd </dev/null).
 func PctExecScript(vmid int, script []byte, args ...string) Command {
 	c := PctExec(vmid, append([]string{"bash", "-s", "--"}, args...)...)
 	c.Op = "pct-exec-script"
@@ -82,7 +86,8 @@ func PctExecScript(vmid int, script []byte, args ...string) Command {
 }
 
 // Script runs a bash script on the node itself, the script on standard
-// input and args as its positional parameters: bash -s -- args...
+// input and args as its positional parameters: bash -s -- args... The
+// same caution about standard input as for PctExecScript applies.
 func Script(script []byte, args ...string) Command {
 	return Command{
 		Op:    "script",
