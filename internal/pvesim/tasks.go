@@ -73,7 +73,7 @@ func newTaskManager(delay time.Duration, faults *faultSet, closing chan struct{}
 	return &taskManager{
 		tasks:   map[string]*task{},
 		delay:   delay,
-		nextPID: 10000 + rand.IntN(50000), //nolint:gosec // pids only need to look plausible.
+		nextPID: 10000 + rand.IntN(50000),                                            //nolint:gosec // pids only need to look plausible.
 		boot:    time.Now().Add(-time.Duration(3600+rand.IntN(86400)) * time.Second), //nolint:gosec // as above.
 		faults:  faults,
 		closing: closing,

@@ -1,0 +1,158 @@
+package pvesim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	proxmox "github.com/luthermonson/go-proxmox"
+)
+
+const (
+	debianTemplate = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+	ubuntuTemplate = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
+)
+
+// startSim starts a simulator with short tasks.
+func startSim(t testing.TB, opts Options) *Sim {
+	t.Helper()
+	if opts.TaskDelay == 0 {
+		opts.TaskDelay = 20 * time.Millisecond
+	}
+	return Start(t, opts)
+}
+
+// pxClient is a go-proxmox client with the simulator's token, trusting the
+// CA file (no insecure mode).
+func pxClient(t testing.TB, s *Sim) *proxmox.Client {
+	t.Helper()
+	id, secret, ok := strings.Cut(s.APIToken, "=")
+	if !ok {
+		t.Fatalf("bad token %q", s.APIToken)
+	}
+	return proxmox.NewClient(s.Endpoint+"api2/json",
+		proxmox.WithRootCAFile(s.CAFile),
+		proxmox.WithAPIToken(id, secret),
+		proxmox.WithTimeout(30*time.Second),
+	)
+}
+
+// apiResp is a raw API answer.
+type apiResp struct {
+	status int
+	reason string // the HTTP status text after the code
+	body   map[string]any
+	raw    string
+}
+
+// call sends an API request with the token; form goes into the query for
+// GET and DELETE and into a form body otherwise.
+func call(t testing.TB, s *Sim, method, path string, form url.Values) apiResp {
+	t.Helper()
+	return callWith(t, s, method, path, form, func(r *http.Request) {
+		r.Header.Set("Authorization", "PVEAPIToken="+s.APIToken)
+	})
+}
+
+func callWith(t testing.TB, s *Sim, method, path string, form url.Values, auth func(*http.Request)) apiResp {
+	t.Helper()
+	u := s.Endpoint + "api2/json" + path
+	var body io.Reader
+	if method == http.MethodGet || method == http.MethodDelete {
+		if len(form) > 0 {
+			u += "?" + form.Encode()
+		}
+	} else if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if auth != nil {
+		auth(req)
+	}
+	res, err := s.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := apiResp{status: res.StatusCode, reason: strings.TrimSpace(strings.TrimPrefix(res.Status, strconv.Itoa(res.StatusCode))), raw: string(raw)}
+	if err := json.Unmarshal(raw, &out.body); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+	}
+	return out
+}
+
+// ok requires HTTP 200 and returns "data".
+func (r apiResp) ok(t testing.TB) any {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d %q, body %s", r.status, r.reason, r.raw)
+	}
+	return r.body["data"]
+}
+
+// waitTask polls a task until it stops and returns its exit status.
+func waitTask(t testing.TB, s *Sim, upid string) string {
+	t.Helper()
+	p, ok := parseUPID(upid)
+	if !ok {
+		t.Fatalf("bad UPID %q", upid)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		st, _ := call(t, s, http.MethodGet, "/nodes/"+p.node+"/tasks/"+upid+"/status", nil).ok(t).(map[string]any)
+		if st["status"] == "stopped" {
+			es, _ := st["exitstatus"].(string)
+			return es
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("task %s did not finish", upid)
+	return ""
+}
+
+// mustTask requires a task to end with "OK".
+func mustTask(t testing.TB, s *Sim, upid string) {
+	t.Helper()
+	if es := waitTask(t, s, upid); es != "OK" {
+		t.Fatalf("task %s failed: %s", upid, es)
+	}
+}
+
+// createCT creates a container from the Debian template and waits.
+func createCT(t testing.TB, s *Sim, node string, vmid int, extra url.Values) {
+	t.Helper()
+	form := url.Values{
+		"vmid":       {strconv.Itoa(vmid)},
+		"ostemplate": {debianTemplate},
+		"rootfs":     {"local-lvm:8"},
+		"hostname":   {"ct" + strconv.Itoa(vmid)},
+		"net0":       {"name=eth0,bridge=vmbr0,ip=dhcp"},
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	upid, _ := call(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form).ok(t).(string)
+	mustTask(t, s, upid)
+}
+
+// config returns a container's config as JSON.
+func config(t testing.TB, s *Sim, node string, vmid int) map[string]any {
+	t.Helper()
+	m, _ := call(t, s, http.MethodGet, "/nodes/"+node+"/lxc/"+strconv.Itoa(vmid)+"/config", nil).ok(t).(map[string]any)
+	return m
+}
