@@ -292,6 +292,10 @@ func TestEncodeDecodeText(t *testing.T) {
 		{"%80%80", "\uFFFD\uFFFD"},
 		{"%E2%82%E2%82%AC", "\uFFFD€"},
 		{"%FEx", "\uFFFDx"},
+		{"%F8%88%80%80%80x", "\uFFFDx"},  // Perl's 5-byte extension.
+		{"%FC%84%80%80%80%80", "\uFFFD"}, // Perl's 6-byte extension.
+		{"%F4%90%80%80", "\uFFFD"},       // Above U+10FFFF.
+		{"%FF%80", "\uFFFD"},             // Start of Perl's 13-byte form.
 	}
 	for _, tt := range decodes {
 		if got := DecodeText(tt.in); got != tt.want {
