@@ -55,6 +55,7 @@ func (f *fakePVE) serve(w http.ResponseWriter, r *http.Request) {
 			f.t.Errorf("%s %s: body is not a JSON object of strings: %v: %s", r.Method, r.URL.Path, err, b)
 		}
 	}
+	checkAgainstSchema(f.t, sr, r.URL.Query())
 	f.mu.Lock()
 	f.reqs = append(f.reqs, sr)
 	f.mu.Unlock()
