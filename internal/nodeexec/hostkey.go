@@ -31,11 +31,23 @@ type UnknownHostError struct {
 func (e *UnknownHostError) Error() string {
 	return fmt.Sprintf("ssh host key verification failed for node %q at %s: the host is not in %s.\n"+
 		"It presented a %s key with fingerprint %s.\n"+
-		"Check that fingerprint on the node itself (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then either:\n"+
+		"Check that fingerprint on the node itself (ssh-keygen -lf /etc/ssh/%s), then either:\n"+
 		"  - add this line to %s:\n"+
 		"    %s\n"+
 		"  - or set trust_on_first_use = true in the provider's ssh block, which records the key on the first connection.",
-		e.Node, e.Host, e.KnownHostsFile, e.KeyType, e.Fingerprint, e.KnownHostsFile, e.Line)
+		e.Node, e.Host, e.KnownHostsFile, e.KeyType, e.Fingerprint, hostKeyFile(e.KeyType), e.KnownHostsFile, e.Line)
+}
+
+// hostKeyFile names the sshd public key file that holds a key of type t.
+func hostKeyFile(t string) string {
+	switch {
+	case strings.HasPrefix(t, "ecdsa-"):
+		return "ssh_host_ecdsa_key.pub"
+	case t == ssh.KeyAlgoRSA:
+		return "ssh_host_rsa_key.pub"
+	default:
+		return "ssh_host_ed25519_key.pub"
+	}
 }
 
 // KnownHostKey is a key recorded in a known_hosts file.

@@ -211,6 +211,7 @@ func TestHostKeyUnknown(t *testing.T) {
 		f.cfg.KnownHostsFile,
 		"trust_on_first_use = true",
 		`node "pve1"`,
+		"ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
