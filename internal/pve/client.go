@@ -1,5 +1,5 @@
 // Package pve wraps the Proxmox VE API client (go-proxmox) with the
-// authentication, TLS, task waiting and retry behaviour the provider needs.
+// authentication, TLS, task waiting and retry behavior the provider needs.
 // It knows nothing about Terraform types.
 package pve
 
