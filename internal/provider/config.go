@@ -289,6 +289,8 @@ type providerData struct {
 	Version  string
 	client   *pve.Client
 	noClient error
+	// node is the SSH access to the nodes, built on first use (nodeops.go).
+	node nodeAccess
 }
 
 func newProviderData(s settings, version string) (*providerData, diag.Diagnostics) {

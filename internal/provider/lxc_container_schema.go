@@ -302,15 +302,18 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					"`storage` replaces the container.",
 				Attributes: map[string]schema.Attribute{
 					"storage": schema.StringAttribute{
-						MarkdownDescription: "Storage to allocate the volume on, e.g. `local-lvm`.",
+						MarkdownDescription: "Storage to allocate the volume on, e.g. `local-lvm`. A clone keeps its source's when unset.",
 						Optional:            true,
+						Computed:            true,
 						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm")},
-						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplaceIfConfigured()},
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplaceIfConfigured()},
 					},
 					"size": schema.StringAttribute{
-						MarkdownDescription: "Size with a unit, e.g. `8G` or `512M`.",
+						MarkdownDescription: "Size with a unit, e.g. `8G` or `512M`. A clone keeps its source's when unset.",
 						Optional:            true,
+						Computed:            true,
 						Validators:          []validator.String{stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")},
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 					},
 					"volume": schema.StringAttribute{
 						MarkdownDescription: "Volume ID Proxmox VE allocated, e.g. `local-lvm:vm-102-disk-0`.",

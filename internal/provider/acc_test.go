@@ -1,0 +1,155 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
+)
+
+// testAccProtoV6ProviderFactories serves the provider in-process.
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"phoenix": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+// accEnv is where an acceptance test runs: the simulator by default, a real
+// cluster when PHOENIX_ACC_ENDPOINT is set.
+type accEnv struct {
+	t        *testing.T
+	sim      *pvesim.Sim
+	endpoint string
+	token    string
+	caPEM    string
+	node     string
+	template string
+	template2 string
+	storage  string
+	bridge   string
+	client   *pve.Client
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// newAccEnv starts a simulator (or connects to the real cluster) for one test.
+func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (make test does) to run it against pvesim, or PHOENIX_ACC_ENDPOINT for a real cluster")
+	}
+	e := &accEnv{t: t}
+	if ep := os.Getenv("PHOENIX_ACC_ENDPOINT"); ep != "" {
+		e.endpoint = ep
+		e.token = os.Getenv("PHOENIX_ACC_API_TOKEN")
+		if f := os.Getenv("PHOENIX_ACC_CA_CERTIFICATE_FILE"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.caPEM = string(b)
+		}
+		e.node = envOr("PHOENIX_ACC_NODE", "pve1")
+		e.template = envOr("PHOENIX_ACC_TEMPLATE", "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst")
+		e.template2 = envOr("PHOENIX_ACC_TEMPLATE2", "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst")
+		e.storage = envOr("PHOENIX_ACC_STORAGE", "local-lvm")
+		e.bridge = envOr("PHOENIX_ACC_BRIDGE", "vmbr0")
+	} else {
+		o := pvesim.Options{Nodes: []string{"pve1"}, TaskDelay: 20 * time.Millisecond}
+		for _, f := range opts {
+			f(&o)
+		}
+		e.sim = pvesim.Start(t, o)
+		e.endpoint = e.sim.Endpoint
+		e.token = e.sim.APIToken
+		e.caPEM = string(e.sim.CAPEM)
+		e.node = e.sim.Nodes[0]
+		e.template = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+		e.template2 = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
+		e.storage = "local-lvm"
+		e.bridge = "vmbr0"
+	}
+	c, err := pve.New(pve.Config{Endpoint: e.endpoint, APIToken: e.token, CACertificatePEM: e.caPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c
+	return e
+}
+
+// simOnly skips a check that needs the simulator's log or faults.
+func (e *accEnv) simOnly(what string) bool {
+	if e.sim == nil {
+		e.t.Logf("skipping %s: it needs the simulator's request log or fault injection", what)
+		return false
+	}
+	return true
+}
+
+// providerHCL is the provider block for the environment.
+func (e *accEnv) providerHCL() string {
+	return fmt.Sprintf(`
+provider "phoenix" {
+  endpoint       = %q
+  api_token      = %q
+  ca_certificate = <<-EOT
+%s
+  EOT
+}
+`, e.endpoint, e.token, strings.TrimSpace(e.caPEM))
+}
+
+// resetLog forgets the simulator's request log.
+func (e *accEnv) resetLog() {
+	if e.sim != nil {
+		e.sim.ResetRequests()
+	}
+}
+
+// checkNoMutations fails when the simulator saw a POST, PUT or DELETE since
+// the last resetLog.
+func (e *accEnv) checkNoMutations() func(*terraform.State) error {
+	return func(*terraform.State) error {
+		if e.sim == nil {
+			return nil
+		}
+		if n := e.sim.CountMutating(); n != 0 {
+			var lines []string
+			for _, r := range e.sim.Requests() {
+				if r.Method != "GET" {
+					lines = append(lines, r.Method+" "+r.Path)
+				}
+			}
+			return fmt.Errorf("expected no mutating API call, got %d: %s", n, strings.Join(lines, ", "))
+		}
+		return nil
+	}
+}
+
+// containers lists the containers the cluster holds.
+func (e *accEnv) containers() []pve.Resource {
+	e.t.Helper()
+	rs, err := e.client.ClusterResources(context.Background(), "vm")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []pve.Resource
+	for _, r := range rs {
+		if r.Type == "lxc" {
+			out = append(out, r)
+		}
+	}
+	return out
+}

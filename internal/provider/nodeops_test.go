@@ -1,0 +1,616 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/sshd"
+)
+
+// nodeEnv is one simulated node (pvesim's SSH server on a temporary state
+// dir) and a providerData whose ssh block points at it, host key verified
+// strictly.
+type nodeEnv struct {
+	t      *testing.T
+	state  string
+	srv    *sshd.Server
+	faults *sshd.Injector
+	key    string // the client's private key (OpenSSH PEM)
+	known  string // known_hosts holding the server's key
+	data   *providerData
+
+	mu     sync.Mutex
+	events []sshd.Event
+}
+
+const testNode = "pve1"
+
+func newNodeEnv(t *testing.T) *nodeEnv {
+	t.Helper()
+	e := &nodeEnv{t: t, state: t.TempDir(), faults: &sshd.Injector{}}
+	keyPath, pub, err := sshd.EnsureClientKey(e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.key = string(key)
+	srv, err := sshd.Start(sshd.Options{
+		StateDir:       e.state,
+		Node:           testNode,
+		AuthorizedKeys: []ssh.PublicKey{pub},
+		OnCommand: func(ev sshd.Event) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.events = append(e.events, ev)
+		},
+		Faults: e.faults.FaultSet,
+	})
+	if err != nil {
+		t.Skipf("the pvesim SSH server cannot run here, so node operations cannot be exercised: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close ssh server: %v", err)
+		}
+	})
+	e.srv = srv
+	e.known = filepath.Join(e.state, "ssh", "known_hosts")
+	if err := sshd.WriteKnownHosts(e.known, srv); err != nil {
+		t.Fatal(err)
+	}
+	e.data = e.newProviderData(e.key, e.known)
+	return e
+}
+
+// newProviderData returns a providerData whose ssh block reaches the node
+// with key and known_hosts file known. Its pool is closed with the test.
+func (e *nodeEnv) newProviderData(key, known string) *providerData {
+	e.t.Helper()
+	host, port, err := net.SplitHostPort(e.srv.Addr())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d := &providerData{Settings: settings{SSH: sshSettings{
+		Username:       "root",
+		PrivateKey:     key,
+		KnownHostsFile: known,
+		Nodes:          []sshNode{{Name: testNode, Address: host, Port: p}},
+	}}}
+	e.t.Cleanup(func() {
+		if pool := d.node.pool; pool != nil {
+			_ = pool.Close()
+		}
+	})
+	return d
+}
+
+// addCT writes a container's config and rootfs volume, as the simulator
+// core does on create, and marks it running.
+func (e *nodeEnv) addCT(vmid int, conf string, running bool) {
+	e.t.Helper()
+	vol := filepath.Join(e.state, "volumes", testNode, "local-lvm", fmt.Sprintf("vm-%d-disk-0", vmid))
+	for _, d := range []string{"etc", "var", "run", "tmp", "root"} {
+		if err := os.MkdirAll(filepath.Join(vol, d), 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(e.confPath(vmid), []byte(conf), 0o640); err != nil {
+		e.t.Fatal(err)
+	}
+	run := filepath.Join(e.state, "runtime", testNode, fmt.Sprintf("%d.running", vmid))
+	if running {
+		if err := os.WriteFile(run, []byte(`{"pid":4242,"started":1700000000}`+"\n"), 0o644); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func (e *nodeEnv) confPath(vmid int) string {
+	return filepath.Join(e.state, "nodes", testNode, "lxc", fmt.Sprintf("%d.conf", vmid))
+}
+
+func (e *nodeEnv) readConf(vmid int) string {
+	e.t.Helper()
+	b, err := os.ReadFile(e.confPath(vmid))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitEvents returns the server's events once there are at least n (they
+// are reported just after the client sees the exit status).
+func (e *nodeEnv) waitEvents(n int) []sshd.Event {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.mu.Lock()
+		evs := append([]sshd.Event(nil), e.events...)
+		e.mu.Unlock()
+		if len(evs) >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("got %d ssh commands on the node, want at least %d", len(evs), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *nodeEnv) eventCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.events)
+}
+
+// writesSince returns the commands from index from on that changed the
+// node's state.
+func writesSince(evs []sshd.Event, from int) []string {
+	var out []string
+	for _, ev := range evs[from:] {
+		if ev.Write {
+			out = append(out, ev.Command)
+		}
+	}
+	return out
+}
+
+// testConf is a CT config with a description, raw lines, a snapshot section
+// holding its own raw lines and a pending section: only the main section may
+// ever change.
+const testConfMain = `#Docker host%0A
+#managed by phoenix
+arch: amd64
+cores: 2
+features: nesting=1,keyctl=1
+hostname: ct102
+memory: 2048
+net0: name=eth0,bridge=vmbr0,ip=dhcp,type=veth
+ostype: debian
+parent: before-docker
+rootfs: local-lvm:vm-102-disk-0,size=8G
+unprivileged: 1
+lxc.cgroup2.devices.allow: c 10:229 rwm
+lxc.apparmor.profile = unconfined
+lxc.mount.entry: /dev/fuse dev/fuse none bind,create=file 0 0
+`
+
+const testConfRest = `
+[before-docker]
+#snapshot comment  
+arch: amd64
+cores: 1
+hostname: ct102
+lxc.apparmor.profile: unconfined
+memory: 1024
+rootfs: local-lvm:vm-102-disk-0,size=8G
+snaptime: 1700000000
+unprivileged: 1
+
+[pve:pending]
+cores: 4
+`
+
+func TestApplyProfileEditsOnlyTheMainSection(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(102, testConfMain+testConfRest, true)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+
+	changed, err := ops.ApplyProfile(ctx, testNode, 102, apparmor.ProfileName, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Error("first ApplyProfile reported no change")
+	}
+	// The unconfined line is rewritten in place, allow_nesting appended
+	// after the last raw line; nothing else moves.
+	wantMain := strings.Replace(testConfMain, "lxc.apparmor.profile = unconfined\n", "lxc.apparmor.profile: lxc-docker-secure\n", 1) +
+		"lxc.apparmor.allow_nesting: 1\n"
+	if got := e.readConf(102); got != wantMain+testConfRest {
+		t.Fatalf("config after ApplyProfile:\n%s\nwant:\n%s", got, wantMain+testConfRest)
+	}
+
+	raw, digest, err := ops.ReadRawLXC(ctx, testNode, 102)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRaw := []lxcconf.KV{
+		{Key: "lxc.cgroup2.devices.allow", Value: "c 10:229 rwm"},
+		{Key: "lxc.apparmor.profile", Value: "lxc-docker-secure"},
+		{Key: "lxc.mount.entry", Value: "/dev/fuse dev/fuse none bind,create=file 0 0"},
+		{Key: "lxc.apparmor.allow_nesting", Value: "1"},
+	}
+	if fmt.Sprint(raw) != fmt.Sprint(wantRaw) {
+		t.Errorf("ReadRawLXC = %v, want %v", raw, wantRaw)
+	}
+	if want := lxcconf.Digest([]byte(e.readConf(102))); digest != want {
+		t.Errorf("digest = %s, want %s", digest, want)
+	}
+
+	// The same values again: one read, no write, on the node or in counts.
+	before := ops.Counts()
+	n := len(e.waitEvents(before.Commands))
+	changed, err = ops.ApplyProfile(ctx, testNode, 102, apparmor.ProfileName, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed {
+		t.Error("second ApplyProfile with the same values reported a change")
+	}
+	after := ops.Counts()
+	if after.Writes != before.Writes || after.Commands != before.Commands+1 {
+		t.Errorf("second ApplyProfile sent %d commands, %d writes; want 1 read, 0 writes",
+			after.Commands-before.Commands, after.Writes-before.Writes)
+	}
+	if w := writesSince(e.waitEvents(n+1), n); len(w) > 0 {
+		t.Errorf("second ApplyProfile changed the node: %q", w)
+	}
+
+	// Back to PVE's default: both lines go, the snapshot keeps its own.
+	changed, err = ops.ApplyProfile(ctx, testNode, 102, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Error("ApplyProfile to the default reported no change")
+	}
+	wantMain = strings.Replace(testConfMain, "lxc.apparmor.profile = unconfined\n", "", 1)
+	if got := e.readConf(102); got != wantMain+testConfRest {
+		t.Fatalf("config after removing the profile:\n%s\nwant:\n%s", got, wantMain+testConfRest)
+	}
+}
+
+func TestApplyProfileWithoutNestingDropsAllowNesting(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(103, "arch: amd64\nrootfs: local-lvm:vm-103-disk-0,size=8G\nlxc.apparmor.profile: a\nlxc.apparmor.allow_nesting: 1\n", false)
+	changed, err := e.data.NodeOps().ApplyProfile(t.Context(), testNode, 103, "lxc-default-cgns", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "arch: amd64\nrootfs: local-lvm:vm-103-disk-0,size=8G\nlxc.apparmor.profile: lxc-default-cgns\n"; !changed || e.readConf(103) != want {
+		t.Errorf("changed=%v, config:\n%s\nwant:\n%s", changed, e.readConf(103), want)
+	}
+}
+
+func TestApplyProfileRejectsBadNamesBeforeSSH(t *testing.T) {
+	ops := newNodeOps(func(context.Context) (*nodeexec.Pool, error) {
+		t.Fatal("a bad profile name reached the pool")
+		return nil, nil
+	})
+	for _, name := range []string{"a b", "x\nlxc.apparmor.profile: unconfined", "tab\there", "nul\x00"} {
+		if _, err := ops.ApplyProfile(t.Context(), testNode, 102, name, true); err == nil {
+			t.Errorf("ApplyProfile(%q) accepted the name", name)
+		}
+	}
+}
+
+func TestSetRawLXCConcurrentEditsBothLand(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(104, "arch: amd64\nrootfs: local-lvm:vm-104-disk-0,size=8G\n"+testConfRest, true)
+	ops := e.data.NodeOps()
+
+	// Both callers read the file before either writes, so one write must
+	// find the file changed under the lock and the whole edit run again.
+	var reads sync.WaitGroup
+	reads.Add(2)
+	var once sync.Once
+	firstRound := make(chan struct{})
+	var mu sync.Mutex
+	readsSeen := 0
+	ops.onCommand = func(_ string, cmd nodeexec.Command, _ bool) {
+		switch cmd.Op {
+		case opReadLXCConfig:
+			mu.Lock()
+			readsSeen++
+			first := readsSeen <= 2
+			mu.Unlock()
+			if first {
+				reads.Done()
+			}
+		case opWriteLXCConfig:
+			once.Do(func() {
+				go func() {
+					reads.Wait()
+					close(firstRound)
+				}()
+			})
+			<-firstRound
+		}
+	}
+	keys := []string{"lxc.phoenix.first", "lxc.phoenix.second"}
+	errs := make(chan error, len(keys))
+	for _, k := range keys {
+		go func() {
+			_, err := ops.SetRawLXC(t.Context(), testNode, 104, func(main *lxcconf.Section) bool {
+				main.SetLXC(k, "1")
+				return true
+			})
+			errs <- err
+		}()
+	}
+	for range keys {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := e.readConf(104)
+	for _, k := range keys {
+		if !strings.Contains(conf, k+": 1\n") {
+			t.Errorf("edit of %s was lost:\n%s", k, conf)
+		}
+	}
+	if !strings.HasSuffix(conf, testConfRest) {
+		t.Errorf("the snapshot and pending sections changed:\n%s", conf)
+	}
+	c := ops.Counts()
+	if c.ByOp[opWriteLXCConfig] != 3 || c.ByOp[opReadLXCConfig] != 3 {
+		t.Errorf("ops = %v, want 3 reads and 3 writes (one write refused because the file changed)", c.ByOp)
+	}
+	refused := 0
+	for _, ev := range e.waitEvents(c.Commands) {
+		if strings.Contains(ev.Command, opWriteLXCConfig) && ev.Exit == errConfigChangedExit {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d writes were refused by the sha check, want 1", refused)
+	}
+}
+
+// TestSetRawLXCHoldsTheConfigLock edits the file from the test while holding
+// PVE's config lock between SetRawLXC's read and its write: the write waits
+// for the lock, sees the file changed, and the edit is redone on top.
+func TestSetRawLXCHoldsTheConfigLock(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(105, "arch: amd64\nrootfs: local-lvm:vm-105-disk-0,size=8G\n", true)
+	ops := e.data.NodeOps()
+
+	lock, err := os.OpenFile(filepath.Join(e.state, "locks", "pve-config-105.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Close() }()
+	aboutToWrite := make(chan struct{})
+	var once sync.Once
+	ops.onCommand = func(_ string, cmd nodeexec.Command, _ bool) {
+		if cmd.Op == opWriteLXCConfig {
+			once.Do(func() { close(aboutToWrite) })
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := ops.SetRawLXC(t.Context(), testNode, 105, func(main *lxcconf.Section) bool {
+			main.SetLXC("lxc.phoenix.mine", "1")
+			return true
+		})
+		done <- err
+	}()
+	<-aboutToWrite
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	// What PVE does under its lock: rewrite the file.
+	if err := os.WriteFile(e.confPath(105), []byte("arch: amd64\ncores: 3\nrootfs: local-lvm:vm-105-disk-0,size=8G\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.readConf(105), "arch: amd64\ncores: 3\nrootfs: local-lvm:vm-105-disk-0,size=8G\nlxc.phoenix.mine: 1\n"; got != want {
+		t.Errorf("config:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSetRawLXCNothingToDoSendsNoWrite(t *testing.T) {
+	e := newNodeEnv(t)
+	conf := "arch: amd64\nrootfs: local-lvm:vm-106-disk-0,size=8G\nlxc.apparmor.profile:   lxc-docker-secure  \n"
+	e.addCT(106, conf, false)
+	ops := e.data.NodeOps()
+	// An edit that claims a change but leaves the bytes alone (the value is
+	// the same, only spaced differently) writes nothing.
+	changed, err := ops.SetRawLXC(t.Context(), testNode, 106, func(main *lxcconf.Section) bool {
+		main.SetLXC("lxc.apparmor.profile", "lxc-docker-secure")
+		return true
+	})
+	if err != nil || changed {
+		t.Fatalf("SetRawLXC = %v, %v; want false, nil", changed, err)
+	}
+	if c := ops.Counts(); c.Writes != 0 || c.Commands != 1 {
+		t.Errorf("counts = %+v, want one read and no write", c)
+	}
+	if e.readConf(106) != conf {
+		t.Error("the config changed")
+	}
+}
+
+func TestSetRawLXCRefusesBadEditsWithoutWriting(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(107, "arch: amd64\nrootfs: local-lvm:vm-107-disk-0,size=8G\n"+testConfRest, false)
+	ops := e.data.NodeOps()
+	_, err := ops.SetRawLXC(t.Context(), testNode, 107, func(main *lxcconf.Section) bool {
+		main.SetLXC("lxc.phoenix.bad", "two\nlines")
+		return true
+	})
+	if err == nil || !strings.Contains(err.Error(), "line feed") {
+		t.Errorf("error = %v, want the line feed refused", err)
+	}
+	if c := ops.Counts(); c.Writes != 0 {
+		t.Errorf("a refused edit sent %d writes", c.Writes)
+	}
+	_, err = ops.SetRawLXC(t.Context(), testNode, 999, func(*lxcconf.Section) bool { return true })
+	if err == nil || !strings.Contains(err.Error(), "has no config on node") {
+		t.Errorf("missing CT: error = %v", err)
+	}
+}
+
+func TestEditMainKeepsOtherSections(t *testing.T) {
+	old := []byte(testConfMain + testConfRest)
+	updated, err := editMain(old, func(main *lxcconf.Section) bool {
+		main.Set("cores", "8")
+		main.SetLXC("lxc.apparmor.profile", "x")
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(updated, []byte(testConfRest)) || !bytes.Contains(updated, []byte("cores: 8\n")) {
+		t.Errorf("updated:\n%s", updated)
+	}
+	if got := string(afterMain(old)); got != strings.TrimPrefix(testConfRest, "\n") {
+		t.Errorf("afterMain = %q", got)
+	}
+	if afterMain([]byte("arch: amd64\n")) != nil {
+		t.Error("afterMain of a main-only config is not empty")
+	}
+}
+
+func TestEnsureProfileInstallsThenIsIdempotent(t *testing.T) {
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	changed, err := ops.EnsureProfile(ctx, testNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Error("first EnsureProfile reported no change")
+	}
+	installed, err := os.ReadFile(filepath.Join(e.state, "apparmor", testNode, "lxc", apparmor.ProfileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(installed, apparmor.Profile()) {
+		t.Error("the node's profile differs from the embedded one")
+	}
+	loaded, err := os.ReadFile(filepath.Join(e.state, "apparmor", testNode, ".loaded"))
+	if err != nil || !strings.Contains(string(loaded), apparmor.ProfileName+"\n") {
+		t.Errorf("the profile is not loaded on the node (%v): %q", err, loaded)
+	}
+
+	// The same provider run: known current, no command.
+	before := ops.Counts()
+	if changed, err := ops.EnsureProfile(ctx, testNode); err != nil || changed {
+		t.Errorf("second EnsureProfile = %v, %v", changed, err)
+	}
+	if c := ops.Counts(); c.Commands != before.Commands {
+		t.Errorf("second EnsureProfile in one run sent %d commands", c.Commands-before.Commands)
+	}
+
+	// A new run: the node-side command finds everything in place.
+	n := len(e.waitEvents(before.Commands))
+	ops2 := e.newProviderData(e.key, e.known).NodeOps()
+	if changed, err := ops2.EnsureProfile(ctx, testNode); err != nil || changed {
+		t.Errorf("EnsureProfile in a new run = %v, %v; want false, nil", changed, err)
+	}
+	if c := ops2.Counts(); c.Commands != 1 {
+		t.Errorf("EnsureProfile in a new run sent %d commands, want 1", c.Commands)
+	}
+	if w := writesSince(e.waitEvents(n+1), n); len(w) > 0 {
+		t.Errorf("an up-to-date profile was written again: %q", w)
+	}
+}
+
+func TestWrongHostKeyRunsNothing(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(108, "arch: amd64\nrootfs: local-lvm:vm-108-disk-0,size=8G\n", true)
+	other, err := ssh.NewSignerFromKey(mustEd25519(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changedHosts := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(changedHosts, []byte(knownhosts.Line([]string{e.srv.Addr()}, other.PublicKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyHosts := filepath.Join(t.TempDir(), "known_hosts")
+	for name, known := range map[string]string{"changed": changedHosts, "unknown": emptyHosts} {
+		t.Run(name, func(t *testing.T) {
+			ops := e.newProviderData(e.key, known).NodeOps()
+			_, err := ops.ApplyProfile(t.Context(), testNode, 108, apparmor.ProfileName, true)
+			if err == nil {
+				t.Fatal("a node with an unexpected host key was trusted")
+			}
+			if !strings.Contains(err.Error(), e.srv.Fingerprint()) {
+				t.Errorf("error does not name the node's fingerprint %s: %v", e.srv.Fingerprint(), err)
+			}
+			var unknown *nodeexec.UnknownHostError
+			var changed *nodeexec.HostKeyChangedError
+			if !errors.As(err, &unknown) && !errors.As(err, &changed) {
+				t.Errorf("error is %T, want a host key error", err)
+			}
+		})
+	}
+	if n := e.eventCount(); n != 0 {
+		t.Errorf("%d commands ran on the node", n)
+	}
+	if !strings.Contains(e.readConf(108), "rootfs") || strings.Contains(e.readConf(108), "apparmor") {
+		t.Error("the config changed")
+	}
+}
+
+func TestNodeOpsWithoutSSHAuth(t *testing.T) {
+	d := &providerData{Settings: settings{SSH: sshSettings{Username: "root"}}}
+	ops := d.NodeOps()
+	_, err := ops.ApplyProfile(t.Context(), "pve2", 102, apparmor.ProfileName, true)
+	if err == nil || !strings.Contains(err.Error(), `needs SSH access to node "pve2"`) ||
+		!strings.Contains(err.Error(), "set ssh.private_key, ssh.agent or ssh.password in the provider block") {
+		t.Errorf("error = %v", err)
+	}
+	_, err = ops.CheckDocker(t.Context(), "pve2", 102)
+	if err == nil || !strings.HasPrefix(err.Error(), `the docker block needs SSH access to node "pve2": set ssh.private_key`) {
+		t.Errorf("error = %v", err)
+	}
+	if _, err := d.Nodes(t.Context()); !errors.Is(err, errNoSSHAuth) {
+		t.Errorf("Nodes error = %v", err)
+	}
+	if c := ops.Counts(); c.Commands != 0 {
+		t.Errorf("%d commands counted without a pool", c.Commands)
+	}
+}
+
+func TestNodesBuildsOnePool(t *testing.T) {
+	d := &providerData{Settings: settings{SSH: sshSettings{Username: "root", PrivateKey: testKey}}}
+	p1, err := d.Nodes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := d.Nodes(t.Context())
+	if err != nil || p1 != p2 {
+		t.Errorf("second Nodes = %p, %v; want the same pool %p", p2, err, p1)
+	}
+	if d.NodeOps() != d.NodeOps() {
+		t.Error("NodeOps is not shared")
+	}
+	unknown := &providerData{Settings: settings{Unknown: true, SSH: sshSettings{PrivateKey: testKey}}}
+	if _, err := unknown.Nodes(t.Context()); err == nil || !strings.Contains(err.Error(), "not known until apply") {
+		t.Errorf("Nodes with unknown settings: %v", err)
+	}
+}
