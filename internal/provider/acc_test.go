@@ -24,17 +24,17 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 // accEnv is where an acceptance test runs: the simulator by default, a real
 // cluster when PHOENIX_ACC_ENDPOINT is set.
 type accEnv struct {
-	t        *testing.T
-	sim      *pvesim.Sim
-	endpoint string
-	token    string
-	caPEM    string
-	node     string
-	template string
+	t         *testing.T
+	sim       *pvesim.Sim
+	endpoint  string
+	token     string
+	caPEM     string
+	node      string
+	template  string
 	template2 string
-	storage  string
-	bridge   string
-	client   *pve.Client
+	storage   string
+	bridge    string
+	client    *pve.Client
 }
 
 func envOr(name, def string) string {

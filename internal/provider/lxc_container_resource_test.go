@@ -592,3 +592,39 @@ func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
 		CheckDestroy: e.checkNoContainers(),
 	})
 }
+
+func TestAccLXCContainer_dataSourceAndWriteOnlyPassword(t *testing.T) {
+	e := newAccEnv(t)
+	const secret = "s3cret-Root-pw"
+	cfg := e.containerConfig(ctConfig{VMID: 4160, Memory: 768, Tags: []string{"db"}, Unprivileged: true,
+		Extra: fmt.Sprintf("  password = %q\n", secret)}) + `
+data "phoenix_lxc_container" "lookup" {
+  vmid = phoenix_lxc_container.test.vmid
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("node_name"), knownvalue.StringExact(e.node)),
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("status"), knownvalue.StringExact("running")),
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("memory"), knownvalue.Int64Exact(768)),
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("hostname"), knownvalue.StringExact("acc-test")),
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("tags"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("db")})),
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("network").AtSliceIndex(0).AtMapKey("ip"), knownvalue.StringExact("10.0.0.202/24")),
+				statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("password"), knownvalue.Null()),
+			},
+			Check: func(s *terraform.State) error {
+				for addr, rs := range s.RootModule().Resources {
+					for k, v := range rs.Primary.Attributes {
+						if strings.Contains(v, secret) {
+							return fmt.Errorf("the password is stored in state at %s.%s", addr, k)
+						}
+					}
+				}
+				return nil
+			},
+		}},
+	})
+}
