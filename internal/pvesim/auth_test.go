@@ -64,7 +64,7 @@ func TestTicketAndCSRF(t *testing.T) {
 	if r := login("admin@pve", s.Password); r.status != http.StatusUnauthorized {
 		t.Fatalf("unknown user: %d %q", r.status, r.reason)
 	}
-	data, _ := login("root@pam", s.Password).ok(t).(map[string]any)
+	data := login("root@pam", s.Password).obj(t)
 	ticket, _ := data["ticket"].(string)
 	csrf, _ := data["CSRFPreventionToken"].(string)
 	if data["username"] != "root@pam" || !strings.HasPrefix(ticket, "PVE:root@pam:") || len(csrf) < 10 || data["cap"] == nil {

@@ -15,7 +15,7 @@ func TestInvalidRequests(t *testing.T) {
 	s := startSim(t, Options{Nodes: []string{"pve1", "pve2"}})
 	createCT(t, s, "pve1", 100, nil)
 	createCT(t, s, "pve1", 101, nil)
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/start", nil).ok(t).(string))
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/start", nil).upid(t))
 
 	create := func(extra url.Values) url.Values {
 		f := url.Values{"vmid": {"110"}, "ostemplate": {debianTemplate}, "rootfs": {"local-lvm:8"}}
@@ -40,7 +40,7 @@ func TestInvalidRequests(t *testing.T) {
 	}{
 		{name: "create without ostemplate", method: "POST", path: "/nodes/pve1/lxc", form: url.Values{"vmid": {"110"}}, status: 400, param: "ostemplate", msg: "property is missing"},
 		{name: "create vmid below 100", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"vmid": {"99"}}), status: 400, param: "vmid"},
-		{name: "create unknown parameter", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"colour": {"red"}}), status: 400, param: "colour", msg: "property is not defined in schema"},
+		{name: "create unknown parameter", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"shade": {"red"}}), status: 400, param: "shade", msg: "property is not defined in schema"},
 		{name: "create memory not an integer", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"memory": {"lots"}}), status: 400, param: "memory", msg: "type check ('integer') failed"},
 		{name: "create memory below minimum", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"memory": {"8"}}), status: 400, param: "memory"},
 		{name: "create arch not in enum", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"arch": {"sparc"}}), status: 400, param: "arch"},
@@ -61,7 +61,7 @@ func TestInvalidRequests(t *testing.T) {
 		{name: "unknown path", method: "GET", path: "/nodes/pve1/wizard", status: 501, reason: "Method 'GET /nodes/pve1/wizard' not implemented"},
 		{name: "update with stale digest", method: "PUT", path: ct101 + "/config", form: url.Values{"cores": {"2"}, "digest": {stale}}, status: 500, reason: "detected modified configuration - file changed by other user? Try again."},
 		{name: "update without options", method: "PUT", path: ct101 + "/config", form: url.Values{}, status: 500, reason: "no options specified"},
-		{name: "delete unknown option", method: "PUT", path: ct101 + "/config", form: url.Values{"delete": {"colour"}}, status: 400, param: "delete", msg: "unknown option 'colour'"},
+		{name: "delete unknown option", method: "PUT", path: ct101 + "/config", form: url.Values{"delete": {"shade"}}, status: 400, param: "delete", msg: "unknown option 'shade'"},
 		{name: "set and delete the same option", method: "PUT", path: ct101 + "/config", form: url.Values{"cores": {"2"}, "delete": {"cores"}}, status: 400, param: "delete", msg: "at the same time"},
 		{name: "cores zero", method: "PUT", path: ct101 + "/config", form: url.Values{"cores": {"0"}}, status: 400, param: "cores"},
 		{name: "delete rootfs", method: "PUT", path: ct101 + "/config", form: url.Values{"delete": {"rootfs"}}, status: 500, reason: "unable to delete required option 'rootfs'"},
@@ -131,7 +131,7 @@ func TestInvalidRequests(t *testing.T) {
 	if got := s.srv.store.list("pve2"); len(got) != 0 {
 		t.Fatalf("containers on pve2: %v", got)
 	}
-	cfg := config(t, s, "pve1", 101)
+	cfg := config(t, s, 101)
 	if cfg["lock"] != nil || cfg["rootfs"] != "local-lvm:vm-101-disk-0,size=8G" {
 		t.Fatalf("config of 101: %v", cfg)
 	}

@@ -105,6 +105,36 @@ func (r apiResp) ok(t testing.TB) any {
 	return r.body["data"]
 }
 
+// upid requires HTTP 200 with a string (a UPID) as data.
+func (r apiResp) upid(t testing.TB) string {
+	t.Helper()
+	v, ok := r.ok(t).(string)
+	if !ok {
+		t.Fatalf("data is not a string: %s", r.raw)
+	}
+	return v
+}
+
+// list requires HTTP 200 with an array as data.
+func (r apiResp) list(t testing.TB) []any {
+	t.Helper()
+	v, ok := r.ok(t).([]any)
+	if !ok {
+		t.Fatalf("data is not an array: %s", r.raw)
+	}
+	return v
+}
+
+// obj requires HTTP 200 with an object as data.
+func (r apiResp) obj(t testing.TB) map[string]any {
+	t.Helper()
+	v, ok := r.ok(t).(map[string]any)
+	if !ok {
+		t.Fatalf("data is not an object: %s", r.raw)
+	}
+	return v
+}
+
 // waitTask polls a task until it stops and returns its exit status.
 func waitTask(t testing.TB, s *Sim, upid string) string {
 	t.Helper()
@@ -114,7 +144,7 @@ func waitTask(t testing.TB, s *Sim, upid string) string {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		st, _ := call(t, s, http.MethodGet, "/nodes/"+p.node+"/tasks/"+upid+"/status", nil).ok(t).(map[string]any)
+		st := call(t, s, http.MethodGet, "/nodes/"+p.node+"/tasks/"+upid+"/status", nil).obj(t)
 		if st["status"] == "stopped" {
 			es, _ := st["exitstatus"].(string)
 			return es
@@ -146,13 +176,12 @@ func createCT(t testing.TB, s *Sim, node string, vmid int, extra url.Values) {
 	for k, v := range extra {
 		form[k] = v
 	}
-	upid, _ := call(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form).ok(t).(string)
+	upid := call(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form).upid(t)
 	mustTask(t, s, upid)
 }
 
-// config returns a container's config as JSON.
-func config(t testing.TB, s *Sim, node string, vmid int) map[string]any {
+// config returns the config of a container on pve1.
+func config(t testing.TB, s *Sim, vmid int) map[string]any {
 	t.Helper()
-	m, _ := call(t, s, http.MethodGet, "/nodes/"+node+"/lxc/"+strconv.Itoa(vmid)+"/config", nil).ok(t).(map[string]any)
-	return m
+	return call(t, s, http.MethodGet, "/nodes/pve1/lxc/"+strconv.Itoa(vmid)+"/config", nil).obj(t)
 }

@@ -746,7 +746,7 @@ func (j createJob) run(s *server) func(t *task) error {
 			return errf("unable to create CT %d - %s", j.vmid, strings.TrimRight(err.Error(), "\n"))
 		}
 		if j.start {
-			return s.startCT(t, j.node, j.vmid, false)
+			return s.store.withLock(j.vmid, func() error { return s.startCT(j.node, j.vmid, false) })
 		}
 		return nil
 	}

@@ -27,7 +27,7 @@ func checkSkiplock(r *request) (bool, error) {
 }
 
 // startCT starts a container; the caller holds its config lock.
-func (s *server) startCT(t *task, node string, vmid int, skiplock bool) error {
+func (s *server) startCT(node string, vmid int, skiplock bool) error {
 	c, err := s.store.load(node, vmid)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func (s *server) powerOp(r *request, typ string, wantRunning bool) (any, error) 
 		}
 		switch typ {
 		case "vzstart":
-			return s.startCT(t, node, vmid, skiplock)
+			return s.startCT(node, vmid, skiplock)
 		case "vzreboot":
 			c, err := s.store.load(node, vmid)
 			if err != nil {
@@ -97,13 +97,13 @@ func (s *server) powerOp(r *request, typ string, wantRunning bool) (any, error) 
 			if err := s.store.setRunning(node, vmid, false, 0); err != nil {
 				return err
 			}
-			return s.startCT(t, node, vmid, false)
+			return s.startCT(node, vmid, false)
 		default: // vzstop, vzshutdown
 			c, err := s.store.load(node, vmid)
 			if err != nil {
 				return err
 			}
-			if !(typ == "vzstop" && (skiplock || c.get("lock") == "mounted")) {
+			if typ != "vzstop" || (!skiplock && c.get("lock") != "mounted") {
 				if err := s.checkLock(c); err != nil {
 					return err
 				}

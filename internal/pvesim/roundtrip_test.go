@@ -230,11 +230,11 @@ func TestTemplateLinkedClone(t *testing.T) {
 	// for it like on PVE.
 	newid, task, err := ct.Clone(ctx, &proxmox.ContainerCloneOptions{NewID: 105, Hostname: "linked"})
 	w.ok(task, err)
-	tpl := config(t, s, "pve1", 900)
+	tpl := config(t, s, 900)
 	if tpl["template"] != float64(1) || tpl["rootfs"] != "local-lvm:base-900-disk-0,size=8G" {
 		t.Fatalf("template config: %v", tpl)
 	}
-	cl := config(t, s, "pve1", newid)
+	cl := config(t, s, newid)
 	if cl["rootfs"] != "local-lvm:base-900-disk-0/vm-105-disk-0,size=8G" || cl["template"] != nil {
 		t.Fatalf("linked clone config: %v", cl)
 	}
@@ -245,10 +245,10 @@ func TestTemplateLinkedClone(t *testing.T) {
 	if err := task.Wait(ctx, 10*time.Millisecond, 10*time.Second); err != nil || task.ExitStatus != "you can't start a CT if it's a template" {
 		t.Fatalf("start of a template: %q, %v", task.ExitStatus, err)
 	}
-	upid := call(t, s, "DELETE", "/nodes/pve1/lxc/900", nil).ok(t).(string)
+	upid := call(t, s, "DELETE", "/nodes/pve1/lxc/900", nil).upid(t)
 	if es := waitTask(t, s, upid); es != "base volume 'base-900-disk-0' is still in use by linked cloned" {
 		t.Fatalf("destroy of used template: %q", es)
 	}
-	mustTask(t, s, call(t, s, "DELETE", "/nodes/pve1/lxc/105", nil).ok(t).(string))
-	mustTask(t, s, call(t, s, "DELETE", "/nodes/pve1/lxc/900", nil).ok(t).(string))
+	mustTask(t, s, call(t, s, "DELETE", "/nodes/pve1/lxc/105", nil).upid(t))
+	mustTask(t, s, call(t, s, "DELETE", "/nodes/pve1/lxc/900", nil).upid(t))
 }

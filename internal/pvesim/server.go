@@ -29,7 +29,6 @@ type route struct {
 	tmpl    string
 	segs    []string
 	handler handlerFunc
-	noAuth  bool
 }
 
 // request is a parsed API call.
@@ -330,9 +329,9 @@ func writeRawResponse(bw *bufio.Writer, status int, reason string, body []byte) 
 	}
 	fmt.Fprintf(bw, "HTTP/1.1 %03d %s\r\n", status, reason)
 	fmt.Fprintf(bw, "Date: %s\r\n", time.Now().UTC().Format(http.TimeFormat))
-	bw.WriteString("Content-Type: application/json;charset=UTF-8\r\n")
+	_, _ = bw.WriteString("Content-Type: application/json;charset=UTF-8\r\n")
 	fmt.Fprintf(bw, "Content-Length: %d\r\n", len(body))
-	bw.WriteString("Cache-Control: max-age=0\r\nPragma: no-cache\r\nConnection: close\r\n\r\n")
+	_, _ = bw.WriteString("Cache-Control: max-age=0\r\nPragma: no-cache\r\nConnection: close\r\n\r\n")
 	_, _ = bw.Write(body)
 }
 

@@ -14,9 +14,10 @@ import (
 	"testing"
 )
 
-func readConf(t *testing.T, s *Sim, node string, vmid int) string {
+// readConf reads the config file of a container on pve1.
+func readConf(t *testing.T, s *Sim, vmid int) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.StateDir, "nodes", node, "lxc", strconv.Itoa(vmid)+".conf"))
+	b, err := os.ReadFile(filepath.Join(s.StateDir, "nodes/pve1/lxc", strconv.Itoa(vmid)+".conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func readConf(t *testing.T, s *Sim, node string, vmid int) string {
 func TestConfigFileFormat(t *testing.T) {
 	s := startSim(t, Options{})
 	createCT(t, s, "pve1", 102, url.Values{"features": {"nesting=1,keyctl=1"}, "description": {"web server"}, "cores": {"2"}})
-	got := readConf(t, s, "pve1", 102)
+	got := readConf(t, s, 102)
 	want := regexp.MustCompile(`^#web server
 arch: amd64
 cores: 2
@@ -51,19 +52,19 @@ $`)
 		t.Fatal(err)
 	}
 	call(t, s, http.MethodPut, "/nodes/pve1/lxc/102/config", url.Values{"tags": {"web"}, "onboot": {"1"}}).ok(t)
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/102/snapshot", url.Values{"snapname": {"s1"}, "description": {"first"}}).ok(t).(string))
-	got = readConf(t, s, "pve1", 102)
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/102/snapshot", url.Values{"snapname": {"s1"}, "description": {"first"}}).upid(t))
+	got = readConf(t, s, 102)
 	if !strings.Contains(got, "onboot: 1\nostype: debian\nparent: s1\nrootfs:") ||
 		!strings.Contains(got, "tags: web\nunprivileged: 1\nlxc.apparmor.profile: lxc-docker-secure\n\n[s1]\n#first\narch: amd64\n") ||
 		!regexp.MustCompile(`\nsnaptime: \d+\nswap: 512\ntags: web\nunprivileged: 1\nlxc.apparmor.profile: lxc-docker-secure\n$`).MatchString(got) {
 		t.Fatalf("config file after update and snapshot:\n%s", got)
 	}
-	cfg := config(t, s, "pve1", 102)
+	cfg := config(t, s, 102)
 	lxc, _ := cfg["lxc"].([]any)
 	if len(lxc) != 1 || fmt.Sprint(lxc[0]) != "[lxc.apparmor.profile lxc-docker-secure]" || cfg["onboot"] != float64(1) {
 		t.Fatalf("config: %v", cfg)
 	}
-	snapCfg := call(t, s, http.MethodGet, "/nodes/pve1/lxc/102/config", url.Values{"snapshot": {"s1"}}).ok(t).(map[string]any)
+	snapCfg := call(t, s, http.MethodGet, "/nodes/pve1/lxc/102/config", url.Values{"snapshot": {"s1"}}).obj(t)
 	if snapCfg["description"] != "first\n" || snapCfg["snaptime"] == nil || snapCfg["lxc"] == nil {
 		t.Fatalf("snapshot config: %v", snapCfg)
 	}
@@ -74,29 +75,29 @@ $`)
 func TestPendingChanges(t *testing.T) {
 	s := startSim(t, Options{})
 	createCT(t, s, "pve1", 100, url.Values{"nameserver": {"10.0.0.53"}})
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/start", nil).ok(t).(string))
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/start", nil).upid(t))
 	call(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"features": {"nesting=1"}, "memory": {"2048"}, "delete": {"nameserver"}}).ok(t)
-	if got := readConf(t, s, "pve1", 100); !strings.Contains(got, "memory: 2048\n") || !strings.Contains(got, "\n[pve:pending]\ndelete: nameserver\nfeatures: nesting=1\n") {
+	if got := readConf(t, s, 100); !strings.Contains(got, "memory: 2048\n") || !strings.Contains(got, "\n[pve:pending]\ndelete: nameserver\nfeatures: nesting=1\n") {
 		t.Fatalf("config file:\n%s", got)
 	}
-	cur := call(t, s, http.MethodGet, "/nodes/pve1/lxc/100/config", url.Values{"current": {"1"}}).ok(t).(map[string]any)
-	pend := config(t, s, "pve1", 100)
+	cur := call(t, s, http.MethodGet, "/nodes/pve1/lxc/100/config", url.Values{"current": {"1"}}).obj(t)
+	pend := config(t, s, 100)
 	if cur["features"] != nil || cur["nameserver"] != "10.0.0.53" || pend["features"] != "nesting=1" || pend["nameserver"] != nil || pend["memory"] != float64(2048) {
 		t.Fatalf("current %v pending %v", cur, pend)
 	}
-	items := call(t, s, http.MethodGet, "/nodes/pve1/lxc/100/pending", nil).ok(t).([]any)
+	items := call(t, s, http.MethodGet, "/nodes/pve1/lxc/100/pending", nil).list(t)
 	found := map[string]string{}
 	for _, it := range items {
-		m := it.(map[string]any)
-		found[m["key"].(string)] = fmt.Sprint(m["value"], "|", m["pending"], "|", m["delete"])
+		m, _ := it.(map[string]any)
+		found[fmt.Sprint(m["key"])] = fmt.Sprint(m["value"], "|", m["pending"], "|", m["delete"])
 	}
 	if found["features"] != "<nil>|nesting=1|<nil>" || found["nameserver"] != "10.0.0.53|<nil>|1" || found["memory"] != "2048|<nil>|<nil>" {
 		t.Fatalf("pending: %v", found)
 	}
 	// Revert one change, then restart: the rest is applied.
 	call(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"revert": {"nameserver"}}).ok(t)
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/reboot", nil).ok(t).(string))
-	got := readConf(t, s, "pve1", 100)
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/reboot", nil).upid(t))
+	got := readConf(t, s, 100)
 	if strings.Contains(got, "pending") || !strings.Contains(got, "features: nesting=1\n") || !strings.Contains(got, "nameserver: 10.0.0.53\n") {
 		t.Fatalf("after reboot:\n%s", got)
 	}
@@ -108,27 +109,27 @@ func TestRestartKeepsState(t *testing.T) {
 	s := startSim(t, Options{Nodes: []string{"pve1", "pve2"}})
 	createCT(t, s, "pve1", 100, nil)
 	createCT(t, s, "pve2", 200, url.Values{"hostname": {"other"}})
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/snapshot", url.Values{"snapname": {"s1"}}).ok(t).(string))
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve2/lxc/200/status/start", nil).ok(t).(string))
-	before := config(t, s, "pve1", 100)
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/snapshot", url.Values{"snapname": {"s1"}}).upid(t))
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve2/lxc/200/status/start", nil).upid(t))
+	before := config(t, s, 100)
 	endpoint, ca, token := s.Endpoint, string(s.CAPEM), s.APIToken
 
 	s.Restart(t)
 	if s.Endpoint != endpoint || string(s.CAPEM) != ca || s.APIToken != token {
 		t.Fatalf("restart changed endpoint, CA or token: %s", s.Endpoint)
 	}
-	after := config(t, s, "pve1", 100)
+	after := config(t, s, 100)
 	if after["digest"] != before["digest"] || after["parent"] != "s1" {
 		t.Fatalf("config after restart: %v", after)
 	}
-	st := call(t, s, http.MethodGet, "/nodes/pve2/lxc/200/status/current", nil).ok(t).(map[string]any)
+	st := call(t, s, http.MethodGet, "/nodes/pve2/lxc/200/status/current", nil).obj(t)
 	if st["status"] != "running" || st["name"] != "other" {
 		t.Fatalf("status after restart: %v", st)
 	}
 	if id := call(t, s, http.MethodGet, "/cluster/nextid", nil).ok(t); id != "101" {
 		t.Fatalf("nextid after restart: %v", id)
 	}
-	res := call(t, s, http.MethodGet, "/cluster/resources", url.Values{"type": {"vm"}}).ok(t).([]any)
+	res := call(t, s, http.MethodGet, "/cluster/resources", url.Values{"type": {"vm"}}).list(t)
 	if len(res) != 2 {
 		t.Fatalf("resources after restart: %v", res)
 	}
@@ -149,7 +150,7 @@ func TestParallelCreates(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for attempt := 0; attempt < 50; attempt++ {
-				id, _ := call(t, s, http.MethodGet, "/cluster/nextid", nil).ok(t).(string)
+				id := call(t, s, http.MethodGet, "/cluster/nextid", nil).upid(t)
 				r := call(t, s, http.MethodPost, "/nodes/pve1/lxc", url.Values{
 					"vmid": {id}, "ostemplate": {ubuntuTemplate}, "rootfs": {"local-lvm:2"}, "hostname": {fmt.Sprintf("c%d", i)},
 				})
@@ -160,7 +161,7 @@ func TestParallelCreates(t *testing.T) {
 					errs <- fmt.Errorf("create: %d %s", r.status, r.reason)
 					return
 				}
-				if es := waitTask(t, s, r.body["data"].(string)); es != "OK" {
+				if es := waitTask(t, s, r.upid(t)); es != "OK" {
 					errs <- fmt.Errorf("task: %s", es)
 					return
 				}
@@ -186,7 +187,7 @@ func TestParallelCreates(t *testing.T) {
 		t.Fatalf("configs %v, created %v", got, ids)
 	}
 	for _, id := range ids {
-		if c := config(t, s, "pve1", id); c["lock"] != nil || c["rootfs"] != fmt.Sprintf("local-lvm:vm-%d-disk-0,size=2G", id) {
+		if c := config(t, s, id); c["lock"] != nil || c["rootfs"] != fmt.Sprintf("local-lvm:vm-%d-disk-0,size=2G", id) {
 			t.Fatalf("config of %d: %v", id, c)
 		}
 	}

@@ -217,7 +217,7 @@ func (s *server) nodeVolumes(node string) []volumeRef {
 	return out
 }
 
-func (s *server) storageEntry(node string, d storageDef, used int64) map[string]any {
+func (s *server) storageEntry(d storageDef, used int64) map[string]any {
 	return map[string]any{
 		"storage":       d.id,
 		"type":          d.typ,
@@ -260,7 +260,7 @@ func (s *server) handleStorageList(r *request) (any, error) {
 		if !ok {
 			continue
 		}
-		out = append(out, s.storageEntry(r.node, d, usage[d.id]))
+		out = append(out, s.storageEntry(d, usage[d.id]))
 	}
 	return out, nil
 }
@@ -271,7 +271,7 @@ func (s *server) handleStorageStatus(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := s.storageEntry(r.node, d, s.volumeUsage(r.node)[d.id])
+	e := s.storageEntry(d, s.volumeUsage(r.node)[d.id])
 	delete(e, "storage")
 	delete(e, "used_fraction")
 	return e, nil

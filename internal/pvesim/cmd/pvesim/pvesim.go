@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,13 +23,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.Stdout, sig); err != nil {
 		fmt.Fprintln(os.Stderr, "pvesim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run starts the simulator, writes the start line to stdout and serves
+// until stop receives.
+func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 	fs := flag.NewFlagSet("pvesim", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	nodes := fs.String("nodes", "pve1", "comma-separated node names")
@@ -86,11 +91,11 @@ func run(args []string) error {
 		_ = sim.Close()
 		return err
 	}
-	fmt.Println(string(line))
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	if _, err := fmt.Fprintln(stdout, string(line)); err != nil {
+		_ = sim.Close()
+		return err
+	}
+	<-stop
 	done := make(chan error, 1)
 	go func() { done <- sim.Close() }()
 	select {
