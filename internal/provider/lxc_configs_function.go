@@ -413,10 +413,9 @@ func (p *lxcConfigsParser) integer(at string, raw json.RawMessage, lo, hi int64)
 		n = int64(f)
 	}
 	if n < lo || n > hi {
-		switch {
-		case hi == math.MaxInt64:
+		if hi == math.MaxInt64 {
 			p.fail(at, "must be at least %d, got %d", lo, n)
-		default:
+		} else {
 			p.fail(at, "must be between %d and %d, got %d", lo, hi, n)
 		}
 		return 0, false
@@ -425,20 +424,21 @@ func (p *lxcConfigsParser) integer(at string, raw json.RawMessage, lo, hi int64)
 }
 
 // stringList decodes an array of strings; element errors name the index.
-func (p *lxcConfigsParser) stringList(at string, raw json.RawMessage) ([]string, bool) {
+// It returns nil after a problem.
+func (p *lxcConfigsParser) stringList(at string, raw json.RawMessage) []string {
 	items, ok := p.array(at, raw)
 	if !ok {
-		return nil, false
+		return nil
 	}
 	out := make([]string, 0, len(items))
 	for i, item := range items {
 		s, ok := p.str(fmt.Sprintf("%s[%d]", at, i), item)
 		if !ok {
-			return nil, false
+			return nil
 		}
 		out = append(out, s)
 	}
-	return out, true
+	return out
 }
 
 // check verifies the JSON type of a field that reaches no argument.
@@ -619,14 +619,14 @@ func convertLXCConfigs(doc []byte) (map[string]lxcConfigsEntryModel, error) {
 	return out, nil
 }
 
-// lineColumn turns a byte offset into a 1-based line and column.
+// lineColumn returns the 1-based line and column of the byte a
+// json.SyntaxError stopped at (its Offset counts the bytes read, that byte
+// included).
 func lineColumn(doc []byte, offset int64) (int, int) {
-	if offset > int64(len(doc)) {
-		offset = int64(len(doc))
-	}
-	before := doc[:offset]
+	at := int(min(max(offset-1, 0), int64(len(doc))))
+	before := doc[:at]
 	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(offset) - bytes.LastIndexByte(before, '\n')
+	col := at - bytes.LastIndexByte(before, '\n')
 	return line, col
 }
 
@@ -715,14 +715,14 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 		case "firewall":
 			p.firewall(fa, m.raw, &e.Network[0], unmapped)
 		case "features":
-			items, _ := p.stringList(fa, m.raw)
+			items := p.stringList(fa, m.raw)
 			for i, name := range items {
 				if name != "docker" {
 					unmapped(fmt.Sprintf("features[%d]", i), json.RawMessage(strconv.Quote(name)))
 				}
 			}
 		case "pct_options":
-			items, _ := p.stringList(fa, m.raw)
+			items := p.stringList(fa, m.raw)
 			for i, opt := range items {
 				if features == nil {
 					features = &lxcConfigsFeaturesModel{
@@ -735,7 +735,7 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 				}
 			}
 		case "lxc_options":
-			items, _ := p.stringList(fa, m.raw)
+			items := p.stringList(fa, m.raw)
 			for i, opt := range items {
 				key, value, ok := splitLXCOption(opt)
 				if !ok {

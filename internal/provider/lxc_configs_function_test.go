@@ -565,7 +565,7 @@ func TestLXCConfigsFunctionEdgeCases(t *testing.T) {
 		// No tests in the file: the docker block's checks keep their defaults.
 		sameJSON(t, "docker", c["docker"], `{"package_source":"docker-ce","version":null,"compose":true,"storage_driver":"overlay2",
 			"daemon_json":null,"verify_on_refresh":null,"health_checks":{"hello_world":true,"network_target":"1.1.1.1"}}`)
-		sameJSON(t, "unmapped", c["unmapped"], `["portainer_role: \"none\"","apparmor_manages_nesting: true"]`)
+		sameJSON(t, "unmapped", c["unmapped"], `["apparmor_manages_nesting: true","portainer_role: \"none\""]`)
 	})
 	t.Run("pct options that are not only features are listed whole", func(t *testing.T) {
 		e := validEntry()
@@ -579,8 +579,8 @@ func TestLXCConfigsFunctionEdgeCases(t *testing.T) {
 			t.Fatalf("got %v", got)
 		}
 		sameJSON(t, "features", c["features"], `{"nesting":null,"keyctl":null,"fuse":null,"mknod":true,"mount":null}`)
-		sameJSON(t, "unmapped", c["unmapped"], `["portainer_role: \"none\"","apparmor_manages_nesting: true",
-			"pct_options[0]: \"nesting=1,onboot=1\"","pct_options[1]: \"keyctl=maybe\"","pct_options[2]: \"mount=\""]`)
+		sameJSON(t, "unmapped", c["unmapped"], `["apparmor_manages_nesting: true","pct_options[0]: \"nesting=1,onboot=1\"",
+			"pct_options[1]: \"keyctl=maybe\"","pct_options[2]: \"mount=\"","portainer_role: \"none\""]`)
 	})
 	t.Run("docker tests of another shape are listed", func(t *testing.T) {
 		e := validEntry()
@@ -594,8 +594,8 @@ func TestLXCConfigsFunctionEdgeCases(t *testing.T) {
 		if !ok {
 			t.Fatalf("got %v", got)
 		}
-		sameJSON(t, "hello_world", c["docker"].(map[string]any)["health_checks"], `{"hello_world":false,"network_target":"1.1.1.1"}`)
-		sameJSON(t, "unmapped", c["unmapped"], `["portainer_role: \"none\"","apparmor_manages_nesting: true",
+		sameJSON(t, "hello_world", asMap(c["docker"])["health_checks"], `{"hello_world":false,"network_target":"1.1.1.1"}`)
+		sameJSON(t, "unmapped", c["unmapped"], `["apparmor_manages_nesting: true","portainer_role: \"none\"",
 			"tests.health_checks: \"all\"","tests.integration_tests[0]: \"hello\""]`)
 	})
 }
@@ -620,6 +620,23 @@ func TestSplitLXCOption(t *testing.T) {
 			t.Errorf("splitLXCOption(%q) accepted: %q, %q", bad, k, v)
 		}
 	}
+}
+
+// asMap, asSlice and asString read decoded JSON; a value of another type
+// gives the zero value, which the comparisons then report.
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // realFixture returns the shared phoenix_lxc_configs.json, or skips.
@@ -721,13 +738,13 @@ func checkFieldByField(t *testing.T, ctid string, entries map[string]map[string]
 		case "storage_size_gb":
 			rootfs["size"] = fmt.Sprint(v) + "G"
 		case "network_config":
-			for k, nv := range v.(map[string]any) {
+			for k, nv := range asMap(v) {
 				net[k] = nv
 			}
 		case "mac_address":
 			net["hwaddr"] = v
 		case "firewall":
-			if en, ok := v.(map[string]any)["enabled"]; ok {
+			if en, ok := asMap(v)["enabled"]; ok {
 				net["firewall"] = en
 			}
 		case "boot_order", "boot_delay":
@@ -736,24 +753,24 @@ func checkFieldByField(t *testing.T, ctid string, entries map[string]map[string]
 			}
 			startup[map[string]string{"boot_order": "order", "boot_delay": "up_delay"}[key]] = v
 		case "clone_from_ctid":
-			src, _ := strconv.Atoi(v.(string))
+			src, _ := strconv.Atoi(asString(v))
 			var snap any
-			if s, ok := entries[v.(string)]; ok {
+			if s, ok := entries[asString(v)]; ok {
 				snap = s["template_snapshot_name"]
 			}
 			want["clone"] = map[string]any{"source_vmid": src, "source_node": nil, "snapshot": snap, "full": nil, "storage": nil}
 		case "lxc_options":
 			var lines []any
-			for _, o := range v.([]any) {
-				k, val, _ := strings.Cut(o.(string), "=")
+			for _, o := range asSlice(v) {
+				k, val, _ := strings.Cut(asString(o), "=")
 				lines = append(lines, map[string]any{"key": k, "value": val})
 			}
 			if len(lines) > 0 {
 				want["lxc_config"] = lines
 			}
 		case "pct_options":
-			for _, o := range v.([]any) {
-				k, val, ok := strings.Cut(o.(string), "=")
+			for _, o := range asSlice(v) {
+				k, val, ok := strings.Cut(asString(o), "=")
 				if ok && slices.Contains([]string{"nesting", "keyctl", "fuse", "mknod"}, k) {
 					if features == nil {
 						features = map[string]any{"nesting": nil, "keyctl": nil, "fuse": nil, "mknod": nil, "mount": nil}
@@ -762,12 +779,12 @@ func checkFieldByField(t *testing.T, ctid string, entries map[string]map[string]
 				}
 			}
 		case "features":
-			if slices.Contains(v.([]any), any("docker")) {
+			if slices.Contains(asSlice(v), any("docker")) {
 				hello := true
 				if tests, ok := e["tests"].(map[string]any); ok {
 					if it, ok := tests["integration_tests"].([]any); ok {
 						hello = slices.ContainsFunc(it, func(x any) bool {
-							return strings.HasSuffix(fmt.Sprint(x.(map[string]any)["path"]), "/test_docker_hello_world.sh")
+							return strings.HasSuffix(fmt.Sprint(asMap(x)["path"]), "/test_docker_hello_world.sh")
 						})
 					}
 				}
@@ -802,8 +819,8 @@ func checkFieldByField(t *testing.T, ctid string, entries map[string]map[string]
 func checkEveryFieldAccounted(t *testing.T, ctid string, entry map[string]any, got map[string]any) {
 	t.Helper()
 	listed := map[string]any{}
-	for _, u := range got["unmapped"].([]any) {
-		p, v, ok := strings.Cut(u.(string), ": ")
+	for _, u := range asSlice(got["unmapped"]) {
+		p, v, ok := strings.Cut(asString(u), ": ")
 		if !ok {
 			t.Errorf("%s: unmapped entry %q is not \"path: value\"", ctid, u)
 			continue
@@ -820,7 +837,7 @@ func checkEveryFieldAccounted(t *testing.T, ctid string, entry map[string]any, g
 		}
 		listed[p] = value
 	}
-	hasDocker := slices.Contains(entry["features"].([]any), any("docker"))
+	hasDocker := slices.Contains(asSlice(entry["features"]), any("docker"))
 	used := map[string]bool{}
 	for leaf, value := range jsonLeaves("", entry) {
 		mapped := leafIsMapped(leaf, entry, hasDocker)
@@ -870,7 +887,7 @@ func leafIsMapped(leaf string, entry map[string]any, hasDocker bool) bool {
 	}
 	if hasDocker && strings.HasPrefix(leaf, "tests.") {
 		item, _, _ := strings.Cut(leaf, "].")
-		script, _ := jsonAt(entry, item+"]").(map[string]any)["path"].(string)
+		script := asString(asMap(jsonAt(entry, item+"]"))["path"])
 		base := script[strings.LastIndex(script, "/")+1:]
 		switch {
 		case strings.HasPrefix(leaf, "tests.health_checks["):
@@ -1005,14 +1022,17 @@ func (p *lxcConfigsTestProvider) Metadata(_ context.Context, _ provider.Metadata
 	resp.TypeName = "phoenix"
 }
 
-func (p *lxcConfigsTestProvider) Schema(context.Context, provider.SchemaRequest, *provider.SchemaResponse) {}
+func (p *lxcConfigsTestProvider) Schema(context.Context, provider.SchemaRequest, *provider.SchemaResponse) {
+}
 
 func (p *lxcConfigsTestProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
 }
 
 func (p *lxcConfigsTestProvider) Resources(context.Context) []func() resource.Resource { return nil }
 
-func (p *lxcConfigsTestProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+func (p *lxcConfigsTestProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return nil
+}
 
 func (p *lxcConfigsTestProvider) Functions(context.Context) []func() function.Function {
 	return []func() function.Function{NewLXCConfigsFunction}
@@ -1148,7 +1168,8 @@ output "bad" {
   value = provider::phoenix::lxc_configs(jsonencode({ lxc_configs = { "950" = { memory_mb = "2G" } } }))
 }
 `,
-				ExpectError: regexp.MustCompile(`lxc_configs\["950"\]\.memory_mb: expected an integer, got "2G"`),
+				// Terraform wraps the message: match across line breaks.
+				ExpectError: regexp.MustCompile(`lxc_configs\["950"\]\.memory_mb:\s+expected\s+an\s+integer,\s+got\s+"2G"`),
 			},
 		},
 	})
