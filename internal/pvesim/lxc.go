@@ -65,6 +65,23 @@ func parseProp(param, value string) (map[string]string, error) {
 // parameter: property strings reprinted in PVE's order (with a generated
 // MAC for a network device without one), booleans as 1 or 0.
 func normalizeParam(key, value string) (string, error) {
+	if strings.ContainsAny(value, "\r\n") {
+		return "", errf("detected invalid newline inside property '%s'", key)
+	}
+	// PVE's config parser trims values, so surrounding blanks never survive.
+	value = strings.TrimSpace(value)
+	nv, err := normalizeParamValue(key, value)
+	if err != nil || nv == "" {
+		return nv, err
+	}
+	scratch, _ := lxcconf.Parse(nil)
+	if err := scratch.Main().Check(key, nv); err != nil {
+		return "", paramErr1(key, err.Error())
+	}
+	return nv, nil
+}
+
+func normalizeParamValue(key, value string) (string, error) {
 	f, ok := formatFor(key)
 	if !ok {
 		return normalizeValue(key, value), nil

@@ -130,10 +130,10 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 		return 0
 	}
 	if f := s.faults.status(hr.Method, path); f != nil {
-		return s.writeError(w, &apiError{status: f.Status, msg: f.Message})
+		return s.writeError(w, hr, &apiError{status: f.Status, msg: f.Message})
 	}
 	if !strings.HasPrefix(path, apiPrefix+"/") {
-		return s.writeError(w, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, path)})
+		return s.writeError(w, hr, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, path)})
 	}
 	rel := strings.TrimPrefix(path, apiPrefix)
 	if len(rel) > 1 {
@@ -146,19 +146,19 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 	if !noAuth {
 		u, err := s.auth.check(hr)
 		if err != nil {
-			return s.writeError(w, err)
+			return s.writeError(w, hr, err)
 		}
 		user = u
 	}
 
 	rt, vars := s.match(hr.Method, rel)
 	if rt == nil {
-		return s.writeError(w, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, rel)})
+		return s.writeError(w, hr, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, rel)})
 	}
 
 	p, perr := readParams(hr)
 	if perr != nil {
-		return s.writeError(w, perr)
+		return s.writeError(w, hr, perr)
 	}
 	for k, v := range vars {
 		p[k] = v
@@ -172,27 +172,27 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 			node = s.opts.Nodes[0]
 		}
 		if !s.isNode(node) {
-			return s.writeError(w, errf("hostname lookup '%s' failed - failed to get address info for: %s: Name or service not known", node, node))
+			return s.writeError(w, hr, errf("hostname lookup '%s' failed - failed to get address info for: %s: Name or service not known", node, node))
 		}
 		req.node = node
 	}
 
 	if params.Known(hr.Method, rt.tmpl) {
 		if errs := params.Validate(hr.Method, rt.tmpl, p); len(errs) > 0 {
-			return s.writeError(w, paramErr(errs))
+			return s.writeError(w, hr, paramErr(errs))
 		}
 	}
 	if v, ok := vars["vmid"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 100 || n > 999999999 {
-			return s.writeError(w, paramErr1("vmid", fmt.Sprintf("value '%s' does not look like a valid VM ID", v)))
+			return s.writeError(w, hr, paramErr1("vmid", fmt.Sprintf("value '%s' does not look like a valid VM ID", v)))
 		}
 		req.vmid = n
 	}
 
 	data, err := rt.handler(req)
 	if err != nil {
-		return s.writeError(w, asAPIError(err))
+		return s.writeError(w, hr, asAPIError(err))
 	}
 	return writeData(w, data)
 }
@@ -295,7 +295,12 @@ func writeData(w http.ResponseWriter, data any) int {
 // phrase and {"data":null} (plus "errors" for parameter errors) as body.
 // net/http always writes its own reason phrase, so the response is written
 // on the hijacked connection, which is then closed.
-func (s *server) writeError(w http.ResponseWriter, e *apiError) int {
+func (s *server) writeError(w http.ResponseWriter, hr *http.Request, e *apiError) int {
+	// Read what is left of the body first: closing a connection with unread
+	// input makes the kernel reset it, and the client would lose the answer.
+	if hr.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 1<<20))
+	}
 	body := map[string]any{"data": nil}
 	if len(e.errors) > 0 {
 		body["errors"] = e.errors

@@ -107,6 +107,8 @@ type server struct {
 	fp       string
 }
 
+var reNodeName = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$`)
+
 var reToken = regexp.MustCompile(`^([^@\s!=]+@[^@\s!=]+)!([A-Za-z][A-Za-z0-9._-]*)=(\S+)$`)
 
 // New starts a simulator for opts and returns once it accepts connections.
@@ -125,7 +127,7 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		opts.Nodes = []string{"pve1"}
 	}
 	for _, n := range opts.Nodes {
-		if !regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$`).MatchString(n) {
+		if !reNodeName.MatchString(n) {
 			return nil, fmt.Errorf("pvesim: invalid node name %q", n)
 		}
 	}
