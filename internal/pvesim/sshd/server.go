@@ -1,0 +1,531 @@
+package sshd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Event describes one command run over SSH, reported to Options.OnCommand
+// when it ends.
+type Event struct {
+	// Node is the node the server stands for.
+	Node string
+	// Command is the exec request's command line, as the client sent it.
+	Command string
+	// Exit is the command's exit status; -1 when the connection was dropped
+	// before an exit status could be sent (see Dropped).
+	Exit int
+	// Duration is the wall time from the exec request to the end.
+	Duration time.Duration
+	// Write reports whether the command changed the simulator's state: a
+	// file created, removed or modified under the node's part of the state
+	// dir (PVE configs of all nodes, the node's /etc/apparmor.d, its CT
+	// volumes and runtime files). Lock files and the node's /tmp do not
+	// count. A command running concurrently with a writer may be reported
+	// as writing too.
+	Write bool
+	// Dropped is "" or the DropPoint ("before", "during", "after") at which
+	// a fault rule closed the connection.
+	Dropped string
+}
+
+// Options configures a node's SSH server.
+type Options struct {
+	// StateDir is the simulator's state dir (contract 3).
+	StateDir string
+	// Node is the node name, e.g. "pve1".
+	Node string
+	// Listen is the address to listen on; default "127.0.0.1:0".
+	Listen string
+	// HostKeyFile is the ed25519 host key (OpenSSH format), created when
+	// absent; default <state>/ssh/<node>/ssh_host_ed25519_key.
+	HostKeyFile string
+	// AuthorizedKeys are the public keys accepted for user root.
+	AuthorizedKeys []ssh.PublicKey
+	// OnCommand, when set, is called after every command (from the
+	// command's goroutine; it must be safe for concurrent use).
+	OnCommand func(Event)
+	// Faults, when set, returns the faults in force; it is called for every
+	// command.
+	Faults func() FaultSet
+}
+
+// Server is one node's SSH server.
+type Server struct {
+	opts     Options
+	listener net.Listener
+	signer   ssh.Signer
+	config   *ssh.ServerConfig
+	spec     *sandboxSpec
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*ssh.ServerConn]struct{}
+	procs  map[*exec.Cmd]struct{}
+	wg     sync.WaitGroup
+}
+
+var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
+
+// Start prepares the node's state (directories, a copy of the host's
+// AppArmor tree, the stand-in commands), checks that bubblewrap can build a
+// sandbox, and starts serving SSH.
+func Start(opts Options) (*Server, error) {
+	if opts.StateDir == "" {
+		return nil, errors.New("pvesim sshd: StateDir is required")
+	}
+	if !nodeNameRE.MatchString(opts.Node) {
+		return nil, fmt.Errorf("pvesim sshd: invalid node name %q", opts.Node)
+	}
+	stateDir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.StateDir = stateDir
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.HostKeyFile == "" {
+		opts.HostKeyFile = filepath.Join(sshDir(stateDir), opts.Node, "ssh_host_ed25519_key")
+	}
+	unprivileged := os.Geteuid() != 0
+	bwrap, err := bwrapPath(context.Background(), unprivileged)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareNodeState(stateDir, opts.Node); err != nil {
+		return nil, fmt.Errorf("pvesim sshd: prepare state for node %s: %w", opts.Node, err)
+	}
+	standins, err := installStandins(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("pvesim sshd: install stand-in commands: %w", err)
+	}
+	hostnameFile := filepath.Join(sshDir(stateDir), opts.Node, "hostname")
+	if err := os.MkdirAll(filepath.Dir(hostnameFile), 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(hostnameFile, []byte(opts.Node+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	signer, err := loadOrCreateKey(opts.HostKeyFile, "root@"+opts.Node)
+	if err != nil {
+		return nil, fmt.Errorf("pvesim sshd: host key: %w", err)
+	}
+	s := &Server{
+		opts:   opts,
+		signer: signer,
+		conns:  map[*ssh.ServerConn]struct{}{},
+		procs:  map[*exec.Cmd]struct{}{},
+		spec: &sandboxSpec{
+			bwrap:        bwrap,
+			unprivileged: unprivileged,
+			stateDir:     stateDir,
+			node:         opts.Node,
+			standins:     standins,
+			hostnameFile: hostnameFile,
+		},
+	}
+	s.config = &ssh.ServerConfig{
+		ServerVersion:     "SSH-2.0-OpenSSH_10.0p2 Debian-7",
+		PublicKeyCallback: s.checkKey,
+	}
+	s.config.AddHostKey(signer)
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("pvesim sshd: listen on %s: %w", opts.Listen, err)
+	}
+	s.listener = ln
+	s.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+// Addr returns the address the server listens on, e.g. "127.0.0.1:34567".
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// HostKey returns the server's public host key.
+func (s *Server) HostKey() ssh.PublicKey { return s.signer.PublicKey() }
+
+// Fingerprint returns the host key's SHA256 fingerprint ("SHA256:...").
+func (s *Server) Fingerprint() string { return ssh.FingerprintSHA256(s.HostKey()) }
+
+// Node returns the node name the server stands for.
+func (s *Server) Node() string { return s.opts.Node }
+
+// Close stops listening, closes every connection, kills running commands and
+// waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	err := s.listener.Close()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	for cmd := range s.procs {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if meta.User() != "root" {
+		return nil, fmt.Errorf("user %q not allowed", meta.User())
+	}
+	for _, k := range s.opts.AuthorizedKeys {
+		if k != nil && bytes.Equal(k.Marshal(), key.Marshal()) {
+			return &ssh.Permissions{Extensions: map[string]string{"pubkey-fp": ssh.FingerprintSHA256(key)}}, nil
+		}
+	}
+	return nil, errors.New("public key not authorized")
+}
+
+func (s *Server) serve() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.listener.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handleConn(nc)
+		}()
+	}
+}
+
+func (s *Server) handleConn(nc net.Conn) {
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	conn, chans, reqs, err := ssh.NewServerConn(nc, s.config)
+	if err != nil {
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	s.conns[conn] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+		_ = conn.Close()
+	}()
+	go ssh.DiscardRequests(reqs)
+	var chWG sync.WaitGroup
+	for newCh := range chans {
+		if newCh.ChannelType() != "session" {
+			_ = newCh.Reject(ssh.UnknownChannelType, "only session channels are supported")
+			continue
+		}
+		chWG.Add(1)
+		go func() {
+			defer chWG.Done()
+			s.handleSession(conn, newCh)
+		}()
+	}
+	chWG.Wait()
+}
+
+// acceptedEnv reports whether an "env" request is honoured, like Debian's
+// sshd_config "AcceptEnv LANG LC_*".
+func acceptedEnv(name string) bool {
+	return name == "LANG" || strings.HasPrefix(name, "LC_")
+}
+
+func (s *Server) handleSession(conn *ssh.ServerConn, newCh ssh.NewChannel) {
+	ch, reqs, err := newCh.Accept()
+	if err != nil {
+		return
+	}
+	var env []string
+	started := false
+	for req := range reqs {
+		switch req.Type {
+		case "env":
+			var kv struct{ Name, Value string }
+			ok := ssh.Unmarshal(req.Payload, &kv) == nil && acceptedEnv(kv.Name) && !started
+			if ok {
+				env = append(env, kv.Name+"="+kv.Value)
+			}
+			if req.WantReply {
+				_ = req.Reply(ok, nil)
+			}
+		case "exec":
+			var p struct{ Command string }
+			if started || ssh.Unmarshal(req.Payload, &p) != nil {
+				if req.WantReply {
+					_ = req.Reply(false, nil)
+				}
+				continue
+			}
+			started = true
+			if req.WantReply {
+				_ = req.Reply(true, nil)
+			}
+			go func() {
+				s.run(conn, ch, p.Command, env)
+				// Closing the channel also ends the request loop.
+				_ = ch.Close()
+			}()
+		default:
+			// No shell, pty or subsystem: this server runs exec requests only.
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+		}
+	}
+	if !started {
+		_ = ch.Close()
+	}
+}
+
+// drainWriter forwards to w until a write fails, then discards, so that a
+// command whose client went away is not killed by a broken pipe.
+type drainWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	failed bool
+}
+
+func (d *drainWriter) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.failed {
+		if _, err := d.w.Write(p); err != nil {
+			d.failed = true
+		}
+	}
+	return len(p), nil
+}
+
+func (s *Server) faults() FaultSet {
+	if s.opts.Faults == nil {
+		return FaultSet{}
+	}
+	return s.opts.Faults()
+}
+
+func (s *Server) emit(ev Event) {
+	if s.opts.OnCommand != nil {
+		s.opts.OnCommand(ev)
+	}
+}
+
+func (s *Server) environ(conn *ssh.ServerConn, extra []string) []string {
+	env := []string{
+		"PATH=" + nodePath,
+		"HOME=/root",
+		"USER=root",
+		"LOGNAME=root",
+		"SHELL=/bin/bash",
+		"LANG=C.UTF-8",
+	}
+	if host, port, err := net.SplitHostPort(conn.RemoteAddr().String()); err == nil {
+		if lhost, lport, err := net.SplitHostPort(conn.LocalAddr().String()); err == nil {
+			env = append(env, "SSH_CONNECTION="+host+" "+port+" "+lhost+" "+lport, "SSH_CLIENT="+host+" "+port+" "+lport)
+		}
+	}
+	return append(env, extra...)
+}
+
+func (s *Server) track(cmd *exec.Cmd, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closed {
+			return false
+		}
+		s.procs[cmd] = struct{}{}
+		s.wg.Add(1)
+		return true
+	}
+	delete(s.procs, cmd)
+	s.wg.Done()
+	return true
+}
+
+func sendExit(ch ssh.Channel, err error) int {
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+		return 0
+	case errors.As(err, &exitErr):
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			name := strings.TrimPrefix(strings.ToUpper(unixSignalName(ws.Signal())), "SIG")
+			_, _ = ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+				Signal     string
+				CoreDumped bool
+				Error      string
+				Lang       string
+			}{name, ws.CoreDump(), "", ""}))
+			return 128 + int(ws.Signal())
+		}
+		code := exitErr.ExitCode()
+		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)})) //nolint:gosec // exit codes are 0..255.
+		return code
+	default:
+		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{255}))
+		return 255
+	}
+}
+
+func unixSignalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGKILL:
+		return "KILL"
+	case syscall.SIGTERM:
+		return "TERM"
+	case syscall.SIGINT:
+		return "INT"
+	case syscall.SIGHUP:
+		return "HUP"
+	case syscall.SIGPIPE:
+		return "PIPE"
+	case syscall.SIGSEGV:
+		return "SEGV"
+	case syscall.SIGABRT:
+		return "ABRT"
+	case syscall.SIGQUIT:
+		return "QUIT"
+	}
+	return "SIG" + strconv.Itoa(int(sig))
+}
+
+// run executes one command in the node sandbox, applying drop faults.
+func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env []string) {
+	start := time.Now()
+	ev := Event{Node: s.opts.Node, Command: command, Exit: -1}
+	faults := s.faults()
+	if faults.match(command, DropBefore) != nil {
+		_ = conn.Close()
+		ev.Dropped = DropBefore.String()
+		ev.Duration = time.Since(start)
+		s.emit(ev)
+		return
+	}
+	before := s.snapshot()
+	cmd := exec.Command(s.spec.bwrap, s.spec.args(command)...) //nolint:gosec // running the client's command in the sandbox is the point.
+	cmd.Env = s.environ(conn, env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = &drainWriter{w: ch}
+	cmd.Stderr = &drainWriter{w: ch.Stderr()}
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err == nil && s.track(cmd, true) {
+		err = cmd.Start()
+		if err != nil {
+			s.track(cmd, false)
+		}
+	} else if err == nil {
+		err = errors.New("server closed")
+	}
+	if err != nil {
+		_, _ = fmt.Fprintf(ch.Stderr(), "pvesim sshd: cannot start the sandbox: %v\n", err)
+		ev.Exit = sendExit(ch, err)
+		ev.Duration = time.Since(start)
+		s.emit(ev)
+		return
+	}
+	go func() {
+		_, _ = io.Copy(stdin, ch)
+		_ = stdin.Close()
+	}()
+	droppedDuring := faults.match(command, DropDuring) != nil
+	if droppedDuring {
+		_ = conn.Close()
+		ev.Dropped = DropDuring.String()
+	}
+	waitErr := cmd.Wait()
+	s.track(cmd, false)
+	ev.Write = !sameSnapshot(before, s.snapshot())
+	switch {
+	case droppedDuring:
+	case faults.match(command, DropAfter) != nil:
+		_ = conn.Close()
+		ev.Dropped = DropAfter.String()
+	default:
+		ev.Exit = sendExit(ch, waitErr)
+		_ = ch.CloseWrite()
+	}
+	ev.Duration = time.Since(start)
+	s.emit(ev)
+}
+
+type stamp struct {
+	size int64
+	mod  int64
+	mode fs.FileMode
+}
+
+// snapshot records size, mtime and mode of every file under the state the
+// node's commands can change.
+func (s *Server) snapshot() map[string]stamp {
+	st := s.opts.StateDir
+	roots := []string{
+		filepath.Join(st, "nodes"),
+		filepath.Join(st, "apparmor", s.opts.Node),
+		filepath.Join(st, "volumes", s.opts.Node),
+		filepath.Join(st, "runtime", s.opts.Node),
+	}
+	m := map[string]stamp{}
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil //nolint:nilerr // files vanishing during the walk are expected.
+			}
+			info, err := d.Info()
+			if err != nil {
+				return nil //nolint:nilerr // idem.
+			}
+			m[p] = stamp{size: info.Size(), mod: info.ModTime().UnixNano(), mode: info.Mode()}
+			return nil
+		})
+	}
+	return m
+}
+
+func sameSnapshot(a, b map[string]stamp) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
