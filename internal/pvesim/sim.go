@@ -1,8 +1,3 @@
-// Package pvesim is a Proxmox VE API simulator for tests, demos and
-// benchmarks: HTTPS with a generated CA, API tokens and tickets, the LXC
-// endpoints with PVE's parameters, shapes and errors, PVE config files as
-// state, asynchronous UPID tasks, and a request log with fault injection
-// under /_sim/.
 package pvesim
 
 import (
