@@ -192,3 +192,39 @@ func TestParallelCreates(t *testing.T) {
 		}
 	}
 }
+
+// TestMountPoints covers mount point volumes: allocation at create (with the
+// storage parameter for bare sizes), detaching to unusedN and destroying.
+func TestMountPoints(t *testing.T) {
+	s := startSim(t, Options{})
+	createCT(t, s, "pve1", 100, url.Values{"storage": {"local-lvm"}, "rootfs": {"4"}, "mp0": {"local-lvm:2,mp=/data,backup=1"}})
+	cfg := config(t, s, 100)
+	if cfg["rootfs"] != "local-lvm:vm-100-disk-0,size=4G" || cfg["mp0"] != "local-lvm:vm-100-disk-1,mp=/data,backup=1,size=2G" {
+		t.Fatalf("config: %v", cfg)
+	}
+	vol := filepath.Join(s.StateDir, "volumes/pve1/local-lvm/vm-100-disk-1")
+	if _, err := os.Stat(vol); err != nil {
+		t.Fatal(err)
+	}
+	call(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"delete": {"mp0"}}).ok(t)
+	cfg = config(t, s, 100)
+	if cfg["mp0"] != nil || cfg["unused0"] != "local-lvm:vm-100-disk-1" {
+		t.Fatalf("after detaching mp0: %v", cfg)
+	}
+	call(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"mp1": {"local-lvm:1,mp=/srv"}}).ok(t)
+	if cfg = config(t, s, 100); cfg["mp1"] != "local-lvm:vm-100-disk-2,mp=/srv,size=1G" {
+		t.Fatalf("after adding mp1: %v", cfg)
+	}
+	mustTask(t, s, call(t, s, http.MethodPut, "/nodes/pve1/lxc/100/resize", url.Values{"disk": {"mp1"}, "size": {"+512M"}}).upid(t))
+	if cfg = config(t, s, 100); cfg["mp1"] != "local-lvm:vm-100-disk-2,mp=/srv,size=1536M" {
+		t.Fatalf("after resizing mp1: %v", cfg)
+	}
+	call(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"delete": {"unused0"}}).ok(t)
+	if _, err := os.Stat(vol); !os.IsNotExist(err) {
+		t.Fatalf("unused volume not destroyed: %v", err)
+	}
+	content := call(t, s, http.MethodGet, "/nodes/pve1/storage/local-lvm/content", nil).list(t)
+	if len(content) != 2 {
+		t.Fatalf("local-lvm content: %v", content)
+	}
+}
