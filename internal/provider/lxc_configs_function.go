@@ -303,6 +303,15 @@ func compactJSON(raw json.RawMessage) string {
 	return b.String()
 }
 
+// jsonString encodes s as a JSON string, leaving <, > and & as they are.
+func jsonString(s string) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // A string always encodes.
+	return bytes.TrimSpace(b.Bytes())
+}
+
 // shortJSON is compactJSON cut to a length fit for an error message.
 func shortJSON(raw json.RawMessage) string {
 	s := compactJSON(raw)
@@ -718,7 +727,7 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 			items := p.stringList(fa, m.raw)
 			for i, name := range items {
 				if name != "docker" {
-					unmapped(fmt.Sprintf("features[%d]", i), json.RawMessage(strconv.Quote(name)))
+					unmapped(fmt.Sprintf("features[%d]", i), jsonString(name))
 				}
 			}
 		case "pct_options":
@@ -731,7 +740,7 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 					}
 				}
 				if !applyPctFeatures(opt, features) {
-					unmapped(fmt.Sprintf("pct_options[%d]", i), json.RawMessage(strconv.Quote(opt)))
+					unmapped(fmt.Sprintf("pct_options[%d]", i), jsonString(opt))
 				}
 			}
 		case "lxc_options":

@@ -1174,3 +1174,37 @@ output "bad" {
 		},
 	})
 }
+
+func TestLXCConfigsFunctionUnmappedValuesAreJSON(t *testing.T) {
+	e := validEntry()
+	e["features"] = []any{"docker", "a<b>&\"c\"\t\u00e9"}
+	got, ferr := runLXCConfigs(t, docWith(t, map[string]map[string]any{"130": e}))
+	if ferr != nil {
+		t.Fatal(ferr.Text)
+	}
+	want := `features[1]: "a<b>&\"c\"\t` + "\u00e9" + `"`
+	if !slices.Contains(asSlice(asMap(got["130"])["unmapped"]), any(want)) {
+		t.Errorf("unmapped %v does not hold %s", asMap(got["130"])["unmapped"], want)
+	}
+}
+
+// BenchmarkLXCConfigsFunctionRealFixture measures one call on the shared
+// fixture (17 containers), result conversion to Terraform values included.
+func BenchmarkLXCConfigsFunctionRealFixture(b *testing.B) {
+	doc, err := os.ReadFile(lxcConfigsRealFixture)
+	if errors.Is(err, os.ErrNotExist) {
+		b.Skipf("%s is absent: the real Phoenix fixture lives outside the repository (../shared/fixtures)", lxcConfigsRealFixture)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := NewLXCConfigsFunction()
+	args := function.NewArgumentsData([]attr.Value{types.StringValue(string(doc))})
+	for b.Loop() {
+		resp := function.RunResponse{Result: function.NewResultData(types.MapUnknown(lxcConfigsEntryType()))}
+		f.Run(b.Context(), function.RunRequest{Arguments: args}, &resp)
+		if resp.Error != nil {
+			b.Fatal(resp.Error.Text)
+		}
+	}
+}
