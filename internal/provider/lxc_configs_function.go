@@ -196,7 +196,8 @@ func (f *LXCConfigsFunction) Definition(_ context.Context, _ function.Definition
 			"`template` → `template` (verbatim: a file path must be changed into a `storage:vztmpl/...` volume); " +
 			"`clone_from_ctid` → `clone.source_vmid`, and the source's `template_snapshot_name` → `clone.snapshot`; " +
 			"`unprivileged` → `unprivileged`; `apparmor_profile` → `apparmor_profile`; `lxc_options` (`lxc.key=value` or " +
-			"`lxc.key: value`) → `lxc_config { key, value }`; `pct_options` feature flags (`nesting=1`, `keyctl=1`, `fuse=1`, " +
+			"`lxc.key: value`) → `lxc_config { key, value }`, except `lxc.apparmor.*` lines, which belong to `apparmor_profile`: " +
+			"`lxc.apparmor.profile` with the value of `apparmor_profile` is covered by it, any other is listed in `unmapped`; `pct_options` feature flags (`nesting=1`, `keyctl=1`, `fuse=1`, " +
 			"`mknod=1`, `mount=nfs;cifs`) → `features`; `start_at_boot` → `start_on_boot`; `boot_order`, `boot_delay` → " +
 			"`startup { order, up_delay }`; the feature `docker` → a `docker` object with the block's defaults, whose " +
 			"`health_checks.hello_world` is `false` only when `tests.integration_tests` lists no `test_docker_hello_world.sh`.\n\n" +
@@ -662,11 +663,16 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 		e.Unmapped = append(e.Unmapped, rel+": "+compactJSON(value))
 	}
 	seen := map[string]bool{}
-	hasDocker := false
+	// Fields that decide how others are read; their own errors are reported
+	// in the loop below.
+	hasDocker, profile := false, ""
 	for _, m := range members {
 		var names []string
 		if m.key == "features" && json.Unmarshal(m.raw, &names) == nil {
 			hasDocker = slices.Contains(names, "docker")
+		}
+		if m.key == "apparmor_profile" {
+			_ = json.Unmarshal(m.raw, &profile) // A non-string is reported below.
 		}
 	}
 	var startup lxcConfigsStartupModel
@@ -749,6 +755,15 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 				key, value, ok := splitLXCOption(opt)
 				if !ok {
 					p.fail(fmt.Sprintf("%s[%d]", fa, i), `expected "lxc.<key>=<value>" or "lxc.<key>: <value>", got %q`, opt)
+					continue
+				}
+				if strings.HasPrefix(key, "lxc.apparmor.") {
+					// AppArmor lines belong to apparmor_profile (and the
+					// docker block), never to lxc_config: the same profile
+					// as apparmor_profile is covered by it, others are listed.
+					if key != "lxc.apparmor.profile" || value != profile {
+						unmapped(fmt.Sprintf("lxc_options[%d]", i), jsonString(opt))
+					}
 					continue
 				}
 				e.LXCConfig = append(e.LXCConfig, lxcConfigsLineModel{Key: types.StringValue(key), Value: types.StringValue(value)})
