@@ -74,10 +74,12 @@ func desiredConfig(ctx context.Context, m *lxcContainerModel) (map[string]string
 			out["tags"] = j
 		}
 	}
-	if m.Features != nil {
-		f, d := featuresFromModel(ctx, m.Features)
+	if known(m.Features) {
+		f, d := readFeatures(ctx, m.Features)
 		diags.Append(d...)
-		if s := f.String(); s != "" {
+		s, d := f.pveString(ctx)
+		diags.Append(d...)
+		if s != "" {
 			out["features"] = s
 		}
 	}
@@ -135,21 +137,6 @@ func netFromModel(n networkModel) pve.Net {
 		out.Rate = &r
 	}
 	return out
-}
-
-func featuresFromModel(ctx context.Context, f *featuresModel) (pve.Features, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	out := pve.Features{
-		Nesting: f.Nesting.ValueBool(),
-		Keyctl:  f.Keyctl.ValueBool(),
-		Fuse:    f.Fuse.ValueBool(),
-		Mknod:   f.Mknod.ValueBool(),
-	}
-	if known(f.Mount) {
-		diags.Append(f.Mount.ElementsAs(ctx, &out.Mount, false)...)
-		sort.Strings(out.Mount)
-	}
-	return out, diags
 }
 
 // sameValue compares a desired and an actual config value the way Proxmox VE
@@ -408,6 +395,7 @@ func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) 
 		m.RootFS = nil
 	}
 
+	applyRawLXC(m, cfg.LXC)
 	diags.Append(applyNetworks(m, v)...)
 	diags.Append(applyFeatures(ctx, m, v)...)
 
@@ -494,33 +482,33 @@ func strOrNull(s string) types.String {
 
 func applyFeatures(ctx context.Context, m *lxcContainerModel, v map[string]string) diag.Diagnostics {
 	var diags diag.Diagnostics
-	s, ok := v["features"]
-	if (!ok || s == "") && m.Features == nil {
-		return diags
-	}
-	f, err := pve.ParseFeatures(s)
+	f, err := pve.ParseFeatures(v["features"])
 	if err != nil {
 		diags.AddError("Unexpected features", err.Error())
 		return diags
 	}
-	prior := m.Features
-	if prior == nil {
-		prior = &featuresModel{Mount: types.SetNull(types.StringType)}
-	}
-	out := &featuresModel{
-		Nesting: flagFromConfig(f.Nesting, prior.Nesting),
-		Keyctl:  flagFromConfig(f.Keyctl, prior.Keyctl),
-		Fuse:    flagFromConfig(f.Fuse, prior.Fuse),
-		Mknod:   flagFromConfig(f.Mknod, prior.Mknod),
-		Mount:   types.SetNull(types.StringType),
-	}
-	if len(f.Mount) > 0 {
-		set, d := types.SetValueFrom(ctx, types.StringType, f.Mount)
-		diags.Append(d...)
-		out.Mount = set
-	} else if known(prior.Mount) {
-		out.Mount = prior.Mount
-	}
-	m.Features = out
+	obj, d := featuresFromPVE(f).object(ctx)
+	diags.Append(d...)
+	m.Features = obj
 	return diags
+}
+
+// applyRawLXC maps the configuration file's raw lxc.* lines: the AppArmor
+// profile to effective_apparmor_profile, every other line to lxc_config.
+func applyRawLXC(m *lxcContainerModel, lines [][2]string) {
+	m.EffectiveAA = types.StringValue(apparmorGenerated)
+	var own []lxcLineModel
+	for _, kv := range lines {
+		switch {
+		case kv[0] == "lxc.apparmor.profile":
+			m.EffectiveAA = types.StringValue(kv[1])
+		case strings.HasPrefix(kv[0], "lxc.apparmor."):
+		default:
+			own = append(own, lxcLineModel{Key: types.StringValue(kv[0]), Value: types.StringValue(kv[1])})
+		}
+	}
+	if len(own) == 0 && m.LXCConfig != nil && len(m.LXCConfig) == 0 {
+		return
+	}
+	m.LXCConfig = own
 }

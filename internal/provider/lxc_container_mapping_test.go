@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
@@ -25,7 +26,10 @@ func testModel() *lxcContainerModel {
 		StartOnBoot: types.BoolValue(true),
 		Protection:  types.BoolValue(false),
 		Startup:     &startupModel{Order: types.Int64Value(2), UpDelay: types.Int64Value(10), DownDelay: types.Int64Null()},
-		Features:    &featuresModel{Nesting: types.BoolValue(true), Keyctl: types.BoolValue(true), Fuse: types.BoolNull(), Mknod: types.BoolNull(), Mount: types.SetNull(types.StringType)},
+		Features: types.ObjectValueMust(featuresAttrTypes, map[string]attr.Value{
+			"nesting": types.BoolValue(true), "keyctl": types.BoolValue(true), "fuse": types.BoolValue(false),
+			"mknod": types.BoolValue(false), "mount": types.SetValueMust(types.StringType, nil),
+		}),
 		Network: []networkModel{{
 			Name: types.StringValue("eth0"), Bridge: types.StringValue("vmbr0"), IP: types.StringValue("10.0.0.202/24"),
 			Gw: types.StringValue("10.0.0.1"), HWAddr: types.StringUnknown(), Firewall: types.BoolNull(),
@@ -103,8 +107,9 @@ func TestApplyConfigKeepsSpellingAndDefaults(t *testing.T) {
 	if m.Network[0].HWAddr.ValueString() != "BC:24:11:AA:BB:CC" || !m.Network[0].Firewall.IsNull() {
 		t.Errorf("network = %+v", m.Network[0])
 	}
-	if !m.Features.Fuse.IsNull() || !m.Features.Nesting.ValueBool() {
-		t.Errorf("features = %+v: unset flags stay null", m.Features)
+	f, _ := readFeatures(context.Background(), m.Features)
+	if f.Fuse.ValueBool() || !f.Nesting.ValueBool() || !f.Keyctl.ValueBool() || f.Fuse.IsNull() {
+		t.Errorf("features = %+v: every flag is read back, unset ones as false", f)
 	}
 	var tags []string
 	m.Tags.ElementsAs(context.Background(), &tags, false)

@@ -108,6 +108,12 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs"), "Missing rootfs",
 			"A container created from a template needs a rootfs block, e.g. rootfs { storage = \"local-lvm\"  size = \"8G\" }.")
 	}
+	if known(m.AppArmor) && m.AppArmor.ValueString() == "unconfined" && m.Docker == nil {
+		resp.Diagnostics.AddAttributeWarning(path.Root("apparmor_profile"), "Container runs unconfined",
+			"apparmor_profile = \"unconfined\" removes AppArmor confinement: root in the container is then only held back by "+
+				"user namespaces (if unprivileged) and seccomp, and a privileged container is not confined at all. For Docker, "+
+				"use a docker block: it applies the hardened "+apparmorDockerProfile+" profile instead.")
+	}
 	seen := map[string]int{}
 	for i, n := range m.Network {
 		if !known(n.Name) {
@@ -125,64 +131,6 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 		if known(n.Gw) && known(n.IP) && (n.IP.ValueString() == "dhcp" || n.IP.ValueString() == "manual") {
 			resp.Diagnostics.AddAttributeError(path.Root("network").AtListIndex(i).AtName("gw"), "Gateway with "+n.IP.ValueString(),
 				"gw only applies to a static ip in CIDR form.")
-		}
-	}
-}
-
-// ModifyPlan refuses what Proxmox VE cannot do and says what an apply will
-// do beyond the attribute changes.
-func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		var state lxcContainerModel
-		if !req.State.Raw.IsNull() {
-			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-			if known(state.Protection) && state.Protection.ValueBool() {
-				resp.Diagnostics.AddWarning("Protected container",
-					fmt.Sprintf("Container %s has protection = true: Proxmox VE refuses to destroy it until protection is set to false.", state.ID.ValueString()))
-			}
-		}
-		return
-	}
-	var plan lxcContainerModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if req.State.Raw.IsNull() {
-		if plan.Template.IsNull() && plan.Clone == nil {
-			resp.Diagnostics.AddAttributeError(path.Root("template"), "No source for a new container",
-				"Set template (an OS template volume) or a clone block to create the container. Only an imported container may leave both unset.")
-		}
-		return
-	}
-	var state lxcContainerModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if plan.RootFS != nil && state.RootFS != nil && known(plan.RootFS.Size) && known(state.RootFS.Size) {
-		want, err1 := pve.ParseSize(plan.RootFS.Size.ValueString())
-		have, err2 := pve.ParseSize(state.RootFS.Size.ValueString())
-		if err1 == nil && err2 == nil && want < have {
-			resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "rootfs cannot shrink",
-				fmt.Sprintf("The root file system is %s; Proxmox VE can only grow a volume, and shrinking a file system in place "+
-					"would lose data. Keep size at %s or more, or replace the container.", state.RootFS.Size.ValueString(), state.RootFS.Size.ValueString()))
-		}
-	}
-	if plan.Features != nil || state.Features != nil {
-		pf, sf := "", ""
-		if plan.Features != nil {
-			f, _ := featuresFromModel(ctx, plan.Features)
-			pf = f.String()
-		}
-		if state.Features != nil {
-			f, _ := featuresFromModel(ctx, state.Features)
-			sf = f.String()
-		}
-		if pf != sf && state.Started.ValueBool() && plan.Started.ValueBool() {
-			resp.Diagnostics.AddWarning("Container restart",
-				fmt.Sprintf("Changing features of %s (%q -> %q) takes effect at the next start: the apply reboots the container.",
-					state.ID.ValueString(), sf, pf))
 		}
 	}
 }

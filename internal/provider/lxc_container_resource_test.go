@@ -72,7 +72,7 @@ func (e *accEnv) containerConfig(c ctConfig) string {
 	fmt.Fprintf(&b, "  rootfs {\n    storage = %q\n    size    = %q\n  }\n", e.storage, c.Size)
 	fmt.Fprintf(&b, "  network {\n    name   = \"eth0\"\n    bridge = %q\n    ip     = %q\n    gw     = \"10.0.0.1\"\n  }\n", c.Bridge, c.IP)
 	if c.Nesting {
-		fmt.Fprintf(&b, "  features {\n    nesting = true\n    keyctl  = true\n  }\n")
+		fmt.Fprintf(&b, "  features = {\n    nesting = true\n    keyctl  = true\n  }\n")
 	}
 	b.WriteString(c.Extra)
 	b.WriteString("}\n")

@@ -62,14 +62,23 @@ type lxcContainerModel struct {
 	Network       []networkModel `tfsdk:"network"`
 	Nameserver    types.String   `tfsdk:"nameserver"`
 	Searchdomain  types.String   `tfsdk:"searchdomain"`
-	Features      *featuresModel `tfsdk:"features"`
+	Features      types.Object   `tfsdk:"features"`
 	StartOnBoot   types.Bool     `tfsdk:"start_on_boot"`
 	Startup       *startupModel  `tfsdk:"startup"`
 	Started       types.Bool     `tfsdk:"started"`
 	Protection    types.Bool     `tfsdk:"protection"`
 	Password      types.String   `tfsdk:"password"`
 	SSHPublicKeys types.List     `tfsdk:"ssh_public_keys"`
+	AppArmor      types.String   `tfsdk:"apparmor_profile"`
+	EffectiveAA   types.String   `tfsdk:"effective_apparmor_profile"`
+	LXCConfig     []lxcLineModel `tfsdk:"lxc_config"`
+	Docker        *dockerModel   `tfsdk:"docker"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
+}
+
+type lxcLineModel struct {
+	Key   types.String `tfsdk:"key"`
+	Value types.String `tfsdk:"value"`
 }
 
 type cloneModel struct {
@@ -98,14 +107,6 @@ type networkModel struct {
 	VLAN     types.Int64   `tfsdk:"vlan"`
 	MTU      types.Int64   `tfsdk:"mtu"`
 	Rate     types.Float64 `tfsdk:"rate"`
-}
-
-type featuresModel struct {
-	Nesting types.Bool `tfsdk:"nesting"`
-	Keyctl  types.Bool `tfsdk:"keyctl"`
-	Fuse    types.Bool `tfsdk:"fuse"`
-	Mknod   types.Bool `tfsdk:"mknod"`
-	Mount   types.Set  `tfsdk:"mount"`
 }
 
 type startupModel struct {
@@ -254,6 +255,61 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				WriteOnly:  true,
 				Validators: []validator.String{stringvalidator.LengthAtLeast(5)},
 			},
+			"features": schema.SingleNestedAttribute{
+				MarkdownDescription: "Container features; unset ones are off. With a `docker` block, `nesting` (and `keyctl` for an " +
+					"unprivileged container) are planned `true`, and setting them to `false` is an error. Changing features restarts a " +
+					"running container (the plan warns).",
+				Optional: true,
+				Computed: true,
+				Attributes: map[string]schema.Attribute{
+					"nesting": schema.BoolAttribute{MarkdownDescription: "Allow nested containers (needed by Docker).", Optional: true, Computed: true},
+					"keyctl":  schema.BoolAttribute{MarkdownDescription: "Allow the keyctl() system call (needed by Docker in unprivileged containers).", Optional: true, Computed: true},
+					"fuse":    schema.BoolAttribute{MarkdownDescription: "Allow FUSE mounts (needed by the `fuse-overlayfs` storage driver).", Optional: true, Computed: true},
+					"mknod":   schema.BoolAttribute{MarkdownDescription: "Allow mknod() of a safe set of device nodes (experimental in Proxmox VE).", Optional: true, Computed: true},
+					"mount": schema.SetAttribute{
+						MarkdownDescription: "File system types the container may mount, e.g. `nfs`, `cifs`.",
+						Optional:            true,
+						Computed:            true,
+						ElementType:         types.StringType,
+						Validators:          []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z0-9_]+$`), "must be a file system type"))},
+					},
+				},
+			},
+			"apparmor_profile": schema.StringAttribute{
+				MarkdownDescription: "AppArmor profile to confine the container with, set as the raw line `lxc.apparmor.profile` over SSH. " +
+					"Unset: Proxmox VE's generated profile. `unconfined` removes confinement (a warning says what that means). With a " +
+					"`docker` block the profile is always `" + apparmorDockerProfile + "` and a different value here draws a warning.",
+				Optional: true,
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`), "must be an AppArmor profile name such as lxc-docker-secure"),
+					stringvalidator.NoneOf("generated"),
+				},
+			},
+			"effective_apparmor_profile": schema.StringAttribute{
+				MarkdownDescription: "Profile the container runs under: `" + apparmorDockerProfile + "` with a `docker` block, else " +
+					"`apparmor_profile`, else `generated` (Proxmox VE's own). Decided at plan time, so the plan shows it.",
+				Computed: true,
+			},
+			"lxc_config": schema.ListNestedAttribute{
+				MarkdownDescription: "Raw `lxc.*` lines of the container's configuration file that you own, in order, e.g. " +
+					"`{ key = \"lxc.mount.entry\", value = \"/dev/fuse dev/fuse none bind,create=file 0 0\" }`. Written over SSH under " +
+					"Proxmox VE's config lock; a change restarts a running container. `lxc.apparmor.*` keys belong to `apparmor_profile`.",
+				Optional: true,
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"key": schema.StringAttribute{
+							MarkdownDescription: "Key, e.g. `lxc.cgroup2.devices.allow`.",
+							Required:            true,
+							Validators:          []validator.String{lxcKeyValidator{}},
+						},
+						"value": schema.StringAttribute{
+							MarkdownDescription: "Value.",
+							Required:            true,
+							Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[^\n\r]*\S[^\n\r]*$`), "must be one non-empty line")},
+						},
+					},
+				},
+			},
 			"ssh_public_keys": schema.ListAttribute{
 				MarkdownDescription: "Public SSH keys for the container's root user, set at creation. Changing them replaces the " +
 					"container (Proxmox VE cannot change them later).",
@@ -386,21 +442,6 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					},
 				},
 			},
-			"features": schema.SingleNestedBlock{
-				MarkdownDescription: "Container features. Changing them restarts a running container (the plan warns).",
-				Attributes: map[string]schema.Attribute{
-					"nesting": schema.BoolAttribute{MarkdownDescription: "Allow nested containers (needed by Docker).", Optional: true},
-					"keyctl":  schema.BoolAttribute{MarkdownDescription: "Allow the keyctl() system call (needed by Docker in unprivileged containers).", Optional: true},
-					"fuse":    schema.BoolAttribute{MarkdownDescription: "Allow FUSE mounts.", Optional: true},
-					"mknod":   schema.BoolAttribute{MarkdownDescription: "Allow mknod() of a safe set of device nodes (experimental in Proxmox VE).", Optional: true},
-					"mount": schema.SetAttribute{
-						MarkdownDescription: "File system types the container may mount, e.g. `nfs`, `cifs`.",
-						Optional:            true,
-						ElementType:         types.StringType,
-						Validators:          []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z0-9_]+$`), "must be a file system type"))},
-					},
-				},
-			},
 			"startup": schema.SingleNestedBlock{
 				MarkdownDescription: "Boot order and delays, used with `start_on_boot`.",
 				Attributes: map[string]schema.Attribute{
@@ -409,6 +450,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					"down_delay": schema.Int64Attribute{MarkdownDescription: "Seconds to wait for the container to stop at shutdown.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
 				},
 			},
+			"docker":   dockerBlock(),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}

@@ -22,7 +22,7 @@ resource "phoenix_lxc_container" "web" {
     gw     = "10.0.0.1"
   }
 
-  features {
+  features = {
     nesting = true
   }
 

@@ -1,0 +1,255 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+)
+
+// ModifyPlan decides at plan time what the apply will enforce, so that the
+// plan shows it: the effective AppArmor profile, the features Docker needs,
+// the Docker results that will be recomputed. It also refuses what Proxmox
+// VE cannot do and warns about restarts.
+func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		if !req.State.Raw.IsNull() {
+			var state lxcContainerModel
+			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+			if known(state.Protection) && state.Protection.ValueBool() {
+				resp.Diagnostics.AddWarning("Protected container",
+					fmt.Sprintf("Container %s has protection = true: Proxmox VE refuses to destroy it until protection is set to false.", state.ID.ValueString()))
+			}
+		}
+		return
+	}
+	var plan, config lxcContainerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *lxcContainerModel
+	if !req.State.Raw.IsNull() {
+		state = &lxcContainerModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+
+	if state == nil && plan.Template.IsNull() && plan.Clone == nil {
+		resp.Diagnostics.AddAttributeError(path.Root("template"), "No source for a new container",
+			"Set template (an OS template volume) or a clone block to create the container. Only an imported container may leave both unset.")
+	}
+
+	resp.Diagnostics.Append(planFeatures(ctx, &plan, &config)...)
+	planAppArmor(&plan, &config, &resp.Diagnostics)
+	resp.Diagnostics.Append(planDocker(&plan, state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	if state != nil {
+		planUpdateChecks(ctx, &plan, state, &resp.Diagnostics)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// planFeatures completes the features (unset ones off) and turns on what a
+// docker block needs; an explicit false that Docker needs is an error.
+func planFeatures(ctx context.Context, plan, config *lxcContainerModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	cf, d := readFeatures(ctx, config.Features)
+	diags.Append(d...)
+	if config.Features.IsUnknown() || !cf.known() {
+		plan.Features = types.ObjectUnknown(featuresAttrTypes)
+		return diags
+	}
+	f := cf
+	if plan.Docker != nil {
+		fp := path.Root("features")
+		if known(cf.Nesting) && !cf.Nesting.ValueBool() {
+			diags.AddAttributeError(fp.AtName("nesting"), "Docker needs nesting",
+				"The docker block needs features.nesting = true: Docker's runtime creates nested containers and mounts proc and sysfs, "+
+					"which the container may only do with nesting. Remove nesting = false (it is then planned true).")
+		}
+		f.Nesting = types.BoolValue(true)
+		unprivileged := plan.Unprivileged.IsUnknown() || plan.Unprivileged.ValueBool()
+		if unprivileged {
+			if known(cf.Keyctl) && !cf.Keyctl.ValueBool() {
+				diags.AddAttributeError(fp.AtName("keyctl"), "Docker needs keyctl",
+					"The docker block in an unprivileged container needs features.keyctl = true: Docker and containerd use the "+
+						"keyring syscalls, which fail without it. Remove keyctl = false (it is then planned true).")
+			}
+			f.Keyctl = types.BoolValue(true)
+		}
+		if known(plan.Docker.StorageDriver) && plan.Docker.StorageDriver.ValueString() == docker.StorageDriverFuseOverlayfs &&
+			!(known(cf.Fuse) && cf.Fuse.ValueBool()) {
+			diags.AddAttributeError(path.Root("docker").AtName("storage_driver"), "fuse-overlayfs needs FUSE",
+				"storage_driver = \"fuse-overlayfs\" needs features.fuse = true, so that the container may mount FUSE file systems.")
+		}
+	}
+	obj, d := f.complete().object(ctx)
+	diags.Append(d...)
+	plan.Features = obj
+	return diags
+}
+
+// planAppArmor decides the effective profile: the Docker profile wins over
+// any other, and the plan says so.
+func planAppArmor(plan, config *lxcContainerModel, diags *diag.Diagnostics) {
+	switch {
+	case plan.Docker != nil:
+		plan.EffectiveAA = types.StringValue(apparmorDockerProfile)
+		if known(config.AppArmor) && config.AppArmor.ValueString() != apparmorDockerProfile {
+			diags.AddAttributeWarning(path.Root("apparmor_profile"), "AppArmor profile overridden by the docker block",
+				fmt.Sprintf("apparmor_profile = %q is overridden: a container with a docker block always runs under %q, "+
+					"the hardened profile that lets Docker work without unconfined. Remove apparmor_profile or set it to %q.",
+					config.AppArmor.ValueString(), apparmorDockerProfile, apparmorDockerProfile))
+		}
+	case config.AppArmor.IsUnknown():
+		plan.EffectiveAA = types.StringUnknown()
+	case known(config.AppArmor):
+		plan.EffectiveAA = config.AppArmor
+	default:
+		plan.EffectiveAA = types.StringValue(apparmorGenerated)
+	}
+}
+
+// planDocker plans the docker block's computed results: the profile hash of
+// this provider version, an active service, and results that are only
+// recomputed when the apply will run the install.
+func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	d := plan.Docker
+	if d == nil {
+		return diags
+	}
+	opts := dockerOptions(d)
+	if known(d.DaemonJSON) || known(d.StorageDriver) {
+		if _, err := docker.MergeDaemonJSON(opts.DaemonJSON, opts.StorageDriver); err != nil {
+			diags.AddAttributeError(path.Root("docker").AtName("daemon_json"), "Conflicting daemon_json", err.Error())
+			return diags
+		}
+	}
+	d.AppArmorSHA256 = types.StringValue(apparmor.SHA256())
+	d.ServiceActive = types.BoolValue(true)
+	var prior *dockerModel
+	if state != nil {
+		prior = state.Docker
+	}
+	if prior == nil || dockerRunNeeded(prior, d) || (state != nil && state.EffectiveAA.ValueString() != apparmorDockerProfile) {
+		d.InstalledVersion = types.StringUnknown()
+		d.Tests = types.MapUnknown(types.StringType)
+		return diags
+	}
+	d.InstalledVersion = prior.InstalledVersion
+	d.Tests = prior.Tests
+	return diags
+}
+
+// dockerRunNeeded reports whether the install (and the tests) must run
+// again to reach the planned block from the prior one.
+func dockerRunNeeded(prior, planned *dockerModel) bool {
+	if !prior.ServiceActive.ValueBool() || prior.AppArmorSHA256.ValueString() != apparmor.SHA256() {
+		return true
+	}
+	a, b := dockerOptions(prior), dockerOptions(planned)
+	if planned.PackageSource.IsUnknown() || planned.Version.IsUnknown() || planned.DaemonJSON.IsUnknown() ||
+		planned.StorageDriver.IsUnknown() || planned.Compose.IsUnknown() {
+		return true
+	}
+	if a.PackageSource != b.PackageSource || a.Version != b.Version || a.Compose != b.Compose || a.StorageDriver != b.StorageDriver ||
+		a.HelloWorld != b.HelloWorld || a.NetworkTarget != b.NetworkTarget {
+		return true
+	}
+	ja, errA := docker.MergeDaemonJSON(a.DaemonJSON, a.StorageDriver)
+	jb, errB := docker.MergeDaemonJSON(b.DaemonJSON, b.StorageDriver)
+	if errA != nil || errB != nil || ja != jb {
+		return true
+	}
+	if known(prior.Tests) {
+		for _, v := range prior.Tests.Elements() {
+			if s, ok := v.(types.String); ok && s.ValueString() == docker.Failed {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// planUpdateChecks refuses impossible updates and warns about restarts.
+func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags *diag.Diagnostics) {
+	if plan.RootFS != nil && state.RootFS != nil && known(plan.RootFS.Size) && known(state.RootFS.Size) {
+		want, err1 := pve.ParseSize(plan.RootFS.Size.ValueString())
+		have, err2 := pve.ParseSize(state.RootFS.Size.ValueString())
+		if err1 == nil && err2 == nil && want < have {
+			diags.AddAttributeError(path.Root("rootfs").AtName("size"), "rootfs cannot shrink",
+				fmt.Sprintf("The root file system is %s; Proxmox VE can only grow a volume, and shrinking a file system in place "+
+					"would lose data. Keep size at %s or more, or replace the container.", state.RootFS.Size.ValueString(), state.RootFS.Size.ValueString()))
+		}
+	}
+	running := state.Started.ValueBool() && plan.Started.ValueBool()
+	if !running {
+		return
+	}
+	var reasons []string
+	pf, _ := readFeatures(ctx, plan.Features)
+	sf, _ := readFeatures(ctx, state.Features)
+	if pf.known() && sf.known() {
+		ps, _ := pf.pveString(ctx)
+		ss, _ := sf.pveString(ctx)
+		if ps != ss {
+			reasons = append(reasons, fmt.Sprintf("features change (%q -> %q)", ss, ps))
+		}
+	}
+	if known(plan.EffectiveAA) && plan.EffectiveAA.ValueString() != state.EffectiveAA.ValueString() {
+		reasons = append(reasons, fmt.Sprintf("the AppArmor profile changes (%s -> %s)", state.EffectiveAA.ValueString(), plan.EffectiveAA.ValueString()))
+	}
+	if !sameLXCLines(plan.LXCConfig, state.LXCConfig) {
+		reasons = append(reasons, "lxc_config changes")
+	}
+	if len(reasons) > 0 {
+		diags.AddWarning("Container restart",
+			fmt.Sprintf("Container %s will be rebooted during apply because %s: Proxmox VE applies these at the next start.",
+				state.ID.ValueString(), joinReasons(reasons)))
+	}
+	if state.Docker != nil && plan.Docker == nil {
+		diags.AddAttributeWarning(path.Root("docker"), "Docker stays installed",
+			fmt.Sprintf("Removing the docker block of %s restores Proxmox VE's AppArmor profile and restarts the container; "+
+				"Docker itself stays installed inside it and is no longer checked.", state.ID.ValueString()))
+	}
+}
+
+func joinReasons(r []string) string {
+	switch len(r) {
+	case 1:
+		return r[0]
+	default:
+		out := r[0]
+		for _, s := range r[1 : len(r)-1] {
+			out += ", " + s
+		}
+		return out + " and " + r[len(r)-1]
+	}
+}
+
+func sameLXCLines(a, b []lxcLineModel) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Key.Equal(b[i].Key) || !a[i].Value.Equal(b[i].Value) {
+			return false
+		}
+	}
+	return true
+}
