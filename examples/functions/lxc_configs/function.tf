@@ -22,6 +22,8 @@ resource "phoenix_lxc_container" "ct" {
   swap             = each.value.swap
   start_on_boot    = each.value.start_on_boot
   apparmor_profile = each.value.apparmor_profile
+  features         = each.value.features
+  lxc_config       = each.value.lxc_config
 
   rootfs {
     storage = each.value.rootfs.storage
@@ -51,6 +53,10 @@ resource "phoenix_lxc_container" "ct" {
     for_each = each.value.docker == null ? [] : [each.value.docker]
     content {
       storage_driver = docker.value.storage_driver
+      health_checks {
+        hello_world    = docker.value.health_checks.hello_world
+        network_target = docker.value.health_checks.network_target
+      }
     }
   }
 }
