@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -15,33 +16,11 @@ import (
 // dev_overrides CLI configuration and checks what "terraform providers schema
 // -json" shows a user: every attribute described, secrets marked sensitive.
 func TestAccProviderSchemaThroughCLI(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("set TF_ACC=1 to run tests that drive the Terraform CLI")
-	}
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		var err error
-		if tf, err = exec.LookPath("terraform"); err != nil {
-			t.Skip("no Terraform CLI: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
-		}
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-phoenix"), ".")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	rc := filepath.Join(dir, "dev.tfrc")
-	writeFile(t, rc, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n  }\n  direct {}\n}\n", bin))
 	writeFile(t, filepath.Join(dir, "main.tf"), "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n")
-
-	cmd := exec.Command(tf, "providers", "schema", "-json")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1")
-	out, err := cmd.Output()
+	out, err := runTerraform(t, dir, "providers", "schema", "-json")
 	if err != nil {
-		t.Fatalf("providers schema: %v", err)
+		t.Fatalf("providers schema: %v\n%s", err, out)
 	}
 	var doc struct {
 		ProviderSchemas map[string]struct {
@@ -50,7 +29,7 @@ func TestAccProviderSchemaThroughCLI(t *testing.T) {
 			} `json:"provider"`
 		} `json:"provider_schemas"`
 	}
-	if err := json.Unmarshal(out, &doc); err != nil {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
 	var block *cliBlock
@@ -107,4 +86,66 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+var (
+	devProviderOnce sync.Once
+	devProviderDir  string
+	devProviderErr  error
+)
+
+// runTerraform runs the Terraform CLI in dir against the provider built from
+// this tree (through a dev_overrides CLI configuration) and returns its
+// standard output (and standard error on failure).
+func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("set TF_ACC=1 to run tests that drive the Terraform CLI")
+	}
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		var err error
+		if tf, err = exec.LookPath("terraform"); err != nil {
+			t.Skip("no Terraform CLI: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
+		}
+	}
+	devProviderOnce.Do(func() {
+		devProviderDir, devProviderErr = os.MkdirTemp("", "phoenix-dev-provider")
+		if devProviderErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(devProviderDir, "terraform-provider-phoenix"), ".")
+		build.Dir = filepath.Join("..", "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			devProviderErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if devProviderErr != nil {
+		t.Fatal(devProviderErr)
+	}
+	rc := filepath.Join(dir, "dev.tfrc")
+	writeFile(t, rc, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n  }\n  direct {}\n}\n", devProviderDir))
+	cmd := exec.Command(tf, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// planDiagnostics plans hcl offline (no endpoint: configuring the provider
+// never dials) and returns everything Terraform printed.
+func planDiagnostics(t *testing.T, hcl string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.tf"), "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\nprovider \"phoenix\" {}\n"+hcl)
+	out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-refresh=false")
+	if err != nil {
+		t.Fatalf("terraform plan: %v\n%s", err, out)
+	}
+	return out
 }
