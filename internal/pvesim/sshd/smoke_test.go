@@ -1,11 +1,16 @@
 package sshd
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func TestSmoke(t *testing.T) {
 	e := newTestEnv(t)
 	e.addCT(102, ctConf(102, "nesting=1,keyctl=1"), true)
-	t.Log(e.run("id; hostname; ls / /etc/pve /etc/pve/lxc/; echo $PATH; pveversion; pct status 102; pct config 102", ""))
-	t.Log(e.run("pct exec 102 -- bash -c 'id; hostname; ls -la / /usr/bin | head -50; cat /proc/1/attr/current; ls /etc/pve'", ""))
-	t.Log(e.run("pct exec 102 -- nosuch; echo rc=$?; nosuch2", ""))
+	script, _ := os.ReadFile("../../docker/scripts/phoenix_hypervisor_feature_install_docker.sh")
+	r := e.run("pct exec 102 -- env PHOENIX_RETRY_DELAY=0 bash -s -- --network-target 1.1.1.1", string(script))
+	t.Log(r.exit, r.stdout[len(r.stdout)-300:])
+	t.Log(e.run("pct exec 102 -- bash -s -- --network-target 1.1.1.1", string(script)))
+	t.Log(e.waitEvents(2))
 }
