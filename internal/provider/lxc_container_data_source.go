@@ -157,6 +157,8 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 	}
 	var full lxcContainerModel
 	full.NodeName = types.StringValue(node)
+	full.Network = types.ListNull(networkObjectType)
+	full.LXCConfig = types.ListNull(lxcLineObjectType)
 	resp.Diagnostics.Append(applyConfig(ctx, &full, cfg)...)
 
 	m.ID = types.StringValue(fmt.Sprintf("%s/%d", node, vmid))
@@ -183,8 +185,10 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 			m.Features = types.StringValue(pf.String())
 		}
 	}
-	nets := make([]attr.Value, 0, len(full.Network))
-	for _, n := range full.Network {
+	fullNets, nd := full.networks(ctx)
+	resp.Diagnostics.Append(nd...)
+	nets := make([]attr.Value, 0, len(fullNets))
+	for _, n := range fullNets {
 		nets = append(nets, types.ObjectValueMust(dataNetworkType.AttrTypes, map[string]attr.Value{
 			"name": n.Name, "bridge": n.Bridge, "ip": n.IP, "gw": n.Gw, "ip6": n.IP6, "gw6": n.Gw6, "hwaddr": n.HWAddr,
 		}))

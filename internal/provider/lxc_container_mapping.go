@@ -95,7 +95,9 @@ func desiredConfig(ctx context.Context, m *lxcContainerModel) (map[string]string
 	if known(m.Protection) && m.Protection.ValueBool() {
 		out["protection"] = "1"
 	}
-	for i, n := range m.Network {
+	nets, d := m.networks(ctx)
+	diags.Append(d...)
+	for i, n := range nets {
 		out["net"+strconv.Itoa(i)] = netFromModel(n).String()
 	}
 	return out, diags
@@ -395,8 +397,8 @@ func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) 
 		m.RootFS = nil
 	}
 
-	applyRawLXC(m, cfg.LXC)
-	diags.Append(applyNetworks(m, v)...)
+	diags.Append(applyRawLXC(ctx, m, cfg.LXC)...)
+	diags.Append(applyNetworks(ctx, m, v)...)
 	diags.Append(applyFeatures(ctx, m, v)...)
 
 	if s, ok := v["startup"]; ok && s != "" {
@@ -418,7 +420,7 @@ func int64OrNull(p *int) types.Int64 {
 	return types.Int64Value(int64(*p))
 }
 
-func applyNetworks(m *lxcContainerModel, v map[string]string) diag.Diagnostics {
+func applyNetworks(ctx context.Context, m *lxcContainerModel, v map[string]string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	var idx []int
 	for k := range v {
@@ -428,7 +430,8 @@ func applyNetworks(m *lxcContainerModel, v map[string]string) diag.Diagnostics {
 		}
 	}
 	sort.Ints(idx)
-	prior := m.Network
+	prior, d := m.networks(ctx)
+	diags.Append(d...)
 	var out []networkModel
 	for i, n := range idx {
 		net, err := pve.ParseNet(v["net"+strconv.Itoa(n)])
@@ -469,7 +472,10 @@ func applyNetworks(m *lxcContainerModel, v map[string]string) diag.Diagnostics {
 		}
 		out = append(out, nm)
 	}
-	m.Network = out
+	if len(out) == 0 && m.Network.IsNull() {
+		return diags
+	}
+	diags.Append(m.setNetworks(ctx, out)...)
 	return diags
 }
 
@@ -495,9 +501,9 @@ func applyFeatures(ctx context.Context, m *lxcContainerModel, v map[string]strin
 
 // applyRawLXC maps the configuration file's raw lxc.* lines: the AppArmor
 // profile to effective_apparmor_profile, every other line to lxc_config.
-func applyRawLXC(m *lxcContainerModel, lines [][2]string) {
+func applyRawLXC(ctx context.Context, m *lxcContainerModel, lines [][2]string) diag.Diagnostics {
 	m.EffectiveAA = types.StringValue(apparmorGenerated)
-	var own []lxcLineModel
+	own := []lxcLineModel{}
 	for _, kv := range lines {
 		switch {
 		case kv[0] == "lxc.apparmor.profile":
@@ -507,8 +513,11 @@ func applyRawLXC(m *lxcContainerModel, lines [][2]string) {
 			own = append(own, lxcLineModel{Key: types.StringValue(kv[0]), Value: types.StringValue(kv[1])})
 		}
 	}
-	if len(own) == 0 && m.LXCConfig != nil && len(m.LXCConfig) == 0 {
-		return
+	if len(own) == 0 && (m.LXCConfig.IsNull() || m.LXCConfig.IsUnknown()) {
+		m.LXCConfig = types.ListNull(lxcLineObjectType)
+		return nil
 	}
-	m.LXCConfig = own
+	v, diags := types.ListValueFrom(ctx, lxcLineObjectType, own)
+	m.LXCConfig = v
+	return diags
 }

@@ -30,11 +30,11 @@ func testModel() *lxcContainerModel {
 			"nesting": types.BoolValue(true), "keyctl": types.BoolValue(true), "fuse": types.BoolValue(false),
 			"mknod": types.BoolValue(false), "mount": types.SetValueMust(types.StringType, nil),
 		}),
-		Network: []networkModel{{
+		Network: types.ListValueMust(networkObjectType, []attr.Value{mustObject(networkModel{
 			Name: types.StringValue("eth0"), Bridge: types.StringValue("vmbr0"), IP: types.StringValue("10.0.0.202/24"),
 			Gw: types.StringValue("10.0.0.1"), HWAddr: types.StringUnknown(), Firewall: types.BoolNull(),
 			VLAN: types.Int64Null(), MTU: types.Int64Null(), Rate: types.Float64Null(),
-		}},
+		})}),
 	}
 }
 
@@ -104,8 +104,9 @@ func TestApplyConfigKeepsSpellingAndDefaults(t *testing.T) {
 	if m.RootFS.Size.ValueString() != "8192M" || m.RootFS.Volume.ValueString() != "local-lvm:vm-102-disk-0" {
 		t.Errorf("rootfs = %+v: an equal size keeps the configured spelling", m.RootFS)
 	}
-	if m.Network[0].HWAddr.ValueString() != "BC:24:11:AA:BB:CC" || !m.Network[0].Firewall.IsNull() {
-		t.Errorf("network = %+v", m.Network[0])
+	nets, _ := m.networks(context.Background())
+	if nets[0].HWAddr.ValueString() != "BC:24:11:AA:BB:CC" || !nets[0].Firewall.IsNull() {
+		t.Errorf("network = %+v", nets[0])
 	}
 	f, _ := readFeatures(context.Background(), m.Features)
 	if f.Fuse.ValueBool() || !f.Nesting.ValueBool() || !f.Keyctl.ValueBool() || f.Fuse.IsNull() {
@@ -119,4 +120,12 @@ func TestApplyConfigKeepsSpellingAndDefaults(t *testing.T) {
 	if m.CPULimit.IsNull() != true || m.Startup.DownDelay.IsNull() != true {
 		t.Errorf("absent values must be null: cpulimit %v down %v", m.CPULimit, m.Startup.DownDelay)
 	}
+}
+
+func mustObject(n networkModel) attr.Value {
+	v, diags := types.ObjectValueFrom(context.Background(), networkObjectType.AttrTypes, n)
+	if diags.HasError() {
+		panic(diags)
+	}
+	return v
 }

@@ -214,7 +214,7 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 	if known(plan.EffectiveAA) && plan.EffectiveAA.ValueString() != state.EffectiveAA.ValueString() {
 		reasons = append(reasons, fmt.Sprintf("the AppArmor profile changes (%s -> %s)", state.EffectiveAA.ValueString(), plan.EffectiveAA.ValueString()))
 	}
-	if !sameLXCLines(plan.LXCConfig, state.LXCConfig) {
+	if !plan.LXCConfig.Equal(state.LXCConfig) && !(len(plan.LXCConfig.Elements()) == 0 && len(state.LXCConfig.Elements()) == 0) {
 		reasons = append(reasons, "lxc_config changes")
 	}
 	if len(reasons) > 0 {
@@ -242,14 +242,3 @@ func joinReasons(r []string) string {
 	}
 }
 
-func sameLXCLines(a, b []lxcLineModel) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Key.Equal(b[i].Key) || !a[i].Value.Equal(b[i].Value) {
-			return false
-		}
-	}
-	return true
-}

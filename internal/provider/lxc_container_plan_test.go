@@ -126,3 +126,39 @@ resource "phoenix_lxc_container" "test" {
 		t.Errorf("no warning summary in:\n%s", diags)
 	}
 }
+
+// TestValidateDynamicBlocks validates a configuration whose network blocks
+// and lxc_config come from a variable, unknown while validating.
+func TestValidateDynamicBlocks(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/main.tf", `
+terraform {
+  required_providers {
+    phoenix = { source = "phoenix-hypervisor/phoenix" }
+  }
+}
+variable "cts" {
+  type = map(object({ nets = list(object({ name = string, bridge = string })), lxc = list(object({ key = string, value = string })) }))
+}
+resource "phoenix_lxc_container" "ct" {
+  for_each   = var.cts
+  node_name  = "pve1"
+  template   = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+  lxc_config = each.value.lxc
+  rootfs {
+    storage = "local-lvm"
+    size    = "8G"
+  }
+  dynamic "network" {
+    for_each = each.value.nets
+    content {
+      name   = network.value.name
+      bridge = network.value.bridge
+    }
+  }
+}
+`)
+	if out, err := runTerraform(t, dir, "validate", "-no-color"); err != nil {
+		t.Fatalf("terraform validate: %v\n%s", err, out)
+	}
+}

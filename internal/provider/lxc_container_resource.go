@@ -115,7 +115,8 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 				"use a docker block: it applies the hardened "+apparmorDockerProfile+" profile instead.")
 	}
 	seen := map[string]int{}
-	for i, n := range m.Network {
+	nets, _ := m.networks(ctx)
+	for i, n := range nets {
 		if !known(n.Name) {
 			continue
 		}
@@ -362,10 +363,13 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 	if m.RootFS != nil && m.RootFS.Volume.IsUnknown() {
 		m.RootFS.Volume = types.StringNull()
 	}
-	for i := range m.Network {
-		if m.Network[i].HWAddr.IsUnknown() {
-			m.Network[i].HWAddr = types.StringNull()
+	if nets, _ := m.networks(ctx); nets != nil {
+		for i := range nets {
+			if nets[i].HWAddr.IsUnknown() {
+				nets[i].HWAddr = types.StringNull()
+			}
 		}
+		diags.Append(m.setNetworks(ctx, nets)...)
 	}
 	diags.Append(state.Set(ctx, m)...)
 }

@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -59,7 +62,7 @@ type lxcContainerModel struct {
 	Memory        types.Int64    `tfsdk:"memory"`
 	Swap          types.Int64    `tfsdk:"swap"`
 	RootFS        *rootfsModel   `tfsdk:"rootfs"`
-	Network       []networkModel `tfsdk:"network"`
+	Network       types.List     `tfsdk:"network"`
 	Nameserver    types.String   `tfsdk:"nameserver"`
 	Searchdomain  types.String   `tfsdk:"searchdomain"`
 	Features      types.Object   `tfsdk:"features"`
@@ -71,7 +74,7 @@ type lxcContainerModel struct {
 	SSHPublicKeys types.List     `tfsdk:"ssh_public_keys"`
 	AppArmor      types.String   `tfsdk:"apparmor_profile"`
 	EffectiveAA   types.String   `tfsdk:"effective_apparmor_profile"`
-	LXCConfig     []lxcLineModel `tfsdk:"lxc_config"`
+	LXCConfig     types.List     `tfsdk:"lxc_config"`
 	Docker        *dockerModel   `tfsdk:"docker"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
@@ -454,4 +457,44 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
+}
+
+// Element types of the list attributes, for building their values.
+var (
+	networkObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
+		"name": types.StringType, "bridge": types.StringType, "ip": types.StringType, "gw": types.StringType,
+		"ip6": types.StringType, "gw6": types.StringType, "hwaddr": types.StringType, "firewall": types.BoolType,
+		"vlan": types.Int64Type, "mtu": types.Int64Type, "rate": types.Float64Type,
+	}}
+	lxcLineObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{"key": types.StringType, "value": types.StringType}}
+)
+
+// networks returns the network blocks; nil when they are null or unknown
+// (a dynamic block over a collection not known yet).
+func (m *lxcContainerModel) networks(ctx context.Context) ([]networkModel, diag.Diagnostics) {
+	var out []networkModel
+	if m.Network.IsNull() || m.Network.IsUnknown() {
+		return nil, nil
+	}
+	diags := m.Network.ElementsAs(ctx, &out, false)
+	return out, diags
+}
+
+func (m *lxcContainerModel) setNetworks(ctx context.Context, n []networkModel) diag.Diagnostics {
+	if n == nil {
+		n = []networkModel{}
+	}
+	v, diags := types.ListValueFrom(ctx, networkObjectType, n)
+	m.Network = v
+	return diags
+}
+
+// lxcLines returns the lxc_config lines; nil when null or unknown.
+func (m *lxcContainerModel) lxcLines(ctx context.Context) ([]lxcLineModel, diag.Diagnostics) {
+	var out []lxcLineModel
+	if m.LXCConfig.IsNull() || m.LXCConfig.IsUnknown() {
+		return nil, nil
+	}
+	diags := m.LXCConfig.ElementsAs(ctx, &out, false)
+	return out, diags
 }

@@ -276,5 +276,5 @@ func (p *PhoenixProvider) DataSources(_ context.Context) []func() datasource.Dat
 
 // Functions lists the provider-defined functions.
 func (p *PhoenixProvider) Functions(_ context.Context) []func() function.Function {
-	return nil
+	return []func() function.Function{NewLXCConfigsFunction}
 }
