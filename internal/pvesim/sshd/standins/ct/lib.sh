@@ -148,19 +148,24 @@ journal() {
 	done
 }
 
-# docker_pkg: the installed package providing the docker CLI, if any.
-docker_cli_version() {
-	pkg_version docker-ce-cli 2>/dev/null || pkg_version docker.io 2>/dev/null
-}
-docker_engine_version() {
-	pkg_version docker-ce 2>/dev/null || pkg_version docker.io 2>/dev/null
+# unpacked_version NAME: the version of a package whose files are on disk
+# (installed, or unpacked but not configured).
+unpacked_version() {
+	[[ $(pkg_field "$1" Status 2>/dev/null) == "install ok "* ]] || return 1
+	pkg_field "$1" Version
 }
 
-# short_version VERSION: "5:29.1.3-1~debian.12~bookworm" -> "29.1.3".
+# docker_cli_version, docker_engine_version: the packages' versions.
+docker_cli_version() {
+	unpacked_version docker-ce-cli 2>/dev/null || unpacked_version docker.io 2>/dev/null
+}
+docker_engine_version() {
+	unpacked_version docker-ce 2>/dev/null || unpacked_version docker.io 2>/dev/null
+}
+
+# short_version VERSION: what the binaries report, "5:29.1.3-1~debian.12~bookworm" -> "29.1.3".
 short_version() {
-	local v
-	v=$(upstream_of "$1")
-	printf '%s' "${v%%+*}"
+	upstream_of "$1"
 }
 
 # repo_available REPO: whether apt-get update fetched REPO's package list.
