@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -187,10 +188,33 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 			return
 		}
 	}
-	if plan.Started.ValueBool() {
+	current, _, err := currentRawLXC(ctx, c, node, vmid)
+	if err != nil {
+		fail("Cannot read the container", err)
+		return
+	}
+	if nodeNeeded(ctx, &plan, current) {
+		if _, err := r.applyNodeConfig(ctx, &plan, current); err != nil {
+			fail("Cannot configure the container on its node", err)
+			return
+		}
+	}
+	if plan.Started.ValueBool() || plan.Docker != nil {
 		if err := r.start(ctx, c, node, vmid); err != nil {
 			fail("Cannot start the container", err)
 			return
+		}
+	}
+	if plan.Docker != nil {
+		if err := r.runDocker(ctx, &plan); err != nil {
+			fail(scriptSummary(err, "Docker feature failed"), err)
+			return
+		}
+		if !plan.Started.ValueBool() {
+			if err := r.stop(ctx, c, node, vmid); err != nil {
+				fail("Cannot stop the container", err)
+				return
+			}
 		}
 	}
 	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
@@ -360,6 +384,21 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 	if m.Hostname.IsUnknown() {
 		m.Hostname = types.StringNull()
 	}
+	if m.Docker != nil {
+		m.Docker.ServiceActive = types.BoolValue(false)
+		if m.Docker.InstalledVersion.IsUnknown() {
+			m.Docker.InstalledVersion = types.StringNull()
+		}
+		if m.Docker.Tests.IsUnknown() {
+			m.Docker.Tests = types.MapNull(types.StringType)
+		}
+	}
+	if m.Features.IsUnknown() {
+		m.Features = types.ObjectNull(featuresAttrTypes)
+	}
+	if m.EffectiveAA.IsUnknown() {
+		m.EffectiveAA = types.StringNull()
+	}
 	if m.RootFS != nil && m.RootFS.Volume.IsUnknown() {
 		m.RootFS.Volume = types.StringNull()
 	}
@@ -377,7 +416,7 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 // refresh reads the container's configuration and status into m.
 func (r *lxcContainerResource) refresh(ctx context.Context, c *pve.Client, m *lxcContainerModel) diag.Diagnostics {
 	var diags diag.Diagnostics
-	if err := r.read(ctx, c, m, &diags); err != nil {
+	if err := r.read(ctx, c, m, &diags, false); err != nil {
 		diags.AddError("Cannot read the container", err.Error())
 	}
 	return diags
@@ -385,7 +424,7 @@ func (r *lxcContainerResource) refresh(ctx context.Context, c *pve.Client, m *lx
 
 // read maps the container's configuration and status onto m; API errors are
 // returned so that callers can tell a missing container.
-func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcContainerModel, diags *diag.Diagnostics) error {
+func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcContainerModel, diags *diag.Diagnostics, verifyDocker bool) error {
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
 	cfg, err := c.ContainerConfig(ctx, node, vmid)
 	if err != nil {
@@ -397,6 +436,17 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 		return err
 	}
 	m.Started = types.BoolValue(st.Running())
+	if verifyDocker {
+		r.refreshDocker(ctx, m, st.Running(), diags)
+	}
+	if m.Docker != nil {
+		if m.Docker.InstalledVersion.IsUnknown() {
+			m.Docker.InstalledVersion = types.StringNull()
+		}
+		if m.Docker.Tests.IsUnknown() {
+			m.Docker.Tests = types.MapNull(types.StringType)
+		}
+	}
 	return nil
 }
 
@@ -410,7 +460,7 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	if c == nil {
 		return
 	}
-	if err := r.read(ctx, c, &state, &resp.Diagnostics); err != nil {
+	if err := r.read(ctx, c, &state, &resp.Diagnostics, true); err != nil {
 		if pve.IsNotFound(err) {
 			resp.Diagnostics.AddWarning("Container no longer exists",
 				fmt.Sprintf("Container %s was deleted outside Terraform; it is removed from the state and will be created again on apply.", state.ID.ValueString()))
@@ -463,6 +513,13 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	running := st.Running()
+	rawChanged := false
+	if nodeNeeded(ctx, &plan, cfg.LXC) {
+		if rawChanged, err = r.applyNodeConfig(ctx, &plan, cfg.LXC); err != nil {
+			resp.Diagnostics.AddError("Cannot configure the container on its node", err.Error())
+			return
+		}
+	}
 	if !ch.empty() {
 		tflog.Info(ctx, "updating container configuration", map[string]any{"id": plan.ID.ValueString(), "set": keys(ch.Set), "delete": ch.Delete})
 		if err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest); err != nil {
@@ -480,7 +537,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		err = r.stop(ctx, c, node, vmid)
 	case !running && wantRunning:
 		err = r.start(ctx, c, node, vmid)
-	case running && ch.needsRestart():
+	case running && (ch.needsRestart() || rawChanged):
 		tflog.Info(ctx, "rebooting the container so that the new settings take effect", map[string]any{"id": plan.ID.ValueString()})
 		var upid string
 		if upid, err = c.Reboot(ctx, node, vmid); err == nil {
@@ -490,6 +547,12 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
+	}
+	if plan.Docker != nil && wantRunning && (state.Docker == nil || rawChanged || dockerRunNeeded(state.Docker, plan.Docker)) {
+		if err := r.runDocker(ctx, &plan); err != nil {
+			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
+			return
+		}
 	}
 	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -584,4 +647,13 @@ func (r *lxcContainerResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), fmt.Sprintf("%s/%d", node, vmid))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("node_name"), node)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vmid"), int64(vmid))...)
+}
+
+// scriptSummary is the diagnostic title for an error from the node.
+func scriptSummary(err error, fallback string) string {
+	var se *scriptError
+	if errors.As(err, &se) {
+		return se.Summary()
+	}
+	return fallback
 }
