@@ -18,16 +18,15 @@ import (
 // testEnv is a node server on a temporary state dir with a client connected
 // with strict host key checking.
 type testEnv struct {
-	t        *testing.T
-	state    string
-	srv      *Server
-	client   *ssh.Client
-	faults   *Injector
-	mu       sync.Mutex
-	events   []Event
-	keyPath  string
-	known    string
-	hostAddr string
+	t       *testing.T
+	state   string
+	srv     *Server
+	client  *ssh.Client
+	faults  *Injector
+	mu      sync.Mutex
+	events  []Event
+	keyPath string
+	known   string
 }
 
 func newTestEnv(t *testing.T) *testEnv {

@@ -259,7 +259,7 @@ func (s *Server) handleConn(nc net.Conn) {
 	chWG.Wait()
 }
 
-// acceptedEnv reports whether an "env" request is honoured, like Debian's
+// acceptedEnv reports whether an "env" request is honored, like Debian's
 // sshd_config "AcceptEnv LANG LC_*".
 func acceptedEnv(name string) bool {
 	return name == "LANG" || strings.HasPrefix(name, "LC_")
