@@ -18,7 +18,7 @@ import (
 // testEnv is a node server on a temporary state dir with a client connected
 // with strict host key checking.
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	state   string
 	srv     *Server
 	client  *ssh.Client
@@ -30,6 +30,11 @@ type testEnv struct {
 }
 
 func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	return newTestEnvTB(t)
+}
+
+func newTestEnvTB(t testing.TB) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, state: t.TempDir(), faults: &Injector{}}
 	keyPath, pub, err := EnsureClientKey(e.state)
@@ -112,7 +117,7 @@ func (e *testEnv) run(command, stdin string) result {
 	return runOn(e.t, e.client, command, stdin)
 }
 
-func runOn(t *testing.T, c *ssh.Client, command, stdin string) result {
+func runOn(t testing.TB, c *ssh.Client, command, stdin string) result {
 	t.Helper()
 	sess, err := c.NewSession()
 	if err != nil {
