@@ -14,6 +14,7 @@ import (
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/simssh"
 )
 
 // testAccProtoV6ProviderFactories serves the provider in-process.
@@ -35,6 +36,11 @@ type accEnv struct {
 	storage   string
 	bridge    string
 	client    *pve.Client
+	// SSH access to the nodes (empty when the environment has none).
+	sshKeyFile    string
+	sshKnownHosts string
+	sshNodes      map[string]simssh.Node
+	sshInfo       *simssh.Info
 }
 
 func envOr(name, def string) string {
@@ -43,6 +49,9 @@ func envOr(name, def string) string {
 	}
 	return def
 }
+
+// withSSH starts the simulator's per-node SSH servers.
+func withSSH(o *pvesim.Options) { o.StartSSH = simssh.Starter() }
 
 // newAccEnv starts a simulator (or connects to the real cluster) for one test.
 func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
@@ -66,6 +75,8 @@ func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
 		e.template2 = envOr("PHOENIX_ACC_TEMPLATE2", "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst")
 		e.storage = envOr("PHOENIX_ACC_STORAGE", "local-lvm")
 		e.bridge = envOr("PHOENIX_ACC_BRIDGE", "vmbr0")
+		e.sshKeyFile = os.Getenv("PHOENIX_ACC_SSH_PRIVATE_KEY_FILE")
+		e.sshKnownHosts = os.Getenv("PHOENIX_ACC_SSH_KNOWN_HOSTS_FILE")
 	} else {
 		o := pvesim.Options{Nodes: []string{"pve1"}, TaskDelay: 20 * time.Millisecond}
 		for _, f := range opts {
@@ -80,6 +91,12 @@ func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
 		e.template2 = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
 		e.storage = "local-lvm"
 		e.bridge = "vmbr0"
+		if info, ok := e.sim.SSH.(*simssh.Info); ok {
+			e.sshInfo = info
+			e.sshKeyFile = info.PrivateKeyFile
+			e.sshKnownHosts = info.KnownHostsFile
+			e.sshNodes = info.Nodes
+		}
 	}
 	c, err := pve.New(pve.Config{Endpoint: e.endpoint, APIToken: e.token, CACertificatePEM: e.caPEM})
 	if err != nil {
@@ -100,6 +117,17 @@ func (e *accEnv) simOnly(what string) bool {
 
 // providerHCL is the provider block for the environment.
 func (e *accEnv) providerHCL() string {
+	var ssh strings.Builder
+	if e.sshKeyFile != "" {
+		fmt.Fprintf(&ssh, "  ssh {\n    private_key      = file(%q)\n", e.sshKeyFile)
+		if e.sshKnownHosts != "" {
+			fmt.Fprintf(&ssh, "    known_hosts_file = %q\n", e.sshKnownHosts)
+		}
+		for name, n := range e.sshNodes {
+			fmt.Fprintf(&ssh, "    node {\n      name    = %q\n      address = %q\n      port    = %d\n    }\n", name, n.Host, n.Port)
+		}
+		ssh.WriteString("  }\n")
+	}
 	return fmt.Sprintf(`
 provider "phoenix" {
   endpoint       = %q
@@ -107,8 +135,16 @@ provider "phoenix" {
   ca_certificate = <<-EOT
 %s
   EOT
+%s}
+`, e.endpoint, e.token, strings.TrimSpace(e.caPEM), ssh.String())
 }
-`, e.endpoint, e.token, strings.TrimSpace(e.caPEM))
+
+// needSSH skips a test when the environment has no SSH access to the nodes.
+func (e *accEnv) needSSH() {
+	e.t.Helper()
+	if e.sshKeyFile == "" {
+		e.t.Skip("needs SSH access to the nodes: set PHOENIX_ACC_SSH_PRIVATE_KEY_FILE (and PHOENIX_ACC_SSH_KNOWN_HOSTS_FILE) for a real cluster")
+	}
 }
 
 // resetLog forgets the simulator's request log.

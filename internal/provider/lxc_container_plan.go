@@ -146,6 +146,12 @@ func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
 	if state != nil {
 		prior = state.Docker
 	}
+	// The same JSON spelled differently is no change: keep the prior text.
+	if prior != nil && known(prior.DaemonJSON) && known(d.DaemonJSON) {
+		if eq, dd := d.DaemonJSON.StringSemanticEquals(context.Background(), prior.DaemonJSON); !dd.HasError() && eq {
+			d.DaemonJSON = prior.DaemonJSON
+		}
+	}
 	if prior == nil || dockerRunNeeded(prior, d) || (state != nil && state.EffectiveAA.ValueString() != apparmorDockerProfile) {
 		d.InstalledVersion = types.StringUnknown()
 		d.Tests = types.MapUnknown(types.StringType)

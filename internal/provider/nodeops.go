@@ -312,6 +312,14 @@ func checkVMID(vmid int) error {
 // files or loaded policy changed. Once a node's profile is known current, later
 // calls for that node return false without a command.
 func (o *nodeOps) EnsureProfile(ctx context.Context, node string) (changed bool, err error) {
+	report, err := o.ensureProfile(ctx, node)
+	return report.Changed(), err
+}
+
+// ensureProfile is EnsureProfile with the node's full report; the report of
+// a node already known current is empty.
+func (o *nodeOps) ensureProfile(ctx context.Context, node string) (apparmor.InstallReport, error) {
+	var total apparmor.InstallReport
 	o.mu.Lock()
 	m := o.profile[node]
 	if m == nil {
@@ -325,28 +333,32 @@ func (o *nodeOps) EnsureProfile(ctx context.Context, node string) (changed bool,
 	done := o.ensured[node]
 	o.mu.Unlock()
 	if done {
-		return false, nil
+		return total, nil
 	}
 	for _, c := range apparmor.InstallCommands() {
 		cmd := nodeexec.Command{Op: c.Name, Argv: c.Args, Sudo: true, Retry: true}
 		res, err := o.run(ctx, node, purposeAppArmor, cmd, true)
 		if err != nil {
-			return changed, fmt.Errorf("install the %s AppArmor profile on node %q: %w", apparmor.ProfileName, node, err)
+			return total, fmt.Errorf("install the %s AppArmor profile on node %q: %w", apparmor.ProfileName, node, err)
 		}
 		report, err := apparmor.ParseInstallOutput(string(res.Stdout))
 		if err != nil {
-			return changed, fmt.Errorf("install the %s AppArmor profile on node %q: %w", apparmor.ProfileName, node, err)
+			return total, fmt.Errorf("install the %s AppArmor profile on node %q: %w", apparmor.ProfileName, node, err)
 		}
 		tflog.Debug(ctx, "apparmor profile install", map[string]any{
 			"node": node, "installed": report.Installed, "removed": report.Removed,
 			"unchanged": report.Unchanged, "loaded": report.Loaded,
 		})
-		changed = changed || report.Changed()
+		total.Installed = append(total.Installed, report.Installed...)
+		total.Removed = append(total.Removed, report.Removed...)
+		total.Unchanged = append(total.Unchanged, report.Unchanged...)
+		total.Skipped = append(total.Skipped, report.Skipped...)
+		total.Loaded = total.Loaded || report.Loaded
 	}
 	o.mu.Lock()
 	o.ensured[node] = true
 	o.mu.Unlock()
-	return changed, nil
+	return total, nil
 }
 
 // readLXCConfig returns the bytes of a container's config file on node.

@@ -43,7 +43,8 @@ func newStore(dir string, nodes []string) (*store, error) {
 			filepath.Join(dir, "nodes", n, "lxc"),
 			filepath.Join(dir, "volumes", n),
 			filepath.Join(dir, "runtime", n),
-			filepath.Join(dir, "apparmor", n),
+			// <state>/apparmor/<node> is left to the SSH server, which seeds
+			// it from the host's /etc/apparmor.d when it does not exist.
 		)
 	}
 	for _, d := range dirs {

@@ -1,0 +1,312 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/simssh"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/sshd"
+)
+
+// confPath is a container's config file in the simulator's state.
+func (e *accEnv) confPath(vmid int) string {
+	return filepath.Join(e.sim.StateDir, "nodes", e.node, "lxc", strconv.Itoa(vmid)+".conf")
+}
+
+// conf parses a container's config file from the simulator's state.
+func (e *accEnv) conf(vmid int) *lxcconf.Config {
+	e.t.Helper()
+	b, err := os.ReadFile(e.confPath(vmid))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := lxcconf.Parse(b)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// ctExec runs a command inside a container over SSH, as an administrator would.
+func (e *accEnv) ctExec(vmid int, argv ...string) {
+	e.t.Helper()
+	key, err := os.ReadFile(e.sshKeyFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pool, err := nodeexec.NewPool(nodeexec.Config{PrivateKey: string(key), KnownHostsFile: e.sshKnownHosts},
+		func(_ context.Context, node string) (nodeexec.Node, error) {
+			n := e.sshNodes[node]
+			return nodeexec.Node{Name: node, Address: n.Host, Port: n.Port}, nil
+		})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Run(context.Background(), e.node, nodeexec.PctExec(vmid, argv...)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// installRuns counts the runs of the install script in the SSH log.
+func (e *accEnv) installRuns() int {
+	reads, writes := simssh.SSHCommands(e.sim)
+	n := 0
+	for _, c := range append(reads, writes...) {
+		if strings.Contains(c, "--package-source") {
+			n++
+		}
+	}
+	return n
+}
+
+// aptInstalls counts the package installs the container's apt-get made.
+func (e *accEnv) aptInstalls(vmid int) int {
+	e.t.Helper()
+	n, err := sshd.CTInstalls(e.sim.StateDir, e.node, vmid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func (e *accEnv) checkNoSSHWrites() resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if e.sim == nil {
+			return nil
+		}
+		if _, writes := simssh.SSHCommands(e.sim); len(writes) > 0 {
+			return fmt.Errorf("expected no SSH write, got %d: %v", len(writes), writes)
+		}
+		return nil
+	}
+}
+
+func TestAccLXCContainer_docker(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("the Docker lifecycle with drift injected in the container") {
+		t.Skip("needs the simulator")
+	}
+	const vmid = 4300
+	cfg := func(dockerBody string) string {
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  docker {\n" + dockerBody + "  }\n"})
+	}
+	base := cfg("    daemon_json = jsonencode({ \"log-driver\" = \"journald\" })\n")
+	// The same JSON with other key order and spacing: no difference.
+	same := cfg("    daemon_json = \"{\\\"log-driver\\\":  \\\"journald\\\"}\"\n")
+	reconfigured := cfg("    daemon_json = jsonencode({ \"log-driver\" = \"local\", \"debug\" = true })\n")
+
+	var installs int
+	emptyReapply := resource.TestStep{
+		PreConfig: e.resetLog,
+		Config:    same,
+		ConfigPlanChecks: resource.ConfigPlanChecks{
+			PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+		},
+		Check: resource.ComposeTestCheckFunc(e.checkNoMutations(), e.checkNoSSHWrites(), func(*terraform.State) error {
+			if n := e.installRuns(); n != 0 {
+				return fmt.Errorf("the install script ran %d times on an unchanged configuration", n)
+			}
+			if n := e.aptInstalls(vmid); n != installs {
+				return fmt.Errorf("apt installs went from %d to %d on an unchanged configuration", installs, n)
+			}
+			return nil
+		}),
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				// Create: hardened profile, Docker installed once, verified and tested.
+				PreConfig: e.resetLog,
+				Config:    base,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("effective_apparmor_profile"), knownvalue.StringExact("lxc-docker-secure")),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("installed_version"), knownvalue.StringRegexp(regexp.MustCompile(`^(\d+:)?\d+\.\d+`))),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("tests"), knownvalue.MapExact(map[string]knownvalue.Check{
+						docker.CaseServiceIsRunning: knownvalue.StringExact("passed"),
+						docker.CaseHelloWorld:       knownvalue.StringExact("passed"),
+						docker.CaseNetworkAccess:    knownvalue.StringExact("passed"),
+					})),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("nesting"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("keyctl"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					main := e.conf(vmid).Main()
+					got := map[string]string{}
+					for _, kv := range main.LXC() {
+						got[kv.Key] = kv.Value
+					}
+					if got["lxc.apparmor.profile"] != "lxc-docker-secure" || got["lxc.apparmor.allow_nesting"] != "1" {
+						return fmt.Errorf("main section raw lines = %v", got)
+					}
+					if n := e.installRuns(); n != 1 {
+						return fmt.Errorf("the install script ran %d times, want 1", n)
+					}
+					installs = e.aptInstalls(vmid)
+					if installs == 0 {
+						return fmt.Errorf("no package was installed")
+					}
+					return nil
+				},
+			},
+			emptyReapply,
+			emptyReapply,
+			{
+				// Docker stopped inside the container: the plan shows it, the apply
+				// restores it without reinstalling.
+				PreConfig:          func() { e.ctExec(vmid, "systemctl", "stop", "docker") },
+				Config:             base,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
+					},
+				},
+			},
+			{
+				Config: base,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					if n := e.aptInstalls(vmid); n != installs {
+						return fmt.Errorf("restarting Docker reinstalled packages (%d -> %d)", installs, n)
+					}
+					return nil
+				},
+			},
+			{
+				// A daemon_json change restarts Docker, it does not reinstall it.
+				PreConfig: e.resetLog,
+				Config:    reconfigured,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: func(*terraform.State) error {
+					if n := e.aptInstalls(vmid); n != installs {
+						return fmt.Errorf("a daemon_json change reinstalled packages (%d -> %d)", installs, n)
+					}
+					if n := e.installRuns(); n != 1 {
+						return fmt.Errorf("the install script ran %d times, want 1", n)
+					}
+					return nil
+				},
+			},
+			{
+				// The profile line removed out of band: drift, restored on apply.
+				PreConfig: func() {
+					c := e.conf(vmid)
+					c.Main().DeleteLXC("lxc.apparmor.profile")
+					if err := os.WriteFile(e.confPath(vmid), c.Bytes(), 0o640); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: reconfigured,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("effective_apparmor_profile"), knownvalue.StringExact("lxc-docker-secure")),
+					},
+				},
+				Check: func(*terraform.State) error {
+					if v, _ := lxcValue(e.conf(vmid).Main(), "lxc.apparmor.profile"); v != "lxc-docker-secure" {
+						return fmt.Errorf("profile line not restored: %q", v)
+					}
+					return nil
+				},
+			},
+			{
+				// A failing install (apt broken for good) fails the apply with the
+				// script's name and FATAL line; the container stays in state.
+				PreConfig: func() {
+					if err := sshd.SetCTFault(e.sim.StateDir, e.node, vmid, sshd.FaultAptFail, 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg("    package_source = \"distro\"\n"),
+				ExpectError: regexp.MustCompile(`(?s)phoenix_hypervisor_feature_install_docker\.sh.*FATAL:`),
+			},
+			{
+				// Once apt works again, one apply converges.
+				PreConfig: func() {
+					if err := sshd.ClearCTFault(e.sim.StateDir, e.node, vmid, sshd.FaultAptFail); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: cfg("    package_source = \"distro\"\n"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
+				},
+			},
+			{
+				Config: cfg("    package_source = \"distro\"\n"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
+func lxcValue(s *lxcconf.Section, key string) (string, bool) {
+	for _, kv := range s.LXC() {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return "", false
+}
+
+func TestAccLXCContainer_wrongHostKey(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("a wrong host key") {
+		t.Skip("needs the simulator")
+	}
+	// A known_hosts file that holds another key for the node.
+	bad := filepath.Join(t.TempDir(), "known_hosts")
+	n := e.sshNodes[e.node]
+	writeFile(t, bad, fmt.Sprintf("[%s]:%d ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqA+jbMZiNElEauU0KILBWrTrJqGqQxvPePQ5FX6X0+\n", n.Host, n.Port))
+	e.sshKnownHosts = bad
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			PreConfig:   e.resetLog,
+			Config:      e.containerConfig(ctConfig{VMID: 4310, Unprivileged: true, Extra: "  docker {}\n"}),
+			ExpectError: regexp.MustCompile(`(?s)host key.*` + regexp.QuoteMeta(n.HostKeyFingerprint)),
+			Check:       nil,
+		}, {
+			// Nothing ran on the node.
+			PreConfig: func() {
+				reads, writes := simssh.SSHCommands(e.sim)
+				if len(reads)+len(writes) != 0 {
+					t.Errorf("commands ran despite the wrong host key: %v %v", reads, writes)
+				}
+			},
+			Config:  e.containerConfig(ctConfig{VMID: 4310, Unprivileged: true}),
+			Destroy: true,
+		}},
+	})
+}
