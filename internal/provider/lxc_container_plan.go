@@ -247,4 +247,3 @@ func joinReasons(r []string) string {
 		return out + " and " + r[len(r)-1]
 	}
 }
-
