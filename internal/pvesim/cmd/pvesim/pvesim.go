@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/simssh"
 )
 
 func main() {
@@ -43,6 +44,7 @@ func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 	faultJSON := fs.String("fault-json", "", "fault rules to activate: a JSON object or array (see POST /_sim/faults)")
 	faultFile := fs.String("fault-file", "", "file holding fault rules as JSON")
 	templates := fs.String("templates", "", "comma-separated extra templates for local:vztmpl")
+	withSSH := fs.Bool("ssh", true, "run an SSH server per node (bubblewrap sandboxes); the start line then has an \"ssh\" member")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +59,9 @@ func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 	}
 	if *taskDelay == 0 {
 		opts.TaskDelay = -1
+	}
+	if *withSSH {
+		opts.StartSSH = simssh.Starter()
 	}
 	for n := range strings.SplitSeq(*nodes, ",") {
 		if n = strings.TrimSpace(n); n != "" {
