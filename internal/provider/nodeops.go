@@ -620,11 +620,15 @@ func (e *scriptError) Error() string {
 	if e.ExitCode >= 0 {
 		fmt.Fprintf(&b, " (exit code %d)", e.ExitCode)
 	}
+	var ce *nodeexec.CommandError
 	switch {
 	case e.Fatal != "":
 		b.WriteString(": ")
 		b.WriteString(e.Fatal)
-	case e.Err != nil:
+	case len(e.FailedCases) > 0:
+		fmt.Fprintf(&b, ": %d test case(s) failed", len(e.FailedCases))
+	case e.Err != nil && !errors.As(e.Err, &ce):
+		// A command error says no more than the exit code and the tail.
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}

@@ -169,6 +169,7 @@ func TestDockerInstallFailureCarriesTheFatalLine(t *testing.T) {
 		t.Errorf("tail = %q, want at most %d lines ending with the FATAL line", se.Tail, outputTailLines)
 	}
 	msg := err.Error()
+	t.Logf("install error:\n%s", msg)
 	for _, want := range []string{docker.InstallScriptName, se.Fatal, "container 121", `node "pve1"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not contain %q:\n%s", want, msg)
@@ -199,6 +200,7 @@ func TestDockerInstallFailureCarriesTheFatalLine(t *testing.T) {
 		t.Errorf("report = %+v", report)
 	}
 	msg = err.Error()
+	t.Logf("test error:\n%s", msg)
 	for _, want := range []string{docker.TestScriptName, docker.CaseNetworkAccess + ": failed", "\n  | "} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not contain %q:\n%s", want, msg)
