@@ -492,6 +492,9 @@ func (o *nodeOps) setRawLXC(ctx context.Context, node, purpose string, vmid int,
 		if first == nil {
 			first = old
 		}
+		if err := checkNotLocked(old, vmid); err != nil {
+			return false, err
+		}
 		updated, err := editMain(old, edit)
 		if err != nil {
 			return false, fmt.Errorf("edit %s on node %q: %w", path, node, err)
@@ -523,6 +526,19 @@ func (o *nodeOps) setRawLXC(ctx context.Context, node, purpose string, vmid int,
 			return false, fmt.Errorf("write %s on node %q: the file kept changing while it was edited (%d attempts); try again", path, node, attempts)
 		}
 	}
+}
+
+// checkNotLocked refuses to edit a container that a PVE task has locked
+// (the "lock" property: backup, snapshot, migrate, ...), as pct set does.
+func checkNotLocked(data []byte, vmid int) error {
+	cfg, err := lxcconf.Parse(data)
+	if err != nil {
+		return err
+	}
+	if lock, ok := cfg.Main().Get("lock"); ok && lock != "" {
+		return fmt.Errorf("container %d is locked (%s) by a PVE task; its config can be edited once the task has finished", vmid, lock)
+	}
+	return nil
 }
 
 // editMain applies edit to the main section of the config old and returns

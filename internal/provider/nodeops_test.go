@@ -28,7 +28,7 @@ import (
 // dir) and a providerData whose ssh block points at it, host key verified
 // strictly.
 type nodeEnv struct {
-	t      *testing.T
+	t      testing.TB
 	state  string
 	srv    *sshd.Server
 	faults *sshd.Injector
@@ -42,7 +42,7 @@ type nodeEnv struct {
 
 const testNode = "pve1"
 
-func newNodeEnv(t *testing.T) *nodeEnv {
+func newNodeEnv(t testing.TB) *nodeEnv {
 	t.Helper()
 	e := &nodeEnv{t: t, state: t.TempDir(), faults: &sshd.Injector{}}
 	keyPath, pub, err := sshd.EnsureClientKey(e.state)
@@ -472,6 +472,41 @@ func TestSetRawLXCRefusesBadEditsWithoutWriting(t *testing.T) {
 	}
 }
 
+func TestSetRawLXCRefusesALockedContainer(t *testing.T) {
+	e := newNodeEnv(t)
+	conf := "arch: amd64\nlock: backup\nrootfs: local-lvm:vm-109-disk-0,size=8G\n"
+	e.addCT(109, conf, true)
+	ops := e.data.NodeOps()
+	_, err := ops.ApplyProfile(t.Context(), testNode, 109, apparmor.ProfileName, true)
+	if err == nil || !strings.Contains(err.Error(), "locked (backup)") {
+		t.Errorf("error = %v, want the lock named", err)
+	}
+	if c := ops.Counts(); c.Writes != 0 || e.readConf(109) != conf {
+		t.Errorf("a locked CT was written: %+v", c)
+	}
+}
+
+// BenchmarkApplyProfileUnchanged measures the steady state of a refresh:
+// one read of the config over the pooled connection, no write.
+func BenchmarkApplyProfileUnchanged(b *testing.B) {
+	e := newNodeEnv(b)
+	e.addCT(130, "arch: amd64\nrootfs: local-lvm:vm-130-disk-0,size=8G\n", true)
+	ops := e.data.NodeOps()
+	if _, err := ops.ApplyProfile(b.Context(), testNode, 130, apparmor.ProfileName, true); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		changed, err := ops.ApplyProfile(b.Context(), testNode, 130, apparmor.ProfileName, true)
+		if err != nil || changed {
+			b.Fatalf("ApplyProfile = %v, %v", changed, err)
+		}
+	}
+	b.StopTimer()
+	if c := ops.Counts(); c.Writes != 1 {
+		b.Errorf("%d writes, want only the first", c.Writes)
+	}
+}
+
 func TestEditMainKeepsOtherSections(t *testing.T) {
 	old := []byte(testConfMain + testConfRest)
 	updated, err := editMain(old, func(main *lxcconf.Section) bool {
@@ -616,7 +651,7 @@ func TestNodesBuildsOnePool(t *testing.T) {
 	if err != nil || p1 != p2 {
 		t.Errorf("second Nodes = %p, %v; want the same pool %p", p2, err, p1)
 	}
-	if d.NodeOps() != d.NodeOps() {
+	if a, b := d.NodeOps(), d.NodeOps(); a != b {
 		t.Error("NodeOps is not shared")
 	}
 	unknown := &providerData{Settings: settings{Unknown: true, SSH: sshSettings{PrivateKey: testKey}}}
