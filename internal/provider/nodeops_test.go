@@ -486,6 +486,33 @@ func TestSetRawLXCRefusesALockedContainer(t *testing.T) {
 	}
 }
 
+// TestSetRawLXCConnectionDroppedAfterTheWrite loses the connection once the
+// write has run but before its exit status arrives: SetRawLXC reads the file
+// again on a new connection, finds its edit in place and reports the change.
+func TestSetRawLXCConnectionDroppedAfterTheWrite(t *testing.T) {
+	e := newNodeEnv(t)
+	e.addCT(110, "arch: amd64\nrootfs: local-lvm:vm-110-disk-0,size=8G\n", true)
+	drop, err := e.faults.Drop(opWriteLXCConfig, sshd.DropAfter, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := e.data.NodeOps()
+	changed, err := ops.ApplyProfile(t.Context(), testNode, 110, apparmor.ProfileName, true)
+	if err != nil || !changed {
+		t.Fatalf("ApplyProfile = %v, %v; want true, nil", changed, err)
+	}
+	if drop.Fired() != 1 {
+		t.Errorf("the drop fired %d times", drop.Fired())
+	}
+	if c := ops.Counts(); c.ByOp[opWriteLXCConfig] != 1 || c.ByOp[opReadLXCConfig] != 2 {
+		t.Errorf("ops = %v, want one write and two reads", c.ByOp)
+	}
+	want := "arch: amd64\nrootfs: local-lvm:vm-110-disk-0,size=8G\nlxc.apparmor.profile: lxc-docker-secure\nlxc.apparmor.allow_nesting: 1\n"
+	if got := e.readConf(110); got != want {
+		t.Errorf("config:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // BenchmarkApplyProfileUnchanged measures the steady state of a refresh:
 // one read of the config over the pooled connection, no write.
 func BenchmarkApplyProfileUnchanged(b *testing.B) {
