@@ -291,6 +291,8 @@ type providerData struct {
 	noClient error
 	// node is the SSH access to the nodes, built on first use (nodeops.go).
 	node nodeAccess
+	// fleet caches the run state of every container (fleet.go).
+	fleet fleetStatus
 }
 
 func newProviderData(s settings, version string) (*providerData, diag.Diagnostics) {

@@ -178,6 +178,7 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		resp.Diagnostics.AddError(summary, err.Error())
 		r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
 	}
+	r.data.fleet.invalidate()
 	if err := c.WaitTask(ctx, upid); err != nil {
 		fail("Container creation failed", err)
 		return
@@ -358,6 +359,7 @@ func (r *lxcContainerResource) growRootFS(ctx context.Context, c *pve.Client, pl
 }
 
 func (r *lxcContainerResource) start(ctx context.Context, c *pve.Client, node string, vmid int) error {
+	defer r.data.fleet.invalidate()
 	upid, err := c.Start(ctx, node, vmid)
 	if err != nil {
 		return err
@@ -366,6 +368,7 @@ func (r *lxcContainerResource) start(ctx context.Context, c *pve.Client, node st
 }
 
 func (r *lxcContainerResource) stop(ctx context.Context, c *pve.Client, node string, vmid int) error {
+	defer r.data.fleet.invalidate()
 	upid, err := c.Stop(ctx, node, vmid)
 	if err != nil {
 		return err
@@ -431,13 +434,13 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 		return err
 	}
 	diags.Append(applyConfig(ctx, m, cfg)...)
-	st, err := c.ContainerStatus(ctx, node, vmid)
+	running, err := r.data.runState(ctx, c, node, vmid)
 	if err != nil {
 		return err
 	}
-	m.Started = types.BoolValue(st.Running())
+	m.Started = types.BoolValue(running)
 	if verifyDocker {
-		r.refreshDocker(ctx, m, st.Running(), diags)
+		r.refreshDocker(ctx, m, running, diags)
 	}
 	if m.Docker != nil {
 		if m.Docker.InstalledVersion.IsUnknown() {
@@ -539,6 +542,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		err = r.start(ctx, c, node, vmid)
 	case running && (ch.needsRestart() || rawChanged):
 		tflog.Info(ctx, "rebooting the container so that the new settings take effect", map[string]any{"id": plan.ID.ValueString()})
+		r.data.fleet.invalidate()
 		var upid string
 		if upid, err = c.Reboot(ctx, node, vmid); err == nil {
 			err = c.WaitTask(ctx, upid)

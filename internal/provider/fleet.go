@@ -1,0 +1,90 @@
+package provider
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+)
+
+// fleetTTL bounds how long one /cluster/resources answer serves the status
+// of every container. A refresh of N containers then costs N config reads
+// plus one cluster-wide call instead of 2N calls. Changes the provider makes
+// itself invalidate the cache at once.
+const fleetTTL = 15 * time.Second
+
+// fleetStatus is the run state of the cluster's containers, fetched once
+// for many reads.
+type fleetStatus struct {
+	mu      sync.Mutex
+	fetched time.Time
+	byVMID  map[int]pve.Resource
+	// loading is closed when the fetch in flight ends.
+	loading chan struct{}
+}
+
+// invalidate forgets the cached status (after a create, start, stop...).
+func (f *fleetStatus) invalidate() {
+	f.mu.Lock()
+	f.fetched = time.Time{}
+	f.byVMID = nil
+	f.mu.Unlock()
+}
+
+// lookup returns the cluster's view of container vmid on node; ok is false
+// when the cache cannot answer (then the caller asks the node directly).
+func (f *fleetStatus) lookup(ctx context.Context, c *pve.Client, node string, vmid int) (pve.Resource, bool) {
+	for {
+		f.mu.Lock()
+		if f.byVMID != nil && time.Since(f.fetched) < fleetTTL {
+			r, found := f.byVMID[vmid]
+			f.mu.Unlock()
+			return r, found && r.Node == node
+		}
+		if f.loading != nil {
+			wait := f.loading
+			f.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return pve.Resource{}, false
+			}
+		}
+		done := make(chan struct{})
+		f.loading = done
+		f.mu.Unlock()
+
+		res, err := c.ClusterResources(ctx, "vm")
+		f.mu.Lock()
+		f.loading = nil
+		if err == nil {
+			f.byVMID = make(map[int]pve.Resource, len(res))
+			for _, r := range res {
+				if r.Type == "lxc" {
+					f.byVMID[int(r.VMID)] = r
+				}
+			}
+			f.fetched = time.Now()
+		}
+		f.mu.Unlock()
+		close(done)
+		if err != nil {
+			return pve.Resource{}, false
+		}
+	}
+}
+
+// runState returns whether container vmid runs, from the cached fleet view
+// when it knows the container, else from the node.
+func (d *providerData) runState(ctx context.Context, c *pve.Client, node string, vmid int) (bool, error) {
+	if r, ok := d.fleet.lookup(ctx, c, node, vmid); ok && r.Status != "" {
+		return r.Status == "running", nil
+	}
+	st, err := c.ContainerStatus(ctx, node, vmid)
+	if err != nil {
+		return false, err
+	}
+	return st.Running(), nil
+}
