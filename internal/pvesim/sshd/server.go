@@ -79,6 +79,10 @@ type Server struct {
 	conns  map[*ssh.ServerConn]struct{}
 	procs  map[*exec.Cmd]struct{}
 	wg     sync.WaitGroup
+	// accepted counts authenticated connections; peak is the most that
+	// were open at once.
+	accepted int
+	peak     int
 }
 
 var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
@@ -165,6 +169,32 @@ func (s *Server) HostKey() ssh.PublicKey { return s.signer.PublicKey() }
 // Fingerprint returns the host key's SHA256 fingerprint ("SHA256:...").
 func (s *Server) Fingerprint() string { return ssh.FingerprintSHA256(s.HostKey()) }
 
+// ConnStats counts a server's SSH connections.
+type ConnStats struct {
+	// Accepted is how many connections completed the handshake and
+	// authentication since the server started (or since ResetConnStats).
+	Accepted int
+	// Open is how many are open now.
+	Open int
+	// Peak is the most that were open at the same time.
+	Peak int
+}
+
+// ConnStats returns the server's connection counters.
+func (s *Server) ConnStats() ConnStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ConnStats{Accepted: s.accepted, Open: len(s.conns), Peak: s.peak}
+}
+
+// ResetConnStats sets Accepted to zero and Peak to the connections open now.
+func (s *Server) ResetConnStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accepted = 0
+	s.peak = len(s.conns)
+}
+
 // Node returns the node name the server stands for.
 func (s *Server) Node() string { return s.opts.Node }
 
@@ -236,6 +266,8 @@ func (s *Server) handleConn(nc net.Conn) {
 		return
 	}
 	s.conns[conn] = struct{}{}
+	s.accepted++
+	s.peak = max(s.peak, len(s.conns))
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
