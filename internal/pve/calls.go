@@ -185,7 +185,10 @@ func parseRawConfig(path string, raw map[string]json.RawMessage) (*RawConfig, er
 // UpdateContainerConfig sets and deletes config keys in one PUT. With a
 // digest, PVE refuses the change if the config changed since it was read
 // (IsDigestMismatch); that error is returned, never retried. A locked config
-// is retried. Nothing is sent when there is nothing to change.
+// is retried, and so are transient failures: setting the same values again
+// is harmless, and with a digest PVE refuses a repeat of a change it already
+// made (the caller then sees a digest mismatch and reads the config again).
+// Nothing is sent when there is nothing to change.
 func (c *Client) UpdateContainerConfig(ctx context.Context, node string, vmid int, set map[string]string, del []string, digest string) error {
 	if len(set) == 0 && len(del) == 0 {
 		return nil
@@ -210,30 +213,74 @@ func (c *Client) UpdateContainerConfig(ctx context.Context, node string, vmid in
 	if digest != "" {
 		params["digest"] = digest
 	}
-	return c.write(ctx, http.MethodPut, ctPath(node, vmid)+"/config", params, nil)
+	p := c.writePolicy
+	p.RetryIf = func(err error) bool { return IsLocked(err) || IsTransient(err) }
+	return c.retry(ctx, http.MethodPut+" "+ctPath(node, vmid)+"/config", p, func() error {
+		return c.do(ctx, http.MethodPut, ctPath(node, vmid)+"/config", params, nil)
+	})
 }
 
 // CreateContainer starts POST /nodes/{node}/lxc (params include vmid,
-// ostemplate, ...) and returns the task's UPID. It is repeated only when the
-// request provably never reached PVE: after any other failure the caller
-// must check ContainerExists before trying again.
+// ostemplate, ...) and returns the task's UPID. It is never repeated
+// blindly: after a failure that leaves open whether PVE received it (a 5xx,
+// a broken connection), it checks whether the container exists. If it does,
+// the request took effect and the UPID returned is empty: wait for the
+// creation with WaitCreated. If it does not, the request is repeated with
+// backoff.
 func (c *Client) CreateContainer(ctx context.Context, node string, params map[string]string) (string, error) {
-	if params["vmid"] == "" {
+	vmid, err := strconv.Atoi(params["vmid"])
+	if err != nil {
 		return "", errors.New("create container: vmid missing from parameters")
 	}
 	var upid string
-	err := c.writeOnce(ctx, http.MethodPost, "/nodes/"+seg(node)+"/lxc", params, &upid)
+	applied, err := c.writeChecked(ctx, http.MethodPost, "/nodes/"+seg(node)+"/lxc", params, &upid,
+		func(ctx context.Context) (bool, error) { return c.ContainerExists(ctx, node, vmid) })
+	if applied {
+		return "", nil
+	}
 	return upid, err
 }
 
+// WaitCreated waits until a container whose creation started without a
+// known UPID is created: its "create" lock is gone. It fails when the
+// container vanished (the creation failed and PVE removed it) or ctx ends.
+func (c *Client) WaitCreated(ctx context.Context, node string, vmid int) error {
+	delay := c.poll.Initial
+	for {
+		st, err := c.ContainerStatus(ctx, node, vmid)
+		switch {
+		case IsNotFound(err):
+			return fmt.Errorf("the creation of CT %d on node %s failed: the container no longer exists (see the node's task log)", vmid, node)
+		case err != nil:
+			return err
+		case st.Lock != "create":
+			return nil
+		}
+		if err := c.sleep(ctx, delay); err != nil {
+			return fmt.Errorf("CT %d on node %s is still being created: %w", vmid, node, err)
+		}
+		delay = c.poll.next(delay)
+	}
+}
+
 // CloneContainer starts POST .../clone of container vmid (params include
-// newid) and returns the task's UPID; repeated like CreateContainer.
+// newid) and returns the task's UPID; repeated like CreateContainer, with
+// an empty UPID when a request whose answer was lost took effect.
 func (c *Client) CloneContainer(ctx context.Context, node string, vmid int, params map[string]string) (string, error) {
-	if params["newid"] == "" {
+	newid, err := strconv.Atoi(params["newid"])
+	if err != nil {
 		return "", errors.New("clone container: newid missing from parameters")
 	}
+	target := node
+	if params["target"] != "" {
+		target = params["target"]
+	}
 	var upid string
-	err := c.writeOnce(ctx, http.MethodPost, ctPath(node, vmid)+"/clone", params, &upid)
+	applied, err := c.writeChecked(ctx, http.MethodPost, ctPath(node, vmid)+"/clone", params, &upid,
+		func(ctx context.Context) (bool, error) { return c.ContainerExists(ctx, target, newid) })
+	if applied {
+		return "", nil
+	}
 	return upid, err
 }
 
@@ -334,7 +381,10 @@ type DeleteOptions struct {
 	Force bool
 }
 
-// DeleteContainer destroys a container and returns the task's UPID.
+// DeleteContainer destroys a container and returns the task's UPID. After a
+// failure that leaves open whether PVE received the request, it checks
+// whether the container still exists and repeats the request only if it
+// does; when it is gone, the UPID returned is empty.
 func (c *Client) DeleteContainer(ctx context.Context, node string, vmid int, opts DeleteOptions) (string, error) {
 	params := map[string]string{}
 	if opts.Purge {
@@ -347,7 +397,14 @@ func (c *Client) DeleteContainer(ctx context.Context, node string, vmid int, opt
 		params["force"] = "1"
 	}
 	var upid string
-	err := c.write(ctx, http.MethodDelete, ctPath(node, vmid), params, &upid)
+	applied, err := c.writeChecked(ctx, http.MethodDelete, ctPath(node, vmid), params, &upid,
+		func(ctx context.Context) (bool, error) {
+			exists, err := c.ContainerExists(ctx, node, vmid)
+			return !exists, err
+		})
+	if applied {
+		return "", nil
+	}
 	return upid, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -78,7 +79,7 @@ func TestUpdateContainerConfig(t *testing.T) {
 	}
 }
 
-func TestUpdateRetriedOnLockOnly(t *testing.T) {
+func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	f := newFakePVE(t)
 	var calls atomic.Int32
 	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
@@ -114,12 +115,15 @@ func TestUpdateRetriedOnLockOnly(t *testing.T) {
 		t.Errorf("digest mismatch retried: %d PUTs", n)
 	}
 
+	// A 5xx is repeated: the digest makes PVE refuse a repeat of a change
+	// it already made, so a lost answer cannot apply a change twice.
 	err = c.UpdateContainerConfig(t.Context(), "pve1", 104, map[string]string{"cores": "2"}, nil, "d")
-	if !IsTransient(err) {
-		t.Errorf("want the 503, got %v", err)
+	var re *RetryError
+	if !IsTransient(err) || !errors.As(err, &re) {
+		t.Errorf("want the 503 after the retries, got %v", err)
 	}
-	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/104/config"); n != 1 {
-		t.Errorf("a PUT that may have been applied was repeated: %d PUTs", n)
+	if n, want := f.count("PUT", "/api2/json/nodes/pve1/lxc/104/config"), DefaultWritePolicy().MaxAttempts; n != want {
+		t.Errorf("a PUT failing with 503 was sent %d times, want %d", n, want)
 	}
 }
 
@@ -160,7 +164,9 @@ func TestReadsRetriedOnTransient(t *testing.T) {
 	}
 }
 
-func TestCreateNeverRepeated(t *testing.T) {
+func TestCreateNeverRepeatedBlindly(t *testing.T) {
+	// A 500 whose request took effect: the container exists (locked for
+	// creation), so the POST is not sent again and no UPID comes back.
 	f := newFakePVE(t)
 	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(t, w, 500, "unexpected server error", `{"data":null}`)
@@ -168,13 +174,11 @@ func TestCreateNeverRepeated(t *testing.T) {
 	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
 		writeData(w, `{"vmid":102,"status":"stopped","lock":"create"}`)
 	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/103/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist", `{"data":null}`)
-	})
 	c, _ := f.client()
 	params := map[string]string{"vmid": "102", "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"}
-	if _, err := c.CreateContainer(t.Context(), "pve1", params); !IsTransient(err) {
-		t.Fatalf("want the transient 500, got %v", err)
+	upid, err := c.CreateContainer(t.Context(), "pve1", params)
+	if err != nil || upid != "" {
+		t.Fatalf("want the creation adopted (no UPID, no error), got %q, %v", upid, err)
 	}
 	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
 		t.Errorf("create sent %d times", n)
@@ -182,15 +186,102 @@ func TestCreateNeverRepeated(t *testing.T) {
 	if f.requests()[0].Body["ostemplate"] != params["ostemplate"] {
 		t.Errorf("body %v", f.requests()[0].Body)
 	}
-	// What the caller checks before trying again.
-	if ok, err := c.ContainerExists(t.Context(), "pve1", 102); err != nil || !ok {
-		t.Errorf("ContainerExists(102) = %v, %v", ok, err)
-	}
-	if ok, err := c.ContainerExists(t.Context(), "pve1", 103); err != nil || ok {
-		t.Errorf("ContainerExists(103) = %v, %v", ok, err)
-	}
 	if _, err := c.CreateContainer(t.Context(), "pve1", map[string]string{}); err == nil {
 		t.Error("create without vmid must fail")
+	}
+}
+
+func TestCreateRepeatedWhenCheckedAbsent(t *testing.T) {
+	// A 503 whose request did not take effect: the container does not
+	// exist, so the POST is repeated and its UPID returned.
+	f := newFakePVE(t)
+	var posts atomic.Int32
+	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
+		if posts.Add(1) == 1 {
+			writeStatus(t, w, 503, "Service Unavailable", `{"data":null}`)
+			return
+		}
+		writeData(w, `"`+testUPID+`"`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/lxc/103/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist", `{"data":null}`)
+	})
+	c, rec := f.client()
+	upid, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "103"})
+	if err != nil || upid != testUPID {
+		t.Fatalf("got %q, %v", upid, err)
+	}
+	if n := f.count("GET", "/api2/json/nodes/pve1/lxc/103/status/current"); n != 1 {
+		t.Errorf("existence checked %d times, want 1", n)
+	}
+	if n := posts.Load(); n != 2 {
+		t.Errorf("create sent %d times, want 2", n)
+	}
+	if w := rec.all(); len(w) != 1 || w[0] <= 0 {
+		t.Errorf("waits %v, want one backoff before the repeat", w)
+	}
+}
+
+func TestCreateNotRepeatedWhenCheckFails(t *testing.T) {
+	// When the check itself fails, nobody knows whether the container
+	// exists: the create fails and names both errors.
+	f := newFakePVE(t)
+	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 502, "Bad Gateway", `{"data":null}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/lxc/104/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 403, "Permission check failed", `{"data":null}`)
+	})
+	c, _ := f.client()
+	_, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "104"})
+	if err == nil || !strings.Contains(err.Error(), "Bad Gateway") || !strings.Contains(err.Error(), "checking whether it took effect failed") {
+		t.Fatalf("got %v", err)
+	}
+	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
+		t.Errorf("create sent %d times, want 1", n)
+	}
+}
+
+func TestDeleteCheckedAfterAmbiguousFailure(t *testing.T) {
+	f := newFakePVE(t)
+	f.handle("DELETE /api2/json/nodes/pve1/lxc/105", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "proxy timeout", `{"data":null}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/lxc/105/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/105.conf' does not exist", `{"data":null}`)
+	})
+	c, _ := f.client()
+	upid, err := c.DeleteContainer(t.Context(), "pve1", 105, DeleteOptions{Purge: true})
+	if err != nil || upid != "" {
+		t.Fatalf("want the container found gone, got %q, %v", upid, err)
+	}
+	if n := f.count("DELETE", "/api2/json/nodes/pve1/lxc/105"); n != 1 {
+		t.Errorf("delete sent %d times, want 1", n)
+	}
+}
+
+func TestWaitCreated(t *testing.T) {
+	f := newFakePVE(t)
+	var polls atomic.Int32
+	f.handle("GET /api2/json/nodes/pve1/lxc/106/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		if polls.Add(1) < 3 {
+			writeData(w, `{"vmid":106,"status":"stopped","lock":"create"}`)
+			return
+		}
+		writeData(w, `{"vmid":106,"status":"stopped"}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/lxc/107/status/current", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/107.conf' does not exist", `{"data":null}`)
+	})
+	c, _ := f.client()
+	if err := c.WaitCreated(t.Context(), "pve1", 106); err != nil {
+		t.Fatal(err)
+	}
+	if n := polls.Load(); n != 3 {
+		t.Errorf("polled %d times, want 3", n)
+	}
+	if err := c.WaitCreated(t.Context(), "pve1", 107); err == nil || !strings.Contains(err.Error(), "no longer exists") {
+		t.Errorf("a vanished container: got %v", err)
 	}
 }
 

@@ -318,6 +318,11 @@ func IsTransient(err error) bool {
 	return false
 }
 
+// IsAmbiguous reports whether a failed request may still have taken effect:
+// a transient failure (5xx, broken connection, timeout) of a request that
+// reached, or may have reached, PVE.
+func IsAmbiguous(err error) bool { return IsTransient(err) && !notSent(err) }
+
 // notSent reports whether the request provably never reached the server.
 func notSent(err error) bool {
 	var ce *ConnError

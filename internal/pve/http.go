@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,14 +155,43 @@ func (c *Client) write(ctx context.Context, method, path string, params map[stri
 	})
 }
 
-// writeOnce is a non-idempotent request: repeated only when it provably never
-// reached PVE.
-func (c *Client) writeOnce(ctx context.Context, method, path string, params map[string]string, out any) error {
+// notAppliedError marks an ambiguous failure of a request that a check has
+// shown took no effect, so repeating the request is safe.
+type notAppliedError struct{ err error }
+
+func (e *notAppliedError) Error() string { return e.err.Error() }
+func (e *notAppliedError) Unwrap() error { return e.err }
+
+// writeChecked is a non-idempotent request that is never repeated blindly:
+// after a failure that leaves open whether PVE acted on it (a 5xx answer, a
+// connection broken after sending), check says whether it took effect.
+// When it did, writeChecked returns applied = true and no error, and out is
+// not filled; when it did not, the request is repeated with backoff. Locked
+// configs and requests that never reached PVE are retried as by write.
+func (c *Client) writeChecked(ctx context.Context, method, path string, params map[string]string, out any,
+	check func(ctx context.Context) (applied bool, err error),
+) (applied bool, err error) {
 	p := c.writePolicy
-	p.RetryIf = notSent
-	return c.retry(ctx, method+" "+path, p, func() error {
-		return c.do(ctx, method, path, params, out)
+	p.RetryIf = func(err error) bool {
+		var na *notAppliedError
+		return IsLocked(err) || notSent(err) || errors.As(err, &na)
+	}
+	err = c.retry(ctx, method+" "+path, p, func() error {
+		err := c.do(ctx, method, path, params, out)
+		if err == nil || !IsAmbiguous(err) {
+			return err
+		}
+		ok, cerr := check(ctx)
+		switch {
+		case cerr != nil:
+			return fmt.Errorf("%w (and checking whether it took effect failed: %v)", err, cerr)
+		case ok:
+			applied = true
+			return nil
+		}
+		return &notAppliedError{err: err}
 	})
+	return applied, err
 }
 
 // Version is the answer of GET /version.
