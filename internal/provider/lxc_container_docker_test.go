@@ -114,6 +114,7 @@ func TestAccLXCContainer_docker(t *testing.T) {
 	reconfigured := cfg("    daemon_json = jsonencode({ \"log-driver\" = \"local\", \"debug\" = true })\n")
 
 	var installs int
+	var snapshotBefore []lxcconf.KV
 	emptyReapply := resource.TestStep{
 		PreConfig: e.resetLog,
 		Config:    same,
@@ -214,8 +215,17 @@ func TestAccLXCContainer_docker(t *testing.T) {
 				},
 			},
 			{
-				// The profile line removed out of band: drift, restored on apply.
+				// The profile line removed out of band: drift, restored on apply,
+				// in the main section only: a snapshot taken before stays as it was.
 				PreConfig: func() {
+					upid, err := e.client.CreateSnapshot(context.Background(), e.node, vmid, "before", "")
+					if err == nil {
+						err = e.client.WaitTask(context.Background(), upid)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					snapshotBefore = e.conf(vmid).Section("before").LXC()
 					c := e.conf(vmid)
 					c.Main().DeleteLXC("lxc.apparmor.profile")
 					if err := os.WriteFile(e.confPath(vmid), c.Bytes(), 0o640); err != nil {
@@ -233,7 +243,14 @@ func TestAccLXCContainer_docker(t *testing.T) {
 					if v, _ := lxcValue(e.conf(vmid).Main(), "lxc.apparmor.profile"); v != "lxc-docker-secure" {
 						return fmt.Errorf("profile line not restored: %q", v)
 					}
-					return nil
+					if got := e.conf(vmid).Section("before").LXC(); fmt.Sprint(got) != fmt.Sprint(snapshotBefore) || len(got) == 0 {
+						return fmt.Errorf("the snapshot section changed: %v -> %v", snapshotBefore, got)
+					}
+					upid, err := e.client.DeleteSnapshot(context.Background(), e.node, vmid, "before")
+					if err == nil {
+						err = e.client.WaitTask(context.Background(), upid)
+					}
+					return err
 				},
 			},
 			{
@@ -263,6 +280,21 @@ func TestAccLXCContainer_docker(t *testing.T) {
 				Config: cfg("    package_source = \"distro\"\n"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// Without the docker block the container returns to Proxmox VE's
+				// own profile (Docker stays installed).
+				Config: e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Nesting: true}),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("effective_apparmor_profile"), knownvalue.StringExact("generated")),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker"), knownvalue.Null()),
+				},
+				Check: func(*terraform.State) error {
+					if lines := e.conf(vmid).Main().LXC(); len(lines) != 0 {
+						return fmt.Errorf("raw lines left after removing the docker block: %v", lines)
+					}
+					return nil
 				},
 			},
 		},
