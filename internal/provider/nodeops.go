@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -288,7 +289,24 @@ func (o *nodeOps) run(ctx context.Context, node, purpose string, cmd nodeexec.Co
 		hook(node, cmd, write)
 	}
 	tflog.Debug(ctx, "running node command", map[string]any{"node": node, "op": cmd.Op, "write": write})
+	// Every command has an upper bound of its own, so that a wedged session
+	// fails the step instead of waiting for the resource's whole timeout.
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout(cmd.Op))
+	defer cancel()
 	return pool.Run(ctx, node, cmd, opts...)
+}
+
+// commandTimeout bounds one node command: installs download packages, the
+// tests pull images, the rest are quick file and status operations.
+func commandTimeout(op string) time.Duration {
+	switch op {
+	case opDockerInstall:
+		return 15 * time.Minute
+	case opDockerTest:
+		return 10 * time.Minute
+	default:
+		return 3 * time.Minute
+	}
 }
 
 // lxcConfigPath is a container's config file on its node.
