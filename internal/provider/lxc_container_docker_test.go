@@ -131,7 +131,7 @@ func TestAccLXCContainer_docker(t *testing.T) {
 			return nil
 		}),
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -322,7 +322,7 @@ func TestAccLXCContainer_wrongHostKey(t *testing.T) {
 	n := e.sshNodes[e.node]
 	writeFile(t, bad, fmt.Sprintf("[%s]:%d ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqA+jbMZiNElEauU0KILBWrTrJqGqQxvPePQ5FX6X0+\n", n.Host, n.Port))
 	e.sshKnownHosts = bad
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			PreConfig:   e.resetLog,

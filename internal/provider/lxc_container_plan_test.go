@@ -23,7 +23,7 @@ func (e *accEnv) dockerCT(extra, dockerBody string) string {
 // shows and refuses, before anything is created.
 func TestAccLXCContainer_dockerPlan(t *testing.T) {
 	e := newAccEnv(t)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{

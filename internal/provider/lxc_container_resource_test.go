@@ -102,7 +102,7 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 	retemplated.Template = e.template2
 
 	var hwaddr string
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -248,7 +248,7 @@ func TestAccLXCContainer_drift(t *testing.T) {
 	e := newAccEnv(t)
 	cfg := e.containerConfig(ctConfig{VMID: 4110, Memory: 1024, Unprivileged: true})
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: cfg},
@@ -339,7 +339,7 @@ resource "phoenix_lxc_container" "clone" {
   }
 }
 `, e.node)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: source},
@@ -427,7 +427,7 @@ resource "phoenix_lxc_container" "test" {
   }
 }
 `, e.node, e.storage, e.bridge)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -460,7 +460,7 @@ resource "phoenix_lxc_container" "fleet" {
   }
 }
 `, e.node, e.template, e.storage)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: cfg,
@@ -494,7 +494,7 @@ func TestAccLXCContainer_createTaskFails(t *testing.T) {
 		t.Skip("needs the simulator's fault injection")
 	}
 	cfg := e.containerConfig(ctConfig{VMID: 4140, Unprivileged: true})
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -550,7 +550,7 @@ func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
 		t.Skip("needs the simulator's fault injection")
 	}
 	cfg := e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true})
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -602,7 +602,7 @@ data "phoenix_lxc_container" "lookup" {
   vmid = phoenix_lxc_container.test.vmid
 }
 `
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: cfg,
