@@ -35,8 +35,6 @@ type Options struct {
 	Terraform string
 	// TaskDelay is how long each simulated Proxmox VE task runs.
 	TaskDelay time.Duration
-	// Destroy destroys the containers at the end, as a user would.
-	Destroy bool
 	// Out receives the progress lines.
 	Out io.Writer
 	// Abort, when closed after ctx ended, kills the running command at
@@ -148,12 +146,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		{"terraform apply", d.apply},
 		{"Outputs", d.outputs},
 		{"Second terraform apply: nothing may change", d.reapply},
-	}
-	if o.Destroy {
-		steps = append(steps, struct {
-			name string
-			fn   func(context.Context) error
-		}{"terraform destroy", d.destroy})
+		{"terraform destroy", d.destroy},
 	}
 	for i, s := range steps {
 		if ctx.Err() != nil {

@@ -1,9 +1,10 @@
 // Command demo is what make demo runs: the provider built from this tree
 // applies examples/demo to the Proxmox VE simulator, a second apply shows
-// "No changes", and everything it started is stopped and removed on exit,
-// also after Ctrl-C (a second Ctrl-C stops Terraform at once).
+// "No changes", the containers are destroyed, and everything the demo
+// started is stopped and removed on exit, also after Ctrl-C (a second
+// Ctrl-C stops Terraform at once).
 //
-//	go run ./internal/demo/cmd/demo [-terraform PATH] [-task-delay 300ms] [-destroy=false]
+//	go run ./internal/demo/cmd/demo [-terraform PATH] [-task-delay 300ms]
 package main
 
 import (
@@ -22,7 +23,6 @@ import (
 func main() {
 	tf := flag.String("terraform", os.Getenv("TERRAFORM"), "Terraform-compatible CLI; terraform, else tofu, from PATH when empty")
 	delay := flag.Duration("task-delay", 0, "how long each simulated Proxmox VE task runs (default 300ms)")
-	destroy := flag.Bool("destroy", true, "destroy the containers at the end")
 	flag.Parse()
 
 	sigs := make(chan os.Signal, 2)
@@ -38,7 +38,7 @@ func main() {
 	}()
 
 	code := 0
-	if err := run(ctx, abort, *tf, *delay, *destroy); err != nil {
+	if err := run(ctx, abort, *tf, *delay); err != nil {
 		if errors.Is(err, demo.ErrInterrupted) {
 			fmt.Fprintln(os.Stderr, "demo interrupted: the simulator is stopped and the temporary directory removed")
 			code = 130
@@ -51,7 +51,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(ctx context.Context, abort <-chan struct{}, tf string, delay time.Duration, destroy bool) error {
+func run(ctx context.Context, abort <-chan struct{}, tf string, delay time.Duration) error {
 	if err := demo.CheckBubblewrap(); err != nil {
 		return err
 	}
@@ -71,7 +71,6 @@ func run(ctx context.Context, abort <-chan struct{}, tf string, delay time.Durat
 		RepoDir:   repo,
 		Terraform: cli,
 		TaskDelay: delay,
-		Destroy:   destroy,
 		Out:       os.Stdout,
 		Abort:     abort,
 	})
