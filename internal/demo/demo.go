@@ -534,11 +534,14 @@ func (d *demo) cleanup() error {
 		d.p.step("Stopping the simulator (pid %d)", pid)
 		_ = d.sim.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-d.simDone:
+		case err := <-d.simDone:
+			// A simulator stopped by SIGTERM exits with status 0.
+			if err != nil {
+				errs = append(errs, fmt.Errorf("simulator: %w", err))
+			}
 		case <-time.After(15 * time.Second):
-			errs = append(errs, errors.New("the simulator did not stop within 15s: killed"))
 			killGroup(pid, syscall.SIGKILL)
-			<-d.simDone
+			errs = append(errs, fmt.Errorf("the simulator did not stop within 15s: killed (%w)", <-d.simDone))
 		}
 		killGroup(pid, syscall.SIGKILL)
 		if processAlive(pid) {

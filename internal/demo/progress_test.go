@@ -229,3 +229,11 @@ func TestFindRepo(t *testing.T) {
 		t.Errorf("from a subdirectory: %q, %v; want %q", sub, err, root)
 	}
 }
+
+func TestCheckBubblewrap(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := CheckBubblewrap()
+	if err == nil || !strings.Contains(err.Error(), "sudo apt-get install bubblewrap") {
+		t.Errorf("without bwrap on PATH: %v", err)
+	}
+}
