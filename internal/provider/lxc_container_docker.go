@@ -221,7 +221,9 @@ func (lxcKeyValidator) ValidateString(_ context.Context, req validator.StringReq
 		return
 	}
 	if err := checkLXCKey(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid lxc_config key", err.Error())
+		// Terraform cannot point at an element of a list attribute, so the
+		// message names it.
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid lxc_config key", fmt.Sprintf("%s (at %s).", err, req.Path))
 	}
 }
 
@@ -238,13 +240,12 @@ type featuresValue struct {
 	Mount                        types.Set
 }
 
-func readFeatures(ctx context.Context, obj types.Object) (featuresValue, diag.Diagnostics) {
+func readFeatures(obj types.Object) featuresValue {
 	var f featuresValue
-	var diags diag.Diagnostics
 	f.Nesting, f.Keyctl, f.Fuse, f.Mknod = types.BoolNull(), types.BoolNull(), types.BoolNull(), types.BoolNull()
 	f.Mount = types.SetNull(types.StringType)
 	if obj.IsNull() || obj.IsUnknown() {
-		return f, diags
+		return f
 	}
 	attrs := obj.Attributes()
 	get := func(name string) types.Bool {
@@ -257,11 +258,10 @@ func readFeatures(ctx context.Context, obj types.Object) (featuresValue, diag.Di
 	if m, ok := attrs["mount"].(types.Set); ok {
 		f.Mount = m
 	}
-	_ = ctx
-	return f, diags
+	return f
 }
 
-func (f featuresValue) object(ctx context.Context) (types.Object, diag.Diagnostics) {
+func (f featuresValue) object() (types.Object, diag.Diagnostics) {
 	return types.ObjectValue(featuresAttrTypes, map[string]attr.Value{
 		"nesting": f.Nesting, "keyctl": f.Keyctl, "fuse": f.Fuse, "mknod": f.Mknod, "mount": f.Mount,
 	})

@@ -77,7 +77,7 @@ func (e *accEnv) installRuns() int {
 }
 
 // aptInstalls counts the package installs the container's apt-get made.
-func (e *accEnv) aptInstalls(vmid int) int {
+func (e *accEnv) aptInstalls(vmid int) int { //nolint:unparam // one Docker container per test today
 	e.t.Helper()
 	n, err := sshd.CTInstalls(e.sim.StateDir, e.node, vmid)
 	if err != nil {

@@ -75,8 +75,7 @@ func desiredConfig(ctx context.Context, m *lxcContainerModel) (map[string]string
 		}
 	}
 	if known(m.Features) {
-		f, d := readFeatures(ctx, m.Features)
-		diags.Append(d...)
+		f := readFeatures(m.Features)
 		s, d := f.pveString(ctx)
 		diags.Append(d...)
 		if s != "" {
@@ -374,7 +373,7 @@ func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) 
 		set, d := types.SetValueFrom(ctx, types.StringType, tags)
 		diags.Append(d...)
 		m.Tags = set
-	} else if !(known(m.Tags) && len(m.Tags.Elements()) == 0) {
+	} else if !known(m.Tags) || len(m.Tags.Elements()) != 0 {
 		m.Tags = types.SetNull(types.StringType)
 	}
 
@@ -493,7 +492,7 @@ func applyFeatures(ctx context.Context, m *lxcContainerModel, v map[string]strin
 		diags.AddError("Unexpected features", err.Error())
 		return diags
 	}
-	obj, d := featuresFromPVE(f).object(ctx)
+	obj, d := featuresFromPVE(f).object()
 	diags.Append(d...)
 	m.Features = obj
 	return diags

@@ -108,7 +108,7 @@ func TestApplyConfigKeepsSpellingAndDefaults(t *testing.T) {
 	if nets[0].HWAddr.ValueString() != "BC:24:11:AA:BB:CC" || !nets[0].Firewall.IsNull() {
 		t.Errorf("network = %+v", nets[0])
 	}
-	f, _ := readFeatures(context.Background(), m.Features)
+	f := readFeatures(m.Features)
 	if f.Fuse.ValueBool() || !f.Nesting.ValueBool() || !f.Keyctl.ValueBool() || f.Fuse.IsNull() {
 		t.Errorf("features = %+v: every flag is read back, unset ones as false", f)
 	}

@@ -28,8 +28,7 @@ func desiredRawLXC(ctx context.Context, m *lxcContainerModel) ([][2]string, diag
 	profile := m.EffectiveAA.ValueString()
 	if profile != "" && profile != apparmorGenerated {
 		out = append(out, [2]string{"lxc.apparmor.profile", profile})
-		f, d := readFeatures(ctx, m.Features)
-		diags.Append(d...)
+		f := readFeatures(m.Features)
 		if m.Docker != nil || f.Nesting.ValueBool() {
 			out = append(out, [2]string{"lxc.apparmor.allow_nesting", "1"})
 		}

@@ -67,8 +67,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 // docker block needs; an explicit false that Docker needs is an error.
 func planFeatures(ctx context.Context, plan, config *lxcContainerModel) diag.Diagnostics {
 	var diags diag.Diagnostics
-	cf, d := readFeatures(ctx, config.Features)
-	diags.Append(d...)
+	cf := readFeatures(config.Features)
 	if config.Features.IsUnknown() || !cf.known() {
 		plan.Features = types.ObjectUnknown(featuresAttrTypes)
 		return diags
@@ -92,12 +91,12 @@ func planFeatures(ctx context.Context, plan, config *lxcContainerModel) diag.Dia
 			f.Keyctl = types.BoolValue(true)
 		}
 		if known(plan.Docker.StorageDriver) && plan.Docker.StorageDriver.ValueString() == docker.StorageDriverFuseOverlayfs &&
-			!(known(cf.Fuse) && cf.Fuse.ValueBool()) {
+			(!known(cf.Fuse) || !cf.Fuse.ValueBool()) {
 			diags.AddAttributeError(path.Root("docker").AtName("storage_driver"), "fuse-overlayfs needs FUSE",
 				"storage_driver = \"fuse-overlayfs\" needs features.fuse = true, so that the container may mount FUSE file systems.")
 		}
 	}
-	obj, d := f.complete().object(ctx)
+	obj, d := f.complete().object()
 	diags.Append(d...)
 	plan.Features = obj
 	return diags
@@ -208,8 +207,8 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 		return
 	}
 	var reasons []string
-	pf, _ := readFeatures(ctx, plan.Features)
-	sf, _ := readFeatures(ctx, state.Features)
+	pf := readFeatures(plan.Features)
+	sf := readFeatures(state.Features)
 	if pf.known() && sf.known() {
 		ps, _ := pf.pveString(ctx)
 		ss, _ := sf.pveString(ctx)
@@ -220,7 +219,7 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 	if known(plan.EffectiveAA) && plan.EffectiveAA.ValueString() != state.EffectiveAA.ValueString() {
 		reasons = append(reasons, fmt.Sprintf("the AppArmor profile changes (%s -> %s)", state.EffectiveAA.ValueString(), plan.EffectiveAA.ValueString()))
 	}
-	if !plan.LXCConfig.Equal(state.LXCConfig) && !(len(plan.LXCConfig.Elements()) == 0 && len(state.LXCConfig.Elements()) == 0) {
+	if !plan.LXCConfig.Equal(state.LXCConfig) && (len(plan.LXCConfig.Elements()) != 0 || len(state.LXCConfig.Elements()) != 0) {
 		reasons = append(reasons, "lxc_config changes")
 	}
 	if len(reasons) > 0 {

@@ -110,7 +110,8 @@ func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
 		}
 	}
 	devProviderOnce.Do(func() {
-		devProviderDir, devProviderErr = os.MkdirTemp("", "phoenix-dev-provider")
+		// Built once for every test of the package, so not tied to one test.
+		devProviderDir, devProviderErr = os.MkdirTemp("", "phoenix-dev-provider") //nolint:usetesting // shared across tests
 		if devProviderErr != nil {
 			return
 		}

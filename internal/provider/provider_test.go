@@ -484,9 +484,9 @@ func TestTLSSettings(t *testing.T) {
 		t.Errorf("verification is not on by default: err = %v", err)
 	}
 	if err := get(pve.Config{CACertificatePEM: caPEM}); err != nil {
-		t.Errorf("ca_certificate not honoured: %v", err)
+		t.Errorf("ca_certificate not honored: %v", err)
 	}
 	if err := get(pve.Config{Insecure: true}); err != nil {
-		t.Errorf("insecure not honoured: %v", err)
+		t.Errorf("insecure not honored: %v", err)
 	}
 }

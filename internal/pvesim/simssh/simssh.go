@@ -1,5 +1,5 @@
 // Package simssh gives a pvesim simulator its per-node SSH servers: it
-// starts one internal/pvesim/sshd server per node, authorises the
+// starts one internal/pvesim/sshd server per node, authorizes the
 // simulator's client key, writes a known_hosts file holding every node's
 // host key, and records each command in the simulator's request log.
 package simssh
