@@ -1,0 +1,282 @@
+package bench
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LogEntry is one entry of the simulator's request log (GET
+// /_sim/requests): an API call, or an SSH command when Source is "ssh".
+type LogEntry struct {
+	Time       time.Time `json:"time"`
+	Method     string    `json:"method"`
+	Path       string    `json:"path"`
+	Query      string    `json:"query,omitempty"`
+	Status     int       `json:"status"`
+	DurationMS float64   `json:"duration_ms"`
+	Source     string    `json:"source,omitempty"`
+	Node       string    `json:"node,omitempty"`
+}
+
+// IsSSH reports whether the entry is an SSH command.
+func (e LogEntry) IsSSH() bool { return e.Source == "ssh" }
+
+// IsAPI reports whether the entry is an API call (the simulator's own
+// /_sim endpoints excluded).
+func (e LogEntry) IsAPI() bool { return e.Source == "" && !strings.HasPrefix(e.Path, "/_sim") }
+
+// IsMutating reports whether an API call changes state: POST, PUT and
+// DELETE, logins excluded.
+func (e LogEntry) IsMutating() bool {
+	if !e.IsAPI() {
+		return false
+	}
+	switch e.Method {
+	case http.MethodPost, http.MethodPut, http.MethodDelete:
+		return !strings.HasSuffix(e.Path, "/access/ticket")
+	}
+	return false
+}
+
+// IsSSHWrite reports whether an SSH command changed the simulator's state.
+// The simulator may also flag a read that ran alongside a writer.
+func (e LogEntry) IsSSHWrite() bool { return e.IsSSH() && e.Method == "SSH-WRITE" }
+
+var (
+	reNodesPath = regexp.MustCompile(`^/nodes/[^/]+`)
+	reVMIDPath  = regexp.MustCompile(`/(lxc|qemu)/\d+`)
+	reTaskPath  = regexp.MustCompile(`/tasks/[^/]+`)
+)
+
+// APIRoute is an API path with the node, the vmid and the UPID replaced by
+// placeholders, e.g. GET /nodes/{node}/lxc/{vmid}/config.
+func APIRoute(e LogEntry) string {
+	p := strings.TrimPrefix(e.Path, "/api2/json")
+	p = reNodesPath.ReplaceAllString(p, "/nodes/{node}")
+	p = reVMIDPath.ReplaceAllString(p, "/$1/{vmid}")
+	p = reTaskPath.ReplaceAllString(p, "/tasks/{upid}")
+	if e.Query != "" && strings.HasPrefix(p, "/cluster/resources") {
+		p += "?" + e.Query
+	}
+	return e.Method + " " + p
+}
+
+// SSH command kinds, as the provider sends them.
+const (
+	SSHInstall     = "install (pct exec install script)"
+	SSHCheck       = "check (pct exec check script)"
+	SSHTests       = "tests (pct exec test script)"
+	SSHPctExec     = "pct exec (other)"
+	SSHReadConfig  = "read /etc/pve/lxc/<vmid>.conf"
+	SSHWriteConfig = "write raw lxc lines (flock)"
+	SSHProfile     = "install AppArmor profile"
+	SSHOther       = "other"
+)
+
+var (
+	rePctExec   = regexp.MustCompile(`^pct exec (\d+)\b`)
+	reConfPath  = regexp.MustCompile(`/etc/pve/lxc/(\d+)\.conf`)
+	reLockPath  = regexp.MustCompile(`pve-config-(\d+)\.lock`)
+	reFirstLine = regexp.MustCompile(`^[^\n]*`)
+)
+
+// SSHKind classifies an SSH command line.
+func SSHKind(cmd string) string {
+	first := reFirstLine.FindString(cmd)
+	switch {
+	case rePctExec.MatchString(first):
+		switch {
+		case strings.Contains(first, "--package-source"):
+			return SSHInstall
+		case strings.Contains(first, "--hello-world") || strings.Contains(first, "--network-target"):
+			return SSHTests
+		case strings.HasSuffix(strings.TrimSpace(first), "bash -s --") || strings.HasSuffix(strings.TrimSpace(first), "bash -s"):
+			return SSHCheck
+		}
+		return SSHPctExec
+	case strings.HasPrefix(first, "flock ") && reLockPath.MatchString(first):
+		return SSHWriteConfig
+	case strings.HasPrefix(first, "cat ") && reConfPath.MatchString(first):
+		return SSHReadConfig
+	case strings.Contains(cmd, "apparmor_parser") || strings.Contains(cmd, "kernel_profiles"):
+		return SSHProfile
+	}
+	return SSHOther
+}
+
+// SSHVMID returns the container an SSH command is about, or 0 for a
+// command about the node (the AppArmor profile).
+func SSHVMID(cmd string) int {
+	first := reFirstLine.FindString(cmd)
+	for _, re := range []*regexp.Regexp{rePctExec, reLockPath, reConfPath} {
+		if m := re.FindStringSubmatch(first); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// LogSummary counts a request log.
+type LogSummary struct {
+	APIRequests  int            `json:"api_requests"`
+	APIByRoute   map[string]int `json:"api_by_route"`
+	Mutating     int            `json:"mutating_api_calls"`
+	MutatingList []string       `json:"mutating_list,omitempty"`
+	SSHCommands  int            `json:"ssh_commands"`
+	SSHByKind    map[string]int `json:"ssh_by_kind"`
+	SSHByNode    map[string]int `json:"ssh_by_node"`
+	SSHWrites    int            `json:"ssh_writes"`
+	Installs     int            `json:"install_runs"`
+}
+
+// Summarize counts the API calls by route and the SSH commands by kind.
+func Summarize(log []LogEntry) LogSummary {
+	s := LogSummary{APIByRoute: map[string]int{}, SSHByKind: map[string]int{}, SSHByNode: map[string]int{}}
+	for _, e := range log {
+		switch {
+		case e.IsAPI():
+			s.APIRequests++
+			s.APIByRoute[APIRoute(e)]++
+			if e.IsMutating() {
+				s.Mutating++
+				if len(s.MutatingList) < 20 {
+					s.MutatingList = append(s.MutatingList, e.Method+" "+e.Path)
+				}
+			}
+		case e.IsSSH():
+			s.SSHCommands++
+			kind := SSHKind(e.Path)
+			s.SSHByKind[kind]++
+			s.SSHByNode[e.Node]++
+			if e.IsSSHWrite() {
+				s.SSHWrites++
+			}
+			if kind == SSHInstall {
+				s.Installs++
+			}
+		}
+	}
+	return s
+}
+
+// TopRoutes returns the routes of m, most frequent first (ties by name).
+func TopRoutes(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// IdealApply is the wall time an apply would take if nothing but the
+// simulated tasks and the scripts took time.
+type IdealApply struct {
+	// Chains are the per-container critical paths in seconds: the tasks
+	// (TasksPerContainer times the task delay) plus the SSH commands run for
+	// that container, in order.
+	Chains []float64 `json:"-"`
+	// ChainMedian is the median of Chains.
+	ChainMedian float64 `json:"chain_median_s"`
+	// ScriptMedian is the median per-container time of the SSH commands.
+	ScriptMedian float64 `json:"script_median_s"`
+	// NodeLevel is the longest per-node sum of commands not tied to one
+	// container (the AppArmor profile install), which the first containers
+	// of a node wait for.
+	NodeLevel float64 `json:"node_level_s"`
+	// Makespan is the list schedule of Chains on Parallelism slots.
+	Makespan float64 `json:"makespan_s"`
+	// Seconds is the ideal wall time: Makespan + NodeLevel.
+	Seconds float64 `json:"ideal_s"`
+}
+
+// Ideal computes the ideal apply time from the SSH commands of an apply
+// log, the task delay, the number of tasks on each container's critical
+// path and Terraform's parallelism. Each container i has the chain
+//
+//	c_i = tasks × task delay + Σ duration of the SSH commands naming i
+//
+// the chains are placed longest first on the earliest free of parallelism
+// slots (LPT list scheduling), and the longest per-node sum of the node
+// commands (the profile install, which the first wave waits for) is added.
+// With equal chains this is ceil(N/parallelism) × c + node commands.
+func Ideal(log []LogEntry, vmids []int, taskDelay time.Duration, tasks, parallelism int) IdealApply {
+	script := map[int]float64{}
+	nodeLevel := map[string]float64{}
+	for _, e := range log {
+		if !e.IsSSH() {
+			continue
+		}
+		if id := SSHVMID(e.Path); id != 0 {
+			script[id] += e.DurationMS / 1000
+		} else {
+			nodeLevel[e.Node] += e.DurationMS / 1000
+		}
+	}
+	var out IdealApply
+	scripts := make([]float64, 0, len(vmids))
+	for _, id := range vmids {
+		c := float64(tasks)*taskDelay.Seconds() + script[id]
+		out.Chains = append(out.Chains, c)
+		scripts = append(scripts, script[id])
+	}
+	for _, v := range nodeLevel {
+		out.NodeLevel = max(out.NodeLevel, v)
+	}
+	out.ChainMedian = Median(out.Chains)
+	out.ScriptMedian = Median(scripts)
+	out.Makespan = Makespan(out.Chains, parallelism)
+	out.Seconds = out.Makespan + out.NodeLevel
+	return out
+}
+
+// Makespan places jobs longest first on the earliest free of p slots and
+// returns when the last one ends.
+func Makespan(jobs []float64, p int) float64 {
+	if p < 1 {
+		p = 1
+	}
+	sorted := slices.Clone(jobs)
+	sort.Sort(sort.Reverse(sort.Float64Slice(sorted)))
+	slots := make([]float64, min(p, max(len(sorted), 1)))
+	for _, j := range sorted {
+		i := 0
+		for k := range slots {
+			if slots[k] < slots[i] {
+				i = k
+			}
+		}
+		slots[i] += j
+	}
+	end := 0.0
+	for _, s := range slots {
+		end = max(end, s)
+	}
+	return end
+}
+
+// Median returns the median of xs (0 when empty).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

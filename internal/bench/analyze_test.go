@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestAPIRoute(t *testing.T) {
+	cases := []struct {
+		e    LogEntry
+		want string
+	}{
+		{LogEntry{Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1000/config"}, "GET /nodes/{node}/lxc/{vmid}/config"},
+		{LogEntry{Method: "GET", Path: "/api2/json/nodes/pve2/tasks/UPID:pve2:0000CC53:0084B789:6B091DEF:vzcreate:1001:root@pam!phoenix:/status"}, "GET /nodes/{node}/tasks/{upid}/status"},
+		{LogEntry{Method: "GET", Path: "/api2/json/cluster/resources", Query: "type=vm"}, "GET /cluster/resources?type=vm"},
+		{LogEntry{Method: "POST", Path: "/api2/json/nodes/pve1/lxc"}, "POST /nodes/{node}/lxc"},
+		{LogEntry{Method: "POST", Path: "/api2/json/nodes/pve1/lxc/901/clone"}, "POST /nodes/{node}/lxc/{vmid}/clone"},
+	}
+	for _, c := range cases {
+		if got := APIRoute(c.e); got != c.want {
+			t.Errorf("APIRoute(%s) = %q, want %q", c.e.Path, got, c.want)
+		}
+	}
+}
+
+func TestSSHKindAndVMID(t *testing.T) {
+	cases := []struct {
+		cmd  string
+		kind string
+		vmid int
+	}{
+		{"pct exec 1000 -- bash -s -- --package-source docker-ce --compose 1", SSHInstall, 1000},
+		{"pct exec 1001 -- bash -s --", SSHCheck, 1001},
+		{"pct exec 1002 -- bash -s -- --network-target 1.1.1.1 --hello-world 1", SSHTests, 1002},
+		{"pct exec 1003 -- systemctl stop docker", SSHPctExec, 1003},
+		{"cat -- /etc/pve/lxc/1004.conf", SSHReadConfig, 1004},
+		{"flock -w 10 -- /run/lock/lxc/pve-config-1005.lock sh -c 'set -eu\ntarget=$1\n'", SSHWriteConfig, 1005},
+		{"sh -c 'set -eu\numask 022\nkernel_profiles=$1 name=$2 policy=$3\n' apparmor_parser", SSHProfile, 0},
+		{"pveversion", SSHOther, 0},
+	}
+	for _, c := range cases {
+		if got := SSHKind(c.cmd); got != c.kind {
+			t.Errorf("SSHKind(%q) = %q, want %q", c.cmd, got, c.kind)
+		}
+		if got := SSHVMID(c.cmd); got != c.vmid {
+			t.Errorf("SSHVMID(%q) = %d, want %d", c.cmd, got, c.vmid)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	log := []LogEntry{
+		{Method: "GET", Path: "/api2/json/cluster/resources", Query: "type=vm"},
+		{Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1000/config"},
+		{Method: "GET", Path: "/api2/json/nodes/pve2/lxc/1001/config"},
+		{Method: "POST", Path: "/api2/json/access/ticket"},
+		{Method: "PUT", Path: "/api2/json/nodes/pve1/lxc/1000/config"},
+		{Method: "GET", Path: "/_sim/requests"},
+		{Method: "SSH", Path: "pct exec 1000 -- bash -s --", Source: "ssh", Node: "pve1"},
+		{Method: "SSH-WRITE", Path: "pct exec 1001 -- bash -s -- --package-source distro", Source: "ssh", Node: "pve2"},
+	}
+	s := Summarize(log)
+	if s.APIRequests != 5 {
+		t.Errorf("API requests = %d, want 5 (the /_sim call is not one)", s.APIRequests)
+	}
+	if s.APIByRoute["GET /nodes/{node}/lxc/{vmid}/config"] != 2 {
+		t.Errorf("by route: %v", s.APIByRoute)
+	}
+	if s.Mutating != 1 || len(s.MutatingList) != 1 || s.MutatingList[0] != "PUT /api2/json/nodes/pve1/lxc/1000/config" {
+		t.Errorf("mutating = %d %v, want the PUT only (a login does not count)", s.Mutating, s.MutatingList)
+	}
+	if s.SSHCommands != 2 || s.SSHWrites != 1 || s.Installs != 1 || s.SSHByNode["pve2"] != 1 {
+		t.Errorf("SSH: %+v", s)
+	}
+}
+
+func TestMakespan(t *testing.T) {
+	cases := []struct {
+		jobs []float64
+		p    int
+		want float64
+	}{
+		{nil, 10, 0},
+		{[]float64{5}, 10, 5},
+		{[]float64{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}, 10, 10},
+		{[]float64{2, 3, 4, 3}, 2, 6},
+		{[]float64{1, 2, 3}, 0, 6},
+	}
+	for _, c := range cases {
+		if got := Makespan(c.jobs, c.p); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("Makespan(%v, %d) = %v, want %v", c.jobs, c.p, got, c.want)
+		}
+	}
+}
+
+func TestIdeal(t *testing.T) {
+	ms := func(d float64) float64 { return d }
+	log := []LogEntry{
+		{Method: "SSH-WRITE", Path: "sh -c 'kernel_profiles=$1' apparmor_parser", Source: "ssh", Node: "pve1", DurationMS: ms(500)},
+		{Method: "SSH-WRITE", Path: "sh -c 'kernel_profiles=$1' apparmor_parser", Source: "ssh", Node: "pve2", DurationMS: ms(700)},
+		{Method: "SSH-WRITE", Path: "pct exec 1000 -- bash -s -- --package-source docker-ce", Source: "ssh", Node: "pve1", DurationMS: ms(3000)},
+		{Method: "SSH", Path: "pct exec 1000 -- bash -s --", Source: "ssh", Node: "pve1", DurationMS: ms(1000)},
+		{Method: "SSH-WRITE", Path: "pct exec 1001 -- bash -s -- --package-source docker-ce", Source: "ssh", Node: "pve2", DurationMS: ms(2000)},
+		{Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1000/config", DurationMS: ms(5)},
+	}
+	got := Ideal(log, []int{1000, 1001, 1002}, 2*time.Second, 2, 2)
+	// Chains: 4+4 = 8, 4+2 = 6, 4 (no command); two slots: {8}, {6, 4} -> 10; plus 0.7 s of node commands.
+	if math.Abs(got.Makespan-10) > 1e-9 || math.Abs(got.NodeLevel-0.7) > 1e-9 || math.Abs(got.Seconds-10.7) > 1e-9 {
+		t.Errorf("Ideal = %+v, want makespan 10, node level 0.7, ideal 10.7", got)
+	}
+	if got.ChainMedian != 6 || got.ScriptMedian != 2 {
+		t.Errorf("medians: chain %v script %v, want 6 and 2", got.ChainMedian, got.ScriptMedian)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if Median(nil) != 0 || Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 3, 2}) != 2.5 {
+		t.Error("median")
+	}
+}

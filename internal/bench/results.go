@@ -1,0 +1,349 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets from the performance issue.
+const (
+	TargetAPIPerContainer    = 1.1
+	TargetSSHPerContainer    = 1.0
+	TargetPlanRatio          = 1.5
+	TargetPlanRatioN         = 100
+	TargetApplyOverhead      = 1.10
+	TargetPeakRSSMB          = 150.0
+	TargetAPIPerContainerMin = 10
+)
+
+// Report is everything one run measured.
+type Report struct {
+	Started     time.Time   `json:"started"`
+	Seconds     float64     `json:"seconds"`
+	Terraform   string      `json:"terraform"`
+	GoVersion   string      `json:"go"`
+	CPUs        int         `json:"cpus"`
+	Commit      string      `json:"commit,omitempty"`
+	Settings    Settings    `json:"settings"`
+	Results     []NResult   `json:"results"`
+	Checks      []Check     `json:"checks"`
+	OK          bool        `json:"ok"`
+	Unmeasured  []string    `json:"not_measured,omitempty"`
+	Command     string      `json:"command"`
+	Environment Environment `json:"environment"`
+}
+
+// Environment describes the machine the figures come from.
+type Environment struct {
+	LoadAvgStart string `json:"loadavg_start,omitempty"`
+	LoadAvgEnd   string `json:"loadavg_end,omitempty"`
+}
+
+// Settings are the simulator and CLI settings of the run.
+type Settings struct {
+	Ns             []int    `json:"n"`
+	Nodes          []string `json:"nodes"`
+	TaskDelayS     float64  `json:"task_delay_s"`
+	APILatencyMS   float64  `json:"api_latency_ms"`
+	Parallelism    int      `json:"parallelism"`
+	Reps           int      `json:"plan_repetitions"`
+	FullInstallMax int      `json:"full_install_max_n"`
+}
+
+// NResult holds the figures for one fleet size.
+type NResult struct {
+	N         int     `json:"n"`
+	NodesUsed int     `json:"nodes_used"`
+	Seconds   float64 `json:"seconds"`
+
+	Apply           ApplyResult   `json:"apply"`
+	RefreshVerify   RefreshResult `json:"refresh_verify_on"`
+	RefreshNoVerify RefreshResult `json:"refresh_verify_off"`
+	Reapply         ReapplyResult `json:"reapply"`
+	Plan            PlanTiming    `json:"plan_time"`
+
+	PeakRSSBytes      int64   `json:"peak_rss_bytes"`
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	PeakRSSApplyMB    float64 `json:"peak_rss_apply_mb"`
+	ProviderProcesses int     `json:"provider_processes_seen"`
+}
+
+// ApplyResult is the create of the fleet.
+type ApplyResult struct {
+	// Mode is "template" (created from the OS template, full Docker
+	// install) or "clone" (cloned from a container where Docker is
+	// installed: the install script takes its idempotent path).
+	Mode              string         `json:"mode"`
+	Parallelism       int            `json:"parallelism"`
+	TaskDelayS        float64        `json:"task_delay_s"`
+	TasksPerContainer int            `json:"tasks_per_container"`
+	WallSeconds       float64        `json:"wall_s"`
+	Ideal             IdealApply     `json:"ideal"`
+	Overhead          float64        `json:"overhead"`
+	APIRequests       int            `json:"api_requests"`
+	APIByRoute        map[string]int `json:"api_by_route"`
+	SSHByKind         map[string]int `json:"ssh_by_kind"`
+	TaskPolls         int            `json:"task_status_polls"`
+	PollsPerTask      float64        `json:"polls_per_task"`
+	StartLagMedianS   float64        `json:"start_task_detection_lag_median_s"`
+	SSHConnections    map[string]int `json:"ssh_connections_by_node"`
+}
+
+// RefreshResult is one plan of the unchanged fleet.
+type RefreshResult struct {
+	Verify             bool           `json:"verify_on_refresh"`
+	PlanSeconds        float64        `json:"plan_s"`
+	APIRequests        int            `json:"api_requests"`
+	APIPerContainer    float64        `json:"api_per_container"`
+	APIByRoute         map[string]int `json:"api_by_route"`
+	SSHCommands        int            `json:"ssh_commands"`
+	SSHPerContainer    float64        `json:"ssh_per_container"`
+	SSHByKind          map[string]int `json:"ssh_by_kind"`
+	SSHConnections     map[string]int `json:"ssh_connections_by_node"`
+	SSHConnectionsMax  int            `json:"ssh_connections_max_per_node"`
+	SSHConnectionsSum  int            `json:"ssh_connections_total"`
+	NodesWithContainer int            `json:"nodes_with_containers"`
+}
+
+// ReapplyResult is "terraform apply" of the unchanged fleet.
+type ReapplyResult struct {
+	MutatingAPICalls int            `json:"mutating_api_calls"`
+	MutatingList     []string       `json:"mutating_list,omitempty"`
+	InstallRuns      int            `json:"install_runs"`
+	SSHWrites        int            `json:"ssh_writes"`
+	APIRequests      int            `json:"api_requests"`
+	SSHByKind        map[string]int `json:"ssh_by_kind"`
+	NoChanges        bool           `json:"no_changes"`
+}
+
+// PlanTiming compares the plan of the fleet with the plan of as many
+// terraform_data resources, repetitions interleaved.
+type PlanTiming struct {
+	Verify     bool      `json:"verify_on_refresh"`
+	Reps       int       `json:"repetitions"`
+	Containers []float64 `json:"containers_s"`
+	Baseline   []float64 `json:"terraform_data_s"`
+	// NoRefresh are plans of the fleet with -refresh=false: no Read, so
+	// the difference to Containers is the refresh.
+	NoRefresh       []float64 `json:"containers_no_refresh_s"`
+	ContainerMedian float64   `json:"containers_median_s"`
+	NoRefreshMedian float64   `json:"containers_no_refresh_median_s"`
+	BaselineMedian  float64   `json:"terraform_data_median_s"`
+	Ratio           float64   `json:"ratio"`
+	// VerifyRatio is the plan with verify_on_refresh = true (one run)
+	// divided by BaselineMedian.
+	VerifyRatio float64 `json:"ratio_verify_on"`
+}
+
+// Check is one target against one figure.
+type Check struct {
+	Name  string  `json:"name"`
+	N     int     `json:"n"`
+	Value float64 `json:"value"`
+	Op    string  `json:"op"`
+	Limit float64 `json:"limit"`
+	OK    bool    `json:"ok"`
+}
+
+func (c Check) String() string {
+	status := "ok"
+	if !c.OK {
+		status = "MISSED"
+	}
+	return fmt.Sprintf("%-6s N=%-4d %s: %s (target %s %s)", status, c.N, c.Name, fmtNum(c.Value), c.Op, fmtNum(c.Limit))
+}
+
+func check(name string, n int, value float64, op string, limit float64) Check {
+	ok := false
+	switch op {
+	case "≤":
+		ok = value <= limit+1e-9
+	case "=":
+		ok = value == limit
+	}
+	return Check{Name: name, N: n, Value: value, Op: op, Limit: limit, OK: ok}
+}
+
+// Evaluate compares the results with the targets.
+func Evaluate(results []NResult) []Check {
+	var out []Check
+	for _, r := range results {
+		for _, rf := range []RefreshResult{r.RefreshVerify, r.RefreshNoVerify} {
+			suffix := fmt.Sprintf(" (verify_on_refresh=%v)", rf.Verify)
+			if r.N >= TargetAPIPerContainerMin {
+				out = append(out, check("refresh API requests per container"+suffix, r.N, rf.APIPerContainer, "≤", TargetAPIPerContainer))
+			}
+			out = append(out,
+				check("refresh SSH commands per container"+suffix, r.N, rf.SSHPerContainer, "≤", TargetSSHPerContainer),
+				check("refresh SSH connections per node"+suffix, r.N, float64(rf.SSHConnectionsMax), "≤", 1))
+		}
+		if r.N == TargetPlanRatioN {
+			out = append(out, check("plan time ratio (containers / terraform_data)", r.N, r.Plan.Ratio, "≤", TargetPlanRatio))
+		}
+		out = append(out,
+			check("apply overhead (wall / ideal)", r.N, r.Apply.Overhead, "≤", TargetApplyOverhead),
+			check("re-apply mutating API calls", r.N, float64(r.Reapply.MutatingAPICalls), "=", 0),
+			check("re-apply install runs", r.N, float64(r.Reapply.InstallRuns), "=", 0),
+			check("re-apply SSH writes", r.N, float64(r.Reapply.SSHWrites), "=", 0),
+			check("provider peak RSS (MB)", r.N, r.PeakRSSMB, "≤", TargetPeakRSSMB))
+	}
+	return out
+}
+
+// row is one line of the table: a label, a target and a value per N.
+type row struct {
+	label, target string
+	value         func(NResult) string
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case v == float64(int64(v)) && v < 1e9:
+		return strconv.FormatInt(int64(v), 10)
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+func secs(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + " s" }
+
+func rows() []row {
+	f2 := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	return []row{
+		{"refresh: API requests / container (verify on)", "≤ 1.1 (N ≥ 10)", func(r NResult) string { return f2(r.RefreshVerify.APIPerContainer) }},
+		{"refresh: API requests / container (verify off)", "≤ 1.1 (N ≥ 10)", func(r NResult) string { return f2(r.RefreshNoVerify.APIPerContainer) }},
+		{"refresh: SSH commands / container (verify on)", "≤ 1", func(r NResult) string { return f2(r.RefreshVerify.SSHPerContainer) }},
+		{"refresh: SSH commands / container (verify off)", "≤ 1", func(r NResult) string { return f2(r.RefreshNoVerify.SSHPerContainer) }},
+		{"refresh: SSH connections, max per node (verify on)", "≤ 1", func(r NResult) string {
+			return fmt.Sprintf("%d (%d nodes)", r.RefreshVerify.SSHConnectionsMax, r.RefreshVerify.NodesWithContainer)
+		}},
+		{"plan: containers, median (verify off)", "", func(r NResult) string { return secs(r.Plan.ContainerMedian) }},
+		{"plan: containers -refresh=false, median", "", func(r NResult) string { return secs(r.Plan.NoRefreshMedian) }},
+		{"plan: terraform_data, median", "", func(r NResult) string { return secs(r.Plan.BaselineMedian) }},
+		{"plan time ratio (verify off)", "≤ 1.5 (N = 100)", func(r NResult) string { return f2(r.Plan.Ratio) }},
+		{"plan time ratio (verify on, 1 run)", "", func(r NResult) string { return f2(r.Plan.VerifyRatio) }},
+		{"apply: mode", "", func(r NResult) string { return r.Apply.Mode }},
+		{"apply: wall time", "", func(r NResult) string { return secs(r.Apply.WallSeconds) }},
+		{"apply: ideal time", "", func(r NResult) string { return secs(r.Apply.Ideal.Seconds) }},
+		{"apply: script time / container (median)", "", func(r NResult) string { return secs(r.Apply.Ideal.ScriptMedian) }},
+		{"apply: start-task detection lag (median)", "", func(r NResult) string { return secs(r.Apply.StartLagMedianS) }},
+		{"apply overhead (wall / ideal)", "≤ 1.10", func(r NResult) string { return f2(r.Apply.Overhead) }},
+		{"re-apply: mutating API calls", "= 0", func(r NResult) string { return strconv.Itoa(r.Reapply.MutatingAPICalls) }},
+		{"re-apply: install runs / SSH writes", "= 0", func(r NResult) string {
+			return fmt.Sprintf("%d / %d", r.Reapply.InstallRuns, r.Reapply.SSHWrites)
+		}},
+		{"provider peak RSS", "≤ 150 MB", func(r NResult) string { return strconv.FormatFloat(r.PeakRSSMB, 'f', 1, 64) + " MB" }},
+	}
+}
+
+// WriteTable prints the figures, one column per N, and the checks.
+func (rep *Report) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "figure")
+	for _, r := range rep.Results {
+		fmt.Fprintf(tw, "\tN=%d", r.N)
+	}
+	fmt.Fprint(tw, "\ttarget\n")
+	for _, rw := range rows() {
+		fmt.Fprint(tw, rw.label)
+		for _, r := range rep.Results {
+			fmt.Fprintf(tw, "\t%s", rw.value(r))
+		}
+		fmt.Fprintf(tw, "\t%s\n", rw.target)
+	}
+	_ = tw.Flush()
+	missed := 0
+	for _, c := range rep.Checks {
+		if !c.OK {
+			missed++
+		}
+	}
+	fmt.Fprintf(w, "\n%d checks, %d missed\n", len(rep.Checks), missed)
+	for _, c := range rep.Checks {
+		if !c.OK {
+			fmt.Fprintln(w, "  "+c.String())
+		}
+	}
+	for _, u := range rep.Unmeasured {
+		fmt.Fprintln(w, "  not measured: "+u)
+	}
+}
+
+// Markdown renders the table as a Markdown table.
+func (rep *Report) Markdown() string {
+	var b strings.Builder
+	b.WriteString("| figure |")
+	for _, r := range rep.Results {
+		fmt.Fprintf(&b, " N = %d |", r.N)
+	}
+	b.WriteString(" target |\n|---|")
+	for range rep.Results {
+		b.WriteString("---:|")
+	}
+	b.WriteString("---|\n")
+	for _, rw := range rows() {
+		fmt.Fprintf(&b, "| %s |", rw.label)
+		for _, r := range rep.Results {
+			fmt.Fprintf(&b, " %s |", rw.value(r))
+		}
+		fmt.Fprintf(&b, " %s |\n", rw.target)
+	}
+	return b.String()
+}
+
+// WriteJSON writes the report to path.
+func (rep *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644) //nolint:gosec // results, not secrets.
+}
+
+// Routes formats the most frequent routes of m with their count per
+// container.
+func Routes(m map[string]int, n, limit int) string {
+	keys := TopRoutes(m)
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s ×%d (%.2f/ct)", k, m[k], float64(m[k])/float64(max(n, 1))))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// WriteBreakdown prints where the requests and the time go for each N.
+func (rep *Report) WriteBreakdown(w io.Writer) {
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "N=%d\n", r.N)
+		fmt.Fprintf(w, "  plan (verify on):  API %s\n", Routes(r.RefreshVerify.APIByRoute, r.N, 6))
+		fmt.Fprintf(w, "                     SSH %s\n", Routes(r.RefreshVerify.SSHByKind, r.N, 6))
+		fmt.Fprintf(w, "  plan (verify off): API %s\n", Routes(r.RefreshNoVerify.APIByRoute, r.N, 6))
+		fmt.Fprintf(w, "  apply: %d API requests, %.2f status polls per task; API %s\n", r.Apply.APIRequests, r.Apply.PollsPerTask, Routes(r.Apply.APIByRoute, r.N, 8))
+		fmt.Fprintf(w, "         SSH %s; connections by node %v\n", Routes(r.Apply.SSHByKind, r.N, 8), r.Apply.SSHConnections)
+		if len(r.Reapply.MutatingList) > 0 {
+			fmt.Fprintf(w, "  re-apply mutating calls: %s\n", strings.Join(r.Reapply.MutatingList, ", "))
+		}
+	}
+}
+
+func sortedInts(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}

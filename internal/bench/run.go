@@ -1,0 +1,488 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options configure a run.
+type Options struct {
+	// Repo is the repository root; found from the working directory when
+	// empty.
+	Repo string
+	// Terraform is the CLI to drive.
+	Terraform string
+	// Ns are the fleet sizes.
+	Ns []int
+	// Nodes are the simulated nodes; containers are spread over them.
+	Nodes []string
+	// TaskDelay is how long every simulated task runs.
+	TaskDelay time.Duration
+	// APILatency is added to every simulated API call.
+	APILatency time.Duration
+	// Parallelism is Terraform's -parallelism for applies.
+	Parallelism int
+	// Reps is how many plans of each kind the plan time ratio takes the
+	// median of.
+	Reps int
+	// FullInstallMax is the largest N whose fleet is created from the OS
+	// template with a full Docker install; larger fleets are cloned from a
+	// container where Docker is installed, so that the run stays in its
+	// time budget on a small machine.
+	FullInstallMax int
+	// WorkDir holds the temporary files; a fresh temporary directory when
+	// empty.
+	WorkDir string
+	// Keep leaves WorkDir in place.
+	Keep bool
+	// Progress receives one line per step.
+	Progress io.Writer
+}
+
+// Defaults are the settings of make bench.
+func Defaults() Options {
+	return Options{
+		Ns:             []int{1, 10, 100},
+		Nodes:          []string{"pve1", "pve2"},
+		TaskDelay:      2 * time.Second,
+		APILatency:     5 * time.Millisecond,
+		Parallelism:    10,
+		Reps:           5,
+		FullInstallMax: 10,
+	}
+}
+
+// ParseNs reads a comma-separated list of fleet sizes.
+func ParseNs(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("fleet size %q: want a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no fleet size in %q", s)
+	}
+	return out, nil
+}
+
+type runner struct {
+	o        Options
+	tf       *Terraform
+	simBin   string
+	provider string
+	work     string
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.o.Progress != nil {
+		fmt.Fprintf(r.o.Progress, "[%s] "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+}
+
+// Run builds the provider and the simulator, measures every fleet size and
+// evaluates the targets.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	start := time.Now()
+	if o.Repo == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if o.Repo, err = findRepo(wd); err != nil {
+			return nil, err
+		}
+	}
+	if o.Terraform == "" {
+		p, err := exec.LookPath("terraform")
+		if err != nil {
+			return nil, fmt.Errorf("no Terraform CLI: set TERRAFORM or put terraform on PATH")
+		}
+		o.Terraform = p
+	}
+	if o.WorkDir == "" {
+		d, err := os.MkdirTemp("", "phoenix-bench-")
+		if err != nil {
+			return nil, err
+		}
+		o.WorkDir = d
+	}
+	if !o.Keep {
+		defer os.RemoveAll(o.WorkDir)
+	}
+	r := &runner{o: o, work: o.WorkDir}
+	binDir := filepath.Join(o.WorkDir, "bin")
+	r.provider = filepath.Join(binDir, "terraform-provider-phoenix")
+	r.simBin = filepath.Join(binDir, "pvesim")
+	r.logf("building the provider and pvesim from %s", o.Repo)
+	if err := goBuild(ctx, o.Repo, ".", r.provider); err != nil {
+		return nil, err
+	}
+	if err := goBuild(ctx, o.Repo, "./internal/pvesim/cmd/pvesim", r.simBin); err != nil {
+		return nil, err
+	}
+	tf, err := NewTerraform(o.Terraform, o.WorkDir, binDir)
+	if err != nil {
+		return nil, err
+	}
+	r.tf = tf
+	rep := &Report{
+		Started:   start.UTC(),
+		Terraform: tf.Version(ctx, o.WorkDir),
+		GoVersion: runtime.Version(),
+		CPUs:      runtime.NumCPU(),
+		Commit:    gitCommit(o.Repo),
+		Settings: Settings{
+			Ns: o.Ns, Nodes: o.Nodes, TaskDelayS: o.TaskDelay.Seconds(), APILatencyMS: float64(o.APILatency) / float64(time.Millisecond),
+			Parallelism: o.Parallelism, Reps: o.Reps, FullInstallMax: o.FullInstallMax,
+		},
+		Environment: Environment{LoadAvgStart: loadAvg()},
+	}
+	for _, n := range o.Ns {
+		res, err := r.measure(ctx, n)
+		if err != nil {
+			return rep, fmt.Errorf("N=%d: %w (files kept in %s)", n, err, r.keep())
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	rep.Checks = Evaluate(rep.Results)
+	rep.OK = true
+	for _, c := range rep.Checks {
+		rep.OK = rep.OK && c.OK
+	}
+	rep.Environment.LoadAvgEnd = loadAvg()
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// keep stops the work dir from being removed after a failure.
+func (r *runner) keep() string {
+	r.o.Keep = true
+	return r.work
+}
+
+func gitCommit(repo string) string {
+	cmd := exec.Command("git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = repo
+	b, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	s := strings.TrimSpace(string(b))
+	st := exec.Command("git", "status", "--porcelain", "--untracked-files=no")
+	st.Dir = repo
+	if out, err := st.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		s += "+changes"
+	}
+	return s
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func writeFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+// measure runs every measurement for one fleet size on a fresh simulator.
+func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
+	began := time.Now()
+	res := NResult{N: n}
+	dir := filepath.Join(r.work, fmt.Sprintf("n%d", n))
+	sim, err := StartSim(ctx, SimOptions{
+		Binary: r.simBin, StateDir: filepath.Join(dir, "state"), Nodes: r.o.Nodes,
+		TaskDelay: r.o.TaskDelay, APILatency: r.o.APILatency, LogFile: filepath.Join(dir, "pvesim.log"),
+	})
+	if err != nil {
+		return res, err
+	}
+	defer sim.Close()
+	ports := sim.SSHPorts()
+	portList := make([]int, 0, len(ports))
+	for p := range ports {
+		portList = append(portList, p)
+	}
+	byNode := func(m map[int]int) (map[string]int, int, int) {
+		out := map[string]int{}
+		most, sum := 0, 0
+		for p, c := range m {
+			out[ports[p]] += c
+		}
+		for _, c := range out {
+			most, sum = max(most, c), sum+c
+		}
+		return out, most, sum
+	}
+	mem := NewMemWatcher("/proc", r.provider)
+	mem.Start(50 * time.Millisecond)
+	defer mem.Stop()
+	var peakAll int64
+	procs := 0
+	takePeak := func() int64 {
+		p, c := mem.Peak()
+		peakAll = max(peakAll, p)
+		procs += c
+		return p
+	}
+
+	fleet := Fleet{N: n, Nodes: r.o.Nodes, VMIDBase: 1000, Verify: true, Started: true, Name: "ct"}
+	res.NodesUsed = fleet.NodesUsed()
+	mode := "template"
+	if n > r.o.FullInstallMax {
+		mode = "clone"
+		src := Fleet{N: len(r.o.Nodes), Nodes: r.o.Nodes, VMIDBase: 900, Verify: false, Started: false, Name: "src"}
+		srcDir := filepath.Join(dir, "sources")
+		if err := writeFile(filepath.Join(srcDir, "main.tf"), FleetHCL(sim.Start, src)); err != nil {
+			return res, err
+		}
+		r.logf("N=%d: creating %d clone sources with Docker installed", n, src.N)
+		if _, err := r.tf.Must(ctx, srcDir, "apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism)); err != nil {
+			return res, err
+		}
+		fleet.Sources = map[string]int{}
+		for i, node := range r.o.Nodes {
+			fleet.Sources[node] = src.VMIDBase + i
+		}
+	}
+	fleetDir := filepath.Join(dir, "fleet")
+	if err := writeFile(filepath.Join(fleetDir, "main.tf"), FleetHCL(sim.Start, fleet)); err != nil {
+		return res, err
+	}
+
+	// Apply: create the fleet from a saved plan, timed alone.
+	if _, err := r.tf.Must(ctx, fleetDir, "plan", "-input=false", "-no-color", "-out=create.tfplan"); err != nil {
+		return res, err
+	}
+	if err := sim.ResetLog(ctx); err != nil {
+		return res, err
+	}
+	takePeak()
+	ct := NewConnTracker("/proc", portList)
+	if err := ct.Start(20 * time.Millisecond); err != nil {
+		return res, err
+	}
+	r.logf("N=%d: applying the create (%s, -parallelism=%d, task delay %s)", n, mode, r.o.Parallelism, r.o.TaskDelay)
+	ar, err := r.tf.Must(ctx, fleetDir, "apply", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism), "create.tfplan")
+	conns := ct.Stop()
+	if err != nil {
+		return res, err
+	}
+	res.PeakRSSApplyMB = mb(takePeak())
+	log, err := sim.Log(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Apply = applyResult(log, fleet, r.o, mode, ar.Duration)
+	res.Apply.SSHConnections, _, _ = byNode(conns)
+	r.logf("N=%d: apply %.1f s, ideal %.1f s, overhead %.2f", n, res.Apply.WallSeconds, res.Apply.Ideal.Seconds, res.Apply.Overhead)
+
+	// Refresh with verify_on_refresh = true.
+	refresh := func(verify bool) (RefreshResult, float64, error) {
+		if err := sim.ResetLog(ctx); err != nil {
+			return RefreshResult{}, 0, err
+		}
+		ct := NewConnTracker("/proc", portList)
+		if err := ct.Start(20 * time.Millisecond); err != nil {
+			return RefreshResult{}, 0, err
+		}
+		pr, err := r.tf.Run(ctx, fleetDir, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+		conns := ct.Stop()
+		if err != nil {
+			return RefreshResult{}, 0, err
+		}
+		if pr.ExitCode != 0 {
+			return RefreshResult{}, 0, fmt.Errorf("plan of the unchanged fleet (verify_on_refresh=%v) exited %d, want 0 (no changes):\n%s", verify, pr.ExitCode, pr.Tail(40))
+		}
+		log, err := sim.Log(ctx)
+		if err != nil {
+			return RefreshResult{}, 0, err
+		}
+		s := Summarize(log)
+		out := RefreshResult{
+			Verify: verify, PlanSeconds: pr.Duration.Seconds(),
+			APIRequests: s.APIRequests, APIPerContainer: float64(s.APIRequests) / float64(n), APIByRoute: s.APIByRoute,
+			SSHCommands: s.SSHCommands, SSHPerContainer: float64(s.SSHCommands) / float64(n), SSHByKind: s.SSHByKind,
+			NodesWithContainer: fleet.NodesUsed(),
+		}
+		out.SSHConnections, out.SSHConnectionsMax, out.SSHConnectionsSum = byNode(conns)
+		return out, pr.Duration.Seconds(), nil
+	}
+	r.logf("N=%d: plan of the unchanged fleet, verify_on_refresh = true", n)
+	rv, verifyPlan, err := refresh(true)
+	if err != nil {
+		return res, err
+	}
+	res.RefreshVerify = rv
+
+	// Re-apply of the unchanged fleet.
+	r.logf("N=%d: re-apply of the unchanged fleet", n)
+	if err := sim.ResetLog(ctx); err != nil {
+		return res, err
+	}
+	rr, err := r.tf.Must(ctx, fleetDir, "apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism))
+	if err != nil {
+		return res, err
+	}
+	log, err = sim.Log(ctx)
+	if err != nil {
+		return res, err
+	}
+	s := Summarize(log)
+	res.Reapply = ReapplyResult{
+		MutatingAPICalls: s.Mutating, MutatingList: s.MutatingList, InstallRuns: s.Installs, SSHWrites: s.SSHWrites,
+		APIRequests: s.APIRequests, SSHByKind: s.SSHByKind, NoChanges: strings.Contains(rr.Output, "No changes."),
+	}
+
+	// Turn verify_on_refresh off and measure again.
+	fleet.Verify = false
+	if err := writeFile(filepath.Join(fleetDir, "main.tf"), FleetHCL(sim.Start, fleet)); err != nil {
+		return res, err
+	}
+	r.logf("N=%d: setting verify_on_refresh = false", n)
+	if _, err := r.tf.Must(ctx, fleetDir, "apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism)); err != nil {
+		return res, err
+	}
+	r.logf("N=%d: plan of the unchanged fleet, verify_on_refresh = false", n)
+	rn, _, err := refresh(false)
+	if err != nil {
+		return res, err
+	}
+	res.RefreshNoVerify = rn
+
+	// Plan time against terraform_data, interleaved.
+	baseDir := filepath.Join(dir, "baseline")
+	if err := writeFile(filepath.Join(baseDir, "main.tf"), BaselineHCL(n)); err != nil {
+		return res, err
+	}
+	if _, err := r.tf.Must(ctx, baseDir, "apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
+		return res, err
+	}
+	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh) and of %d terraform_data", n, r.o.Reps, n)
+	pt := PlanTiming{Verify: false, Reps: r.o.Reps}
+	planArgs := []string{"plan", "-input=false", "-no-color", "-detailed-exitcode"}
+	for i := range r.o.Reps {
+		// The fleet, the baseline and (to tell where the fleet's time goes)
+		// the fleet without refresh, in an order that rotates.
+		kinds := []int{0, 1, 2}
+		for k := 0; k < i%3; k++ {
+			kinds = append(kinds[1:], kinds[0])
+		}
+		for _, kind := range kinds {
+			d, args := fleetDir, planArgs
+			switch kind {
+			case 1:
+				d = baseDir
+			case 2:
+				args = append(append([]string(nil), planArgs...), "-refresh=false")
+			}
+			pr, err := r.tf.Run(ctx, d, args...)
+			if err != nil {
+				return res, err
+			}
+			if pr.ExitCode != 0 {
+				return res, fmt.Errorf("terraform %s in %s exited %d, want 0:\n%s", strings.Join(args, " "), d, pr.ExitCode, pr.Tail(30))
+			}
+			switch kind {
+			case 0:
+				pt.Containers = append(pt.Containers, pr.Duration.Seconds())
+			case 1:
+				pt.Baseline = append(pt.Baseline, pr.Duration.Seconds())
+			case 2:
+				pt.NoRefresh = append(pt.NoRefresh, pr.Duration.Seconds())
+			}
+		}
+	}
+	pt.ContainerMedian, pt.BaselineMedian, pt.NoRefreshMedian = Median(pt.Containers), Median(pt.Baseline), Median(pt.NoRefresh)
+	if pt.BaselineMedian > 0 {
+		pt.Ratio = pt.ContainerMedian / pt.BaselineMedian
+		pt.VerifyRatio = verifyPlan / pt.BaselineMedian
+	}
+	res.Plan = pt
+	takePeak()
+	mem.Stop()
+	res.PeakRSSBytes, res.PeakRSSMB, res.ProviderProcesses = peakAll, mb(peakAll), procs
+	res.Seconds = time.Since(began).Seconds()
+	r.logf("N=%d: done in %.0f s", n, res.Seconds)
+	return res, nil
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+var reStartPath = regexp.MustCompile(`/lxc/(\d+)/status/start$`)
+var reUPIDStart = regexp.MustCompile(`:vzstart:(\d+):`)
+
+// applyResult derives the apply figures from its request log.
+func applyResult(log []LogEntry, fleet Fleet, o Options, mode string, wall time.Duration) ApplyResult {
+	const tasks = 2 // create or clone, then start
+	s := Summarize(log)
+	a := ApplyResult{
+		Mode: mode, Parallelism: o.Parallelism, TaskDelayS: o.TaskDelay.Seconds(), TasksPerContainer: tasks,
+		WallSeconds: wall.Seconds(), APIRequests: s.APIRequests, APIByRoute: s.APIByRoute, SSHByKind: s.SSHByKind,
+	}
+	a.Ideal = Ideal(log, fleet.VMIDs(), o.TaskDelay, tasks, o.Parallelism)
+	if a.Ideal.Seconds > 0 {
+		a.Overhead = a.WallSeconds / a.Ideal.Seconds
+	}
+	// Task polling: how many status calls per task, and how late the end of
+	// each start task was seen.
+	startAt := map[string]time.Time{}
+	lastPoll := map[string]time.Time{}
+	upids := map[string]bool{}
+	for _, e := range log {
+		if !e.IsAPI() {
+			continue
+		}
+		if m := reStartPath.FindStringSubmatch(e.Path); m != nil && e.Method == "POST" {
+			startAt[m[1]] = e.Time
+		}
+		if strings.Contains(e.Path, "/tasks/") && strings.HasSuffix(e.Path, "/status") {
+			a.TaskPolls++
+			upid := e.Path[strings.Index(e.Path, "/tasks/")+7 : len(e.Path)-len("/status")]
+			upids[upid] = true
+			if m := reUPIDStart.FindStringSubmatch(upid); m != nil {
+				end := e.Time.Add(time.Duration(e.DurationMS * float64(time.Millisecond)))
+				if end.After(lastPoll[m[1]]) {
+					lastPoll[m[1]] = end
+				}
+			}
+		}
+	}
+	if len(upids) > 0 {
+		a.PollsPerTask = float64(a.TaskPolls) / float64(len(upids))
+	}
+	var lags []float64
+	for id, t0 := range startAt {
+		if tl, ok := lastPoll[id]; ok {
+			lags = append(lags, tl.Sub(t0.Add(o.TaskDelay)).Seconds())
+		}
+	}
+	a.StartLagMedianS = Median(lags)
+	return a
+}

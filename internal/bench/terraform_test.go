@@ -1,0 +1,52 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+)
+
+func simStart() SimStart {
+	s := SimStart{Endpoint: "https://127.0.0.1:8006/", CAFile: "/s/ca.pem", APIToken: "root@pam!phoenix=secret", Nodes: []string{"pve1", "pve2"}}
+	s.SSH = &struct {
+		User           string `json:"user"`
+		PrivateKeyFile string `json:"private_key_file"`
+		KnownHostsFile string `json:"known_hosts_file"`
+		Nodes          map[string]struct {
+			Host string `json:"host"`
+			Port int    `json:"port"`
+		} `json:"nodes"`
+	}{User: "root", PrivateKeyFile: "/s/id", KnownHostsFile: "/s/kh", Nodes: map[string]struct {
+		Host string `json:"host"`
+		Port int    `json:"port"`
+	}{"pve1": {"127.0.0.1", 2201}, "pve2": {"127.0.0.1", 2202}}}
+	return s
+}
+
+func TestFleetHCL(t *testing.T) {
+	f := Fleet{N: 3, Nodes: []string{"pve1", "pve2"}, VMIDBase: 1000, Verify: false, Started: true, Name: "ct"}
+	hcl := FleetHCL(simStart(), f)
+	for _, want := range []string{
+		"count     = 3", "vmid      = 1000 + count.index", "template  = \"" + benchTemplate + "\"",
+		"verify_on_refresh = false", "port    = 2202", "ca_certificate = file(\"/s/ca.pem\")",
+	} {
+		if !strings.Contains(hcl, want) {
+			t.Errorf("fleet HCL lacks %q:\n%s", want, hcl)
+		}
+	}
+	if strings.Contains(hcl, "clone") || strings.Contains(hcl, "started") {
+		t.Errorf("a started template fleet has no clone block and no started line:\n%s", hcl)
+	}
+	f.Sources, f.Started = map[string]int{"pve1": 900, "pve2": 901}, false
+	hcl = FleetHCL(simStart(), f)
+	for _, want := range []string{"\"pve2\" = 901", "source_vmid = local.sources[", "started   = false"} {
+		if !strings.Contains(hcl, want) {
+			t.Errorf("clone fleet HCL lacks %q:\n%s", want, hcl)
+		}
+	}
+	if strings.Contains(hcl, "template  =") {
+		t.Errorf("a clone fleet has no template:\n%s", hcl)
+	}
+	if got := (Fleet{N: 1, Nodes: []string{"a", "b"}}).NodesUsed(); got != 1 {
+		t.Errorf("NodesUsed = %d, want 1", got)
+	}
+}
