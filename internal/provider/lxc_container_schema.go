@@ -225,6 +225,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			"nameserver": schema.StringAttribute{
 				MarkdownDescription: "DNS servers, separated by spaces; the host's settings when unset.",
 				Optional:            true,
+				Validators:          []validator.String{checkWith("Invalid nameserver", "IP addresses separated by spaces", checkNameservers)},
 			},
 			"searchdomain": schema.StringAttribute{
 				MarkdownDescription: "DNS search domains, separated by spaces; the host's settings when unset.",
@@ -319,7 +320,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Optional:    true,
 				ElementType: types.StringType,
 				Validators: []validator.List{listvalidator.ValueStringsAre(
-					stringvalidator.RegexMatches(regexp.MustCompile(`^(ssh|ecdsa|sk)-[a-z0-9@.\-]+ [A-Za-z0-9+/=]+( .*)?$`), "must be an OpenSSH public key line"),
+					checkWith("Invalid SSH public key", "an OpenSSH public key line", checkPublicKey),
 				)},
 				PlanModifiers: []planmodifier.List{replaceListUnlessImported{}},
 			},
@@ -352,7 +353,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					"storage": schema.StringAttribute{
 						MarkdownDescription: "Target storage of a full clone; the source's storage when unset.",
 						Optional:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID")},
+						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID"), linkedCloneStorage{}},
 					},
 				},
 			},
@@ -394,7 +395,10 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 						"bridge": schema.StringAttribute{
 							MarkdownDescription: "Bridge on the host, e.g. `vmbr0`.",
 							Optional:            true,
-							Validators:          []validator.String{stringvalidator.RegexMatches(bridgePattern, "must be a bridge name such as vmbr0")},
+							Validators: []validator.String{
+								stringvalidator.RegexMatches(bridgePattern, "must be a bridge name such as vmbr0"),
+								stringvalidator.LengthBetween(1, 15),
+							},
 						},
 						"ip": schema.StringAttribute{
 							MarkdownDescription: "IPv4 address in CIDR form, `dhcp` or `manual`.",
@@ -414,7 +418,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 						"gw6": schema.StringAttribute{
 							MarkdownDescription: "IPv6 gateway.",
 							Optional:            true,
-							Validators:          []validator.String{ipAddrValidator{v6: true}},
+							Validators:          []validator.String{ipAddrValidator{v6: true}, gatewayNeedsAddress{addr: "ip6"}},
 						},
 						"hwaddr": schema.StringAttribute{
 							MarkdownDescription: "MAC address. Proxmox VE generates one when unset; it then stays stable.",
