@@ -70,7 +70,9 @@ func (v gatewayNeedsAddress) Description(context.Context) string {
 	return "needs " + v.addr + " set to an address in CIDR form"
 }
 
-func (v gatewayNeedsAddress) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v gatewayNeedsAddress) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (v gatewayNeedsAddress) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if !known(req.ConfigValue) {
@@ -99,7 +101,9 @@ func (linkedCloneStorage) Description(context.Context) string {
 	return "only applies to a full clone"
 }
 
-func (v linkedCloneStorage) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v linkedCloneStorage) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (linkedCloneStorage) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if !known(req.ConfigValue) {
