@@ -212,6 +212,19 @@ type IdealApply struct {
 // commands (the profile install, which the first wave waits for) is added.
 // With equal chains this is ceil(N/parallelism) × c + node commands.
 func Ideal(log []LogEntry, vmids []int, taskDelay time.Duration, tasks, parallelism int) IdealApply {
+	return IdealLocked(log, vmids, nil, taskDelay, tasks, parallelism)
+}
+
+// IdealLocked is Ideal for containers cloned from one source per node:
+// Proxmox VE locks the source for the length of each clone task, so the
+// clones of one node run one after the other. lockOf maps a container to
+// the lock its first task takes (its node's source); nil means no lock.
+// The containers are placed in vmid order on the earliest free slot; a
+// container holds its slot (as Terraform holds its parallelism slot) while
+// it waits for the lock:
+//
+//	start_i = max(slot free, lock free);  lock free = start_i + task delay;  slot free = start_i + c_i
+func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, taskDelay time.Duration, tasks, parallelism int) IdealApply {
 	script := map[int]float64{}
 	nodeLevel := map[string]float64{}
 	for _, e := range log {
@@ -236,7 +249,11 @@ func Ideal(log []LogEntry, vmids []int, taskDelay time.Duration, tasks, parallel
 	}
 	out.ChainMedian = Median(out.Chains)
 	out.ScriptMedian = Median(scripts)
-	out.Makespan = Makespan(out.Chains, parallelism)
+	if lockOf == nil {
+		out.Makespan = Makespan(out.Chains, parallelism)
+	} else {
+		out.Makespan = lockedMakespan(out.Chains, vmids, lockOf, taskDelay.Seconds(), parallelism)
+	}
 	out.Seconds = out.Makespan + out.NodeLevel
 	return out
 }
@@ -262,6 +279,28 @@ func Makespan(jobs []float64, p int) float64 {
 	end := 0.0
 	for _, s := range slots {
 		end = max(end, s)
+	}
+	return end
+}
+
+// lockedMakespan places the chains in order on the earliest free of p
+// slots, each first waiting for its lock to be free for lockFor seconds.
+func lockedMakespan(chains []float64, vmids []int, lockOf map[int]string, lockFor float64, p int) float64 {
+	slots := make([]float64, max(p, 1))
+	free := map[string]float64{}
+	end := 0.0
+	for i, c := range chains {
+		s := 0
+		for k := range slots {
+			if slots[k] < slots[s] {
+				s = k
+			}
+		}
+		lock := lockOf[vmids[i]]
+		start := max(slots[s], free[lock])
+		free[lock] = start + lockFor
+		slots[s] = start + c
+		end = max(end, slots[s])
 	}
 	return end
 }

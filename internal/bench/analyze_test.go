@@ -119,3 +119,22 @@ func TestMedian(t *testing.T) {
 		t.Error("median")
 	}
 }
+
+func TestIdealLockedSerialisesTheFirstTaskPerLock(t *testing.T) {
+	var log []LogEntry
+	vmids := []int{1, 2, 3, 4}
+	lockOf := map[int]string{1: "pve1", 2: "pve2", 3: "pve1", 4: "pve2"}
+	// Chains of 4 s (two 2 s tasks, no command), 10 slots: the second clone
+	// of each node waits 2 s for the first one's lock, so 6 s in all.
+	got := IdealLocked(log, vmids, lockOf, 2*time.Second, 2, 10)
+	if math.Abs(got.Seconds-6) > 1e-9 {
+		t.Errorf("ideal = %v, want 6", got.Seconds)
+	}
+	if free := Ideal(log, vmids, 2*time.Second, 2, 10); math.Abs(free.Seconds-4) > 1e-9 {
+		t.Errorf("without locks ideal = %v, want 4", free.Seconds)
+	}
+	// One slot: no waiting for locks, the chains simply add up.
+	if one := IdealLocked(log, vmids, lockOf, 2*time.Second, 2, 1); math.Abs(one.Seconds-16) > 1e-9 {
+		t.Errorf("one slot ideal = %v, want 16", one.Seconds)
+	}
+}

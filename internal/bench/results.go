@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -337,13 +336,4 @@ func (rep *Report) WriteBreakdown(w io.Writer) {
 			fmt.Fprintf(w, "  re-apply mutating calls: %s\n", strings.Join(r.Reapply.MutatingList, ", "))
 		}
 	}
-}
-
-func sortedInts(m map[int]bool) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
 }

@@ -156,7 +156,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, n := range o.Ns {
 		res, err := r.measure(ctx, n)
 		if err != nil {
-			return rep, fmt.Errorf("N=%d: %w (files kept in %s)", n, err, r.keep())
+			return rep, fmt.Errorf("fleet of %d: %w (files kept in %s)", n, err, r.keep())
 		}
 		rep.Results = append(rep.Results, res)
 	}
@@ -446,7 +446,15 @@ func applyResult(log []LogEntry, fleet Fleet, o Options, mode string, wall time.
 		Mode: mode, Parallelism: o.Parallelism, TaskDelayS: o.TaskDelay.Seconds(), TasksPerContainer: tasks,
 		WallSeconds: wall.Seconds(), APIRequests: s.APIRequests, APIByRoute: s.APIByRoute, SSHByKind: s.SSHByKind,
 	}
-	a.Ideal = Ideal(log, fleet.VMIDs(), o.TaskDelay, tasks, o.Parallelism)
+	if fleet.Sources == nil {
+		a.Ideal = Ideal(log, fleet.VMIDs(), o.TaskDelay, tasks, o.Parallelism)
+	} else {
+		lockOf := map[int]string{}
+		for i, id := range fleet.VMIDs() {
+			lockOf[id] = fleet.Nodes[i%len(fleet.Nodes)]
+		}
+		a.Ideal = IdealLocked(log, fleet.VMIDs(), lockOf, o.TaskDelay, tasks, o.Parallelism)
+	}
 	if a.Ideal.Seconds > 0 {
 		a.Overhead = a.WallSeconds / a.Ideal.Seconds
 	}

@@ -40,7 +40,9 @@ type Sim struct {
 	Start  SimStart
 	cmd    *exec.Cmd
 	client *http.Client
-	waited chan error
+	waited chan struct{}
+	// exit is the process's exit error, set before waited closes.
+	exit error
 }
 
 // SimOptions are the flags of one simulator process.
@@ -82,7 +84,7 @@ func StartSim(ctx context.Context, o SimOptions) (*Sim, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting pvesim: %w", err)
 	}
-	s := &Sim{cmd: cmd, waited: make(chan error, 1)}
+	s := &Sim{cmd: cmd, waited: make(chan struct{})}
 	lines := make(chan string, 1)
 	go func() {
 		line, err := bufio.NewReader(stdout).ReadString('\n')
@@ -91,7 +93,8 @@ func StartSim(ctx context.Context, o SimOptions) (*Sim, error) {
 		}
 		lines <- line
 		_, _ = io.Copy(io.Discard, stdout)
-		s.waited <- cmd.Wait()
+		s.exit = cmd.Wait()
+		close(s.waited)
 	}()
 	var line string
 	select {

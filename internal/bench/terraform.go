@@ -176,8 +176,8 @@ func FleetHCL(s SimStart, f Fleet) string {
 		b.WriteString("  clone {\n    source_vmid = local.sources[local.nodes[count.index % length(local.nodes)]]\n  }\n")
 	} else {
 		fmt.Fprintf(&b, "  template  = %q\n", benchTemplate)
-		b.WriteString("  rootfs {\n    storage = \"local-lvm\"\n    size    = \"8G\"\n  }\n")
 	}
+	b.WriteString("  rootfs {\n    storage = \"local-lvm\"\n    size    = \"8G\"\n  }\n")
 	if !f.Started {
 		b.WriteString("  started   = false\n")
 	}
