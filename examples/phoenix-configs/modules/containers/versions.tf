@@ -1,0 +1,7 @@
+terraform {
+  required_providers {
+    phoenix = {
+      source = "phoenix-hypervisor/phoenix"
+    }
+  }
+}
