@@ -81,7 +81,9 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if !m.Template.IsNull() && m.Clone != nil {
+	// A dynamic block over a value not known yet (for_each in a module) shows
+	// up as a block of unknown values: only known values can conflict.
+	if known(m.Template) && m.Clone != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("clone"), "Conflicting sources",
 			"Set either template or a clone block, not both.")
 	}
@@ -105,7 +107,7 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 			}
 		}
 	}
-	if !m.Template.IsNull() && m.RootFS == nil {
+	if known(m.Template) && m.RootFS == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs"), "Missing rootfs",
 			"A container created from a template needs a rootfs block, e.g. rootfs { storage = \"local-lvm\"  size = \"8G\" }.")
 	}
