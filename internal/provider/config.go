@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -197,7 +198,12 @@ func resolveSettings(cfg phoenixProviderModel, getenv func(string) string) (sett
 	s.SSH.AgentSocket = r.str("ssh.agent_socket", ssh.AgentSocket, envSSHAgentSocket)
 	s.SSH.KnownHostsFile = r.str("ssh.known_hosts_file", ssh.KnownHostsFile, envSSHKnownHosts)
 	s.SSH.TrustOnFirstUse = r.boolean(sp.AtName("trust_on_first_use"), "ssh.trust_on_first_use", ssh.TrustOnFirstUse, envSSHTrustOnFirstUse)
-	for _, n := range ssh.Nodes {
+	if ssh.Nodes.IsUnknown() {
+		r.unknown = true
+	}
+	nodes, d := sshNodes(context.Background(), ssh)
+	r.diags.Append(d...)
+	for _, n := range nodes {
 		if n.Name.IsUnknown() || n.Address.IsUnknown() || n.Port.IsUnknown() {
 			r.unknown = true
 			continue

@@ -22,6 +22,8 @@ type fleetStatus struct {
 	byVMID  map[int]pve.Resource
 	// loading is closed when the fetch in flight ends.
 	loading chan struct{}
+	// gen counts invalidations: a fetch started before one is not kept.
+	gen uint64
 }
 
 // invalidate forgets the cached status (after a create, start, stop...).
@@ -29,6 +31,7 @@ func (f *fleetStatus) invalidate() {
 	f.mu.Lock()
 	f.fetched = time.Time{}
 	f.byVMID = nil
+	f.gen++
 	f.mu.Unlock()
 }
 
@@ -54,12 +57,13 @@ func (f *fleetStatus) lookup(ctx context.Context, c *pve.Client, node string, vm
 		}
 		done := make(chan struct{})
 		f.loading = done
+		gen := f.gen
 		f.mu.Unlock()
 
 		res, err := c.ClusterResources(ctx, "vm")
 		f.mu.Lock()
 		f.loading = nil
-		if err == nil {
+		if err == nil && gen == f.gen {
 			f.byVMID = make(map[int]pve.Resource, len(res))
 			for _, r := range res {
 				if r.Type == "lxc" {
@@ -68,19 +72,23 @@ func (f *fleetStatus) lookup(ctx context.Context, c *pve.Client, node string, vm
 			}
 			f.fetched = time.Now()
 		}
+		stale := gen != f.gen
 		f.mu.Unlock()
 		close(done)
-		if err != nil {
+		if err != nil || stale {
 			return pve.Resource{}, false
 		}
 	}
 }
 
-// runState returns whether container vmid runs, from the cached fleet view
-// when it knows the container, else from the node.
-func (d *providerData) runState(ctx context.Context, c *pve.Client, node string, vmid int) (bool, error) {
-	if r, ok := d.fleet.lookup(ctx, c, node, vmid); ok && r.Status != "" {
-		return r.Status == "running", nil
+// runState returns whether container vmid runs: from the cached fleet view
+// when cached is set and the view knows the container, else from the node.
+// After a power action the node is asked, since the cluster's view lags.
+func (d *providerData) runState(ctx context.Context, c *pve.Client, node string, vmid int, cached bool) (bool, error) {
+	if cached {
+		if r, ok := d.fleet.lookup(ctx, c, node, vmid); ok && r.Status != "" {
+			return r.Status == "running", nil
+		}
 	}
 	st, err := c.ContainerStatus(ctx, node, vmid)
 	if err != nil {

@@ -21,9 +21,16 @@ var managedKeys = []string{
 	"nameserver", "searchdomain", "features", "onboot", "startup", "protection",
 }
 
-// restartKeys are the keys Proxmox VE only applies to a running container
-// at its next start.
-var restartKeys = map[string]bool{"features": true}
+// hotplugKeys are the keys Proxmox VE applies to a running container at
+// once (its fast-plug and hot-plug options); a change to any other key
+// waits in [pve:pending] until the next start, so the provider restarts the
+// container for it.
+var hotplugKeys = map[string]bool{
+	"description": true, "onboot": true, "startup": true, "protection": true, "hostname": true, "tags": true,
+	"cores": true, "cpulimit": true, "cpuunits": true, "memory": true, "swap": true,
+}
+
+func needsRestartKey(k string) bool { return !hotplugKeys[k] && !isNetKey(k) }
 
 func boolStr(b bool) string {
 	if b {
@@ -200,12 +207,12 @@ func (c configChange) empty() bool { return len(c.Set) == 0 && len(c.Delete) == 
 // needsRestart reports whether the change only takes effect at the next start.
 func (c configChange) needsRestart() bool {
 	for k := range c.Set {
-		if restartKeys[k] {
+		if needsRestartKey(k) {
 			return true
 		}
 	}
 	for _, k := range c.Delete {
-		if restartKeys[k] {
+		if needsRestartKey(k) {
 			return true
 		}
 	}

@@ -72,7 +72,7 @@ func nodeNeeded(ctx context.Context, m *lxcContainerModel, current [][2]string) 
 	return !sameRawLXC(want, current)
 }
 
-// applyRawLXC brings the container's raw lines to what m asks for, under
+// applyNodeConfig brings the container's raw lines to what m asks for, under
 // Proxmox VE's config lock, and installs the Docker profile on the node
 // first when m has a docker block. It reports whether the file changed (the
 // container then needs a restart to see it).
@@ -82,7 +82,7 @@ func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContai
 		return false, fmt.Errorf("%s", diags.Errors()[0].Detail())
 	}
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
-	if m.Docker != nil {
+	if m.Docker != nil || m.EffectiveAA.ValueString() == apparmorDockerProfile {
 		changed, err := r.data.NodeOps().EnsureProfile(ctx, node)
 		if err != nil {
 			return false, fmt.Errorf("installing the %s AppArmor profile on node %s: %w", apparmorDockerProfile, node, err)

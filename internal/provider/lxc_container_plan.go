@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -52,6 +54,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 
 	resp.Diagnostics.Append(planFeatures(ctx, &plan, &config)...)
 	planAppArmor(&plan, &config, &resp.Diagnostics)
+	planIsolation(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -207,13 +210,24 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 		return
 	}
 	var reasons []string
-	pf := readFeatures(plan.Features)
-	sf := readFeatures(state.Features)
-	if pf.known() && sf.known() {
-		ps, _ := pf.pveString(ctx)
-		ss, _ := sf.pveString(ctx)
-		if ps != ss {
-			reasons = append(reasons, fmt.Sprintf("features change (%q -> %q)", ss, ps))
+	want, d1 := desiredConfig(ctx, plan)
+	have, d2 := desiredConfig(ctx, state)
+	if !d1.HasError() && !d2.HasError() {
+		ch := diffConfig(want, have)
+		var keys []string
+		for k := range ch.Set {
+			if needsRestartKey(k) {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range ch.Delete {
+			if needsRestartKey(k) {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) > 0 {
+			sort.Strings(keys)
+			reasons = append(reasons, strings.Join(keys, ", ")+" change")
 		}
 	}
 	if known(plan.EffectiveAA) && plan.EffectiveAA.ValueString() != state.EffectiveAA.ValueString() {
@@ -244,5 +258,49 @@ func joinReasons(r []string) string {
 			out += ", " + s
 		}
 		return out + " and " + r[len(r)-1]
+	}
+}
+
+// weakeningKeys are raw keys that undo a container's isolation: they map
+// host IDs, run hooks as root on the node, share host namespaces or loosen
+// capabilities, seccomp or proc/sys mounts.
+var weakeningKeys = []string{"lxc.idmap", "lxc.hook.", "lxc.namespace.", "lxc.cap.keep", "lxc.seccomp.", "lxc.mount.auto"}
+
+func weakensIsolation(key, value string) bool {
+	for _, k := range weakeningKeys {
+		if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) {
+			if k == "lxc.mount.auto" {
+				return strings.Contains(value, ":rw")
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// planIsolation refuses what would void the hardened profile of a Docker
+// container, and warns about it elsewhere: the profile relies on the user
+// namespace of an unprivileged container.
+func planIsolation(ctx context.Context, plan *lxcContainerModel, diags *diag.Diagnostics) {
+	if plan.Docker != nil && known(plan.Unprivileged) && !plan.Unprivileged.ValueBool() {
+		diags.AddAttributeError(path.Root("unprivileged"), "Docker needs an unprivileged container",
+			"The docker block runs Docker under the "+apparmorDockerProfile+" profile, whose protection relies on the user "+
+				"namespace of an unprivileged container: in a privileged one, root in the container is root on the node. "+
+				"Set unprivileged = true (the default).")
+	}
+	lines, _ := plan.lxcLines(ctx)
+	for i, l := range lines {
+		if !known(l.Key) || !known(l.Value) || !weakensIsolation(l.Key.ValueString(), l.Value.ValueString()) {
+			continue
+		}
+		p := path.Root("lxc_config").AtListIndex(i).AtName("key")
+		msg := fmt.Sprintf("%s = %q weakens the container's isolation (host ID mappings, hooks run as root on the node, "+
+			"shared host namespaces or wider capabilities).", l.Key.ValueString(), l.Value.ValueString())
+		if plan.Docker != nil {
+			diags.AddAttributeError(p, "Raw line voids the Docker hardening",
+				msg+" The docker block's "+apparmorDockerProfile+" profile cannot protect the node then; remove the line.")
+		} else {
+			diags.AddAttributeWarning(p, "Raw line weakens isolation", msg+" Make sure this is intended.")
+		}
 	}
 }

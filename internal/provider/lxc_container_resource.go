@@ -181,7 +181,12 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
 	}
 	r.data.fleet.invalidate()
-	if err := c.WaitTask(ctx, upid); err != nil {
+	if err := waitCreation(ctx, c, node, vmid, upid); err != nil {
+		// A failed creation that PVE cleaned up leaves nothing to track.
+		if exists, cerr := c.ContainerExists(ctx, node, vmid); cerr == nil && !exists {
+			resp.Diagnostics.AddError("Container creation failed", err.Error())
+			return
+		}
 		fail("Container creation failed", err)
 		return
 	}
@@ -322,11 +327,8 @@ func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client
 				map[bool]string{true: "unprivileged", false: "privileged"}[got], plan.Unprivileged.ValueBool())
 		}
 	}
-	ch := diffConfig(desired, cfg.Values)
-	if !ch.empty() {
-		if err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest); err != nil {
-			return err
-		}
+	if err := updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
+		return err
 	}
 	return r.growRootFS(ctx, c, plan, cfg)
 }
@@ -362,20 +364,30 @@ func (r *lxcContainerResource) growRootFS(ctx context.Context, c *pve.Client, pl
 
 func (r *lxcContainerResource) start(ctx context.Context, c *pve.Client, node string, vmid int) error {
 	defer r.data.fleet.invalidate()
-	upid, err := c.Start(ctx, node, vmid)
-	if err != nil {
-		return err
-	}
-	return c.WaitTask(ctx, upid)
+	return powerTask(ctx, c, "start", func() (string, error) { return c.Start(ctx, node, vmid) })
 }
 
 func (r *lxcContainerResource) stop(ctx context.Context, c *pve.Client, node string, vmid int) error {
 	defer r.data.fleet.invalidate()
-	upid, err := c.Stop(ctx, node, vmid)
-	if err != nil {
-		return err
+	return powerTask(ctx, c, "stop", func() (string, error) { return c.Stop(ctx, node, vmid) })
+}
+
+// powerTask starts a start or stop task and waits for it. A task that
+// failed because the config was locked (PVE checks the lock in the worker
+// too) did nothing, so it is started again with backoff, like a locked call.
+func powerTask(ctx context.Context, c *pve.Client, op string, call func() (string, error)) error {
+	p := pve.DefaultWritePolicy()
+	p.RetryIf = func(err error) bool {
+		var te *pve.TaskError
+		return errors.As(err, &te) && pve.IsLocked(err)
 	}
-	return c.WaitTask(ctx, upid)
+	return pve.Retry(ctx, op, func() error {
+		upid, err := call()
+		if err != nil {
+			return err
+		}
+		return c.WaitTask(ctx, upid)
+	}, p)
 }
 
 // saveInterim stores what is known of a container after a failed step, with
@@ -436,7 +448,7 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 		return err
 	}
 	diags.Append(applyConfig(ctx, m, cfg)...)
-	running, err := r.data.runState(ctx, c, node, vmid)
+	running, err := r.data.runState(ctx, c, node, vmid, verifyDocker)
 	if err != nil {
 		return err
 	}
@@ -527,7 +539,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	}
 	if !ch.empty() {
 		tflog.Info(ctx, "updating container configuration", map[string]any{"id": plan.ID.ValueString(), "set": keys(ch.Set), "delete": ch.Delete})
-		if err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest); err != nil {
+		if err := updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
 			resp.Diagnostics.AddError("Cannot update the container", err.Error())
 			return
 		}
@@ -554,10 +566,24 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
 	}
-	if plan.Docker != nil && wantRunning && (state.Docker == nil || rawChanged || dockerRunNeeded(state.Docker, plan.Docker)) {
+	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunNeeded(state.Docker, plan.Docker)) {
+		// Docker is installed and tested in a running container; one kept
+		// stopped is started for it and stopped again, as on create.
+		if !wantRunning {
+			if err := r.start(ctx, c, node, vmid); err != nil {
+				resp.Diagnostics.AddError("Cannot start the container", err.Error())
+				return
+			}
+		}
 		if err := r.runDocker(ctx, &plan); err != nil {
 			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
 			return
+		}
+		if !wantRunning {
+			if err := r.stop(ctx, c, node, vmid); err != nil {
+				resp.Diagnostics.AddError("Cannot stop the container", err.Error())
+				return
+			}
 		}
 	}
 	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
@@ -565,6 +591,41 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// digestAttempts bounds how often an update reads the config again after
+// another client changed it between the read and the write.
+const digestAttempts = 5
+
+// updateConfig writes what desired changes in cfg, guarded by cfg's digest.
+// When the config changed meanwhile (PVE refuses the stale digest, also when
+// an earlier attempt whose answer was lost went through), it reads the
+// config again and writes what is still missing.
+func updateConfig(ctx context.Context, c *pve.Client, node string, vmid int, desired map[string]string, cfg *pve.RawConfig) error {
+	for attempt := 1; ; attempt++ {
+		ch := diffConfig(desired, cfg.Values)
+		if ch.empty() {
+			return nil
+		}
+		err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest)
+		if err == nil || !pve.IsDigestMismatch(err) || attempt == digestAttempts {
+			return err
+		}
+		tflog.Debug(ctx, "config changed since it was read: reading it again", map[string]any{"node": node, "vmid": vmid, "attempt": attempt})
+		if cfg, err = c.ContainerConfig(ctx, node, vmid); err != nil {
+			return err
+		}
+	}
+}
+
+// waitCreation waits for a create or clone task, or, when the request's
+// answer was lost but the container appeared (no UPID), for its creation
+// lock to go.
+func waitCreation(ctx context.Context, c *pve.Client, node string, vmid int, upid string) error {
+	if upid == "" {
+		return c.WaitCreated(ctx, node, vmid)
+	}
+	return c.WaitTask(ctx, upid)
 }
 
 func keys(m map[string]string) []string {
@@ -611,7 +672,7 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 		}
 	}
 	upid, err := c.DeleteContainer(ctx, node, vmid, pve.DeleteOptions{Purge: true, DestroyUnreferencedDisks: true})
-	if pve.IsNotFound(err) {
+	if pve.IsNotFound(err) || (err == nil && upid == "") {
 		return
 	}
 	if err == nil {

@@ -304,6 +304,10 @@ func commandTimeout(op string) time.Duration {
 		return 15 * time.Minute
 	case opDockerTest:
 		return 10 * time.Minute
+	case opDockerCheck:
+		// One read-only check per container on every refresh: a wedged
+		// container must not stall a plan for long.
+		return time.Minute
 	default:
 		return 3 * time.Minute
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -47,14 +48,14 @@ type phoenixProviderModel struct {
 
 // sshModel maps the ssh block.
 type sshModel struct {
-	Username        types.String   `tfsdk:"username"`
-	PrivateKey      types.String   `tfsdk:"private_key"`
-	Password        types.String   `tfsdk:"password"`
-	Agent           types.Bool     `tfsdk:"agent"`
-	AgentSocket     types.String   `tfsdk:"agent_socket"`
-	KnownHostsFile  types.String   `tfsdk:"known_hosts_file"`
-	TrustOnFirstUse types.Bool     `tfsdk:"trust_on_first_use"`
-	Nodes           []sshNodeModel `tfsdk:"node"`
+	Username        types.String `tfsdk:"username"`
+	PrivateKey      types.String `tfsdk:"private_key"`
+	Password        types.String `tfsdk:"password"`
+	Agent           types.Bool   `tfsdk:"agent"`
+	AgentSocket     types.String `tfsdk:"agent_socket"`
+	KnownHostsFile  types.String `tfsdk:"known_hosts_file"`
+	TrustOnFirstUse types.Bool   `tfsdk:"trust_on_first_use"`
+	Nodes           types.List   `tfsdk:"node"`
 }
 
 // sshNodeModel maps one ssh.node block.
@@ -215,7 +216,9 @@ func (p *PhoenixProvider) ValidateConfig(ctx context.Context, req provider.Valid
 	}
 	if cfg.SSH != nil {
 		seen := map[string]bool{}
-		for i, n := range cfg.SSH.Nodes {
+		nodes, d := sshNodes(ctx, cfg.SSH)
+		resp.Diagnostics.Append(d...)
+		for i, n := range nodes {
 			if !known(n.Name) {
 				continue
 			}
@@ -277,4 +280,15 @@ func (p *PhoenixProvider) DataSources(_ context.Context) []func() datasource.Dat
 // Functions lists the provider-defined functions.
 func (p *PhoenixProvider) Functions(_ context.Context) []func() function.Function {
 	return []func() function.Function{NewLXCConfigsFunction}
+}
+
+// sshNodes returns the ssh.node blocks; nil while they are unknown (a
+// dynamic block over a value not known yet).
+func sshNodes(ctx context.Context, m *sshModel) ([]sshNodeModel, diag.Diagnostics) {
+	if m == nil || m.Nodes.IsNull() || m.Nodes.IsUnknown() {
+		return nil, nil
+	}
+	var out []sshNodeModel
+	diags := m.Nodes.ElementsAs(ctx, &out, false)
+	return out, diags
 }

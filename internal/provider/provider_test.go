@@ -85,7 +85,7 @@ func sshBlock(t *testing.T, attrs map[string]tftypes.Value) tftypes.Value {
 	return tftypes.NewValue(obj, vals)
 }
 
-func sshNodes(t *testing.T, nodes ...[3]any) tftypes.Value {
+func sshNodeList(t *testing.T, nodes ...[3]any) tftypes.Value {
 	t.Helper()
 	nodeType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{
 		"name": tftypes.String, "address": tftypes.String, "port": tftypes.Number,
@@ -233,7 +233,7 @@ func TestValidateProviderConfig(t *testing.T) {
 		{
 			name: "ssh node port out of range and duplicate node",
 			attrs: map[string]tftypes.Value{"ssh": sshBlock(t, map[string]tftypes.Value{
-				"node": sshNodes(t, [3]any{"pve1", "10.0.0.1", 0}, [3]any{"pve1", "10.0.0.2", 22}),
+				"node": sshNodeList(t, [3]any{"pve1", "10.0.0.1", 0}, [3]any{"pve1", "10.0.0.2", 22}),
 			})},
 			want: []string{
 				"error|AttributeName(\"ssh\").AttributeName(\"node\").ElementKeyInt(0).AttributeName(\"port\")|Invalid Attribute Value",

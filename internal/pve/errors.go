@@ -303,7 +303,13 @@ func IsTransient(err error) bool {
 		if ae.Status < 500 || ae.Status == 501 {
 			return false
 		}
-		return !IsNotFound(err) && !IsLocked(err) && !IsAlreadyExists(err) && !IsDigestMismatch(err)
+		if IsNotFound(err) || IsLocked(err) || IsAlreadyExists(err) || IsDigestMismatch(err) {
+			return false
+		}
+		if ae.Status != 500 {
+			return true // 502, 503, 504 and PVE's 595/596 proxy errors
+		}
+		return transient500(ae.Message)
 	}
 	var ce *ConnError
 	if errors.As(err, &ce) {
@@ -327,4 +333,27 @@ func IsAmbiguous(err error) bool { return IsTransient(err) && !notSent(err) }
 func notSent(err error) bool {
 	var ce *ConnError
 	return errors.As(err, &ce) && ce.NotSent
+}
+
+// transient500Hints are the messages of HTTP 500 answers that come from a
+// busy or restarting node rather than from the request: PVE answers 500 to
+// nearly every refusal of a handler ("CT is running", "storage does not
+// exist"), which repeating cannot fix.
+var transient500Hints = []string{
+	"internal server error", "got timeout", "timeout", "proxy", "connection refused", "cfs-lock", "unable to connect",
+	"temporarily", "try again later", "service unavailable", "broken pipe", "connection reset", "quorum", "not ready",
+	"unexpected server error",
+}
+
+func transient500(msg string) bool {
+	m := strings.ToLower(strings.TrimSpace(msg))
+	if m == "" || m == "500" {
+		return true
+	}
+	for _, h := range transient500Hints {
+		if strings.Contains(m, h) {
+			return true
+		}
+	}
+	return false
 }
