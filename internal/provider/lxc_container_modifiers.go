@@ -6,14 +6,37 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 )
 
 // A container's source (template or clone) and its create-time keys cannot
 // be read back from Proxmox VE. After an import they are null in state, and
-// setting them in configuration then must not replace the adopted container;
-// a change from one known value to another does.
+// setting them in configuration then must not replace the adopted container
+// (import marks it in private state). Any other change, null to a value
+// included, replaces it: Proxmox VE cannot apply it in place.
+
+// importedKey marks, in a resource's private state, a container adopted by
+// import.
+const importedKey = "imported"
+
+type privateGetter interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+// sourceNeedsReplace decides for the create-time attributes.
+func sourceNeedsReplace(ctx context.Context, priv privateGetter, stateNull, planNull, equal bool) bool {
+	if equal {
+		return false
+	}
+	if stateNull && priv != nil {
+		if v, _ := priv.GetKey(ctx, importedKey); len(v) > 0 {
+			return false
+		}
+	}
+	return !(stateNull && planNull)
+}
 
 type replaceWhenSourceChanges struct{}
 
@@ -25,13 +48,11 @@ func (m replaceWhenSourceChanges) MarkdownDescription(ctx context.Context) strin
 	return m.Description(ctx)
 }
 
-func (replaceWhenSourceChanges) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if req.State.Raw.IsNull() || req.StateValue.IsNull() || req.PlanValue.IsUnknown() {
+func (replaceWhenSourceChanges) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if req.State.Raw.IsNull() || req.PlanValue.IsUnknown() {
 		return
 	}
-	if !req.StateValue.Equal(req.PlanValue) {
-		resp.RequiresReplace = true
-	}
+	resp.RequiresReplace = sourceNeedsReplace(ctx, req.Private, req.StateValue.IsNull(), req.PlanValue.IsNull(), req.StateValue.Equal(req.PlanValue))
 }
 
 type replaceObjectWhenSourceChanges struct{}
@@ -44,13 +65,11 @@ func (m replaceObjectWhenSourceChanges) MarkdownDescription(ctx context.Context)
 	return m.Description(ctx)
 }
 
-func (replaceObjectWhenSourceChanges) PlanModifyObject(_ context.Context, req planmodifier.ObjectRequest, resp *planmodifier.ObjectResponse) {
-	if req.State.Raw.IsNull() || req.StateValue.IsNull() || req.PlanValue.IsUnknown() {
+func (replaceObjectWhenSourceChanges) PlanModifyObject(ctx context.Context, req planmodifier.ObjectRequest, resp *planmodifier.ObjectResponse) {
+	if req.State.Raw.IsNull() || req.PlanValue.IsUnknown() {
 		return
 	}
-	if !req.StateValue.Equal(req.PlanValue) {
-		resp.RequiresReplace = true
-	}
+	resp.RequiresReplace = sourceNeedsReplace(ctx, req.Private, req.StateValue.IsNull(), req.PlanValue.IsNull(), req.StateValue.Equal(req.PlanValue))
 }
 
 type replaceListUnlessImported struct{}
@@ -63,13 +82,11 @@ func (m replaceListUnlessImported) MarkdownDescription(ctx context.Context) stri
 	return m.Description(ctx)
 }
 
-func (replaceListUnlessImported) PlanModifyList(_ context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
-	if req.State.Raw.IsNull() || req.StateValue.IsNull() || req.PlanValue.IsUnknown() {
+func (replaceListUnlessImported) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
+	if req.State.Raw.IsNull() || req.PlanValue.IsUnknown() {
 		return
 	}
-	if !req.StateValue.Equal(req.PlanValue) {
-		resp.RequiresReplace = true
-	}
+	resp.RequiresReplace = sourceNeedsReplace(ctx, req.Private, req.StateValue.IsNull(), req.PlanValue.IsNull(), req.StateValue.Equal(req.PlanValue))
 }
 
 // ipConfigValidator accepts an address in CIDR form of one family, or the

@@ -206,6 +206,13 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 			},
+			{
+				// And SSH keys added after creation: PVE only takes them at create.
+				Config: e.containerConfig(withKeys(retemplated)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+			},
 		},
 		CheckDestroy: e.checkNoContainers(),
 	})
@@ -441,6 +448,22 @@ resource "phoenix_lxc_container" "test" {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionNoop)},
 				},
 			},
+			{
+				// terraform import adopts it into the state...
+				Config:             cfg,
+				ResourceName:       ctAddr,
+				ImportState:        true,
+				ImportStateId:      e.node + "/4130",
+				ImportStatePersist: true,
+			},
+			{
+				// ...and naming the template the adopted container came from records it,
+				// without replacing the container.
+				Config: strings.Replace(cfg, "  cores     = 2\n", "  cores     = 2\n  template  = \""+e.template+"\"\n", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
+				},
+			},
 		},
 	})
 }
@@ -627,4 +650,9 @@ data "phoenix_lxc_container" "lookup" {
 			},
 		}},
 	})
+}
+
+func withKeys(c ctConfig) ctConfig {
+	c.Extra += "  ssh_public_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqA+jbMZiNElEauU0KILBWrTrJqGqQxvPePQ5FX6X0+ test\"]\n"
+	return c
 }
