@@ -16,7 +16,7 @@ var (
 	deniedCapabilities = []string{
 		"mac_admin", "mac_override", "sys_module", "sys_rawio", "sys_time",
 		"sys_boot", "syslog", "sys_pacct", "audit_control", "wake_alarm",
-		"block_suspend", "bpf", "perfmon", "checkpoint_restore",
+		"block_suspend", "bpf", "perfmon", "checkpoint_restore", "dac_read_search",
 	}
 	deniedFstypes = []string{
 		"securityfs", "debugfs", "tracefs", "binfmt_misc", "efivarfs", "bpf",
