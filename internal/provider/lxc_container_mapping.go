@@ -405,7 +405,7 @@ func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) 
 
 	diags.Append(applyRawLXC(ctx, m, cfg.LXC)...)
 	diags.Append(applyNetworks(ctx, m, v)...)
-	diags.Append(applyFeatures(ctx, m, v)...)
+	diags.Append(applyFeatures(m, v)...)
 
 	if s, ok := v["startup"]; ok && s != "" {
 		st, perr := pve.ParseStartup(s)
@@ -492,7 +492,7 @@ func strOrNull(s string) types.String {
 	return types.StringValue(s)
 }
 
-func applyFeatures(ctx context.Context, m *lxcContainerModel, v map[string]string) diag.Diagnostics {
+func applyFeatures(m *lxcContainerModel, v map[string]string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	f, err := pve.ParseFeatures(v["features"])
 	if err != nil {

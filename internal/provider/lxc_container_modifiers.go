@@ -35,7 +35,7 @@ func sourceNeedsReplace(ctx context.Context, priv privateGetter, stateNull, plan
 			return false
 		}
 	}
-	return !(stateNull && planNull)
+	return !stateNull || !planNull
 }
 
 type replaceWhenSourceChanges struct{}

@@ -52,7 +52,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 			"Set template (an OS template volume) or a clone block to create the container. Only an imported container may leave both unset.")
 	}
 
-	resp.Diagnostics.Append(planFeatures(ctx, &plan, &config)...)
+	resp.Diagnostics.Append(planFeatures(&plan, &config)...)
 	planAppArmor(&plan, &config, &resp.Diagnostics)
 	planIsolation(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
@@ -68,7 +68,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 
 // planFeatures completes the features (unset ones off) and turns on what a
 // docker block needs; an explicit false that Docker needs is an error.
-func planFeatures(ctx context.Context, plan, config *lxcContainerModel) diag.Diagnostics {
+func planFeatures(plan, config *lxcContainerModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	cf := readFeatures(config.Features)
 	if config.Features.IsUnknown() || !cf.known() {
