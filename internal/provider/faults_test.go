@@ -499,7 +499,7 @@ func (r *faultRun) orphans(state []int) int {
 
 var (
 	reUPID     = regexp.MustCompile(`UPID:[^\s)]+`)
-	reLoopback = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	reLoopback = regexp.MustCompile(`(127\.0\.0\.1\]?):\d+`)
 	reSHA256   = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]+`)
 	// reSourceLine is a line of the configuration the CLI quotes.
 	reSourceLine = regexp.MustCompile(`^\d+:`)
@@ -538,7 +538,7 @@ func firstError(out string) string {
 			msg += ": " + strings.Join(detail, " ")
 		}
 		msg = reUPID.ReplaceAllString(msg, "UPID:…")
-		msg = reLoopback.ReplaceAllString(msg, "127.0.0.1:PORT")
+		msg = reLoopback.ReplaceAllString(msg, "${1}:PORT")
 		msg = reSHA256.ReplaceAllString(msg, "SHA256:…")
 		if len(msg) > 240 {
 			msg = msg[:240] + "…"
