@@ -17,7 +17,8 @@ locals {
       ct.clone == null ? "" : contains(keys(local.file), tostring(ct.clone.source_vmid)) ? tostring(ct.clone.source_vmid) : ""
     )
   }
-  # Ancestors up to five generations (the function already refuses loops).
+  # Ancestors up to four generations, the module's deepest level; a fifth one
+  # means a chain too deep (the function already refuses loops).
   gen2 = { for id, p in local.parent : id => lookup(local.parent, p, "") }
   gen3 = { for id, p in local.gen2 : id => lookup(local.parent, p, "") }
   gen4 = { for id, p in local.gen3 : id => lookup(local.parent, p, "") }
@@ -38,6 +39,14 @@ locals {
     if contains(keys(local.file), id) && (var.max_depth == null ? true : lookup(local.depth, id, 0) <= var.max_depth)
   ]
 
+  # Raw lines kept and left out (drop_lxc_config).
+  drop_keys = { for id in local.selected : id => concat(lookup(var.drop_lxc_config, id, []), lookup(var.drop_lxc_config, "*", [])) }
+  lxc_lines = { for id in local.selected : id => local.file[id].lxc_config == null ? [] : local.file[id].lxc_config }
+  lxc_kept  = { for id, lines in local.lxc_lines : id => [for l in lines : l if !contains(local.drop_keys[id], l.key)] }
+  lxc_dropped = {
+    for id, lines in local.lxc_lines : id => [for l in lines : "lxc_options: \"${l.key}=${l.value}\" (left out by drop_lxc_config)" if contains(local.drop_keys[id], l.key)]
+  }
+
   # The function's values with the overrides applied: what each resource gets.
   containers = {
     for id in local.selected : id => merge(local.file[id], {
@@ -53,6 +62,7 @@ locals {
       network = local.file[id].network == null ? null : [
         for n in local.file[id].network : merge(n, { bridge = var.bridge != null ? var.bridge : n.bridge })
       ]
+      lxc_config = length(local.lxc_kept[id]) == 0 ? null : local.lxc_kept[id]
       apparmor_profile = local.file[id].apparmor_profile == null ? null : (
         lookup(var.apparmor_profiles, local.file[id].apparmor_profile, local.file[id].apparmor_profile) == "" ? null :
         lookup(var.apparmor_profiles, local.file[id].apparmor_profile, local.file[id].apparmor_profile)

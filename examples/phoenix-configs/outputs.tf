@@ -37,5 +37,5 @@ output "docker" {
 
 output "unmapped" {
   description = "Fields of the file with no phoenix_lxc_container counterpart, per managed container: what the Phoenix scripts still do (GPU, volumes, firewall rules, application scripts...)."
-  value       = { for id in local.selected : id => local.file[id].unmapped }
+  value       = { for id in local.selected : id => concat(local.file[id].unmapped, local.lxc_dropped[id]) }
 }

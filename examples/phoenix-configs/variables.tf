@@ -55,3 +55,9 @@ variable "apparmor_profiles" {
   type        = map(string)
   default     = {}
 }
+
+variable "drop_lxc_config" {
+  description = "Raw lxc_options keys to leave out, by CTID (\"*\": every container), e.g. { \"910\" = [\"lxc.mount.auto\"] }: the provider refuses lines that void the isolation of a Docker container. What is left out is listed in the unmapped output."
+  type        = map(list(string))
+  default     = {}
+}

@@ -376,8 +376,9 @@ func (e *accEnv) checkSmallClone() {
 // to the Phoenix Hypervisor project's own phoenix_lxc_configs.json: all of
 // its containers, depth by depth (the template container, its clones, their
 // clones...), with the snapshots the clones start from taken in between.
-// Only the storage pool is mapped to the simulator's, and the template the
-// file names by path is mapped with the module's templates variable. Every
+// Only the storage pool is mapped to the simulator's, the template the file
+// names by path is mapped with the module's templates variable, and one raw
+// line the provider refuses for Docker is left out. Every
 // container with the docker feature must end up with Docker verified under
 // lxc-docker-secure, and a last apply must change nothing.
 func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
@@ -399,8 +400,12 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 	}
 	t.Logf("clone levels %v, snapshots by depth %v, Docker containers %v", p.levels, p.snapshots, p.docker)
 	const ubuntu = "/fastData/shared-iso/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
-	r := e.newPhoenixConfigsRun(realPhoenixConfigs, fmt.Sprintf(`  storage_pools = { "quickOS-lxc-disks" = %q }
-  templates     = { %q = %q }
+	// 910 (Portainer) runs Docker with "lxc.mount.auto=sys:rw", a writable
+	// /sys that no AppArmor profile can make safe: the provider refuses it,
+	// so the module leaves that line out (and lists it in unmapped).
+	r := e.newPhoenixConfigsRun(realPhoenixConfigs, fmt.Sprintf(`  storage_pools   = { "quickOS-lxc-disks" = %q }
+  templates       = { %q = %q }
+  drop_lxc_config = { "910" = ["lxc.mount.auto"] }
 `, e.storage, ubuntu, e.template2))
 	r.applyByDepth(p)
 
@@ -419,5 +424,10 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 		}
 	}
 	r.checkDocker(p.docker)
+	var unmapped map[string][]string
+	r.output("unmapped", &unmapped)
+	if !slices.Contains(unmapped["910"], `lxc_options: "lxc.mount.auto=sys:rw" (left out by drop_lxc_config)`) {
+		t.Errorf("unmapped[910] does not list the line left out: %q", unmapped["910"])
+	}
 	r.reapplyChangesNothing()
 }
