@@ -9,18 +9,18 @@ import (
 	"time"
 )
 
-// cancelBound is how soon a cancelled wait must return: well below the
+// cancelBound is how soon a canceled wait must return: well below the
 // longest poll interval (1 s) and backoff (5 s) it could be sleeping in.
 const cancelBound = time.Second
 
-// returnsAfterCancel runs call with a context cancelled after 150 ms and
-// returns its error and how long it took after the cancel.
-func returnsAfterCancel(t *testing.T, call func(ctx context.Context) error) (error, time.Duration) {
+// returnsAfterCancel runs call with a context canceled after 150 ms and
+// returns how long it took after the cancel, and its error.
+func returnsAfterCancel(t *testing.T, call func(ctx context.Context) error) (time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	var cancelled time.Time
+	var canceled time.Time
 	timer := time.AfterFunc(150*time.Millisecond, func() {
-		cancelled = time.Now()
+		canceled = time.Now()
 		cancel()
 	})
 	defer timer.Stop()
@@ -28,14 +28,14 @@ func returnsAfterCancel(t *testing.T, call func(ctx context.Context) error) (err
 	go func() { done <- call(ctx) }()
 	select {
 	case err := <-done:
-		if cancelled.IsZero() {
+		if canceled.IsZero() {
 			t.Fatalf("returned before the cancel: %v", err)
 		}
-		return err, time.Since(cancelled)
+		return time.Since(canceled), err
 	case <-time.After(30 * time.Second):
 		t.Fatal("still waiting 30 s after the cancel")
 	}
-	return nil, 0
+	return 0, nil
 }
 
 func TestWaitTaskStopsOnCancel(t *testing.T) {
@@ -44,9 +44,9 @@ func TestWaitTaskStopsOnCancel(t *testing.T) {
 	c, _ := f.client()
 	c.sleep = sleepCtx
 	c.poll = PollPolicy{Initial: 900 * time.Millisecond, Max: 900 * time.Millisecond, Factor: 1, MaxErrors: 10}
-	err, after := returnsAfterCancel(t, func(ctx context.Context) error { return c.WaitTask(ctx, testUPID) })
+	after, err := returnsAfterCancel(t, func(ctx context.Context) error { return c.WaitTask(ctx, testUPID) })
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "did not finish in time") {
-		t.Errorf("want a cancelled wait naming the task, got %v", err)
+		t.Errorf("want a canceled wait naming the task, got %v", err)
 	}
 	if after > cancelBound {
 		t.Errorf("WaitTask returned %v after the cancel", after)
@@ -61,7 +61,7 @@ func TestLockedWriteStopsOnCancel(t *testing.T) {
 	c, _ := f.client()
 	c.sleep = sleepCtx
 	c.writePolicy.Initial, c.writePolicy.Max = 5*time.Second, 5*time.Second
-	err, after := returnsAfterCancel(t, func(ctx context.Context) error {
+	after, err := returnsAfterCancel(t, func(ctx context.Context) error {
 		return c.UpdateContainerConfig(ctx, "pve1", 102, map[string]string{"memory": "1024"}, nil, "")
 	})
 	var re *RetryError
@@ -86,7 +86,7 @@ func TestCreateStopsOnCancelDuringSlowAnswer(t *testing.T) {
 	})
 	c, _ := f.client()
 	c.sleep = sleepCtx
-	err, after := returnsAfterCancel(t, func(ctx context.Context) error {
+	after, err := returnsAfterCancel(t, func(ctx context.Context) error {
 		_, err := c.CreateContainer(ctx, "pve1", map[string]string{"vmid": "102"})
 		return err
 	})
