@@ -38,15 +38,26 @@ package provider
 //	}
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 // figuresEnv turns on writing the reliability figures.
@@ -618,4 +629,140 @@ func terraformVersion(t *testing.T) string {
 		_ = json.NewDecoder(strings.NewReader(out[i:])).Decode(&v)
 	}
 	return v.Version
+}
+
+// What validation accepts maps onto Proxmox VE's property strings and back
+// unchanged: the fuzz targets below keep only the values the schema's own
+// validators accept, render them as desiredConfig does for the API, parse
+// the result as a read does, and compare.
+
+// schemaAccepts runs the single-attribute validators of a network block's
+// attribute on v (validators that read other attributes are skipped).
+func schemaAccepts(t *testing.T, attr string, v attr.Value) bool {
+	t.Helper()
+	ctx := context.Background()
+	block, ok := lxcContainerSchema(ctx).Blocks["network"].(schema.ListNestedBlock)
+	if !ok {
+		t.Fatal("network is not a list block")
+	}
+	p := path.Root("network").AtListIndex(0).AtName(attr)
+	var diags diag.Diagnostics
+	switch a := block.NestedObject.Attributes[attr].(type) {
+	case schema.StringAttribute:
+		sv, _ := v.(types.String)
+		for _, val := range a.Validators {
+			if _, crossAttr := val.(gatewayNeedsAddress); crossAttr {
+				continue
+			}
+			resp := &validator.StringResponse{}
+			val.ValidateString(ctx, validator.StringRequest{Path: p, ConfigValue: sv}, resp)
+			diags.Append(resp.Diagnostics...)
+		}
+	case schema.Int64Attribute:
+		iv, _ := v.(types.Int64)
+		for _, val := range a.Validators {
+			resp := &validator.Int64Response{}
+			val.ValidateInt64(ctx, validator.Int64Request{Path: p, ConfigValue: iv}, resp)
+			diags.Append(resp.Diagnostics...)
+		}
+	case schema.Float64Attribute:
+		fv, _ := v.(types.Float64)
+		for _, val := range a.Validators {
+			resp := &validator.Float64Response{}
+			val.ValidateFloat64(ctx, validator.Float64Request{Path: p, ConfigValue: fv}, resp)
+			diags.Append(resp.Diagnostics...)
+		}
+	default:
+		t.Fatalf("network.%s has no validators to run (%T)", attr, a)
+	}
+	return !diags.HasError()
+}
+
+func FuzzNetworkBlockRoundTrip(f *testing.F) {
+	f.Add("eth0", "vmbr0", "10.0.0.2/24", "10.0.0.1", "fd00::2/64", "fd00::1", "BC:24:11:00:00:01", true, int64(10), int64(1500), 1.5)
+	f.Add("eth1", "vmbr1", "dhcp", "", "auto", "", "bc:24:11:2e:c5:7e", false, int64(0), int64(0), 0.0)
+	f.Add("e", "v", "manual", "", "", "", "", false, int64(4094), int64(65535), 1e-9)
+	f.Fuzz(func(t *testing.T, name, bridge, ip, gw, ip6, gw6, hwaddr string, firewall bool, vlan, mtu int64, rate float64) {
+		if math.IsNaN(rate) || math.IsInf(rate, 0) {
+			return // Terraform numbers are never NaN or infinite.
+		}
+		str := func(s string) types.String {
+			if s == "" {
+				return types.StringNull()
+			}
+			return types.StringValue(s)
+		}
+		num := func(n int64) types.Int64 {
+			if n == 0 {
+				return types.Int64Null()
+			}
+			return types.Int64Value(n)
+		}
+		n := networkModel{
+			Name: types.StringValue(name), Bridge: str(bridge), IP: str(ip), Gw: str(gw), IP6: str(ip6), Gw6: str(gw6),
+			HWAddr: str(hwaddr), Firewall: types.BoolValue(firewall), VLAN: num(vlan), MTU: num(mtu), Rate: types.Float64Value(rate),
+		}
+		for a, v := range map[string]attr.Value{"name": n.Name, "bridge": n.Bridge, "ip": n.IP, "gw": n.Gw, "ip6": n.IP6, "gw6": n.Gw6,
+			"hwaddr": n.HWAddr, "vlan": n.VLAN, "mtu": n.MTU, "rate": n.Rate} {
+			if !schemaAccepts(t, a, v) {
+				return
+			}
+		}
+		ctx := context.Background()
+		m := testModel()
+		if diags := m.setNetworks(ctx, []networkModel{n}); diags.HasError() {
+			t.Fatal(diags)
+		}
+		desired, diags := desiredConfig(ctx, m)
+		if diags.HasError() {
+			t.Fatal(diags)
+		}
+		if _, err := pve.ParseNet(desired["net0"]); err != nil {
+			t.Fatalf("net0 = %q does not parse: %v", desired["net0"], err)
+		}
+		back := testModel()
+		back.Network = m.Network
+		if diags := applyNetworks(ctx, back, desired); diags.HasError() {
+			t.Fatalf("net0 = %q: %v", desired["net0"], diags)
+		}
+		if !back.Network.Equal(m.Network) {
+			t.Fatalf("net0 = %q reads back as another block:\n got %v\nwant %v", desired["net0"], back.Network, m.Network)
+		}
+	})
+}
+
+func FuzzFeaturesRoundTrip(f *testing.F) {
+	f.Add(true, true, false, false, "nfs,cifs")
+	f.Add(false, false, true, true, "")
+	f.Fuzz(func(t *testing.T, nesting, keyctl, fuse, mknod bool, mounts string) {
+		var ms []attr.Value
+		seen := map[string]bool{}
+		for _, m := range strings.Split(mounts, ",") {
+			if m == "" || seen[m] {
+				continue
+			}
+			if !regexp.MustCompile(`^[a-z0-9_]+$`).MatchString(m) {
+				return // the schema refuses it
+			}
+			seen[m] = true
+			ms = append(ms, types.StringValue(m))
+		}
+		want := featuresValue{
+			Nesting: types.BoolValue(nesting), Keyctl: types.BoolValue(keyctl), Fuse: types.BoolValue(fuse), Mknod: types.BoolValue(mknod),
+			Mount: types.SetValueMust(types.StringType, ms),
+		}
+		s, diags := want.pveString(context.Background())
+		if diags.HasError() {
+			t.Fatal(diags)
+		}
+		pf, err := pve.ParseFeatures(s)
+		if err != nil {
+			t.Fatalf("features = %q does not parse: %v", s, err)
+		}
+		got := featuresFromPVE(pf)
+		if !got.Nesting.Equal(want.Nesting) || !got.Keyctl.Equal(want.Keyctl) || !got.Fuse.Equal(want.Fuse) ||
+			!got.Mknod.Equal(want.Mknod) || !got.Mount.Equal(want.Mount) {
+			t.Fatalf("features = %q reads back as %+v, want %+v", s, got, want)
+		}
+	})
 }
