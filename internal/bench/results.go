@@ -66,6 +66,7 @@ type NResult struct {
 	RefreshVerify   RefreshResult `json:"refresh_verify_on"`
 	RefreshNoVerify RefreshResult `json:"refresh_verify_off"`
 	Reapply         ReapplyResult `json:"reapply"`
+	FlagUpdate      FlagUpdate    `json:"verify_flag_update"`
 	Plan            PlanTiming    `json:"plan_time"`
 
 	PeakRSSBytes      int64   `json:"peak_rss_bytes"`
@@ -105,10 +106,22 @@ type RefreshResult struct {
 	SSHCommands        int            `json:"ssh_commands"`
 	SSHPerContainer    float64        `json:"ssh_per_container"`
 	SSHByKind          map[string]int `json:"ssh_by_kind"`
+	SSHWrites          int            `json:"ssh_writes"`
 	SSHConnections     map[string]int `json:"ssh_connections_by_node"`
 	SSHConnectionsMax  int            `json:"ssh_connections_max_per_node"`
 	SSHConnectionsSum  int            `json:"ssh_connections_total"`
 	NodesWithContainer int            `json:"nodes_with_containers"`
+}
+
+// FlagUpdate is the apply (without refresh) that turns
+// verify_on_refresh off on the whole fleet: a change of a provider-side
+// flag only.
+type FlagUpdate struct {
+	Seconds     float64        `json:"apply_s"`
+	APIRequests int            `json:"api_requests"`
+	Mutating    int            `json:"mutating_api_calls"`
+	SSHCommands int            `json:"ssh_commands"`
+	APIByRoute  map[string]int `json:"api_by_route"`
 }
 
 // ReapplyResult is "terraform apply" of the unchanged fleet.
@@ -134,8 +147,13 @@ type PlanTiming struct {
 	NoRefresh       []float64 `json:"containers_no_refresh_s"`
 	ContainerMedian float64   `json:"containers_median_s"`
 	NoRefreshMedian float64   `json:"containers_no_refresh_median_s"`
-	BaselineMedian  float64   `json:"terraform_data_median_s"`
-	Ratio           float64   `json:"ratio"`
+	// NoRefreshAPI and NoRefreshSSH count the requests of one plan with
+	// -refresh=false.
+	// They are nil in results of versions that did not count them.
+	NoRefreshAPI   *int    `json:"containers_no_refresh_api_requests,omitempty"`
+	NoRefreshSSH   *int    `json:"containers_no_refresh_ssh_commands,omitempty"`
+	BaselineMedian float64 `json:"terraform_data_median_s"`
+	Ratio          float64 `json:"ratio"`
 	// VerifyRatio is the plan with verify_on_refresh = true (one run)
 	// divided by BaselineMedian.
 	VerifyRatio float64 `json:"ratio_verify_on"`
@@ -181,7 +199,8 @@ func Evaluate(results []NResult) []Check {
 			}
 			out = append(out,
 				check("refresh SSH commands per container"+suffix, r.N, rf.SSHPerContainer, "≤", TargetSSHPerContainer),
-				check("refresh SSH connections per node"+suffix, r.N, float64(rf.SSHConnectionsMax), "≤", 1))
+				check("refresh SSH connections per node"+suffix, r.N, float64(rf.SSHConnectionsMax), "≤", 1),
+				check("refresh SSH writes"+suffix, r.N, float64(rf.SSHWrites), "=", 0))
 		}
 		if r.N == TargetPlanRatioN {
 			out = append(out, check("plan time ratio (containers / terraform_data)", r.N, r.Plan.Ratio, "≤", TargetPlanRatio))
@@ -227,7 +246,12 @@ func rows() []row {
 			return fmt.Sprintf("%d (%d nodes)", r.RefreshVerify.SSHConnectionsMax, r.RefreshVerify.NodesWithContainer)
 		}},
 		{"plan: containers, median (verify off)", "", func(r NResult) string { return secs(r.Plan.ContainerMedian) }},
-		{"plan: containers -refresh=false, median", "", func(r NResult) string { return secs(r.Plan.NoRefreshMedian) }},
+		{"plan: containers -refresh=false, median (API requests)", "", func(r NResult) string {
+			if r.Plan.NoRefreshAPI == nil {
+				return secs(r.Plan.NoRefreshMedian) + " (not counted)"
+			}
+			return fmt.Sprintf("%s (%d)", secs(r.Plan.NoRefreshMedian), *r.Plan.NoRefreshAPI)
+		}},
 		{"plan: terraform_data, median", "", func(r NResult) string { return secs(r.Plan.BaselineMedian) }},
 		{"plan time ratio (verify off)", "≤ 1.5 (N = 100)", func(r NResult) string { return f2(r.Plan.Ratio) }},
 		{"plan time ratio (verify on, 1 run)", "", func(r NResult) string { return f2(r.Plan.VerifyRatio) }},
@@ -236,7 +260,7 @@ func rows() []row {
 		{"apply: ideal time", "", func(r NResult) string { return secs(r.Apply.Ideal.Seconds) }},
 		{"apply: script time / container (median)", "", func(r NResult) string { return secs(r.Apply.Ideal.ScriptMedian) }},
 		{"apply: start-task detection lag (median)", "", func(r NResult) string { return secs(r.Apply.StartLagMedianS) }},
-		{"apply overhead (wall / ideal)", "≤ 1.10", func(r NResult) string { return f2(r.Apply.Overhead) }},
+		{"apply overhead (wall / ideal)", "≤ 1.10", func(r NResult) string { return strconv.FormatFloat(r.Apply.Overhead, 'f', 3, 64) }},
 		{"re-apply: mutating API calls", "= 0", func(r NResult) string { return strconv.Itoa(r.Reapply.MutatingAPICalls) }},
 		{"re-apply: install runs / SSH writes", "= 0", func(r NResult) string {
 			return fmt.Sprintf("%d / %d", r.Reapply.InstallRuns, r.Reapply.SSHWrites)
@@ -300,6 +324,19 @@ func (rep *Report) Markdown() string {
 	return b.String()
 }
 
+// ReadReport reads a report written by WriteJSON.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &rep, nil
+}
+
 // WriteJSON writes the report to path.
 func (rep *Report) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
@@ -332,6 +369,8 @@ func (rep *Report) WriteBreakdown(w io.Writer) {
 		fmt.Fprintf(w, "  plan (verify off): API %s\n", Routes(r.RefreshNoVerify.APIByRoute, r.N, 6))
 		fmt.Fprintf(w, "  apply: %d API requests, %.2f status polls per task; API %s\n", r.Apply.APIRequests, r.Apply.PollsPerTask, Routes(r.Apply.APIByRoute, r.N, 8))
 		fmt.Fprintf(w, "         SSH %s; connections by node %v\n", Routes(r.Apply.SSHByKind, r.N, 8), r.Apply.SSHConnections)
+		fmt.Fprintf(w, "  verify_on_refresh true -> false (apply -refresh=false): %.1f s, %d API requests (%d mutating), %d SSH commands; API %s\n",
+			r.FlagUpdate.Seconds, r.FlagUpdate.APIRequests, r.FlagUpdate.Mutating, r.FlagUpdate.SSHCommands, Routes(r.FlagUpdate.APIByRoute, r.N, 6))
 		if len(r.Reapply.MutatingList) > 0 {
 			fmt.Fprintf(w, "  re-apply mutating calls: %s\n", strings.Join(r.Reapply.MutatingList, ", "))
 		}

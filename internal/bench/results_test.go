@@ -65,7 +65,7 @@ func TestGuideFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(b)
-	for _, want := range []string{"intro\n\n" + GuideBegin + "\n", "| apply overhead (wall / ideal) | 1.20 | ≤ 1.10 |", "MISSED N=100  apply overhead", "```shell\nmake bench\n```", GuideEnd + "\n\nafter\n"} {
+	for _, want := range []string{"intro\n\n" + GuideBegin + "\n", "| apply overhead (wall / ideal) | 1.200 | ≤ 1.10 |", "MISSED N=100  apply overhead", "```shell\nmake bench\n```", GuideEnd + "\n\nafter\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("guide lacks %q:\n%s", want, got)
 		}

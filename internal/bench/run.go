@@ -328,7 +328,7 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 		out := RefreshResult{
 			Verify: verify, PlanSeconds: pr.Duration.Seconds(),
 			APIRequests: s.APIRequests, APIPerContainer: float64(s.APIRequests) / float64(n), APIByRoute: s.APIByRoute,
-			SSHCommands: s.SSHCommands, SSHPerContainer: float64(s.SSHCommands) / float64(n), SSHByKind: s.SSHByKind,
+			SSHCommands: s.SSHCommands, SSHPerContainer: float64(s.SSHCommands) / float64(n), SSHByKind: s.SSHByKind, SSHWrites: s.SSHWrites,
 			NodesWithContainer: fleet.NodesUsed(),
 		}
 		out.SSHConnections, out.SSHConnectionsMax, out.SSHConnectionsSum = byNode(conns)
@@ -341,6 +341,33 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	}
 	res.RefreshVerify = rv
 
+	// Turn verify_on_refresh off and measure again.
+	fleet.Verify = false
+	if err := writeFile(filepath.Join(fleetDir, "main.tf"), FleetHCL(sim.Start, fleet)); err != nil {
+		return res, err
+	}
+	// Without refresh: the refresh with verify_on_refresh = true was just
+	// measured, and only the change of the flag is of interest here.
+	r.logf("N=%d: setting verify_on_refresh = false (apply -refresh=false)", n)
+	if err := sim.ResetLog(ctx); err != nil {
+		return res, err
+	}
+	ur, err := r.tf.Must(ctx, fleetDir, "apply", "-auto-approve", "-refresh=false", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism))
+	if err != nil {
+		return res, err
+	}
+	if log, err = sim.Log(ctx); err != nil {
+		return res, err
+	}
+	us := Summarize(log)
+	res.FlagUpdate = FlagUpdate{Seconds: ur.Duration.Seconds(), APIRequests: us.APIRequests, Mutating: us.Mutating, SSHCommands: us.SSHCommands, APIByRoute: us.APIByRoute}
+	r.logf("N=%d: plan of the unchanged fleet, verify_on_refresh = false", n)
+	rn, _, err := refresh(false)
+	if err != nil {
+		return res, err
+	}
+	res.RefreshNoVerify = rn
+
 	// Re-apply of the unchanged fleet.
 	r.logf("N=%d: re-apply of the unchanged fleet", n)
 	if err := sim.ResetLog(ctx); err != nil {
@@ -350,8 +377,7 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	if err != nil {
 		return res, err
 	}
-	log, err = sim.Log(ctx)
-	if err != nil {
+	if log, err = sim.Log(ctx); err != nil {
 		return res, err
 	}
 	s := Summarize(log)
@@ -360,23 +386,12 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 		APIRequests: s.APIRequests, SSHByKind: s.SSHByKind, NoChanges: strings.Contains(rr.Output, "No changes."),
 	}
 
-	// Turn verify_on_refresh off and measure again.
-	fleet.Verify = false
-	if err := writeFile(filepath.Join(fleetDir, "main.tf"), FleetHCL(sim.Start, fleet)); err != nil {
-		return res, err
+	// Plan time against terraform_data, interleaved; fewer repetitions
+	// for the large fleets to stay within the time budget.
+	reps := r.o.Reps
+	if n >= 100 && reps > 3 {
+		reps = 3
 	}
-	r.logf("N=%d: setting verify_on_refresh = false", n)
-	if _, err := r.tf.Must(ctx, fleetDir, "apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism)); err != nil {
-		return res, err
-	}
-	r.logf("N=%d: plan of the unchanged fleet, verify_on_refresh = false", n)
-	rn, _, err := refresh(false)
-	if err != nil {
-		return res, err
-	}
-	res.RefreshNoVerify = rn
-
-	// Plan time against terraform_data, interleaved.
 	baseDir := filepath.Join(dir, "baseline")
 	if err := writeFile(filepath.Join(baseDir, "main.tf"), BaselineHCL(n)); err != nil {
 		return res, err
@@ -384,10 +399,10 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	if _, err := r.tf.Must(ctx, baseDir, "apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		return res, err
 	}
-	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh) and of %d terraform_data", n, r.o.Reps, n)
-	pt := PlanTiming{Verify: false, Reps: r.o.Reps}
+	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh) and of %d terraform_data", n, reps, n)
+	pt := PlanTiming{Verify: false, Reps: reps}
 	planArgs := []string{"plan", "-input=false", "-no-color", "-detailed-exitcode"}
-	for i := range r.o.Reps {
+	for i := range reps {
 		// The fleet, the baseline and (to tell where the fleet's time goes)
 		// the fleet without refresh, in an order that rotates.
 		kinds := []int{0, 1, 2}
@@ -402,9 +417,25 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 			case 2:
 				args = append(append([]string(nil), planArgs...), "-refresh=false")
 			}
+			// The first plan without refresh is logged: it should not need
+			// the API at all.
+			logIt := kind == 2 && i == 0
+			if logIt {
+				if err := sim.ResetLog(ctx); err != nil {
+					return res, err
+				}
+			}
 			pr, err := r.tf.Run(ctx, d, args...)
 			if err != nil {
 				return res, err
+			}
+			if logIt {
+				l, err := sim.Log(ctx)
+				if err != nil {
+					return res, err
+				}
+				ls := Summarize(l)
+				pt.NoRefreshAPI, pt.NoRefreshSSH = &ls.APIRequests, &ls.SSHCommands
 			}
 			if pr.ExitCode != 0 {
 				return res, fmt.Errorf("terraform %s in %s exited %d, want 0:\n%s", strings.Join(args, " "), d, pr.ExitCode, pr.Tail(30))

@@ -48,8 +48,25 @@ func run() int {
 	flag.IntVar(&d.Reps, "reps", reps, "interleaved plan repetitions for the plan time ratio")
 	flag.IntVar(&d.FullInstallMax, "full-install-max", d.FullInstallMax, "largest N created from the template with a full Docker install; larger fleets are cloned")
 	guide := flag.String("guide", os.Getenv("BENCH_GUIDE"), "guide template whose figures to rewrite (templates/guides/performance.md.tmpl)")
+	from := flag.String("from", "", "print the table of (and with -guide, write the guide from) an earlier JSON result instead of running")
 	flag.BoolVar(&d.Keep, "keep", false, "keep the work directory")
 	flag.Parse()
+
+	if *from != "" {
+		rep, err := bench.ReadReport(*from)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 2
+		}
+		rep.WriteTable(os.Stdout)
+		if *guide != "" {
+			if err := bench.UpdateGuide(*guide, rep, rep.Command); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				return 2
+			}
+		}
+		return 0
+	}
 
 	var err error
 	if d.Ns, err = bench.ParseNs(*ns); err != nil {
