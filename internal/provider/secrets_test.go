@@ -39,6 +39,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -178,6 +179,7 @@ resource "phoenix_lxc_container" "test" {
 	for name := range secrets {
 		fig.Secrets = append(fig.Secrets, name)
 	}
+	sort.Strings(fig.Secrets)
 	search := func(what, text string) {
 		t.Helper()
 		fig.Searched = append(fig.Searched, searchedItem{What: what, Bytes: len(text)})
