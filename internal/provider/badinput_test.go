@@ -38,7 +38,6 @@ package provider
 //	}
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -640,7 +639,7 @@ func terraformVersion(t *testing.T) string {
 // attribute on v (validators that read other attributes are skipped).
 func schemaAccepts(t *testing.T, attr string, v attr.Value) bool {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	block, ok := lxcContainerSchema(ctx).Blocks["network"].(schema.ListNestedBlock)
 	if !ok {
 		t.Fatal("network is not a list block")
@@ -708,7 +707,7 @@ func FuzzNetworkBlockRoundTrip(f *testing.F) {
 				return
 			}
 		}
-		ctx := context.Background()
+		ctx := t.Context()
 		m := testModel()
 		if diags := m.setNetworks(ctx, []networkModel{n}); diags.HasError() {
 			t.Fatal(diags)
@@ -751,7 +750,7 @@ func FuzzFeaturesRoundTrip(f *testing.F) {
 			Nesting: types.BoolValue(nesting), Keyctl: types.BoolValue(keyctl), Fuse: types.BoolValue(fuse), Mknod: types.BoolValue(mknod),
 			Mount: types.SetValueMust(types.StringType, ms),
 		}
-		s, diags := want.pveString(context.Background())
+		s, diags := want.pveString(t.Context())
 		if diags.HasError() {
 			t.Fatal(diags)
 		}

@@ -28,7 +28,6 @@ package provider
 // (a node presenting another key fails the apply and nothing runs on it).
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -320,7 +319,7 @@ func TestTLSMinimumVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Version(context.Background())
+	_, err = c.Version(t.Context())
 	if err == nil {
 		t.Fatal("the client spoke TLS 1.1")
 	}
