@@ -384,7 +384,7 @@ func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) 
 		m.Tags = types.SetNull(types.StringType)
 	}
 
-	if rs, ok := v["rootfs"]; ok {
+	if rs, ok := v["rootfs"]; ok && (m.RootFS != nil || !m.keepRootFSAbsent) {
 		r, perr := pve.ParseRootFS(rs)
 		if perr != nil {
 			diags.AddError("Unexpected rootfs", perr.Error())
@@ -399,7 +399,7 @@ func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) 
 			}
 			m.RootFS = &rootfsModel{Storage: types.StringValue(r.Storage), Size: size, Volume: types.StringValue(r.Volume)}
 		}
-	} else {
+	} else if !ok {
 		m.RootFS = nil
 	}
 

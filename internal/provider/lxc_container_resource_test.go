@@ -333,7 +333,7 @@ func TestAccLXCContainer_clone(t *testing.T) {
 	source := e.containerConfig(ctConfig{VMID: 4120, Unprivileged: true})
 	clone := source + fmt.Sprintf(`
 resource "phoenix_lxc_container" "clone" {
-  node_name = %q
+  node_name = %[1]q
   vmid      = 4121
   hostname  = "acc-clone"
   memory    = 768
@@ -343,6 +343,18 @@ resource "phoenix_lxc_container" "clone" {
   }
   rootfs {
     size = "10G"
+  }
+}
+
+# A clone that keeps its source's disk as it is: no rootfs block.
+resource "phoenix_lxc_container" "clone2" {
+  node_name  = %[1]q
+  vmid       = 4122
+  hostname   = "acc-clone2"
+  depends_on = [phoenix_lxc_container.clone]
+  clone {
+    source_vmid = phoenix_lxc_container.test.vmid
+    snapshot    = "base"
   }
 }
 `, e.node)
