@@ -310,6 +310,11 @@ func newProviderData(s settings, version string) (*providerData, diag.Diagnostic
 				", so anyone on the network path can read the API token or password. Set ca_certificate to the cluster's CA "+
 				"(/etc/pve/pve-root-ca.pem on any node) and remove insecure.")
 	}
+	if strings.HasPrefix(strings.ToLower(s.API.Endpoint), "http://") {
+		diags.AddAttributeWarning(path.Root("endpoint"), "Endpoint without TLS",
+			s.API.Endpoint+" is plain http: the API token or password crosses the network unencrypted. "+
+				"Proxmox VE serves https on port 8006; use https://HOST:8006/.")
+	}
 	if s.SSH.TrustOnFirstUse {
 		diags.AddAttributeWarning(path.Root("ssh").AtName("trust_on_first_use"), "SSH host keys are trusted on first use",
 			"trust_on_first_use = true: the host key of a node not yet in the known_hosts file is accepted and recorded without "+

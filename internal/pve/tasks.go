@@ -119,7 +119,9 @@ type PollPolicy struct {
 // DefaultPollPolicy polls first after 50 ms, backs off by 1.5 to at most
 // 1 s, and tolerates 10 transient errors in a row.
 func DefaultPollPolicy() PollPolicy {
-	return PollPolicy{Initial: 50 * time.Millisecond, Max: time.Second, Factor: 1.5, MaxErrors: 10}
+	// Capped at 250 ms: a task's end is seen at most a quarter second late,
+	// which keeps an apply close to the time Proxmox VE itself needs.
+	return PollPolicy{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond, Factor: 1.5, MaxErrors: 10}
 }
 
 // next is the wait after a wait of d.

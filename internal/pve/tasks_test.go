@@ -77,8 +77,8 @@ func TestWaitTaskAdaptivePolling(t *testing.T) {
 		t.Errorf("%d polls, want 12 (11 running, 1 stopped)", polls.Load())
 	}
 	ms := time.Millisecond
-	want := []time.Duration{50 * ms, 75 * ms, 112500 * time.Microsecond, 168750 * time.Microsecond,
-		253125 * time.Microsecond, 379687500, 569531250, 854296875, time.Second, time.Second, time.Second, time.Second}
+	q := 250 * ms
+	want := []time.Duration{50 * ms, 75 * ms, 112500 * time.Microsecond, 168750 * time.Microsecond, q, q, q, q, q, q, q, q}
 	got := rec.all()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("waits\n got %v\nwant %v", got, want)
