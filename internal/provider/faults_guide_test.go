@@ -51,7 +51,10 @@ func TestReliabilityGuide(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(fragments)
-	var extra []string
+	extra, err := renderRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range fragments {
 		b, err := os.ReadFile(f)
 		if err != nil {
