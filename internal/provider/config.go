@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -299,6 +300,8 @@ type providerData struct {
 	node nodeAccess
 	// fleet caches the run state of every container (fleet.go).
 	fleet fleetStatus
+	// cloneLocks serialises the clones of one source (fleet.go).
+	cloneLocks sync.Map
 }
 
 func newProviderData(s settings, version string) (*providerData, diag.Diagnostics) {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -95,4 +96,23 @@ func (d *providerData) runState(ctx context.Context, c *pve.Client, node string,
 		return false, err
 	}
 	return st.Running(), nil
+}
+
+// cloneSourceLock takes the turn of one clone of a source (see Create) and
+// returns the function that gives it back; calling it again does nothing.
+func (d *providerData) cloneSourceLock(key string) func() {
+	v, _ := d.cloneLocks.LoadOrStore(key, &sync.Mutex{})
+	mu, _ := v.(*sync.Mutex)
+	mu.Lock()
+	var once sync.Once
+	return func() { once.Do(mu.Unlock) }
+}
+
+// cloneSourceKey names a clone's source container.
+func cloneSourceKey(m *lxcContainerModel) string {
+	node := m.NodeName.ValueString()
+	if known(m.Clone.SourceNode) {
+		node = m.Clone.SourceNode.ValueString()
+	}
+	return fmt.Sprintf("%s/%d", node, m.Clone.SourceVMID.ValueInt64())
 }

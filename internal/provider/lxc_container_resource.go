@@ -160,7 +160,13 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 	var vmid int
 	var upid string
 	var err error
+	release := func() {}
 	if plan.Clone != nil {
+		// Proxmox VE locks a clone's source while the clone task runs: clones
+		// of one source in this run take turns here, each starting as soon
+		// as the previous task ends, instead of retrying on "CT is locked".
+		release = r.data.cloneSourceLock(cloneSourceKey(&plan))
+		defer release()
 		vmid, upid, err = r.cloneContainer(ctx, c, &plan)
 	} else {
 		vmid, upid, err = r.createContainer(ctx, c, &plan, password.ValueString())
@@ -181,7 +187,9 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
 	}
 	r.data.fleet.invalidate()
-	if err := waitCreation(ctx, c, node, vmid, upid); err != nil {
+	err = waitCreation(ctx, c, node, vmid, upid)
+	release()
+	if err != nil {
 		// A failed creation that PVE cleaned up leaves nothing to track.
 		if exists, cerr := c.ContainerExists(ctx, node, vmid); cerr == nil && !exists {
 			resp.Diagnostics.AddError("Container creation failed", err.Error())
