@@ -215,6 +215,10 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 				failures++
 				continue
 			}
+			if cerr := ctx.Err(); cerr != nil {
+				// The deadline or a cancel hit during the status request.
+				return fmt.Errorf("task %s %s on node %s did not finish in time (%s): %w", u.Type, u.ID, u.Node, upid, cerr)
+			}
 			return fmt.Errorf("waiting for task %s: %w", upid, err)
 		}
 		failures = 0
