@@ -300,7 +300,7 @@ type providerData struct {
 	node nodeAccess
 	// fleet caches the run state of every container (fleet.go).
 	fleet fleetStatus
-	// cloneLocks serialises the clones of one source (fleet.go).
+	// cloneLocks serializes the clones of one source (fleet.go).
 	cloneLocks sync.Map
 }
 
