@@ -36,7 +36,7 @@ type lxcConfigsEntryModel struct {
 	NodeName        types.String             `tfsdk:"node_name"`
 	VMID            types.Int64              `tfsdk:"vmid"`
 	Template        types.String             `tfsdk:"template"`
-	Clone           *lxcConfigsCloneModel    `tfsdk:"clone"`
+	Clone           *cloneModel              `tfsdk:"clone"`
 	Hostname        types.String             `tfsdk:"hostname"`
 	Description     types.String             `tfsdk:"description"`
 	Tags            types.Set                `tfsdk:"tags"`
@@ -48,12 +48,12 @@ type lxcConfigsEntryModel struct {
 	Memory          types.Int64              `tfsdk:"memory"`
 	Swap            types.Int64              `tfsdk:"swap"`
 	RootFS          *lxcConfigsRootFSModel   `tfsdk:"rootfs"`
-	Network         []lxcConfigsNetworkModel `tfsdk:"network"`
+	Network         []networkModel           `tfsdk:"network"`
 	Nameserver      types.String             `tfsdk:"nameserver"`
 	Searchdomain    types.String             `tfsdk:"searchdomain"`
 	Features        *lxcConfigsFeaturesModel `tfsdk:"features"`
 	StartOnBoot     types.Bool               `tfsdk:"start_on_boot"`
-	Startup         *lxcConfigsStartupModel  `tfsdk:"startup"`
+	Startup         *startupModel            `tfsdk:"startup"`
 	Started         types.Bool               `tfsdk:"started"`
 	Protection      types.Bool               `tfsdk:"protection"`
 	ApparmorProfile types.String             `tfsdk:"apparmor_profile"`
@@ -62,31 +62,9 @@ type lxcConfigsEntryModel struct {
 	Unmapped        []string                 `tfsdk:"unmapped"`
 }
 
-type lxcConfigsCloneModel struct {
-	SourceVMID types.Int64  `tfsdk:"source_vmid"`
-	SourceNode types.String `tfsdk:"source_node"`
-	Snapshot   types.String `tfsdk:"snapshot"`
-	Full       types.Bool   `tfsdk:"full"`
-	Storage    types.String `tfsdk:"storage"`
-}
-
 type lxcConfigsRootFSModel struct {
 	Storage types.String `tfsdk:"storage"`
 	Size    types.String `tfsdk:"size"`
-}
-
-type lxcConfigsNetworkModel struct {
-	Name     types.String  `tfsdk:"name"`
-	Bridge   types.String  `tfsdk:"bridge"`
-	IP       types.String  `tfsdk:"ip"`
-	Gw       types.String  `tfsdk:"gw"`
-	IP6      types.String  `tfsdk:"ip6"`
-	Gw6      types.String  `tfsdk:"gw6"`
-	HWAddr   types.String  `tfsdk:"hwaddr"`
-	Firewall types.Bool    `tfsdk:"firewall"`
-	VLAN     types.Int64   `tfsdk:"vlan"`
-	MTU      types.Int64   `tfsdk:"mtu"`
-	Rate     types.Float64 `tfsdk:"rate"`
 }
 
 type lxcConfigsFeaturesModel struct {
@@ -95,12 +73,6 @@ type lxcConfigsFeaturesModel struct {
 	Fuse    types.Bool `tfsdk:"fuse"`
 	Mknod   types.Bool `tfsdk:"mknod"`
 	Mount   types.Set  `tfsdk:"mount"`
-}
-
-type lxcConfigsStartupModel struct {
-	Order     types.Int64 `tfsdk:"order"`
-	UpDelay   types.Int64 `tfsdk:"up_delay"`
-	DownDelay types.Int64 `tfsdk:"down_delay"`
 }
 
 type lxcConfigsLineModel struct {
@@ -653,7 +625,7 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 		CPULimit:     types.Float64Null(),
 		CPUUnits:     types.Int64Null(),
 		Unmapped:     []string{},
-		Network:      []lxcConfigsNetworkModel{lxcConfigsNullNetwork()},
+		Network:      []networkModel{lxcConfigsNullNetwork()},
 		Nameserver:   types.StringNull(),
 		Searchdomain: types.StringNull(),
 	}
@@ -675,7 +647,7 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 			_ = json.Unmarshal(m.raw, &profile) // A non-string is reported below.
 		}
 	}
-	var startup lxcConfigsStartupModel
+	var startup startupModel
 	startup.Order, startup.UpDelay, startup.DownDelay = types.Int64Null(), types.Int64Null(), types.Int64Null()
 	var rootfs lxcConfigsRootFSModel
 	rootfs.Storage, rootfs.Size = types.StringNull(), types.StringNull()
@@ -778,7 +750,7 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 					p.fail(fa, "a container cannot be cloned from itself")
 				default:
 					c.cloneFrom = n
-					e.Clone = &lxcConfigsCloneModel{
+					e.Clone = &cloneModel{
 						SourceVMID: types.Int64Value(n), SourceNode: types.StringNull(), Snapshot: types.StringNull(),
 						Full: types.BoolNull(), Storage: types.StringNull(),
 					}
@@ -850,8 +822,8 @@ func (p *lxcConfigsParser) container(at string, ctid int64, raw json.RawMessage)
 	return c
 }
 
-func lxcConfigsNullNetwork() lxcConfigsNetworkModel {
-	return lxcConfigsNetworkModel{
+func lxcConfigsNullNetwork() networkModel {
+	return networkModel{
 		Name: types.StringNull(), Bridge: types.StringNull(), IP: types.StringNull(), Gw: types.StringNull(),
 		IP6: types.StringNull(), Gw6: types.StringNull(), HWAddr: types.StringNull(), Firewall: types.BoolNull(),
 		VLAN: types.Int64Null(), MTU: types.Int64Null(), Rate: types.Float64Null(),
@@ -859,7 +831,7 @@ func lxcConfigsNullNetwork() lxcConfigsNetworkModel {
 }
 
 // network maps network_config onto the first network interface.
-func (p *lxcConfigsParser) network(at string, raw json.RawMessage, n *lxcConfigsNetworkModel, unmapped func(string, json.RawMessage)) {
+func (p *lxcConfigsParser) network(at string, raw json.RawMessage, n *networkModel, unmapped func(string, json.RawMessage)) {
 	members, ok := p.object(at, raw)
 	if !ok {
 		return
@@ -910,7 +882,7 @@ func (p *lxcConfigsParser) network(at string, raw json.RawMessage, n *lxcConfigs
 
 // firewall maps firewall.enabled onto the interface's firewall flag; the
 // rules belong to the Proxmox VE firewall configuration and are listed.
-func (p *lxcConfigsParser) firewall(at string, raw json.RawMessage, n *lxcConfigsNetworkModel, unmapped func(string, json.RawMessage)) {
+func (p *lxcConfigsParser) firewall(at string, raw json.RawMessage, n *networkModel, unmapped func(string, json.RawMessage)) {
 	members, ok := p.object(at, raw)
 	if !ok {
 		return
