@@ -184,13 +184,15 @@ func TopRoutes(m map[string]int) []string {
 // simulated tasks and the scripts took time.
 type IdealApply struct {
 	// Chains are the per-container critical paths in seconds: the tasks
-	// (TasksPerContainer times the task delay) plus the SSH commands run for
-	// that container, in order.
+	// (as long as the simulator measured them) plus the SSH commands run
+	// for that container, in order.
 	Chains []float64 `json:"-"`
 	// ChainMedian is the median of Chains.
 	ChainMedian float64 `json:"chain_median_s"`
 	// ScriptMedian is the median per-container time of the SSH commands.
 	ScriptMedian float64 `json:"script_median_s"`
+	// TaskMedian is the median per-container time of the simulated tasks.
+	TaskMedian float64 `json:"task_median_s"`
 	// NodeLevel is the longest per-node sum of commands not tied to one
 	// container (the AppArmor profile install), which the first containers
 	// of a node wait for.
@@ -201,18 +203,51 @@ type IdealApply struct {
 	Seconds float64 `json:"ideal_s"`
 }
 
+// ChainTasks holds, per container, the durations in seconds of the
+// simulated tasks on its critical path, in the order they started: the
+// create or clone task first, then the start task.
+type ChainTasks map[int][]float64
+
+// TasksOf picks from the simulator's task list the tasks that began at or
+// after since and concern one of vmids (a clone task through its target).
+func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
+	want := map[int]bool{}
+	for _, id := range vmids {
+		want[id] = true
+	}
+	sorted := slices.Clone(timings)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start.Before(sorted[j].Start) })
+	out := ChainTasks{}
+	for _, t := range sorted {
+		if t.Start.Before(since) || t.End.IsZero() {
+			continue
+		}
+		id, _ := strconv.Atoi(t.ID)
+		if t.Type == "vzclone" {
+			id = t.Target
+		}
+		if want[id] {
+			out[id] = append(out[id], t.End.Sub(t.Start).Seconds())
+		}
+	}
+	return out
+}
+
 // Ideal computes the ideal apply time from the SSH commands of an apply
-// log, the task delay, the number of tasks on each container's critical
-// path and Terraform's parallelism. Each container i has the chain
+// log, the simulated tasks of each container and Terraform's parallelism.
+// Each container i has the chain
 //
-//	c_i = tasks × task delay + Σ duration of the SSH commands naming i
+//	c_i = Σ duration of its tasks + Σ duration of the SSH commands naming i
 //
-// the chains are placed longest first on the earliest free of parallelism
-// slots (LPT list scheduling), and the longest per-node sum of the node
-// commands (the profile install, which the first wave waits for) is added.
-// With equal chains this is ceil(N/parallelism) × c + node commands.
-func Ideal(log []LogEntry, vmids []int, taskDelay time.Duration, tasks, parallelism int) IdealApply {
-	return IdealLocked(log, vmids, nil, taskDelay, tasks, parallelism)
+// with the task durations as the simulator measured them (the task delay
+// plus the task's own work; tasks times the task delay where none was
+// measured). The chains are placed longest first on the earliest free of
+// parallelism slots (LPT list scheduling), and the longest per-node sum of
+// the node commands (the profile install, which the first wave waits for)
+// is added. With equal chains this is ceil(N/parallelism) × c + node
+// commands.
+func Ideal(log []LogEntry, vmids []int, chainTasks ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
+	return IdealLocked(log, vmids, nil, chainTasks, taskDelay, tasks, parallelism)
 }
 
 // IdealLocked is Ideal for containers cloned from one source per node:
@@ -223,8 +258,10 @@ func Ideal(log []LogEntry, vmids []int, taskDelay time.Duration, tasks, parallel
 // container holds its slot (as Terraform holds its parallelism slot) while
 // it waits for the lock:
 //
-//	start_i = max(slot free, lock free);  lock free = start_i + task delay;  slot free = start_i + c_i
-func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, taskDelay time.Duration, tasks, parallelism int) IdealApply {
+//	start_i = max(slot free, lock free);  lock free = start_i + t_i;  slot free = start_i + c_i
+//
+// where t_i is the duration of container i's clone task.
+func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, chainTasks ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
 	script := map[int]float64{}
 	nodeLevel := map[string]float64{}
 	for _, e := range log {
@@ -239,20 +276,33 @@ func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, taskDelay t
 	}
 	var out IdealApply
 	scripts := make([]float64, 0, len(vmids))
+	firsts := make([]float64, 0, len(vmids))
+	var taskSum []float64
 	for _, id := range vmids {
-		c := float64(tasks)*taskDelay.Seconds() + script[id]
+		ts := chainTasks[id]
+		if len(ts) == 0 {
+			ts = slices.Repeat([]float64{taskDelay.Seconds()}, tasks)
+		}
+		sum := 0.0
+		for _, d := range ts {
+			sum += d
+		}
+		c := sum + script[id]
 		out.Chains = append(out.Chains, c)
 		scripts = append(scripts, script[id])
+		firsts = append(firsts, ts[0])
+		taskSum = append(taskSum, sum)
 	}
 	for _, v := range nodeLevel {
 		out.NodeLevel = max(out.NodeLevel, v)
 	}
 	out.ChainMedian = Median(out.Chains)
 	out.ScriptMedian = Median(scripts)
+	out.TaskMedian = Median(taskSum)
 	if lockOf == nil {
 		out.Makespan = Makespan(out.Chains, parallelism)
 	} else {
-		out.Makespan = lockedMakespan(out.Chains, vmids, lockOf, taskDelay.Seconds(), parallelism)
+		out.Makespan = lockedMakespan(out.Chains, firsts, vmids, lockOf, parallelism)
 	}
 	out.Seconds = out.Makespan + out.NodeLevel
 	return out
@@ -284,8 +334,9 @@ func Makespan(jobs []float64, p int) float64 {
 }
 
 // lockedMakespan places the chains in order on the earliest free of p
-// slots, each first waiting for its lock to be free for lockFor seconds.
-func lockedMakespan(chains []float64, vmids []int, lockOf map[int]string, lockFor float64, p int) float64 {
+// slots, each first waiting for its lock, which it then holds for the
+// length of its first task.
+func lockedMakespan(chains, firsts []float64, vmids []int, lockOf map[int]string, p int) float64 {
 	slots := make([]float64, max(p, 1))
 	free := map[string]float64{}
 	end := 0.0
@@ -298,7 +349,7 @@ func lockedMakespan(chains []float64, vmids []int, lockOf map[int]string, lockFo
 		}
 		lock := lockOf[vmids[i]]
 		start := max(slots[s], free[lock])
-		free[lock] = start + lockFor
+		free[lock] = start + firsts[i]
 		slots[s] = start + c
 		end = max(end, slots[s])
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestIdeal(t *testing.T) {
 		{Method: "SSH-WRITE", Path: "pct exec 1001 -- bash -s -- --package-source docker-ce", Source: "ssh", Node: "pve2", DurationMS: ms(2000)},
 		{Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1000/config", DurationMS: ms(5)},
 	}
-	got := Ideal(log, []int{1000, 1001, 1002}, 2*time.Second, 2, 2)
+	got := Ideal(log, []int{1000, 1001, 1002}, nil, 2*time.Second, 2, 2)
 	// Chains: 4+4 = 8, 4+2 = 6, 4 (no command); two slots: {8}, {6, 4} -> 10; plus 0.7 s of node commands.
 	if math.Abs(got.Makespan-10) > 1e-9 || math.Abs(got.NodeLevel-0.7) > 1e-9 || math.Abs(got.Seconds-10.7) > 1e-9 {
 		t.Errorf("Ideal = %+v, want makespan 10, node level 0.7, ideal 10.7", got)
@@ -126,15 +127,43 @@ func TestIdealLockedSerialisesTheFirstTaskPerLock(t *testing.T) {
 	lockOf := map[int]string{1: "pve1", 2: "pve2", 3: "pve1", 4: "pve2"}
 	// Chains of 4 s (two 2 s tasks, no command), 10 slots: the second clone
 	// of each node waits 2 s for the first one's lock, so 6 s in all.
-	got := IdealLocked(log, vmids, lockOf, 2*time.Second, 2, 10)
+	got := IdealLocked(log, vmids, lockOf, nil, 2*time.Second, 2, 10)
 	if math.Abs(got.Seconds-6) > 1e-9 {
 		t.Errorf("ideal = %v, want 6", got.Seconds)
 	}
-	if free := Ideal(log, vmids, 2*time.Second, 2, 10); math.Abs(free.Seconds-4) > 1e-9 {
+	if free := Ideal(log, vmids, nil, 2*time.Second, 2, 10); math.Abs(free.Seconds-4) > 1e-9 {
 		t.Errorf("without locks ideal = %v, want 4", free.Seconds)
 	}
 	// One slot: no waiting for locks, the chains simply add up.
-	if one := IdealLocked(log, vmids, lockOf, 2*time.Second, 2, 1); math.Abs(one.Seconds-16) > 1e-9 {
+	if one := IdealLocked(log, vmids, lockOf, nil, 2*time.Second, 2, 1); math.Abs(one.Seconds-16) > 1e-9 {
 		t.Errorf("one slot ideal = %v, want 16", one.Seconds)
+	}
+}
+
+func TestIdealUsesMeasuredTaskTimes(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	timings := []TaskTiming{
+		{UPID: "u0", Type: "vzclone", ID: "900", Target: 999, Start: at(-5), End: at(-3)}, // before the apply
+		{UPID: "u1", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2.5)},
+		{UPID: "u2", Type: "vzclone", ID: "900", Target: 2, Start: at(2.6), End: at(5.1)},
+		{UPID: "u3", Type: "vzstart", ID: "1", Start: at(2.6), End: at(4.6)},
+		{UPID: "u4", Type: "vzstart", ID: "2", Start: at(5.2), End: at(7.2)},
+		{UPID: "u5", Type: "vzstart", ID: "3", Start: at(5.2)}, // still running: not counted
+	}
+	ct := TasksOf(timings, []int{1, 2, 999}, t0)
+	if len(ct) != 2 || fmt.Sprint(ct[1]) != "[2.5 2]" || fmt.Sprint(ct[2]) != "[2.5 2]" {
+		t.Fatalf("TasksOf = %v, want 1 and 2 with a 2.5 s clone and a 2 s start each", ct)
+	}
+	vmids := []int{1, 2}
+	lockOf := map[int]string{1: "pve1", 2: "pve1"}
+	// Chains of 4.5 s; the second clone waits for the first one's 2.5 s task.
+	got := IdealLocked(nil, vmids, lockOf, ct, 2*time.Second, 2, 10)
+	if math.Abs(got.Seconds-7) > 1e-9 || got.TaskMedian != 4.5 {
+		t.Errorf("ideal = %v (task median %v), want 7 (4.5)", got.Seconds, got.TaskMedian)
+	}
+	// Without measurements, the task delay: 2 + 4 = 6.
+	if d := IdealLocked(nil, vmids, lockOf, nil, 2*time.Second, 2, 10); math.Abs(d.Seconds-6) > 1e-9 {
+		t.Errorf("ideal from the task delay = %v, want 6", d.Seconds)
 	}
 }

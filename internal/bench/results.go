@@ -92,7 +92,7 @@ type ApplyResult struct {
 	SSHByKind         map[string]int `json:"ssh_by_kind"`
 	TaskPolls         int            `json:"task_status_polls"`
 	PollsPerTask      float64        `json:"polls_per_task"`
-	StartLagMedianS   float64        `json:"start_task_detection_lag_median_s"`
+	TaskLagMedianS    float64        `json:"task_end_detection_lag_median_s"`
 	SSHConnections    map[string]int `json:"ssh_connections_by_node"`
 }
 
@@ -259,7 +259,7 @@ func rows() []row {
 		{"apply: wall time", "", func(r NResult) string { return secs(r.Apply.WallSeconds) }},
 		{"apply: ideal time", "", func(r NResult) string { return secs(r.Apply.Ideal.Seconds) }},
 		{"apply: script time / container (median)", "", func(r NResult) string { return secs(r.Apply.Ideal.ScriptMedian) }},
-		{"apply: start-task detection lag (median)", "", func(r NResult) string { return secs(r.Apply.StartLagMedianS) }},
+		{"apply: task end seen after (median)", "", func(r NResult) string { return secs(r.Apply.TaskLagMedianS) }},
 		{"apply overhead (wall / ideal)", "≤ 1.10", func(r NResult) string { return strconv.FormatFloat(r.Apply.Overhead, 'f', 3, 64) }},
 		{"re-apply: mutating API calls", "= 0", func(r NResult) string { return strconv.Itoa(r.Reapply.MutatingAPICalls) }},
 		{"re-apply: install runs / SSH writes", "= 0", func(r NResult) string {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -289,6 +288,7 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 		return res, err
 	}
 	r.logf("N=%d: applying the create (%s, -parallelism=%d, task delay %s)", n, mode, r.o.Parallelism, r.o.TaskDelay)
+	applyBegan := time.Now()
 	ar, err := r.tf.Must(ctx, fleetDir, "apply", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism), "create.tfplan")
 	conns := ct.Stop()
 	if err != nil {
@@ -299,7 +299,11 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Apply = applyResult(log, fleet, r.o, mode, ar.Duration)
+	timings, err := sim.Tasks(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Apply = applyResult(log, timings, applyBegan, fleet, r.o, mode, ar.Duration)
 	res.Apply.SSHConnections, _, _ = byNode(conns)
 	r.logf("N=%d: apply %.1f s, ideal %.1f s, overhead %.2f", n, res.Apply.WallSeconds, res.Apply.Ideal.Seconds, res.Apply.Overhead)
 
@@ -466,11 +470,9 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
-var reStartPath = regexp.MustCompile(`/lxc/(\d+)/status/start$`)
-var reUPIDStart = regexp.MustCompile(`:vzstart:(\d+):`)
-
 // applyResult derives the apply figures from its request log.
-func applyResult(log []LogEntry, fleet Fleet, o Options, mode string, wall time.Duration) ApplyResult {
+func applyResult(log []LogEntry, timings []TaskTiming, since time.Time, fleet Fleet, o Options, mode string, wall time.Duration) ApplyResult {
+	chainTasks := TasksOf(timings, fleet.VMIDs(), since)
 	const tasks = 2 // create or clone, then start
 	s := Summarize(log)
 	a := ApplyResult{
@@ -478,50 +480,40 @@ func applyResult(log []LogEntry, fleet Fleet, o Options, mode string, wall time.
 		WallSeconds: wall.Seconds(), APIRequests: s.APIRequests, APIByRoute: s.APIByRoute, SSHByKind: s.SSHByKind,
 	}
 	if fleet.Sources == nil {
-		a.Ideal = Ideal(log, fleet.VMIDs(), o.TaskDelay, tasks, o.Parallelism)
+		a.Ideal = Ideal(log, fleet.VMIDs(), chainTasks, o.TaskDelay, tasks, o.Parallelism)
 	} else {
 		lockOf := map[int]string{}
 		for i, id := range fleet.VMIDs() {
 			lockOf[id] = fleet.Nodes[i%len(fleet.Nodes)]
 		}
-		a.Ideal = IdealLocked(log, fleet.VMIDs(), lockOf, o.TaskDelay, tasks, o.Parallelism)
+		a.Ideal = IdealLocked(log, fleet.VMIDs(), lockOf, chainTasks, o.TaskDelay, tasks, o.Parallelism)
 	}
 	if a.Ideal.Seconds > 0 {
 		a.Overhead = a.WallSeconds / a.Ideal.Seconds
 	}
 	// Task polling: how many status calls per task, and how late the end of
-	// each start task was seen.
-	startAt := map[string]time.Time{}
+	// each task was seen (the answer to its last status request against
+	// the end the simulator recorded).
 	lastPoll := map[string]time.Time{}
-	upids := map[string]bool{}
 	for _, e := range log {
-		if !e.IsAPI() {
+		if !e.IsAPI() || !strings.Contains(e.Path, "/tasks/") || !strings.HasSuffix(e.Path, "/status") {
 			continue
 		}
-		if m := reStartPath.FindStringSubmatch(e.Path); m != nil && e.Method == "POST" {
-			startAt[m[1]] = e.Time
-		}
-		if strings.Contains(e.Path, "/tasks/") && strings.HasSuffix(e.Path, "/status") {
-			a.TaskPolls++
-			upid := e.Path[strings.Index(e.Path, "/tasks/")+7 : len(e.Path)-len("/status")]
-			upids[upid] = true
-			if m := reUPIDStart.FindStringSubmatch(upid); m != nil {
-				end := e.Time.Add(time.Duration(e.DurationMS * float64(time.Millisecond)))
-				if end.After(lastPoll[m[1]]) {
-					lastPoll[m[1]] = end
-				}
-			}
+		a.TaskPolls++
+		upid := e.Path[strings.Index(e.Path, "/tasks/")+7 : len(e.Path)-len("/status")]
+		if end := e.Time.Add(time.Duration(e.DurationMS * float64(time.Millisecond))); end.After(lastPoll[upid]) {
+			lastPoll[upid] = end
 		}
 	}
-	if len(upids) > 0 {
-		a.PollsPerTask = float64(a.TaskPolls) / float64(len(upids))
+	if len(lastPoll) > 0 {
+		a.PollsPerTask = float64(a.TaskPolls) / float64(len(lastPoll))
 	}
 	var lags []float64
-	for id, t0 := range startAt {
-		if tl, ok := lastPoll[id]; ok {
-			lags = append(lags, tl.Sub(t0.Add(o.TaskDelay)).Seconds())
+	for _, t := range timings {
+		if seen, ok := lastPoll[t.UPID]; ok && !t.End.IsZero() {
+			lags = append(lags, seen.Sub(t.End).Seconds())
 		}
 	}
-	a.StartLagMedianS = Median(lags)
+	a.TaskLagMedianS = Median(lags)
 	return a
 }

@@ -193,6 +193,38 @@ func (s *Sim) Log(ctx context.Context) ([]LogEntry, error) {
 	}
 }
 
+// TaskTiming is one simulated task as GET /_sim/tasks lists it.
+type TaskTiming struct {
+	UPID   string    `json:"upid"`
+	Node   string    `json:"node"`
+	Type   string    `json:"type"`
+	ID     string    `json:"id"`
+	Target int       `json:"target"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+}
+
+// Tasks returns every task the simulator ran, with exact start and end.
+func (s *Sim) Tasks(ctx context.Context) ([]TaskTiming, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Start.Endpoint+"_sim/tasks", nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /_sim/tasks: %s", res.Status)
+	}
+	var out []TaskTiming
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("task list: %w", err)
+	}
+	return out, nil
+}
+
 // Close stops the simulator (SIGTERM, then SIGKILL of its process group).
 func (s *Sim) Close() error {
 	if s.cmd.Process == nil {

@@ -58,6 +58,11 @@ type Client struct {
 	// sleep waits for d or until ctx is done; tests replace it to count
 	// waits without spending wall time.
 	sleep func(ctx context.Context, d time.Duration) error
+	// now is the clock WaitTask measures tasks with; tests replace it
+	// together with sleep.
+	now func() time.Time
+	// tasks learns how long tasks take, for WaitTask.
+	tasks *taskTimes
 }
 
 var tokenPattern = regexp.MustCompile(`^([^@\s!=]+)@([^@\s!=]+)!([A-Za-z][A-Za-z0-9._-]*)=(\S+)$`)
@@ -161,6 +166,8 @@ func New(cfg Config) (*Client, error) {
 		writePolicy: DefaultWritePolicy(),
 		poll:        DefaultPollPolicy(),
 		sleep:       sleepCtx,
+		now:         time.Now,
+		tasks:       &taskTimes{},
 	}
 	if cfg.ReadRetry != nil {
 		c.readPolicy = *cfg.ReadRetry

@@ -98,21 +98,31 @@ func (f *fakePVE) client() (*Client, *sleepRecorder) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	rec := &sleepRecorder{}
+	rec := &sleepRecorder{clock: time.Unix(1700000000, 0)}
 	c.sleep = rec.sleep
+	c.now = rec.now
 	return c, rec
 }
 
-// sleepRecorder replaces real waits in tests.
+// sleepRecorder replaces real waits in tests, and the clock with one that
+// only its waits advance.
 type sleepRecorder struct {
 	mu     sync.Mutex
 	waits  []time.Duration
+	clock  time.Time
 	before func(n int) // called with the number of the wait (1-based)
+}
+
+func (s *sleepRecorder) now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock
 }
 
 func (s *sleepRecorder) sleep(ctx context.Context, d time.Duration) error {
 	s.mu.Lock()
 	s.waits = append(s.waits, d)
+	s.clock = s.clock.Add(d)
 	n := len(s.waits)
 	hook := s.before
 	s.mu.Unlock()

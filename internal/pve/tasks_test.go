@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,5 +196,98 @@ func BenchmarkWaitTaskShort(b *testing.B) {
 		if err := c.WaitTask(b.Context(), testUPID); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// timedTask is a vzstart task on pve1 that runs for duration of the
+// recorder's clock from begin, which the test sets before each wait.
+type timedTask struct {
+	mu       sync.Mutex
+	begin    time.Time
+	duration time.Duration
+	polls    int
+	seenAt   time.Time
+}
+
+func TestWaitTaskLearnsTaskDurations(t *testing.T) {
+	const upid = "UPID:pve1:00001234:00005678:5A3B7C8D:vzstart:102:root@pam!tf:"
+	f := newFakePVE(t)
+	c, rec := f.client()
+	task := &timedTask{}
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/status", func(w http.ResponseWriter, r *http.Request) {
+		task.mu.Lock()
+		defer task.mu.Unlock()
+		task.polls++
+		now := rec.now()
+		if now.Sub(task.begin) < task.duration {
+			writeData(w, `{"status":"running","upid":"`+upid+`","type":"vzstart","id":"102","node":"pve1"}`)
+			return
+		}
+		task.seenAt = now
+		writeData(w, `{"status":"stopped","exitstatus":"OK","upid":"`+upid+`","type":"vzstart","id":"102","node":"pve1"}`)
+	})
+	run := func(d time.Duration) (polls int, lag time.Duration) {
+		t.Helper()
+		task.mu.Lock()
+		task.begin, task.duration, task.polls = rec.now(), d, 0
+		task.mu.Unlock()
+		if err := c.WaitTask(t.Context(), upid); err != nil {
+			t.Fatal(err)
+		}
+		task.mu.Lock()
+		defer task.mu.Unlock()
+		return task.polls, task.seenAt.Sub(task.begin.Add(d))
+	}
+	ms := time.Millisecond
+
+	// Unknown type: the back-off of TestWaitTaskAdaptivePolling, seen up to
+	// 250 ms late.
+	polls, lag := run(2 * time.Second)
+	if polls < 9 || lag > 250*ms {
+		t.Errorf("first task: %d polls, seen %v late; want the back-off (≥ 9 polls, ≤ 250 ms late)", polls, lag)
+	}
+	// Known type: first poll just before the end, then 50 ms apart.
+	for i := range 3 {
+		polls, lag = run(2 * time.Second)
+		if polls > 3 || lag > 50*ms {
+			t.Errorf("task %d of the same length: %d polls, seen %v late; want ≤ 3 polls, ≤ 50 ms late", i+2, polls, lag)
+		}
+	}
+	// A longer task costs polls, not lateness: 50 ms apart for half a
+	// second past the estimate, then the back-off.
+	polls, lag = run(2*time.Second + 300*ms)
+	if lag > 50*ms || polls > 9 {
+		t.Errorf("longer task: %d polls, seen %v late; want ≤ 50 ms late, ≤ 9 polls", polls, lag)
+	}
+	polls, lag = run(4 * time.Second)
+	if lag > 250*ms {
+		t.Errorf("much longer task: seen %v late, want ≤ 250 ms (the back-off's cap)", lag)
+	}
+	// A shorter task is seen late (polled at the old estimate); the
+	// estimate then drops by a quarter per task until a poll finds the task
+	// running again.
+	prev := time.Hour
+	for i := range 4 {
+		polls, lag = run(time.Second)
+		t.Logf("1 s task %d: %d polls, seen %v late", i+1, polls, lag)
+		if lag > prev {
+			t.Errorf("1 s task %d seen %v late, later than the one before (%v)", i+1, lag, prev)
+		}
+		prev = lag
+	}
+	if prev > 50*ms {
+		t.Errorf("fourth 1 s task seen %v late, want ≤ 50 ms", prev)
+	}
+	// Other nodes and other task types start from the back-off again.
+	if est, ok := c.tasks.estimate("pve2", "vzstart"); ok {
+		t.Errorf("pve2 has an estimate %v without any task", est)
+	}
+	if est, ok := c.tasks.estimate("pve1", "vzcreate"); ok {
+		t.Errorf("vzcreate has an estimate %v without any task", est)
+	}
+	// The waits themselves: the learnt first wait is the estimate less 50 ms.
+	w := rec.all()
+	if len(w) == 0 || w[len(w)-1] > 250*ms {
+		t.Errorf("last wait %v", w[len(w)-1])
 	}
 }

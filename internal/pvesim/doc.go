@@ -36,6 +36,7 @@
 //
 //	GET    /_sim/requests[?format=jsonl]  API calls since start or the last reset
 //	DELETE /_sim/requests
+//	GET    /_sim/tasks                    every task with exact start and end times
 //	GET    /_sim/faults                   active rules
 //	POST   /_sim/faults                   add a rule (or an array of rules)
 //	DELETE /_sim/faults                   remove all rules, release hanging tasks

@@ -359,6 +359,8 @@ func (s *server) serveSim(w http.ResponseWriter, hr *http.Request) {
 	case hr.URL.Path == "/_sim/requests" && hr.Method == http.MethodDelete:
 		s.reqlog.reset()
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	case hr.URL.Path == "/_sim/tasks" && hr.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.tasks.timings())
 	case hr.URL.Path == "/_sim/faults" && hr.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.faults.list())
 	case hr.URL.Path == "/_sim/faults" && hr.Method == http.MethodPost:

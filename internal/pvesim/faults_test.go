@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // simCall calls a /_sim/ endpoint without authentication.
@@ -160,5 +161,39 @@ func TestRequestLog(t *testing.T) {
 	}
 	if code, _ := simCall(t, s, http.MethodDelete, "requests", ""); code != http.StatusOK || len(s.Requests()) != 0 {
 		t.Fatalf("DELETE requests: %d, %d left", code, len(s.Requests()))
+	}
+}
+
+func TestSimTaskTimings(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	s := startSim(t, Options{TaskDelay: delay})
+	createCT(t, s, "pve1", 100, nil)
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/clone", url.Values{"newid": {"101"}}).upid(t))
+	upid := call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/start", nil).upid(t)
+	code, body := simCall(t, s, http.MethodGet, "tasks", "")
+	if code != http.StatusOK {
+		t.Fatalf("GET /_sim/tasks: %d %s", code, body)
+	}
+	var tasks []TaskTiming
+	if err := json.Unmarshal([]byte(body), &tasks); err != nil {
+		t.Fatalf("%v in %s", err, body)
+	}
+	if len(tasks) != 3 || tasks[0].Type != "vzcreate" || tasks[2].UPID != upid || tasks[2].Type != "vzstart" || tasks[2].ID != "100" {
+		t.Fatalf("tasks %+v, want the create, the clone and the start of 100", tasks)
+	}
+	if c := tasks[1]; c.Type != "vzclone" || c.ID != "100" || c.Target != 101 {
+		t.Errorf("clone task %+v, want id 100 (the source, as in PVE) and target 101", c)
+	}
+	if d := tasks[0].End.Sub(tasks[0].Start); tasks[0].Exit != "OK" || d < delay {
+		t.Errorf("create: exit %q, ran %v (task delay %v)", tasks[0].Exit, d, delay)
+	}
+	if !tasks[2].End.IsZero() && tasks[2].End.Sub(tasks[2].Start) < delay {
+		t.Errorf("start task ended after %v, before the task delay", tasks[2].End.Sub(tasks[2].Start))
+	}
+	mustTask(t, s, upid)
+	_, body = simCall(t, s, http.MethodGet, "tasks", "")
+	tasks = nil
+	if err := json.Unmarshal([]byte(body), &tasks); err != nil || len(tasks) != 3 || tasks[2].End.IsZero() || tasks[2].Exit != "OK" {
+		t.Errorf("after the start ended: %v %s", err, body)
 	}
 }

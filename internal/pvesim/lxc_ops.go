@@ -282,6 +282,7 @@ func (s *server) handleClone(r *request) (any, error) {
 	}
 
 	return s.tasks.start(node, "vzclone", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
+		t.setTarget(newid)
 		var newVols []string
 		err := func() error {
 			if err := t.fault(); err != nil {

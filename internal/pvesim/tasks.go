@@ -21,14 +21,23 @@ type task struct {
 	pstart int64
 	start  time.Time
 
-	mu     sync.Mutex
-	done   bool
-	exit   string
-	end    time.Time
+	mu   sync.Mutex
+	done bool
+	exit string
+	end  time.Time
+	// target is the container a clone task creates (its id is the
+	// source's, as in PVE), for /_sim/tasks.
+	target int
 	lines  []string
 	faults *faultSet
 	// faultChecked makes fault consume a task_fail rule at most once.
 	faultChecked bool
+}
+
+func (t *task) setTarget(vmid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.target = vmid
 }
 
 // logf appends a line to the task log.
@@ -175,6 +184,40 @@ func (tm *taskManager) get(upid string) *task {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	return tm.tasks[upid]
+}
+
+// TaskTiming is one task as GET /_sim/tasks lists it: PVE reports start
+// and end in whole seconds only, measurements need them exactly.
+type TaskTiming struct {
+	UPID  string    `json:"upid"`
+	Node  string    `json:"node"`
+	Type  string    `json:"type"`
+	ID    string    `json:"id"`
+	Start time.Time `json:"start"`
+	// Target is the new container of a clone task (whose ID is the
+	// source's, as in PVE).
+	Target int `json:"target,omitempty"`
+	// End is zero while the task runs.
+	End  time.Time `json:"end,omitzero"`
+	Exit string    `json:"exitstatus,omitempty"`
+}
+
+// timings lists every task in start order.
+func (tm *taskManager) timings() []TaskTiming {
+	tm.mu.Lock()
+	tasks := append([]*task(nil), tm.order...)
+	tm.mu.Unlock()
+	out := make([]TaskTiming, 0, len(tasks))
+	for _, t := range tasks {
+		t.mu.Lock()
+		tt := TaskTiming{UPID: t.upid, Node: t.node, Type: t.typ, ID: t.id, Target: t.target, Start: t.start, Exit: t.exit}
+		if t.done {
+			tt.End = t.end
+		}
+		t.mu.Unlock()
+		out = append(out, tt)
+	}
+	return out
 }
 
 // wait blocks until every task has ended.
