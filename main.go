@@ -7,11 +7,11 @@ import (
 	"context"
 	"flag"
 	"log"
-	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/provider"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/sdklog"
 )
 
 // version is set at build time by goreleaser (-X main.version=...).
@@ -21,7 +21,7 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
-	quietSDKLogs()
+	sdklog.Quiet()
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/phoenix-hypervisor/phoenix",
@@ -29,20 +29,5 @@ func main() {
 	})
 	if err != nil {
 		log.Fatal(err.Error())
-	}
-}
-
-// quietSDKLogs turns off the plugin SDKs' own trace logs when no log level
-// was asked for: Terraform discards them then, and writing them costs about
-// half of the provider's time per resource in a plan. Any TF_LOG* variable
-// keeps the SDKs' defaults.
-func quietSDKLogs() {
-	for _, v := range []string{"TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_SDK", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_SDK_PROTO"} {
-		if os.Getenv(v) != "" {
-			return
-		}
-	}
-	for _, v := range []string{"TF_LOG_SDK", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_SDK_PROTO"} {
-		_ = os.Setenv(v, "off")
 	}
 }

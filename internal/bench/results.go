@@ -157,6 +157,15 @@ type PlanTiming struct {
 	// VerifyRatio is the plan with verify_on_refresh = true (one run)
 	// divided by BaselineMedian.
 	VerifyRatio float64 `json:"ratio_verify_on"`
+	// Floor are plans of N floor_data, a do-nothing plugin provider's
+	// resource: what the plugin protocol costs by itself.
+	Floor       []float64 `json:"floor_plugin_s,omitempty"`
+	FloorMedian float64   `json:"floor_plugin_median_s,omitempty"`
+	// FloorRatio is FloorMedian / BaselineMedian: the lowest plan time
+	// ratio any plugin provider can reach.
+	FloorRatio float64 `json:"floor_plugin_ratio,omitempty"`
+	// OverFloor is ContainerMedian / FloorMedian.
+	OverFloor float64 `json:"containers_over_floor,omitempty"`
 }
 
 // Check is one target against one figure.
@@ -167,6 +176,8 @@ type Check struct {
 	Op    string  `json:"op"`
 	Limit float64 `json:"limit"`
 	OK    bool    `json:"ok"`
+	// Note puts the figure in context, when there is something to say.
+	Note string `json:"note,omitempty"`
 }
 
 func (c Check) String() string {
@@ -174,7 +185,11 @@ func (c Check) String() string {
 	if !c.OK {
 		status = "MISSED"
 	}
-	return fmt.Sprintf("%-6s N=%-4d %s: %s (target %s %s)", status, c.N, c.Name, fmtNum(c.Value), c.Op, fmtNum(c.Limit))
+	out := fmt.Sprintf("%-6s N=%-4d %s: %s (target %s %s)", status, c.N, c.Name, fmtNum(c.Value), c.Op, fmtNum(c.Limit))
+	if c.Note != "" {
+		out += "; " + c.Note
+	}
+	return out
 }
 
 func check(name string, n int, value float64, op string, limit float64) Check {
@@ -203,7 +218,11 @@ func Evaluate(results []NResult) []Check {
 				check("refresh SSH writes"+suffix, r.N, float64(rf.SSHWrites), "=", 0))
 		}
 		if r.N == TargetPlanRatioN {
-			out = append(out, check("plan time ratio (containers / terraform_data)", r.N, r.Plan.Ratio, "≤", TargetPlanRatio))
+			c := check("plan time ratio (containers / terraform_data)", r.N, r.Plan.Ratio, "≤", TargetPlanRatio)
+			if r.Plan.FloorRatio > 0 {
+				c.Note = fmt.Sprintf("a do-nothing plugin provider measures %s in the same rotation, the containers %s times that", fmtNum(r.Plan.FloorRatio), fmtNum(r.Plan.OverFloor))
+			}
+			out = append(out, c)
 		}
 		out = append(out,
 			check("apply overhead (wall / ideal)", r.N, r.Apply.Overhead, "≤", TargetApplyOverhead),
@@ -255,6 +274,9 @@ func rows() []row {
 		{"plan: terraform_data, median", "", func(r NResult) string { return secs(r.Plan.BaselineMedian) }},
 		{"plan time ratio (verify off)", "≤ 1.5 (N = 100)", func(r NResult) string { return f2(r.Plan.Ratio) }},
 		{"plan time ratio (verify on, 1 run)", "", func(r NResult) string { return f2(r.Plan.VerifyRatio) }},
+		{"plan: do-nothing plugin provider, median", "", func(r NResult) string { return secs(r.Plan.FloorMedian) }},
+		{"plan time ratio of that plugin (floor of any plugin)", "", func(r NResult) string { return f2(r.Plan.FloorRatio) }},
+		{"plan: containers / do-nothing plugin", "", func(r NResult) string { return f2(r.Plan.OverFloor) }},
 		{"apply: mode", "", func(r NResult) string { return r.Apply.Mode }},
 		{"apply: wall time", "", func(r NResult) string { return secs(r.Apply.WallSeconds) }},
 		{"apply: ideal time", "", func(r NResult) string { return secs(r.Apply.Ideal.Seconds) }},

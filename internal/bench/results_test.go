@@ -89,3 +89,18 @@ func TestParseNs(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanRatioCheckNamesThePluginFloor(t *testing.T) {
+	r := sample()
+	r.Plan = PlanTiming{Ratio: 12, FloorRatio: 3.5, OverFloor: 3.43}
+	for _, c := range Evaluate([]NResult{r}) {
+		if !strings.HasPrefix(c.Name, "plan time ratio") {
+			continue
+		}
+		if c.OK || !strings.Contains(c.String(), "a do-nothing plugin provider measures 3.50 in the same rotation, the containers 3.43 times that") {
+			t.Errorf("check %q", c.String())
+		}
+		return
+	}
+	t.Error("no plan time ratio check at N = 100")
+}

@@ -135,6 +135,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := goBuild(ctx, o.Repo, "./internal/pvesim/cmd/pvesim", r.simBin); err != nil {
 		return nil, err
 	}
+	if err := goBuild(ctx, o.Repo, "./internal/bench/cmd/floorprovider", filepath.Join(binDir, "terraform-provider-floor")); err != nil {
+		return nil, err
+	}
 	tf, err := NewTerraform(o.Terraform, o.WorkDir, binDir)
 	if err != nil {
 		return nil, err
@@ -403,14 +406,22 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	if _, err := r.tf.Must(ctx, baseDir, "apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		return res, err
 	}
-	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh) and of %d terraform_data", n, reps, n)
+	floorDir := filepath.Join(dir, "floor")
+	if err := writeFile(filepath.Join(floorDir, "main.tf"), FloorHCL(n)); err != nil {
+		return res, err
+	}
+	if _, err := r.tf.Must(ctx, floorDir, "apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
+		return res, err
+	}
+	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh), of %d terraform_data and of %d floor_data", n, reps, n, n)
 	pt := PlanTiming{Verify: false, Reps: reps}
 	planArgs := []string{"plan", "-input=false", "-no-color", "-detailed-exitcode"}
 	for i := range reps {
-		// The fleet, the baseline and (to tell where the fleet's time goes)
-		// the fleet without refresh, in an order that rotates.
-		kinds := []int{0, 1, 2}
-		for k := 0; k < i%3; k++ {
+		// The fleet, the baseline, and (to tell where the fleet's time goes)
+		// the fleet without refresh and the do-nothing plugin, in an order
+		// that rotates.
+		kinds := []int{0, 1, 2, 3}
+		for k := 0; k < i%len(kinds); k++ {
 			kinds = append(kinds[1:], kinds[0])
 		}
 		for _, kind := range kinds {
@@ -420,6 +431,8 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 				d = baseDir
 			case 2:
 				args = append(append([]string(nil), planArgs...), "-refresh=false")
+			case 3:
+				d = floorDir
 			}
 			// The first plan without refresh is logged: it should not need
 			// the API at all.
@@ -451,6 +464,8 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 				pt.Baseline = append(pt.Baseline, pr.Duration.Seconds())
 			case 2:
 				pt.NoRefresh = append(pt.NoRefresh, pr.Duration.Seconds())
+			case 3:
+				pt.Floor = append(pt.Floor, pr.Duration.Seconds())
 			}
 		}
 	}
@@ -458,6 +473,11 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	if pt.BaselineMedian > 0 {
 		pt.Ratio = pt.ContainerMedian / pt.BaselineMedian
 		pt.VerifyRatio = verifyPlan / pt.BaselineMedian
+	}
+	pt.FloorMedian = Median(pt.Floor)
+	if pt.BaselineMedian > 0 && pt.FloorMedian > 0 {
+		pt.FloorRatio = pt.FloorMedian / pt.BaselineMedian
+		pt.OverFloor = pt.ContainerMedian / pt.FloorMedian
 	}
 	res.Plan = pt
 	takePeak()

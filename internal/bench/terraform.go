@@ -20,10 +20,11 @@ type Terraform struct {
 }
 
 // NewTerraform writes the CLI configuration that points
-// phoenix-hypervisor/phoenix at providerDir.
+// phoenix-hypervisor/phoenix (and the do-nothing phoenix-hypervisor/floor)
+// at providerDir.
 func NewTerraform(binary, workDir, providerDir string) (*Terraform, error) {
 	rc := filepath.Join(workDir, "dev.tfrc")
-	content := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n  }\n  direct {}\n}\n", providerDir)
+	content := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n    \"phoenix-hypervisor/floor\" = %q\n  }\n  direct {}\n}\n", providerDir, providerDir)
 	if err := os.WriteFile(rc, []byte(content), 0o600); err != nil {
 		return nil, err
 	}
@@ -189,6 +190,14 @@ func FleetHCL(s SimStart, f Fleet) string {
 // BaselineHCL is N terraform_data resources: Terraform's own floor.
 func BaselineHCL(n int) string {
 	return fmt.Sprintf("resource \"terraform_data\" \"d\" {\n  count = %d\n  input = count.index\n}\n", n)
+}
+
+// FloorHCL is n floor_data resources of the do-nothing plugin provider
+// (internal/bench/cmd/floorprovider), the plugin counterpart of
+// BaselineHCL.
+func FloorHCL(n int) string {
+	return "terraform {\n  required_providers {\n    floor = { source = \"phoenix-hypervisor/floor\" }\n  }\n}\n\n" +
+		fmt.Sprintf("resource \"floor_data\" \"d\" {\n  count = %d\n  input = tostring(count.index)\n}\n", n)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
