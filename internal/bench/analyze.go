@@ -370,3 +370,77 @@ func Median(xs []float64) float64 {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// reAPIVMID finds the container of an API path.
+var reAPIVMID = regexp.MustCompile(`/lxc/(\d+)(/|$)`)
+
+// OwnTime returns, per container of vmids, the time between the start of
+// its first task and the end of the last API call or SSH command concerning
+// it, less the time its tasks and SSH commands took: what the provider (and
+// Terraform) added to that container's own path, waiting for a status
+// answer, making API calls, opening sessions. Clone tasks count for their
+// target; the API calls of a clone name the source and are left out (the
+// clone task covers them).
+func OwnTime(log []LogEntry, timings []TaskTiming, vmids []int, since time.Time) []float64 {
+	type span struct {
+		first, last time.Time
+		busy        time.Duration
+	}
+	want := map[int]bool{}
+	for _, id := range vmids {
+		want[id] = true
+	}
+	spans := map[int]*span{}
+	add := func(id int, start, end time.Time, busy bool) {
+		if !want[id] {
+			return
+		}
+		sp := spans[id]
+		if sp == nil {
+			sp = &span{first: start, last: end}
+			spans[id] = sp
+		}
+		if start.Before(sp.first) {
+			sp.first = start
+		}
+		if end.After(sp.last) {
+			sp.last = end
+		}
+		if busy {
+			sp.busy += end.Sub(start)
+		}
+	}
+	for _, t := range timings {
+		if t.Start.Before(since) || t.End.IsZero() {
+			continue
+		}
+		id, _ := strconv.Atoi(t.ID)
+		if t.Type == "vzclone" {
+			id = t.Target
+		}
+		add(id, t.Start, t.End, true)
+	}
+	for _, e := range log {
+		if e.Time.Before(since) {
+			continue
+		}
+		end := e.Time.Add(time.Duration(e.DurationMS * float64(time.Millisecond)))
+		if e.IsSSH() {
+			add(SSHVMID(e.Path), e.Time, end, true)
+			continue
+		}
+		if m := reAPIVMID.FindStringSubmatch(e.Path); m != nil && !strings.HasSuffix(e.Path, "/clone") {
+			id, _ := strconv.Atoi(m[1])
+			if sp := spans[id]; sp != nil || want[id] {
+				add(id, e.Time, end, false)
+			}
+		}
+	}
+	out := make([]float64, 0, len(spans))
+	for _, id := range vmids {
+		if sp := spans[id]; sp != nil {
+			out = append(out, max(0, (sp.last.Sub(sp.first)-sp.busy).Seconds()))
+		}
+	}
+	return out
+}

@@ -167,3 +167,25 @@ func TestIdealUsesMeasuredTaskTimes(t *testing.T) {
 		t.Errorf("ideal from the task delay = %v, want 6", d.Seconds)
 	}
 }
+
+func TestOwnTime(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	timings := []TaskTiming{
+		{UPID: "c", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2)},
+		{UPID: "s", Type: "vzstart", ID: "1", Start: at(2.2), End: at(4.2)},
+	}
+	log := []LogEntry{
+		{Time: at(0), Method: "POST", Path: "/api2/json/nodes/pve1/lxc/900/clone", DurationMS: 5},        // the source's: left out
+		{Time: at(2.05), Method: "PUT", Path: "/api2/json/nodes/pve1/lxc/1/config", DurationMS: 10},      // own
+		{Time: at(2.1), Method: "POST", Path: "/api2/json/nodes/pve1/lxc/1/status/start", DurationMS: 5}, // own
+		{Time: at(4.3), Method: "SSH-WRITE", Path: "pct exec 1 -- bash -s -- --package-source x", Source: "ssh", DurationMS: 1000},
+		{Time: at(5.4), Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1/status/current", DurationMS: 100},
+		{Time: at(1), Method: "GET", Path: "/api2/json/nodes/pve1/lxc/2/config", DurationMS: 5}, // another container
+	}
+	got := OwnTime(log, timings, []int{1}, t0)
+	// Span 0 .. 5.5 s, busy 2 + 2 + 1 = 5 s: 0.5 s of own time.
+	if len(got) != 1 || math.Abs(got[0]-0.5) > 1e-6 {
+		t.Errorf("OwnTime = %v, want [0.5]", got)
+	}
+}

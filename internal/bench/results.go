@@ -93,7 +93,10 @@ type ApplyResult struct {
 	TaskPolls         int            `json:"task_status_polls"`
 	PollsPerTask      float64        `json:"polls_per_task"`
 	TaskLagMedianS    float64        `json:"task_end_detection_lag_median_s"`
-	SSHConnections    map[string]int `json:"ssh_connections_by_node"`
+	// OwnTimeMedianS is the median of OwnTime: per container, the time on
+	// its own path that was neither a task nor an SSH command.
+	OwnTimeMedianS float64        `json:"own_time_per_container_median_s"`
+	SSHConnections map[string]int `json:"ssh_connections_by_node"`
 }
 
 // RefreshResult is one plan of the unchanged fleet.
@@ -282,6 +285,7 @@ func rows() []row {
 		{"apply: ideal time", "", func(r NResult) string { return secs(r.Apply.Ideal.Seconds) }},
 		{"apply: script time / container (median)", "", func(r NResult) string { return secs(r.Apply.Ideal.ScriptMedian) }},
 		{"apply: task end seen after (median)", "", func(r NResult) string { return secs(r.Apply.TaskLagMedianS) }},
+		{"apply: time per container outside tasks and commands (median)", "", func(r NResult) string { return secs(r.Apply.OwnTimeMedianS) }},
 		{"apply overhead (wall / ideal)", "≤ 1.10", func(r NResult) string { return strconv.FormatFloat(r.Apply.Overhead, 'f', 3, 64) }},
 		{"re-apply: mutating API calls", "= 0", func(r NResult) string { return strconv.Itoa(r.Reapply.MutatingAPICalls) }},
 		{"re-apply: install runs / SSH writes", "= 0", func(r NResult) string {

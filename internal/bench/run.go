@@ -535,5 +535,6 @@ func applyResult(log []LogEntry, timings []TaskTiming, since time.Time, fleet Fl
 		}
 	}
 	a.TaskLagMedianS = Median(lags)
+	a.OwnTimeMedianS = Median(OwnTime(log, timings, fleet.VMIDs(), since))
 	return a
 }

@@ -95,7 +95,7 @@ func Starter() func(s *pvesim.Sim) (any, func() error, error) {
 					}
 					s.RecordRequest(pvesim.Request{
 						Method: method, Path: ev.Command, Status: ev.Exit, Source: "ssh", Node: ev.Node,
-						DurationMS: float64(ev.Duration.Microseconds()) / 1000,
+						Time: ev.Start.UTC(), DurationMS: float64(ev.Duration.Microseconds()) / 1000,
 					})
 				},
 			})

@@ -31,6 +31,8 @@ type Event struct {
 	// Exit is the command's exit status; -1 when the connection was dropped
 	// before an exit status could be sent (see Dropped).
 	Exit int
+	// Start is when the exec request arrived.
+	Start time.Time
 	// Duration is the wall time from the exec request to the end.
 	Duration time.Duration
 	// Write reports whether the command changed the simulator's state: a
@@ -460,7 +462,7 @@ func unixSignalName(sig syscall.Signal) string {
 // run executes one command in the node sandbox, applying drop faults.
 func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env []string) {
 	start := time.Now()
-	ev := Event{Node: s.opts.Node, Command: command, Exit: -1}
+	ev := Event{Node: s.opts.Node, Command: command, Exit: -1, Start: start}
 	faults := s.faults()
 	if faults.match(command, DropBefore) != nil {
 		_ = conn.Close()
