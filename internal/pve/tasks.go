@@ -117,16 +117,22 @@ type PollPolicy struct {
 }
 
 // DefaultPollPolicy polls first after 50 ms, backs off by 1.5 to at most
-// 250 ms, and tolerates 10 transient errors in a row. Capped at 250 ms, a
-// task's end is seen at most a quarter second late, which keeps an apply
-// close to the time Proxmox VE itself needs.
+// 250 ms, and tolerates 10 transient errors in a row. Capped at 250 ms, the
+// end of a task of a type not seen before is seen at most a quarter second
+// late, which keeps an apply close to the time Proxmox VE itself needs.
 func DefaultPollPolicy() PollPolicy {
 	return PollPolicy{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond, Factor: 1.5, MaxErrors: 10}
 }
 
-// fineWindow is how long past its expected end a task is polled at the
-// policy's Initial interval before the back-off resumes.
-const fineWindow = 500 * time.Millisecond
+const (
+	// fineWindow is how long past its expected end a task is polled at the
+	// policy's Initial interval before the back-off resumes.
+	fineWindow = 500 * time.Millisecond
+	// maxApproach is the longest wait before a task's expected end: a task
+	// that ends much sooner than the ones before it is seen at most this
+	// late.
+	maxApproach = time.Second
+)
 
 // next is the wait after a wait of d.
 func (p PollPolicy) next(d time.Duration) time.Duration {
@@ -201,45 +207,58 @@ func (c *Client) TaskLogTail(ctx context.Context, upid string, n int) ([]string,
 // the UPID when ctx ends first. It is meant to be called right after the
 // request that started the task.
 //
-// It polls adaptively. The first task of a type on a node is polled after
-// 50 ms, then with waits growing by 1.5 up to 250 ms. Once tasks of that
-// type have ended there, the first poll comes 50 ms before the shortest of
-// their recent durations, and polls stay 50 ms apart for half a second past
-// it before backing off again: a task of the usual length is seen ending
-// within about 50 ms, with two or three requests, a longer one costs a few
-// more requests, and after a shorter one the estimate drops by a quarter
-// per task until it fits again. Waits never pass ctx.
-// Transient errors while polling are tolerated up to PollPolicy.MaxErrors
-// in a row.
+// It polls adaptively. The first task of a type on a node (for clones: of a
+// source) is polled after 50 ms, then with waits growing by 1.5 up to
+// 250 ms. Once such tasks have succeeded there, polls approach the shortest
+// of their recent durations in steps of at most a second, come 50 ms before
+// it, and stay 50 ms apart for half a second past it before backing off
+// again: a task of the usual length is seen ending within about 50 ms with
+// a few requests, a longer one costs some more requests, and one that ends
+// much sooner is seen at most a second late, after which the estimate
+// follows it. Waits never pass ctx. Transient errors while polling are
+// tolerated up to PollPolicy.MaxErrors in a row.
 func (c *Client) WaitTask(ctx context.Context, upid string) error {
 	u, err := ParseUPID(upid)
 	if err != nil {
 		return err
 	}
 	begin := c.now()
-	est, haveEst := c.tasks.estimate(u.Node, u.Type)
+	key := taskKeyOf(u)
+	est, haveEst := c.tasks.estimate(key)
+	// next is the wait after a poll sent at elapsed, the last wait being d.
+	next := func(elapsed, d time.Duration) time.Duration {
+		switch {
+		case !haveEst || elapsed >= est+fineWindow:
+			if d > c.poll.Max {
+				return c.poll.Max
+			}
+			return c.poll.next(d)
+		case elapsed+c.poll.Initial < est-c.poll.Initial:
+			return min(est-c.poll.Initial-elapsed, maxApproach)
+		default:
+			return c.poll.Initial
+		}
+	}
 	delay := c.poll.Initial
-	if haveEst && est-c.poll.Initial > delay {
-		delay = est - c.poll.Initial
+	if haveEst {
+		delay = next(0, 0)
 	}
 	// lastRunning is when the last poll that found the task running was
-	// sent: the task ended after it.
+	// sent: the task ended after it. A poll that failed makes the wait's
+	// timing useless for learning.
 	var lastRunning time.Duration
-	failures := 0
+	failures, failed := 0, false
 	for {
 		if err := c.sleep(ctx, delay); err != nil {
 			return fmt.Errorf("task %s %s on node %s did not finish in time (%s): %w", u.Type, u.ID, u.Node, upid, err)
 		}
 		sent := c.now().Sub(begin)
-		if haveEst && sent < est+fineWindow {
-			delay = c.poll.Initial
-		} else {
-			delay = c.poll.next(delay)
-		}
+		delay = next(sent, delay)
 		var st TaskStatus
 		if err := c.do(ctx, "GET", taskPath(u)+"/status", nil, &st); err != nil {
 			if ctx.Err() == nil && IsTransient(err) && failures < c.poll.MaxErrors {
 				failures++
+				failed = true
 				continue
 			}
 			if cerr := ctx.Err(); cerr != nil {
@@ -253,20 +272,9 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 			lastRunning = sent
 			continue
 		}
-		// The task ended between the last poll that found it running and
-		// the answer to this one: take the middle, but no more than one
-		// Initial past the last running answer, so that a wide bracket (the
-		// back-off's) does not make the next first poll come too late. When
-		// no poll found it running, the first one came too late already:
-		// take three quarters, so that the estimate falls quickly to where a
-		// poll sees the task still running.
-		ended := c.now().Sub(begin)
-		if lastRunning > 0 {
-			ended = min((lastRunning+ended)/2, lastRunning+c.poll.Initial)
-		} else {
-			ended = ended * 3 / 4
+		if st.OK() && !failed {
+			c.tasks.observe(key, c.endedAfter(lastRunning, c.now().Sub(begin)))
 		}
-		c.tasks.observe(u.Node, u.Type, ended)
 		if st.OK() {
 			return nil
 		}
@@ -274,6 +282,20 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 		te.LogTail, _ = c.TaskLogTail(ctx, upid, 10)
 		return te
 	}
+}
+
+// endedAfter estimates how long a task took that was last seen running at
+// lastRunning (0: never) and seen stopped at seen. It takes the middle of
+// that bracket, but no more than one Initial past the last running answer,
+// so that a wide bracket (the back-off's) does not make the next first
+// poll come too late. When no poll found the task running, the first one
+// came too late already: it takes three quarters of seen, so that the
+// estimate falls quickly to where a poll sees the task still running.
+func (c *Client) endedAfter(lastRunning, seen time.Duration) time.Duration {
+	if lastRunning > 0 {
+		return min((lastRunning+seen)/2, lastRunning+c.poll.Initial)
+	}
+	return seen * 3 / 4
 }
 
 func taskPath(u UPID) string {

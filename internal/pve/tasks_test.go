@@ -199,18 +199,21 @@ func BenchmarkWaitTaskShort(b *testing.B) {
 	}
 }
 
-// timedTask is a vzstart task on pve1 that runs for duration of the
-// recorder's clock from begin, which the test sets before each wait.
+// timedTask is a task that runs for duration of the recorder's clock from
+// begin, which the test sets before each wait; fail makes it end failed.
 type timedTask struct {
 	mu       sync.Mutex
 	begin    time.Time
 	duration time.Duration
+	fail     bool
+	errs     int // status requests to answer 503 first
 	polls    int
 	seenAt   time.Time
 }
 
-func TestWaitTaskLearnsTaskDurations(t *testing.T) {
-	const upid = "UPID:pve1:00001234:00005678:5A3B7C8D:vzstart:102:root@pam!tf:"
+// timedTasks serves the status of every task on pve1 from task, and runs
+// one wait per call of the returned function.
+func timedTasks(t *testing.T) (*Client, *sleepRecorder, *timedTask, func(upid string, d time.Duration) (int, time.Duration, error)) {
 	f := newFakePVE(t)
 	c, rec := f.client()
 	task := &timedTask{}
@@ -218,76 +221,168 @@ func TestWaitTaskLearnsTaskDurations(t *testing.T) {
 		task.mu.Lock()
 		defer task.mu.Unlock()
 		task.polls++
+		if task.errs > 0 {
+			task.errs--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		upid := r.PathValue("upid")
 		now := rec.now()
 		if now.Sub(task.begin) < task.duration {
-			writeData(w, `{"status":"running","upid":"`+upid+`","type":"vzstart","id":"102","node":"pve1"}`)
+			writeData(w, `{"status":"running","upid":"`+upid+`","node":"pve1"}`)
 			return
 		}
 		task.seenAt = now
-		writeData(w, `{"status":"stopped","exitstatus":"OK","upid":"`+upid+`","type":"vzstart","id":"102","node":"pve1"}`)
+		exit := "OK"
+		if task.fail {
+			exit = "CT is locked (disk)"
+		}
+		writeData(w, `{"status":"stopped","exitstatus":"`+exit+`","upid":"`+upid+`","node":"pve1"}`)
 	})
-	run := func(d time.Duration) (polls int, lag time.Duration) {
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/log", func(w http.ResponseWriter, r *http.Request) { writeData(w, `[]`) })
+	run := func(upid string, d time.Duration) (int, time.Duration, error) {
 		t.Helper()
 		task.mu.Lock()
 		task.begin, task.duration, task.polls = rec.now(), d, 0
 		task.mu.Unlock()
-		if err := c.WaitTask(t.Context(), upid); err != nil {
-			t.Fatal(err)
-		}
+		err := c.WaitTask(t.Context(), upid)
 		task.mu.Lock()
 		defer task.mu.Unlock()
-		return task.polls, task.seenAt.Sub(task.begin.Add(d))
+		return task.polls, task.seenAt.Sub(task.begin.Add(d)), err
 	}
+	return c, rec, task, run
+}
+
+const (
+	startUPID    = "UPID:pve1:00001234:00005678:5A3B7C8D:vzstart:102:root@pam!tf:"
+	clone900UPID = "UPID:pve1:00001235:00005679:5A3B7C8E:vzclone:900:root@pam!tf:"
+	clone901UPID = "UPID:pve1:00001236:0000567A:5A3B7C8F:vzclone:901:root@pam!tf:"
+)
+
+func TestWaitTaskLearnsTaskDurations(t *testing.T) {
+	c, rec, _, run := timedTasks(t)
 	ms := time.Millisecond
+	mustRun := func(upid string, d time.Duration) (int, time.Duration) {
+		t.Helper()
+		polls, lag, err := run(upid, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return polls, lag
+	}
 
 	// Unknown type: the back-off of TestWaitTaskAdaptivePolling, seen up to
 	// 250 ms late.
-	polls, lag := run(2 * time.Second)
+	polls, lag := mustRun(startUPID, 2*time.Second)
 	if polls < 9 || lag > 250*ms {
 		t.Errorf("first task: %d polls, seen %v late; want the back-off (≥ 9 polls, ≤ 250 ms late)", polls, lag)
 	}
-	// Known type: first poll just before the end, then 50 ms apart.
+	// Known type: steps of at most a second towards the estimate, one poll
+	// 50 ms before it, then 50 ms apart.
 	for i := range 3 {
-		polls, lag = run(2 * time.Second)
-		if polls > 3 || lag > 50*ms {
-			t.Errorf("task %d of the same length: %d polls, seen %v late; want ≤ 3 polls, ≤ 50 ms late", i+2, polls, lag)
+		before := len(rec.all())
+		polls, lag = mustRun(startUPID, 2*time.Second)
+		if polls > 4 || lag > 50*ms {
+			t.Errorf("task %d of the same length: %d polls, seen %v late; want ≤ 4 polls, ≤ 50 ms late", i+2, polls, lag)
+		}
+		est, _ := c.tasks.estimate(taskKeyOf(mustUPID(t, startUPID)))
+		waits := rec.all()[before:]
+		if waits[0] != time.Second || waits[1] != est-50*ms-time.Second {
+			t.Errorf("task %d: waits %v, want 1 s, then up to 50 ms before the estimate %v", i+2, waits, est)
 		}
 	}
 	// A longer task costs polls, not lateness: 50 ms apart for half a
 	// second past the estimate, then the back-off.
-	polls, lag = run(2*time.Second + 300*ms)
-	if lag > 50*ms || polls > 9 {
-		t.Errorf("longer task: %d polls, seen %v late; want ≤ 50 ms late, ≤ 9 polls", polls, lag)
+	polls, lag = mustRun(startUPID, 2*time.Second+300*ms)
+	if lag > 50*ms || polls > 10 {
+		t.Errorf("longer task: %d polls, seen %v late; want ≤ 50 ms late, ≤ 10 polls", polls, lag)
 	}
-	polls, lag = run(4 * time.Second)
+	polls, lag = mustRun(startUPID, 4*time.Second)
 	if lag > 250*ms {
 		t.Errorf("much longer task: seen %v late, want ≤ 250 ms (the back-off's cap)", lag)
 	}
-	// A shorter task is seen late (polled at the old estimate); the
-	// estimate then drops by a quarter per task until a poll finds the task
-	// running again.
+	// A shorter task is seen at most a second late; the estimate then
+	// follows it within a few tasks.
 	prev := time.Hour
 	for i := range 4 {
-		polls, lag = run(time.Second)
-		t.Logf("1 s task %d: %d polls, seen %v late", i+1, polls, lag)
-		if lag > prev {
-			t.Errorf("1 s task %d seen %v late, later than the one before (%v)", i+1, lag, prev)
+		polls, lag = mustRun(startUPID, 500*ms)
+		t.Logf("0.5 s task %d: %d polls, seen %v late", i+1, polls, lag)
+		if lag > prev || lag > time.Second {
+			t.Errorf("0.5 s task %d seen %v late (the one before: %v); want ≤ 1 s and no later than before", i+1, lag, prev)
 		}
 		prev = lag
 	}
 	if prev > 50*ms {
-		t.Errorf("fourth 1 s task seen %v late, want ≤ 50 ms", prev)
+		t.Errorf("fourth 0.5 s task seen %v late, want ≤ 50 ms", prev)
 	}
 	// Other nodes and other task types start from the back-off again.
-	if est, ok := c.tasks.estimate("pve2", "vzstart"); ok {
+	if est, ok := c.tasks.estimate(taskKey{node: "pve2", typ: "vzstart"}); ok {
 		t.Errorf("pve2 has an estimate %v without any task", est)
 	}
-	if est, ok := c.tasks.estimate("pve1", "vzcreate"); ok {
+	if est, ok := c.tasks.estimate(taskKey{node: "pve1", typ: "vzcreate"}); ok {
 		t.Errorf("vzcreate has an estimate %v without any task", est)
 	}
-	// The waits themselves: the learnt first wait is the estimate less 50 ms.
-	w := rec.all()
-	if len(w) == 0 || w[len(w)-1] > 250*ms {
-		t.Errorf("last wait %v", w[len(w)-1])
+}
+
+func TestWaitTaskBoundsLatenessAfterLongTasks(t *testing.T) {
+	_, _, _, run := timedTasks(t)
+	for range 3 {
+		if _, _, err := run(clone900UPID, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// A short clone of the same source after long ones: seen at most a
+	// second late, not when the long ones ended.
+	if _, lag, err := run(clone900UPID, 2*time.Second); err != nil || lag > time.Second {
+		t.Errorf("short clone after long ones seen %v late (%v), want ≤ 1 s", lag, err)
+	}
+}
+
+func TestWaitTaskLearnsPerCloneSource(t *testing.T) {
+	c, _, _, run := timedTasks(t)
+	if _, _, err := run(clone900UPID, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.tasks.estimate(taskKeyOf(mustUPID(t, clone900UPID))); !ok {
+		t.Fatal("no estimate for clones of 900 after one")
+	}
+	if est, ok := c.tasks.estimate(taskKeyOf(mustUPID(t, clone901UPID))); ok {
+		t.Errorf("clones of 901 have an estimate %v from clones of 900", est)
+	}
+}
+
+func TestWaitTaskLearnsOnlyFromCleanSuccesses(t *testing.T) {
+	c, _, task, run := timedTasks(t)
+	key := taskKeyOf(mustUPID(t, startUPID))
+	// A task that failed (a start refused on a lock) teaches nothing.
+	task.fail = true
+	if _, _, err := run(startUPID, 40*time.Millisecond); err == nil {
+		t.Fatal("failed task reported success")
+	}
+	if est, ok := c.tasks.estimate(key); ok {
+		t.Errorf("estimate %v from a failed task", est)
+	}
+	// Nor does a wait whose polls failed: its timing includes the retries.
+	task.fail, task.errs = false, 3
+	if _, _, err := run(startUPID, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if est, ok := c.tasks.estimate(key); ok {
+		t.Errorf("estimate %v from a wait with failed polls", est)
+	}
+	if _, _, err := run(startUPID, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.tasks.estimate(key); !ok {
+		t.Error("no estimate after a clean success")
+	}
+}
+
+func mustUPID(t *testing.T, s string) UPID {
+	t.Helper()
+	u, err := ParseUPID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

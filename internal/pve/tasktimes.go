@@ -19,16 +19,26 @@ type taskTimes struct {
 	samples map[taskKey][]time.Duration
 }
 
-type taskKey struct{ node, typ string }
+// taskKey names a kind of task: its node and type, and for a clone its
+// source, whose volumes decide how long the copy takes.
+type taskKey struct{ node, typ, source string }
+
+func taskKeyOf(u UPID) taskKey {
+	k := taskKey{node: u.Node, typ: u.Type}
+	if u.Type == "vzclone" {
+		k.source = u.ID
+	}
+	return k
+}
 
 // taskSamples is how many recent durations are kept per node and type.
 const taskSamples = 8
 
-// estimate returns the expected duration of a task of typ on node.
-func (t *taskTimes) estimate(node, typ string) (time.Duration, bool) {
+// estimate returns the expected duration of a task of kind k.
+func (t *taskTimes) estimate(k taskKey) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.samples[taskKey{node, typ}]
+	s := t.samples[k]
 	if len(s) == 0 {
 		return 0, false
 	}
@@ -39,8 +49,8 @@ func (t *taskTimes) estimate(node, typ string) (time.Duration, bool) {
 	return low, true
 }
 
-// observe records the duration of a task that ended.
-func (t *taskTimes) observe(node, typ string, d time.Duration) {
+// observe records the duration of a task of kind k that succeeded.
+func (t *taskTimes) observe(k taskKey, d time.Duration) {
 	if d <= 0 {
 		return
 	}
@@ -49,7 +59,6 @@ func (t *taskTimes) observe(node, typ string, d time.Duration) {
 	if t.samples == nil {
 		t.samples = map[taskKey][]time.Duration{}
 	}
-	k := taskKey{node, typ}
 	s := append(t.samples[k], d)
 	if len(s) > taskSamples {
 		s = s[len(s)-taskSamples:]
