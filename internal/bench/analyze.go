@@ -204,9 +204,14 @@ type IdealApply struct {
 }
 
 // ChainTasks holds, per container, the durations in seconds of the
-// simulated tasks on its critical path, in the order they started: the
-// create or clone task first, then the start task.
-type ChainTasks map[int][]float64
+// simulated tasks on its critical path: its first successful create or
+// clone task, then its first successful start task.
+type ChainTasks struct {
+	Tasks map[int][]float64
+	// Extra counts the other tasks of these containers (failed ones,
+	// retries, reboots, stops): not on the ideal path.
+	Extra int
+}
 
 // TasksOf picks from the simulator's task list the tasks that began at or
 // after since and concern one of vmids (a clone task through its target).
@@ -217,17 +222,36 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 	}
 	sorted := slices.Clone(timings)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start.Before(sorted[j].Start) })
-	out := ChainTasks{}
+	out := ChainTasks{Tasks: map[int][]float64{}}
+	created, started := map[int]float64{}, map[int]float64{}
 	for _, t := range sorted {
-		if t.Start.Before(since) || t.End.IsZero() {
+		if t.Start.Before(since) {
 			continue
 		}
 		id, _ := strconv.Atoi(t.ID)
 		if t.Type == "vzclone" {
 			id = t.Target
 		}
-		if want[id] {
-			out[id] = append(out[id], t.End.Sub(t.Start).Seconds())
+		if !want[id] {
+			continue
+		}
+		d := t.End.Sub(t.Start).Seconds()
+		ok := !t.End.IsZero() && t.Exit == "OK"
+		_, haveCreate := created[id]
+		_, haveStart := started[id]
+		switch {
+		case ok && !haveCreate && (t.Type == "vzcreate" || t.Type == "vzclone"):
+			created[id] = d
+		case ok && !haveStart && t.Type == "vzstart":
+			started[id] = d
+		default:
+			out.Extra++
+		}
+	}
+	for id, c := range created {
+		out.Tasks[id] = []float64{c}
+		if s, ok := started[id]; ok {
+			out.Tasks[id] = append(out.Tasks[id], s)
 		}
 	}
 	return out
@@ -246,7 +270,7 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 // the node commands (the profile install, which the first wave waits for)
 // is added. With equal chains this is ceil(N/parallelism) × c + node
 // commands.
-func Ideal(log []LogEntry, vmids []int, chainTasks ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
+func Ideal(log []LogEntry, vmids []int, chainTasks *ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
 	return IdealLocked(log, vmids, nil, chainTasks, taskDelay, tasks, parallelism)
 }
 
@@ -261,7 +285,7 @@ func Ideal(log []LogEntry, vmids []int, chainTasks ChainTasks, taskDelay time.Du
 //	start_i = max(slot free, lock free);  lock free = start_i + t_i;  slot free = start_i + c_i
 //
 // where t_i is the duration of container i's clone task.
-func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, chainTasks ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
+func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, chainTasks *ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
 	script := map[int]float64{}
 	nodeLevel := map[string]float64{}
 	for _, e := range log {
@@ -279,7 +303,10 @@ func IdealLocked(log []LogEntry, vmids []int, lockOf map[int]string, chainTasks 
 	firsts := make([]float64, 0, len(vmids))
 	var taskSum []float64
 	for _, id := range vmids {
-		ts := chainTasks[id]
+		var ts []float64
+		if chainTasks != nil {
+			ts = chainTasks.Tasks[id]
+		}
 		if len(ts) == 0 {
 			ts = slices.Repeat([]float64{taskDelay.Seconds()}, tasks)
 		}
@@ -382,32 +409,20 @@ var reAPIVMID = regexp.MustCompile(`/lxc/(\d+)(/|$)`)
 // target; the API calls of a clone name the source and are left out (the
 // clone task covers them).
 func OwnTime(log []LogEntry, timings []TaskTiming, vmids []int, since time.Time) []float64 {
-	type span struct {
-		first, last time.Time
-		busy        time.Duration
-	}
+	type interval struct{ start, end time.Time }
 	want := map[int]bool{}
 	for _, id := range vmids {
 		want[id] = true
 	}
-	spans := map[int]*span{}
-	add := func(id int, start, end time.Time, busy bool) {
+	spans := map[int][]interval{} // everything on the container's path
+	busy := map[int][]interval{}  // its tasks and SSH commands
+	add := func(id int, start, end time.Time, isBusy bool) {
 		if !want[id] {
 			return
 		}
-		sp := spans[id]
-		if sp == nil {
-			sp = &span{first: start, last: end}
-			spans[id] = sp
-		}
-		if start.Before(sp.first) {
-			sp.first = start
-		}
-		if end.After(sp.last) {
-			sp.last = end
-		}
-		if busy {
-			sp.busy += end.Sub(start)
+		spans[id] = append(spans[id], interval{start, end})
+		if isBusy {
+			busy[id] = append(busy[id], interval{start, end})
 		}
 	}
 	for _, t := range timings {
@@ -431,16 +446,46 @@ func OwnTime(log []LogEntry, timings []TaskTiming, vmids []int, since time.Time)
 		}
 		if m := reAPIVMID.FindStringSubmatch(e.Path); m != nil && !strings.HasSuffix(e.Path, "/clone") {
 			id, _ := strconv.Atoi(m[1])
-			if sp := spans[id]; sp != nil || want[id] {
-				add(id, e.Time, end, false)
+			add(id, e.Time, end, false)
+		}
+	}
+	// union is the total length covered by the intervals.
+	union := func(iv []interval) time.Duration {
+		sort.Slice(iv, func(i, j int) bool { return iv[i].start.Before(iv[j].start) })
+		var total time.Duration
+		var cur interval
+		for i, x := range iv {
+			switch {
+			case i == 0:
+				cur = x
+			case x.start.After(cur.end):
+				total += cur.end.Sub(cur.start)
+				cur = x
+			case x.end.After(cur.end):
+				cur.end = x.end
 			}
 		}
+		if len(iv) > 0 {
+			total += cur.end.Sub(cur.start)
+		}
+		return total
 	}
 	out := make([]float64, 0, len(spans))
 	for _, id := range vmids {
-		if sp := spans[id]; sp != nil {
-			out = append(out, max(0, (sp.last.Sub(sp.first)-sp.busy).Seconds()))
+		sp := spans[id]
+		if len(sp) == 0 {
+			continue
 		}
+		first, last := sp[0].start, sp[0].end
+		for _, x := range sp {
+			if x.start.Before(first) {
+				first = x.start
+			}
+			if x.end.After(last) {
+				last = x.end
+			}
+		}
+		out = append(out, max(0, (last.Sub(first)-union(busy[id])).Seconds()))
 	}
 	return out
 }

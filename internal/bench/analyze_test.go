@@ -144,21 +144,24 @@ func TestIdealUsesMeasuredTaskTimes(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	timings := []TaskTiming{
-		{UPID: "u0", Type: "vzclone", ID: "900", Target: 999, Start: at(-5), End: at(-3)}, // before the apply
-		{UPID: "u1", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2.5)},
-		{UPID: "u2", Type: "vzclone", ID: "900", Target: 2, Start: at(2.6), End: at(5.1)},
-		{UPID: "u3", Type: "vzstart", ID: "1", Start: at(2.6), End: at(4.6)},
-		{UPID: "u4", Type: "vzstart", ID: "2", Start: at(5.2), End: at(7.2)},
-		{UPID: "u5", Type: "vzstart", ID: "3", Start: at(5.2)}, // still running: not counted
+		{UPID: "u0", Type: "vzclone", ID: "900", Target: 999, Start: at(-5), End: at(-3), Exit: "OK"}, // before the apply
+		{UPID: "u1", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2.5), Exit: "OK"},
+		{UPID: "u2", Type: "vzclone", ID: "900", Target: 2, Start: at(2.6), End: at(5.1), Exit: "OK"},
+		{UPID: "u3", Type: "vzstart", ID: "1", Start: at(2.6), End: at(2.7), Exit: "CT is locked (disk)"}, // failed: extra
+		{UPID: "u4", Type: "vzstart", ID: "1", Start: at(2.7), End: at(4.7), Exit: "OK"},
+		{UPID: "u5", Type: "vzstart", ID: "2", Start: at(5.2), End: at(7.2), Exit: "OK"},
+		{UPID: "u6", Type: "vzreboot", ID: "2", Start: at(7.3), End: at(9.3), Exit: "OK"}, // extra
+		{UPID: "u7", Type: "vzstart", ID: "1", Start: at(9.4)},                            // still running: extra
+		{UPID: "u8", Type: "vzstart", ID: "3", Start: at(1), End: at(3), Exit: "OK"},      // not in the fleet
 	}
 	ct := TasksOf(timings, []int{1, 2, 999}, t0)
-	if len(ct) != 2 || fmt.Sprint(ct[1]) != "[2.5 2]" || fmt.Sprint(ct[2]) != "[2.5 2]" {
-		t.Fatalf("TasksOf = %v, want 1 and 2 with a 2.5 s clone and a 2 s start each", ct)
+	if len(ct.Tasks) != 2 || fmt.Sprint(ct.Tasks[1]) != "[2.5 2]" || fmt.Sprint(ct.Tasks[2]) != "[2.5 2]" || ct.Extra != 3 {
+		t.Fatalf("TasksOf = %+v, want 1 and 2 with a 2.5 s clone and a 2 s start each, and 3 extra tasks", ct)
 	}
 	vmids := []int{1, 2}
 	lockOf := map[int]string{1: "pve1", 2: "pve1"}
 	// Chains of 4.5 s; the second clone waits for the first one's 2.5 s task.
-	got := IdealLocked(nil, vmids, lockOf, ct, 2*time.Second, 2, 10)
+	got := IdealLocked(nil, vmids, lockOf, &ct, 2*time.Second, 2, 10)
 	if math.Abs(got.Seconds-7) > 1e-9 || got.TaskMedian != 4.5 {
 		t.Errorf("ideal = %v (task median %v), want 7 (4.5)", got.Seconds, got.TaskMedian)
 	}
@@ -187,5 +190,11 @@ func TestOwnTime(t *testing.T) {
 	// Span 0 .. 5.5 s, busy 2 + 2 + 1 = 5 s: 0.5 s of own time.
 	if len(got) != 1 || math.Abs(got[0]-0.5) > 1e-6 {
 		t.Errorf("OwnTime = %v, want [0.5]", got)
+	}
+	// A command inside another one's time adds no busy time (summed, the
+	// two would leave 0.2 s).
+	log = append(log, LogEntry{Time: at(4.8), Method: "SSH", Path: "pct exec 1 -- bash -s --", Source: "ssh", DurationMS: 300})
+	if got := OwnTime(log, timings, []int{1}, t0); len(got) != 1 || math.Abs(got[0]-0.5) > 1e-6 {
+		t.Errorf("OwnTime with overlapping commands = %v, want [0.5]", got)
 	}
 }

@@ -80,19 +80,28 @@ type ApplyResult struct {
 	// Mode is "template" (created from the OS template, full Docker
 	// install) or "clone" (cloned from a container where Docker is
 	// installed: the install script takes its idempotent path).
-	Mode              string         `json:"mode"`
-	Parallelism       int            `json:"parallelism"`
-	TaskDelayS        float64        `json:"task_delay_s"`
-	TasksPerContainer int            `json:"tasks_per_container"`
-	WallSeconds       float64        `json:"wall_s"`
-	Ideal             IdealApply     `json:"ideal"`
-	Overhead          float64        `json:"overhead"`
-	APIRequests       int            `json:"api_requests"`
-	APIByRoute        map[string]int `json:"api_by_route"`
-	SSHByKind         map[string]int `json:"ssh_by_kind"`
-	TaskPolls         int            `json:"task_status_polls"`
-	PollsPerTask      float64        `json:"polls_per_task"`
-	TaskLagMedianS    float64        `json:"task_end_detection_lag_median_s"`
+	Mode              string     `json:"mode"`
+	Parallelism       int        `json:"parallelism"`
+	TaskDelayS        float64    `json:"task_delay_s"`
+	TasksPerContainer int        `json:"tasks_per_container"`
+	WallSeconds       float64    `json:"wall_s"`
+	Ideal             IdealApply `json:"ideal"`
+	Overhead          float64    `json:"overhead"`
+	// IdealDelayModel and OverheadDelayModel take every task as exactly
+	// the task delay long (the simulator's own work in a task, such as a
+	// clone's copy, then counts as overhead).
+	IdealDelayModel    IdealApply `json:"ideal_task_delay_model"`
+	OverheadDelayModel float64    `json:"overhead_task_delay_model"`
+	// ExtraTasks counts the tasks of the fleet's containers beyond the
+	// first successful create or clone and start of each (retries, failed
+	// tasks, reboots): their time is not part of the ideal.
+	ExtraTasks     int            `json:"extra_tasks"`
+	APIRequests    int            `json:"api_requests"`
+	APIByRoute     map[string]int `json:"api_by_route"`
+	SSHByKind      map[string]int `json:"ssh_by_kind"`
+	TaskPolls      int            `json:"task_status_polls"`
+	PollsPerTask   float64        `json:"polls_per_task"`
+	TaskLagMedianS float64        `json:"task_end_detection_lag_median_s"`
 	// OwnTimeMedianS is the median of OwnTime: per container, the time on
 	// its own path that was neither a task nor an SSH command.
 	OwnTimeMedianS float64        `json:"own_time_per_container_median_s"`
@@ -283,10 +292,18 @@ func rows() []row {
 		{"apply: mode", "", func(r NResult) string { return r.Apply.Mode }},
 		{"apply: wall time", "", func(r NResult) string { return secs(r.Apply.WallSeconds) }},
 		{"apply: ideal time", "", func(r NResult) string { return secs(r.Apply.Ideal.Seconds) }},
+		{"apply: task time / container (median)", "", func(r NResult) string { return secs(r.Apply.Ideal.TaskMedian) }},
 		{"apply: script time / container (median)", "", func(r NResult) string { return secs(r.Apply.Ideal.ScriptMedian) }},
 		{"apply: task end seen after (median)", "", func(r NResult) string { return secs(r.Apply.TaskLagMedianS) }},
 		{"apply: time per container outside tasks and commands (median)", "", func(r NResult) string { return secs(r.Apply.OwnTimeMedianS) }},
 		{"apply overhead (wall / ideal)", "≤ 1.10", func(r NResult) string { return strconv.FormatFloat(r.Apply.Overhead, 'f', 3, 64) }},
+		{"apply overhead, tasks as long as the task delay", "", func(r NResult) string {
+			if r.Apply.OverheadDelayModel == 0 {
+				return "n/a"
+			}
+			return strconv.FormatFloat(r.Apply.OverheadDelayModel, 'f', 3, 64)
+		}},
+		{"apply: tasks beyond create/clone and start", "", func(r NResult) string { return strconv.Itoa(r.Apply.ExtraTasks) }},
 		{"re-apply: mutating API calls", "= 0", func(r NResult) string { return strconv.Itoa(r.Reapply.MutatingAPICalls) }},
 		{"re-apply: install runs / SSH writes", "= 0", func(r NResult) string {
 			return fmt.Sprintf("%d / %d", r.Reapply.InstallRuns, r.Reapply.SSHWrites)

@@ -31,7 +31,8 @@ type Options struct {
 	// Parallelism is Terraform's -parallelism for applies.
 	Parallelism int
 	// Reps is how many plans of each kind the plan time ratio takes the
-	// median of.
+	// median of; with 4 (the default) each of the four kinds takes each
+	// place in the rotating order once.
 	Reps int
 	// FullInstallMax is the largest N whose fleet is created from the OS
 	// template with a full Docker install; larger fleets are cloned from a
@@ -55,7 +56,7 @@ func Defaults() Options {
 		TaskDelay:      2 * time.Second,
 		APILatency:     5 * time.Millisecond,
 		Parallelism:    10,
-		Reps:           5,
+		Reps:           4,
 		FullInstallMax: 10,
 	}
 }
@@ -396,9 +397,6 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	// Plan time against terraform_data, interleaved; fewer repetitions
 	// for the large fleets to stay within the time budget.
 	reps := r.o.Reps
-	if n >= 100 && reps > 3 {
-		reps = 3
-	}
 	baseDir := filepath.Join(dir, "baseline")
 	if err := writeFile(filepath.Join(baseDir, "main.tf"), BaselineHCL(n)); err != nil {
 		return res, err
@@ -499,18 +497,25 @@ func applyResult(log []LogEntry, timings []TaskTiming, since time.Time, fleet Fl
 		Mode: mode, Parallelism: o.Parallelism, TaskDelayS: o.TaskDelay.Seconds(), TasksPerContainer: tasks,
 		WallSeconds: wall.Seconds(), APIRequests: s.APIRequests, APIByRoute: s.APIByRoute, SSHByKind: s.SSHByKind,
 	}
-	if fleet.Sources == nil {
-		a.Ideal = Ideal(log, fleet.VMIDs(), chainTasks, o.TaskDelay, tasks, o.Parallelism)
-	} else {
-		lockOf := map[int]string{}
+	var lockOf map[int]string
+	if fleet.Sources != nil {
+		lockOf = map[int]string{}
 		for i, id := range fleet.VMIDs() {
 			lockOf[id] = fleet.Nodes[i%len(fleet.Nodes)]
 		}
-		a.Ideal = IdealLocked(log, fleet.VMIDs(), lockOf, chainTasks, o.TaskDelay, tasks, o.Parallelism)
 	}
+	a.Ideal = IdealLocked(log, fleet.VMIDs(), lockOf, &chainTasks, o.TaskDelay, tasks, o.Parallelism)
 	if a.Ideal.Seconds > 0 {
 		a.Overhead = a.WallSeconds / a.Ideal.Seconds
 	}
+	// The same with every task exactly as long as the task delay, the
+	// simulator's own work in a task (a clone's copy) counted against the
+	// provider.
+	a.IdealDelayModel = IdealLocked(log, fleet.VMIDs(), lockOf, nil, o.TaskDelay, tasks, o.Parallelism)
+	if a.IdealDelayModel.Seconds > 0 {
+		a.OverheadDelayModel = a.WallSeconds / a.IdealDelayModel.Seconds
+	}
+	a.ExtraTasks = chainTasks.Extra
 	// Task polling: how many status calls per task, and how late the end of
 	// each task was seen (the answer to its last status request against
 	// the end the simulator recorded).

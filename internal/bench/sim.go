@@ -202,6 +202,7 @@ type TaskTiming struct {
 	Target int       `json:"target"`
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end"`
+	Exit   string    `json:"exitstatus"`
 }
 
 // Tasks returns every task the simulator ran, with exact start and end.
