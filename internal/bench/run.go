@@ -260,7 +260,11 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	mode := "template"
 	if n > r.o.FullInstallMax {
 		mode = "clone"
-		src := Fleet{N: len(r.o.Nodes), Nodes: r.o.Nodes, VMIDBase: 900, Verify: false, Started: false, Name: "src"}
+		// One source per parallelism slot (rounded up to a multiple of the
+		// nodes), so that clones of one source, which Proxmox VE runs one
+		// at a time, seldom wait for each other.
+		k := len(r.o.Nodes)
+		src := Fleet{N: (max(r.o.Parallelism, k) + k - 1) / k * k, Nodes: r.o.Nodes, VMIDBase: 900, Verify: false, Started: false, Name: "src"}
 		srcDir := filepath.Join(dir, "sources")
 		if err := writeFile(filepath.Join(srcDir, "main.tf"), FleetHCL(sim.Start, src)); err != nil {
 			return res, err
@@ -269,10 +273,7 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 		if _, err := r.tf.Must(ctx, srcDir, "apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", r.o.Parallelism)); err != nil {
 			return res, err
 		}
-		fleet.Sources = map[string]int{}
-		for i, node := range r.o.Nodes {
-			fleet.Sources[node] = src.VMIDBase + i
-		}
+		fleet.Sources = src.VMIDs()
 	}
 	fleetDir := filepath.Join(dir, "fleet")
 	if err := writeFile(filepath.Join(fleetDir, "main.tf"), FleetHCL(sim.Start, fleet)); err != nil {
@@ -501,7 +502,7 @@ func applyResult(log []LogEntry, timings []TaskTiming, since time.Time, fleet Fl
 	if fleet.Sources != nil {
 		lockOf = map[int]string{}
 		for i, id := range fleet.VMIDs() {
-			lockOf[id] = fleet.Nodes[i%len(fleet.Nodes)]
+			lockOf[id] = strconv.Itoa(fleet.SourceOf(i))
 		}
 	}
 	a.Ideal = IdealLocked(log, fleet.VMIDs(), lockOf, &chainTasks, o.TaskDelay, tasks, o.Parallelism)

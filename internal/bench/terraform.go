@@ -106,9 +106,12 @@ type Fleet struct {
 	VMIDBase int
 	// Verify is docker.verify_on_refresh.
 	Verify bool
-	// Sources, when set, are the containers to clone on each node (Docker
-	// already installed); else every container is created from the template.
-	Sources map[string]int
+	// Sources, when set, are the containers to clone (Docker already
+	// installed), source i on node i % len(Nodes); container i clones
+	// source i % len(Sources), which is on its own node as long as
+	// len(Sources) is a multiple of len(Nodes). Else every container is
+	// created from the template.
+	Sources []int
 	// Started false leaves the containers stopped (the clone sources).
 	Started bool
 	// Name is the resource name.
@@ -125,6 +128,15 @@ func (f Fleet) VMIDs() []int {
 		out[i] = f.VMIDBase + i
 	}
 	return out
+}
+
+// SourceOf is the source container i clones (0 when it is created from
+// the template).
+func (f Fleet) SourceOf(i int) int {
+	if len(f.Sources) == 0 {
+		return 0
+	}
+	return f.Sources[i%len(f.Sources)]
 }
 
 // NodesUsed is how many nodes hold a container.
@@ -158,11 +170,14 @@ func FleetHCL(s SimStart, f Fleet) string {
 	}
 	b.WriteString("]\n")
 	if f.Sources != nil {
-		b.WriteString("  sources = {\n")
-		for _, n := range sortedKeys(f.Sources) {
-			fmt.Fprintf(&b, "    %q = %d\n", n, f.Sources[n])
+		b.WriteString("  sources = [")
+		for i, id := range f.Sources {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%d", id)
 		}
-		b.WriteString("  }\n")
+		b.WriteString("]\n")
 	}
 	b.WriteString("}\n\n")
 	name := f.Name
@@ -174,7 +189,7 @@ func FleetHCL(s SimStart, f Fleet) string {
 	fmt.Fprintf(&b, "  vmid      = %d + count.index\n", f.VMIDBase)
 	fmt.Fprintf(&b, "  hostname  = \"%s-${count.index}\"\n", name)
 	if f.Sources != nil {
-		b.WriteString("  clone {\n    source_vmid = local.sources[local.nodes[count.index % length(local.nodes)]]\n  }\n")
+		b.WriteString("  clone {\n    source_vmid = local.sources[count.index % length(local.sources)]\n  }\n")
 	} else {
 		fmt.Fprintf(&b, "  template  = %q\n", benchTemplate)
 	}
