@@ -16,7 +16,11 @@ import (
 )
 
 // keepaliveInterval is how often an idle connection is probed, so a
-// connection that died silently is noticed and replaced.
+// connection that died silently is noticed and replaced. A connection with
+// sessions running, or used within the interval, is not probed: its
+// sessions show whether it lives (each command has its own timeout), and a
+// node that is slow to answer a probe while it runs many commands must not
+// lose the connection they run on.
 const keepaliveInterval = 30 * time.Second
 
 // ErrPoolClosed is returned by Run after Close.
@@ -37,6 +41,8 @@ type Pool struct {
 	mu     sync.Mutex
 	closed bool
 	nodes  map[string]*nodeConn
+	// keepaliveEvery is keepaliveInterval; tests shorten it.
+	keepaliveEvery time.Duration
 }
 
 // nodeConn is the state of one node's connection.
@@ -56,6 +62,15 @@ type nodeConn struct {
 type conn struct {
 	client *ssh.Client
 	dead   chan struct{} // closed when the connection has ended
+	// active counts the sessions open on the connection; lastUsed is when
+	// one last opened or closed (UnixNano).
+	active   atomic.Int32
+	lastUsed atomic.Int64
+}
+
+// busy reports whether c ran a session within the last d.
+func (c *conn) busy(d time.Duration) bool {
+	return c.active.Load() > 0 || time.Since(time.Unix(0, c.lastUsed.Load())) < d
 }
 
 func (c *conn) isDead() bool {
@@ -89,6 +104,8 @@ func NewPool(cfg Config, resolve Resolver) (*Pool, error) {
 		resolve: resolve,
 		hosts:   hostKeys{file: cfg.KnownHostsFile, tofu: cfg.TrustOnFirstUse},
 		nodes:   map[string]*nodeConn{},
+
+		keepaliveEvery: keepaliveInterval,
 	}
 	if cfg.Agent {
 		p.agent = &agentConn{socket: cfg.AgentSocket}
@@ -419,15 +436,19 @@ func (p *Pool) dialError(ctx context.Context, node Node, hostport string, record
 	}
 }
 
-// keepalive probes c until it ends, closing it when a probe gets no answer.
+// keepalive probes c while it is idle until it ends, closing it when a
+// probe gets no answer.
 func (p *Pool) keepalive(c *conn) {
-	t := time.NewTicker(keepaliveInterval)
+	t := time.NewTicker(p.keepaliveEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.dead:
 			return
 		case <-t.C:
+			if c.busy(p.keepaliveEvery) {
+				continue
+			}
 			if !p.alive(c) {
 				_ = c.client.Close()
 				return
@@ -468,7 +489,13 @@ func (p *Pool) runOnce(ctx context.Context, nc *nodeConn, c *conn, cmd Command, 
 		}
 		return nil, &notStartedError{fmt.Errorf("operation %q on node %q: open ssh session: %w", cmd.Op, nc.name, err)}
 	}
-	defer func() { _ = sess.Close() }()
+	c.active.Add(1)
+	c.lastUsed.Store(time.Now().UnixNano())
+	defer func() {
+		_ = sess.Close()
+		c.lastUsed.Store(time.Now().UnixNano())
+		c.active.Add(-1)
+	}()
 
 	out := newOutput(o.lineFunc)
 	sess.Stdout = out.writer(Stdout)

@@ -810,3 +810,33 @@ func TestFlockAndCatOverSSH(t *testing.T) {
 		t.Fatalf("cat: %q %v", res.Stdout, err)
 	}
 }
+
+func TestKeepaliveSparesBusyConnections(t *testing.T) {
+	f := newFixture(t, serverOptions{stallGlobal: true}, func(c *Config) { c.DialTimeout = 200 * time.Millisecond })
+	f.pool.keepaliveEvery = 50 * time.Millisecond
+	// A command running for a second, on a node that answers no
+	// keepalive: the probes it would fail are not sent while it runs.
+	res, err := f.pool.Run(t.Context(), "pve1", Command{Op: "sleep", Argv: []string{"sh", "-c", "sleep 1; echo done"}})
+	if err != nil || string(res.Stdout) != "done\n" {
+		t.Fatalf("busy connection: %v %+v", err, res)
+	}
+	if n := f.pool.ConnectionsOpened("pve1"); n != 1 {
+		t.Errorf("connections opened while busy = %d, want 1", n)
+	}
+	// Idle, the connection is probed, found silent and replaced on the
+	// next command.
+	waitFor(t, "the silent idle connection to be closed", func() bool {
+		f.pool.mu.Lock()
+		nc := f.pool.nodes["pve1"]
+		f.pool.mu.Unlock()
+		nc.lock <- struct{}{}
+		defer func() { <-nc.lock }()
+		return nc.cur == nil || nc.cur.isDead()
+	})
+	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "echo", Argv: []string{"echo", "again"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.pool.ConnectionsOpened("pve1"); n != 2 {
+		t.Errorf("connections opened after the idle probe failed = %d, want 2", n)
+	}
+}

@@ -45,6 +45,9 @@ type serverOptions struct {
 	password   string          // accepted by password auth
 	kbdInt     string          // accepted by keyboard-interactive auth
 	user       string          // the only user accepted; any when empty
+	// stallGlobal leaves global requests (keepalives) unanswered, like a
+	// node too busy or gone.
+	stallGlobal bool
 }
 
 // testServer is an in-process SSH server that runs exec requests with
@@ -63,6 +66,7 @@ type testServer struct {
 	execs      []string
 	active     int
 	maxActive  int
+	stallGlobal bool
 	// handler, when set, may take over a command: it returns the exit
 	// status and true, or false to let the shell run it.
 	handler func(cmd string, ch ssh.Channel, conn net.Conn) (int, bool)
@@ -86,6 +90,8 @@ func newTestServer(t testing.TB, o serverOptions) *testServer {
 		dir:      t.TempDir(),
 		env:      append(os.Environ(), helperEnv+"=printargv"),
 		ended:    make(chan commandEnd, 100),
+
+		stallGlobal: o.stallGlobal,
 	}
 	cfg := &ssh.ServerConfig{}
 	checkUser := func(c ssh.ConnMetadata) error {
@@ -203,7 +209,14 @@ func (s *testServer) serveConn(c net.Conn, cfg *ssh.ServerConfig) {
 	s.mu.Lock()
 	s.handshakes++
 	s.mu.Unlock()
-	go ssh.DiscardRequests(reqs)
+	if s.stallGlobal {
+		go func() {
+			for range reqs { //nolint:revive // never answered on purpose.
+			}
+		}()
+	} else {
+		go ssh.DiscardRequests(reqs)
+	}
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			_ = nc.Reject(ssh.UnknownChannelType, "only sessions")
