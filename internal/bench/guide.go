@@ -22,7 +22,7 @@ func GuideFigures(rep *Report, command string) string {
 		rep.Started.Format("2006-01-02"), rep.Terraform, rep.CPUs, rep.Environment.LoadAvgStart, rep.Commit)
 	fmt.Fprintf(&b, "%d simulated nodes, task delay %gs, API latency %g ms, `-parallelism=%d`, %d interleaved plan repetitions; ",
 		len(st.Nodes), st.TaskDelayS, st.APILatencyMS, st.Parallelism, st.Reps)
-	fmt.Fprintf(&b, "fleets larger than %d are cloned from a container with Docker installed. Command:\n\n", st.FullInstallMax)
+	fmt.Fprintf(&b, "fleets larger than %d are cloned from containers with Docker installed, one per parallelism slot. Command:\n\n", st.FullInstallMax)
 	fmt.Fprintf(&b, "```shell\n%s\n```\n\n", command)
 	b.WriteString(rep.Markdown())
 	var missed []string
