@@ -60,12 +60,12 @@ type testServer struct {
 	dir      string
 	env      []string
 
-	mu         sync.Mutex
-	conns      []net.Conn
-	handshakes int
-	execs      []string
-	active     int
-	maxActive  int
+	mu          sync.Mutex
+	conns       []net.Conn
+	handshakes  int
+	execs       []string
+	active      int
+	maxActive   int
 	stallGlobal bool
 	// handler, when set, may take over a command: it returns the exit
 	// status and true, or false to let the shell run it.

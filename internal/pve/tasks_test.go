@@ -297,7 +297,7 @@ func TestWaitTaskLearnsTaskDurations(t *testing.T) {
 	if lag > 50*ms || polls > 10 {
 		t.Errorf("longer task: %d polls, seen %v late; want ≤ 50 ms late, ≤ 10 polls", polls, lag)
 	}
-	polls, lag = mustRun(startUPID, 4*time.Second)
+	_, lag = mustRun(startUPID, 4*time.Second)
 	if lag > 250*ms {
 		t.Errorf("much longer task: seen %v late, want ≤ 250 ms (the back-off's cap)", lag)
 	}
