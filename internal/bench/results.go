@@ -287,7 +287,7 @@ func rows() []row {
 		{"plan time ratio (verify off)", "≤ 1.5 (N = 100)", func(r NResult) string { return f2(r.Plan.Ratio) }},
 		{"plan time ratio (verify on, 1 run)", "", func(r NResult) string { return f2(r.Plan.VerifyRatio) }},
 		{"plan: do-nothing plugin provider, median", "", func(r NResult) string { return secs(r.Plan.FloorMedian) }},
-		{"plan time ratio of that plugin (floor of any plugin)", "", func(r NResult) string { return f2(r.Plan.FloorRatio) }},
+		{"plan time ratio of that plugin (floor of a framework provider)", "", func(r NResult) string { return f2(r.Plan.FloorRatio) }},
 		{"plan: containers / do-nothing plugin", "", func(r NResult) string { return f2(r.Plan.OverFloor) }},
 		{"apply: mode", "", func(r NResult) string { return r.Apply.Mode }},
 		{"apply: wall time", "", func(r NResult) string { return secs(r.Apply.WallSeconds) }},
