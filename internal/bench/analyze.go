@@ -228,10 +228,7 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 		if t.Start.Before(since) {
 			continue
 		}
-		id, _ := strconv.Atoi(t.ID)
-		if t.Type == "vzclone" {
-			id = t.Target
-		}
+		id := t.Container()
 		if !want[id] {
 			continue
 		}
@@ -429,10 +426,7 @@ func OwnTime(log []LogEntry, timings []TaskTiming, vmids []int, since time.Time)
 		if t.Start.Before(since) || t.End.IsZero() {
 			continue
 		}
-		id, _ := strconv.Atoi(t.ID)
-		if t.Type == "vzclone" {
-			id = t.Target
-		}
+		id := t.Container()
 		add(id, t.Start, t.End, true)
 	}
 	for _, e := range log {

@@ -141,8 +141,6 @@ func TestIdealLockedSerialisesTheFirstTaskPerLock(t *testing.T) {
 }
 
 func TestIdealUsesMeasuredTaskTimes(t *testing.T) {
-	t0 := time.Unix(1700000000, 0)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	timings := []TaskTiming{
 		{UPID: "u0", Type: "vzclone", ID: "900", Target: 999, Start: at(-5), End: at(-3), Exit: "OK"}, // before the apply
 		{UPID: "u1", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2.5), Exit: "OK"},
@@ -172,8 +170,6 @@ func TestIdealUsesMeasuredTaskTimes(t *testing.T) {
 }
 
 func TestOwnTime(t *testing.T) {
-	t0 := time.Unix(1700000000, 0)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	timings := []TaskTiming{
 		{UPID: "c", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2)},
 		{UPID: "s", Type: "vzstart", ID: "1", Start: at(2.2), End: at(4.2)},
@@ -198,3 +194,8 @@ func TestOwnTime(t *testing.T) {
 		t.Errorf("OwnTime with overlapping commands = %v, want [0.5]", got)
 	}
 }
+
+// t0 is the start of the applies in these tests; at(s) is s seconds later.
+var t0 = time.Unix(1700000000, 0)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }

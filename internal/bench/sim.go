@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -203,6 +204,16 @@ type TaskTiming struct {
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end"`
 	Exit   string    `json:"exitstatus"`
+}
+
+// Container is the container a task concerns: its ID, or for a clone task
+// (whose ID is the source's, as in PVE) its target.
+func (t TaskTiming) Container() int {
+	if t.Type == "vzclone" {
+		return t.Target
+	}
+	id, _ := strconv.Atoi(t.ID)
+	return id
 }
 
 // Tasks returns every task the simulator ran, with exact start and end.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,23 +162,10 @@ func FleetHCL(s SimStart, f Fleet) string {
 	var b strings.Builder
 	b.WriteString("terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n\n")
 	b.WriteString(providerHCL(s))
-	b.WriteString("\nlocals {\n  nodes = [")
-	for i, n := range f.Nodes {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", n)
-	}
-	b.WriteString("]\n")
+	b.WriteString("\nlocals {\n")
+	writeList(&b, "nodes", len(f.Nodes), func(i int) string { return strconv.Quote(f.Nodes[i]) })
 	if f.Sources != nil {
-		b.WriteString("  sources = [")
-		for i, id := range f.Sources {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%d", id)
-		}
-		b.WriteString("]\n")
+		writeList(&b, "sources", len(f.Sources), func(i int) string { return strconv.Itoa(f.Sources[i]) })
 	}
 	b.WriteString("}\n\n")
 	name := f.Name
@@ -200,6 +188,18 @@ func FleetHCL(s SimStart, f Fleet) string {
 	fmt.Fprintf(&b, "  network {\n    name   = \"eth0\"\n    bridge = \"vmbr0\"\n    ip     = \"${cidrhost(\"10.%d.0.0/16\", count.index + 10)}/16\"\n    gw     = \"10.%d.0.1\"\n  }\n", 10+f.VMIDBase/1000%200, 10+f.VMIDBase/1000%200)
 	fmt.Fprintf(&b, "  docker {\n    verify_on_refresh = %v\n  }\n}\n", f.Verify)
 	return b.String()
+}
+
+// writeList writes the local name = [item(0), ..., item(n-1)].
+func writeList(b *strings.Builder, name string, n int, item func(int) string) {
+	fmt.Fprintf(b, "  %s = [", name)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(item(i))
+	}
+	b.WriteString("]\n")
 }
 
 // BaselineHCL is N terraform_data resources: Terraform's own floor.

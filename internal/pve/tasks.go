@@ -272,10 +272,10 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 			lastRunning = sent
 			continue
 		}
-		if st.OK() && !failed {
-			c.tasks.observe(key, c.endedAfter(lastRunning, c.now().Sub(begin)))
-		}
 		if st.OK() {
+			if !failed {
+				c.tasks.observe(key, c.endedAfter(lastRunning, c.now().Sub(begin)))
+			}
 			return nil
 		}
 		te := &TaskError{UPID: upid, Node: u.Node, Type: u.Type, ID: u.ID, ExitStatus: st.ExitStatus}
