@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -35,7 +34,7 @@ import (
 
 const (
 	lxcConfigsSmallFixture = "testdata/phoenix_lxc_configs_small.json"
-	lxcConfigsRealFixture  = "../../../shared/fixtures/phoenix_lxc_configs.json"
+	lxcConfigsRealFixture  = "../../testdata/phoenix/phoenix_lxc_configs.json"
 )
 
 // runLXCConfigs calls the function's Run and returns its result as plain Go
@@ -645,9 +644,6 @@ func asString(v any) string {
 func realFixture(t *testing.T) (string, map[string]map[string]any) {
 	t.Helper()
 	b, err := os.ReadFile(lxcConfigsRealFixture)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("%s is absent: the real Phoenix fixture lives outside the repository (../shared/fixtures)", lxcConfigsRealFixture)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1197,9 +1193,6 @@ func TestLXCConfigsFunctionUnmappedValuesAreJSON(t *testing.T) {
 // fixture (17 containers), result conversion to Terraform values included.
 func BenchmarkLXCConfigsFunctionRealFixture(b *testing.B) {
 	doc, err := os.ReadFile(lxcConfigsRealFixture)
-	if errors.Is(err, os.ErrNotExist) {
-		b.Skipf("%s is absent: the real Phoenix fixture lives outside the repository (../shared/fixtures)", lxcConfigsRealFixture)
-	}
 	if err != nil {
 		b.Fatal(err)
 	}

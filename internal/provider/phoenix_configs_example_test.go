@@ -21,8 +21,8 @@ import (
 )
 
 // realPhoenixConfigs is the Phoenix Hypervisor project's own
-// phoenix_lxc_configs.json, kept outside the repository.
-const realPhoenixConfigs = "../../../shared/fixtures/phoenix_lxc_configs.json"
+// phoenix_lxc_configs.json, in the repository's testdata.
+const realPhoenixConfigs = "../../testdata/phoenix/phoenix_lxc_configs.json"
 
 // phoenixConfigsPlan is how the examples/phoenix-configs module is applied
 // to one document: the containers by clone depth and the snapshots the
@@ -383,9 +383,6 @@ func (e *accEnv) checkSmallClone() {
 // lxc-docker-secure, and a last apply must change nothing.
 func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 	doc, err := os.ReadFile(realPhoenixConfigs)
-	if os.IsNotExist(err) {
-		t.Skipf("%s is absent: the real Phoenix Hypervisor fixture lives outside the repository", realPhoenixConfigs)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

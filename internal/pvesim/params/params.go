@@ -3,7 +3,7 @@
 // (PVE::JSONSchema) does, with PVE's own messages.
 //
 // The table is written by hand after the official API schema; a
-// conformance test compares it with ../shared/pve-api/pve-api-lxc.json
+// conformance test compares it with testdata/pve-api/pve-api-lxc.json
 // when that file is present.
 package params
 
