@@ -17,15 +17,31 @@ import (
 // ticketLifetime is how long PVE accepts a ticket.
 const ticketLifetime = 2 * time.Hour
 
-// authenticator checks API tokens and tickets. There is one user, root@pam,
-// with one API token and one password.
+// authenticator checks API tokens and tickets. Tokens are those of the
+// access configuration, each with its secret; root@pam logs in with a
+// password.
 type authenticator struct {
-	tokenID     string // root@pam!phoenix
-	tokenSecret string
-	user        string // root@pam
-	password    string
-	key         []byte // signs tickets and CSRF tokens
-	now         func() time.Time
+	access   *accessConfig
+	user     string // root@pam
+	password string
+	key      []byte // signs tickets and CSRF tokens
+	now      func() time.Time
+}
+
+// tokenSecret is the secret of a token: the root token's is given or saved
+// in the state dir; every other token's is derived from the simulator's
+// auth key, so it stays the same across restarts on one state dir.
+func (a *authenticator) tokenSecret(tokenID string) string {
+	tok := a.access.token(tokenID)
+	if tok == nil {
+		return ""
+	}
+	if tok.secret != "" {
+		return tok.secret
+	}
+	sum := a.sign("token:" + tokenID)
+	h := fmt.Sprintf("%x", []byte(sum))
+	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
 }
 
 // check authenticates an API request and returns the user: the token id for
@@ -86,13 +102,13 @@ func (a *authenticator) verifyToken(v string) (string, *apiError) {
 	if !ok || tokenName == "" {
 		return "", authErr(fmt.Sprintf("invalid token ID '%s'", id))
 	}
-	if user != a.user {
+	if u := a.access.users[user]; u == nil || !u.enabled {
 		return "", authErr(fmt.Sprintf("user '%s' does not exist", user))
 	}
-	if id != a.tokenID {
+	if a.access.token(id) == nil {
 		return "", authErr(fmt.Sprintf("no such token '%s' for user '%s'", tokenName, user))
 	}
-	if subtle.ConstantTimeCompare([]byte(secret), []byte(a.tokenSecret)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(secret), []byte(a.tokenSecret(id))) != 1 {
 		return "", authErr("invalid token value!")
 	}
 	return id, nil

@@ -24,6 +24,7 @@ func (s *server) registerRoutes() {
 	s.addRoute(get, "/version", s.handleVersion)
 	s.addRoute(get, "/access/ticket", func(*request) (any, error) { return nil, nil })
 	s.addRoute(post, "/access/ticket", s.handleTicket)
+	s.addRoute(get, "/access/permissions", s.handlePermissions)
 	s.addRoute(get, "/cluster/status", s.handleClusterStatus)
 	s.addRoute(get, "/cluster/resources", s.handleClusterResources)
 	s.addRoute(get, "/cluster/nextid", s.handleNextID)
@@ -160,6 +161,9 @@ func (s *server) handleClusterResources(r *request) (any, error) {
 	if typ == "" || typ == "vm" {
 		for _, n := range s.opts.Nodes {
 			for _, id := range s.store.list(n) {
+				if !s.has(r.user, "/vms/"+strconv.Itoa(id), "VM.Audit") {
+					continue
+				}
 				c, err := s.store.load(n, id)
 				if err != nil {
 					continue
@@ -184,18 +188,28 @@ func (s *server) handleClusterResources(r *request) (any, error) {
 	}
 	if typ == "" || typ == "node" {
 		for _, n := range s.opts.Nodes {
-			out = append(out, map[string]any{
+			e := map[string]any{
 				"id": "node/" + n, "type": "node", "node": n, "status": "online",
 				"cpu": 0.0123, "maxcpu": nodeCPUs, "mem": s.nodeMemUsed(n), "maxmem": int64(nodeMemory),
 				"disk": int64(3 << 30), "maxdisk": int64(nodeDisk), "uptime": s.uptime(),
 				"level": "", "cgroup-mode": 2,
-			})
+			}
+			// Nodes are always listed, their figures only with Sys.Audit.
+			if !s.has(r.user, "/nodes/"+n, "Sys.Audit") {
+				for _, k := range []string{"uptime", "cpu", "mem", "disk", "maxcpu", "maxmem", "maxdisk"} {
+					delete(e, k)
+				}
+			}
+			out = append(out, e)
 		}
 	}
 	if typ == "" || typ == "storage" {
 		for _, n := range s.opts.Nodes {
 			usage := s.volumeUsage(n)
 			for _, d := range storages {
+				if !s.has(r.user, "/storage/"+d.id, "Datastore.Audit") {
+					continue
+				}
 				out = append(out, map[string]any{
 					"id": "storage/" + n + "/" + d.id, "type": "storage", "node": n,
 					"storage": d.id, "status": "available", "plugintype": d.typ,

@@ -54,7 +54,7 @@ func TestInvalidRequests(t *testing.T) {
 		{name: "create duplicate vmid", method: "POST", path: "/nodes/pve2/lxc", form: create(url.Values{"vmid": {"100"}}), status: 500, reason: "CT 100 already exists on node 'pve1'"},
 		{name: "create from an ISO", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"ostemplate": {"local:iso/debian.iso"}}), status: 500, reason: "unable to use volume local:iso/debian.iso - content type needs to be 'vztmpl'"},
 		{name: "create template on unknown storage", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"ostemplate": {"nfs:vztmpl/x.tar.zst"}}), status: 500, reason: "storage 'nfs' does not exist"},
-		{name: "create with unknown pool", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"pool": {"prod"}}), status: 500, reason: "pool 'prod' does not exist"},
+		{name: "create with unknown pool", method: "POST", path: "/nodes/pve1/lxc", form: create(url.Values{"pool": {"prod"}}), status: 403, reason: "Permission check failed (pool 'prod' does not exist)"},
 		{name: "config of missing CT", method: "GET", path: "/nodes/pve1/lxc/999/config", status: 500, reason: "Configuration file 'nodes/pve1/lxc/999.conf' does not exist"},
 		{name: "CT asked on the wrong node", method: "GET", path: "/nodes/pve2/lxc/100/status/current", status: 500, reason: "Configuration file 'nodes/pve2/lxc/100.conf' does not exist"},
 		{name: "unknown node", method: "GET", path: "/nodes/pve9/lxc", status: 500, reason: "hostname lookup 'pve9' failed - failed to get address info for: pve9: Name or service not known"},

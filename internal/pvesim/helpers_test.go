@@ -185,3 +185,38 @@ func config(t testing.TB, s *Sim, vmid int) map[string]any {
 	t.Helper()
 	return call(t, s, http.MethodGet, "/nodes/pve1/lxc/"+strconv.Itoa(vmid)+"/config", nil).obj(t)
 }
+
+// rootAuth logs in as root@pam with a ticket: only root@pam itself may do
+// what PVE reserves to root@pam (root@pam's API token may not).
+func rootAuth(t testing.TB, s *Sim) func(*http.Request) {
+	t.Helper()
+	data := callWith(t, s, http.MethodPost, "/access/ticket", url.Values{"username": {"root@pam"}, "password": {s.Password}}, nil).obj(t)
+	ticket, _ := data["ticket"].(string)
+	csrf, _ := data["CSRFPreventionToken"].(string)
+	return func(r *http.Request) {
+		r.AddCookie(&http.Cookie{Name: "PVEAuthCookie", Value: ticket})
+		r.Header.Set("CSRFPreventionToken", csrf)
+	}
+}
+
+// tokenAuth authenticates with an API token USER@REALM!ID=SECRET.
+func tokenAuth(token string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "PVEAPIToken="+token) }
+}
+
+// createCTAs is createCT with the given authentication.
+func createCTAs(t testing.TB, s *Sim, auth func(*http.Request), node string, vmid int, extra url.Values) {
+	t.Helper()
+	form := url.Values{
+		"vmid":       {strconv.Itoa(vmid)},
+		"ostemplate": {debianTemplate},
+		"rootfs":     {"local-lvm:8"},
+		"hostname":   {"ct" + strconv.Itoa(vmid)},
+		"net0":       {"name=eth0,bridge=vmbr0,ip=dhcp"},
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	upid := callWith(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form, auth).upid(t)
+	mustTask(t, s, upid)
+}

@@ -257,6 +257,9 @@ func (s *server) vmStatus(c *ct) map[string]any {
 func (s *server) handleCTList(r *request) (any, error) {
 	out := []map[string]any{}
 	for _, id := range s.store.list(r.node) {
+		if !s.has(r.user, "/vms/"+strconv.Itoa(id), "VM.Audit") {
+			continue
+		}
 		c, err := s.store.load(r.node, id)
 		if err != nil {
 			continue
@@ -593,15 +596,39 @@ func (s *server) handleCreate(r *request) (any, error) {
 	if err != nil {
 		return nil, paramErr1("vmid", "type check ('integer') failed - got '"+p["vmid"]+"'")
 	}
+	// create_vm's permission checks, in its order: Sys.Modify on "/" for a
+	// privileged container, the vmid, the pool, VM.Allocate, every config
+	// key (check_ct_modify_config_perm), the template, then the storages.
+	unprivileged := !r.has("unprivileged") || r.flag("unprivileged")
+	if !unprivileged {
+		if err := s.check(r.user, "/", "Sys.Modify"); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.store.checkVMIDUnused(vmid); err != nil {
 		return nil, err
 	}
 	if pool, ok := p["pool"]; ok {
-		return nil, errf("pool '%s' does not exist", pool)
+		return nil, permError(fmt.Sprintf("pool '%s' does not exist", pool))
+	}
+	if !s.has(r.user, "/vms/"+strconv.Itoa(vmid), "VM.Allocate") {
+		return nil, permError("")
+	}
+	confParams := map[string]string{}
+	for k, v := range p {
+		if !extractedCreateParams[k] {
+			confParams[k] = v
+		}
+	}
+	if err := s.checkCTModifyConfigPerm(r.user, vmid, nil, confParams, nil, unprivileged); err != nil {
+		return nil, err
 	}
 	ostemplate := p["ostemplate"]
 	tmplName, err := checkOSTemplate(ostemplate)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkVolumeAccess(r.user, vmid, ostemplate); err != nil {
 		return nil, err
 	}
 	storage := p["storage"]
@@ -644,9 +671,15 @@ func (s *server) handleCreate(r *request) (any, error) {
 		if err := checkStorageForCT(sid); err != nil {
 			return nil, err
 		}
+		if err := s.check(r.user, "/storage/"+sid, "Datastore.AllocateSpace"); err != nil {
+			return nil, err
+		}
 	}
 	if _, ok := mounts["rootfs"]; !ok {
 		if err := checkStorageForCT(storage); err != nil {
+			return nil, err
+		}
+		if err := s.check(r.user, "/storage/"+storage, "Datastore.AllocateSpace"); err != nil {
 			return nil, err
 		}
 	}
@@ -664,7 +697,7 @@ func (s *server) handleCreate(r *request) (any, error) {
 		}
 		conf[k] = nv
 	}
-	if !r.has("unprivileged") || r.flag("unprivileged") {
+	if unprivileged {
 		conf["unprivileged"] = "1"
 	}
 
@@ -682,7 +715,7 @@ func (s *server) handleCreate(r *request) (any, error) {
 	job := createJob{
 		node: r.node, vmid: vmid, template: tmplName, ostemplate: ostemplate, storage: storage,
 		mounts: mountProps, conf: conf, description: description,
-		sshKeys: p["ssh-public-keys"], start: r.flag("start"),
+		sshKeys: p["ssh-public-keys"], start: r.flag("start"), user: r.user,
 	}
 	return s.tasks.start(r.node, "vzcreate", strconv.Itoa(vmid), r.user, nil, job.run(s)), nil
 }
@@ -695,6 +728,7 @@ type createJob struct {
 	conf                                map[string]string
 	description, sshKeys                string
 	start                               bool
+	user                                string
 }
 
 func (j createJob) run(s *server) func(t *task) error {
@@ -763,7 +797,19 @@ func (j createJob) run(s *server) func(t *task) error {
 			return errf("unable to create CT %d - %s", j.vmid, strings.TrimRight(err.Error(), "\n"))
 		}
 		if j.start {
-			return s.store.withLock(j.vmid, func() error { return s.startCT(j.node, j.vmid, false) })
+			// create_vm's worker calls vm_start, which forks a vzstart task
+			// of its own (no permission check: it is called as a method)
+			// and returns without waiting for it.
+			unlock, err := s.store.lock(j.vmid)
+			if err != nil {
+				return err
+			}
+			s.tasks.start(j.node, "vzstart", strconv.Itoa(j.vmid), j.user, unlock, func(st *task) error {
+				if err := st.fault(); err != nil {
+					return err
+				}
+				return s.startCT(j.node, j.vmid, false)
+			})
 		}
 		return nil
 	}

@@ -35,22 +35,6 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 	}
 	deletes := splitList(p["delete"])
 	reverts := splitList(p["revert"])
-	for _, opt := range deletes {
-		if _, ok := set[opt]; ok {
-			return nil, paramErr1("delete", fmt.Sprintf("you can't use '-%s' and -delete %s' at the same time", opt, opt))
-		}
-		if !reKnownOption.MatchString(opt) {
-			return nil, paramErr1("delete", fmt.Sprintf("unknown option '%s'", opt))
-		}
-	}
-	for _, opt := range reverts {
-		if !reKnownOption.MatchString(opt) {
-			return nil, paramErr1("revert", fmt.Sprintf("unknown option '%s'", opt))
-		}
-		if _, ok := set[opt]; ok {
-			return nil, paramErr1("revert", fmt.Sprintf("you can't use '-%s' and '-revert %s' at the same time", opt, opt))
-		}
-	}
 	norm := map[string]string{}
 	for k, v := range set {
 		if !reKnownOption.MatchString(k) {
@@ -69,14 +53,6 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 		}
 		norm[k] = nv
 	}
-	for _, opt := range deletes {
-		switch opt {
-		case "memory", "rootfs":
-			return nil, errf("unable to delete required option '%s'", opt)
-		case "unprivileged":
-			return nil, errf("unable to delete read-only option: '%s'", opt)
-		}
-	}
 	digest := p["digest"]
 	err := s.store.withLock(r.vmid, func() error {
 		c, err := s.store.load(r.node, r.vmid)
@@ -88,6 +64,49 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 		}
 		if digest != "" && digest != c.digest {
 			return errf("detected modified configuration - file changed by other user? Try again.")
+		}
+		// update_vm checks the permissions of the deleted, the reverted and
+		// then the set options, after the lock and digest checks and before
+		// the delete and revert lists are validated.
+		oldconf := map[string]string{}
+		for _, k := range slices.Concat(deletes, reverts, keysOf(norm)) {
+			if v := c.get(k); v != "" {
+				oldconf[k] = v
+			}
+		}
+		unprivileged := c.get("unprivileged") == "1"
+		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, oldconf, nil, deletes, unprivileged); err != nil {
+			return err
+		}
+		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, oldconf, nil, reverts, unprivileged); err != nil {
+			return err
+		}
+		for _, opt := range deletes {
+			if _, ok := set[opt]; ok {
+				return paramErr1("delete", fmt.Sprintf("you can't use '-%s' and -delete %s' at the same time", opt, opt))
+			}
+			if !reKnownOption.MatchString(opt) {
+				return paramErr1("delete", fmt.Sprintf("unknown option '%s'", opt))
+			}
+		}
+		for _, opt := range reverts {
+			if !reKnownOption.MatchString(opt) {
+				return paramErr1("revert", fmt.Sprintf("unknown option '%s'", opt))
+			}
+			if _, ok := set[opt]; ok {
+				return paramErr1("revert", fmt.Sprintf("you can't use '-%s' and '-revert %s' at the same time", opt, opt))
+			}
+		}
+		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, oldconf, norm, nil, unprivileged); err != nil {
+			return err
+		}
+		for _, opt := range deletes {
+			switch opt {
+			case "memory", "rootfs":
+				return errf("unable to delete required option '%s'", opt)
+			case "unprivileged":
+				return errf("unable to delete read-only option: '%s'", opt)
+			}
 		}
 		_, running := s.store.running(r.node, r.vmid)
 		if err := s.updateConfig(c, running, norm, deletes, reverts); err != nil {
@@ -322,4 +341,13 @@ func addUnused(sec *lxcconf.Section, vol string) {
 			return
 		}
 	}
+}
+
+// keysOf returns the keys of m.
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -240,6 +240,9 @@ func (s *server) handleClone(r *request) (any, error) {
 				if err != nil {
 					return err
 				}
+				if err := s.check(r.user, "/storage/"+sid, "Datastore.AllocateSpace"); err != nil {
+					return err
+				}
 				if !d.shared {
 					sharedvm = false
 				}
@@ -252,6 +255,9 @@ func (s *server) handleClone(r *request) (any, error) {
 				}
 				mounts[k] = mount{props: props, full: full}
 			case reNet.MatchString(k):
+				if err := s.checkBridgeAccess(r.user, v); err != nil {
+					return err
+				}
 				props := splitProps(v, "")
 				props["hwaddr"] = newHWAddr()
 				newconf[k] = printProps(props, netFormat)
@@ -423,6 +429,11 @@ func (s *server) handleResize(r *request) (any, error) {
 		if digest != "" && digest != c.digest {
 			return nil, nil, 0, errf("detected modified configuration - file changed by other user? Try again.")
 		}
+		// resize_vm runs check_ct_modify_config_perm over {disk => ...}:
+		// "disk" is no config key, so it needs VM.Config.Options.
+		if err := s.checkCTModifyConfigPerm(r.user, vmid, nil, map[string]string{"disk": disk}, nil, c.get("unprivileged") == "1"); err != nil {
+			return nil, nil, 0, err
+		}
 		v, ok := c.main().Get(disk)
 		if !ok {
 			return nil, nil, 0, errf("unable to parse value of '%s' - got undefined value", disk)
@@ -431,6 +442,11 @@ func (s *server) handleResize(r *request) (any, error) {
 		vol := props["volume"]
 		if mountType(vol) != "volume" {
 			return nil, nil, 0, errf("unable to resize %s mount point '%s'", mountType(vol), disk)
+		}
+		if sid, _, _ := strings.Cut(vol, ":"); sid != "" {
+			if err := s.check(r.user, "/storage/"+sid, "Datastore.AllocateSpace"); err != nil {
+				return nil, nil, 0, err
+			}
 		}
 		if owner := volumeOwner(vol); owner != vmid {
 			return nil, nil, 0, errf("can't resize mount point owned by another container (%d)", owner)

@@ -77,7 +77,7 @@ func TestGoProxmoxRoundTrip(t *testing.T) {
 		proxmox.ContainerOption{Name: "net0", Value: "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1"},
 		proxmox.ContainerOption{Name: "cores", Value: 2},
 		proxmox.ContainerOption{Name: "memory", Value: 1024},
-		proxmox.ContainerOption{Name: "features", Value: "nesting=1,keyctl=1"},
+		proxmox.ContainerOption{Name: "features", Value: "nesting=1"},
 		proxmox.ContainerOption{Name: "unprivileged", Value: true},
 		proxmox.ContainerOption{Name: "description", Value: "line one\nline two"},
 	)
@@ -95,7 +95,7 @@ func TestGoProxmoxRoundTrip(t *testing.T) {
 	}
 	if cc.Hostname != "web1" || cc.Cores != 2 || *cc.Memory != 1024 || *cc.Swap != 512 || !bool(cc.Unprivileged) ||
 		cc.RootFS != "local-lvm:vm-100-disk-0,size=8G" || cc.Arch == nil || *cc.Arch != "amd64" || cc.OSType != "debian" ||
-		cc.Features != "keyctl=1,nesting=1" || cc.Description != "line one\nline two\n" || len(cc.Digest) != 40 || cc.Lock != "" {
+		cc.Features != "nesting=1" || cc.Description != "line one\nline two\n" || len(cc.Digest) != 40 || cc.Lock != "" {
 		t.Fatalf("config: %+v", cc)
 	}
 	mac := reHWAddr.FindStringSubmatch(cc.Nets["net0"])

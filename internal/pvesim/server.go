@@ -177,6 +177,11 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 		req.node = node
 	}
 
+	// PVE's HTTP server checks the method's permissions before the handler
+	// verifies its parameters (check_api2_permissions in rest_handler).
+	if err := s.checkAPIPermissions(hr.Method, rt.tmpl, user, p); err != nil {
+		return s.writeError(w, hr, asAPIError(err))
+	}
 	if params.Known(hr.Method, rt.tmpl) {
 		if errs := params.Validate(hr.Method, rt.tmpl, p); len(errs) > 0 {
 			return s.writeError(w, hr, paramErr(errs))

@@ -50,6 +50,12 @@ type Options struct {
 	Templates []string
 	// Faults are active from the start.
 	Faults []Fault
+	// Access are user.cfg lines (user, token, group, role, acl) applied on
+	// top of the default access configuration: root@pam with the API token
+	// (no privilege separation) and phoenix@pve with the privilege-separated
+	// token ProviderTokenID, which holds ProviderRole on "/". Each token's
+	// secret is in Sim.Tokens.
+	Access []string
 	// StartSSH, when set, starts the per-node SSH servers once the API
 	// listens. The info it returns is published as Sim.SSH and as the "ssh"
 	// field of the start line; stop is called by Close.
@@ -64,8 +70,16 @@ type Sim struct {
 	CAFile string
 	// CAPEM is the content of CAFile.
 	CAPEM []byte
-	// APIToken is the accepted API token, USER@REALM!ID=SECRET.
+	// APIToken is root@pam's API token without privilege separation,
+	// USER@REALM!ID=SECRET: it may do what root@pam's ACLs allow, but PVE
+	// refuses it what only root@pam itself may do.
 	APIToken string
+	// ProviderToken is the least-privilege, privilege-separated token
+	// (ProviderTokenID holding ProviderRole on "/").
+	ProviderToken string
+	// Tokens are all tokens of the access configuration, by token id, each
+	// as USER@REALM!ID=SECRET.
+	Tokens map[string]string
 	// User and Password are the credentials for ticket login; the password
 	// is also in PasswordFile.
 	User         string
@@ -92,6 +106,7 @@ type server struct {
 	faults   *faultSet
 	reqlog   *requestLog
 	auth     *authenticator
+	access   *accessConfig
 	routes   []*route
 	httpSrv  *http.Server
 	ln       net.Listener
@@ -150,8 +165,15 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		return nil, err
 	}
 	m := reToken.FindStringSubmatch(token)
-	if m == nil {
-		return nil, fmt.Errorf("pvesim: API token must look like USER@REALM!ID=SECRET")
+	if m == nil || m[1] != "root@pam" {
+		return nil, fmt.Errorf("pvesim: the API token must be root@pam's: root@pam!ID=SECRET")
+	}
+	access := newAccessConfig()
+	if err := access.parse(strings.Join(append(defaultAccess(m[1]+"!"+m[2]), opts.Access...), "\n")); err != nil {
+		return nil, fmt.Errorf("pvesim: access: %w", err)
+	}
+	if rt := access.token(m[1] + "!" + m[2]); rt != nil {
+		rt.secret = m[3]
 	}
 	passFile := filepath.Join(abs, "pvesim-password")
 	password, err := loadOrCreateSecret(passFile, opts.Password, func() string { return hex.EncodeToString(randBytes(12)) })
@@ -194,13 +216,13 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		closing:  make(chan struct{}),
 		serveErr: make(chan error, 1),
 		fp:       fp,
+		access:   access,
 		auth: &authenticator{
-			tokenID:     m[1] + "!" + m[2],
-			tokenSecret: m[3],
-			user:        "root@pam",
-			password:    password,
-			key:         []byte(authKey),
-			now:         time.Now,
+			access:   access,
+			user:     "root@pam",
+			password: password,
+			key:      []byte(authKey),
+			now:      time.Now,
 		},
 	}
 	for _, f := range opts.Faults {
@@ -238,18 +260,26 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		}
 	}
 	sim := &Sim{
-		Endpoint:     "https://" + net.JoinHostPort(host, port) + "/",
-		CAFile:       filepath.Join(abs, caFileName),
-		CAPEM:        caPEM,
-		APIToken:     token,
-		User:         "root@pam",
-		Password:     password,
-		PasswordFile: passFile,
-		Nodes:        append([]string(nil), opts.Nodes...),
-		StateDir:     abs,
-		Fingerprint:  fp,
-		opts:         opts,
-		srv:          s,
+		Endpoint:      "https://" + net.JoinHostPort(host, port) + "/",
+		CAFile:        filepath.Join(abs, caFileName),
+		CAPEM:         caPEM,
+		APIToken:      token,
+		ProviderToken: ProviderTokenID + "=" + s.auth.tokenSecret(ProviderTokenID),
+		Tokens:        map[string]string{},
+		User:          "root@pam",
+		Password:      password,
+		PasswordFile:  passFile,
+		Nodes:         append([]string(nil), opts.Nodes...),
+		StateDir:      abs,
+		Fingerprint:   fp,
+		opts:          opts,
+		srv:           s,
+	}
+	for uid, u := range access.users {
+		for name := range u.tokens {
+			id := uid + "!" + name
+			sim.Tokens[id] = id + "=" + s.auth.tokenSecret(id)
+		}
 	}
 	if opts.StartSSH != nil {
 		info, stop, err := opts.StartSSH(sim)

@@ -251,6 +251,9 @@ func (s *server) handleStorageList(r *request) (any, error) {
 		if id := r.params["storage"]; id != "" && id != d.id {
 			continue
 		}
+		if !s.has(r.user, "/storage/"+d.id, "Datastore.Audit") && !s.has(r.user, "/storage/"+d.id, "Datastore.AllocateSpace") {
+			continue
+		}
 		ok := true
 		for _, c := range wantContent {
 			if !d.has(c) {

@@ -253,6 +253,9 @@ func (s *server) handleTaskStatus(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.taskVisible(r.user, t.user, t.node); err != nil {
+		return nil, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[string]any{
@@ -277,6 +280,9 @@ func (s *server) handleTaskStatus(r *request) (any, error) {
 func (s *server) handleTaskLog(r *request) (any, error) {
 	t, err := s.lookupTask(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.taskVisible(r.user, t.user, t.node); err != nil {
 		return nil, err
 	}
 	start, _ := strconv.Atoi(r.params["start"])
@@ -318,8 +324,12 @@ func (s *server) handleTaskList(r *request) (any, error) {
 	slices.Reverse(all)
 	out := []map[string]any{}
 	skipped := 0
+	auditor := s.has(r.user, "/nodes/"+r.node, "Sys.Audit")
 	for _, t := range all {
 		if t.node != r.node {
+			continue
+		}
+		if !auditor && s.taskVisible(r.user, t.user, t.node) != nil {
 			continue
 		}
 		if v := r.params["vmid"]; v != "" && t.id != v {
