@@ -291,9 +291,12 @@ type Request struct {
 	Query      string    `json:"query,omitempty"`
 	Status     int       `json:"status"`
 	DurationMS float64   `json:"duration_ms"`
-	// Source is "ssh" for commands recorded by the SSH servers, empty for API
-	// calls.
+	// Source is "ssh" for commands recorded by the SSH servers, "node" for
+	// API calls a node's own tools made as root@pam (pct set), empty for
+	// API calls.
 	Source string `json:"source,omitempty"`
+	// User is who an API call authenticated as: a user, or a token id.
+	User string `json:"user,omitempty"`
 	// Node is the node an SSH command ran on.
 	Node string `json:"node,omitempty"`
 }

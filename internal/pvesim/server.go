@@ -100,40 +100,54 @@ func (s *server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	start := time.Now()
-	status := s.serveAPI(w, hr)
-	s.reqlog.add(Request{
+	node := s.nodeCall(hr)
+	status, user := s.serveAPI(w, hr, node)
+	e := Request{
 		Time:       start.UTC(),
 		Method:     hr.Method,
 		Path:       hr.URL.Path,
 		Query:      hr.URL.RawQuery,
 		Status:     status,
 		DurationMS: float64(time.Since(start).Microseconds()) / 1000,
-	})
+		User:       user,
+	}
+	if node != "" {
+		e.Source, e.Node = "node", node
+	}
+	s.reqlog.add(e)
 }
 
 // serveAPI answers one API call and returns the HTTP status it sent (0 for a
-// reset connection).
-func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
+// reset connection) and who the call authenticated as. A node's own call
+// (node not empty) is root@pam's and meets no API latency or fault: on a
+// real node pct runs the API code in its own process.
+func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request, node string) (int, string) {
 	path := hr.URL.Path
-	// Latency: the configured API latency plus matching fault rules.
-	delay := s.opts.APILatency + s.faults.latency(hr.Method, path)
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-hr.Context().Done():
-			return 0
-		case <-s.closing:
+	if node == "" {
+		// Latency: the configured API latency plus matching fault rules.
+		delay := s.opts.APILatency + s.faults.latency(hr.Method, path)
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-hr.Context().Done():
+				return 0, ""
+			case <-s.closing:
+			}
+		}
+		if s.faults.reset(hr.Method, path) {
+			resetConnection(w)
+			return 0, ""
+		}
+		if f := s.faults.status(hr.Method, path); f != nil {
+			return s.writeError(w, hr, &apiError{status: f.Status, msg: f.Message}), ""
 		}
 	}
-	if s.faults.reset(hr.Method, path) {
-		resetConnection(w)
-		return 0
-	}
-	if f := s.faults.status(hr.Method, path); f != nil {
-		return s.writeError(w, hr, &apiError{status: f.Status, msg: f.Message})
+	writeError := s.writeError
+	if node != "" {
+		writeError = writeCLIError
 	}
 	if !strings.HasPrefix(path, apiPrefix+"/") {
-		return s.writeError(w, hr, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, path)})
+		return writeError(w, hr, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, path)}), ""
 	}
 	rel := strings.TrimPrefix(path, apiPrefix)
 	if len(rel) > 1 {
@@ -143,22 +157,25 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 	// Authentication comes first, as in PVE's auth_handler.
 	noAuth := rel == "/access/ticket" && (hr.Method == http.MethodGet || hr.Method == http.MethodPost)
 	user := ""
-	if !noAuth {
+	switch {
+	case node != "":
+		user = "root@pam"
+	case !noAuth:
 		u, err := s.auth.check(hr)
 		if err != nil {
-			return s.writeError(w, hr, err)
+			return writeError(w, hr, err), user
 		}
 		user = u
 	}
 
 	rt, vars := s.match(hr.Method, rel)
 	if rt == nil {
-		return s.writeError(w, hr, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, rel)})
+		return writeError(w, hr, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", hr.Method, rel)}), user
 	}
 
 	p, perr := readParams(hr)
 	if perr != nil {
-		return s.writeError(w, hr, perr)
+		return writeError(w, hr, perr), user
 	}
 	for k, v := range vars {
 		p[k] = v
@@ -172,7 +189,7 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 			node = s.opts.Nodes[0]
 		}
 		if !s.isNode(node) {
-			return s.writeError(w, hr, errf("hostname lookup '%s' failed - failed to get address info for: %s: Name or service not known", node, node))
+			return writeError(w, hr, errf("hostname lookup '%s' failed - failed to get address info for: %s: Name or service not known", node, node)), user
 		}
 		req.node = node
 	}
@@ -180,26 +197,26 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request) int {
 	// PVE's HTTP server checks the method's permissions before the handler
 	// verifies its parameters (check_api2_permissions in rest_handler).
 	if err := s.checkAPIPermissions(hr.Method, rt.tmpl, user, p); err != nil {
-		return s.writeError(w, hr, asAPIError(err))
+		return writeError(w, hr, asAPIError(err)), user
 	}
 	if params.Known(hr.Method, rt.tmpl) {
 		if errs := params.Validate(hr.Method, rt.tmpl, p); len(errs) > 0 {
-			return s.writeError(w, hr, paramErr(errs))
+			return writeError(w, hr, paramErr(errs)), user
 		}
 	}
 	if v, ok := vars["vmid"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 100 || n > 999999999 {
-			return s.writeError(w, hr, paramErr1("vmid", fmt.Sprintf("value '%s' does not look like a valid VM ID", v)))
+			return writeError(w, hr, paramErr1("vmid", fmt.Sprintf("value '%s' does not look like a valid VM ID", v))), user
 		}
 		req.vmid = n
 	}
 
 	data, err := rt.handler(req)
 	if err != nil {
-		return s.writeError(w, hr, asAPIError(err))
+		return writeError(w, hr, asAPIError(err)), user
 	}
-	return writeData(w, data)
+	return writeData(w, data), user
 }
 
 // isNode reports whether name is one of the simulated nodes.

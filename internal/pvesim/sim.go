@@ -107,6 +107,7 @@ type server struct {
 	reqlog   *requestLog
 	auth     *authenticator
 	access   *accessConfig
+	nodeKeys map[string]string // node -> key of its node channel
 	routes   []*route
 	httpSrv  *http.Server
 	ln       net.Listener
@@ -274,6 +275,10 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		Fingerprint:   fp,
 		opts:          opts,
 		srv:           s,
+	}
+	if err := s.writeNodeChannels(sim.Endpoint, caPEM); err != nil {
+		s.close()
+		return nil, fmt.Errorf("pvesim: node channel: %w", err)
 	}
 	for uid, u := range access.users {
 		for name := range u.tokens {
