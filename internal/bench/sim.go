@@ -21,9 +21,10 @@ import (
 
 // SimStart is the start line cmd/pvesim prints when ready.
 type SimStart struct {
-	Endpoint string   `json:"endpoint"`
-	CAFile   string   `json:"ca_file"`
-	APIToken string   `json:"api_token"`
+	Endpoint string `json:"endpoint"`
+	CAFile   string `json:"ca_file"`
+	// APIToken is the least-privilege token the bench runs with.
+	APIToken string   `json:"provider_token"`
 	Nodes    []string `json:"nodes"`
 	SSH      *struct {
 		User           string `json:"user"`

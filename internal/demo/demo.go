@@ -182,9 +182,11 @@ func (d *demo) build(ctx context.Context) error {
 
 // startLine is the part of pvesim's start line the demo uses.
 type startLine struct {
-	Endpoint string   `json:"endpoint"`
-	CAFile   string   `json:"ca_file"`
-	APIToken string   `json:"api_token"`
+	Endpoint string `json:"endpoint"`
+	CAFile   string `json:"ca_file"`
+	// APIToken is the least-privilege, privilege-separated token the demo
+	// runs with, as a real cluster should.
+	APIToken string   `json:"provider_token"`
 	Nodes    []string `json:"nodes"`
 	SSH      *struct {
 		User           string `json:"user"`

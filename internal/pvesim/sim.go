@@ -360,27 +360,33 @@ func (s *Sim) Addr() string {
 
 // StartLine is the JSON object cmd/pvesim prints when ready.
 type StartLine struct {
-	Endpoint     string   `json:"endpoint"`
-	CAFile       string   `json:"ca_file"`
-	APIToken     string   `json:"api_token"`
-	Nodes        []string `json:"nodes"`
-	User         string   `json:"user"`
-	PasswordFile string   `json:"password_file"`
-	StateDir     string   `json:"state_dir"`
-	SSH          any      `json:"ssh,omitempty"`
+	Endpoint string `json:"endpoint"`
+	CAFile   string `json:"ca_file"`
+	APIToken string `json:"api_token"`
+	// ProviderToken is the least-privilege, privilege-separated token.
+	ProviderToken string `json:"provider_token"`
+	// Tokens are every token of the access configuration, by id.
+	Tokens       map[string]string `json:"tokens"`
+	Nodes        []string          `json:"nodes"`
+	User         string            `json:"user"`
+	PasswordFile string            `json:"password_file"`
+	StateDir     string            `json:"state_dir"`
+	SSH          any               `json:"ssh,omitempty"`
 }
 
 // StartLine returns the simulator's start line.
 func (s *Sim) StartLine() StartLine {
 	return StartLine{
-		Endpoint:     s.Endpoint,
-		CAFile:       s.CAFile,
-		APIToken:     s.APIToken,
-		Nodes:        s.Nodes,
-		User:         s.User,
-		PasswordFile: s.PasswordFile,
-		StateDir:     s.StateDir,
-		SSH:          s.SSH,
+		Endpoint:      s.Endpoint,
+		CAFile:        s.CAFile,
+		APIToken:      s.APIToken,
+		ProviderToken: s.ProviderToken,
+		Tokens:        s.Tokens,
+		Nodes:         s.Nodes,
+		User:          s.User,
+		PasswordFile:  s.PasswordFile,
+		StateDir:      s.StateDir,
+		SSH:           s.SSH,
 	}
 }
 

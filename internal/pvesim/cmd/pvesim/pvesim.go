@@ -3,8 +3,9 @@
 //	go run ./internal/pvesim/cmd/pvesim --listen 127.0.0.1:0 --nodes pve1 --state-dir DIR
 //
 // When ready it prints one JSON line on stdout: endpoint, ca_file,
-// api_token, nodes (and user, password_file, state_dir). Everything else
-// goes to stderr.
+// api_token (root@pam's token, no privilege separation), provider_token
+// (the least-privilege, privilege-separated token), tokens, nodes (and user,
+// password_file, state_dir). Everything else goes to stderr.
 package main
 
 import (
@@ -44,6 +45,9 @@ func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 	faultJSON := fs.String("fault-json", "", "fault rules to activate: a JSON object or array (see POST /_sim/faults)")
 	faultFile := fs.String("fault-file", "", "file holding fault rules as JSON")
 	templates := fs.String("templates", "", "comma-separated extra templates for local:vztmpl")
+	accessFile := fs.String("access-file", "", "file of user.cfg lines (user:, token:, group:, role:, acl:) applied on top of the default users and tokens")
+	var acls multiFlag
+	fs.Var(&acls, "acl", "a user.cfg line to apply on top of the defaults, e.g. 'acl:1:/vms:phoenix@pve!provider:PVEAuditor:' (repeatable)")
 	withSSH := fs.Bool("ssh", true, "run an SSH server per node (bubblewrap sandboxes); the start line then has an \"ssh\" member")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -63,6 +67,14 @@ func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 	if *withSSH {
 		opts.StartSSH = simssh.Starter()
 	}
+	if *accessFile != "" {
+		b, err := os.ReadFile(*accessFile)
+		if err != nil {
+			return fmt.Errorf("--access-file: %w", err)
+		}
+		opts.Access = append(opts.Access, strings.Split(string(b), "\n")...)
+	}
+	opts.Access = append(opts.Access, acls...)
 	for n := range strings.SplitSeq(*nodes, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			opts.Nodes = append(opts.Nodes, n)
@@ -135,4 +147,14 @@ func parseFaults(s string) ([]pvesim.Fault, error) {
 		return nil, err
 	}
 	return []pvesim.Fault{f}, nil
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, "; ") }
+
+func (m *multiFlag) Set(v string) error {
+	*m = append(*m, v)
+	return nil
 }
