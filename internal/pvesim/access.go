@@ -99,9 +99,8 @@ const ProviderRole = "PhoenixProvider"
 
 // ProviderRolePrivileges are ProviderRole's privileges.
 var ProviderRolePrivileges = []string{
-	"Datastore.AllocateSpace", "Datastore.Audit",
+	"Datastore.AllocateSpace",
 	"SDN.Use",
-	"Sys.Audit",
 	"VM.Allocate", "VM.Audit", "VM.Clone",
 	"VM.Config.CPU", "VM.Config.Disk", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options",
 	"VM.PowerMgmt",
