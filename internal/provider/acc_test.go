@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
@@ -28,7 +29,17 @@ type accEnv struct {
 	t         *testing.T
 	sim       *pvesim.Sim
 	endpoint  string
-	token     string
+	// token is the provider's API token: on the simulator the
+	// least-privilege, privilege-separated token (ProviderRole on "/").
+	token string
+	// adminToken is what the test itself inspects and prepares the cluster
+	// with: root@pam's token on the simulator, PHOENIX_ACC_ADMIN_API_TOKEN
+	// (else the provider's token) on a real cluster.
+	adminToken string
+	// rootLogin, when set, makes the provider log in as root@pam with a
+	// ticket instead of using token (PVE then lets the API change
+	// root-only settings).
+	rootLogin bool
 	caPEM     string
 	node      string
 	template  string
@@ -63,6 +74,7 @@ func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
 	if ep := os.Getenv("PHOENIX_ACC_ENDPOINT"); ep != "" {
 		e.endpoint = ep
 		e.token = os.Getenv("PHOENIX_ACC_API_TOKEN")
+		e.adminToken = envOr("PHOENIX_ACC_ADMIN_API_TOKEN", e.token)
 		if f := os.Getenv("PHOENIX_ACC_CA_CERTIFICATE_FILE"); f != "" {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -84,7 +96,8 @@ func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
 		}
 		e.sim = pvesim.Start(t, o)
 		e.endpoint = e.sim.Endpoint
-		e.token = e.sim.APIToken
+		e.token = e.sim.ProviderToken
+		e.adminToken = e.sim.APIToken
 		e.caPEM = string(e.sim.CAPEM)
 		e.node = e.sim.Nodes[0]
 		e.template = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
@@ -98,7 +111,7 @@ func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
 			e.sshNodes = info.Nodes
 		}
 	}
-	c, err := pve.New(pve.Config{Endpoint: e.endpoint, APIToken: e.token, CACertificatePEM: e.caPEM})
+	c, err := pve.New(pve.Config{Endpoint: e.endpoint, APIToken: e.adminToken, CACertificatePEM: e.caPEM})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +141,19 @@ func (e *accEnv) providerHCL() string {
 		}
 		ssh.WriteString("  }\n")
 	}
+	auth := fmt.Sprintf("api_token      = %q", e.token)
+	if e.rootLogin {
+		auth = fmt.Sprintf("username       = \"root@pam\"\n  password       = %q", e.sim.Password)
+	}
 	return fmt.Sprintf(`
 provider "phoenix" {
   endpoint       = %q
-  api_token      = %q
+  %s
   ca_certificate = <<-EOT
 %s
   EOT
 %s}
-`, e.endpoint, e.token, strings.TrimSpace(e.caPEM), ssh.String())
+`, e.endpoint, auth, strings.TrimSpace(e.caPEM), ssh.String())
 }
 
 // needSSH skips a test when the environment has no SSH access to the nodes.
@@ -188,4 +205,53 @@ func (e *accEnv) containers() []pve.Resource {
 		}
 	}
 	return out
+}
+
+// withAccess adds user.cfg lines to the simulator's access configuration.
+func withAccess(lines ...string) func(*pvesim.Options) {
+	return func(o *pvesim.Options) { o.Access = append(o.Access, lines...) }
+}
+
+// withPrivilegedContainers grants the provider's user and token Sys.Modify
+// on "/", which PVE requires to create a privileged container.
+func withPrivilegedContainers(o *pvesim.Options) {
+	withAccess(
+		"role:PhoenixPrivileged:Sys.Modify:",
+		"acl:1:/:phoenix@pve:"+pvesim.ProviderRole+",PhoenixPrivileged:",
+		"acl:1:/:"+pvesim.ProviderTokenID+":"+pvesim.ProviderRole+",PhoenixPrivileged:",
+	)(o)
+}
+
+// checkSetAsRoot asserts that the provider ran "pct set <vmid>" with args on
+// the node since the last resetLog (a setting PVE reserves to root@pam).
+func (e *accEnv) checkSetAsRoot(vmid int, args string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if !e.simOnly("the node's command log") {
+			return nil
+		}
+		want := fmt.Sprintf("pct set %d %s", vmid, args)
+		_, writes := simssh.SSHCommands(e.sim)
+		for _, w := range writes {
+			if strings.Contains(w, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %q among the node writes %q", want, writes)
+	}
+}
+
+// checkNoForbidden asserts that the simulator refused no API call (403)
+// since the last resetLog.
+func (e *accEnv) checkNoForbidden() resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if !e.simOnly("the API log") {
+			return nil
+		}
+		for _, r := range e.sim.Requests() {
+			if r.Status == 403 {
+				return fmt.Errorf("the API refused %s %s (%s): 403", r.Method, r.Path, r.User)
+			}
+		}
+		return nil
+	}
 }

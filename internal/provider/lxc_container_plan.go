@@ -56,6 +56,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	planAppArmor(&plan, &config, &resp.Diagnostics)
 	planIsolation(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
+	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -22,7 +22,7 @@ func (e *accEnv) dockerCT(extra, dockerBody string) string {
 // TestAccLXCContainer_dockerPlan checks what the plan of a Docker container
 // shows and refuses, before anything is created.
 func TestAccLXCContainer_dockerPlan(t *testing.T) {
-	e := newAccEnv(t)
+	e := newAccEnv(t, withSSH)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{

@@ -160,6 +160,9 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 	var vmid int
 	var upid string
 	var err error
+	// rootDeferred: the create request left out settings PVE reserves to
+	// root@pam; they are set on the node once the container exists.
+	rootDeferred := false
 	release := func() {}
 	if plan.Clone != nil {
 		// Proxmox VE locks a clone's source while the clone task runs: clones
@@ -169,7 +172,7 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		defer release()
 		vmid, upid, err = r.cloneContainer(ctx, c, &plan)
 	} else {
-		vmid, upid, err = r.createContainer(ctx, c, &plan, password.ValueString())
+		vmid, upid, rootDeferred, err = r.createContainer(ctx, c, &plan, password.ValueString())
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create the container", err.Error())
@@ -201,6 +204,12 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 	if plan.Clone != nil {
 		if err := r.configureClone(ctx, c, &plan); err != nil {
 			fail("Cannot configure the cloned container", err)
+			return
+		}
+	}
+	if rootDeferred {
+		if err := r.applyDeferred(ctx, c, &plan); err != nil {
+			fail("Cannot apply the settings reserved to root@pam", err)
 			return
 		}
 	}
@@ -244,28 +253,56 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 // createContainer posts the create request, retrying with a fresh ID when
 // the ID was taken meanwhile. A POST that may have reached Proxmox VE is
 // never repeated blindly.
-func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Client, plan *lxcContainerModel, password string) (int, string, error) {
+//
+// Settings PVE reserves to root@pam are left out of the request unless the
+// identity is root@pam (deferred reports that); Create sets them on the
+// node once the container exists.
+func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Client, plan *lxcContainerModel, password string) (vmid int, upid string, deferred bool, err error) {
 	node := plan.NodeName.ValueString()
 	chosen := known(plan.VMID)
 	for attempt := 1; ; attempt++ {
 		vmid, err := r.pickVMID(ctx, c, plan)
 		if err != nil {
-			return 0, "", err
+			return 0, "", false, err
 		}
 		params, diags := createParams(ctx, plan, int64(vmid), password)
 		if diags.HasError() {
-			return 0, "", fmt.Errorf("%s", diags.Errors()[0].Detail())
+			return 0, "", false, fmt.Errorf("%s", diags.Errors()[0].Detail())
+		}
+		if f, ok := params["features"]; ok && !r.data.apiIsRootPam() {
+			if v, later := withoutRootOnlyFeatures(f, params["unprivileged"] == "1"); later {
+				deferred = true
+				if v == "" {
+					delete(params, "features")
+				} else {
+					params["features"] = v
+				}
+			}
 		}
 		upid, err := c.CreateContainer(ctx, node, params)
 		if err == nil {
-			return vmid, upid, nil
+			return vmid, upid, deferred, nil
 		}
 		if pve.IsAlreadyExists(err) && !chosen && attempt < vmidAttempts {
 			tflog.Debug(ctx, "vmid taken meanwhile, retrying with a fresh one", map[string]any{"vmid": vmid, "attempt": attempt})
 			continue
 		}
-		return 0, "", err
+		return 0, "", false, err
 	}
+}
+
+// applyDeferred sets what the create request left out (see createContainer).
+func (r *lxcContainerResource) applyDeferred(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
+	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
+	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	desired, diags := desiredConfig(ctx, plan)
+	if diags.HasError() {
+		return fmt.Errorf("%s", diags.Errors()[0].Detail())
+	}
+	return r.updateConfig(ctx, c, node, vmid, desired, cfg)
 }
 
 func (r *lxcContainerResource) pickVMID(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (int, error) {
@@ -335,7 +372,7 @@ func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client
 				map[bool]string{true: "unprivileged", false: "privileged"}[got], plan.Unprivileged.ValueBool())
 		}
 	}
-	if err := updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
+	if err := r.updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
 		return err
 	}
 	return r.growRootFS(ctx, c, plan, cfg)
@@ -551,7 +588,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	}
 	if !ch.empty() {
 		tflog.Info(ctx, "updating container configuration", map[string]any{"id": plan.ID.ValueString(), "set": keys(ch.Set), "delete": ch.Delete})
-		if err := updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
+		if err := r.updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
 			resp.Diagnostics.AddError("Cannot update the container", err.Error())
 			return
 		}
@@ -610,16 +647,36 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 const digestAttempts = 5
 
 // updateConfig writes what desired changes in cfg, guarded by cfg's digest.
-// When the config changed meanwhile (PVE refuses the stale digest, also when
-// an earlier attempt whose answer was lost went through), it reads the
-// config again and writes what is still missing.
-func updateConfig(ctx context.Context, c *pve.Client, node string, vmid int, desired map[string]string, cfg *pve.RawConfig) error {
+// Settings PVE reserves to root@pam go first, with "pct set" on the node
+// (unless the API identity is root@pam), the rest through the API. When the
+// config changed meanwhile (PVE refuses the stale digest, also when an
+// earlier attempt whose answer was lost went through), it reads the config
+// again and writes what is still missing.
+func (r *lxcContainerResource) updateConfig(ctx context.Context, c *pve.Client, node string, vmid int, desired map[string]string, cfg *pve.RawConfig) error {
 	for attempt := 1; ; attempt++ {
 		ch := diffConfig(desired, cfg.Values)
 		if ch.empty() {
 			return nil
 		}
-		err := c.UpdateContainerConfig(ctx, node, vmid, ch.Set, ch.Delete, cfg.Digest)
+		api, root := splitRootOnly(ch, cfg.Values, r.data.apiIsRootPam())
+		var err error
+		if !root.empty() {
+			logRootOnly(ctx, node, vmid, root)
+			err = r.data.NodeOps().SetConfigAsRoot(ctx, node, vmid, root.Set, root.Delete, cfg.Digest)
+			if err == nil && api.empty() {
+				return nil
+			}
+			if err == nil || errors.Is(err, errDigestChanged) && attempt < digestAttempts {
+				// The digest changed (by this write or another client's):
+				// read the config again for the rest.
+				if cfg, err = c.ContainerConfig(ctx, node, vmid); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		err = c.UpdateContainerConfig(ctx, node, vmid, api.Set, api.Delete, cfg.Digest)
 		if err == nil || !pve.IsDigestMismatch(err) || attempt == digestAttempts {
 			return err
 		}
