@@ -26,9 +26,9 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 // accEnv is where an acceptance test runs: the simulator by default, a real
 // cluster when PHOENIX_ACC_ENDPOINT is set.
 type accEnv struct {
-	t         *testing.T
-	sim       *pvesim.Sim
-	endpoint  string
+	t        *testing.T
+	sim      *pvesim.Sim
+	endpoint string
 	// token is the provider's API token: on the simulator the
 	// least-privilege, privilege-separated token (ProviderRole on "/").
 	token string

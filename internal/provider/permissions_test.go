@@ -100,8 +100,8 @@ func TestAccRootOnlyWithTokenNeedsSSH(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
-			Config:      e.dockerCT("", ""),
-			PlanOnly:    true,
+			Config:   e.dockerCT("", ""),
+			PlanOnly: true,
 			ExpectError: phrases("Setting reserved to root@pam", "features = keyctl=1,nesting=1 (the docker block needs nesting and keyctl)",
 				"changing feature flags other than nesting (keyctl) is only allowed for root@pam", "check_ct_modify_config_perm",
 				"phoenix@pve!provider", "add an ssh block", "log in as root@pam with username and password"),
