@@ -90,7 +90,7 @@ func CheckBubblewrap() error {
 			"Install it, then run make demo again:\n" +
 			"  Debian/Ubuntu: sudo apt-get install bubblewrap\n" +
 			"  Fedora:        sudo dnf install bubblewrap\n" +
-			"(bash .ci/run installs it with the other packages the tests need)")
+			"(make demo and make test install it, with the other packages they need, when run as root on Debian)")
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func demoCmd(t *testing.T) *exec.Cmd {
 		t.Skip("runs the whole demo (Terraform CLI, simulator with SSH sandboxes): set TF_ACC=1 (make test does)")
 	}
 	if err := CheckBubblewrap(); err != nil {
-		t.Skip(err.Error())
+		t.Skip("bwrap is not on PATH: the simulator runs node and container commands in bubblewrap sandboxes (apt-get install bubblewrap)")
 	}
 	tf, err := FindTerraform(os.Getenv("TF_ACC_TERRAFORM_PATH"))
 	if err != nil {
