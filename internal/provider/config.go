@@ -302,6 +302,8 @@ type providerData struct {
 	fleet fleetStatus
 	// cloneLocks serializes the clones of one source (fleet.go).
 	cloneLocks sync.Map
+	// perms are the API identity's privileges, asked once (permissions.go).
+	perms permissionsCache
 }
 
 func newProviderData(s settings, version string) (*providerData, diag.Diagnostics) {

@@ -175,7 +175,12 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		vmid, upid, rootDeferred, err = r.createContainer(ctx, c, &plan, password.ValueString())
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot create the container", err.Error())
+		summary := "Cannot create the container"
+		var mp *missingPrivilegesError
+		if errors.As(err, &mp) {
+			summary = "Missing Proxmox VE privileges"
+		}
+		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
 	plan.VMID = types.Int64Value(int64(vmid))
@@ -279,6 +284,10 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 				}
 			}
 		}
+		start := plan.Started.ValueBool() || plan.Docker != nil
+		if err := r.data.checkPrivileges(ctx, c, createNeeds(params, strconv.Itoa(vmid), start)); err != nil {
+			return 0, "", false, err
+		}
 		upid, err := c.CreateContainer(ctx, node, params)
 		if err == nil {
 			return vmid, upid, deferred, nil
@@ -342,6 +351,9 @@ func (r *lxcContainerResource) cloneContainer(ctx context.Context, c *pve.Client
 		}
 		if known(src.Storage) {
 			params["storage"] = src.Storage.ValueString()
+		}
+		if err := r.data.checkPrivileges(ctx, c, cloneNeeds(ctx, plan, params)); err != nil {
+			return 0, "", err
 		}
 		upid, err := c.CloneContainer(ctx, srcNode, int(src.SourceVMID.ValueInt64()), params)
 		if err == nil {
@@ -579,6 +591,10 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	running := st.Running()
+	if err := r.data.checkPrivileges(ctx, c, updateNeeds(&plan, &state, ch, cfg, running, r.data.apiIsRootPam())); err != nil {
+		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())
+		return
+	}
 	rawChanged := false
 	if nodeNeeded(ctx, &plan, cfg.LXC) {
 		if rawChanged, err = r.applyNodeConfig(ctx, &plan, cfg.LXC); err != nil {
@@ -733,6 +749,14 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 	}
 	if st.Lock != "" {
 		tflog.Debug(ctx, "container is locked; destroy waits for the lock", map[string]any{"lock": st.Lock})
+	}
+	needs := []privNeed{{vmsPath(strconv.Itoa(vmid)), []string{"VM.Allocate"}, "the destroy"}}
+	if st.Running() {
+		needs = append(needs, privNeed{vmsPath(strconv.Itoa(vmid)), []string{"VM.PowerMgmt"}, "stopping before the destroy"})
+	}
+	if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
+		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())
+		return
 	}
 	if st.Running() {
 		if err := r.stop(ctx, c, node, vmid); err != nil && !pve.IsNotFound(err) {

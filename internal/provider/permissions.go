@@ -7,12 +7,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 // Proxmox VE reserves some container settings to root@pam itself: only a
@@ -280,4 +282,244 @@ func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContaine
 		what += " (the docker block needs nesting and keyctl)"
 	}
 	diags.AddAttributeError(path.Root("features"), "Setting reserved to root@pam", rootOnlyPlanError(d, what, reason))
+}
+
+// privNeed is one privilege (any of privs) an operation needs on a path,
+// and the attribute that needs it.
+type privNeed struct {
+	path  string
+	privs []string
+	attr  string
+}
+
+func (n privNeed) String() string {
+	return strings.Join(n.privs, " or ") + " on " + n.path + ", for " + n.attr
+}
+
+// settingAttr names the resource attribute behind a Proxmox VE key.
+func settingAttr(key string) string {
+	switch key {
+	case "cpulimit":
+		return "cpu_limit"
+	case "cpuunits":
+		return "cpu_units"
+	case "onboot":
+		return "start_on_boot"
+	case "ostype":
+		return "os_type"
+	}
+	if isNetKey(key) {
+		return "network[" + strings.TrimPrefix(key, "net") + "]"
+	}
+	return key
+}
+
+// configNeeds are the privileges setting (or, with value "", deleting) a
+// config key needs, after pve-container's check_ct_modify_config_perm: the
+// key's VM.Config.* privilege on the container, Datastore.AllocateSpace for
+// a new volume, SDN.Use on a network's bridge (zone localnetwork for a
+// plain bridge, bridge/tag with a VLAN tag), VM.Allocate for nesting.
+// Settings reserved to root@pam need none: they go to the node.
+func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
+	attr := settingAttr(key)
+	need := func(path, attr string, privs ...string) privNeed { return privNeed{path: path, privs: privs, attr: attr} }
+	if rootOnlyReason(key, old, value, unprivileged) != "" {
+		return nil
+	}
+	switch {
+	case key == "cores" || key == "cpuunits" || key == "cpulimit":
+		return []privNeed{need(vms, attr, "VM.Config.CPU")}
+	case key == "memory" || key == "swap":
+		return []privNeed{need(vms, attr, "VM.Config.Memory")}
+	case key == "rootfs" || isMountKey(key):
+		out := []privNeed{need(vms, attr, "VM.Config.Disk")}
+		if vol, _, _ := strings.Cut(value, ","); value != "" {
+			if sid, size, ok := strings.Cut(strings.TrimPrefix(vol, "volume="), ":"); ok {
+				if _, err := strconv.ParseFloat(size, 64); err == nil {
+					out = append(out, need("/storage/"+sid, attr+".storage", "Datastore.AllocateSpace"))
+				}
+			}
+		}
+		return out
+	case isNetKey(key):
+		out := []privNeed{need(vms, attr, "VM.Config.Network")}
+		for _, v := range []string{old, value} {
+			if v == "" {
+				continue
+			}
+			n, err := pve.ParseNet(v)
+			if err != nil || n.Bridge == "" {
+				continue
+			}
+			p := "/sdn/zones/localnetwork/" + n.Bridge
+			if n.Tag != nil {
+				p += "/" + strconv.Itoa(*n.Tag)
+			}
+			out = append(out, need(p, attr+".bridge", "SDN.Use"))
+		}
+		return out
+	case key == "hostname" || key == "nameserver" || key == "searchdomain":
+		return []privNeed{need(vms, attr, "VM.Config.Network")}
+	case key == "features":
+		// Nesting alone may change; PVE then wants VM.Allocate.
+		if featureFlags(old)["nesting"] != featureFlags(value)["nesting"] {
+			return []privNeed{need(vms, "features.nesting", "VM.Allocate")}
+		}
+		return nil
+	}
+	return []privNeed{need(vms, attr, "VM.Config.Options")}
+}
+
+// vmsPath is a container's ACL path; "" vmid (not chosen yet) stands for
+// the new one.
+func vmsPath(vmid string) string {
+	if vmid == "" {
+		return "/vms/<new vmid>"
+	}
+	return "/vms/" + vmid
+}
+
+// createNeeds are the privileges of a create from a template (params as
+// sent, root-only settings already left out) and of what follows it.
+func createNeeds(params map[string]string, vmid string, start bool) []privNeed {
+	vms := vmsPath(vmid)
+	unpriv := params["unprivileged"] != "0"
+	out := []privNeed{{vms, []string{"VM.Allocate"}, "vmid"}, {vms, []string{"VM.Audit"}, "id (reading the container back)"}}
+	if !unpriv {
+		out = append(out, privNeed{"/", []string{"Sys.Modify"}, "unprivileged = false"})
+	}
+	ks := make([]string, 0, len(params))
+	for k := range params {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		switch k {
+		case "vmid", "ostemplate", "storage", "password", "ssh-public-keys", "pool", "start", "unprivileged":
+			continue
+		}
+		out = append(out, configNeeds(vms, k, "", params[k], unpriv)...)
+	}
+	if sid, _, ok := strings.Cut(params["ostemplate"], ":"); ok {
+		out = append(out, privNeed{"/storage/" + sid, []string{"Datastore.AllocateSpace", "Datastore.Audit"}, "template"})
+	}
+	if start {
+		out = append(out, privNeed{vms, []string{"VM.PowerMgmt"}, "started"})
+	}
+	return out
+}
+
+// permissionsCache holds the caller's effective privileges, asked once per
+// provider run.
+type permissionsCache struct {
+	once  sync.Once
+	perms pve.Permissions
+	err   error
+}
+
+// checkPrivileges asks Proxmox VE once per provider run for the API
+// identity's effective privileges (GET /access/permissions) and reports
+// every need it does not meet, so that an apply stops before its first
+// change instead of half way. root@pam needs no check. When the question
+// itself fails, the check is skipped (PVE still enforces its rules).
+func (d *providerData) checkPrivileges(ctx context.Context, c *pve.Client, needs []privNeed) error {
+	if d.apiIsRootPam() || len(needs) == 0 {
+		return nil
+	}
+	d.perms.once.Do(func() { d.perms.perms, d.perms.err = c.Permissions(ctx) })
+	if d.perms.err != nil {
+		tflog.Warn(ctx, "cannot read the API identity's privileges; Proxmox VE will refuse what it lacks", map[string]any{"error": d.perms.err.Error()})
+		return nil
+	}
+	var missing []string
+	seen := map[string]bool{}
+	for _, n := range needs {
+		path := n.path
+		if strings.HasPrefix(path, "/vms/<") {
+			path = "/vms/new"
+		}
+		ok := false
+		for _, p := range n.privs {
+			if d.perms.perms.Has(path, p) {
+				ok = true
+				break
+			}
+		}
+		if !ok && !seen[n.String()] {
+			seen[n.String()] = true
+			missing = append(missing, "- "+n.String())
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &missingPrivilegesError{fmt.Sprintf("%s lacks Proxmox VE privileges this operation needs (from GET /access/permissions); nothing was changed:\n%s\n"+
+		"Grant them to the user and, for a privilege-separated token, to the token as well (see the provider's permissions guide: "+
+		"the role PhoenixProvider on / covers them)", d.apiIdentity(), strings.Join(missing, "\n"))}
+}
+
+// missingPrivilegesError is checkPrivileges' answer when privileges lack.
+type missingPrivilegesError struct{ msg string }
+
+func (e *missingPrivilegesError) Error() string { return e.msg }
+
+// cloneNeeds are the privileges of a clone and of the configuration that
+// follows it: VM.Clone on the source, VM.Allocate on the new container,
+// Datastore.AllocateSpace on a target storage, the settings' privileges.
+func cloneNeeds(ctx context.Context, plan *lxcContainerModel, params map[string]string) []privNeed {
+	vms := vmsPath(params["newid"])
+	out := []privNeed{
+		{"/vms/" + strconv.FormatInt(plan.Clone.SourceVMID.ValueInt64(), 10), []string{"VM.Clone"}, "clone.source_vmid"},
+		{vms, []string{"VM.Allocate"}, "vmid"},
+		{vms, []string{"VM.Audit"}, "id (reading the container back)"},
+	}
+	if s := params["storage"]; s != "" {
+		out = append(out, privNeed{"/storage/" + s, []string{"Datastore.AllocateSpace"}, "clone.storage"})
+	}
+	desired, _ := desiredConfig(ctx, plan)
+	unpriv := !known(plan.Unprivileged) || plan.Unprivileged.ValueBool()
+	ks := make([]string, 0, len(desired))
+	for k := range desired {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		if k == "features" {
+			continue // the source's flags are not known before the clone
+		}
+		out = append(out, configNeeds(vms, k, "", desired[k], unpriv)...)
+	}
+	if plan.Started.ValueBool() || plan.Docker != nil {
+		out = append(out, privNeed{vms, []string{"VM.PowerMgmt"}, "started"})
+	}
+	return out
+}
+
+// updateNeeds are the privileges of an update: each changed key's (root-only
+// ones go to the node), VM.PowerMgmt for a start, stop or restart, and a
+// resize's VM.Config.Disk, VM.Config.Options and Datastore.AllocateSpace.
+func updateNeeds(plan, state *lxcContainerModel, ch configChange, cfg *pve.RawConfig, running, rootPam bool) []privNeed {
+	vms := vmsPath(strconv.FormatInt(plan.VMID.ValueInt64(), 10))
+	unpriv := cfg.Values["unprivileged"] == "1"
+	api, _ := splitRootOnly(ch, cfg.Values, rootPam)
+	var out []privNeed
+	ks := keys(api.Set)
+	sort.Strings(ks)
+	for _, k := range ks {
+		out = append(out, configNeeds(vms, k, cfg.Values[k], api.Set[k], unpriv)...)
+	}
+	for _, k := range api.Delete {
+		out = append(out, configNeeds(vms, k, cfg.Values[k], "", unpriv)...)
+	}
+	want := plan.Started.ValueBool()
+	if want != running || running && ch.needsRestart() || plan.Docker != nil && !want {
+		out = append(out, privNeed{vms, []string{"VM.PowerMgmt"}, "started"})
+	}
+	if plan.RootFS != nil && state.RootFS != nil && known(plan.RootFS.Size) && !plan.RootFS.Size.Equal(state.RootFS.Size) {
+		out = append(out, privNeed{vms, []string{"VM.Config.Disk"}, "rootfs.size"}, privNeed{vms, []string{"VM.Config.Options"}, "rootfs.size"})
+		if rf, err := pve.ParseRootFS(cfg.Values["rootfs"]); err == nil && rf.Storage != "" {
+			out = append(out, privNeed{"/storage/" + rf.Storage, []string{"Datastore.AllocateSpace"}, "rootfs.size"})
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 	"reflect"
 	"regexp"
 	"strings"
@@ -168,4 +169,87 @@ func phrases(ps ...string) *regexp.Regexp {
 		parts = append(parts, strings.Join(words, `\s+`))
 	}
 	return regexp.MustCompile(`(?s)` + strings.Join(parts, ".*"))
+}
+
+// TestAccMissingPrivilege removes each privilege of the recommended role in
+// turn from the provider's token: the apply fails before the create, naming
+// the privilege and its path, and the cluster is left as it was.
+func TestAccMissingPrivilege(t *testing.T) {
+	probe := newAccEnv(t)
+	if !probe.simOnly("changing the token's role") {
+		t.Skip("runs on the simulator only: it rewrites the token's ACLs")
+	}
+	for _, priv := range pvesim.ProviderRolePrivileges {
+		t.Run(priv, func(t *testing.T) {
+			t.Parallel()
+			var keep []string
+			for _, p := range pvesim.ProviderRolePrivileges {
+				if p != priv {
+					keep = append(keep, p)
+				}
+			}
+			// The user holds the whole role, its privilege-separated token
+			// the role less one privilege.
+			e := newAccEnv(t, withAccess(
+				"user:reduced@pve:1:0::::::",
+				"token:reduced@pve!t:0:1::",
+				"role:Reduced:"+strings.Join(keep, ",")+":",
+				"acl:1:/:reduced@pve:"+pvesim.ProviderRole+":",
+				"acl:1:/:reduced@pve!t:Reduced:",
+			))
+			e.token = e.sim.Tokens["reduced@pve!t"]
+			vms := "/vms/4300"
+			cfg := e.containerConfig(ctConfig{VMID: 4300, Cores: 2, Memory: 1024, Tags: []string{"acc"}, Unprivileged: true, Extra: "  features = { nesting = true }\n"})
+			wantPath := map[string]string{
+				"Datastore.AllocateSpace": "/storage/local-lvm", "SDN.Use": "/sdn/zones/localnetwork/" + e.bridge,
+			}[priv]
+			if priv == "VM.Clone" {
+				// Only a clone needs VM.Clone: clone a container the test made.
+				src := 4301
+				upid, err := e.client.CreateContainer(t.Context(), e.node, map[string]string{
+					"vmid": "4301", "ostemplate": e.template, "rootfs": e.storage + ":4",
+				})
+				if err == nil {
+					err = e.client.WaitTask(t.Context(), upid)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg = e.providerHCL() + fmt.Sprintf(`
+resource "phoenix_lxc_container" "test" {
+  node_name    = %q
+  vmid         = 4300
+  unprivileged = true
+  clone {
+    source_vmid = %d
+  }
+}
+`, e.node, src)
+				vms = fmt.Sprintf("/vms/%d", src)
+			}
+			if wantPath == "" {
+				wantPath = vms
+			}
+			before := len(e.containers())
+			e.resetLog()
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      cfg,
+					ExpectError: phrases("Missing Proxmox VE privileges", "reduced@pve!t lacks", priv+" on "+wantPath),
+				}},
+			})
+			if n := len(e.containers()); n != before {
+				t.Errorf("%d containers after the refused apply, %d before", n, before)
+			}
+			for _, r := range e.sim.Requests() {
+				if r.User == "reduced@pve!t" && r.Method != "GET" {
+					t.Errorf("the refused apply sent %s %s", r.Method, r.Path)
+				}
+				if r.Status == 403 {
+					t.Errorf("the API refused %s %s: the check should have come first", r.Method, r.Path)
+				}
+			}
+		})
+	}
 }

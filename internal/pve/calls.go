@@ -520,3 +520,41 @@ func (c *Client) TemplateExists(ctx context.Context, node, volid string) (bool, 
 	}
 	return false, nil
 }
+
+// Permissions are the effective privileges of the caller from GET
+// /access/permissions: path -> privilege -> 1 when it propagates to the
+// path's children, 0 when it holds on the path alone.
+type Permissions map[string]map[string]int
+
+// Permissions asks Proxmox VE for the caller's effective privileges on every
+// path that has an ACL (and the standard paths).
+func (c *Client) Permissions(ctx context.Context) (Permissions, error) {
+	var out Permissions
+	if err := c.get(ctx, "/access/permissions", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Has reports whether the privileges hold priv on path: the path's own
+// entry when it has one, else the propagating privileges of its nearest
+// ancestor that has one (deeper ACLs replace inherited ones, and every path
+// with an ACL has an entry).
+func (p Permissions) Has(path, priv string) bool {
+	path = "/" + strings.Trim(path, "/")
+	if privs, ok := p[path]; ok {
+		_, has := privs[priv]
+		return has
+	}
+	for path != "/" {
+		i := strings.LastIndexByte(path, '/')
+		path = path[:i]
+		if path == "" {
+			path = "/"
+		}
+		if privs, ok := p[path]; ok {
+			return privs[priv] == 1
+		}
+	}
+	return false
+}
