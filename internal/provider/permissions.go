@@ -322,7 +322,9 @@ func settingAttr(key string) string {
 // Settings reserved to root@pam need none: they go to the node.
 func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 	attr := settingAttr(key)
-	need := func(path, attr string, privs ...string) privNeed { return privNeed{path: path, privs: privs, attr: attr} }
+	need := func(path, attr string, privs ...string) privNeed {
+		return privNeed{path: path, privs: privs, attr: attr}
+	}
 	if rootOnlyReason(key, old, value, unprivileged) != "" {
 		return nil
 	}
