@@ -40,13 +40,15 @@ type accEnv struct {
 	// ticket instead of using token (PVE then lets the API change
 	// root-only settings).
 	rootLogin bool
-	caPEM     string
-	node      string
-	template  string
-	template2 string
-	storage   string
-	bridge    string
-	client    *pve.Client
+	// allowForbidden lets a test provoke 403 answers.
+	allowForbidden bool
+	caPEM          string
+	node           string
+	template       string
+	template2      string
+	storage        string
+	bridge         string
+	client         *pve.Client
 	// SSH access to the nodes (empty when the environment has none).
 	sshKeyFile    string
 	sshKnownHosts string
@@ -95,6 +97,17 @@ func newAccEnv(t *testing.T, opts ...func(*pvesim.Options)) *accEnv {
 			f(&o)
 		}
 		e.sim = pvesim.Start(t, o)
+		// The provider works within Proxmox VE's permissions: no test may
+		// see the simulator refuse one of its calls (tests that provoke a
+		// 403 on purpose set allowForbidden).
+		t.Cleanup(func() {
+			if e.allowForbidden {
+				return
+			}
+			for _, r := range e.sim.Forbidden() {
+				t.Errorf("the simulator refused %s %s by %s with 403: the provider must stay within its permissions", r.Method, r.Path, r.User)
+			}
+		})
 		e.endpoint = e.sim.Endpoint
 		e.token = e.sim.ProviderToken
 		e.adminToken = e.sim.APIToken

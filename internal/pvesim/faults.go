@@ -304,14 +304,26 @@ type Request struct {
 // requestLog keeps the API calls (and SSH commands) since start or the last
 // reset.
 type requestLog struct {
-	mu      sync.Mutex
-	entries []Request
+	mu        sync.Mutex
+	entries   []Request
+	forbidden []Request
 }
 
 func (l *requestLog) add(r Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.entries = append(l.entries, r)
+	if r.Status == 403 && r.Source == "" {
+		l.forbidden = append(l.forbidden, r)
+	}
+}
+
+// refused returns every API call answered 403 since the simulator started
+// (ResetRequests keeps them).
+func (l *requestLog) refused() []Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.forbidden)
 }
 
 func (l *requestLog) all() []Request {

@@ -393,6 +393,10 @@ func (s *Sim) StartLine() StartLine {
 // Requests returns the request log since start or the last ResetRequests.
 func (s *Sim) Requests() []Request { return s.srv.reqlog.all() }
 
+// Forbidden returns the API calls the simulator refused with 403 since it
+// started, whatever ResetRequests did since.
+func (s *Sim) Forbidden() []Request { return s.srv.reqlog.refused() }
+
 // ResetRequests empties the request log.
 func (s *Sim) ResetRequests() { s.srv.reqlog.reset() }
 
