@@ -150,24 +150,29 @@ func TestAccLXCContainer_docker(t *testing.T) {
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("nesting"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("keyctl"), knownvalue.Bool(true)),
 				},
-				Check: func(*terraform.State) error {
-					main := e.conf(vmid).Main()
-					got := map[string]string{}
-					for _, kv := range main.LXC() {
-						got[kv.Key] = kv.Value
-					}
-					if got["lxc.apparmor.profile"] != "lxc-docker-secure" || got["lxc.apparmor.allow_nesting"] != "1" {
-						return fmt.Errorf("main section raw lines = %v", got)
-					}
-					if n := e.installRuns(); n != 1 {
-						return fmt.Errorf("the install script ran %d times, want 1", n)
-					}
-					installs = e.aptInstalls(vmid)
-					if installs == 0 {
-						return fmt.Errorf("no package was installed")
-					}
-					return nil
-				},
+				Check: resource.ComposeTestCheckFunc(
+					// The least-privilege token cannot set keyctl: it goes to the
+					// node with pct set, and PVE refuses nothing.
+					e.checkSetAsRoot(vmid, "--features 'keyctl=1,nesting=1'"),
+					e.checkNoForbidden(),
+					func(*terraform.State) error {
+						main := e.conf(vmid).Main()
+						got := map[string]string{}
+						for _, kv := range main.LXC() {
+							got[kv.Key] = kv.Value
+						}
+						if got["lxc.apparmor.profile"] != "lxc-docker-secure" || got["lxc.apparmor.allow_nesting"] != "1" {
+							return fmt.Errorf("main section raw lines = %v", got)
+						}
+						if n := e.installRuns(); n != 1 {
+							return fmt.Errorf("the install script ran %d times, want 1", n)
+						}
+						installs = e.aptInstalls(vmid)
+						if installs == 0 {
+							return fmt.Errorf("no package was installed")
+						}
+						return nil
+					}),
 			},
 			emptyReapply,
 			emptyReapply,
