@@ -13,24 +13,12 @@ import (
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
-// managedKeys are the config keys the resource owns through PUT .../config;
-// a managed key missing from the desired configuration is deleted. hostname
-// and ostype are computed when unset and so never deleted.
-var managedKeys = []string{
-	"description", "tags", "cores", "cpulimit", "cpuunits", "memory", "swap",
-	"nameserver", "searchdomain", "features", "onboot", "startup", "protection",
+// needsRestartKey reports whether a change of key only takes effect at the
+// next start (the table's live column; keys outside the table restart).
+func needsRestartKey(k string) bool {
+	st := settingFor(k)
+	return st == nil || !st.live
 }
-
-// hotplugKeys are the keys Proxmox VE applies to a running container at
-// once (its fast-plug and hot-plug options); a change to any other key
-// waits in [pve:pending] until the next start, so the provider restarts the
-// container for it.
-var hotplugKeys = map[string]bool{
-	"description": true, "onboot": true, "startup": true, "protection": true, "hostname": true, "tags": true,
-	"cores": true, "cpulimit": true, "cpuunits": true, "memory": true, "swap": true,
-}
-
-func needsRestartKey(k string) bool { return !hotplugKeys[k] && !isNetKey(k) }
 
 func boolStr(b bool) string {
 	if b {
@@ -47,64 +35,15 @@ func isNetKey(k string) bool {
 	return err == nil && n >= 0 && n < 32
 }
 
-// desiredConfig returns the managed settings a model asks for, as Proxmox VE
-// config values. Keys the model leaves unset are absent.
+// desiredConfig returns the settings a model asks for, as Proxmox VE config
+// values, from the settings table. Keys the model leaves unset are absent.
 func desiredConfig(ctx context.Context, m *lxcContainerModel) (map[string]string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	out := map[string]string{}
-	setStr := func(key string, v types.String) {
-		if known(v) && v.ValueString() != "" {
-			out[key] = v.ValueString()
+	for i := range containerSettings {
+		if d := containerSettings[i].desired; d != nil {
+			diags.Append(d(ctx, m, out)...)
 		}
-	}
-	setInt := func(key string, v types.Int64) {
-		if known(v) {
-			out[key] = strconv.FormatInt(v.ValueInt64(), 10)
-		}
-	}
-	setStr("hostname", m.Hostname)
-	setStr("description", m.Description)
-	setStr("ostype", m.OSType)
-	setInt("cores", m.Cores)
-	if known(m.CPULimit) {
-		out["cpulimit"] = strconv.FormatFloat(m.CPULimit.ValueFloat64(), 'f', -1, 64)
-	}
-	setInt("cpuunits", m.CPUUnits)
-	setInt("memory", m.Memory)
-	setInt("swap", m.Swap)
-	setStr("nameserver", m.Nameserver)
-	setStr("searchdomain", m.Searchdomain)
-	if known(m.Tags) {
-		var tags []string
-		diags.Append(m.Tags.ElementsAs(ctx, &tags, false)...)
-		if j := pve.JoinTags(tags); j != "" {
-			out["tags"] = j
-		}
-	}
-	if known(m.Features) {
-		f := readFeatures(m.Features)
-		s, d := f.pveString(ctx)
-		diags.Append(d...)
-		if s != "" {
-			out["features"] = s
-		}
-	}
-	if known(m.StartOnBoot) && m.StartOnBoot.ValueBool() {
-		out["onboot"] = "1"
-	}
-	if m.Startup != nil {
-		st := pve.Startup{Order: intPtr(m.Startup.Order), Up: intPtr(m.Startup.UpDelay), Down: intPtr(m.Startup.DownDelay)}
-		if s := st.String(); s != "" {
-			out["startup"] = s
-		}
-	}
-	if known(m.Protection) && m.Protection.ValueBool() {
-		out["protection"] = "1"
-	}
-	nets, d := m.networks(ctx)
-	diags.Append(d...)
-	for i, n := range nets {
-		out["net"+strconv.Itoa(i)] = netFromModel(n).String()
 	}
 	return out, diags
 }
@@ -148,40 +87,14 @@ func netFromModel(n networkModel) pve.Net {
 }
 
 // sameValue compares a desired and an actual config value the way Proxmox VE
-// means them, so that spelling differences never cause an update.
+// means them (the table's same column), so that spelling differences never
+// cause an update.
 func sameValue(key, want, got string) bool {
 	if want == got {
 		return true
 	}
-	switch {
-	case isNetKey(key):
-		a, err1 := pve.ParseNet(want)
-		b, err2 := pve.ParseNet(got)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if a.HWAddr == "" {
-			a.HWAddr = b.HWAddr
-		}
-		b.Extra = dropDefaultNetKeys(b.Extra)
-		a.Extra = dropDefaultNetKeys(a.Extra)
-		return a.String() == b.String()
-	case key == "features":
-		a, err1 := pve.ParseFeatures(want)
-		b, err2 := pve.ParseFeatures(got)
-		return err1 == nil && err2 == nil && a.String() == b.String()
-	case key == "startup":
-		a, err1 := pve.ParseStartup(want)
-		b, err2 := pve.ParseStartup(got)
-		return err1 == nil && err2 == nil && a.String() == b.String()
-	case key == "tags":
-		return pve.JoinTags([]string{want}) == pve.JoinTags([]string{got})
-	case key == "description":
-		return strings.TrimRight(want, "\n") == strings.TrimRight(got, "\n")
-	case key == "cpulimit":
-		a, err1 := strconv.ParseFloat(want, 64)
-		b, err2 := strconv.ParseFloat(got, 64)
-		return err1 == nil && err2 == nil && a == b
+	if st := settingFor(key); st != nil && st.same != nil {
+		return st.same(want, got)
 	}
 	return false
 }
@@ -228,20 +141,14 @@ func diffConfig(desired, actual map[string]string) configChange {
 			ch.Set[k] = v
 		}
 	}
-	for _, k := range managedKeys {
-		if _, want := desired[k]; !want {
-			if _, has := actual[k]; has {
-				if (k == "memory" || k == "swap") && actual[k] == "512" {
-					continue
-				}
-				ch.Delete = append(ch.Delete, k)
-			}
+	// A key the provider owns and the configuration leaves unset goes,
+	// unless it holds the value PVE uses when it is absent.
+	for k, v := range actual {
+		st := settingFor(k)
+		if _, want := desired[k]; want || st == nil || !st.managed || (st.absent != "" && v == st.absent) {
+			continue
 		}
-	}
-	for k := range actual {
-		if _, want := desired[k]; isNetKey(k) && !want {
-			ch.Delete = append(ch.Delete, k)
-		}
+		ch.Delete = append(ch.Delete, k)
 	}
 	sort.Strings(ch.Delete)
 	return ch
@@ -309,113 +216,16 @@ func optInt(values map[string]string, key string) (types.Int64, error) {
 
 // applyConfig maps a container's configuration onto m, which holds the
 // prior state (or the plan) so that values Proxmox VE cannot report and
-// equivalent spellings are kept.
+// equivalent spellings are kept: each row of the settings table reads its
+// keys, then the raw lxc.* lines are read.
 func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
 	var diags diag.Diagnostics
-	v := cfg.Values
-	str := func(key string, prior types.String) types.String {
-		if s, ok := v[key]; ok && s != "" {
-			return types.StringValue(s)
+	for i := range containerSettings {
+		if r := containerSettings[i].read; r != nil {
+			diags.Append(r(ctx, m, cfg)...)
 		}
-		if known(prior) && prior.ValueString() == "" {
-			return prior
-		}
-		return types.StringNull()
 	}
-	m.Hostname = str("hostname", m.Hostname)
-	desc := str("description", m.Description)
-	if known(desc) && known(m.Description) && sameValue("description", m.Description.ValueString(), desc.ValueString()) {
-		desc = m.Description
-	}
-	m.Description = desc
-	if os, ok := v["ostype"]; ok {
-		m.OSType = types.StringValue(os)
-	} else {
-		m.OSType = types.StringNull()
-	}
-	m.Nameserver = str("nameserver", m.Nameserver)
-	m.Searchdomain = str("searchdomain", m.Searchdomain)
-	m.Unprivileged = types.BoolValue(v["unprivileged"] == "1")
-	m.StartOnBoot = types.BoolValue(v["onboot"] == "1")
-	m.Protection = types.BoolValue(v["protection"] == "1")
-
-	var err error
-	if m.Cores, err = optInt(v, "cores"); err != nil {
-		diags.AddError("Unexpected container configuration", err.Error())
-	}
-	if m.CPUUnits, err = optInt(v, "cpuunits"); err != nil {
-		diags.AddError("Unexpected container configuration", err.Error())
-	}
-	if s, ok := v["cpulimit"]; ok {
-		f, perr := strconv.ParseFloat(s, 64)
-		if perr != nil {
-			diags.AddError("Unexpected container configuration", fmt.Sprintf("cpulimit=%q is not a number", s))
-		}
-		m.CPULimit = types.Float64Value(f)
-		if f == 0 && m.CPULimit.IsNull() {
-			m.CPULimit = types.Float64Null()
-		}
-	} else {
-		m.CPULimit = types.Float64Null()
-	}
-	mem, err := optInt(v, "memory")
-	if err != nil {
-		diags.AddError("Unexpected container configuration", err.Error())
-	}
-	if mem.IsNull() {
-		mem = types.Int64Value(defaultMemory)
-	}
-	m.Memory = mem
-	swap, err := optInt(v, "swap")
-	if err != nil {
-		diags.AddError("Unexpected container configuration", err.Error())
-	}
-	if swap.IsNull() {
-		swap = types.Int64Value(defaultSwap)
-	}
-	m.Swap = swap
-
-	if t, ok := v["tags"]; ok && t != "" {
-		tags := pve.SplitTags(t)
-		set, d := types.SetValueFrom(ctx, types.StringType, tags)
-		diags.Append(d...)
-		m.Tags = set
-	} else if !known(m.Tags) || len(m.Tags.Elements()) != 0 {
-		m.Tags = types.SetNull(types.StringType)
-	}
-
-	if rs, ok := v["rootfs"]; ok && (m.RootFS != nil || !m.keepRootFSAbsent) {
-		r, perr := pve.ParseRootFS(rs)
-		if perr != nil {
-			diags.AddError("Unexpected rootfs", perr.Error())
-		} else {
-			size := types.StringValue(r.Size)
-			if m.RootFS != nil && known(m.RootFS.Size) {
-				a, e1 := pve.ParseSize(m.RootFS.Size.ValueString())
-				b, e2 := pve.ParseSize(r.Size)
-				if e1 == nil && e2 == nil && a == b {
-					size = m.RootFS.Size
-				}
-			}
-			m.RootFS = &rootfsModel{Storage: types.StringValue(r.Storage), Size: size, Volume: types.StringValue(r.Volume)}
-		}
-	} else if !ok {
-		m.RootFS = nil
-	}
-
 	diags.Append(applyRawLXC(ctx, m, cfg.LXC)...)
-	diags.Append(applyNetworks(ctx, m, v)...)
-	diags.Append(applyFeatures(m, v)...)
-
-	if s, ok := v["startup"]; ok && s != "" {
-		st, perr := pve.ParseStartup(s)
-		if perr != nil {
-			diags.AddError("Unexpected startup", perr.Error())
-		}
-		m.Startup = &startupModel{Order: int64OrNull(st.Order), UpDelay: int64OrNull(st.Up), DownDelay: int64OrNull(st.Down)}
-	} else if m.Startup != nil {
-		m.Startup = &startupModel{Order: types.Int64Null(), UpDelay: types.Int64Null(), DownDelay: types.Int64Null()}
-	}
 	return diags
 }
 
