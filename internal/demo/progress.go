@@ -292,6 +292,7 @@ func isKey(k string) bool {
 var nodeOps = map[string]string{
 	"apparmor-install":  "node: install and load the AppArmor profile",
 	"write-lxc-config":  "node: write the raw lxc lines into the config file, under PVE's lock",
+	"pct-set":           "node: pct set as root for what Proxmox VE reserves to root@pam (keyctl)",
 	"docker-install":    "container: Docker install script (idempotent)",
 	"docker-check":      "container: Docker service check",
 	"docker-test":       "container: Docker tests",

@@ -3,17 +3,19 @@ package provider
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"sort"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 var (
@@ -24,84 +26,130 @@ var (
 // NewLXCContainerDataSource returns the phoenix_lxc_container data source.
 func NewLXCContainerDataSource() datasource.DataSource { return &lxcContainerDataSource{} }
 
+// The data source reads a container the way the resource does: its schema is
+// the resource's readable attributes, computed and in the same shapes, and
+// Read fills them with the resource's own mapping (applyConfig). A new
+// attribute of the resource appears here without an edit; one that cannot
+// be read back is listed in notInDataSource with the reason.
+
+// notInDataSource are the resource attributes the data source leaves out.
+var notInDataSource = map[string]string{
+	"template":         "Proxmox VE keeps no record of the template a container was created from",
+	"clone":            "Proxmox VE keeps no record of a clone's source",
+	"password":         "write-only",
+	"ssh_public_keys":  "Proxmox VE keeps no record of them",
+	"apparmor_profile": "an input; effective_apparmor_profile is what the container runs under",
+	"docker":           "needs SSH into the container; the data source reads the API only",
+	"started":          "the data source reports status instead",
+	"timeouts":         "a setting of the resource's operations",
+}
+
+// dataSourceOwn are the data source's attributes of its own.
+var dataSourceOwn = map[string]dschema.Attribute{
+	"id": dschema.StringAttribute{MarkdownDescription: "`<node_name>/<vmid>`.", Computed: true},
+	"node_name": dschema.StringAttribute{
+		MarkdownDescription: "Node of the container; looked up in the cluster when omitted.",
+		Optional:            true,
+		Computed:            true,
+		Validators:          []validator.String{stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")},
+	},
+	"vmid": dschema.Int64Attribute{
+		MarkdownDescription: "Container ID.",
+		Required:            true,
+		Validators:          []validator.Int64{int64validator.Between(100, 999999999)},
+	},
+	"status": dschema.StringAttribute{MarkdownDescription: "`running` or `stopped`.", Computed: true},
+}
+
 type lxcContainerDataSource struct {
 	data *providerData
 }
-
-type lxcContainerDataModel struct {
-	ID           types.String `tfsdk:"id"`
-	NodeName     types.String `tfsdk:"node_name"`
-	VMID         types.Int64  `tfsdk:"vmid"`
-	Hostname     types.String `tfsdk:"hostname"`
-	Description  types.String `tfsdk:"description"`
-	Status       types.String `tfsdk:"status"`
-	Tags         types.Set    `tfsdk:"tags"`
-	Unprivileged types.Bool   `tfsdk:"unprivileged"`
-	OSType       types.String `tfsdk:"os_type"`
-	Cores        types.Int64  `tfsdk:"cores"`
-	Memory       types.Int64  `tfsdk:"memory"`
-	Swap         types.Int64  `tfsdk:"swap"`
-	RootFSVolume types.String `tfsdk:"rootfs_volume"`
-	RootFSSize   types.String `tfsdk:"rootfs_size"`
-	Features     types.String `tfsdk:"features"`
-	Network      types.List   `tfsdk:"network"`
-	LXCConfig    types.List   `tfsdk:"lxc_config"`
-}
-
-var dataNetworkType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"name": types.StringType, "bridge": types.StringType, "ip": types.StringType, "gw": types.StringType,
-	"ip6": types.StringType, "gw6": types.StringType, "hwaddr": types.StringType,
-}}
-
-var dataLXCType = types.ObjectType{AttrTypes: map[string]attr.Type{"key": types.StringType, "value": types.StringType}}
 
 func (d *lxcContainerDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_lxc_container"
 }
 
-func (d *lxcContainerDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	computedStr := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+// dataSourceSchema builds the data source's schema from the resource's.
+func dataSourceSchema(ctx context.Context) dschema.Schema {
+	rs := lxcContainerSchema(ctx)
+	attrs := map[string]dschema.Attribute{}
+	for name, a := range dataSourceOwn {
+		attrs[name] = a
 	}
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "Reads an existing LXC container: its configuration as Proxmox VE reports it and whether it runs.",
-		Attributes: map[string]schema.Attribute{
-			"id": computedStr("`<node_name>/<vmid>`."),
-			"node_name": schema.StringAttribute{
-				MarkdownDescription: "Node of the container; looked up in the cluster when omitted.",
-				Optional:            true,
-				Computed:            true,
-				Validators:          []validator.String{stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")},
-			},
-			"vmid": schema.Int64Attribute{
-				MarkdownDescription: "Container ID.",
-				Required:            true,
-				Validators:          []validator.Int64{int64validator.Between(100, 999999999)},
-			},
-			"hostname":      computedStr("Host name."),
-			"description":   computedStr("Notes."),
-			"status":        computedStr("`running` or `stopped`."),
-			"tags":          schema.SetAttribute{MarkdownDescription: "Tags.", Computed: true, ElementType: types.StringType},
-			"unprivileged":  schema.BoolAttribute{MarkdownDescription: "Whether the container is unprivileged.", Computed: true},
-			"os_type":       computedStr("OS type."),
-			"cores":         schema.Int64Attribute{MarkdownDescription: "CPU cores (null: all of the host's).", Computed: true},
-			"memory":        schema.Int64Attribute{MarkdownDescription: "Memory in MiB.", Computed: true},
-			"swap":          schema.Int64Attribute{MarkdownDescription: "Swap in MiB.", Computed: true},
-			"rootfs_volume": computedStr("Volume ID of the root file system."),
-			"rootfs_size":   computedStr("Size of the root file system, e.g. `8G`."),
-			"features":      computedStr("Features as Proxmox VE writes them, e.g. `keyctl=1,nesting=1`."),
-			"network": schema.ListAttribute{
-				MarkdownDescription: "Network interfaces in order (`net0` first): name, bridge, ip, gw, ip6, gw6, hwaddr.",
-				Computed:            true,
-				ElementType:         dataNetworkType,
-			},
-			"lxc_config": schema.ListAttribute{
-				MarkdownDescription: "Raw `lxc.*` lines of the configuration file, in order, such as `lxc.apparmor.profile`.",
-				Computed:            true,
-				ElementType:         dataLXCType,
-			},
-		},
+	for name, a := range rs.Attributes {
+		if _, own := attrs[name]; !own && notInDataSource[name] == "" {
+			attrs[name] = computedAttr(a)
+		}
 	}
+	for name, b := range rs.Blocks {
+		if notInDataSource[name] == "" {
+			attrs[name] = computedBlock(b)
+		}
+	}
+	return dschema.Schema{
+		MarkdownDescription: "Reads an existing LXC container: its configuration as Proxmox VE reports it, in the shapes of the " +
+			"`phoenix_lxc_container` resource's attributes, and whether it runs.",
+		Attributes: attrs,
+	}
+}
+
+// computedAttr is a resource attribute as a computed data source attribute.
+func computedAttr(a rschema.Attribute) dschema.Attribute {
+	desc := a.GetMarkdownDescription()
+	switch a := a.(type) {
+	case rschema.StringAttribute:
+		return dschema.StringAttribute{MarkdownDescription: desc, Computed: true, Sensitive: a.Sensitive}
+	case rschema.Int64Attribute:
+		return dschema.Int64Attribute{MarkdownDescription: desc, Computed: true}
+	case rschema.Float64Attribute:
+		return dschema.Float64Attribute{MarkdownDescription: desc, Computed: true}
+	case rschema.BoolAttribute:
+		return dschema.BoolAttribute{MarkdownDescription: desc, Computed: true}
+	case rschema.SetAttribute:
+		return dschema.SetAttribute{MarkdownDescription: desc, Computed: true, ElementType: a.ElementType}
+	case rschema.ListAttribute:
+		return dschema.ListAttribute{MarkdownDescription: desc, Computed: true, ElementType: a.ElementType}
+	case rschema.MapAttribute:
+		return dschema.MapAttribute{MarkdownDescription: desc, Computed: true, ElementType: a.ElementType}
+	case rschema.SingleNestedAttribute:
+		return dschema.SingleNestedAttribute{MarkdownDescription: desc, Computed: true, Attributes: computedAttrs(a.Attributes, nil)}
+	case rschema.ListNestedAttribute:
+		return dschema.ListNestedAttribute{MarkdownDescription: desc, Computed: true,
+			NestedObject: dschema.NestedAttributeObject{Attributes: computedAttrs(a.NestedObject.Attributes, nil)}}
+	case rschema.SetNestedAttribute:
+		return dschema.SetNestedAttribute{MarkdownDescription: desc, Computed: true,
+			NestedObject: dschema.NestedAttributeObject{Attributes: computedAttrs(a.NestedObject.Attributes, nil)}}
+	}
+	panic(fmt.Sprintf("data source: no computed form for resource attribute type %T", a))
+}
+
+// computedBlock is a resource block as a computed data source attribute of
+// the same shape (a data source reports what it reads in attributes).
+func computedBlock(b rschema.Block) dschema.Attribute {
+	desc := b.GetMarkdownDescription()
+	switch b := b.(type) {
+	case rschema.SingleNestedBlock:
+		return dschema.SingleNestedAttribute{MarkdownDescription: desc, Computed: true, Attributes: computedAttrs(b.Attributes, b.Blocks)}
+	case rschema.ListNestedBlock:
+		return dschema.ListNestedAttribute{MarkdownDescription: desc, Computed: true,
+			NestedObject: dschema.NestedAttributeObject{Attributes: computedAttrs(b.NestedObject.Attributes, b.NestedObject.Blocks)}}
+	}
+	panic(fmt.Sprintf("data source: no computed form for resource block type %T", b))
+}
+
+func computedAttrs(as map[string]rschema.Attribute, bs map[string]rschema.Block) map[string]dschema.Attribute {
+	out := map[string]dschema.Attribute{}
+	for name, a := range as {
+		out[name] = computedAttr(a)
+	}
+	for name, b := range bs {
+		out[name] = computedBlock(b)
+	}
+	return out
+}
+
+func (d *lxcContainerDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = dataSourceSchema(ctx)
 }
 
 func (d *lxcContainerDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
@@ -117,8 +165,10 @@ func (d *lxcContainerDataSource) Configure(_ context.Context, req datasource.Con
 }
 
 func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m lxcContainerDataModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	var vmidV types.Int64
+	var nodeV types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, pathVMID, &vmidV)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("node_name"), &nodeV)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -131,8 +181,8 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 		resp.Diagnostics.AddError("Proxmox VE API not configured", err.Error())
 		return
 	}
-	vmid := int(m.VMID.ValueInt64())
-	node := m.NodeName.ValueString()
+	vmid := int(vmidV.ValueInt64())
+	node := nodeV.ValueString()
 	if node == "" {
 		found, ok, err := c.FindContainer(ctx, vmid)
 		if err != nil {
@@ -155,53 +205,73 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 		resp.Diagnostics.AddError("Cannot read the container's status", err.Error())
 		return
 	}
-	var full lxcContainerModel
-	full.NodeName = types.StringValue(node)
-	full.Network = types.ListNull(networkObjectType)
-	full.LXCConfig = types.ListNull(lxcLineObjectType)
+	full := lxcContainerModel{
+		NodeName:  types.StringValue(node),
+		VMID:      types.Int64Value(int64(vmid)),
+		ID:        types.StringValue(fmt.Sprintf("%s/%d", node, vmid)),
+		Network:   types.ListNull(networkObjectType),
+		LXCConfig: types.ListNull(lxcLineObjectType),
+		// A data source reports empty collections, not nulls.
+		Tags: types.SetValueMust(types.StringType, nil),
+	}
 	resp.Diagnostics.Append(applyConfig(ctx, &full, cfg)...)
+	if full.Tags.IsNull() {
+		full.Tags = types.SetValueMust(types.StringType, nil)
+	}
+	if full.Network.IsNull() {
+		full.Network = types.ListValueMust(networkObjectType, nil)
+	}
+	if full.LXCConfig.IsNull() {
+		full.LXCConfig = types.ListValueMust(lxcLineObjectType, nil)
+	}
+	sch := dataSourceSchema(ctx)
+	values, diags := modelValues(ctx, &full, sch)
+	resp.Diagnostics.Append(diags...)
+	values["status"] = types.StringValue(st.Status)
+	names := make([]string, 0, len(values))
+	for n := range values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(n), values[n])...)
+	}
+}
 
-	m.ID = types.StringValue(fmt.Sprintf("%s/%d", node, vmid))
-	m.NodeName = types.StringValue(node)
-	m.Hostname = full.Hostname
-	m.Description = full.Description
-	m.Status = types.StringValue(st.Status)
-	m.Tags = full.Tags
-	if m.Tags.IsNull() {
-		m.Tags = types.SetValueMust(types.StringType, nil)
-	}
-	m.Unprivileged = full.Unprivileged
-	m.OSType = full.OSType
-	m.Cores = full.Cores
-	m.Memory = full.Memory
-	m.Swap = full.Swap
-	m.RootFSVolume, m.RootFSSize = types.StringNull(), types.StringNull()
-	if full.RootFS != nil {
-		m.RootFSVolume, m.RootFSSize = full.RootFS.Volume, full.RootFS.Size
-	}
-	m.Features = types.StringNull()
-	if f, ok := cfg.Values["features"]; ok {
-		if pf, err := pve.ParseFeatures(f); err == nil {
-			m.Features = types.StringValue(pf.String())
+// modelValues returns the value of each data source attribute from the
+// resource model field of the same tfsdk name; blocks (pointers to
+// structs) become objects of the attribute's type.
+func modelValues(ctx context.Context, m *lxcContainerModel, sch dschema.Schema) (map[string]attr.Value, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	out := map[string]attr.Value{}
+	rv := reflect.ValueOf(m).Elem()
+	rt := rv.Type()
+	for i := range rt.NumField() {
+		name := rt.Field(i).Tag.Get("tfsdk")
+		a, ok := sch.Attributes[name]
+		if name == "" || name == "-" || !ok {
+			continue
+		}
+		switch f := rv.Field(i).Interface().(type) {
+		case attr.Value:
+			out[name] = f
+		default:
+			ot, isObj := a.GetType().(types.ObjectType)
+			fv := rv.Field(i)
+			if !isObj || fv.Kind() != reflect.Pointer {
+				diags.AddError("Data source mapping", fmt.Sprintf("attribute %s: unsupported field type %s", name, fv.Type()))
+				continue
+			}
+			if fv.IsNil() {
+				out[name] = types.ObjectNull(ot.AttrTypes)
+				continue
+			}
+			obj, d := types.ObjectValueFrom(ctx, ot.AttrTypes, fv.Interface())
+			diags.Append(d...)
+			out[name] = obj
 		}
 	}
-	fullNets, nd := full.networks(ctx)
-	resp.Diagnostics.Append(nd...)
-	nets := make([]attr.Value, 0, len(fullNets))
-	for _, n := range fullNets {
-		nets = append(nets, types.ObjectValueMust(dataNetworkType.AttrTypes, map[string]attr.Value{
-			"name": n.Name, "bridge": n.Bridge, "ip": n.IP, "gw": n.Gw, "ip6": n.IP6, "gw6": n.Gw6, "hwaddr": n.HWAddr,
-		}))
-	}
-	m.Network = types.ListValueMust(dataNetworkType, nets)
-	lines := make([]attr.Value, 0, len(cfg.LXC))
-	for _, kv := range cfg.LXC {
-		lines = append(lines, types.ObjectValueMust(dataLXCType.AttrTypes, map[string]attr.Value{
-			"key": types.StringValue(kv[0]), "value": types.StringValue(kv[1]),
-		}))
-	}
-	m.LXCConfig = types.ListValueMust(dataLXCType, lines)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	return out, diags
 }
 
 var pathVMID = path.Root("vmid")

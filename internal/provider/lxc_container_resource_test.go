@@ -637,7 +637,7 @@ func TestAccLXCContainer_dataSourceAndWriteOnlyPassword(t *testing.T) {
 	e := newAccEnv(t)
 	const secret = "s3cret-Root-pw"
 	cfg := e.containerConfig(ctConfig{VMID: 4160, Memory: 768, Tags: []string{"db"}, Unprivileged: true,
-		Extra: fmt.Sprintf("  password = %q\n", secret)}) + `
+		Extra: fmt.Sprintf("  password = %q\n  timezone = \"Europe/Berlin\"\n", secret)}) + `
 data "phoenix_lxc_container" "lookup" {
   vmid = phoenix_lxc_container.test.vmid
 }
@@ -650,12 +650,13 @@ data "phoenix_lxc_container" "lookup" {
 				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("node_name"), knownvalue.StringExact(e.node)),
 				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("status"), knownvalue.StringExact("running")),
 				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("memory"), knownvalue.Int64Exact(768)),
+				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("timezone"), knownvalue.StringExact("Europe/Berlin")),
 				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("hostname"), knownvalue.StringExact("acc-test")),
 				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("tags"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("db")})),
 				statecheck.ExpectKnownValue("data.phoenix_lxc_container.lookup", tfjsonpath.New("network").AtSliceIndex(0).AtMapKey("ip"), knownvalue.StringExact("10.0.0.202/24")),
 				statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("password"), knownvalue.Null()),
 			},
-			Check: func(s *terraform.State) error {
+			Check: resource.ComposeTestCheckFunc(func(s *terraform.State) error {
 				for addr, rs := range s.RootModule().Resources {
 					for k, v := range rs.Primary.Attributes {
 						if strings.Contains(v, secret) {
@@ -664,9 +665,44 @@ data "phoenix_lxc_container" "lookup" {
 					}
 				}
 				return nil
-			},
+			}, checkDataSourceMatchesResource(ctAddr, "data.phoenix_lxc_container.lookup")),
 		}},
 	})
+}
+
+// checkDataSourceMatchesResource asserts that the data source reads every
+// attribute it shares with the resource exactly as the resource holds it.
+func checkDataSourceMatchesResource(res, ds string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		r, d := s.RootModule().Resources[res], s.RootModule().Resources[ds]
+		if r == nil || d == nil {
+			return fmt.Errorf("missing %s or %s in state", res, ds)
+		}
+		compared := 0
+		for k, v := range r.Primary.Attributes {
+			top, _, _ := strings.Cut(k, ".")
+			if notInDataSource[top] != "" || top == "%" {
+				continue
+			}
+			if strings.HasSuffix(k, ".#") || strings.HasSuffix(k, ".%") {
+				if v == "0" {
+					continue // null in one, empty in the other
+				}
+			}
+			got, ok := d.Primary.Attributes[k]
+			if !ok {
+				return fmt.Errorf("the data source has no %s (resource: %q)", k, v)
+			}
+			if got != v {
+				return fmt.Errorf("%s: data source %q, resource %q", k, got, v)
+			}
+			compared++
+		}
+		if compared < 20 {
+			return fmt.Errorf("only %d attributes compared", compared)
+		}
+		return nil
+	}
 }
 
 func withKeys(c ctConfig) ctConfig {

@@ -65,6 +65,7 @@ type lxcContainerModel struct {
 	Network       types.List     `tfsdk:"network"`
 	Nameserver    types.String   `tfsdk:"nameserver"`
 	Searchdomain  types.String   `tfsdk:"searchdomain"`
+	Timezone      types.String   `tfsdk:"timezone"`
 	Features      types.Object   `tfsdk:"features"`
 	StartOnBoot   types.Bool     `tfsdk:"start_on_boot"`
 	Startup       *startupModel  `tfsdk:"startup"`
@@ -236,6 +237,13 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "DNS search domains, separated by spaces; the host's settings when unset.",
 				Optional:            true,
 				Validators:          []validator.String{stringvalidator.RegexMatches(searchDomainRegex, "must be domain names separated by spaces")},
+			},
+			"timezone": schema.StringAttribute{
+				MarkdownDescription: "Time zone of the container: `host` (the node's), or a zone such as `Europe/Berlin`; " +
+					"the container's own setting when unset. A change takes effect at the next start (a running container restarts).",
+				Optional: true,
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(host|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*)$`),
+					"must be host, UTC or a zone name such as Europe/Berlin")},
 			},
 			"start_on_boot": schema.BoolAttribute{
 				MarkdownDescription: "Start the container when its node boots. Defaults to `false`.",

@@ -102,6 +102,7 @@ var containerSettings = []setting{
 	},
 	stringSetting("nameserver", "nameserver", privNetwork, true, false, func(m *lxcContainerModel) *types.String { return &m.Nameserver }),
 	stringSetting("searchdomain", "searchdomain", privNetwork, true, false, func(m *lxcContainerModel) *types.String { return &m.Searchdomain }),
+	stringSetting("timezone", "timezone", privOptions, true, false, func(m *lxcContainerModel) *types.String { return &m.Timezone }),
 	{
 		// Set at create only; a change replaces the container.
 		key: "unprivileged", attr: "unprivileged",
