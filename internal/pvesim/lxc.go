@@ -90,6 +90,11 @@ func normalizeParamValue(key, value string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if key == "rootfs" || reMP.MatchString(key) {
+		if err := checkVolname(props["volume"]); err != nil {
+			return "", err
+		}
+	}
 	if reNet.MatchString(key) {
 		props["type"] = "veth"
 		if props["hwaddr"] == "" {
@@ -1005,3 +1010,33 @@ func (s *server) removeUnreferenced(t *task, node string, vmid int) {
 
 // randomPID is a plausible container init pid.
 func randomPID() int { return 100000 + rand.IntN(800000) } //nolint:gosec // only needs to look plausible.
+
+// reVolname is what the storage plugins' parse_volname accept for the
+// simulated storages' images: PVE's LVM name rule (parse_lvm_name: no "/",
+// no "..") for vm- and base- volumes, and the simulator's linked clone
+// form base-<id>-<name>/vm-<id>-<name>.
+var reVolname = regexp.MustCompile(`(?i)^(?:base-\d+-[a-z0-9][a-z0-9_.\-]*[a-z0-9]/)?(?:vm|base)-\d+-[a-z0-9][a-z0-9_.\-]*[a-z0-9]$`)
+
+// checkVolname refuses a mount point volume whose name the storage could
+// not parse, as PVE's parse_volname does ("unable to parse lvm volume
+// name"). New volumes (STORAGE:SIZE), bind and device mounts pass.
+func checkVolname(vol string) error {
+	if mountType(vol) != "volume" {
+		return nil
+	}
+	sid, name, ok := strings.Cut(vol, ":")
+	if !ok {
+		return nil
+	}
+	if _, isNew := parseNewDisk(vol); isNew {
+		return nil
+	}
+	if strings.Contains(name, "..") || !reVolname.MatchString(name) {
+		d, _ := storageByID(sid)
+		if d.typ == "dir" {
+			return errf("unable to parse directory volume name '%s'", name)
+		}
+		return errf("unable to parse lvm volume name '%s'", name)
+	}
+	return nil
+}

@@ -13,10 +13,11 @@ import (
 
 // The node channel: a node's own tools (the pct stand-in's "pct set") call
 // the API as root@pam, as pct does on a real node, where it runs PVE's API
-// code in its own process with root's rights. Each node's runtime directory
-// (bound into that node's SSH sandboxes only, never into a container) holds
+// code in its own process with root's rights. Each node's channel directory
+// <state>/nodechan/<node> (bound read-only at /run/pvesim into that node's
+// SSH sandboxes only, never into a container) holds
 //
-//	pve-api.env        PVESIM_API=<endpoint>api2/json
+//	pve-api.env        PVESIM_API=<endpoint>api2/json (read, never sourced)
 //	pve-root-ca.pem    the simulator's CA
 //	node-key.header    "X-Pvesim-Node-Key: <key>" (mode 0600)
 //
@@ -25,16 +26,23 @@ import (
 
 const nodeKeyHeader = "X-Pvesim-Node-Key"
 
-// writeNodeChannels creates each node's key and channel files.
+// newNodeKeys returns a fresh key for each node.
+func newNodeKeys(nodes []string) map[string]string {
+	keys := map[string]string{}
+	for _, n := range nodes {
+		keys[n] = hex.EncodeToString(randBytes(24))
+	}
+	return keys
+}
+
+// writeNodeChannels writes each node's channel files.
 func (s *server) writeNodeChannels(endpoint string, caPEM []byte) error {
-	s.nodeKeys = map[string]string{}
 	for _, n := range s.opts.Nodes {
-		dir := filepath.Join(s.opts.StateDir, "runtime", n)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir := filepath.Join(s.opts.StateDir, "nodechan", n)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		key := hex.EncodeToString(randBytes(24))
-		s.nodeKeys[n] = key
+		key := s.nodeKeys[n]
 		files := []struct {
 			name string
 			data string

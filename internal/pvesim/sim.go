@@ -215,6 +215,7 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		faults:   faults,
 		reqlog:   reqlog,
 		closing:  make(chan struct{}),
+		nodeKeys: newNodeKeys(opts.Nodes),
 		serveErr: make(chan error, 1),
 		fp:       fp,
 		access:   access,

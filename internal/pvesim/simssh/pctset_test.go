@@ -139,3 +139,58 @@ func TestPctSetRunsAsRootPam(t *testing.T) {
 		t.Fatalf("the container read the node key: %q", out)
 	}
 }
+
+// TestVolumeNamesCannotLeaveTheirStorage: a mount point volume name is
+// parsed as PVE's storage plugins do (parse_lvm_name: no "/" or ".."), and
+// the node's pct never follows a link out of a volume, so a container
+// cannot make its own rootfs point at a link it planted (to the node's
+// runtime or API channel).
+func TestVolumeNamesCannotLeaveTheirStorage(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/curl"); err != nil {
+		t.Skip("needs curl on the host: the node's pct stand-in calls the simulator's API with it (apt-get install curl)")
+	}
+	s, info := Start(t, pvesim.Options{TaskDelay: 10 * time.Millisecond})
+	ctx := context.Background()
+	c, err := pve.New(pve.Config{Endpoint: s.Endpoint, APIToken: s.ProviderToken, CACertificatePEM: string(s.CAPEM)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upid, err := c.CreateContainer(ctx, "pve1", map[string]string{
+		"vmid": "100", "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "rootfs": "local-lvm:4",
+	})
+	if err == nil {
+		err = c.WaitTask(ctx, upid)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(t, info, "pve1", "pct start 100 && pct exec 100 -- ln -s ../../../runtime /vm-100-disk-9 && pct stop 100"); code != 0 {
+		t.Fatalf("planting the link: %d %s%s", code, out, errOut)
+	}
+	for _, vol := range []string{"local-lvm:vm-100-disk-0/vm-100-disk-9", "local-lvm:../runtime", "local-lvm:vm-100-disk-0/../x"} {
+		err := c.UpdateContainerConfig(ctx, "pve1", 100, map[string]string{"rootfs": vol + ",size=4G"}, nil, "")
+		// PVE's schema already refuses ".." (pve-volume-id: "contains
+		// illegal character sequences"); the storage refuses the rest.
+		if err == nil || !strings.Contains(err.Error(), "unable to parse lvm volume name") && !strings.Contains(err.Error(), "illegal character sequences") {
+			t.Errorf("rootfs %s: %v", vol, err)
+		}
+	}
+	// Even a config edited behind the API's back does not lead pct there.
+	if _, _, code := run(t, info, "pve1", `sed -i 's#^rootfs: .*#rootfs: local-lvm:base-1-disk-0/vm-100-disk-0,size=4G#' /etc/pve/lxc/100.conf`); code != 0 {
+		t.Fatal("editing the config failed")
+	}
+	if out, errOut, code := run(t, info, "pve1", "pct start 100 && pct exec 100 -- ls -a /vm-100-disk-9/"); code == 0 {
+		t.Fatalf("the container listed the link's target: %s", out)
+	} else if strings.Contains(out+errOut, "node-key") || strings.Contains(out+errOut, "running") {
+		t.Fatalf("the node's runtime leaked: %s %s", out, errOut)
+	}
+	// The channel is read-only on the node and absent from the container.
+	if _, errOut, code := run(t, info, "pve1", "echo x >> /run/pvesim/pve-api.env"); code == 0 {
+		t.Fatal("the node channel is writable")
+	} else if !strings.Contains(errOut, "Read-only") {
+		t.Logf("writing the channel: %s", errOut)
+	}
+	if out, _, code := run(t, info, "pve1", "pct exec 100 -- ls /run/pvesim"); code == 0 {
+		t.Fatalf("the container sees the node channel: %s", out)
+	}
+}

@@ -321,6 +321,7 @@ func (s *sandboxSpec) args(command string) []string {
 		"--bind", filepath.Join(s.stateDir, "apparmor", s.node), "/etc/apparmor.d",
 		"--remount-ro", "/etc",
 		"--tmpfs", "/run",
+		"--ro-bind-try", filepath.Join(s.stateDir, "nodechan", s.node), "/run/pvesim",
 		"--bind", filepath.Join(s.stateDir, "locks"), "/run/lock/lxc",
 		"--tmpfs", "/var",
 		"--symlink", "../run", "/var/run",
