@@ -352,7 +352,10 @@ func (r *lxcContainerResource) cloneContainer(ctx context.Context, c *pve.Client
 		if known(src.Storage) {
 			params["storage"] = src.Storage.ValueString()
 		}
-		if err := r.data.checkPrivileges(ctx, c, cloneNeeds(ctx, plan, params)); err != nil {
+		if err := r.data.checkPrivileges(ctx, c, cloneNeeds(ctx, plan, params, r.data.hasSSHAuth())); err != nil {
+			return 0, "", err
+		}
+		if err := r.checkCloneRootOnly(ctx, c, srcNode, plan); err != nil {
 			return 0, "", err
 		}
 		upid, err := c.CloneContainer(ctx, srcNode, int(src.SourceVMID.ValueInt64()), params)
@@ -663,38 +666,38 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 const digestAttempts = 5
 
 // updateConfig writes what desired changes in cfg, guarded by cfg's digest.
-// Settings PVE reserves to root@pam go first, with "pct set" on the node
-// (unless the API identity is root@pam), the rest through the API. When the
-// config changed meanwhile (PVE refuses the stale digest, also when an
-// earlier attempt whose answer was lost went through), it reads the config
-// again and writes what is still missing.
+// What the API identity may set goes through the API first; settings PVE
+// reserves to root@pam follow, with "pct set" on the node (unless the API
+// identity is root@pam). When the config changed meanwhile (PVE refuses the
+// stale digest, also when an earlier attempt whose answer was lost went
+// through), it reads the config again and writes what is still missing.
 func (r *lxcContainerResource) updateConfig(ctx context.Context, c *pve.Client, node string, vmid int, desired map[string]string, cfg *pve.RawConfig) error {
 	for attempt := 1; ; attempt++ {
 		ch := diffConfig(desired, cfg.Values)
 		if ch.empty() {
 			return nil
 		}
+		if attempt > 2*digestAttempts {
+			return fmt.Errorf("the configuration of container %d keeps changing under another client: %d writes did not settle it", vmid, attempt-1)
+		}
 		api, root := splitRootOnly(ch, cfg.Values, r.data.apiIsRootPam())
 		var err error
-		if !root.empty() {
+		if api.empty() {
 			logRootOnly(ctx, node, vmid, root)
 			err = r.data.NodeOps().SetConfigAsRoot(ctx, node, vmid, root.Set, root.Delete, cfg.Digest)
-			if err == nil && api.empty() {
+			if err == nil || !errors.Is(err, errDigestChanged) || attempt >= digestAttempts {
+				return err
+			}
+		} else {
+			err = c.UpdateContainerConfig(ctx, node, vmid, api.Set, api.Delete, cfg.Digest)
+			switch {
+			case err == nil && root.empty():
 				return nil
+			case err != nil && (!pve.IsDigestMismatch(err) || attempt >= digestAttempts):
+				return err
 			}
-			if err == nil || errors.Is(err, errDigestChanged) && attempt < digestAttempts {
-				// The digest changed (by this write or another client's):
-				// read the config again for the rest.
-				if cfg, err = c.ContainerConfig(ctx, node, vmid); err != nil {
-					return err
-				}
-				continue
-			}
-			return err
-		}
-		err = c.UpdateContainerConfig(ctx, node, vmid, api.Set, api.Delete, cfg.Digest)
-		if err == nil || !pve.IsDigestMismatch(err) || attempt == digestAttempts {
-			return err
+			// Written (the digest changed) or refused as stale: read the
+			// config again for what is left.
 		}
 		tflog.Debug(ctx, "config changed since it was read: reading it again", map[string]any{"node": node, "vmid": vmid, "attempt": attempt})
 		if cfg, err = c.ContainerConfig(ctx, node, vmid); err != nil {

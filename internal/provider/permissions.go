@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -216,19 +218,34 @@ func (o *nodeOps) SetConfigAsRoot(ctx context.Context, node string, vmid int, se
 		return err
 	}
 	cmd := pctSetCommand(vmid, set, del, digest)
-	_, err := o.run(ctx, node, purposeRootOnly, cmd, true)
-	if err == nil {
-		return nil
-	}
-	var ce *nodeexec.CommandError
-	if errors.As(err, &ce) {
-		out := strings.Join(ce.StderrTail, "\n")
-		if strings.Contains(out, "detected modified configuration") {
-			return errDigestChanged
+	wait := 500 * time.Millisecond
+	for {
+		_, err := o.run(ctx, node, purposeRootOnly, cmd, true)
+		if err == nil {
+			return nil
 		}
-		return fmt.Errorf("pct set %d on node %q failed: %s", vmid, node, strings.TrimSpace(out))
+		var ce *nodeexec.CommandError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		out := strings.TrimSpace(strings.Join(ce.StderrTail, "\n"))
+		switch {
+		case strings.Contains(out, "detected modified configuration"):
+			return errDigestChanged
+		case strings.Contains(out, "is locked") || strings.Contains(out, "can't lock file"):
+			// A backup, a clone of this container or another writer holds
+			// its lock: wait for it like the API calls do.
+			tflog.Debug(ctx, "container locked; pct set waits", map[string]any{"node": node, "vmid": vmid, "wait": wait.String()})
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("pct set %d on node %q: %s (still locked when the timeout ran out)", vmid, node, out)
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		return fmt.Errorf("pct set %d on node %q failed: %s", vmid, node, out)
 	}
-	return err
 }
 
 // rootOnlyPlanError is the plan-time message when a root-only setting
@@ -257,6 +274,11 @@ func logRootOnly(ctx context.Context, node string, vmid int, root configChange) 
 // the missing credentials).
 func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContainerModel, diags *diag.Diagnostics) {
 	if d == nil || d.Settings.Unknown || d.Settings.Missing != "" || d.apiIsRootPam() || d.hasSSHAuth() {
+		return
+	}
+	if state == nil && plan.Clone != nil {
+		// A clone starts from its source's features, which planning cannot
+		// read: the apply checks them before cloning (checkCloneRootOnly).
 		return
 	}
 	want := readFeatures(plan.Features)
@@ -411,41 +433,116 @@ func createNeeds(params map[string]string, vmid string, start bool) []privNeed {
 	return out
 }
 
-// permissionsCache holds the caller's effective privileges, asked once per
-// provider run.
+// permissionsCache holds the API identity's privileges per path, as
+// Proxmox VE answered them during this run (successful answers only).
 type permissionsCache struct {
-	once  sync.Once
-	perms pve.Permissions
-	err   error
+	mu    sync.Mutex
+	paths map[string]map[string]int
+	all   pve.Permissions // GET /access/permissions without a path, for SDN zones
 }
 
-// checkPrivileges asks Proxmox VE once per provider run for the API
-// identity's effective privileges (GET /access/permissions) and reports
-// every need it does not meet, so that an apply stops before its first
-// change instead of half way. root@pam needs no check. When the question
-// itself fails, the check is skipped (PVE still enforces its rules).
+// privilegesAt returns the identity's privileges on path, from the cache
+// unless fresh is set.
+func (d *providerData) privilegesAt(ctx context.Context, c *pve.Client, path string, fresh bool) (map[string]int, error) {
+	d.perms.mu.Lock()
+	cached, ok := d.perms.paths[path]
+	d.perms.mu.Unlock()
+	if ok && !fresh {
+		return cached, nil
+	}
+	got, err := c.PermissionsAt(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if got == nil {
+		got = map[string]int{}
+	}
+	d.perms.mu.Lock()
+	if d.perms.paths == nil {
+		d.perms.paths = map[string]map[string]int{}
+	}
+	d.perms.paths[path] = got
+	d.perms.mu.Unlock()
+	return got, nil
+}
+
+// sdnUseElsewhere reports whether the identity may use bridge as an SDN
+// VNet of some zone: SDN.Use on /sdn/zones/<zone>/<bridge> (or below it),
+// or propagated from a zone, /sdn/zones or /sdn. Without the zone a VNet
+// belongs to (reading it needs SDN.Audit), the check accepts any zone.
+func (d *providerData) sdnUseElsewhere(ctx context.Context, c *pve.Client, bridge string) bool {
+	d.perms.mu.Lock()
+	all := d.perms.all
+	d.perms.mu.Unlock()
+	if all == nil {
+		var err error
+		if all, err = c.Permissions(ctx); err != nil {
+			return false
+		}
+		d.perms.mu.Lock()
+		d.perms.all = all
+		d.perms.mu.Unlock()
+	}
+	for p, privs := range all {
+		v, ok := privs["SDN.Use"]
+		if !ok {
+			continue
+		}
+		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		switch {
+		case len(parts) >= 4 && parts[0] == "sdn" && parts[1] == "zones" && parts[3] == bridge:
+			return true
+		case v == 1 && (p == "/sdn" || p == "/sdn/zones" || len(parts) == 3 && parts[0] == "sdn" && parts[1] == "zones"):
+			return true
+		}
+	}
+	return false
+}
+
+// checkPrivileges asks Proxmox VE for the API identity's privileges on each
+// path the operation needs (GET /access/permissions?path=..., each path once
+// per run, so PVE applies its own inheritance, NoAccess and pool rules) and
+// reports every need it does not meet, so that a change stops before it
+// starts instead of half way. A path that looks short of a privilege is
+// asked again before it is reported (an ACL may have been granted since).
+// root@pam needs no check. When a question fails, the check is skipped:
+// Proxmox VE still enforces its rules.
 func (d *providerData) checkPrivileges(ctx context.Context, c *pve.Client, needs []privNeed) error {
 	if d.apiIsRootPam() || len(needs) == 0 {
 		return nil
 	}
-	d.perms.once.Do(func() { d.perms.perms, d.perms.err = c.Permissions(ctx) })
-	if d.perms.err != nil {
-		tflog.Warn(ctx, "cannot read the API identity's privileges; Proxmox VE will refuse what it lacks", map[string]any{"error": d.perms.err.Error()})
-		return nil
+	met := func(n privNeed, fresh bool) (bool, error) {
+		path := n.path
+		if strings.HasPrefix(path, "/vms/<") {
+			path = "/vms"
+		}
+		privs, err := d.privilegesAt(ctx, c, path, fresh)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range n.privs {
+			v, ok := privs[p]
+			// For a vmid not chosen yet, /vms must pass it on.
+			if ok && (path != "/vms" || n.path == "/vms" || v == 1) {
+				return true, nil
+			}
+		}
+		if bridge, ok := strings.CutPrefix(n.path, "/sdn/zones/localnetwork/"); ok && slices.Contains(n.privs, "SDN.Use") {
+			bridge, _, _ = strings.Cut(bridge, "/")
+			return d.sdnUseElsewhere(ctx, c, bridge), nil
+		}
+		return false, nil
 	}
 	var missing []string
 	seen := map[string]bool{}
 	for _, n := range needs {
-		path := n.path
-		if strings.HasPrefix(path, "/vms/<") {
-			path = "/vms/new"
+		ok, err := met(n, false)
+		if err == nil && !ok {
+			ok, err = met(n, true)
 		}
-		ok := false
-		for _, p := range n.privs {
-			if d.perms.perms.Has(path, p) {
-				ok = true
-				break
-			}
+		if err != nil {
+			tflog.Warn(ctx, "cannot read the API identity's privileges; Proxmox VE will refuse what it lacks", map[string]any{"path": n.path, "error": err.Error()})
+			continue
 		}
 		if !ok && !seen[n.String()] {
 			seen[n.String()] = true
@@ -468,12 +565,16 @@ func (e *missingPrivilegesError) Error() string { return e.msg }
 // cloneNeeds are the privileges of a clone and of the configuration that
 // follows it: VM.Clone on the source, VM.Allocate on the new container,
 // Datastore.AllocateSpace on a target storage, the settings' privileges.
-func cloneNeeds(ctx context.Context, plan *lxcContainerModel, params map[string]string) []privNeed {
+func cloneNeeds(ctx context.Context, plan *lxcContainerModel, params map[string]string, ssh bool) []privNeed {
 	vms := vmsPath(params["newid"])
+	src := "/vms/" + strconv.FormatInt(plan.Clone.SourceVMID.ValueInt64(), 10)
 	out := []privNeed{
-		{"/vms/" + strconv.FormatInt(plan.Clone.SourceVMID.ValueInt64(), 10), []string{"VM.Clone"}, "clone.source_vmid"},
+		{src, []string{"VM.Clone"}, "clone.source_vmid"},
 		{vms, []string{"VM.Allocate"}, "vmid"},
 		{vms, []string{"VM.Audit"}, "id (reading the container back)"},
+	}
+	if !ssh {
+		out = append(out, privNeed{src, []string{"VM.Audit"}, "clone.source_vmid (its features are read first)"})
 	}
 	if s := params["storage"]; s != "" {
 		out = append(out, privNeed{"/storage/" + s, []string{"Datastore.AllocateSpace"}, "clone.storage"})
@@ -524,4 +625,30 @@ func updateNeeds(plan, state *lxcContainerModel, ch configChange, cfg *pve.RawCo
 		}
 	}
 	return out
+}
+
+// checkCloneRootOnly stops a clone before it starts when the clone would
+// then need a setting PVE reserves to root@pam (turning the source's
+// feature flags into the planned ones) and the provider can apply it
+// neither as root@pam nor on the node.
+func (r *lxcContainerResource) checkCloneRootOnly(ctx context.Context, c *pve.Client, srcNode string, plan *lxcContainerModel) error {
+	d := r.data
+	if d.apiIsRootPam() || d.hasSSHAuth() {
+		return nil
+	}
+	src, err := c.ContainerConfig(ctx, srcNode, int(plan.Clone.SourceVMID.ValueInt64()))
+	if err != nil {
+		return fmt.Errorf("read the clone source's features: %w", err)
+	}
+	desired, diags := desiredConfig(ctx, plan)
+	if diags.HasError() {
+		return fmt.Errorf("%s", diags.Errors()[0].Detail())
+	}
+	have, want := src.Values["features"], desired["features"]
+	reason := rootOnlyReason("features", have, want, src.Values["unprivileged"] == "1")
+	if reason == "" {
+		return nil
+	}
+	what := fmt.Sprintf("the clone of %d would turn its source's features %q into %q", plan.Clone.SourceVMID.ValueInt64(), have, want)
+	return errors.New(rootOnlyPlanError(d, what, reason) + " Or set features to the source's.")
 }

@@ -2,9 +2,11 @@ package provider
 
 import (
 	"fmt"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,7 +122,8 @@ func TestAccRootOnlyWithTokenNeedsSSH(t *testing.T) {
 // provider sends root-only settings through the API like any other, with no
 // SSH access at all.
 func TestAccRootPamTicketUsesAPI(t *testing.T) {
-	e := newAccEnv(t)
+	// SSH is configured, so a pct set would show in the node log.
+	e := newAccEnv(t, withSSH)
 	if !e.simOnly("root@pam's password") {
 		t.Skip("needs the simulator's root@pam password: a real cluster's is not in the environment")
 	}
@@ -252,4 +255,158 @@ resource "phoenix_lxc_container" "test" {
 			}
 		})
 	}
+}
+
+// reducedAccess gives reduced@pve the whole provider role and its
+// privilege-separated token reduced@pve!t the role less the privileges
+// named, plus extra ACL lines.
+func reducedAccess(without []string, extra ...string) func(*pvesim.Options) {
+	var keep []string
+	for _, p := range pvesim.ProviderRolePrivileges {
+		if !slices.Contains(without, p) {
+			keep = append(keep, p)
+		}
+	}
+	return withAccess(append([]string{
+		"user:reduced@pve:1:0::::::",
+		"token:reduced@pve!t:0:1::",
+		"role:Reduced:" + strings.Join(keep, ",") + ":",
+		"acl:1:/:reduced@pve:" + pvesim.ProviderRole + ":",
+		"acl:1:/:reduced@pve!t:Reduced:",
+	}, extra...)...)
+}
+
+// withToken renders the configuration for another API token.
+func (e *accEnv) withToken(token, cfg string) string {
+	return strings.Replace(cfg, fmt.Sprintf("api_token      = %q", e.token), fmt.Sprintf("api_token      = %q", token), 1)
+}
+
+// TestAccMissingPrivilegeOnUpdateAndDestroy: an update and a destroy check
+// the identity's privileges before their first change too, and the check
+// follows Proxmox VE's ACL rules (a non-propagating ACL below "/" does not
+// take away what "/" grants; NoAccess on a container does).
+func TestAccMissingPrivilegeOnUpdateAndDestroy(t *testing.T) {
+	var noAllocate []string
+	for _, p := range pvesim.ProviderRolePrivileges {
+		if p != "VM.Allocate" {
+			noAllocate = append(noAllocate, p)
+		}
+	}
+	e := newAccEnv(t, reducedAccess([]string{"VM.Config.Memory"},
+		// An auditor role on /vms that does not propagate: /vms/4310 still
+		// inherits from "/" (PVE::AccessControl::roles).
+		"acl:0:/vms:reduced@pve!t:PVEAuditor:",
+		"user:noalloc@pve:1:0::::::", "token:noalloc@pve!t:0:1::",
+		"role:NoAllocate:"+strings.Join(noAllocate, ",")+":",
+		"acl:1:/:noalloc@pve:"+pvesim.ProviderRole+":", "acl:1:/:noalloc@pve!t:NoAllocate:",
+		// NoAccess on a container cancels what "/" grants there.
+		"acl:1:/vms/4311:reduced@pve:NoAccess:",
+	))
+	if !e.simOnly("tokens with reduced ACLs") {
+		t.Skip("runs on the simulator only: it defines its own tokens")
+	}
+	reduced, noAllocToken := e.sim.Tokens["reduced@pve!t"], e.sim.Tokens["noalloc@pve!t"]
+	base := e.containerConfig(ctConfig{VMID: 4310, Memory: 1024, Unprivileged: true})
+	more := e.containerConfig(ctConfig{VMID: 4310, Memory: 2048, Unprivileged: true})
+	tagged := e.containerConfig(ctConfig{VMID: 4310, Memory: 1024, Tags: []string{"audited"}, Unprivileged: true})
+	gone := e.providerHCL()
+	memory := func(want string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			cfg, err := e.client.ContainerConfig(t.Context(), e.node, 4310)
+			if err != nil {
+				return err
+			}
+			if cfg.Values["memory"] != want {
+				return fmt.Errorf("memory %s, want %s", cfg.Values["memory"], want)
+			}
+			return nil
+		}
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: base},
+			{
+				// The token lacks VM.Config.Memory: the update stops first.
+				PreConfig:   e.resetLog,
+				Config:      e.withToken(reduced, more),
+				ExpectError: phrases("Missing Proxmox VE privileges", "reduced@pve!t lacks", "VM.Config.Memory on /vms/4310, for memory"),
+				Check:       memory("1024"),
+			},
+			{
+				// It may still change what it holds, despite the auditor ACL on /vms.
+				Config: e.withToken(reduced, tagged),
+				Check:  memory("1024"),
+			},
+			{
+				// NoAccess on the user's /vms/4311: its token may not create it.
+				Config:      e.withToken(reduced, tagged+strings.Replace(strings.Replace(e.containerConfig(ctConfig{VMID: 4311, Unprivileged: true}), `"test"`, `"other"`, 1), e.providerHCL(), "", 1)),
+				ExpectError: phrases("Missing Proxmox VE privileges", "reduced@pve!t lacks", "VM.Allocate on /vms/4311, for vmid"),
+			},
+			{
+				// Without VM.Allocate the destroy stops first.
+				Config:      e.withToken(noAllocToken, gone),
+				ExpectError: phrases("Missing Proxmox VE privileges", "noalloc@pve!t lacks", "VM.Allocate on /vms/4310, for the destroy"),
+			},
+			{
+				// Still there, and the full token sees no change to make.
+				Config:   tagged,
+				PlanOnly: true,
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
+// TestAccCloneRootOnlyWithoutSSH: a clone whose source has feature flags
+// other than nesting cannot drop them with a token and no SSH: the apply
+// says so before cloning (planning cannot read the source). Keeping the
+// source's flags needs no root: the clone goes through.
+func TestAccCloneRootOnlyWithoutSSH(t *testing.T) {
+	e := newAccEnv(t)
+	if !e.simOnly("root@pam's password for the source") {
+		t.Skip("needs the simulator's root@pam password to give the source keyctl")
+	}
+	root, err := pve.New(pve.Config{Endpoint: e.endpoint, Username: "root@pam", Password: e.sim.Password, CACertificatePEM: e.caPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upid, err := root.CreateContainer(t.Context(), e.node, map[string]string{
+		"vmid": "4401", "ostemplate": e.template, "rootfs": e.storage + ":4", "features": "keyctl=1,nesting=1",
+	})
+	if err == nil {
+		err = root.WaitTask(t.Context(), upid)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := func(features string) string {
+		return e.providerHCL() + fmt.Sprintf(`
+resource "phoenix_lxc_container" "test" {
+  node_name    = %q
+  vmid         = 4402
+  unprivileged = true
+%s  clone {
+    source_vmid = 4401
+  }
+}
+`, e.node, features)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: clone(""),
+				ExpectError: phrases("the clone of 4401 would turn its source's features", "changing feature flags other than nesting (keyctl)",
+					"add an ssh block", "Or set features to the source's."),
+				Check: func(*terraform.State) error {
+					if n := len(e.containers()); n != 1 {
+						return fmt.Errorf("%d containers after the refused clone, want only the source", n)
+					}
+					return nil
+				},
+			},
+			{Config: clone("  features = { nesting = true, keyctl = true }\n")},
+		},
+	})
 }

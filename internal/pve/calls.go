@@ -536,25 +536,14 @@ func (c *Client) Permissions(ctx context.Context) (Permissions, error) {
 	return out, nil
 }
 
-// Has reports whether the privileges hold priv on path: the path's own
-// entry when it has one, else the propagating privileges of its nearest
-// ancestor that has one (deeper ACLs replace inherited ones, and every path
-// with an ACL has an entry).
-func (p Permissions) Has(path, priv string) bool {
-	path = "/" + strings.Trim(path, "/")
-	if privs, ok := p[path]; ok {
-		_, has := privs[priv]
-		return has
+// PermissionsAt asks Proxmox VE for the caller's privileges on one path
+// (GET /access/permissions?path=...), computed by PVE itself: ACL
+// inheritance, NoAccess, pools and privilege separation included. The
+// answer maps each privilege to 1 when it propagates, 0 when not.
+func (c *Client) PermissionsAt(ctx context.Context, path string) (map[string]int, error) {
+	var out Permissions
+	if err := c.get(ctx, "/access/permissions", map[string]string{"path": path}, &out); err != nil {
+		return nil, err
 	}
-	for path != "/" {
-		i := strings.LastIndexByte(path, '/')
-		path = path[:i]
-		if path == "" {
-			path = "/"
-		}
-		if privs, ok := p[path]; ok {
-			return privs[priv] == 1
-		}
-	}
-	return false
+	return out[path], nil
 }
