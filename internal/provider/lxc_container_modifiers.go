@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
 // A container's source (template or clone) and its create-time keys cannot
@@ -25,68 +27,52 @@ type privateGetter interface {
 	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
 }
 
-// sourceNeedsReplace decides for the create-time attributes.
-func sourceNeedsReplace(ctx context.Context, priv privateGetter, stateNull, planNull, equal bool) bool {
-	if equal {
+// replaceUnlessImported is the plan modifier of the create-time attributes
+// (template, clone, ssh_public_keys): any change replaces the container,
+// except when an imported container gains a value it could not read back.
+// One type serves strings, objects and lists.
+type replaceUnlessImported struct {
+	// what says what changed, for the description.
+	what string
+}
+
+var (
+	_ planmodifier.String = replaceUnlessImported{}
+	_ planmodifier.Object = replaceUnlessImported{}
+	_ planmodifier.List   = replaceUnlessImported{}
+)
+
+func (m replaceUnlessImported) Description(context.Context) string {
+	return "replaces the container when " + m.what + " (not when an imported container gains a value)"
+}
+
+func (m replaceUnlessImported) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+// needsReplace decides for one attribute's prior and planned value.
+func (replaceUnlessImported) needsReplace(ctx context.Context, stateRaw tftypes.Value, priv privateGetter, state, plan attr.Value) bool {
+	if stateRaw.IsNull() || plan.IsUnknown() || state.Equal(plan) {
 		return false
 	}
-	if stateNull && priv != nil {
+	if state.IsNull() && priv != nil {
 		if v, _ := priv.GetKey(ctx, importedKey); len(v) > 0 {
 			return false
 		}
 	}
-	return !stateNull || !planNull
+	return !state.IsNull() || !plan.IsNull()
 }
 
-type replaceWhenSourceChanges struct{}
-
-func (replaceWhenSourceChanges) Description(context.Context) string {
-	return "replaces the container when the template changes (not when an imported container gains one)"
+func (m replaceUnlessImported) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	resp.RequiresReplace = m.needsReplace(ctx, req.State.Raw, req.Private, req.StateValue, req.PlanValue)
 }
 
-func (m replaceWhenSourceChanges) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
+func (m replaceUnlessImported) PlanModifyObject(ctx context.Context, req planmodifier.ObjectRequest, resp *planmodifier.ObjectResponse) {
+	resp.RequiresReplace = m.needsReplace(ctx, req.State.Raw, req.Private, req.StateValue, req.PlanValue)
 }
 
-func (replaceWhenSourceChanges) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if req.State.Raw.IsNull() || req.PlanValue.IsUnknown() {
-		return
-	}
-	resp.RequiresReplace = sourceNeedsReplace(ctx, req.Private, req.StateValue.IsNull(), req.PlanValue.IsNull(), req.StateValue.Equal(req.PlanValue))
-}
-
-type replaceObjectWhenSourceChanges struct{}
-
-func (replaceObjectWhenSourceChanges) Description(context.Context) string {
-	return "replaces the container when the clone source changes (not when an imported container gains one)"
-}
-
-func (m replaceObjectWhenSourceChanges) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-
-func (replaceObjectWhenSourceChanges) PlanModifyObject(ctx context.Context, req planmodifier.ObjectRequest, resp *planmodifier.ObjectResponse) {
-	if req.State.Raw.IsNull() || req.PlanValue.IsUnknown() {
-		return
-	}
-	resp.RequiresReplace = sourceNeedsReplace(ctx, req.Private, req.StateValue.IsNull(), req.PlanValue.IsNull(), req.StateValue.Equal(req.PlanValue))
-}
-
-type replaceListUnlessImported struct{}
-
-func (replaceListUnlessImported) Description(context.Context) string {
-	return "replaces the container when the keys change (not when an imported container gains them)"
-}
-
-func (m replaceListUnlessImported) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-
-func (replaceListUnlessImported) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
-	if req.State.Raw.IsNull() || req.PlanValue.IsUnknown() {
-		return
-	}
-	resp.RequiresReplace = sourceNeedsReplace(ctx, req.Private, req.StateValue.IsNull(), req.PlanValue.IsNull(), req.StateValue.Equal(req.PlanValue))
+func (m replaceUnlessImported) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
+	resp.RequiresReplace = m.needsReplace(ctx, req.State.Raw, req.Private, req.StateValue, req.PlanValue)
 }
 
 // ipConfigValidator accepts an address in CIDR form of one family, or the

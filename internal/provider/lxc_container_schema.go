@@ -157,7 +157,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Validators: []validator.String{
 					stringvalidator.RegexMatches(templatePattern, "must be a template volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"),
 				},
-				PlanModifiers: []planmodifier.String{replaceWhenSourceChanges{}},
+				PlanModifiers: []planmodifier.String{replaceUnlessImported{what: "the template changes"}},
 			},
 			"hostname": schema.StringAttribute{
 				MarkdownDescription: "Host name of the container.",
@@ -335,14 +335,14 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Validators: []validator.List{listvalidator.ValueStringsAre(
 					checkWith("Invalid SSH public key", "an OpenSSH public key line", checkPublicKey),
 				)},
-				PlanModifiers: []planmodifier.List{replaceListUnlessImported{}},
+				PlanModifiers: []planmodifier.List{replaceUnlessImported{what: "the SSH keys change"}},
 			},
 		},
 		Blocks: map[string]schema.Block{
 			"clone": schema.SingleNestedBlock{
 				MarkdownDescription: "Create the container as a clone of another container or template, instead of `template`. " +
 					"Changing it replaces the container.",
-				PlanModifiers: []planmodifier.Object{replaceObjectWhenSourceChanges{}},
+				PlanModifiers: []planmodifier.Object{replaceUnlessImported{what: "the clone source changes"}},
 				Attributes: map[string]schema.Attribute{
 					"source_vmid": schema.Int64Attribute{
 						MarkdownDescription: "ID of the container or template to clone.",
