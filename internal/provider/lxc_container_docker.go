@@ -1,15 +1,10 @@
 package provider
 
 import (
-	"context"
-	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -18,7 +13,6 @@ import (
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 const (
@@ -131,12 +125,6 @@ func dockerBlock() schema.SingleNestedBlock {
 	}
 }
 
-// checkWith adapts a package's own check to a string validator, so that
-// plan-time validation is the same code the scripts' arguments go through.
-func checkWith(summary, desc string, f func(string) error) stringCheck {
-	return stringCheck{summary: summary, desc: "must be " + desc, check: f}
-}
-
 // dockerOptions turns the block into the feature's options.
 func dockerOptions(d *dockerModel) docker.Options {
 	o := docker.DefaultOptions()
@@ -164,148 +152,4 @@ func dockerOptions(d *dockerModel) docker.Options {
 		}
 	}
 	return o
-}
-
-// lxcKeyValidator accepts the raw keys Proxmox VE lets a configuration file
-// carry, and points the keys it manages itself to their attributes.
-type lxcKeyValidator struct{}
-
-func (lxcKeyValidator) Description(context.Context) string {
-	return "a raw lxc.* key that Proxmox VE accepts in a container's configuration file"
-}
-
-func (v lxcKeyValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-// lxcKeyOwners are raw keys the resource sets through other attributes.
-var lxcKeyOwners = map[string]string{
-	"lxc.apparmor.": "apparmor_profile (or the docker block)",
-	"lxc.rootfs":    "the rootfs block",
-	"lxc.uts.name":  "hostname",
-	"lxc.utsname":   "hostname",
-	"lxc.net.":      "the network blocks",
-	"lxc.network.":  "the network blocks",
-	"lxc.arch":      "the template (Proxmox VE sets it)",
-}
-
-// lxcKeyPrefixes are the keys Proxmox VE copies into the runtime
-// configuration.
-var lxcKeyPrefixes = []string{
-	"lxc.autodev", "lxc.cap.drop", "lxc.cap.keep", "lxc.cgroup.", "lxc.cgroup2.", "lxc.console.", "lxc.environment",
-	"lxc.hook.", "lxc.idmap", "lxc.init.", "lxc.log.", "lxc.mount.auto", "lxc.mount.entry", "lxc.mount.fstab",
-	"lxc.namespace.", "lxc.prlimit.", "lxc.proc.", "lxc.pty.", "lxc.seccomp.", "lxc.signal.", "lxc.start.",
-	"lxc.sysctl.", "lxc.tty.", "lxc.keyring.", "lxc.time.",
-}
-
-func checkLXCKey(key string) error {
-	if !strings.HasPrefix(key, "lxc.") {
-		return fmt.Errorf("%q is not a raw LXC key: they start with lxc. (Proxmox VE settings have attributes of their own)", key)
-	}
-	for prefix, owner := range lxcKeyOwners {
-		if strings.HasPrefix(key, prefix) {
-			return fmt.Errorf("%s is managed through %s, not lxc_config", key, owner)
-		}
-	}
-	for _, p := range lxcKeyPrefixes {
-		if key == strings.TrimSuffix(p, ".") || strings.HasPrefix(key, p) {
-			if strings.ContainsAny(key, " \t:=") {
-				break
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("%s is not a key Proxmox VE accepts in a container's configuration file", key)
-}
-
-func (lxcKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := checkLXCKey(req.ConfigValue.ValueString()); err != nil {
-		// Terraform cannot point at an element of a list attribute, so the
-		// message names it.
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid lxc_config key", fmt.Sprintf("%s (at %s).", err, req.Path))
-	}
-}
-
-// Features as an object value.
-
-var featuresAttrTypes = map[string]attr.Type{
-	"nesting": types.BoolType, "keyctl": types.BoolType, "fuse": types.BoolType, "mknod": types.BoolType,
-	"mount": types.SetType{ElemType: types.StringType},
-}
-
-// featuresValue holds the features with unknowns marked.
-type featuresValue struct {
-	Nesting, Keyctl, Fuse, Mknod types.Bool
-	Mount                        types.Set
-}
-
-func readFeatures(obj types.Object) featuresValue {
-	var f featuresValue
-	f.Nesting, f.Keyctl, f.Fuse, f.Mknod = types.BoolNull(), types.BoolNull(), types.BoolNull(), types.BoolNull()
-	f.Mount = types.SetNull(types.StringType)
-	if obj.IsNull() || obj.IsUnknown() {
-		return f
-	}
-	attrs := obj.Attributes()
-	get := func(name string) types.Bool {
-		if v, ok := attrs[name].(types.Bool); ok {
-			return v
-		}
-		return types.BoolNull()
-	}
-	f.Nesting, f.Keyctl, f.Fuse, f.Mknod = get("nesting"), get("keyctl"), get("fuse"), get("mknod")
-	if m, ok := attrs["mount"].(types.Set); ok {
-		f.Mount = m
-	}
-	return f
-}
-
-func (f featuresValue) object() (types.Object, diag.Diagnostics) {
-	return types.ObjectValue(featuresAttrTypes, map[string]attr.Value{
-		"nesting": f.Nesting, "keyctl": f.Keyctl, "fuse": f.Fuse, "mknod": f.Mknod, "mount": f.Mount,
-	})
-}
-
-// complete replaces nulls by the Proxmox VE default (off).
-func (f featuresValue) complete() featuresValue {
-	def := func(b types.Bool) types.Bool {
-		if b.IsNull() {
-			return types.BoolValue(false)
-		}
-		return b
-	}
-	f.Nesting, f.Keyctl, f.Fuse, f.Mknod = def(f.Nesting), def(f.Keyctl), def(f.Fuse), def(f.Mknod)
-	if f.Mount.IsNull() {
-		f.Mount = types.SetValueMust(types.StringType, []attr.Value{})
-	}
-	return f
-}
-
-func (f featuresValue) known() bool {
-	return !f.Nesting.IsUnknown() && !f.Keyctl.IsUnknown() && !f.Fuse.IsUnknown() && !f.Mknod.IsUnknown() && !f.Mount.IsUnknown()
-}
-
-// pveString renders the features as Proxmox VE writes them.
-func (f featuresValue) pveString(ctx context.Context) (string, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	pf := pve.Features{Nesting: f.Nesting.ValueBool(), Keyctl: f.Keyctl.ValueBool(), Fuse: f.Fuse.ValueBool(), Mknod: f.Mknod.ValueBool()}
-	if known(f.Mount) {
-		diags.Append(f.Mount.ElementsAs(ctx, &pf.Mount, false)...)
-		sort.Strings(pf.Mount)
-	}
-	return pf.String(), diags
-}
-
-// featuresFromPVE maps Proxmox VE's features onto a complete value.
-func featuresFromPVE(pf pve.Features) featuresValue {
-	mounts := make([]attr.Value, 0, len(pf.Mount))
-	for _, m := range pf.Mount {
-		mounts = append(mounts, types.StringValue(m))
-	}
-	return featuresValue{
-		Nesting: types.BoolValue(pf.Nesting), Keyctl: types.BoolValue(pf.Keyctl),
-		Fuse: types.BoolValue(pf.Fuse), Mknod: types.BoolValue(pf.Mknod),
-		Mount: types.SetValueMust(types.StringType, mounts),
-	}
 }

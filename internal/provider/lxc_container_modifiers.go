@@ -2,14 +2,10 @@ package provider
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
@@ -73,76 +69,4 @@ func (m replaceUnlessImported) PlanModifyObject(ctx context.Context, req planmod
 
 func (m replaceUnlessImported) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
 	resp.RequiresReplace = m.needsReplace(ctx, req.State.Raw, req.Private, req.StateValue, req.PlanValue)
-}
-
-// ipConfigValidator accepts an address in CIDR form of one family, or the
-// keywords Proxmox VE knows for it.
-type ipConfigValidator struct{ v6 bool }
-
-func (v ipConfigValidator) Description(context.Context) string {
-	if v.v6 {
-		return "an IPv6 address in CIDR form, auto, dhcp or manual"
-	}
-	return "an IPv4 address in CIDR form, dhcp or manual"
-}
-
-func (v ipConfigValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (v ipConfigValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	switch s {
-	case "dhcp", "manual":
-		return
-	case "auto":
-		if v.v6 {
-			return
-		}
-	}
-	if err := checkCIDR(s, v.v6); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid IP configuration",
-			fmt.Sprintf("%q must be %s: %s.", s, v.Description(ctx), err))
-	}
-}
-
-func checkCIDR(s string, v6 bool) error {
-	if !strings.Contains(s, "/") {
-		return fmt.Errorf("the prefix length is missing (e.g. /24)")
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return fmt.Errorf("not an address with prefix length")
-	}
-	if p.Addr().Is6() != v6 || p.Addr().Is4In6() {
-		if v6 {
-			return fmt.Errorf("not an IPv6 address")
-		}
-		return fmt.Errorf("not an IPv4 address")
-	}
-	return nil
-}
-
-// ipAddrValidator accepts a plain address of one family.
-type ipAddrValidator struct{ v6 bool }
-
-func (v ipAddrValidator) Description(context.Context) string {
-	if v.v6 {
-		return "an IPv6 address"
-	}
-	return "an IPv4 address"
-}
-
-func (v ipAddrValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (v ipAddrValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Is6() != v.v6 || a.Zone() != "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid gateway", fmt.Sprintf("%q must be %s.", s, v.Description(ctx)))
-	}
 }

@@ -74,6 +74,18 @@ func (r *lxcContainerResource) client(diags *diag.Diagnostics) *pve.Client {
 	return c
 }
 
+// begin prepares a create, update or delete: the context bounded by the
+// operation's timeout (its timeouts attribute, else def) and the API
+// client, nil when the provider cannot reach the API (diags then say why).
+func (r *lxcContainerResource) begin(ctx context.Context, timeout func(context.Context, time.Duration) (time.Duration, diag.Diagnostics),
+	def time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc, *pve.Client) {
+	c := r.client(diags)
+	d, ds := timeout(ctx, def)
+	diags.Append(ds...)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, cancel, c
+}
+
 // ValidateConfig checks rules that span attributes.
 func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m lxcContainerModel
@@ -128,14 +140,6 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 				fmt.Sprintf("network[%d] and network[%d] are both named %q.", j, i, n.Name.ValueString()))
 		}
 		seen[n.Name.ValueString()] = i
-		if known(n.Gw) && n.IP.IsNull() {
-			resp.Diagnostics.AddAttributeError(path.Root("network").AtListIndex(i).AtName("gw"), "Gateway without address",
-				"gw needs ip set to an address in CIDR form.")
-		}
-		if known(n.Gw) && known(n.IP) && (n.IP.ValueString() == "dhcp" || n.IP.ValueString() == "manual") {
-			resp.Diagnostics.AddAttributeError(path.Root("network").AtListIndex(i).AtName("gw"), "Gateway with "+n.IP.ValueString(),
-				"gw only applies to a static ip in CIDR form.")
-		}
 	}
 }
 
@@ -147,14 +151,11 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c := r.client(&resp.Diagnostics)
+	ctx, cancel, c := r.begin(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
+	defer cancel()
 	if c == nil {
 		return
 	}
-	timeout, d := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 
 	node := plan.NodeName.ValueString()
 	var vmid int
@@ -567,14 +568,11 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c := r.client(&resp.Diagnostics)
+	ctx, cancel, c := r.begin(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
+	defer cancel()
 	if c == nil {
 		return
 	}
-	timeout, d := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 
 	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
 	cfg, err := c.ContainerConfig(ctx, node, vmid)
@@ -730,14 +728,11 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c := r.client(&resp.Diagnostics)
+	ctx, cancel, c := r.begin(ctx, state.Timeouts.Delete, defaultDeleteTimeout, &resp.Diagnostics)
+	defer cancel()
 	if c == nil {
 		return
 	}
-	timeout, d := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	node, vmid := state.NodeName.ValueString(), int(state.VMID.ValueInt64())
 	if node == "" || vmid == 0 {
 		return

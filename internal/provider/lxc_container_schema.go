@@ -416,22 +416,22 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 						"ip": schema.StringAttribute{
 							MarkdownDescription: "IPv4 address in CIDR form, `dhcp` or `manual`.",
 							Optional:            true,
-							Validators:          []validator.String{ipConfigValidator{v6: false}},
+							Validators:          []validator.String{ipConfigCheck(false)},
 						},
 						"gw": schema.StringAttribute{
 							MarkdownDescription: "IPv4 gateway.",
 							Optional:            true,
-							Validators:          []validator.String{ipAddrValidator{v6: false}},
+							Validators:          []validator.String{ipAddrCheck(false), gatewayNeedsAddress{addr: "ip"}},
 						},
 						"ip6": schema.StringAttribute{
 							MarkdownDescription: "IPv6 address in CIDR form, `auto`, `dhcp` or `manual`.",
 							Optional:            true,
-							Validators:          []validator.String{ipConfigValidator{v6: true}},
+							Validators:          []validator.String{ipConfigCheck(true)},
 						},
 						"gw6": schema.StringAttribute{
 							MarkdownDescription: "IPv6 gateway.",
 							Optional:            true,
-							Validators:          []validator.String{ipAddrValidator{v6: true}, gatewayNeedsAddress{addr: "ip6"}},
+							Validators:          []validator.String{ipAddrCheck(true), gatewayNeedsAddress{addr: "ip6"}},
 						},
 						"hwaddr": schema.StringAttribute{
 							MarkdownDescription: "MAC address. Proxmox VE generates one when unset; it then stays stable.",
