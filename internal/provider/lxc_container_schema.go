@@ -22,20 +22,23 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 // Patterns shared by validation and documentation. They follow the formats
-// of the Proxmox VE API schema.
+// of the Proxmox VE API schema; those the lxc_configs function checks too
+// live in internal/pve.
 var (
-	hostnamePattern   = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+	hostnamePattern   = pve.HostnamePattern
 	tagPattern        = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_\-+.]*$`)
-	storageIDPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]$`)
+	storageIDPattern  = pve.StorageIDPattern
 	templatePattern   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]:vztmpl/[^/\s,]+\.(?:tar|tar\.gz|tgz|tar\.xz|tar\.zst)$`)
 	sizePattern       = regexp.MustCompile(`^[0-9]+(?:\.[0-9]+)?[KMGT]?$`)
-	ifaceNamePattern  = regexp.MustCompile(`^[-_.\w]{1,15}$`)
-	bridgePattern     = regexp.MustCompile(`^[-_.\w]+$`)
-	macPattern        = regexp.MustCompile(`^[0-9a-fA-F][02468aAcCeE](?::[0-9a-fA-F]{2}){5}$`)
-	snapshotPattern   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_\-]{1,39}$`)
+	ifaceNamePattern  = pve.InterfaceNamePattern
+	bridgePattern     = pve.BridgePattern
+	macPattern        = pve.MACPattern
+	snapshotPattern   = pve.SnapshotNamePattern
 	searchDomainRegex = regexp.MustCompile(`^[a-zA-Z0-9.\-]+(?:\s+[a-zA-Z0-9.\-]+)*$`)
 )
 

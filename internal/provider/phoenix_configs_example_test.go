@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/phoenixcfg"
 )
 
 // realPhoenixConfigs is the Phoenix Hypervisor project's own
@@ -38,14 +39,15 @@ type phoenixConfigsPlan struct {
 // clone depths and the snapshots the clones need.
 func planPhoenixConfigs(t *testing.T, doc []byte, only []string) phoenixConfigsPlan {
 	t.Helper()
-	entries, err := convertLXCConfigs(doc)
+	entries, err := phoenixcfg.Convert(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	parent := map[string]string{}
 	for id, e := range entries {
 		if e.Clone != nil {
-			if src := strconv.FormatInt(e.Clone.SourceVMID.ValueInt64(), 10); entries[src].CTID.ValueInt64() != 0 {
+			src := strconv.FormatInt(e.Clone.SourceVMID, 10)
+			if _, inFile := entries[src]; inFile {
 				parent[id] = src
 			}
 		}
@@ -74,8 +76,8 @@ func planPhoenixConfigs(t *testing.T, doc []byte, only []string) phoenixConfigsP
 		}
 		p.levels[depth] = append(p.levels[depth], id)
 		e := entries[id]
-		if e.Clone != nil && !e.Clone.Snapshot.IsNull() && parent[id] != "" {
-			snap := [2]string{parent[id], e.Clone.Snapshot.ValueString()}
+		if e.Clone != nil && e.Clone.Snapshot != nil && parent[id] != "" {
+			snap := [2]string{parent[id], *e.Clone.Snapshot}
 			if !slices.Contains(p.snapshots[depth], snap) {
 				p.snapshots[depth] = append(p.snapshots[depth], snap)
 			}
@@ -282,7 +284,7 @@ func (r *phoenixConfigsRun) checkDocker(ids []string) {
 func TestAccPhoenixConfigsExample_small(t *testing.T) {
 	e := newAccEnv(t, withSSH)
 	e.needSSH()
-	const file = "testdata/phoenix_lxc_configs_migration.json"
+	const file = "../phoenixcfg/testdata/phoenix_lxc_configs_migration.json"
 	doc, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

@@ -316,12 +316,23 @@ type Features struct {
 
 // ParseFeatures parses a features value such as nesting=1,keyctl=1.
 func ParseFeatures(s string) (Features, error) {
+	f, _, err := ParseFeaturesWithKeys(s)
+	return f, err
+}
+
+// ParseFeaturesWithKeys is ParseFeatures that also returns the keys the
+// value names, in order (nil with an error). Features alone cannot tell
+// nesting=0 from a value that does not name nesting, nor mount= from no
+// mount key.
+func ParseFeaturesWithKeys(s string) (Features, []string, error) {
 	pairs, err := parseProps(s, "")
 	if err != nil {
-		return Features{}, fmt.Errorf("features %q: %w", s, err)
+		return Features{}, nil, fmt.Errorf("features %q: %w", s, err)
 	}
 	var f Features
+	keys := make([]string, 0, len(pairs))
 	for _, p := range pairs {
+		keys = append(keys, p.k)
 		var dst *bool
 		switch p.k {
 		case "nesting":
@@ -350,11 +361,11 @@ func ParseFeatures(s string) (Features, error) {
 		}
 		b, err := parseBool(p.k, p.v)
 		if err != nil {
-			return Features{}, fmt.Errorf("features %q: %w", s, err)
+			return Features{}, nil, fmt.Errorf("features %q: %w", s, err)
 		}
 		*dst = b
 	}
-	return f, nil
+	return f, keys, nil
 }
 
 var featureKeys = map[string]bool{"nesting": true, "keyctl": true, "fuse": true, "mknod": true, "force_rw_sys": true, "mount": true}

@@ -2,6 +2,7 @@ package pve
 
 import (
 	"reflect"
+	"regexp"
 	"testing"
 )
 
@@ -107,6 +108,61 @@ func TestParseFeatures(t *testing.T) {
 	}
 	if _, err := ParseFeatures("nesting=2"); err == nil {
 		t.Error("nesting=2 accepted")
+	}
+}
+
+func TestParseFeaturesWithKeys(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Features
+		keys []string
+	}{
+		{"nesting=0", Features{}, []string{"nesting"}},
+		{"", Features{}, []string{}},
+		{"keyctl=1,mount=,fuse=off", Features{Keyctl: true}, []string{"keyctl", "mount", "fuse"}},
+		{"mount=nfs;cifs,x=y", Features{Mount: []string{"nfs", "cifs"}, Extra: map[string]string{"x": "y"}}, []string{"mount", "x"}},
+	}
+	for _, tc := range cases {
+		f, keys, err := ParseFeaturesWithKeys(tc.in)
+		if err != nil || !reflect.DeepEqual(f, tc.want) || !reflect.DeepEqual(keys, tc.keys) {
+			t.Errorf("ParseFeaturesWithKeys(%q) = %+v, %q, %v; want %+v, %q", tc.in, f, keys, err, tc.want, tc.keys)
+		}
+		if pf, err := ParseFeatures(tc.in); err != nil || !reflect.DeepEqual(pf, f) {
+			t.Errorf("ParseFeatures(%q) = %+v, %v; ParseFeaturesWithKeys gave %+v", tc.in, pf, err, f)
+		}
+	}
+	for _, bad := range []string{"nesting=2", "nesting=1,nesting=0", "--onboot 1"} {
+		if f, keys, err := ParseFeaturesWithKeys(bad); err == nil || keys != nil {
+			t.Errorf("ParseFeaturesWithKeys(%q) = %+v, %q, %v: want an error and no keys", bad, f, keys, err)
+		}
+	}
+}
+
+func TestNamePatterns(t *testing.T) {
+	cases := []struct {
+		name    string
+		pattern *regexp.Regexp
+		good    []string
+		bad     []string
+	}{
+		{"host name", HostnamePattern, []string{"web-01", "a.b.c", "A1"}, []string{"", "-a", "a-", "a..b", "web server", "a_b"}},
+		{"storage ID", StorageIDPattern, []string{"local-lvm", "quickOS-lxc-disks", "a1"}, []string{"", "a", "1a", "local lvm", "a-"}},
+		{"interface name", InterfaceNamePattern, []string{"eth0", "veth_1.2"}, []string{"", "a-very-long-interface", "eth 0"}},
+		{"bridge", BridgePattern, []string{"vmbr0", "br-lan"}, []string{"", "vmbr 0", "br/0"}},
+		{"MAC address", MACPattern, []string{"BC:24:11:00:00:01", "52:54:00:aa:bb:cc"}, []string{"01:00:5E:00:00:01", "BC-24-11-00-00-01", "BC:24:11:00:00"}},
+		{"snapshot name", SnapshotNamePattern, []string{"golden", "pre-configured", "s_1"}, []string{"", "a", "1abc", "pre configured"}},
+	}
+	for _, tc := range cases {
+		for _, s := range tc.good {
+			if !tc.pattern.MatchString(s) {
+				t.Errorf("%s: %q refused", tc.name, s)
+			}
+		}
+		for _, s := range tc.bad {
+			if tc.pattern.MatchString(s) {
+				t.Errorf("%s: %q accepted", tc.name, s)
+			}
+		}
 	}
 }
 

@@ -1,0 +1,530 @@
+package phoenixcfg
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+)
+
+// unmappedKinds holds the JSON types, from the document's schema, of the
+// container fields that reach no resource argument.
+var unmappedKinds = map[string]string{
+	"gpu_assignment":              "string",
+	"portainer_role":              "string",
+	"vllm_model":                  "string|null",
+	"vllm_served_model_name":      "string",
+	"vllm_model_type":             "string",
+	"vllm_port":                   "integer",
+	"vllm_tensor_parallel_size":   "integer",
+	"vllm_gpu_memory_utilization": "number",
+	"vllm_max_model_len":          "integer",
+	"vllm_args":                   "array<string>",
+	"application_script":          "string",
+	"ports":                       "array<string>",
+	"health_check":                "object",
+	"dependencies":                "array<string>",
+	"run_integration_tests":       "boolean",
+	"volumes":                     "array<object>",
+	"apparmor_manages_nesting":    "boolean",
+}
+
+// requiredFields lists the container fields the schema requires.
+var requiredFields = []string{
+	"name", "memory_mb", "cores", "storage_pool", "storage_size_gb", "network_config",
+	"portainer_role", "unprivileged", "apparmor_profile", "apparmor_manages_nesting",
+}
+
+// topLevelFields lists the document-level fields besides lxc_configs. They
+// describe the host (NVIDIA driver) and reach no container argument.
+var topLevelFields = []string{"$schema", "nvidia_driver_version", "nvidia_repo_url", "nvidia_runfile_url"}
+
+var (
+	lxcOptionKeyPattern = regexp.MustCompile(`^lxc\.[A-Za-z0-9_.\-]+$`)
+	ctidKeyPattern      = regexp.MustCompile(`^[0-9]+$`)
+)
+
+// Docker tests of the Phoenix scripts that the docker block's own checks
+// cover, by script file name.
+var (
+	dockerHealthChecks = []string{"check_docker_service.sh", "check_network_access.sh"}
+	dockerHelloWorld   = "test_docker_hello_world.sh"
+)
+
+// converted is one container while the document is read.
+type converted struct {
+	key            string
+	entry          Container
+	cloneFrom      int64
+	snapshotToMake string
+}
+
+// Convert validates a phoenix_lxc_configs.json document and returns its
+// containers keyed by CTID, as the document writes it. The error lists
+// every problem found (at most 25, then their count), one a line, each
+// starting with its JSON path, e.g.
+//
+//	lxc_configs["950"].memory_mb: expected an integer, got "2G"
+func Convert(doc []byte) (map[string]Container, error) {
+	if !json.Valid(doc) {
+		return nil, syntaxError(doc)
+	}
+	p := &parser{}
+	top, ok := p.object("(document)", doc)
+	if !ok {
+		return nil, p.err()
+	}
+	var configs json.RawMessage
+	for _, m := range top {
+		switch {
+		case m.key == "lxc_configs":
+			configs = m.raw
+		case slices.Contains(topLevelFields, m.key):
+			p.check(m.key, "string", m.raw)
+		default:
+			p.fail(m.key, "unknown top-level field (a phoenix_lxc_configs.json document holds %s and lxc_configs)",
+				strings.Join(topLevelFields, ", "))
+		}
+	}
+	if configs == nil {
+		p.fail("lxc_configs", "required field is missing")
+		return nil, p.err()
+	}
+	containers, ok := p.object("lxc_configs", configs)
+	if !ok {
+		return nil, p.err()
+	}
+	all := make([]*converted, 0, len(containers))
+	byID := map[int64]*converted{}
+	for _, m := range containers {
+		at := fmt.Sprintf("lxc_configs[%q]", m.key)
+		if !ctidKeyPattern.MatchString(m.key) {
+			p.fail(at, "a CTID must be a decimal number, got %q", m.key)
+			continue
+		}
+		ctid, err := strconv.ParseInt(m.key, 10, 64)
+		if err != nil || ctid < 100 || ctid > 999999999 || strconv.FormatInt(ctid, 10) != m.key {
+			p.fail(at, "a CTID must be a number from 100 to 999999999 without leading zeros, got %q", m.key)
+			continue
+		}
+		c := p.container(at, ctid, m.raw)
+		if c == nil {
+			continue
+		}
+		c.key = m.key
+		all = append(all, c)
+		byID[ctid] = c
+	}
+	// Clones: a source in the document lends its snapshot; chains must end.
+	for _, c := range all {
+		if c.cloneFrom == 0 {
+			continue
+		}
+		at := fmt.Sprintf("lxc_configs[%q].clone_from_ctid", c.key)
+		if src := byID[c.cloneFrom]; src != nil && src.snapshotToMake != "" {
+			snapshot := src.snapshotToMake
+			c.entry.Clone.Snapshot = &snapshot
+		}
+		seen := map[int64]bool{c.entry.CTID: true}
+		for next := c.cloneFrom; next != 0; {
+			if seen[next] {
+				p.fail(at, "clone chain loops back to %d", next)
+				break
+			}
+			seen[next] = true
+			src := byID[next]
+			if src == nil {
+				break
+			}
+			next = src.cloneFrom
+		}
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Container, len(all))
+	for _, c := range all {
+		out[c.key] = c.entry
+	}
+	return out, nil
+}
+
+// container converts one lxc_configs entry; nil when it is not an object.
+func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converted {
+	members, ok := p.object(at, raw)
+	if !ok {
+		return nil
+	}
+	e := Container{CTID: ctid, Unmapped: []string{}}
+	c := &converted{}
+	field := func(key string) string { return at + "." + key }
+	unmapped := func(rel string, value json.RawMessage) {
+		e.Unmapped = append(e.Unmapped, rel+": "+compactJSON(value))
+	}
+	seen := map[string]bool{}
+	// Fields that decide how others are read; their own errors are reported
+	// in the loop below.
+	hasDocker, profile := false, ""
+	for _, m := range members {
+		var names []string
+		if m.key == "features" && json.Unmarshal(m.raw, &names) == nil {
+			hasDocker = slices.Contains(names, "docker")
+		}
+		if m.key == "apparmor_profile" {
+			_ = json.Unmarshal(m.raw, &profile) // A non-string is reported below.
+		}
+	}
+	var startup Startup
+	var features *Features
+	for _, m := range members {
+		seen[m.key] = true
+		fa := field(m.key)
+		switch m.key {
+		case "name":
+			if s, ok := p.nonEmpty(fa, m.raw); ok {
+				if len(s) > 253 || !pve.HostnamePattern.MatchString(s) {
+					p.fail(fa, "must be a valid host name (letters, digits and '-', labels separated by '.'), got %q", s)
+				}
+				e.Hostname = s
+			}
+		case "memory_mb":
+			if n, ok := p.integer(fa, m.raw, 512, 131072); ok {
+				e.Memory = n
+			}
+		case "swap_mb":
+			if n, ok := p.integer(fa, m.raw, 0, math.MaxInt64); ok {
+				e.Swap = &n
+			}
+		case "cores":
+			if n, ok := p.integer(fa, m.raw, 1, 32); ok {
+				e.Cores = n
+			}
+		case "template":
+			if s, ok := p.nonEmpty(fa, m.raw); ok {
+				e.Template = &s
+			}
+		case "storage_pool":
+			if s, ok := p.nonEmpty(fa, m.raw); ok {
+				if !pve.StorageIDPattern.MatchString(s) {
+					p.fail(fa, "must be a Proxmox VE storage ID such as local-lvm, got %q", s)
+				}
+				e.RootFS.Storage = s
+			}
+		case "storage_size_gb":
+			if n, ok := p.integer(fa, m.raw, 10, 1024); ok {
+				e.RootFS.Size = strconv.FormatInt(n, 10) + "G"
+			}
+		case "network_config":
+			p.network(fa, m.raw, &e.Network, unmapped)
+		case "mac_address":
+			if s, ok := p.str(fa, m.raw); ok {
+				if !pve.MACPattern.MatchString(s) {
+					p.fail(fa, "must be a unicast MAC address such as 52:54:00:12:34:56, got %q", s)
+				}
+				e.Network.HWAddr = &s
+			}
+		case "firewall":
+			p.firewall(fa, m.raw, &e.Network, unmapped)
+		case "features":
+			items := p.stringList(fa, m.raw)
+			for i, name := range items {
+				if name != "docker" {
+					unmapped(fmt.Sprintf("features[%d]", i), jsonString(name))
+				}
+			}
+		case "pct_options":
+			items := p.stringList(fa, m.raw)
+			for i, opt := range items {
+				if features == nil {
+					features = &Features{}
+				}
+				if !applyPctFeatures(opt, features) {
+					unmapped(fmt.Sprintf("pct_options[%d]", i), jsonString(opt))
+				}
+			}
+		case "lxc_options":
+			items := p.stringList(fa, m.raw)
+			for i, opt := range items {
+				key, value, ok := splitLXCOption(opt)
+				if !ok {
+					p.fail(fmt.Sprintf("%s[%d]", fa, i), `expected "lxc.<key>=<value>" or "lxc.<key>: <value>", got %q`, opt)
+					continue
+				}
+				if strings.HasPrefix(key, "lxc.apparmor.") {
+					// AppArmor lines belong to apparmor_profile (and the
+					// docker block), never to lxc_config: the same profile
+					// as apparmor_profile is covered by it, others are listed.
+					if key != "lxc.apparmor.profile" || value != profile {
+						unmapped(fmt.Sprintf("lxc_options[%d]", i), jsonString(opt))
+					}
+					continue
+				}
+				e.LXCConfig = append(e.LXCConfig, LXCLine{Key: key, Value: value})
+			}
+		case "clone_from_ctid":
+			if s, ok := p.str(fa, m.raw); ok {
+				n, err := strconv.ParseInt(s, 10, 64)
+				switch {
+				case !ctidKeyPattern.MatchString(s) || err != nil || n < 100 || n > 999999999:
+					p.fail(fa, "must be a CTID from 100 to 999999999 as a string, got %q", s)
+				case n == ctid:
+					p.fail(fa, "a container cannot be cloned from itself")
+				default:
+					c.cloneFrom = n
+					e.Clone = &Clone{SourceVMID: n}
+				}
+			}
+		case "template_snapshot_name":
+			if s, ok := p.nonEmpty(fa, m.raw); ok {
+				if !pve.SnapshotNamePattern.MatchString(s) {
+					p.fail(fa, "must be a Proxmox VE snapshot name (a letter, then 1 to 39 letters, digits, '_' or '-'), got %q", s)
+				}
+				c.snapshotToMake = s
+				unmapped(m.key, m.raw)
+			}
+		case "apparmor_profile":
+			if s, ok := p.str(fa, m.raw); ok {
+				e.ApparmorProfile = s
+			}
+		case "unprivileged":
+			if b, ok := p.boolean(fa, m.raw); ok {
+				e.Unprivileged = b
+			}
+		case "start_at_boot":
+			if b, ok := p.boolean(fa, m.raw); ok {
+				e.StartOnBoot = &b
+			}
+		case "boot_order":
+			if n, ok := p.integer(fa, m.raw, 0, math.MaxInt64); ok {
+				startup.Order = &n
+			}
+		case "boot_delay":
+			if n, ok := p.integer(fa, m.raw, 0, math.MaxInt64); ok {
+				startup.UpDelay = &n
+			}
+		case "tests":
+			if hasDocker {
+				e.Docker = p.dockerBlock(fa, m.raw, unmapped)
+			} else {
+				unmapped(m.key, m.raw)
+			}
+		default:
+			if kind, known := unmappedKinds[m.key]; known {
+				p.check(fa, kind, m.raw)
+			}
+			unmapped(m.key, m.raw)
+		}
+	}
+	for _, key := range requiredFields {
+		if !seen[key] {
+			p.fail(field(key), "required field is missing")
+		}
+	}
+	if seen["template"] && seen["clone_from_ctid"] {
+		p.fail(field("template"), "template and clone_from_ctid cannot both be set: a container is created from one source")
+	}
+	if hasDocker && e.Docker == nil {
+		e.Docker = p.dockerBlock(field("tests"), nil, unmapped)
+	}
+	if startup.Order != nil || startup.UpDelay != nil {
+		e.Startup = &startup
+	}
+	if features != nil && (features.Nesting != nil || features.Keyctl != nil || features.Fuse != nil ||
+		features.Mknod != nil || features.Mount != nil) {
+		e.Features = features
+	}
+	c.entry = e
+	return c
+}
+
+// network maps network_config onto the first network interface.
+func (p *parser) network(at string, raw json.RawMessage, n *Network, unmapped func(string, json.RawMessage)) {
+	members, ok := p.object(at, raw)
+	if !ok {
+		return
+	}
+	seen := map[string]bool{}
+	for _, m := range members {
+		seen[m.key] = true
+		fa := at + "." + m.key
+		switch m.key {
+		case "name":
+			if s, ok := p.nonEmpty(fa, m.raw); ok {
+				if !pve.InterfaceNamePattern.MatchString(s) {
+					p.fail(fa, "must be an interface name of at most 15 letters, digits, '-', '_' or '.', got %q", s)
+				}
+				n.Name = s
+			}
+		case "bridge":
+			if s, ok := p.nonEmpty(fa, m.raw); ok {
+				if !pve.BridgePattern.MatchString(s) {
+					p.fail(fa, "must be a bridge name such as vmbr0, got %q", s)
+				}
+				n.Bridge = s
+			}
+		case "ip":
+			if s, ok := p.str(fa, m.raw); ok {
+				if pfx, err := netip.ParsePrefix(s); err != nil || !pfx.Addr().Is4() {
+					p.fail(fa, "must be an IPv4 address with a prefix length such as 10.0.0.5/24, got %q", s)
+				}
+				n.IP = s
+			}
+		case "gw":
+			if s, ok := p.str(fa, m.raw); ok {
+				if addr, err := netip.ParseAddr(s); err != nil || !addr.Is4() {
+					p.fail(fa, "must be an IPv4 address such as 10.0.0.1, got %q", s)
+				}
+				n.Gw = s
+			}
+		default:
+			unmapped("network_config."+m.key, m.raw)
+		}
+	}
+	for _, key := range []string{"name", "bridge", "ip", "gw"} {
+		if !seen[key] {
+			p.fail(at+"."+key, "required field is missing")
+		}
+	}
+}
+
+// firewall maps firewall.enabled onto the interface's firewall flag; the
+// rules belong to the Proxmox VE firewall configuration and are listed.
+func (p *parser) firewall(at string, raw json.RawMessage, n *Network, unmapped func(string, json.RawMessage)) {
+	members, ok := p.object(at, raw)
+	if !ok {
+		return
+	}
+	for _, m := range members {
+		switch m.key {
+		case "enabled":
+			if b, ok := p.boolean(at+".enabled", m.raw); ok {
+				n.Firewall = &b
+			}
+		case "rules":
+			p.check(at+".rules", "array<object>", m.raw)
+			unmapped("firewall.rules", m.raw)
+		default:
+			unmapped("firewall."+m.key, m.raw)
+		}
+	}
+}
+
+// dockerBlock returns the docker block of a container with the "docker"
+// feature, hello_world following the Phoenix tests when they list
+// integration tests. Test entries the block's checks do not cover are
+// listed as unmapped.
+func (p *parser) dockerBlock(at string, tests json.RawMessage, unmapped func(string, json.RawMessage)) *Docker {
+	d := &Docker{HelloWorld: true}
+	switch {
+	case tests == nil:
+	case jsonKind(tests) != "object":
+		unmapped("tests", tests)
+	default:
+		if members, ok := p.object(at, tests); ok {
+			for _, m := range members {
+				var covered []string
+				switch m.key {
+				case "health_checks":
+					covered = dockerHealthChecks
+				case "integration_tests":
+					covered = []string{dockerHelloWorld}
+				default:
+					unmapped("tests."+m.key, m.raw)
+					continue
+				}
+				var items []json.RawMessage
+				if jsonKind(m.raw) != "array" || json.Unmarshal(m.raw, &items) != nil {
+					unmapped("tests."+m.key, m.raw)
+					continue
+				}
+				hello := false
+				for i, item := range items {
+					script := testScript(item)
+					if script != "" && slices.Contains(covered, script) {
+						hello = hello || script == dockerHelloWorld
+						continue
+					}
+					unmapped(fmt.Sprintf("tests.%s[%d]", m.key, i), item)
+				}
+				if m.key == "integration_tests" {
+					d.HelloWorld = hello
+				}
+			}
+		}
+	}
+	return d
+}
+
+// testScript returns the file name of the script a Phoenix test entry
+// runs, or "" when the entry is not a script object.
+func testScript(raw json.RawMessage) string {
+	var t struct {
+		Type string `json:"type"`
+		Path string `json:"path"`
+	}
+	if jsonKind(raw) != "object" || json.Unmarshal(raw, &t) != nil || t.Path == "" {
+		return ""
+	}
+	if t.Type != "" && t.Type != "script" {
+		return ""
+	}
+	return t.Path[strings.LastIndexByte(t.Path, '/')+1:]
+}
+
+// applyPctFeatures applies a pct option that is a Proxmox VE features value
+// made only of the resource's features ("nesting=1", "keyctl=1,fuse=0",
+// "mount=nfs;cifs") and reports whether it was one. Other options change
+// nothing; so does an option that names no file system after mount=.
+func applyPctFeatures(opt string, f *Features) bool {
+	pf, keys, err := pve.ParseFeaturesWithKeys(opt)
+	if err != nil || len(keys) == 0 {
+		return false
+	}
+	for _, k := range keys {
+		switch k {
+		case "nesting", "keyctl", "fuse", "mknod":
+		case "mount":
+			if len(pf.Mount) == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	for _, k := range keys {
+		switch k {
+		case "nesting":
+			f.Nesting = &pf.Nesting
+		case "keyctl":
+			f.Keyctl = &pf.Keyctl
+		case "fuse":
+			f.Fuse = &pf.Fuse
+		case "mknod":
+			f.Mknod = &pf.Mknod
+		case "mount":
+			f.Mount = pf.Mount
+		}
+	}
+	return true
+}
+
+// splitLXCOption splits "lxc.key=value" or "lxc.key: value" (spaces around
+// the separator allowed) at the first ':' or '='.
+func splitLXCOption(opt string) (string, string, bool) {
+	i := strings.IndexAny(opt, ":=")
+	if i < 0 {
+		return "", "", false
+	}
+	key := strings.TrimSpace(opt[:i])
+	value := strings.TrimSpace(opt[i+1:])
+	if !lxcOptionKeyPattern.MatchString(key) {
+		return "", "", false
+	}
+	return key, value, true
+}
