@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/phoenixcfg"
@@ -38,11 +39,9 @@ func (f *LXCConfigsFunction) Definition(_ context.Context, _ function.Definition
 			"keyed by CTID (a string, as in the file) whose values hold the arguments of a `phoenix_lxc_container`, so that " +
 			"the file can stay the single source of truth with `for_each`. It needs no reachable cluster.\n\n" +
 			"Each value is an object with `ctid` (number), `unmapped` (list of strings) and one attribute per resource " +
-			"argument, of the argument's type: `node_name`, `vmid`, `template`, `clone`, `hostname`, `description`, `tags`, " +
-			"`unprivileged`, `os_type`, `cores`, `cpu_limit`, `cpu_units`, `memory`, `swap`, `rootfs`, `network`, " +
-			"`nameserver`, `searchdomain`, `features`, `start_on_boot`, `startup`, `started`, `protection`, " +
-			"`apparmor_profile`, `lxc_config` and `docker`. An attribute the document does not set is `null`, so the " +
-			"resource's default applies; `node_name` is always `null` (the file does not name nodes).\n\n" +
+			"argument, of the argument's type (every argument but `password`, `ssh_public_keys` and `timeouts`). An " +
+			"attribute the document does not set is `null`, so the resource's default applies; `node_name` is always " +
+			"`null` (the file does not name nodes).\n\n" +
 			"Mapping: `name` → `hostname`; `memory_mb` → `memory`; `swap_mb` → `swap`; `cores` → `cores`; " +
 			"`storage_pool`, `storage_size_gb` → `rootfs { storage, size = \"<n>G\" }`; `network_config` and `mac_address` → " +
 			"`network[0] { name, bridge, ip, gw, hwaddr }`, with `firewall.enabled` → `network[0].firewall`; " +
@@ -87,18 +86,23 @@ func (f *LXCConfigsFunction) Run(ctx context.Context, req function.RunRequest, r
 		resp.Error = function.NewArgumentFuncError(0, err.Error())
 		return
 	}
-	entries := make(map[string]lxcConfigsEntryModel, len(containers))
+	entries := make(map[string]attr.Value, len(containers))
 	var diags diag.Diagnostics
 	for id, c := range containers {
 		e, d := lxcConfigsEntry(ctx, c)
 		diags.Append(d...)
-		entries[id] = e
+		if d.HasError() {
+			continue
+		}
+		obj, d := lxcConfigsEntryObject(ctx, e)
+		diags.Append(d...)
+		entries[id] = obj
 	}
 	if diags.HasError() {
 		resp.Error = function.FuncErrorFromDiags(ctx, diags)
 		return
 	}
-	result, diags := types.MapValueFrom(ctx, lxcConfigsEntryType(), entries)
+	result, diags := types.MapValue(lxcConfigsEntryType(), entries)
 	if diags.HasError() {
 		resp.Error = function.FuncErrorFromDiags(ctx, diags)
 		return
@@ -155,10 +159,55 @@ var (
 	}}
 )
 
-// lxcConfigsEntryType is the static type of one element of the result. The
-// arguments returned whole (clone, network, features, startup, lxc_config)
-// take their types from the resource's schema.
+// lxcConfigsEntryType is the static type of one element of the result: the
+// mapped arguments of lxcConfigsMappedType, and every other setting of the
+// settings table with its attribute's type (null: the document does not set
+// it), so that a new setting joins the result without an edit here.
 var lxcConfigsEntryType = sync.OnceValue(func() types.ObjectType {
+	s := lxcContainerSchema(context.Background())
+	out := map[string]attr.Type{}
+	for k, v := range lxcConfigsMappedType().AttrTypes {
+		out[k] = v
+	}
+	for _, st := range containerSettings {
+		if _, ok := out[st.attr]; ok {
+			continue
+		}
+		if a, ok := s.Attributes[st.attr]; ok {
+			out[st.attr] = a.GetType()
+		}
+	}
+	return types.ObjectType{AttrTypes: out}
+})
+
+// lxcConfigsEntryObject is an element of the result: the mapped arguments
+// and null for the other settings.
+func lxcConfigsEntryObject(ctx context.Context, e lxcConfigsEntryModel) (types.Object, diag.Diagnostics) {
+	mapped, diags := types.ObjectValueFrom(ctx, lxcConfigsMappedType().AttrTypes, e)
+	if diags.HasError() {
+		return types.Object{}, diags
+	}
+	attrs := mapped.Attributes()
+	for name, typ := range lxcConfigsEntryType().AttrTypes {
+		if _, ok := attrs[name]; ok {
+			continue
+		}
+		null, err := typ.ValueFromTerraform(ctx, tftypes.NewValue(typ.TerraformType(ctx), nil))
+		if err != nil {
+			diags.AddError("lxc_configs result", err.Error())
+			continue
+		}
+		attrs[name] = null
+	}
+	obj, d := types.ObjectValue(lxcConfigsEntryType().AttrTypes, attrs)
+	diags.Append(d...)
+	return obj, diags
+}
+
+// lxcConfigsMappedType is the type of the arguments the conversion sets.
+// The arguments returned whole (clone, network, features, startup,
+// lxc_config) take their types from the resource's schema.
+var lxcConfigsMappedType = sync.OnceValue(func() types.ObjectType {
 	s := lxcContainerSchema(context.Background())
 	str, num, flt, boolean := types.StringType, types.Int64Type, types.Float64Type, types.BoolType
 	return types.ObjectType{AttrTypes: map[string]attr.Type{
