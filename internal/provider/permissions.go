@@ -318,20 +318,14 @@ func (n privNeed) String() string {
 	return strings.Join(n.privs, " or ") + " on " + n.path + ", for " + n.attr
 }
 
-// settingAttr names the resource attribute behind a Proxmox VE key.
+// settingAttr names the resource attribute behind a Proxmox VE key (the
+// settings table's attribute column).
 func settingAttr(key string) string {
-	switch key {
-	case "cpulimit":
-		return "cpu_limit"
-	case "cpuunits":
-		return "cpu_units"
-	case "onboot":
-		return "start_on_boot"
-	case "ostype":
-		return "os_type"
-	}
 	if isNetKey(key) {
 		return "network[" + strings.TrimPrefix(key, "net") + "]"
+	}
+	if st := settingFor(key); st != nil {
+		return st.attr
 	}
 	return key
 }
@@ -351,10 +345,6 @@ func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 		return nil
 	}
 	switch {
-	case key == "cores" || key == "cpuunits" || key == "cpulimit":
-		return []privNeed{need(vms, attr, "VM.Config.CPU")}
-	case key == "memory" || key == "swap":
-		return []privNeed{need(vms, attr, "VM.Config.Memory")}
 	case key == "rootfs" || isMountKey(key):
 		out := []privNeed{need(vms, attr, "VM.Config.Disk")}
 		if vol, _, _ := strings.Cut(value, ","); value != "" {
@@ -382,8 +372,6 @@ func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 			out = append(out, need(p, attr+".bridge", "SDN.Use"))
 		}
 		return out
-	case key == "hostname" || key == "nameserver" || key == "searchdomain":
-		return []privNeed{need(vms, attr, "VM.Config.Network")}
 	case key == "features":
 		// Nesting alone may change; PVE then wants VM.Allocate.
 		if featureFlags(old)["nesting"] != featureFlags(value)["nesting"] {
@@ -391,7 +379,11 @@ func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 		}
 		return nil
 	}
-	return []privNeed{need(vms, attr, "VM.Config.Options")}
+	// The table's privilege column; keys outside it are VM.Config.Options.
+	if st := settingFor(key); st != nil && st.priv != "" {
+		return []privNeed{need(vms, attr, st.priv)}
+	}
+	return []privNeed{need(vms, attr, privOptions)}
 }
 
 // vmsPath is a container's ACL path; "" vmid (not chosen yet) stands for
