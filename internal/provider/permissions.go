@@ -73,19 +73,19 @@ func featureFlags(v string) map[string]string {
 	return out
 }
 
-// rootOnlyReason says why changing key from old to new (new "" deletes it)
+// rootOnlyReason says why changing key from old to value ("" deletes it)
 // is reserved to root@pam, following pve-container's
 // check_ct_modify_config_perm; "" when it is not.
-func rootOnlyReason(key, old, new string, unprivileged bool) string {
+func rootOnlyReason(key, old, value string, unprivileged bool) string {
 	switch {
 	case key == "features":
-		if old == new {
+		if old == value {
 			return ""
 		}
 		if !unprivileged {
 			return "changing feature flags of a privileged container is only allowed for root@pam"
 		}
-		oldF, newF := featureFlags(old), featureFlags(new)
+		oldF, newF := featureFlags(old), featureFlags(value)
 		var changed []string
 		for k := range oldF {
 			if k != "nesting" && oldF[k] != newF[k] {
@@ -103,10 +103,10 @@ func rootOnlyReason(key, old, new string, unprivileged bool) string {
 		sort.Strings(changed)
 		return "changing feature flags other than nesting (" + strings.Join(changed, ", ") + ") is only allowed for root@pam"
 	case key == "rootfs" || isMountKey(key):
-		if new == "" {
+		if value == "" {
 			return ""
 		}
-		vol, _, _ := strings.Cut(new, ",")
+		vol, _, _ := strings.Cut(value, ",")
 		vol = strings.TrimPrefix(vol, "volume=")
 		switch {
 		case strings.HasPrefix(vol, "/dev/"):

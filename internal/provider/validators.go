@@ -275,7 +275,7 @@ func ipConfigCheck(v6 bool) stringCheck {
 			return nil
 		}
 		if err := checkCIDR(s, v6); err != nil {
-			return fmt.Errorf("%q must be %s: %s.", s, desc, err)
+			return fmt.Errorf("%q must be %s: %s", s, desc, err)
 		}
 		return nil
 	}}
@@ -307,7 +307,7 @@ func ipAddrCheck(v6 bool) stringCheck {
 	return stringCheck{summary: "Invalid gateway", desc: "must be " + desc, check: func(s string) error {
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.Is6() != v6 || a.Zone() != "" {
-			return fmt.Errorf("%q must be %s.", s, desc)
+			return fmt.Errorf("%q must be %s", s, desc)
 		}
 		return nil
 	}}

@@ -850,7 +850,7 @@ func (s *server) handlePermissions(r *request) (any, error) {
 		userid = r.user
 	}
 	owner, _, isToken := strings.Cut(userid, "!")
-	if userid != r.user && !(isToken && owner == r.user) {
+	if userid != r.user && (!isToken || owner != r.user) {
 		if err := s.check(r.user, "/access", "Sys.Audit"); err != nil {
 			return nil, err
 		}

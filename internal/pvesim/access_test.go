@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -68,12 +69,12 @@ func TestFeaturesOtherThanNestingOnlyForRootPam(t *testing.T) {
 		t.Fatal("a refused create left a config behind")
 	}
 	// root@pam logged in with a ticket may.
-	createCTAs(t, s, rootAuth(t, s), "pve1", 100, url.Values{"features": {"nesting=1,keyctl=1"}})
+	createCTAs(t, s, rootAuth(t, s), 100, url.Values{"features": {"nesting=1,keyctl=1"}})
 	if f := config(t, s, 100)["features"]; f != "keyctl=1,nesting=1" {
 		t.Fatalf("features %v", f)
 	}
 	// nesting alone is fine for a token (it then needs VM.Allocate).
-	createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 101, url.Values{"features": {"nesting=1"}})
+	createCTAs(t, s, tokenAuth(s.ProviderToken), 101, url.Values{"features": {"nesting=1"}})
 
 	// A change is a flag whose old and new values differ.
 	put := func(features string) apiResp {
@@ -105,14 +106,14 @@ func TestPrivilegedContainerRules(t *testing.T) {
 
 	r = callWith(t, s, http.MethodPost, "/nodes/pve1/lxc", createForm("100", url.Values{"unprivileged": {"0"}, "features": {"nesting=1"}}), tokenAuth(s.ProviderToken))
 	wantDenied(t, r, "changing feature flags for privileged container is only allowed for root@pam")
-	createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 100, url.Values{"unprivileged": {"0"}})
+	createCTAs(t, s, tokenAuth(s.ProviderToken), 100, url.Values{"unprivileged": {"0"}})
 }
 
 // TestNonVolumeMountPointsOnlyForRootPam follows check_ct_modify_config_perm
 // (rootfs/mp[n] branch): bind and device mount points are root@pam's only.
 func TestNonVolumeMountPointsOnlyForRootPam(t *testing.T) {
 	s := startSim(t, Options{})
-	createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 100, nil)
+	createCTAs(t, s, tokenAuth(s.ProviderToken), 100, nil)
 	for vol, typ := range map[string]string{"/srv/data": "bind", "/dev/sdb1": "device"} {
 		r := callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"mp0": {vol + ",mp=/data"}}, tokenAuth(s.APIToken))
 		wantDenied(t, r, "mount point type "+typ+" is only allowed for root@pam")
@@ -134,7 +135,7 @@ func TestNonVolumeMountPointsOnlyForRootPam(t *testing.T) {
 // (dev[n] and hookscript branches).
 func TestDevicesAndHookscriptOnlyForRootPam(t *testing.T) {
 	s := startSim(t, Options{})
-	createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 100, nil)
+	createCTAs(t, s, tokenAuth(s.ProviderToken), 100, nil)
 	put := func(auth func(*http.Request), k, v string) apiResp {
 		return callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{k: {v}}, auth)
 	}
@@ -151,7 +152,7 @@ func TestDevicesAndHookscriptOnlyForRootPam(t *testing.T) {
 func TestMissingPrivilegeNamed(t *testing.T) {
 	s := startSim(t, Options{Access: limitedAccess("VM.Config.Memory")})
 	limited := tokenAuth(s.Tokens["limited@pve!t"])
-	createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 100, nil)
+	createCTAs(t, s, tokenAuth(s.ProviderToken), 100, nil)
 	r := callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"memory": {"1024"}}, limited)
 	wantDenied(t, r, "/vms/100, VM.Config.Memory")
 	r = callWith(t, s, http.MethodPost, "/nodes/pve1/lxc", createForm("101", url.Values{"memory": {"1024"}}), limited)
@@ -184,7 +185,7 @@ func TestEndpointPermissions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.without+" "+tc.method+" "+tc.path, func(t *testing.T) {
 			s := startSim(t, Options{Access: limitedAccess(tc.without)})
-			createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 100, nil)
+			createCTAs(t, s, tokenAuth(s.ProviderToken), 100, nil)
 			r := callWith(t, s, tc.method, tc.path, tc.form, tokenAuth(s.Tokens["limited@pve!t"]))
 			wantDenied(t, r, tc.what)
 			// The same call with the full role goes through.
@@ -195,7 +196,7 @@ func TestEndpointPermissions(t *testing.T) {
 	}
 	// The "any" form names every privilege it would have accepted.
 	s := startSim(t, Options{Access: []string{"user:a@pve:1:0::::::", "token:a@pve!t:0:0::", "acl:1:/:a@pve:PVEAuditor:"}})
-	createCTAs(t, s, tokenAuth(s.ProviderToken), "pve1", 100, nil)
+	createCTAs(t, s, tokenAuth(s.ProviderToken), 100, nil)
 	r := callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"cores": {"2"}}, tokenAuth(s.Tokens["a@pve!t"]))
 	wantDenied(t, r, "/vms/100, VM.Config.Disk|VM.Config.CPU|VM.Config.Memory|VM.Config.Network|VM.Config.Options")
 }
@@ -281,7 +282,7 @@ func TestStartAfterCreateIsItsOwnTask(t *testing.T) {
 		var types []string
 		for _, e := range tasks {
 			m, _ := e.(map[string]any)
-			types = append(types, m["type"].(string)+":"+m["status"].(string))
+			types = append(types, fmt.Sprint(m["type"], ":", m["status"]))
 		}
 		if slices.Contains(types, "vzstart:OK") {
 			break
@@ -311,13 +312,13 @@ func TestTaskOwnership(t *testing.T) {
 	s2 := startSim(t, Options{Access: []string{
 		"user:v@pve:1:0::::::", "token:v@pve!t:0:0::", "acl:1:/vms/101:v@pve:PVEAuditor:",
 	}})
-	createCTAs(t, s2, tokenAuth(s2.ProviderToken), "pve1", 100, nil)
-	createCTAs(t, s2, tokenAuth(s2.ProviderToken), "pve1", 101, nil)
+	createCTAs(t, s2, tokenAuth(s2.ProviderToken), 100, nil)
+	createCTAs(t, s2, tokenAuth(s2.ProviderToken), 101, nil)
 	res := callWith(t, s2, http.MethodGet, "/cluster/resources", nil, tokenAuth(s2.Tokens["v@pve!t"])).list(t)
 	var seen []string
 	for _, e := range res {
 		m, _ := e.(map[string]any)
-		seen = append(seen, m["id"].(string))
+		seen = append(seen, fmt.Sprint(m["id"]))
 		if m["type"] == "node" && m["maxmem"] != nil {
 			t.Errorf("node figures without Sys.Audit: %v", m)
 		}

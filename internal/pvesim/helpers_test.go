@@ -204,8 +204,8 @@ func tokenAuth(token string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set("Authorization", "PVEAPIToken="+token) }
 }
 
-// createCTAs is createCT with the given authentication.
-func createCTAs(t testing.TB, s *Sim, auth func(*http.Request), node string, vmid int, extra url.Values) {
+// createCTAs is createCT on pve1 with the given authentication.
+func createCTAs(t testing.TB, s *Sim, auth func(*http.Request), vmid int, extra url.Values) {
 	t.Helper()
 	form := url.Values{
 		"vmid":       {strconv.Itoa(vmid)},
@@ -217,6 +217,6 @@ func createCTAs(t testing.TB, s *Sim, auth func(*http.Request), node string, vmi
 	for k, v := range extra {
 		form[k] = v
 	}
-	upid := callWith(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form, auth).upid(t)
+	upid := callWith(t, s, http.MethodPost, "/nodes/pve1/lxc", form, auth).upid(t)
 	mustTask(t, s, upid)
 }

@@ -29,7 +29,7 @@ func readConf(t *testing.T, s *Sim, vmid int) string {
 // raw lxc lines kept at the end.
 func TestConfigFileFormat(t *testing.T) {
 	s := startSim(t, Options{})
-	createCTAs(t, s, rootAuth(t, s), "pve1", 102, url.Values{"features": {"nesting=1,keyctl=1"}, "description": {"web server"}, "cores": {"2"}})
+	createCTAs(t, s, rootAuth(t, s), 102, url.Values{"features": {"nesting=1,keyctl=1"}, "description": {"web server"}, "cores": {"2"}})
 	got := readConf(t, s, 102)
 	want := regexp.MustCompile(`^#web server
 arch: amd64
@@ -199,7 +199,7 @@ func TestMountPoints(t *testing.T) {
 	s := startSim(t, Options{})
 	// A bare size is rewritten to storage:size only after
 	// check_ct_modify_config_perm, which refuses it to anyone but root@pam.
-	createCTAs(t, s, rootAuth(t, s), "pve1", 100, url.Values{"storage": {"local-lvm"}, "rootfs": {"4"}, "mp0": {"local-lvm:2,mp=/data,backup=1"}})
+	createCTAs(t, s, rootAuth(t, s), 100, url.Values{"storage": {"local-lvm"}, "rootfs": {"4"}, "mp0": {"local-lvm:2,mp=/data,backup=1"}})
 	cfg := config(t, s, 100)
 	if cfg["rootfs"] != "local-lvm:vm-100-disk-0,size=4G" || cfg["mp0"] != "local-lvm:vm-100-disk-1,mp=/data,backup=1,size=2G" {
 		t.Fatalf("config: %v", cfg)

@@ -13,10 +13,10 @@ import (
 
 // summarize feeds the lines to a Summary and returns what it printed, its
 // error stream and whether it reported a failure.
-func summarize(t *testing.T, module string, lines ...string) (string, string, bool) {
+func summarize(t *testing.T, lines ...string) (string, string, bool) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	s := New(&out, &errOut, module)
+	s := New(&out, &errOut, mod)
 	if err := s.Read(strings.NewReader(strings.Join(lines, "\n") + "\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ const mod = "example.com/m"
 
 func TestPassingPackagePrintsOnlyItsOkLine(t *testing.T) {
 	p := mod + "/a"
-	out, _, failed := summarize(t, mod, join(
+	out, _, failed := summarize(t, join(
 		[]string{ev("start", p, "", ""), ev("output", p, "", "from TestMain\n")},
 		run(p, "TestA", "pass", "    a_test.go:3: a log line"),
 		run(p, "TestB", "skip", "    a_test.go:7: some log", "    a_test.go:8: tool x not installed: the y check did not run"),
@@ -100,7 +100,7 @@ func TestSkipReasons(t *testing.T) {
 		ev("output", p, "", "ok  \t"+p+"\t0.1s\n"),
 		ev("pass", p, "", ""),
 	)
-	out, _, failed := summarize(t, mod, events...)
+	out, _, failed := summarize(t, events...)
 	for _, want := range []string{
 		"  internal/x TestMulti: first line [...]\n",
 		"  internal/x TestNoReason: (no reason given)\n",
@@ -132,7 +132,7 @@ func TestFailedTestsPrintLikePlainGoTest(t *testing.T) {
 			ev("fail", p, "", ""),
 		},
 	)
-	out, _, failed := summarize(t, mod, events...)
+	out, _, failed := summarize(t, events...)
 	want := "--- FAIL: TestFail (0.00s)\n" +
 		"    a_test.go:9: log before\n" +
 		"    a_test.go:9: boom\n" +
@@ -175,7 +175,7 @@ func TestFailuresOutsideTests(t *testing.T) {
 		ev("output", h, "TestHang", "=== RUN   TestHang\n"),
 		ev("output", h, "TestHang", "    h_test.go:4: waiting\n"),
 	}
-	out, errOut, failed := summarize(t, mod, events...)
+	out, errOut, failed := summarize(t, events...)
 	if errOut != "# "+b+"\nb/b.go:3:23: cannot use \"s\"\n" {
 		t.Errorf("build output: %q", errOut)
 	}

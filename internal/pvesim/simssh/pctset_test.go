@@ -19,9 +19,9 @@ import (
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 )
 
-// run executes a command on a node over SSH and returns stdout, stderr and
+// run executes a command on node pve1 over SSH and returns stdout, stderr and
 // the exit status.
-func run(t *testing.T, info *Info, node, cmd string) (string, string, int) {
+func run(t *testing.T, info *Info, cmd string) (string, string, int) {
 	t.Helper()
 	key, err := os.ReadFile(info.PrivateKeyFile)
 	if err != nil {
@@ -35,7 +35,7 @@ func run(t *testing.T, info *Info, node, cmd string) (string, string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ssh.Dial("tcp", info.Nodes[node].Address, &ssh.ClientConfig{
+	c, err := ssh.Dial("tcp", info.Nodes["pve1"].Address, &ssh.ClientConfig{
 		User: info.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk, Timeout: 10 * time.Second,
 	})
 	if err != nil {
@@ -96,7 +96,7 @@ func TestPctSetRunsAsRootPam(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ResetRequests()
-	if out, errOut, code := run(t, info, "pve1", "pct set 100 --features nesting=1,keyctl=1 --digest "+cfg.Digest); code != 0 {
+	if out, errOut, code := run(t, info, "pct set 100 --features nesting=1,keyctl=1 --digest "+cfg.Digest); code != 0 {
 		t.Fatalf("pct set: exit %d, %s%s", code, out, errOut)
 	}
 	cfg, err = c.ContainerConfig(ctx, "pve1", 100)
@@ -113,11 +113,11 @@ func TestPctSetRunsAsRootPam(t *testing.T) {
 		t.Fatalf("node channel calls: %+v", node)
 	}
 	// PVE's checks still apply, with PVE's CLI output and exit status.
-	_, errOut, code := run(t, info, "pve1", "pct set 100 --features nesting=1 --digest 0000000000000000000000000000000000000000")
+	_, errOut, code := run(t, info, "pct set 100 --features nesting=1 --digest 0000000000000000000000000000000000000000")
 	if code != 255 || errOut != "detected modified configuration - file changed by other user? Try again.\n" {
 		t.Fatalf("stale digest: exit %d %q", code, errOut)
 	}
-	_, errOut, code = run(t, info, "pve1", "pct set 100 --memory lots")
+	_, errOut, code = run(t, info, "pct set 100 --memory lots")
 	if code != 255 || !strings.HasPrefix(errOut, "400 Parameter verification failed.\nmemory: type check ('integer') failed - got 'lots'\n") {
 		t.Fatalf("bad value: exit %d %q", code, errOut)
 	}
@@ -135,7 +135,7 @@ func TestPctSetRunsAsRootPam(t *testing.T) {
 		t.Fatalf("wrong node key: %s", resp.Status)
 	}
 	// A container cannot read the node's channel.
-	if out, _, code := run(t, info, "pve1", "pct start 100 && pct exec 100 -- cat /var/lib/phoenix-sim/runtime/node-key.header"); code == 0 || strings.Contains(out, "X-Pvesim") {
+	if out, _, code := run(t, info, "pct start 100 && pct exec 100 -- cat /var/lib/phoenix-sim/runtime/node-key.header"); code == 0 || strings.Contains(out, "X-Pvesim") {
 		t.Fatalf("the container read the node key: %q", out)
 	}
 }
@@ -164,7 +164,7 @@ func TestVolumeNamesCannotLeaveTheirStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, code := run(t, info, "pve1", "pct start 100 && pct exec 100 -- ln -s ../../../runtime /vm-100-disk-9 && pct stop 100"); code != 0 {
+	if out, errOut, code := run(t, info, "pct start 100 && pct exec 100 -- ln -s ../../../runtime /vm-100-disk-9 && pct stop 100"); code != 0 {
 		t.Fatalf("planting the link: %d %s%s", code, out, errOut)
 	}
 	for _, vol := range []string{"local-lvm:vm-100-disk-0/vm-100-disk-9", "local-lvm:../runtime", "local-lvm:vm-100-disk-0/../x"} {
@@ -176,21 +176,21 @@ func TestVolumeNamesCannotLeaveTheirStorage(t *testing.T) {
 		}
 	}
 	// Even a config edited behind the API's back does not lead pct there.
-	if _, _, code := run(t, info, "pve1", `sed -i 's#^rootfs: .*#rootfs: local-lvm:base-1-disk-0/vm-100-disk-0,size=4G#' /etc/pve/lxc/100.conf`); code != 0 {
+	if _, _, code := run(t, info, `sed -i 's#^rootfs: .*#rootfs: local-lvm:base-1-disk-0/vm-100-disk-0,size=4G#' /etc/pve/lxc/100.conf`); code != 0 {
 		t.Fatal("editing the config failed")
 	}
-	if out, errOut, code := run(t, info, "pve1", "pct start 100 && pct exec 100 -- ls -a /vm-100-disk-9/"); code == 0 {
+	if out, errOut, code := run(t, info, "pct start 100 && pct exec 100 -- ls -a /vm-100-disk-9/"); code == 0 {
 		t.Fatalf("the container listed the link's target: %s", out)
 	} else if strings.Contains(out+errOut, "node-key") || strings.Contains(out+errOut, "running") {
 		t.Fatalf("the node's runtime leaked: %s %s", out, errOut)
 	}
 	// The channel is read-only on the node and absent from the container.
-	if _, errOut, code := run(t, info, "pve1", "echo x >> /run/pvesim/pve-api.env"); code == 0 {
+	if _, errOut, code := run(t, info, "echo x >> /run/pvesim/pve-api.env"); code == 0 {
 		t.Fatal("the node channel is writable")
 	} else if !strings.Contains(errOut, "Read-only") {
 		t.Logf("writing the channel: %s", errOut)
 	}
-	if out, _, code := run(t, info, "pve1", "pct exec 100 -- ls /run/pvesim"); code == 0 {
+	if out, _, code := run(t, info, "pct exec 100 -- ls /run/pvesim"); code == 0 {
 		t.Fatalf("the container sees the node channel: %s", out)
 	}
 }
