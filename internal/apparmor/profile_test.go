@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -384,7 +385,7 @@ func parserTree(t *testing.T, profile, local []byte) string {
 // it, as docs/APPARMOR.md describes; extra arguments come first.
 func compile(t *testing.T, tree string, extra ...string) (string, error) {
 	t.Helper()
-	args := append(extra, "-QK", "-b", tree, "-I", tree, "-M", filepath.Join(tree, "abi", "3.0"), "--warn=all", filepath.Join(tree, "lxc-containers"))
+	args := slices.Concat(extra, []string{"-QK", "-b", tree, "-I", tree, "-M", filepath.Join(tree, "abi", "3.0"), "--warn=all", filepath.Join(tree, "lxc-containers")})
 	out, err := exec.CommandContext(t.Context(), parserPath(), args...).CombinedOutput()
 	return string(out), err
 }

@@ -60,7 +60,8 @@ func (t *Terraform) Run(ctx context.Context, dir string, args ...string) (Result
 		}
 		env = append(env, kv)
 	}
-	cmd.Env = append(env, "TF_CLI_CONFIG_FILE="+t.CLIConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0")
+	env = append(env, "TF_CLI_CONFIG_FILE="+t.CLIConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0")
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

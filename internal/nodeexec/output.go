@@ -46,7 +46,8 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	if o.fn == nil {
 		return len(p), nil
 	}
-	buf := append(o.partials[w.s], p...)
+	o.partials[w.s] = append(o.partials[w.s], p...)
+	buf := o.partials[w.s]
 	for {
 		i := bytes.IndexByte(buf, '\n')
 		if i < 0 {

@@ -59,7 +59,8 @@ func (t *taskTimes) observe(k taskKey, d time.Duration) {
 	if t.samples == nil {
 		t.samples = map[taskKey][]time.Duration{}
 	}
-	s := append(t.samples[k], d)
+	t.samples[k] = append(t.samples[k], d)
+	s := t.samples[k]
 	if len(s) > taskSamples {
 		s = s[len(s)-taskSamples:]
 	}

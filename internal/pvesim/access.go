@@ -93,6 +93,9 @@ var builtinRoles = func() map[string]map[string]bool {
 	return roles
 }()
 
+// rootPam is the one identity PVE exempts from every permission check.
+const rootPam = "root@pam"
+
 // ProviderRole is the role the simulator's least-privilege token holds on
 // "/": what docs/guides/permissions.md recommends for the provider.
 const ProviderRole = "PhoenixProvider"
@@ -342,7 +345,7 @@ func (a *accessConfig) privsOf(roles map[string]bool) map[string]bool {
 // (its own ACLs only when the user is root@pam).
 func (a *accessConfig) permissions(authid, path string) map[string]bool {
 	path = normalizePath(path)
-	if authid == "root@pam" {
+	if authid == rootPam {
 		out := map[string]bool{}
 		for p := range allPrivileges {
 			out[p] = true
@@ -359,7 +362,7 @@ func (a *accessConfig) permissions(authid, path string) map[string]bool {
 			return userPerms
 		}
 		own := a.privsOf(a.rolesOf(authid, path))
-		if user == "root@pam" {
+		if user == rootPam {
 			return own
 		}
 		out := map[string]bool{}
@@ -592,7 +595,7 @@ func (s *server) checkAPIPermissions(method, tmpl, authid string, params map[str
 	switch {
 	case ok && p.world:
 		return nil
-	case authid == "root@pam":
+	case authid == rootPam:
 		return nil
 	case !ok:
 		return permError("user != root@pam")
@@ -638,7 +641,7 @@ func featureFlags(v string) map[string]string {
 // are refused whatever their privileges. Keys are checked in sorted order
 // (PVE's hash order is arbitrary).
 func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newconf map[string]string, deletes []string, unprivileged bool) error {
-	if authid == "root@pam" {
+	if authid == rootPam {
 		return nil
 	}
 	vms := "/vms/" + strconv.Itoa(vmid)
@@ -756,7 +759,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 // pve-guest-common's check_vnet_access for bridges outside SDN (zone
 // localnetwork): SDN.Use on the bridge, or on bridge/tag with a VLAN tag.
 func (s *server) checkBridgeAccess(authid, netValue string) error {
-	if authid == "root@pam" {
+	if authid == rootPam {
 		return nil
 	}
 	props := splitProps(netValue, "")
@@ -804,7 +807,7 @@ func (s *server) checkBridgeAccess(authid, netValue string) error {
 // on their storage; a container's own volume is allowed; another
 // container's disk needs Datastore.Audit and VM.Config.Disk on its owner.
 func (s *server) checkVolumeAccess(authid string, vmid int, volid string) error {
-	if authid == "root@pam" {
+	if authid == rootPam {
 		return nil
 	}
 	sid, volname, ok := strings.Cut(volid, ":")

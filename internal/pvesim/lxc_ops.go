@@ -20,7 +20,7 @@ func checkSkiplock(r *request) (bool, error) {
 	if !r.flag("skiplock") {
 		return false, nil
 	}
-	if r.user != "root@pam" {
+	if r.user != rootPam {
 		return false, paramErr1("skiplock", "Only root may use this option.")
 	}
 	return true, nil

@@ -38,7 +38,7 @@ type request struct {
 	path   string // below /api2/json
 	tmpl   string
 	params map[string]string
-	// user is the authenticated user: "root@pam", or "root@pam!phoenix" for
+	// user is the authenticated user: rootPam, or "root@pam!phoenix" for
 	// an API token.
 	user string
 	// node is the {node} path parameter, "localhost" resolved.
@@ -159,7 +159,7 @@ func (s *server) serveAPI(w http.ResponseWriter, hr *http.Request, node string) 
 	user := ""
 	switch {
 	case node != "":
-		user = "root@pam"
+		user = rootPam
 	case !noAuth:
 		u, err := s.auth.check(hr)
 		if err != nil {

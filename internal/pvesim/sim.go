@@ -166,7 +166,7 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		return nil, err
 	}
 	m := reToken.FindStringSubmatch(token)
-	if m == nil || m[1] != "root@pam" {
+	if m == nil || m[1] != rootPam {
 		return nil, fmt.Errorf("pvesim: the API token must be root@pam's: root@pam!ID=SECRET")
 	}
 	access := newAccessConfig()
@@ -221,7 +221,7 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		access:   access,
 		auth: &authenticator{
 			access:   access,
-			user:     "root@pam",
+			user:     rootPam,
 			password: password,
 			key:      []byte(authKey),
 			now:      time.Now,
@@ -268,7 +268,7 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		APIToken:      token,
 		ProviderToken: ProviderTokenID + "=" + s.auth.tokenSecret(ProviderTokenID),
 		Tokens:        map[string]string{},
-		User:          "root@pam",
+		User:          rootPam,
 		Password:      password,
 		PasswordFile:  passFile,
 		Nodes:         append([]string(nil), opts.Nodes...),
