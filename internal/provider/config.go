@@ -350,6 +350,20 @@ func orNone(s string) string {
 	return s
 }
 
+// configuredData is what Configure of a resource or data source receives:
+// nil before the provider is configured (validation runs), an error for
+// anything else than the provider's data.
+func configuredData(v any, diags *diag.Diagnostics) *providerData {
+	if v == nil {
+		return nil
+	}
+	d, ok := v.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("got %T", v))
+	}
+	return d
+}
+
 // Client returns the API client, or an error that says what is missing.
 func (d *providerData) Client() (*pve.Client, error) {
 	if d.client == nil {

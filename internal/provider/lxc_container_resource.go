@@ -50,15 +50,9 @@ func (r *lxcContainerResource) Schema(ctx context.Context, _ resource.SchemaRequ
 }
 
 func (r *lxcContainerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if d := configuredData(req.ProviderData, &resp.Diagnostics); d != nil {
+		r.data = d
 	}
-	d, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	r.data = d
 }
 
 func (r *lxcContainerResource) client(diags *diag.Diagnostics) *pve.Client {
