@@ -299,7 +299,7 @@ func TestAccPhoenixConfigsExample_small(t *testing.T) {
 
 	var profiles map[string]string
 	r.output("effective_apparmor_profiles", &profiles)
-	if want := map[string]string{"700": "unconfined", "701": apparmorDockerProfile, "702": "lxc-default-cgns"}; !reflect.DeepEqual(profiles, want) {
+	if want := map[string]string{"700": "unconfined", "701": dockerProfile.Name, "702": "lxc-default-cgns"}; !reflect.DeepEqual(profiles, want) {
 		t.Errorf("effective_apparmor_profiles = %v, want %v", profiles, want)
 	}
 	r.checkDocker([]string{"701"})
@@ -364,7 +364,7 @@ func (e *accEnv) checkSmallClone() {
 	for _, line := range []string{
 		"lxc.cgroup2.devices.allow: a",
 		"lxc.mount.entry: /dev/fuse dev/fuse none bind,create=file",
-		"lxc.apparmor.profile: " + apparmorDockerProfile,
+		"lxc.apparmor.profile: " + dockerProfile.Name,
 	} {
 		if !slices.Contains(lxc, line) {
 			t.Errorf("CT 701: raw lxc lines %q lack %q", lxc, line)
@@ -416,8 +416,8 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 		t.Errorf("%d containers in effective_apparmor_profiles, want %d", len(profiles), n)
 	}
 	for _, id := range p.docker {
-		if profiles[id] != apparmorDockerProfile {
-			t.Errorf("CT %s runs %q, want %s", id, profiles[id], apparmorDockerProfile)
+		if profiles[id] != dockerProfile.Name {
+			t.Errorf("CT %s runs %q, want %s", id, profiles[id], dockerProfile.Name)
 		}
 	}
 	r.checkDocker(p.docker)
