@@ -89,8 +89,8 @@ func TestDigest(t *testing.T) {
 			if got := Digest(tt.data); got != tt.want {
 				t.Errorf("Digest = %s, want %s", got, tt.want)
 			}
-			if got := mustParse(t, tt.data).Digest(); got != tt.want {
-				t.Errorf("Config.Digest = %s, want %s", got, tt.want)
+			if got := Digest(mustParse(t, tt.data).Bytes()); got != tt.want {
+				t.Errorf("Digest of the parsed config = %s, want %s", got, tt.want)
 			}
 		})
 	}

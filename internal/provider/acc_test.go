@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -202,6 +203,33 @@ func (e *accEnv) checkNoMutations() func(*terraform.State) error {
 		}
 		return nil
 	}
+}
+
+// createSnapshot takes a snapshot of container vmid on e.node through the
+// API, as a person or a backup job would (the provider never does), and
+// waits for its task.
+func (e *accEnv) createSnapshot(vmid int, name, description string) error {
+	ctx := context.Background()
+	params := map[string]string{"snapname": name}
+	if description != "" {
+		params["description"] = description
+	}
+	var upid string
+	if err := e.client.API().Post(ctx, fmt.Sprintf("/nodes/%s/lxc/%d/snapshot", url.PathEscape(e.node), vmid), params, &upid); err != nil {
+		return fmt.Errorf("snapshot %s of CT %d: %w", name, vmid, err)
+	}
+	return e.client.WaitTask(ctx, upid)
+}
+
+// deleteSnapshot deletes snapshot name of container vmid on e.node through
+// the API and waits for its task.
+func (e *accEnv) deleteSnapshot(vmid int, name string) error {
+	ctx := context.Background()
+	var upid string
+	if err := e.client.API().Delete(ctx, fmt.Sprintf("/nodes/%s/lxc/%d/snapshot/%s", url.PathEscape(e.node), vmid, url.PathEscape(name)), &upid); err != nil {
+		return fmt.Errorf("delete snapshot %s of CT %d: %w", name, vmid, err)
+	}
+	return e.client.WaitTask(ctx, upid)
 }
 
 // containers lists the containers the cluster holds.

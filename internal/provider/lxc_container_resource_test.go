@@ -334,7 +334,6 @@ func TestAccLXCContainer_drift(t *testing.T) {
 
 func TestAccLXCContainer_clone(t *testing.T) {
 	e := newAccEnv(t)
-	ctx := context.Background()
 	source := e.containerConfig(ctConfig{VMID: 4120, Unprivileged: true})
 	clone := source + fmt.Sprintf(`
 resource "phoenix_lxc_container" "clone" {
@@ -369,11 +368,7 @@ resource "phoenix_lxc_container" "clone2" {
 			{Config: source},
 			{
 				PreConfig: func() {
-					upid, err := e.client.CreateSnapshot(ctx, e.node, 4120, "base", "before cloning")
-					if err == nil {
-						err = e.client.WaitTask(ctx, upid)
-					}
-					if err != nil {
+					if err := e.createSnapshot(4120, "base", "before cloning"); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -396,11 +391,7 @@ resource "phoenix_lxc_container" "clone2" {
 			{
 				// The snapshot must go before the source can be destroyed.
 				PreConfig: func() {
-					upid, err := e.client.DeleteSnapshot(ctx, e.node, 4120, "base")
-					if err == nil {
-						err = e.client.WaitTask(ctx, upid)
-					}
-					if err != nil {
+					if err := e.deleteSnapshot(4120, "base"); err != nil {
 						t.Fatal(err)
 					}
 				},

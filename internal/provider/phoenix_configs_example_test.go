@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -95,13 +94,8 @@ func (e *accEnv) snapshot(ctid, name string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx := context.Background()
-	upid, err := e.client.CreateSnapshot(ctx, e.node, vmid, name, "taken by the test before cloning")
-	if err == nil {
-		err = e.client.WaitTask(ctx, upid)
-	}
-	if err != nil {
-		e.t.Fatalf("snapshot %s of CT %s: %v", name, ctid, err)
+	if err := e.createSnapshot(vmid, name, "taken by the test before cloning"); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
