@@ -311,7 +311,7 @@ func TestAccPhoenixConfigsExample_small(t *testing.T) {
 	if !reflect.DeepEqual(unmapped, wantUnmapped) {
 		t.Errorf("unmapped = %q\nwant %q", unmapped, wantUnmapped)
 	}
-	if e.sim != nil {
+	if e.simOnly("checking the clone's config file on the node") {
 		e.checkSmallClone()
 	}
 
