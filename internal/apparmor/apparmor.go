@@ -1,7 +1,9 @@
-// Package apparmor holds the lxc-docker-secure AppArmor profile that the
-// provider installs on Proxmox VE nodes for containers running Docker, the
-// hash that versions it, and the node-side commands that install and load
-// it. It performs no I/O itself: another package runs the commands.
+// Package apparmor describes AppArmor profiles for LXC containers as values
+// (Profile: a name and its files, with the hash that versions them and the
+// node-side commands that install and load them) and holds the one the
+// provider ships, DockerSecure (lxc-docker-secure), which it installs on
+// Proxmox VE nodes for containers running Docker. It performs no I/O
+// itself: another package runs the commands.
 package apparmor
 
 import (
@@ -12,32 +14,28 @@ import (
 	"strconv"
 )
 
-// ProfileName is the name of the profile, as used in
-// "lxc.apparmor.profile: lxc-docker-secure".
-const ProfileName = "lxc-docker-secure"
-
-// Paths on a Proxmox VE node.
+// Directories on a Proxmox VE node.
 const (
-	// ProfilePath is where the profile is installed. Every file in
-	// /etc/apparmor.d/lxc/ is loaded through ContainersPolicyPath.
-	ProfilePath = "/etc/apparmor.d/lxc/" + ProfileName
-	// LocalIncludePath is where "include if exists <local/lxc-docker-secure>"
-	// resolves, relative to the parser's base directory /etc/apparmor.d.
-	LocalIncludePath = "/etc/apparmor.d/local/" + ProfileName
+	// lxcProfilesDir holds the LXC container profiles: every file in it is
+	// loaded through ContainersPolicyPath.
+	lxcProfilesDir = "/etc/apparmor.d/lxc/"
+	// localIncludesDir is where "include if exists <local/NAME>" resolves,
+	// relative to the parser's base directory /etc/apparmor.d.
+	localIncludesDir = "/etc/apparmor.d/local/"
 	// ContainersPolicyPath is the file that includes the tunables and all
-	// LXC profiles; loading it (re)loads lxc-docker-secure.
+	// LXC profiles; loading it (re)loads every profile of lxcProfilesDir.
 	ContainersPolicyPath = "/etc/apparmor.d/lxc-containers"
 )
 
-// FileMode is the permission of both installed files.
+// FileMode is the permission of the installed files.
 const FileMode fs.FileMode = 0o644
 
 var (
 	//go:embed profiles/lxc-docker-secure
-	profile []byte
+	dockerSecureProfile []byte
 
 	//go:embed profiles/local/lxc-docker-secure
-	localInclude []byte
+	dockerSecureLocal []byte
 )
 
 // File is one file to install on a node.
@@ -54,30 +52,38 @@ type File struct {
 	MinParserMajor int
 }
 
-// Profile returns the profile text (a copy).
-func Profile() []byte {
-	return clone(profile)
+// Profile is an AppArmor profile for LXC containers, as data: its name and
+// the files that make it up on a node. It is a value: it performs no I/O,
+// and its install commands are run by another package. Its files are shared
+// by every copy of the value and must not be modified.
+type Profile struct {
+	// Name is the profile's name, as in "lxc.apparmor.profile: NAME".
+	Name string
+	// Files are the files to install, in order, the profile itself first.
+	Files []File
 }
 
-// LocalInclude returns the AppArmor 4 additions that the profile includes
-// with "include if exists <local/lxc-docker-secure>" (a copy).
-func LocalInclude() []byte {
-	return clone(localInclude)
+// DockerSecure is lxc-docker-secure, the hardened profile under which a
+// container runs Docker without being unconfined. Its first file is the
+// profile; the second holds the AppArmor 4 rules (userns, mqueue) that the
+// profile includes with "include if exists <local/lxc-docker-secure>", and
+// is installed only where apparmor_parser is version 4 or later.
+var DockerSecure = lxcProfile("lxc-docker-secure", dockerSecureProfile, dockerSecureLocal)
+
+// lxcProfile is the LXC profile name installed as lxcProfilesDir/name, with
+// AppArmor 4 additions local installed as localIncludesDir/name.
+func lxcProfile(name string, profile, local []byte) Profile {
+	return Profile{Name: name, Files: []File{
+		{Path: lxcProfilesDir + name, Mode: FileMode, Content: profile},
+		{Path: localIncludesDir + name, Mode: FileMode, Content: local, MinParserMajor: 4},
+	}}
 }
 
-// Files returns the files to install, profile first.
-func Files() []File {
-	return []File{
-		{Path: ProfilePath, Mode: FileMode, Content: Profile()},
-		{Path: LocalIncludePath, Mode: FileMode, Content: LocalInclude(), MinParserMajor: 4},
-	}
-}
-
-// SHA256 returns the hex SHA-256 that versions the shipped profile: it covers
-// the path and content of both files, so a change to either changes it. It is
-// the value of docker.apparmor_profile_sha256.
-func SHA256() string {
-	return hashFiles(Files())
+// SHA256 returns the hex SHA-256 that versions the profile: it covers the
+// path and content of every file, so a change to any of them changes it. For
+// DockerSecure it is the value of docker.apparmor_profile_sha256.
+func (p Profile) SHA256() string {
+	return hashFiles(p.Files)
 }
 
 // hashFiles hashes each file's path, length and content in order. The
@@ -99,8 +105,4 @@ func hashFiles(files []File) string {
 func contentSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-func clone(b []byte) []byte {
-	return append([]byte(nil), b...)
 }

@@ -26,25 +26,26 @@ type Command struct {
 // InstallCommands returns the commands, in order, that put the profile in
 // place on a node and load it. Today that is a single idempotent command:
 //
-//   - each file of Files() is written only when the node's copy is missing or
+//   - each of p.Files is written only when the node's copy is missing or
 //     its sha256 differs (atomically, via a temporary file and rename);
-//   - the AppArmor 4 local include is installed only when apparmor_parser
-//     is version 4 or later, and a copy of it is removed from older nodes;
+//   - a file with a MinParserMajor (the AppArmor 4 local include) is
+//     installed only when apparmor_parser is that version or later, and a
+//     copy of it is removed from older nodes;
 //   - "apparmor_parser -r /etc/apparmor.d/lxc-containers" runs when a file
 //     changed or the profile is not loaded in the kernel; if it fails, the
 //     previous files are put back and the command fails.
 //
 // Its standard output is one line per action, read by ParseInstallOutput.
-func InstallCommands() []Command {
-	return []Command{installCommand(Files(), KernelProfilesPath, ContainersPolicyPath)}
+func (p Profile) InstallCommands() []Command {
+	return []Command{p.installCommand(KernelProfilesPath, ContainersPolicyPath)}
 }
 
-// installCommand builds the install command for the given files, the kernel's
-// profile list and the policy file to load; tests point them at a temporary
-// tree.
-func installCommand(files []File, kernelProfiles, policy string) Command {
-	args := []string{"sh", "-c", installScript, InstallOperation, kernelProfiles, ProfileName, policy}
-	for _, f := range files {
+// installCommand builds the install command of p with the kernel's profile
+// list and the policy file to load; tests point them, and p's files, at a
+// temporary tree.
+func (p Profile) installCommand(kernelProfiles, policy string) Command {
+	args := []string{"sh", "-c", installScript, InstallOperation, kernelProfiles, p.Name, policy}
+	for _, f := range p.Files {
 		args = append(args,
 			f.Path,
 			fmt.Sprintf("%04o", f.Mode.Perm()),

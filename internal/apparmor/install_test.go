@@ -14,7 +14,7 @@ import (
 // apparmor_parser that reports a chosen version and logs its loads.
 type node struct {
 	root, bin, log, kernel string
-	files                  []File
+	profile                Profile
 }
 
 const fakeParser = `#!/bin/sh
@@ -46,9 +46,10 @@ func newNode(t *testing.T) *node {
 	if err := os.WriteFile(filepath.Join(n.bin, "apparmor_parser"), []byte(fakeParser), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range Files() {
+	n.profile.Name = DockerSecure.Name
+	for _, f := range DockerSecure.Files {
 		f.Path = filepath.Join(root, f.Path)
-		n.files = append(n.files, f)
+		n.profile.Files = append(n.profile.Files, f)
 	}
 	return n
 }
@@ -58,7 +59,7 @@ func (n *node) policy() string { return filepath.Join(n.root, ContainersPolicyPa
 // run runs the install command as a node would, with the given parser version.
 func (n *node) run(t *testing.T, version string, fail bool) (InstallReport, string, error) {
 	t.Helper()
-	c := installCommand(n.files, n.kernel, n.policy())
+	c := n.profile.installCommand(n.kernel, n.policy())
 	cmd := exec.CommandContext(t.Context(), c.Args[0], c.Args[1:]...)
 	cmd.Env = append(os.Environ(),
 		"PATH="+n.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
@@ -120,7 +121,7 @@ func assertFile(t *testing.T, f File) {
 
 func TestInstallAppArmor4(t *testing.T) {
 	n := newNode(t)
-	prof, local := n.files[0], n.files[1]
+	prof, local := n.profile.Files[0], n.profile.Files[1]
 
 	r, stderr, err := n.run(t, "4.1.0", false)
 	if err != nil {
@@ -185,7 +186,7 @@ func TestInstallAppArmor4(t *testing.T) {
 
 func TestInstallAppArmor3(t *testing.T) {
 	n := newNode(t)
-	prof, local := n.files[0], n.files[1]
+	prof, local := n.profile.Files[0], n.profile.Files[1]
 
 	r, stderr, err := n.run(t, "3.0.8", false)
 	if err != nil {
@@ -233,7 +234,7 @@ func TestInstallAppArmor3(t *testing.T) {
 
 func TestInstallRestoresOnLoadFailure(t *testing.T) {
 	n := newNode(t)
-	prof, local := n.files[0], n.files[1]
+	prof, local := n.profile.Files[0], n.profile.Files[1]
 	old := []byte("# previous version\n")
 	if err := os.MkdirAll(filepath.Dir(prof.Path), 0o755); err != nil {
 		t.Fatal(err)
@@ -264,12 +265,12 @@ func TestInstallContentIsData(t *testing.T) {
 	n := newNode(t)
 	marker := filepath.Join(n.root, "pwned")
 	tricky := []byte("$(touch " + marker + ")\n`touch " + marker + "`\n'\"\\\n--\x01\xff\n\n")
-	n.files = []File{{Path: filepath.Join(n.root, "etc/apparmor.d/lxc/x"), Mode: 0o600, Content: tricky}}
+	n.profile.Files = []File{{Path: filepath.Join(n.root, "etc/apparmor.d/lxc/x"), Mode: 0o600, Content: tricky}}
 
 	if _, stderr, err := n.run(t, "4.0.0", false); err != nil {
 		t.Fatalf("install: %v\n%s", err, stderr)
 	}
-	assertFile(t, n.files[0])
+	assertFile(t, n.profile.Files[0])
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Fatal("file content was executed")
 	}
@@ -277,7 +278,7 @@ func TestInstallContentIsData(t *testing.T) {
 
 func TestInstallFailures(t *testing.T) {
 	n := newNode(t)
-	c := installCommand(n.files, n.kernel, n.policy())
+	c := n.profile.installCommand(n.kernel, n.policy())
 
 	// No parser at all: a PATH with every tool the script uses but the parser.
 	noParser := filepath.Join(n.root, "noparser")
@@ -307,13 +308,13 @@ func TestInstallFailures(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "does not match its sha256") {
 		t.Fatalf("bad checksum: %v, %q", err, out)
 	}
-	if _, err := os.Stat(n.files[1].Path); !os.IsNotExist(err) {
+	if _, err := os.Stat(n.profile.Files[1].Path); !os.IsNotExist(err) {
 		t.Fatalf("a file with a bad checksum was installed: %v", err)
 	}
 }
 
 func TestInstallCommands(t *testing.T) {
-	cmds := InstallCommands()
+	cmds := DockerSecure.InstallCommands()
 	if len(cmds) != 1 {
 		t.Fatalf("InstallCommands() has %d commands, want 1", len(cmds))
 	}
@@ -321,13 +322,13 @@ func TestInstallCommands(t *testing.T) {
 	if c.Name != InstallOperation || c.Args[0] != "sh" || c.Args[1] != "-c" || c.Args[2] != installScript {
 		t.Fatalf("unexpected command head: %q %q", c.Name, c.Args[:2])
 	}
-	want := []string{InstallOperation, KernelProfilesPath, ProfileName, ContainersPolicyPath,
-		ProfilePath, "0644", "0", contentSHA256(Profile()),
+	want := []string{InstallOperation, KernelProfilesPath, DockerSecure.Name, ContainersPolicyPath,
+		"/etc/apparmor.d/lxc/lxc-docker-secure", "0644", "0", contentSHA256(profileText()),
 	}
 	if !reflect.DeepEqual(c.Args[3:11], want) {
 		t.Fatalf("arguments = %q, want %q", c.Args[3:11], want)
 	}
-	if got := c.Args[12:15]; !reflect.DeepEqual(got, []string{LocalIncludePath, "0644", "4"}) {
+	if got := c.Args[12:15]; !reflect.DeepEqual(got, []string{"/etc/apparmor.d/local/lxc-docker-secure", "0644", "4"}) {
 		t.Fatalf("local include arguments = %q", got)
 	}
 	if len(c.Args) != 7+2*5 {

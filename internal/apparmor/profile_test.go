@@ -194,10 +194,10 @@ func TestGlobRegexp(t *testing.T) {
 }
 
 func TestProfileHardening(t *testing.T) {
-	text := string(Profile())
+	text := string(profileText())
 	header, rules := profileRules(t, text)
 
-	if want := "profile " + ProfileName + " flags=(attach_disconnected,mediate_deleted) {"; header != want {
+	if want := "profile " + DockerSecure.Name + " flags=(attach_disconnected,mediate_deleted) {"; header != want {
 		t.Errorf("header = %q, want %q", header, want)
 	}
 	has := map[string]bool{}
@@ -228,7 +228,7 @@ func TestProfileHardening(t *testing.T) {
 	if !has["deny signal (send) peer=unconfined,"] {
 		t.Error("missing rule: deny signal (send) peer=unconfined,")
 	}
-	if !has["include if exists <local/"+ProfileName+">"] {
+	if !has["include if exists <local/"+DockerSecure.Name+">"] {
 		t.Error("missing: include if exists <local/lxc-docker-secure>")
 	}
 
@@ -279,7 +279,7 @@ func TestProfileHardening(t *testing.T) {
 // a detached procfs are named /sys/<sysctl path> by AppArmor, and must stay
 // writable where their /proc/sys names are, while real sysfs stays read-only.
 func TestSysctlAliases(t *testing.T) {
-	_, rules := profileRules(t, string(Profile()))
+	_, rules := profileRules(t, string(profileText()))
 	files := fileRules(t, rules)
 
 	writable := []string{
@@ -363,10 +363,10 @@ func parserTree(t *testing.T, profile, local []byte) string {
 	if out, err := exec.CommandContext(t.Context(), "cp", "-a", "/etc/apparmor.d", tree).CombinedOutput(); err != nil {
 		t.Fatalf("copy /etc/apparmor.d: %v: %s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(tree, "lxc", ProfileName), profile, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tree, "lxc", DockerSecure.Name), profile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	localPath := filepath.Join(tree, "local", ProfileName)
+	localPath := filepath.Join(tree, "local", DockerSecure.Name)
 	if err := os.Remove(localPath); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
@@ -427,12 +427,12 @@ func TestProfileCompiles(t *testing.T) {
 
 	var local []byte
 	if major >= 4 {
-		local = LocalInclude()
+		local = localInclude()
 	}
-	tree := parserTree(t, Profile(), local)
+	tree := parserTree(t, profileText(), local)
 	out, err := compile(t, tree)
 	if err != nil {
-		t.Fatalf("the LXC policy with %s does not compile: %v\n%s", ProfileName, err, out)
+		t.Fatalf("the LXC policy with %s does not compile: %v\n%s", DockerSecure.Name, err, out)
 	}
 	if strings.TrimSpace(out) != "" {
 		t.Fatalf("the parser printed output (warnings are not allowed):\n%s", out)
@@ -443,16 +443,16 @@ func TestProfileCompiles(t *testing.T) {
 	}
 	found := false
 	for _, n := range strings.Fields(names) {
-		found = found || n == ProfileName
+		found = found || n == DockerSecure.Name
 	}
 	if !found {
-		t.Fatalf("apparmor_parser -N does not list %s:\n%s", ProfileName, names)
+		t.Fatalf("apparmor_parser -N does not list %s:\n%s", DockerSecure.Name, names)
 	}
 }
 
 func TestLocalIncludeCompiles(t *testing.T) {
 	major := requireParser(t)
-	tree := parserTree(t, Profile(), LocalInclude())
+	tree := parserTree(t, profileText(), localInclude())
 	out, err := compile(t, tree)
 	if major < 4 {
 		// AppArmor 3 rejects userns and mqueue rules: this is why the
@@ -473,17 +473,17 @@ func TestLocalIncludeCompiles(t *testing.T) {
 func TestCompileCanFail(t *testing.T) {
 	requireParser(t)
 
-	broken := strings.Replace(string(Profile()), "deny capability mac_admin,", "deny capability no_such_capability,", 1)
-	if broken == string(Profile()) {
+	broken := strings.Replace(string(profileText()), "deny capability mac_admin,", "deny capability no_such_capability,", 1)
+	if broken == string(profileText()) {
 		t.Fatal("could not break the profile: the mac_admin rule is missing")
 	}
 	if out, err := compile(t, parserTree(t, []byte(broken), nil)); err == nil {
 		t.Fatalf("a profile with an unknown capability compiled:\n%s", out)
 	}
-	if out, err := compile(t, parserTree(t, Profile(), []byte("  this is not a rule\n"))); err == nil {
+	if out, err := compile(t, parserTree(t, profileText(), []byte("  this is not a rule\n"))); err == nil {
 		t.Fatalf("a broken local include compiled:\n%s", out)
 	}
-	if out, err := compile(t, parserTree(t, []byte(strings.TrimSuffix(strings.TrimSpace(string(Profile())), "}")), nil)); err == nil {
+	if out, err := compile(t, parserTree(t, []byte(strings.TrimSuffix(strings.TrimSpace(string(profileText())), "}")), nil)); err == nil {
 		t.Fatalf("a profile without its closing brace compiled:\n%s", out)
 	}
 }

@@ -254,7 +254,7 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 	return out
 }
 
-// Ideal computes the ideal apply time from the SSH commands of an apply
+// IdealLocked computes the ideal apply time from the SSH commands of an apply
 // log, the simulated tasks of each container and Terraform's parallelism.
 // Each container i has the chain
 //
@@ -267,11 +267,8 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 // the node commands (the profile install, which the first wave waits for)
 // is added. With equal chains this is ceil(N/parallelism) × c + node
 // commands.
-func Ideal(log []LogEntry, vmids []int, chainTasks *ChainTasks, taskDelay time.Duration, tasks, parallelism int) IdealApply {
-	return IdealLocked(log, vmids, nil, chainTasks, taskDelay, tasks, parallelism)
-}
-
-// IdealLocked is Ideal for containers cloned from one source per node:
+//
+// With lockOf, for containers cloned from one source per node:
 // Proxmox VE locks the source for the length of each clone task, so the
 // clones of one node run one after the other. lockOf maps a container to
 // the lock its first task takes (its node's source); nil means no lock.

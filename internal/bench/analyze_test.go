@@ -105,7 +105,7 @@ func TestIdeal(t *testing.T) {
 		{Method: "SSH-WRITE", Path: "pct exec 1001 -- bash -s -- --package-source docker-ce", Source: "ssh", Node: "pve2", DurationMS: ms(2000)},
 		{Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1000/config", DurationMS: ms(5)},
 	}
-	got := Ideal(log, []int{1000, 1001, 1002}, nil, 2*time.Second, 2, 2)
+	got := IdealLocked(log, []int{1000, 1001, 1002}, nil, nil, 2*time.Second, 2, 2)
 	// Chains: 4+4 = 8, 4+2 = 6, 4 (no command); two slots: {8}, {6, 4} -> 10; plus 0.7 s of node commands.
 	if math.Abs(got.Makespan-10) > 1e-9 || math.Abs(got.NodeLevel-0.7) > 1e-9 || math.Abs(got.Seconds-10.7) > 1e-9 {
 		t.Errorf("Ideal = %+v, want makespan 10, node level 0.7, ideal 10.7", got)
@@ -131,7 +131,7 @@ func TestIdealLockedSerialisesTheFirstTaskPerLock(t *testing.T) {
 	if math.Abs(got.Seconds-6) > 1e-9 {
 		t.Errorf("ideal = %v, want 6", got.Seconds)
 	}
-	if free := Ideal(log, vmids, nil, 2*time.Second, 2, 10); math.Abs(free.Seconds-4) > 1e-9 {
+	if free := IdealLocked(log, vmids, nil, nil, 2*time.Second, 2, 10); math.Abs(free.Seconds-4) > 1e-9 {
 		t.Errorf("without locks ideal = %v, want 4", free.Seconds)
 	}
 	// One slot: no waiting for locks, the chains simply add up.

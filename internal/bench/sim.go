@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -139,13 +138,6 @@ func (s *Sim) SSHPorts() map[int]string {
 	for name, n := range s.Start.SSH.Nodes {
 		out[n.Port] = name
 	}
-	return out
-}
-
-// NodeNames are the simulator's nodes, sorted.
-func (s *Sim) NodeNames() []string {
-	out := append([]string(nil), s.Start.Nodes...)
-	sort.Strings(out)
 	return out
 }
 

@@ -247,11 +247,6 @@ type Invocation struct {
 	Args []string
 }
 
-// Argv is the command to run inside the container: bash, -s, --, then Args.
-func (i Invocation) Argv() []string {
-	return append([]string{"bash", "-s", "--"}, i.Args...)
-}
-
 // Install is the install script's invocation for o.
 func Install(o Options) (Invocation, error) {
 	args, err := InstallArgs(o)

@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
 )
 
 // scriptFiles are the shipped scripts and the stand-in commands of the tests.
@@ -93,7 +96,9 @@ func newFakeContainer(t *testing.T) *fakeContainer {
 
 func (c *fakeContainer) run(inv Invocation) (string, error) {
 	c.t.Helper()
-	argv := inv.Argv()
+	// What the provider runs in the container: pct exec VMID -- then this.
+	node := nodeexec.PctExecScript(100, inv.Script, inv.Args...)
+	argv := node.Argv[slices.Index(node.Argv, "--")+1:]
 	cmd := exec.CommandContext(c.t.Context(), argv[0], argv[1:]...)
 	cmd.Stdin = bytes.NewReader(inv.Script)
 	cmd.Env = c.env

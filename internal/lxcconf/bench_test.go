@@ -12,7 +12,7 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-func BenchmarkParseSetLXCBytes(b *testing.B) {
+func BenchmarkParseReplaceLXCBytes(b *testing.B) {
 	data := readFixture(b, "docker-102.conf")
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
@@ -20,7 +20,8 @@ func BenchmarkParseSetLXCBytes(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.Main().SetLXC("lxc.apparmor.profile", "lxc-docker-secure-v2")
+		c.Main().DeleteLXC("lxc.apparmor.profile")
+		c.Main().AddLXC("lxc.apparmor.profile", "lxc-docker-secure-v2")
 		_ = c.Bytes()
 	}
 }

@@ -33,7 +33,7 @@
 // does not change a value leaves the line alone even if its spacing differs
 // from what PVE would write.
 //
-// Set, SetLXC and AddLXC panic on a key or value that would not read back
+// Set and AddLXC panic on a key or value that would not read back
 // unchanged (a programming error, like an invalid regexp); Section.Check
 // reports the same condition as an error for values that come from users.
 //

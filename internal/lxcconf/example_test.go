@@ -23,7 +23,8 @@ snaptime: 1718000000
 	if err != nil {
 		panic(err)
 	}
-	c.Main().SetLXC("lxc.apparmor.profile", "lxc-docker-secure")
+	c.Main().DeleteLXC("lxc.apparmor.profile")
+	c.Main().AddLXC("lxc.apparmor.profile", "lxc-docker-secure")
 	fmt.Printf("%s", c.Bytes())
 	fmt.Printf("description: %q\n", c.Main().Description())
 	// Output:

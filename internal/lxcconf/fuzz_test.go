@@ -40,7 +40,7 @@ func FuzzRoundTrip(f *testing.F) {
 		if got := c.Bytes(); !bytes.Equal(got, data) {
 			t.Fatalf("round trip changed the input:\n got %q\nwant %q", got, data)
 		}
-		if c.Digest() != Digest(data) {
+		if Digest(c.Bytes()) != Digest(data) {
 			t.Fatal("digest of the parsed config differs from the digest of the input")
 		}
 		s1 := summary(c)
@@ -94,7 +94,8 @@ func FuzzEditMain(f *testing.F) {
 			if !isLXC || main.Check(key, value) != nil {
 				return
 			}
-			main.SetLXC(key, value)
+			main.DeleteLXC(key)
+			main.AddLXC(key, value)
 		case 2:
 			if !isLXC || main.Check(key, value) != nil {
 				return
@@ -136,12 +137,12 @@ func FuzzEditMain(f *testing.F) {
 				if kv.Key == key {
 					n++
 					if kv.Value != value {
-						t.Fatalf("raw %q = %q after SetLXC(%q)", key, kv.Value, value)
+						t.Fatalf("raw %q = %q after DeleteLXC and AddLXC(%q)", key, kv.Value, value)
 					}
 				}
 			}
 			if n != 1 {
-				t.Fatalf("%d raw lines of %q after SetLXC", n, key)
+				t.Fatalf("%d raw lines of %q after DeleteLXC and AddLXC", n, key)
 			}
 		case 2:
 			lxc := m.LXC()

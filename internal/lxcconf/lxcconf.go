@@ -272,11 +272,6 @@ func (c *Config) Bytes() []byte {
 	return b.Bytes()
 }
 
-// Digest returns the digest of the current content, as Digest(c.Bytes()).
-func (c *Config) Digest() string {
-	return Digest(c.Bytes())
-}
-
 // Digest returns PVE's digest of a config file: the hex SHA-1 of its bytes.
 // PVE compares it with the digest parameter of config updates.
 func Digest(data []byte) string {

@@ -89,8 +89,8 @@ func TestDigest(t *testing.T) {
 			if got := Digest(tt.data); got != tt.want {
 				t.Errorf("Digest = %s, want %s", got, tt.want)
 			}
-			if got := mustParse(t, tt.data).Digest(); got != tt.want {
-				t.Errorf("Config.Digest = %s, want %s", got, tt.want)
+			if got := Digest(mustParse(t, tt.data).Bytes()); got != tt.want {
+				t.Errorf("Digest of the parsed config = %s, want %s", got, tt.want)
 			}
 		})
 	}
@@ -320,9 +320,6 @@ func TestEditMainNeverTouchesOtherSections(t *testing.T) {
 		"Set parent":         func(c *Config) { c.Main().Set("parent", "other") },
 		"Delete":             func(c *Config) { c.Main().Delete("swap") },
 		"Delete snaptime":    func(c *Config) { c.Main().Delete("snaptime") },
-		"SetLXC existing":    func(c *Config) { c.Main().SetLXC("lxc.apparmor.profile", "unconfined") },
-		"SetLXC repeated":    func(c *Config) { c.Main().SetLXC("lxc.mount.entry", "/a a none bind 0 0") },
-		"SetLXC new":         func(c *Config) { c.Main().SetLXC("lxc.cap.drop", "") },
 		"AddLXC":             func(c *Config) { c.Main().AddLXC("lxc.mount.entry", "/b b none bind 0 0") },
 		"DeleteLXC":          func(c *Config) { c.Main().DeleteLXC("lxc.mount.entry") },
 		"SetDescription":     func(c *Config) { c.Main().SetDescription("new: text\n") },
@@ -456,35 +453,23 @@ func TestEdits(t *testing.T) {
 			want: "lxc.arch: x\narch : y\n",
 		},
 		{
-			name: "SetLXC replaces the first and drops the others",
-			in:   "lxc.mount.entry: a\narch: amd64\nlxc.mount.entry = b\nlxc.cap.drop: x\n",
-			edit: func(_ *testing.T, c *Config) { c.Main().SetLXC("lxc.mount.entry", "c") },
-			want: "lxc.mount.entry: c\narch: amd64\nlxc.cap.drop: x\n",
-		},
-		{
-			name: "SetLXC with the same value keeps the equals spelling",
-			in:   "lxc.apparmor.profile = lxc-docker-secure\n",
-			edit: func(_ *testing.T, c *Config) { c.Main().SetLXC("lxc.apparmor.profile", "lxc-docker-secure") },
-			want: "lxc.apparmor.profile = lxc-docker-secure\n",
-		},
-		{
-			name: "SetLXC where the key is only in a snapshot adds it to main",
+			name: "AddLXC where the key is only in a snapshot adds it to main",
 			in: "arch: amd64\nlxc.cap.drop: x\n\n[s1]\narch: amd64\n" +
 				"lxc.apparmor.profile: old\n\n[pve:pending]\nlxc.apparmor.profile: pending\n",
-			edit: func(_ *testing.T, c *Config) { c.Main().SetLXC("lxc.apparmor.profile", "lxc-docker-secure") },
+			edit: func(_ *testing.T, c *Config) { c.Main().AddLXC("lxc.apparmor.profile", "lxc-docker-secure") },
 			want: "arch: amd64\nlxc.cap.drop: x\nlxc.apparmor.profile: lxc-docker-secure\n\n[s1]\narch: amd64\n" +
 				"lxc.apparmor.profile: old\n\n[pve:pending]\nlxc.apparmor.profile: pending\n",
 		},
 		{
-			name: "SetLXC into a main section without raw lines",
+			name: "AddLXC into a main section without raw lines",
 			in:   "#d\narch: amd64\n\n\n[s1]\n",
-			edit: func(_ *testing.T, c *Config) { c.Main().SetLXC("lxc.apparmor.profile", "p") },
+			edit: func(_ *testing.T, c *Config) { c.Main().AddLXC("lxc.apparmor.profile", "p") },
 			want: "#d\narch: amd64\nlxc.apparmor.profile: p\n\n\n[s1]\n",
 		},
 		{
-			name: "SetLXC at the end of a file without final newline",
+			name: "AddLXC at the end of a file without final newline",
 			in:   "arch: amd64\nlxc.a: 1",
-			edit: func(_ *testing.T, c *Config) { c.Main().SetLXC("lxc.b", "2") },
+			edit: func(_ *testing.T, c *Config) { c.Main().AddLXC("lxc.b", "2") },
 			want: "arch: amd64\nlxc.a: 1\nlxc.b: 2",
 		},
 		{
@@ -607,7 +592,8 @@ func TestSetThenGet(t *testing.T) {
 	main := c.Main()
 	main.Set("memory", "4096")
 	main.Set("cpulimit", "1.5")
-	main.SetLXC("lxc.apparmor.profile", "unconfined")
+	main.DeleteLXC("lxc.apparmor.profile")
+	main.AddLXC("lxc.apparmor.profile", "unconfined")
 	main.SetDescription("a: b\nc")
 	re := mustParse(t, c.Bytes()).Main()
 	for k, want := range map[string]string{"memory": "4096", "cpulimit": "1.5", "description": "a: b\nc\n"} {
@@ -615,8 +601,8 @@ func TestSetThenGet(t *testing.T) {
 			t.Errorf("Get(%q) after reparse = %q, %v; want %q", k, got, ok, want)
 		}
 	}
-	if got := re.LXC()[0]; got != (KV{"lxc.apparmor.profile", "unconfined"}) {
-		t.Errorf("first raw line = %v", got)
+	if got := re.LXC(); got[len(got)-1] != (KV{"lxc.apparmor.profile", "unconfined"}) {
+		t.Errorf("raw lines = %v, want the profile last", got)
 	}
 }
 
@@ -672,7 +658,7 @@ func TestPanics(t *testing.T) {
 		"Set raw key":                 func() { c.Main().Set("lxc.a", "x") },
 		"Set newline":                 func() { c.Main().Set("cores", "1\n2") },
 		"Set delete in main":          func() { c.Main().Set("delete", "swap") },
-		"SetLXC non-raw key":          func() { c.Main().SetLXC("cores", "2") },
+		"AddLXC non-raw key":          func() { c.Main().AddLXC("cores", "2") },
 		"AddLXC newline":              func() { c.Main().AddLXC("lxc.a", "x\ny") },
 		"AddSection invalid name":     func() { c.AddSection("a") },
 		"AddSection name with spaces": func() { c.AddSection("my snap") },

@@ -44,7 +44,7 @@ func ValidLXCKey(key string) bool {
 	return reValidLXCKey.MatchString(key)
 }
 
-// Check reports whether Set (for an "lxc." key: SetLXC and AddLXC) accepts
+// Check reports whether Set (for an "lxc." key: AddLXC) accepts
 // key and value: the key is valid (see ValidKey and ValidLXCKey), the value
 // is on one line (PVE rejects '\r' and '\n': "property contains a line
 // feed") and the written line reads back as exactly key and value, which
@@ -87,7 +87,7 @@ func (s *Section) mustCheck(key, value string) {
 // removed; when key is absent a line is added after the section's last key
 // line (before its raw LXC lines if it has no key line yet).
 // Set("description", d) is SetDescription(d). Raw LXC keys are set with
-// SetLXC. Set panics when Check(key, value) returns an error or key starts
+// DeleteLXC and AddLXC. Set panics when Check(key, value) returns an error or key starts
 // with "lxc.".
 func (s *Section) Set(key, value string) {
 	if key == descriptionKey {
@@ -95,7 +95,7 @@ func (s *Section) Set(key, value string) {
 		return
 	}
 	if strings.HasPrefix(key, "lxc.") {
-		panic("lxcconf: Set of raw LXC key " + quote(key) + ", use SetLXC")
+		panic("lxcconf: Set of raw LXC key " + quote(key) + ", use DeleteLXC and AddLXC")
 	}
 	s.mustCheck(key, value)
 	if s.replace(kindKey, key, value, key+": "+value) {
@@ -148,19 +148,6 @@ func (s *Section) LXC() []KV {
 		}
 	}
 	return out
-}
-
-// SetLXC leaves exactly one raw LXC line for key, holding value: the first
-// line of key is rewritten in place (left untouched when it already holds
-// value) and the others are removed; when key is absent a line is added after
-// the section's last raw LXC line. It panics when key does not start
-// with "lxc." or Check(key, value) returns an error.
-func (s *Section) SetLXC(key, value string) {
-	s.mustCheckLXC(key, value)
-	if s.replace(kindLXC, key, value, key+": "+value) {
-		return
-	}
-	s.AddLXC(key, value)
 }
 
 // AddLXC adds the line "key: value" after the section's last raw LXC line

@@ -22,7 +22,7 @@ func BenchmarkRunPooled(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 1 {
+	if n := f.srv.connections(); n != 1 {
 		b.Fatalf("connections opened = %d, want 1", n)
 	}
 }

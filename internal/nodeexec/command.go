@@ -3,9 +3,7 @@ package nodeexec
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
-	"strings"
 )
 
 // Command is one remote operation, described as data. The Pool quotes Argv
@@ -85,18 +83,6 @@ func PctExecScript(vmid int, script []byte, args ...string) Command {
 	return c
 }
 
-// Script runs a bash script on the node itself, the script on standard
-// input and args as its positional parameters: bash -s -- args... The
-// same caution about standard input as for PctExecScript applies.
-func Script(script []byte, args ...string) Command {
-	return Command{
-		Op:    "script",
-		Argv:  append([]string{"bash", "-s", "--"}, args...),
-		Stdin: script,
-		Sudo:  true,
-	}
-}
-
 // FlockWaitSeconds is how long Flock waits for the lock before failing, the
 // same order as PVE's own config lock timeout.
 const FlockWaitSeconds = 10
@@ -119,57 +105,4 @@ func Flock(lockfile string, inner Command) Command {
 // Cat prints the file at path: cat -- path.
 func Cat(path string) Command {
 	return Command{Op: "cat", Argv: []string{"cat", "--", path}, Sudo: true, Retry: true}
-}
-
-// writeFileIfChangedScript writes standard input to $1 with permissions $2
-// (octal) unless the file already holds exactly those bytes with those
-// permissions. The new content goes to a temporary file in the same
-// directory, renamed over the target, so readers never see half a file. It
-// prints "changed" or "unchanged".
-const writeFileIfChangedScript = `set -eu
-target=$1
-mode=$2
-dir=$(dirname -- "$target")
-base=$(basename -- "$target")
-tmp=$(mktemp "$dir/.$base.XXXXXX")
-trap 'rm -f -- "$tmp"' EXIT
-cat >"$tmp"
-if [ -f "$target" ] && cmp -s -- "$tmp" "$target"; then
-	if [ "$(stat -c %a -- "$target")" = "$mode" ]; then
-		echo unchanged
-		exit 0
-	fi
-	chmod -- "$mode" "$target"
-	echo changed
-	exit 0
-fi
-chmod -- "$mode" "$tmp"
-mv -f -- "$tmp" "$target"
-trap - EXIT
-echo changed
-`
-
-// WriteFileIfChanged writes content to path with the permission bits of mode
-// (0644 when mode has none), atomically and only when the file's content or
-// permissions differ. The result's standard output says which happened: see
-// WriteChanged. The content travels on standard input, so it may hold any
-// bytes.
-func WriteFileIfChanged(path string, content []byte, mode fs.FileMode) Command {
-	perm := mode.Perm()
-	if perm == 0 {
-		perm = 0o644
-	}
-	return Command{
-		Op:    "write-file",
-		Argv:  []string{"sh", "-c", writeFileIfChangedScript, "write-file", path, strconv.FormatUint(uint64(perm), 8)},
-		Stdin: content,
-		Sudo:  true,
-		Retry: true,
-	}
-}
-
-// WriteChanged reports whether a WriteFileIfChanged command changed the
-// file.
-func WriteChanged(r *Result) bool {
-	return r != nil && strings.TrimSpace(string(r.Stdout)) == "changed"
 }

@@ -29,11 +29,6 @@ func TestBuilders(t *testing.T) {
 			stdin: script, wantShell: `pct exec 102 -- bash -s -- overlay2 '{"a": 1}'`,
 		},
 		{
-			name: "script", cmd: Script(script, "a b"),
-			op: "script", argv: []string{"bash", "-s", "--", "a b"}, stdin: script,
-			wantShell: "bash -s -- 'a b'",
-		},
-		{
 			name: "flock", cmd: Flock("/run/lock/lxc/pve-config-102.lock", Cat("/etc/pve/lxc/102.conf")),
 			op: "cat", argv: []string{"flock", "-w", "10", "--", "/run/lock/lxc/pve-config-102.lock", "cat", "--", "/etc/pve/lxc/102.conf"},
 			retry: true, wantShell: "flock -w 10 -- /run/lock/lxc/pve-config-102.lock cat -- /etc/pve/lxc/102.conf",
@@ -67,24 +62,6 @@ func TestBuilders(t *testing.T) {
 				t.Fatalf("String() = %q, want %q", got, tc.wantShell)
 			}
 		})
-	}
-}
-
-func TestWriteFileIfChangedCommand(t *testing.T) {
-	content := []byte("secret-free content")
-	c := WriteFileIfChanged("/etc/apparmor.d/lxc/lxc-docker-secure", content, 0o640)
-	if c.Op != "write-file" || !c.Retry || !c.Sudo || string(c.Stdin) != string(content) {
-		t.Fatalf("got %+v", c)
-	}
-	n := len(c.Argv)
-	if c.Argv[0] != "sh" || c.Argv[1] != "-c" || c.Argv[n-2] != "/etc/apparmor.d/lxc/lxc-docker-secure" || c.Argv[n-1] != "640" {
-		t.Fatalf("argv %q", c.Argv)
-	}
-	if strings.Contains(c.String(), string(content)) {
-		t.Fatal("content must travel on stdin, not in the command line")
-	}
-	if got := WriteFileIfChanged("/x", nil, 0).Argv; got[len(got)-1] != "644" {
-		t.Fatalf("default mode: %q", got)
 	}
 }
 

@@ -54,8 +54,6 @@ type nodeConn struct {
 	// Guarded by lock.
 	node *Node
 	cur  *conn
-
-	opened atomic.Int64
 }
 
 // conn is one SSH connection and the signal of its end.
@@ -112,18 +110,6 @@ func NewPool(cfg Config, resolve Resolver) (*Pool, error) {
 	}
 	p.auth = authMethods(cfg, key, p.agent)
 	return p, nil
-}
-
-// ConnectionsOpened returns how many SSH connections the Pool has opened to
-// node so far.
-func (p *Pool) ConnectionsOpened(node string) int {
-	p.mu.Lock()
-	nc := p.nodes[node]
-	p.mu.Unlock()
-	if nc == nil {
-		return 0
-	}
-	return int(nc.opened.Load())
 }
 
 // Close closes every connection. Run fails with ErrPoolClosed afterwards.
@@ -357,7 +343,6 @@ func (p *Pool) connect(ctx context.Context, nc *nodeConn) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc.opened.Add(1)
 	nc.cur = c
 	return c, nil
 }

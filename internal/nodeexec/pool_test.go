@@ -105,7 +105,7 @@ func TestRunRefusesNULBeforeConnecting(t *testing.T) {
 	if !strings.Contains(err.Error(), `"nul"`) || !strings.Contains(err.Error(), "argument 1") {
 		t.Fatalf("error should name the operation and the argument: %v", err)
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 0 {
+	if n := f.srv.connections(); n != 0 {
 		t.Fatalf("connections opened = %d, want 0", n)
 	}
 	if hs, execs, _ := f.srv.stats(); hs != 0 || len(execs) != 0 {
@@ -455,7 +455,7 @@ func TestPoolUsesOneConnectionPerNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 1 {
+	if n := f.srv.connections(); n != 1 {
 		t.Fatalf("connections opened = %d, want 1", n)
 	}
 	if hs, _, _ := f.srv.stats(); hs != 1 {
@@ -529,7 +529,7 @@ func TestReconnectAfterIdleDrop(t *testing.T) {
 	if string(res.Stdout) != "hi\n" {
 		t.Fatalf("got %q", res.Stdout)
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 2 {
+	if n := f.srv.connections(); n != 2 {
 		t.Fatalf("connections opened = %d, want 2", n)
 	}
 }
@@ -575,7 +575,7 @@ func TestDropMidCommand(t *testing.T) {
 			if string(res.Stdout) != "done\n" {
 				t.Fatalf("got %q", res.Stdout)
 			}
-			if n := f.pool.ConnectionsOpened("pve1"); n != 2 {
+			if n := f.srv.connections(); n != 2 {
 				t.Fatalf("connections opened = %d, want 2", n)
 			}
 		})
@@ -655,9 +655,7 @@ func TestLineFuncStreamsLines(t *testing.T) {
 func TestStdinIsDelivered(t *testing.T) {
 	f := newFixture(t, serverOptions{}, nil)
 	script := []byte("printf '%s|' \"$@\"; cat\n")
-	cmd := Script(script, "x y", "$z")
-	cmd.Sudo = false
-	cmd.Argv[0] = "sh" // the server's sh stands in for bash
+	cmd := Command{Op: "script", Argv: []string{"sh", "-s", "--", "x y", "$z"}, Stdin: script}
 	res, err := f.pool.Run(t.Context(), "pve1", cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -734,56 +732,8 @@ func TestContextCancelEndsRemoteCommand(t *testing.T) {
 	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 1 {
+	if n := f.srv.connections(); n != 1 {
 		t.Fatalf("connections opened = %d, want 1", n)
-	}
-}
-
-func TestWriteFileIfChangedOverSSH(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
-	path := filepath.Join(f.srv.dir, "profile")
-	content := []byte("line with 'quotes' and $(dollar)\n\x00binary\xff\n")
-	run := func(content []byte, mode os.FileMode) bool {
-		t.Helper()
-		res, err := f.pool.Run(t.Context(), "pve1", WriteFileIfChanged(path, content, mode))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return WriteChanged(res)
-	}
-	if !run(content, 0o644) {
-		t.Fatal("first write reported unchanged")
-	}
-	assertFile(t, path, content, 0o644)
-	if run(content, 0o644) {
-		t.Fatal("identical write reported changed")
-	}
-	if !run(content, 0o600) {
-		t.Fatal("mode change reported unchanged")
-	}
-	assertFile(t, path, content, 0o600)
-	if !run([]byte("new\n"), 0o600) {
-		t.Fatal("content change reported unchanged")
-	}
-	assertFile(t, path, []byte("new\n"), 0o600)
-	entries, _ := os.ReadDir(f.srv.dir)
-	if len(entries) != 1 {
-		t.Fatalf("temporary files left behind: %v", entries)
-	}
-}
-
-func assertFile(t *testing.T, path string, content []byte, mode os.FileMode) {
-	t.Helper()
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, content) || st.Mode().Perm() != mode {
-		t.Fatalf("file holds %q mode %v, want %q mode %v", got, st.Mode().Perm(), content, mode)
 	}
 }
 
@@ -820,7 +770,7 @@ func TestKeepaliveSparesBusyConnections(t *testing.T) {
 	if err != nil || string(res.Stdout) != "done\n" {
 		t.Fatalf("busy connection: %v %+v", err, res)
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 1 {
+	if n := f.srv.connections(); n != 1 {
 		t.Errorf("connections opened while busy = %d, want 1", n)
 	}
 	// Idle, the connection is probed, found silent and replaced on the
@@ -836,7 +786,7 @@ func TestKeepaliveSparesBusyConnections(t *testing.T) {
 	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "echo", Argv: []string{"echo", "again"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.pool.ConnectionsOpened("pve1"); n != 2 {
+	if n := f.srv.connections(); n != 2 {
 		t.Errorf("connections opened after the idle probe failed = %d, want 2", n)
 	}
 }

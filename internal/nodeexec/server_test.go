@@ -193,6 +193,13 @@ func (s *testServer) dropAll() {
 	}
 }
 
+// connections is how many SSH connections completed their handshake.
+func (s *testServer) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handshakes
+}
+
 func (s *testServer) stats() (handshakes int, execs []string, maxActive int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

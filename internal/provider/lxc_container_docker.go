@@ -15,12 +15,14 @@ import (
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 )
 
-const (
-	apparmorDockerProfile = apparmor.ProfileName
-	// apparmorGenerated names Proxmox VE's own profile, used when the
-	// configuration file carries no lxc.apparmor.profile line.
-	apparmorGenerated = "generated"
-)
+// dockerProfile is the AppArmor profile that a docker block runs its
+// container under: EnsureProfile installs it on the node, its name goes to
+// lxc.apparmor.profile and its hash to docker.apparmor_profile_sha256.
+var dockerProfile = apparmor.DockerSecure
+
+// apparmorGenerated names Proxmox VE's own profile, used when the
+// configuration file carries no lxc.apparmor.profile line.
+const apparmorGenerated = "generated"
 
 type dockerModel struct {
 	PackageSource    types.String         `tfsdk:"package_source"`
@@ -44,7 +46,7 @@ type healthChecksModel struct {
 func dockerBlock() schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Docker inside the container. Its presence enforces the hardened AppArmor profile `" +
-			apparmorDockerProfile + "` (with `nesting`, and `keyctl` when unprivileged), installs Docker idempotently over SSH " +
+			dockerProfile.Name + "` (with `nesting`, and `keyctl` when unprivileged), installs Docker idempotently over SSH " +
 			"(`pct exec` of `" + docker.InstallScriptName + "`), checks that the service is active and runs the tests " +
 			"(service running, `hello-world`, network access). Removing the block restores Proxmox VE's profile and leaves Docker installed.",
 		Attributes: map[string]schema.Attribute{
@@ -101,7 +103,7 @@ func dockerBlock() schema.SingleNestedBlock {
 				ElementType:         types.StringType,
 			},
 			"apparmor_profile_sha256": schema.StringAttribute{
-				MarkdownDescription: "SHA-256 of the `" + apparmorDockerProfile + "` profile this provider version ships. A provider " +
+				MarkdownDescription: "SHA-256 of the `" + dockerProfile.Name + "` profile this provider version ships. A provider " +
 					"upgrade that changes the profile shows here in the plan and reinstalls it on apply.",
 				Computed: true,
 			},

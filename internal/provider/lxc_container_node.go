@@ -27,10 +27,10 @@ func desiredRawLXC(ctx context.Context, m *lxcContainerModel) ([][2]string, diag
 	}
 	profile := m.EffectiveAA.ValueString()
 	if profile != "" && profile != apparmorGenerated {
-		out = append(out, [2]string{"lxc.apparmor.profile", profile})
+		out = append(out, [2]string{lxcKeyAppArmorProfile, profile})
 		f := readFeatures(m.Features)
 		if m.Docker != nil || f.Nesting.ValueBool() {
-			out = append(out, [2]string{"lxc.apparmor.allow_nesting", "1"})
+			out = append(out, [2]string{lxcKeyAppArmorAllowNesting, "1"})
 		}
 	}
 	return out, diags
@@ -82,10 +82,10 @@ func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContai
 		return false, fmt.Errorf("%s", diags.Errors()[0].Detail())
 	}
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
-	if m.Docker != nil || m.EffectiveAA.ValueString() == apparmorDockerProfile {
-		changed, err := r.data.NodeOps().EnsureProfile(ctx, node)
+	if m.Docker != nil || m.EffectiveAA.ValueString() == dockerProfile.Name {
+		changed, err := r.data.NodeOps().EnsureProfile(ctx, node, dockerProfile)
 		if err != nil {
-			return false, fmt.Errorf("installing the %s AppArmor profile on node %s: %w", apparmorDockerProfile, node, err)
+			return false, fmt.Errorf("installing the %s AppArmor profile on node %s: %w", dockerProfile.Name, node, err)
 		}
 		tflog.Debug(ctx, "AppArmor profile on node", map[string]any{"node": node, "changed": changed})
 	}

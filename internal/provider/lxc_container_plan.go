@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
@@ -111,12 +110,12 @@ func planFeatures(plan, config *lxcContainerModel) diag.Diagnostics {
 func planAppArmor(plan, config *lxcContainerModel, diags *diag.Diagnostics) {
 	switch {
 	case plan.Docker != nil:
-		plan.EffectiveAA = types.StringValue(apparmorDockerProfile)
-		if known(config.AppArmor) && config.AppArmor.ValueString() != apparmorDockerProfile {
+		plan.EffectiveAA = types.StringValue(dockerProfile.Name)
+		if known(config.AppArmor) && config.AppArmor.ValueString() != dockerProfile.Name {
 			diags.AddAttributeWarning(path.Root("apparmor_profile"), "AppArmor profile overridden by the docker block",
 				fmt.Sprintf("apparmor_profile = %q is overridden: a container with a docker block always runs under %q, "+
 					"the hardened profile that lets Docker work without unconfined. Remove apparmor_profile or set it to %q.",
-					config.AppArmor.ValueString(), apparmorDockerProfile, apparmorDockerProfile))
+					config.AppArmor.ValueString(), dockerProfile.Name, dockerProfile.Name))
 		}
 	case config.AppArmor.IsUnknown():
 		plan.EffectiveAA = types.StringUnknown()
@@ -143,7 +142,7 @@ func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
 			return diags
 		}
 	}
-	d.AppArmorSHA256 = types.StringValue(apparmor.SHA256())
+	d.AppArmorSHA256 = types.StringValue(dockerProfile.SHA256())
 	d.ServiceActive = types.BoolValue(true)
 	var prior *dockerModel
 	if state != nil {
@@ -155,7 +154,7 @@ func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
 			d.DaemonJSON = prior.DaemonJSON
 		}
 	}
-	if prior == nil || dockerRunNeeded(prior, d) || (state != nil && state.EffectiveAA.ValueString() != apparmorDockerProfile) {
+	if prior == nil || dockerRunNeeded(prior, d) || (state != nil && state.EffectiveAA.ValueString() != dockerProfile.Name) {
 		d.InstalledVersion = types.StringUnknown()
 		d.Tests = types.MapUnknown(types.StringType)
 		return diags
@@ -168,7 +167,7 @@ func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
 // dockerRunNeeded reports whether the install (and the tests) must run
 // again to reach the planned block from the prior one.
 func dockerRunNeeded(prior, planned *dockerModel) bool {
-	if !prior.ServiceActive.ValueBool() || prior.AppArmorSHA256.ValueString() != apparmor.SHA256() {
+	if !prior.ServiceActive.ValueBool() || prior.AppArmorSHA256.ValueString() != dockerProfile.SHA256() {
 		return true
 	}
 	a, b := dockerOptions(prior), dockerOptions(planned)
@@ -285,7 +284,7 @@ func weakensIsolation(key, value string) bool {
 func planIsolation(ctx context.Context, plan *lxcContainerModel, diags *diag.Diagnostics) {
 	if plan.Docker != nil && known(plan.Unprivileged) && !plan.Unprivileged.ValueBool() {
 		diags.AddAttributeError(path.Root("unprivileged"), "Docker needs an unprivileged container",
-			"The docker block runs Docker under the "+apparmorDockerProfile+" profile, whose protection relies on the user "+
+			"The docker block runs Docker under the "+dockerProfile.Name+" profile, whose protection relies on the user "+
 				"namespace of an unprivileged container: in a privileged one, root in the container is root on the node. "+
 				"Set unprivileged = true (the default).")
 	}
@@ -299,7 +298,7 @@ func planIsolation(ctx context.Context, plan *lxcContainerModel, diags *diag.Dia
 			"shared host namespaces or wider capabilities).", l.Key.ValueString(), l.Value.ValueString())
 		if plan.Docker != nil {
 			diags.AddAttributeError(p, "Raw line voids the Docker hardening",
-				msg+" The docker block's "+apparmorDockerProfile+" profile cannot protect the node then; remove the line.")
+				msg+" The docker block's "+dockerProfile.Name+" profile cannot protect the node then; remove the line.")
 		} else {
 			diags.AddAttributeWarning(p, "Raw line weakens isolation", msg+" Make sure this is intended.")
 		}

@@ -9,8 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
 )
 
 // dockerCT renders a container with a docker block; extra goes inside the
@@ -38,7 +36,7 @@ func TestAccLXCContainer_dockerPlan(t *testing.T) {
 						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("effective_apparmor_profile"), knownvalue.StringExact("lxc-docker-secure")),
 						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("nesting"), knownvalue.Bool(true)),
 						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("keyctl"), knownvalue.Bool(true)),
-						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("apparmor_profile_sha256"), knownvalue.StringExact(apparmor.SHA256())),
+						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("apparmor_profile_sha256"), knownvalue.StringExact(dockerProfile.SHA256())),
 						plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
 						plancheck.ExpectUnknownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("tests")),
 					},

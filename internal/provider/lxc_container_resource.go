@@ -121,7 +121,7 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 		resp.Diagnostics.AddAttributeWarning(path.Root("apparmor_profile"), "Container runs unconfined",
 			"apparmor_profile = \"unconfined\" removes AppArmor confinement: root in the container is then only held back by "+
 				"user namespaces (if unprivileged) and seccomp, and a privileged container is not confined at all. For Docker, "+
-				"use a docker block: it applies the hardened "+apparmorDockerProfile+" profile instead.")
+				"use a docker block: it applies the hardened "+dockerProfile.Name+" profile instead.")
 	}
 	seen := map[string]int{}
 	nets, _ := m.networks(ctx)

@@ -298,7 +298,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			"apparmor_profile": schema.StringAttribute{
 				MarkdownDescription: "AppArmor profile to confine the container with, set as the raw line `lxc.apparmor.profile` over SSH. " +
 					"Unset: Proxmox VE's generated profile. `unconfined` removes confinement (a warning says what that means). With a " +
-					"`docker` block the profile is always `" + apparmorDockerProfile + "` and a different value here draws a warning.",
+					"`docker` block the profile is always `" + dockerProfile.Name + "` and a different value here draws a warning.",
 				Optional: true,
 				Validators: []validator.String{
 					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`), "must be an AppArmor profile name such as lxc-docker-secure"),
@@ -306,7 +306,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				},
 			},
 			"effective_apparmor_profile": schema.StringAttribute{
-				MarkdownDescription: "Profile the container runs under: `" + apparmorDockerProfile + "` with a `docker` block, else " +
+				MarkdownDescription: "Profile the container runs under: `" + dockerProfile.Name + "` with a `docker` block, else " +
 					"`apparmor_profile`, else `generated` (Proxmox VE's own). Decided at plan time, so the plan shows it.",
 				Computed: true,
 			},

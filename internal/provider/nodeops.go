@@ -228,9 +228,16 @@ type nodeOps struct {
 	commands int
 	writes   int
 	byOp     map[string]int
-	profile  map[string]*sync.Mutex // per node, serializes EnsureProfile
-	ensured  map[string]bool        // nodes whose profile is known current
-	attempts int                    // SetRawLXC rounds; setRawLXCAttempts when zero
+	install  map[string]*sync.Mutex // per node, serializes EnsureProfile
+	ensured  map[ensuredProfile]bool
+	attempts int // SetRawLXC rounds; setRawLXCAttempts when zero
+}
+
+// ensuredProfile is a profile known current on a node: installed and loaded
+// by this nodeOps, in the version of its hash. A node has one version of a
+// profile at a time.
+type ensuredProfile struct {
+	node, name, sha256 string
 }
 
 // newNodeOps returns node operations that take their pool from pool on first
@@ -239,8 +246,8 @@ func newNodeOps(pool func(ctx context.Context) (*nodeexec.Pool, error)) *nodeOps
 	return &nodeOps{
 		pool:    pool,
 		byOp:    map[string]int{},
-		profile: map[string]*sync.Mutex{},
-		ensured: map[string]bool{},
+		install: map[string]*sync.Mutex{},
+		ensured: map[ensuredProfile]bool{},
 	}
 }
 
@@ -326,49 +333,51 @@ func checkVMID(vmid int) error {
 	return nil
 }
 
-// EnsureProfile installs the lxc-docker-secure AppArmor profile on node and
-// loads it, through the idempotent command of apparmor.InstallCommands: files
-// are written only when their content differs, and the policy is reloaded
-// (apparmor_parser -r /etc/apparmor.d/lxc-containers) only when a file
-// changed or the profile is not loaded. changed reports whether the node's
-// files or loaded policy changed. Once a node's profile is known current, later
-// calls for that node return false without a command.
-func (o *nodeOps) EnsureProfile(ctx context.Context, node string) (changed bool, err error) {
-	report, err := o.ensureProfile(ctx, node)
+// EnsureProfile installs the AppArmor profile p on node and loads it,
+// through p's idempotent install commands: files are written only when their
+// content differs, and the policy is reloaded (apparmor_parser -r
+// /etc/apparmor.d/lxc-containers) only when a file changed or the profile is
+// not loaded. changed reports whether the node's files or loaded policy
+// changed. Once p (its name and hash) is known current on a node, later calls
+// for that node and profile return false without a command. Installs on one
+// node run one at a time: they reload the same policy.
+func (o *nodeOps) EnsureProfile(ctx context.Context, node string, p apparmor.Profile) (changed bool, err error) {
+	report, err := o.ensureProfile(ctx, node, p)
 	return report.Changed(), err
 }
 
 // ensureProfile is EnsureProfile with the node's full report; the report of
-// a node already known current is empty.
-func (o *nodeOps) ensureProfile(ctx context.Context, node string) (apparmor.InstallReport, error) {
+// a profile already known current is empty.
+func (o *nodeOps) ensureProfile(ctx context.Context, node string, p apparmor.Profile) (apparmor.InstallReport, error) {
 	var total apparmor.InstallReport
+	key := ensuredProfile{node: node, name: p.Name, sha256: p.SHA256()}
 	o.mu.Lock()
-	m := o.profile[node]
+	m := o.install[node]
 	if m == nil {
 		m = &sync.Mutex{}
-		o.profile[node] = m
+		o.install[node] = m
 	}
 	o.mu.Unlock()
 	m.Lock()
 	defer m.Unlock()
 	o.mu.Lock()
-	done := o.ensured[node]
+	done := o.ensured[key]
 	o.mu.Unlock()
 	if done {
 		return total, nil
 	}
-	for _, c := range apparmor.InstallCommands() {
+	for _, c := range p.InstallCommands() {
 		cmd := nodeexec.Command{Op: c.Name, Argv: c.Args, Sudo: true, Retry: true}
 		res, err := o.run(ctx, node, purposeAppArmor, cmd, true)
 		if err != nil {
-			return total, fmt.Errorf("install the %s AppArmor profile on node %q: %w", apparmor.ProfileName, node, err)
+			return total, fmt.Errorf("install the %s AppArmor profile on node %q: %w", p.Name, node, err)
 		}
 		report, err := apparmor.ParseInstallOutput(string(res.Stdout))
 		if err != nil {
-			return total, fmt.Errorf("install the %s AppArmor profile on node %q: %w", apparmor.ProfileName, node, err)
+			return total, fmt.Errorf("install the %s AppArmor profile on node %q: %w", p.Name, node, err)
 		}
 		tflog.Debug(ctx, "apparmor profile install", map[string]any{
-			"node": node, "installed": report.Installed, "removed": report.Removed,
+			"node": node, "profile": p.Name, "installed": report.Installed, "removed": report.Removed,
 			"unchanged": report.Unchanged, "loaded": report.Loaded,
 		})
 		total.Installed = append(total.Installed, report.Installed...)
@@ -378,7 +387,13 @@ func (o *nodeOps) ensureProfile(ctx context.Context, node string) (apparmor.Inst
 		total.Loaded = total.Loaded || report.Loaded
 	}
 	o.mu.Lock()
-	o.ensured[node] = true
+	for k := range o.ensured {
+		// The node now has this version of the profile, no other.
+		if k.node == key.node && k.name == key.name {
+			delete(o.ensured, k)
+		}
+	}
+	o.ensured[key] = true
 	o.mu.Unlock()
 	return total, nil
 }
@@ -398,22 +413,6 @@ func (o *nodeOps) readLXCConfig(ctx context.Context, node, purpose string, vmid 
 		return nil, fmt.Errorf("read %s on node %q: %w", path, node, err)
 	}
 	return res.Stdout, nil
-}
-
-// ReadRawLXC returns the raw lxc.* lines of the main section of container
-// vmid's config file on node, in file order, and the file's PVE digest. It
-// reads the file over SSH, for editing; Read paths should prefer the API's
-// "lxc" array.
-func (o *nodeOps) ReadRawLXC(ctx context.Context, node string, vmid int) ([]lxcconf.KV, string, error) {
-	data, err := o.readLXCConfig(ctx, node, purposeRawLXC, vmid)
-	if err != nil {
-		return nil, "", err
-	}
-	cfg, err := lxcconf.Parse(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("parse %s on node %q: %w", lxcConfigPath(vmid), node, err)
-	}
-	return cfg.Main().LXC(), lxcconf.Digest(data), nil
 }
 
 // writeIfUnchangedScript replaces $1 with standard input when the sha256 of
@@ -584,45 +583,6 @@ func editMain(old []byte, edit func(main *lxcconf.Section) bool) (updated []byte
 		return nil, errors.New("the edit changed more than the main section; nothing was written")
 	}
 	return updated, nil
-}
-
-// checkProfileName accepts an AppArmor profile name for lxc.apparmor.profile.
-func checkProfileName(profile string) error {
-	if strings.ContainsFunc(profile, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return fmt.Errorf("invalid AppArmor profile name %q: it contains whitespace or control characters", profile)
-	}
-	var s lxcconf.Section
-	return s.Check(lxcKeyAppArmorProfile, profile)
-}
-
-// ApplyProfile sets the AppArmor profile of container vmid in the main
-// section of its config on node. profile "" means PVE's default: the lines
-// lxc.apparmor.profile and lxc.apparmor.allow_nesting are removed. Otherwise
-// "lxc.apparmor.profile: <profile>" is set, with
-// "lxc.apparmor.allow_nesting: 1" when allowNesting (and without that line
-// otherwise). changed reports whether the file was written; the profile takes
-// effect at the container's next start.
-func (o *nodeOps) ApplyProfile(ctx context.Context, node string, vmid int, profile string, allowNesting bool) (changed bool, err error) {
-	if profile != "" {
-		if err := checkProfileName(profile); err != nil {
-			return false, err
-		}
-	}
-	return o.setRawLXC(ctx, node, purposeAppArmor, vmid, func(main *lxcconf.Section) bool {
-		if profile == "" {
-			n := main.DeleteLXC(lxcKeyAppArmorProfile)
-			return main.DeleteLXC(lxcKeyAppArmorAllowNesting)+n > 0
-		}
-		main.SetLXC(lxcKeyAppArmorProfile, profile)
-		if allowNesting {
-			main.SetLXC(lxcKeyAppArmorAllowNesting, "1")
-		} else {
-			main.DeleteLXC(lxcKeyAppArmorAllowNesting)
-		}
-		// SetLXC leaves a line holding the value alone; the caller compares
-		// bytes, so reporting a change here costs nothing.
-		return true
-	})
 }
 
 // scriptError is a Docker script that failed inside a container: the script

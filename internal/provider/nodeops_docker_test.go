@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/sshd"
@@ -31,14 +30,11 @@ unprivileged: 1
 }
 
 // prepareDockerCT creates a running CT and gives it the lxc-docker-secure
-// profile the way the resource does.
-func (e *nodeEnv) prepareDockerCT(ops *nodeOps, vmid int) {
+// profile the way the resource does, through e.data's node operations.
+func (e *nodeEnv) prepareDockerCT(vmid int) {
 	e.t.Helper()
 	e.addCT(vmid, dockerCTConf(vmid), true)
-	if _, err := ops.EnsureProfile(e.t.Context(), testNode); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := ops.ApplyProfile(e.t.Context(), testNode, vmid, apparmor.ProfileName, true); err != nil {
+	if _, err := e.applyProfile(e.data, vmid, dockerProfile.Name, true); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -46,7 +42,7 @@ func (e *nodeEnv) prepareDockerCT(ops *nodeOps, vmid int) {
 func TestDockerInstallCheckAndTest(t *testing.T) {
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
-	e.prepareDockerCT(ops, 120)
+	e.prepareDockerCT(120)
 	var logs bytes.Buffer
 	ctx := tflogtest.RootLogger(t.Context(), &logs)
 	opts := docker.DefaultOptions()
@@ -144,7 +140,7 @@ func TestDockerInstallCheckAndTest(t *testing.T) {
 func TestDockerInstallFailureCarriesTheFatalLine(t *testing.T) {
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
-	e.prepareDockerCT(ops, 121)
+	e.prepareDockerCT(121)
 	ctx := t.Context()
 	pool, err := e.data.Nodes(ctx)
 	if err != nil {

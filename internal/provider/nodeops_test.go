@@ -2,12 +2,12 @@ package provider
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -142,6 +143,60 @@ func (e *nodeEnv) readConf(vmid int) string {
 	return string(b)
 }
 
+// rawLines returns the raw lxc.* lines of container vmid's main section, as
+// the API reports them; none when the container has no config.
+func (e *nodeEnv) rawLines(vmid int) [][2]string {
+	e.t.Helper()
+	b, err := os.ReadFile(e.confPath(vmid))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg, err := lxcconf.Parse(b)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out [][2]string
+	for _, kv := range cfg.Main().LXC() {
+		out = append(out, [2]string{kv.Key, kv.Value})
+	}
+	return out
+}
+
+// applyProfile gives container vmid on testNode the AppArmor profile the
+// way Create and Update do; see applyProfileOn.
+func (e *nodeEnv) applyProfile(d *providerData, vmid int, profile string, docker bool) (bool, error) {
+	e.t.Helper()
+	return applyProfileOn(e.t, d, testNode, vmid, e.rawLines(vmid), profile, docker)
+}
+
+// applyProfileOn gives a container the AppArmor profile the way Create and
+// Update do, through applyNodeConfig: the model keeps the container's other
+// raw lines (current, as the API reports them) as Read maps them and asks
+// for profile ("" for Proxmox VE's own); with docker it has a docker block,
+// which adds lxc.apparmor.allow_nesting and has the profile installed on the
+// node first.
+func applyProfileOn(t testing.TB, d *providerData, node string, vmid int, current [][2]string, profile string, docker bool) (bool, error) {
+	t.Helper()
+	ctx := t.Context()
+	m := &lxcContainerModel{
+		ID:       types.StringValue(fmt.Sprintf("%s/%d", node, vmid)),
+		NodeName: types.StringValue(node),
+		VMID:     types.Int64Value(int64(vmid)),
+	}
+	if diags := applyRawLXC(ctx, m, current); diags.HasError() {
+		t.Fatal(diags)
+	}
+	m.EffectiveAA = types.StringValue(profile)
+	if docker {
+		m.Docker = &dockerModel{}
+	}
+	r := &lxcContainerResource{data: d}
+	return r.applyNodeConfig(ctx, m, current)
+}
+
 // waitEvents returns the server's events once there are at least n (they
 // are reported just after the client sees the exit status).
 func (e *nodeEnv) waitEvents(n int) []sshd.Event {
@@ -215,70 +270,56 @@ unprivileged: 1
 cores: 4
 `
 
-func TestApplyProfileEditsOnlyTheMainSection(t *testing.T) {
+func TestApplyNodeConfigEditsOnlyTheMainSection(t *testing.T) {
 	e := newNodeEnv(t)
 	e.addCT(102, testConfMain+testConfRest, true)
 	ops := e.data.NodeOps()
-	ctx := t.Context()
 
-	changed, err := ops.ApplyProfile(ctx, testNode, 102, apparmor.ProfileName, true)
+	changed, err := e.applyProfile(e.data, 102, dockerProfile.Name, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !changed {
-		t.Error("first ApplyProfile reported no change")
+		t.Error("the first apply reported no change")
 	}
-	// The unconfined line is rewritten in place, allow_nesting appended
-	// after the last raw line; nothing else moves.
-	wantMain := strings.Replace(testConfMain, "lxc.apparmor.profile = unconfined\n", "lxc.apparmor.profile: lxc-docker-secure\n", 1) +
-		"lxc.apparmor.allow_nesting: 1\n"
+	// The raw lines are written again in the model's order, the lxc_config
+	// lines then the AppArmor lines; every other line and section stays.
+	wantMain := strings.Replace(testConfMain, "lxc.apparmor.profile = unconfined\n", "", 1) +
+		"lxc.apparmor.profile: lxc-docker-secure\nlxc.apparmor.allow_nesting: 1\n"
 	if got := e.readConf(102); got != wantMain+testConfRest {
-		t.Fatalf("config after ApplyProfile:\n%s\nwant:\n%s", got, wantMain+testConfRest)
+		t.Fatalf("config after the apply:\n%s\nwant:\n%s", got, wantMain+testConfRest)
+	}
+	wantRaw := [][2]string{
+		{"lxc.cgroup2.devices.allow", "c 10:229 rwm"},
+		{"lxc.mount.entry", "/dev/fuse dev/fuse none bind,create=file 0 0"},
+		{"lxc.apparmor.profile", "lxc-docker-secure"},
+		{"lxc.apparmor.allow_nesting", "1"},
+	}
+	if got := e.rawLines(102); fmt.Sprint(got) != fmt.Sprint(wantRaw) {
+		t.Errorf("raw lines = %v, want %v", got, wantRaw)
 	}
 
-	raw, digest, err := ops.ReadRawLXC(ctx, testNode, 102)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantRaw := []lxcconf.KV{
-		{Key: "lxc.cgroup2.devices.allow", Value: "c 10:229 rwm"},
-		{Key: "lxc.apparmor.profile", Value: "lxc-docker-secure"},
-		{Key: "lxc.mount.entry", Value: "/dev/fuse dev/fuse none bind,create=file 0 0"},
-		{Key: "lxc.apparmor.allow_nesting", Value: "1"},
-	}
-	if fmt.Sprint(raw) != fmt.Sprint(wantRaw) {
-		t.Errorf("ReadRawLXC = %v, want %v", raw, wantRaw)
-	}
-	if want := lxcconf.Digest([]byte(e.readConf(102))); digest != want {
-		t.Errorf("digest = %s, want %s", digest, want)
-	}
-
-	// The same values again: one read, no write, on the node or in counts.
+	// The same values again: the lines the API reports are already right, so
+	// nothing is sent to the node (the profile is known current).
 	before := ops.Counts()
-	n := len(e.waitEvents(before.Commands))
-	changed, err = ops.ApplyProfile(ctx, testNode, 102, apparmor.ProfileName, true)
+	changed, err = e.applyProfile(e.data, 102, dockerProfile.Name, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if changed {
-		t.Error("second ApplyProfile with the same values reported a change")
+		t.Error("the second apply with the same values reported a change")
 	}
-	after := ops.Counts()
-	if after.Writes != before.Writes || after.Commands != before.Commands+1 {
-		t.Errorf("second ApplyProfile sent %d commands, %d writes; want 1 read, 0 writes",
-			after.Commands-before.Commands, after.Writes-before.Writes)
-	}
-	if w := writesSince(e.waitEvents(n+1), n); len(w) > 0 {
-		t.Errorf("second ApplyProfile changed the node: %q", w)
+	if after := ops.Counts(); after.Commands != before.Commands {
+		t.Errorf("the second apply sent %d commands, want none", after.Commands-before.Commands)
 	}
 
 	// Back to PVE's default: both lines go, the snapshot keeps its own.
-	changed, err = ops.ApplyProfile(ctx, testNode, 102, "", false)
+	changed, err = e.applyProfile(e.data, 102, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !changed {
-		t.Error("ApplyProfile to the default reported no change")
+		t.Error("the apply back to the default reported no change")
 	}
 	wantMain = strings.Replace(testConfMain, "lxc.apparmor.profile = unconfined\n", "", 1)
 	if got := e.readConf(102); got != wantMain+testConfRest {
@@ -286,27 +327,15 @@ func TestApplyProfileEditsOnlyTheMainSection(t *testing.T) {
 	}
 }
 
-func TestApplyProfileWithoutNestingDropsAllowNesting(t *testing.T) {
+func TestApplyNodeConfigWithoutNestingDropsAllowNesting(t *testing.T) {
 	e := newNodeEnv(t)
 	e.addCT(103, "arch: amd64\nrootfs: local-lvm:vm-103-disk-0,size=8G\nlxc.apparmor.profile: a\nlxc.apparmor.allow_nesting: 1\n", false)
-	changed, err := e.data.NodeOps().ApplyProfile(t.Context(), testNode, 103, "lxc-default-cgns", false)
+	changed, err := e.applyProfile(e.data, 103, "lxc-default-cgns", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "arch: amd64\nrootfs: local-lvm:vm-103-disk-0,size=8G\nlxc.apparmor.profile: lxc-default-cgns\n"; !changed || e.readConf(103) != want {
 		t.Errorf("changed=%v, config:\n%s\nwant:\n%s", changed, e.readConf(103), want)
-	}
-}
-
-func TestApplyProfileRejectsBadNamesBeforeSSH(t *testing.T) {
-	ops := newNodeOps(func(context.Context) (*nodeexec.Pool, error) {
-		t.Fatal("a bad profile name reached the pool")
-		return nil, nil
-	})
-	for _, name := range []string{"a b", "x\nlxc.apparmor.profile: unconfined", "tab\there", "nul\x00"} {
-		if _, err := ops.ApplyProfile(t.Context(), testNode, 102, name, true); err == nil {
-			t.Errorf("ApplyProfile(%q) accepted the name", name)
-		}
 	}
 }
 
@@ -348,7 +377,7 @@ func TestSetRawLXCConcurrentEditsBothLand(t *testing.T) {
 	for _, k := range keys {
 		go func() {
 			_, err := ops.SetRawLXC(t.Context(), testNode, 104, func(main *lxcconf.Section) bool {
-				main.SetLXC(k, "1")
+				main.AddLXC(k, "1")
 				return true
 			})
 			errs <- err
@@ -406,7 +435,7 @@ func TestSetRawLXCHoldsTheConfigLock(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := ops.SetRawLXC(t.Context(), testNode, 105, func(main *lxcconf.Section) bool {
-			main.SetLXC("lxc.phoenix.mine", "1")
+			main.AddLXC("lxc.phoenix.mine", "1")
 			return true
 		})
 		done <- err
@@ -435,10 +464,9 @@ func TestSetRawLXCNothingToDoSendsNoWrite(t *testing.T) {
 	conf := "arch: amd64\nrootfs: local-lvm:vm-106-disk-0,size=8G\nlxc.apparmor.profile:   lxc-docker-secure  \n"
 	e.addCT(106, conf, false)
 	ops := e.data.NodeOps()
-	// An edit that claims a change but leaves the bytes alone (the value is
-	// the same, only spaced differently) writes nothing.
-	changed, err := ops.SetRawLXC(t.Context(), testNode, 106, func(main *lxcconf.Section) bool {
-		main.SetLXC("lxc.apparmor.profile", "lxc-docker-secure")
+	// An edit that claims a change but leaves the bytes alone writes
+	// nothing.
+	changed, err := ops.SetRawLXC(t.Context(), testNode, 106, func(*lxcconf.Section) bool {
 		return true
 	})
 	if err != nil || changed {
@@ -457,7 +485,7 @@ func TestSetRawLXCRefusesBadEditsWithoutWriting(t *testing.T) {
 	e.addCT(107, "arch: amd64\nrootfs: local-lvm:vm-107-disk-0,size=8G\n"+testConfRest, false)
 	ops := e.data.NodeOps()
 	_, err := ops.SetRawLXC(t.Context(), testNode, 107, func(main *lxcconf.Section) bool {
-		main.SetLXC("lxc.phoenix.bad", "two\nlines")
+		main.AddLXC("lxc.phoenix.bad", "two\nlines")
 		return true
 	})
 	if err == nil || !strings.Contains(err.Error(), "line feed") {
@@ -477,7 +505,7 @@ func TestSetRawLXCRefusesALockedContainer(t *testing.T) {
 	conf := "arch: amd64\nlock: backup\nrootfs: local-lvm:vm-109-disk-0,size=8G\n"
 	e.addCT(109, conf, true)
 	ops := e.data.NodeOps()
-	_, err := ops.ApplyProfile(t.Context(), testNode, 109, apparmor.ProfileName, true)
+	_, err := e.applyProfile(e.data, 109, "lxc-default-cgns", false)
 	if err == nil || !strings.Contains(err.Error(), "locked (backup)") {
 		t.Errorf("error = %v, want the lock named", err)
 	}
@@ -497,9 +525,9 @@ func TestSetRawLXCConnectionDroppedAfterTheWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := e.data.NodeOps()
-	changed, err := ops.ApplyProfile(t.Context(), testNode, 110, apparmor.ProfileName, true)
+	changed, err := e.applyProfile(e.data, 110, dockerProfile.Name, true)
 	if err != nil || !changed {
-		t.Fatalf("ApplyProfile = %v, %v; want true, nil", changed, err)
+		t.Fatalf("applyNodeConfig = %v, %v; want true, nil", changed, err)
 	}
 	if drop.Fired() != 1 {
 		t.Errorf("the drop fired %d times", drop.Fired())
@@ -513,24 +541,25 @@ func TestSetRawLXCConnectionDroppedAfterTheWrite(t *testing.T) {
 	}
 }
 
-// BenchmarkApplyProfileUnchanged measures the steady state of a refresh:
-// one read of the config over the pooled connection, no write.
-func BenchmarkApplyProfileUnchanged(b *testing.B) {
+// BenchmarkSetRawLXCUnchanged measures an edit with nothing to do: one read
+// of the config over the pooled connection, no write.
+func BenchmarkSetRawLXCUnchanged(b *testing.B) {
 	e := newNodeEnv(b)
 	e.addCT(130, "arch: amd64\nrootfs: local-lvm:vm-130-disk-0,size=8G\n", true)
-	ops := e.data.NodeOps()
-	if _, err := ops.ApplyProfile(b.Context(), testNode, 130, apparmor.ProfileName, true); err != nil {
+	if _, err := e.applyProfile(e.data, 130, dockerProfile.Name, true); err != nil {
 		b.Fatal(err)
 	}
+	ops := e.data.NodeOps()
+	before := ops.Counts()
 	for b.Loop() {
-		changed, err := ops.ApplyProfile(b.Context(), testNode, 130, apparmor.ProfileName, true)
+		changed, err := ops.SetRawLXC(b.Context(), testNode, 130, func(*lxcconf.Section) bool { return false })
 		if err != nil || changed {
-			b.Fatalf("ApplyProfile = %v, %v", changed, err)
+			b.Fatalf("SetRawLXC = %v, %v", changed, err)
 		}
 	}
 	b.StopTimer()
-	if c := ops.Counts(); c.Writes != 1 {
-		b.Errorf("%d writes, want only the first", c.Writes)
+	if c := ops.Counts(); c.Writes != before.Writes {
+		b.Errorf("%d writes, want none", c.Writes-before.Writes)
 	}
 }
 
@@ -538,7 +567,7 @@ func TestEditMainKeepsOtherSections(t *testing.T) {
 	old := []byte(testConfMain + testConfRest)
 	updated, err := editMain(old, func(main *lxcconf.Section) bool {
 		main.Set("cores", "8")
-		main.SetLXC("lxc.apparmor.profile", "x")
+		main.AddLXC("lxc.apparmor.profile", "x")
 		return true
 	})
 	if err != nil {
@@ -559,28 +588,28 @@ func TestEnsureProfileInstallsThenIsIdempotent(t *testing.T) {
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	ctx := t.Context()
-	changed, err := ops.EnsureProfile(ctx, testNode)
+	changed, err := ops.EnsureProfile(ctx, testNode, dockerProfile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !changed {
 		t.Error("first EnsureProfile reported no change")
 	}
-	installed, err := os.ReadFile(filepath.Join(e.state, "apparmor", testNode, "lxc", apparmor.ProfileName))
+	installed, err := os.ReadFile(filepath.Join(e.state, "apparmor", testNode, "lxc", dockerProfile.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(installed, apparmor.Profile()) {
+	if !bytes.Equal(installed, dockerProfile.Files[0].Content) {
 		t.Error("the node's profile differs from the embedded one")
 	}
 	loaded, err := os.ReadFile(filepath.Join(e.state, "apparmor", testNode, ".loaded"))
-	if err != nil || !strings.Contains(string(loaded), apparmor.ProfileName+"\n") {
+	if err != nil || !strings.Contains(string(loaded), dockerProfile.Name+"\n") {
 		t.Errorf("the profile is not loaded on the node (%v): %q", err, loaded)
 	}
 
 	// The same provider run: known current, no command.
 	before := ops.Counts()
-	if changed, err := ops.EnsureProfile(ctx, testNode); err != nil || changed {
+	if changed, err := ops.EnsureProfile(ctx, testNode, dockerProfile); err != nil || changed {
 		t.Errorf("second EnsureProfile = %v, %v", changed, err)
 	}
 	if c := ops.Counts(); c.Commands != before.Commands {
@@ -590,7 +619,7 @@ func TestEnsureProfileInstallsThenIsIdempotent(t *testing.T) {
 	// A new run: the node-side command finds everything in place.
 	n := len(e.waitEvents(before.Commands))
 	ops2 := e.newProviderData(e.key, e.known).NodeOps()
-	report, err := ops2.ensureProfile(ctx, testNode)
+	report, err := ops2.ensureProfile(ctx, testNode, dockerProfile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,6 +640,43 @@ func TestEnsureProfileInstallsThenIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestEnsureProfileKnowsProfilesByNameAndHash: what a node has ensured is
+// the profile's name and hash, so another version of the profile is
+// installed even when one is known current, and the first is installed
+// again after it.
+func TestEnsureProfileKnowsProfilesByNameAndHash(t *testing.T) {
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	ensure := func(p apparmor.Profile) int {
+		t.Helper()
+		before := ops.Counts()
+		if _, err := ops.EnsureProfile(ctx, testNode, p); err != nil {
+			t.Fatal(err)
+		}
+		return ops.Counts().Commands - before.Commands
+	}
+	changed := apparmor.Profile{Name: dockerProfile.Name, Files: slices.Clone(dockerProfile.Files)}
+	changed.Files[0].Content = append(slices.Clone(changed.Files[0].Content), "# changed\n"...)
+	if changed.SHA256() == dockerProfile.SHA256() {
+		t.Fatal("the changed profile has the same hash")
+	}
+	for i, step := range []struct {
+		p    apparmor.Profile
+		sent int
+	}{
+		{dockerProfile, 1}, {dockerProfile, 0}, {changed, 1}, {changed, 0}, {dockerProfile, 1},
+	} {
+		if n := ensure(step.p); n != step.sent {
+			t.Errorf("step %d (%s): %d commands, want %d", i, step.p.SHA256()[:12], n, step.sent)
+		}
+	}
+	installed, err := os.ReadFile(filepath.Join(e.state, "apparmor", testNode, "lxc", dockerProfile.Name))
+	if err != nil || !bytes.Equal(installed, dockerProfile.Files[0].Content) {
+		t.Errorf("the node's profile is not the shipped one (%v)", err)
+	}
+}
+
 func TestWrongHostKeyRunsNothing(t *testing.T) {
 	e := newNodeEnv(t)
 	e.addCT(108, "arch: amd64\nrootfs: local-lvm:vm-108-disk-0,size=8G\n", true)
@@ -625,8 +691,7 @@ func TestWrongHostKeyRunsNothing(t *testing.T) {
 	emptyHosts := filepath.Join(t.TempDir(), "known_hosts")
 	for name, known := range map[string]string{"changed": changedHosts, "unknown": emptyHosts} {
 		t.Run(name, func(t *testing.T) {
-			ops := e.newProviderData(e.key, known).NodeOps()
-			_, err := ops.ApplyProfile(t.Context(), testNode, 108, apparmor.ProfileName, true)
+			_, err := e.applyProfile(e.newProviderData(e.key, known), 108, dockerProfile.Name, true)
 			if err == nil {
 				t.Fatal("a node with an unexpected host key was trusted")
 			}
@@ -651,7 +716,7 @@ func TestWrongHostKeyRunsNothing(t *testing.T) {
 func TestNodeOpsWithoutSSHAuth(t *testing.T) {
 	d := &providerData{Settings: settings{SSH: sshSettings{Username: "root"}}}
 	ops := d.NodeOps()
-	_, err := ops.ApplyProfile(t.Context(), "pve2", 102, apparmor.ProfileName, true)
+	_, err := applyProfileOn(t, d, "pve2", 102, nil, dockerProfile.Name, true)
 	if err == nil || !strings.Contains(err.Error(), `needs SSH access to node "pve2"`) ||
 		!strings.Contains(err.Error(), "set ssh.private_key, ssh.agent or ssh.password in the provider block") {
 		t.Errorf("error = %v", err)

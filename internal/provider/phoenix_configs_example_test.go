@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -97,13 +96,8 @@ func (e *accEnv) snapshot(ctid, name string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx := context.Background()
-	upid, err := e.client.CreateSnapshot(ctx, e.node, vmid, name, "taken by the test before cloning")
-	if err == nil {
-		err = e.client.WaitTask(ctx, upid)
-	}
-	if err != nil {
-		e.t.Fatalf("snapshot %s of CT %s: %v", name, ctid, err)
+	if err := e.createSnapshot(vmid, name, "taken by the test before cloning"); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
@@ -301,7 +295,7 @@ func TestAccPhoenixConfigsExample_small(t *testing.T) {
 
 	var profiles map[string]string
 	r.output("effective_apparmor_profiles", &profiles)
-	if want := map[string]string{"700": "unconfined", "701": apparmorDockerProfile, "702": "lxc-default-cgns"}; !reflect.DeepEqual(profiles, want) {
+	if want := map[string]string{"700": "unconfined", "701": dockerProfile.Name, "702": "lxc-default-cgns"}; !reflect.DeepEqual(profiles, want) {
 		t.Errorf("effective_apparmor_profiles = %v, want %v", profiles, want)
 	}
 	r.checkDocker([]string{"701"})
@@ -319,7 +313,7 @@ func TestAccPhoenixConfigsExample_small(t *testing.T) {
 	if !reflect.DeepEqual(unmapped, wantUnmapped) {
 		t.Errorf("unmapped = %q\nwant %q", unmapped, wantUnmapped)
 	}
-	if e.sim != nil {
+	if e.simOnly("checking the clone's config file on the node") {
 		e.checkSmallClone()
 	}
 
@@ -366,7 +360,7 @@ func (e *accEnv) checkSmallClone() {
 	for _, line := range []string{
 		"lxc.cgroup2.devices.allow: a",
 		"lxc.mount.entry: /dev/fuse dev/fuse none bind,create=file",
-		"lxc.apparmor.profile: " + apparmorDockerProfile,
+		"lxc.apparmor.profile: " + dockerProfile.Name,
 	} {
 		if !slices.Contains(lxc, line) {
 			t.Errorf("CT 701: raw lxc lines %q lack %q", lxc, line)
@@ -418,8 +412,8 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 		t.Errorf("%d containers in effective_apparmor_profiles, want %d", len(profiles), n)
 	}
 	for _, id := range p.docker {
-		if profiles[id] != apparmorDockerProfile {
-			t.Errorf("CT %s runs %q, want %s", id, profiles[id], apparmorDockerProfile)
+		if profiles[id] != dockerProfile.Name {
+			t.Errorf("CT %s runs %q, want %s", id, profiles[id], dockerProfile.Name)
 		}
 	}
 	r.checkDocker(p.docker)

@@ -319,7 +319,7 @@ func TestTLSMinimumVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Version(t.Context())
+	_, err = c.ClusterResources(t.Context(), "vm")
 	if err == nil {
 		t.Fatal("the client spoke TLS 1.1")
 	}

@@ -11,48 +11,6 @@ import (
 	"strings"
 )
 
-// Node is one entry of GET /nodes.
-type Node struct {
-	Node   string  `json:"node"`
-	Status string  `json:"status"` // "online", "offline" or "unknown"
-	CPU    float64 `json:"cpu"`
-	MaxCPU FlexInt `json:"maxcpu"`
-	Mem    FlexInt `json:"mem"`
-	MaxMem FlexInt `json:"maxmem"`
-	Uptime FlexInt `json:"uptime"`
-}
-
-// Nodes lists the cluster's nodes.
-func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	var out []Node
-	if err := c.get(ctx, "/nodes", nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// NodeStatus is the part of GET /nodes/{node}/status the provider uses.
-type NodeStatus struct {
-	Uptime     FlexInt `json:"uptime"`
-	PVEVersion string  `json:"pveversion"`
-	KVersion   string  `json:"kversion"`
-	CPU        float64 `json:"cpu"`
-	Memory     struct {
-		Total FlexInt `json:"total"`
-		Used  FlexInt `json:"used"`
-		Free  FlexInt `json:"free"`
-	} `json:"memory"`
-}
-
-// NodeStatus returns a node's status.
-func (c *Client) NodeStatus(ctx context.Context, node string) (*NodeStatus, error) {
-	var out NodeStatus
-	if err := c.get(ctx, "/nodes/"+seg(node)+"/status", nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
 // Resource is one entry of GET /cluster/resources.
 type Resource struct {
 	ID       string   `json:"id"`   // e.g. "lxc/102", "node/pve1", "storage/pve1/local"
@@ -108,21 +66,6 @@ func (c *Client) NextID(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return int(id), nil
-}
-
-// VMIDFree reports whether no guest of the cluster uses vmid (at the time of
-// the check).
-func (c *Client) VMIDFree(ctx context.Context, vmid int) (bool, error) {
-	var id FlexInt
-	err := c.get(ctx, "/cluster/nextid", map[string]string{"vmid": strconv.Itoa(vmid)}, &id)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && IsAlreadyExists(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 func ctPath(node string, vmid int) string {
@@ -343,20 +286,6 @@ func (c *Client) Stop(ctx context.Context, node string, vmid int) (string, error
 	return c.statusAction(ctx, node, vmid, "stop", nil)
 }
 
-// Shutdown asks a container to shut down within timeoutSeconds (0: PVE's
-// default of 60 s), stopping it after that when forceStop, and returns the
-// task's UPID.
-func (c *Client) Shutdown(ctx context.Context, node string, vmid, timeoutSeconds int, forceStop bool) (string, error) {
-	params := map[string]string{}
-	if timeoutSeconds > 0 {
-		params["timeout"] = strconv.Itoa(timeoutSeconds)
-	}
-	if forceStop {
-		params["forceStop"] = "1"
-	}
-	return c.statusAction(ctx, node, vmid, "shutdown", params)
-}
-
 // Reboot reboots a container and returns the task's UPID.
 func (c *Client) Reboot(ctx context.Context, node string, vmid int) (string, error) {
 	return c.statusAction(ctx, node, vmid, "reboot", nil)
@@ -406,119 +335,6 @@ func (c *Client) DeleteContainer(ctx context.Context, node string, vmid int, opt
 		return "", nil
 	}
 	return upid, err
-}
-
-// Snapshot is one snapshot of a container.
-type Snapshot struct {
-	Name        string  `json:"name"`
-	Description string  `json:"description"`
-	SnapTime    FlexInt `json:"snaptime"`
-	Parent      string  `json:"parent"`
-}
-
-// Snapshots lists a container's snapshots, without PVE's "current" entry.
-func (c *Client) Snapshots(ctx context.Context, node string, vmid int) ([]Snapshot, error) {
-	var all []Snapshot
-	if err := c.get(ctx, ctPath(node, vmid)+"/snapshot", nil, &all); err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, s := range all {
-		if s.Name != "current" {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// CreateSnapshot takes a snapshot and returns the task's UPID.
-func (c *Client) CreateSnapshot(ctx context.Context, node string, vmid int, name, description string) (string, error) {
-	params := map[string]string{"snapname": name}
-	if description != "" {
-		params["description"] = description
-	}
-	var upid string
-	err := c.write(ctx, http.MethodPost, ctPath(node, vmid)+"/snapshot", params, &upid)
-	return upid, err
-}
-
-// DeleteSnapshot deletes a snapshot and returns the task's UPID.
-func (c *Client) DeleteSnapshot(ctx context.Context, node string, vmid int, name string) (string, error) {
-	var upid string
-	err := c.write(ctx, http.MethodDelete, ctPath(node, vmid)+"/snapshot/"+seg(name), nil, &upid)
-	return upid, err
-}
-
-// Storage is one entry of GET /nodes/{node}/storage.
-type Storage struct {
-	Storage string
-	Type    string
-	Content []string // e.g. ["rootdir", "images", "vztmpl"]
-	Active  bool
-	Enabled bool
-	Shared  bool
-	Avail   int64
-	Total   int64
-	Used    int64
-}
-
-// Storages lists the storages available on node.
-func (c *Client) Storages(ctx context.Context, node string) ([]Storage, error) {
-	var raw []struct {
-		Storage string   `json:"storage"`
-		Type    string   `json:"type"`
-		Content string   `json:"content"`
-		Active  FlexBool `json:"active"`
-		Enabled FlexBool `json:"enabled"`
-		Shared  FlexBool `json:"shared"`
-		Avail   FlexInt  `json:"avail"`
-		Total   FlexInt  `json:"total"`
-		Used    FlexInt  `json:"used"`
-	}
-	if err := c.get(ctx, "/nodes/"+seg(node)+"/storage", nil, &raw); err != nil {
-		return nil, err
-	}
-	out := make([]Storage, len(raw))
-	for i, r := range raw {
-		var content []string
-		for _, s := range strings.Split(r.Content, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				content = append(content, s)
-			}
-		}
-		out[i] = Storage{
-			Storage: r.Storage, Type: r.Type, Content: content,
-			Active: bool(r.Active), Enabled: bool(r.Enabled), Shared: bool(r.Shared),
-			Avail: int64(r.Avail), Total: int64(r.Total), Used: int64(r.Used),
-		}
-	}
-	return out, nil
-}
-
-// TemplateExists reports whether the container template volid (e.g.
-// local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst) is in its storage's
-// content on node. A storage that does not exist yields false.
-func (c *Client) TemplateExists(ctx context.Context, node, volid string) (bool, error) {
-	storage, _, ok := strings.Cut(volid, ":")
-	if !ok || storage == "" {
-		return false, fmt.Errorf("template %q has no storage: write it as STORAGE:vztmpl/FILE", volid)
-	}
-	var content []struct {
-		VolID string `json:"volid"`
-	}
-	err := c.get(ctx, "/nodes/"+seg(node)+"/storage/"+seg(storage)+"/content", map[string]string{"content": "vztmpl"}, &content)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, v := range content {
-		if v.VolID == volid {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // Permissions are the effective privileges of the caller from GET

@@ -178,9 +178,6 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Endpoint returns the normalised endpoint URL.
-func (c *Client) Endpoint() string { return c.endpoint.String() }
-
 // API returns the underlying go-proxmox client. Its HTTP transport turns
 // every non-2xx answer other than 401/403 into an *APIError, so its
 // websocket helpers (which expect a bare *http.Transport) are not usable.

@@ -285,12 +285,6 @@ func IsDigestMismatch(err error) bool {
 		strings.Contains(t, "digest mismatch")
 }
 
-// IsAuth reports whether the error is a 401 or 403 answer.
-func IsAuth(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403)
-}
-
 // IsTransient reports whether the error may go away by itself: a 5xx other
 // than the classified ones above (and other than 501 Not Implemented), 429,
 // or a refused, reset or timed out connection.

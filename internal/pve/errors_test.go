@@ -12,7 +12,17 @@ import (
 	"testing"
 )
 
-func TestCheckConnectionRefused(t *testing.T) {
+// firstRead is one read the provider makes (GET /cluster/resources, as
+// FindContainer does), without retries, so that a connection error shows
+// at once.
+func firstRead(t *testing.T, c *Client) error {
+	t.Helper()
+	c.readPolicy.MaxAttempts = 1
+	_, err := c.ClusterResources(t.Context(), "vm")
+	return err
+}
+
+func TestConnectionRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,13 +35,13 @@ func TestCheckConnectionRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.CheckConnection(t.Context())
+	err = firstRead(t, c)
 	var ce *ConnError
 	if !errors.As(err, &ce) || ce.Kind != ConnRefused {
 		t.Fatalf("want a ConnError of kind refused, got %T %v", err, err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"cannot reach https://" + addr + "/: connection refused", "pveproxy", "firewall", "GET /version"} {
+	for _, want := range []string{"cannot reach https://" + addr + "/: connection refused", "pveproxy", "firewall", "GET /cluster/resources"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
@@ -44,9 +54,9 @@ func TestCheckConnectionRefused(t *testing.T) {
 	}
 }
 
-func TestCheckConnectionUntrustedCertificate(t *testing.T) {
+func TestConnectionUntrustedCertificate(t *testing.T) {
 	srv := newQuietTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeData(w, `{"version":"9.1.1","release":"9.1","repoid":"abc"}`)
+		writeData(w, `[]`)
 	}))
 	host := strings.TrimPrefix(srv.URL, "https://")
 
@@ -54,7 +64,7 @@ func TestCheckConnectionUntrustedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.CheckConnection(t.Context())
+	err = firstRead(t, c)
 	var ce *ConnError
 	if !errors.As(err, &ce) || ce.Kind != ConnTLS {
 		t.Fatalf("want a ConnError of kind TLS, got %T %v", err, err)
@@ -79,27 +89,22 @@ func TestCheckConnectionUntrustedCertificate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := c.CheckConnection(t.Context())
-		if err != nil {
+		if err := firstRead(t, c); err != nil {
 			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if v.Version != "9.1.1" || v.Release != "9.1" {
-			t.Errorf("%s: version %+v", name, v)
 		}
 	}
 }
 
-func TestCheckConnectionHostnameMismatch(t *testing.T) {
+func TestConnectionHostnameMismatch(t *testing.T) {
 	f := newFakePVE(t)
-	f.reply("GET /api2/json/version", `{"version":"9.1.1"}`)
+	f.reply("GET /api2/json/cluster/resources", `[]`)
 	// The test certificate names 127.0.0.1 and example.com, not localhost.
 	port := f.srv.URL[strings.LastIndex(f.srv.URL, ":")+1:]
 	c, err := New(Config{Endpoint: "https://localhost:" + port, APIToken: "root@pam!tf=secret", CACertificatePEM: f.caPEM()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.CheckConnection(t.Context())
+	err = firstRead(t, c)
 	var ce *ConnError
 	if !errors.As(err, &ce) || ce.Kind != ConnTLS {
 		t.Fatalf("want a ConnError of kind TLS, got %T %v", err, err)
@@ -109,14 +114,14 @@ func TestCheckConnectionHostnameMismatch(t *testing.T) {
 	}
 }
 
-func TestCheckConnectionPlainHTTP(t *testing.T) {
+func TestConnectionPlainHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeData(w, `{}`) }))
 	t.Cleanup(srv.Close)
 	c, err := New(Config{Endpoint: strings.Replace(srv.URL, "http://", "https://", 1), APIToken: "root@pam!tf=secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.CheckConnection(t.Context())
+	err = firstRead(t, c)
 	var ce *ConnError
 	if !errors.As(err, &ce) || ce.Kind != ConnProtocol {
 		t.Fatalf("want a ConnError of kind protocol, got %T %v", err, err)
@@ -126,24 +131,24 @@ func TestCheckConnectionPlainHTTP(t *testing.T) {
 	}
 }
 
-func TestCheckConnectionUnauthorizedToken(t *testing.T) {
+func TestConnectionUnauthorizedToken(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("GET /api2/json/version", func(w http.ResponseWriter, _ *http.Request) {
+	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(t, w, 401, "No ticket", `{"data":null}`)
 	})
 	c, _ := f.client()
-	_, err := c.CheckConnection(t.Context())
+	err := firstRead(t, c)
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 401 || ae.Message != "No ticket" || ae.Path != "/version" {
-		t.Fatalf("want APIError 401 No ticket on /version, got %T %#v", err, err)
+	if !errors.As(err, &ae) || ae.Status != 401 || ae.Message != "No ticket" || ae.Path != "/cluster/resources" {
+		t.Fatalf("want APIError 401 No ticket on /cluster/resources, got %T %#v", err, err)
 	}
 	for _, want := range []string{"authentication failed", "api_token", "username and password"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q lacks %q", err, want)
 		}
 	}
-	if !IsAuth(err) || IsTransient(err) {
-		t.Errorf("IsAuth=%v IsTransient=%v", IsAuth(err), IsTransient(err))
+	if IsTransient(err) {
+		t.Error("a refused token must not count as transient")
 	}
 	if got := f.requests()[0].Auth; got != "PVEAPIToken=root@pam!tf=00000000-0000-0000-0000-000000000000" {
 		t.Errorf("Authorization header %q", got)
@@ -170,7 +175,7 @@ func TestForbiddenSaysPrivileges(t *testing.T) {
 
 func TestTicketLoginFailure(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("GET /api2/json/version", func(w http.ResponseWriter, _ *http.Request) {
+	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(t, w, 401, "No ticket", `{"data":null}`)
 	})
 	f.handle("POST /api2/json/access/ticket", func(w http.ResponseWriter, _ *http.Request) {
@@ -180,7 +185,7 @@ func TestTicketLoginFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.CheckConnection(t.Context())
+	err = firstRead(t, c)
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 401 || ae.Message != "authentication failure" {
 		t.Fatalf("want the ticket's 401, got %T %v", err, err)
@@ -192,21 +197,21 @@ func TestTicketLoginFailure(t *testing.T) {
 
 func TestTicketLoginSuccess(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("GET /api2/json/version", func(w http.ResponseWriter, r *http.Request) {
+	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, r *http.Request) {
 		if !strings.Contains(r.Header.Get("Cookie"), "PVEAuthCookie=PVE:root@pam:TICKET") {
 			writeStatus(t, w, 401, "No ticket", `{"data":null}`)
 			return
 		}
-		writeData(w, `{"version":"9.1.1"}`)
+		writeData(w, `[{"id":"lxc/102","type":"lxc","node":"pve1","vmid":102}]`)
 	})
 	f.reply("POST /api2/json/access/ticket", `{"ticket":"PVE:root@pam:TICKET","CSRFPreventionToken":"csrf","username":"root@pam"}`)
 	c, err := New(Config{Endpoint: f.srv.URL, Username: "root@pam", Password: "pw", CACertificatePEM: f.caPEM()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := c.CheckConnection(t.Context())
-	if err != nil || v.Version != "9.1.1" {
-		t.Fatalf("got %v, %v", v, err)
+	c.readPolicy.MaxAttempts = 1
+	if node, ok, err := c.FindContainer(t.Context(), 102); err != nil || !ok || node != "pve1" {
+		t.Fatalf("FindContainer = %q %v %v", node, ok, err)
 	}
 }
 
@@ -219,10 +224,10 @@ func TestErrorAnswersBecomeAPIErrors(t *testing.T) {
 		writeStatus(t, w, 400, "Parameter verification failed.",
 			`{"data":null,"errors":{"memory":"value must have a minimum value of 16\n","ostemplate":"property is missing and it is not optional\n"}}`)
 	})
-	f.handle("GET /api2/json/nodes/pve9/status", func(w http.ResponseWriter, _ *http.Request) {
+	f.handle("GET /api2/json/nodes/pve9/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(t, w, 595, "No route to host", ``)
 	})
-	f.handle("GET /api2/json/nodes", func(w http.ResponseWriter, _ *http.Request) {
+	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, _ *http.Request) {
 		// A 404 with a data member must not pass for success.
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"data":null}`)
@@ -251,12 +256,12 @@ func TestErrorAnswersBecomeAPIErrors(t *testing.T) {
 		t.Errorf("message\n got %q\nwant %q", err.Error(), want)
 	}
 
-	_, err = c.NodeStatus(t.Context(), "pve9")
+	_, err = c.ContainerStatus(t.Context(), "pve9", 102)
 	if !errors.As(err, &ae) || ae.Status != 595 || ae.Message != "No route to host" || !IsTransient(err) {
 		t.Errorf("595: got %T %v", err, err)
 	}
 
-	_, err = c.Nodes(t.Context())
+	_, err = c.ClusterResources(t.Context(), "")
 	if !errors.As(err, &ae) || ae.Status != 404 || !IsNotFound(err) {
 		t.Errorf("404: got %T %v", err, err)
 	}

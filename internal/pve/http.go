@@ -194,32 +194,5 @@ func (c *Client) writeChecked(ctx context.Context, method, path string, params m
 	return applied, err
 }
 
-// Version is the answer of GET /version.
-type Version struct {
-	Version string `json:"version"`
-	Release string `json:"release"`
-	RepoID  string `json:"repoid"`
-}
-
-// CheckConnection makes one unretried GET /version, so a first call fails
-// fast with an error that says whether the endpoint is unreachable, its
-// certificate untrusted or the credentials refused, and what to do.
-func (c *Client) CheckConnection(ctx context.Context) (*Version, error) {
-	var v Version
-	if err := c.do(ctx, http.MethodGet, "/version", nil, &v); err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-// Version returns the PVE version of the endpoint node.
-func (c *Client) Version(ctx context.Context) (*Version, error) {
-	var v Version
-	if err := c.get(ctx, "/version", nil, &v); err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
 // seg escapes one path segment.
 func seg(s string) string { return url.PathEscape(s) }

@@ -265,33 +265,6 @@ func volumeStorage(vol string) string {
 	return ""
 }
 
-// String formats the volume as PVE prints it: the volume without its key,
-// then the other keys sorted.
-func (r RootFS) String() string {
-	m := map[string]string{}
-	for k, v := range r.Extra {
-		if k != "volume" && k != "size" && k != "" {
-			m[k] = v
-		}
-	}
-	if r.Size != "" {
-		m["size"] = r.Size
-	}
-	rest := joinProps(m)
-	vol := r.Volume
-	if strings.Contains(vol, "=") || (vol != "" && strings.TrimSpace(vol) == "") {
-		vol = "volume=" + vol
-	}
-	switch {
-	case vol == "":
-		return rest
-	case rest == "":
-		return vol
-	default:
-		return vol + "," + rest
-	}
-}
-
 // NewVolume returns the STORAGE:SIZE_IN_GiB form that asks PVE to allocate
 // a new volume of size bytes, e.g. local-lvm:8 for 8 GiB.
 func NewVolume(storage string, size int64) (string, error) {
@@ -479,11 +452,6 @@ func FormatSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + units[i]
 }
-
-var tagPattern = regexp.MustCompile(`^(?i)[a-z0-9_][a-z0-9_\-+.]*$`)
-
-// ValidTag reports whether PVE accepts t as a tag.
-func ValidTag(t string) bool { return tagPattern.MatchString(t) }
 
 // SplitTags splits PVE's tag list (separated by ";", "," or spaces) into
 // sorted, distinct tags.

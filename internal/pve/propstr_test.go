@@ -58,9 +58,6 @@ func TestParseRootFS(t *testing.T) {
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("got %+v", r)
 	}
-	if got := r.String(); got != "local-lvm:vm-102-disk-0,mountoptions=noatime;nodev,quota=1,size=8G" {
-		t.Errorf("String() = %s", got)
-	}
 	if r, err := ParseRootFS("size=4G,volume=zfs:subvol-102-disk-0"); err != nil || r.Volume != "zfs:subvol-102-disk-0" || r.Storage != "zfs" {
 		t.Errorf("explicit volume key: %+v %v", r, err)
 	}
@@ -68,9 +65,6 @@ func TestParseRootFS(t *testing.T) {
 		if _, err := ParseRootFS(bad); err == nil {
 			t.Errorf("ParseRootFS(%q) accepted", bad)
 		}
-	}
-	if got := (RootFS{Volume: "/srv/a=b"}).String(); got != "volume=/srv/a=b" {
-		t.Errorf("a volume with = must keep its key: %s", got)
 	}
 }
 
@@ -213,10 +207,5 @@ func TestTags(t *testing.T) {
 	}
 	if got := JoinTags([]string{"web", "prod", "", "web", "a;b"}); got != "a;b;prod;web" {
 		t.Errorf("JoinTags = %q", got)
-	}
-	for tag, ok := range map[string]bool{"prod": true, "Web-1.x+y": true, "_x": true, "-x": false, "a b": false, "": false} {
-		if ValidTag(tag) != ok {
-			t.Errorf("ValidTag(%q) = %v", tag, !ok)
-		}
 	}
 }

@@ -143,19 +143,6 @@ func (p PollPolicy) next(d time.Duration) time.Duration {
 	return n
 }
 
-// TaskStatus returns the status of a task once (no retries).
-func (c *Client) TaskStatus(ctx context.Context, upid string) (*TaskStatus, error) {
-	u, err := ParseUPID(upid)
-	if err != nil {
-		return nil, err
-	}
-	var st TaskStatus
-	if err := c.do(ctx, "GET", taskPath(u)+"/status", nil, &st); err != nil {
-		return nil, err
-	}
-	return &st, nil
-}
-
 // TaskLog returns up to limit lines of a task's log from line start (0-based).
 func (c *Client) TaskLog(ctx context.Context, upid string, start, limit int) ([]string, error) {
 	u, err := ParseUPID(upid)

@@ -1,0 +1,341 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
+)
+
+// Table tests of the plan's pure decisions: what Docker needs re-run, the
+// features and AppArmor profile a plan shows, which raw lines weaken
+// isolation, and the raw lines a container is given.
+
+// installedDocker is a docker block as the state holds it after a
+// successful install of the defaults with journald logging.
+func installedDocker() *dockerModel {
+	return &dockerModel{
+		PackageSource:    types.StringValue(docker.PackageSourceDockerCE),
+		Version:          types.StringValue(""),
+		Compose:          types.BoolValue(true),
+		StorageDriver:    types.StringValue(docker.StorageDriverOverlay2),
+		DaemonJSON:       jsontypes.NewNormalizedValue(`{"log-driver":"journald"}`),
+		HealthChecks:     &healthChecksModel{HelloWorld: types.BoolValue(true), NetworkTarget: types.StringValue("1.1.1.1")},
+		VerifyOnRefresh:  types.BoolValue(true),
+		InstalledVersion: types.StringValue("5:27.3.1-1~debian.12~bookworm"),
+		ServiceActive:    types.BoolValue(true),
+		Tests: types.MapValueMust(types.StringType, map[string]attr.Value{
+			"service_running": types.StringValue(docker.Passed),
+			"hello_world":     types.StringValue(docker.Passed),
+			"network_access":  types.StringValue(docker.Passed),
+		}),
+		AppArmorSHA256: types.StringValue(dockerProfile.SHA256()),
+	}
+}
+
+func TestDockerRunNeeded(t *testing.T) {
+	cases := []struct {
+		name  string
+		prior func(d *dockerModel)
+		plan  func(d *dockerModel)
+		want  bool
+	}{
+		{name: "nothing changed", want: false},
+		{name: "daemon_json spelled differently", plan: func(d *dockerModel) {
+			d.DaemonJSON = jsontypes.NewNormalizedValue("{ \"log-driver\" :  \"journald\" }")
+		}, want: false},
+		{name: "verify_on_refresh changed", plan: func(d *dockerModel) { d.VerifyOnRefresh = types.BoolValue(false) }, want: false},
+		{name: "prior tests unknown", prior: func(d *dockerModel) { d.Tests = types.MapUnknown(types.StringType) }, want: false},
+		{name: "prior tests null", prior: func(d *dockerModel) { d.Tests = types.MapNull(types.StringType) }, want: false},
+		{name: "unset in the plan, the default in the state", plan: func(d *dockerModel) {
+			d.PackageSource, d.Compose, d.StorageDriver = types.StringNull(), types.BoolNull(), types.StringNull()
+		}, want: false},
+
+		{name: "service not active", prior: func(d *dockerModel) { d.ServiceActive = types.BoolValue(false) }, want: true},
+		{name: "installed with another profile", prior: func(d *dockerModel) { d.AppArmorSHA256 = types.StringValue(strings.Repeat("0", 64)) }, want: true},
+		{name: "installed before the profile had a hash", prior: func(d *dockerModel) { d.AppArmorSHA256 = types.StringNull() }, want: true},
+		{name: "package source", plan: func(d *dockerModel) { d.PackageSource = types.StringValue(docker.PackageSourceDistro) }, want: true},
+		{name: "version", plan: func(d *dockerModel) { d.Version = types.StringValue("5:27.3.1-1~debian.12~bookworm") }, want: true},
+		{name: "compose", plan: func(d *dockerModel) { d.Compose = types.BoolValue(false) }, want: true},
+		{name: "storage driver", plan: func(d *dockerModel) { d.StorageDriver = types.StringValue(docker.StorageDriverFuseOverlayfs) }, want: true},
+		{name: "daemon_json", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedValue(`{"log-driver":"local"}`) }, want: true},
+		{name: "daemon_json removed", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedNull() }, want: true},
+		{name: "hello_world check", plan: func(d *dockerModel) { d.HealthChecks.HelloWorld = types.BoolValue(false) }, want: true},
+		{name: "network target", plan: func(d *dockerModel) { d.HealthChecks.NetworkTarget = types.StringValue("9.9.9.9") }, want: true},
+		{name: "health checks removed", plan: func(d *dockerModel) { d.HealthChecks = nil }, want: false},
+		{name: "a test failed", prior: func(d *dockerModel) {
+			d.Tests = types.MapValueMust(types.StringType, map[string]attr.Value{
+				"service_running": types.StringValue(docker.Passed), "hello_world": types.StringValue(docker.Failed),
+			})
+		}, want: true},
+
+		{name: "package source unknown", plan: func(d *dockerModel) { d.PackageSource = types.StringUnknown() }, want: true},
+		{name: "version unknown", plan: func(d *dockerModel) { d.Version = types.StringUnknown() }, want: true},
+		{name: "daemon_json unknown", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedUnknown() }, want: true},
+		{name: "storage driver unknown", plan: func(d *dockerModel) { d.StorageDriver = types.StringUnknown() }, want: true},
+		{name: "compose unknown", plan: func(d *dockerModel) { d.Compose = types.BoolUnknown() }, want: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			prior, planned := installedDocker(), installedDocker()
+			if tc.prior != nil {
+				tc.prior(prior)
+			}
+			if tc.plan != nil {
+				tc.plan(planned)
+			}
+			if got := dockerRunNeeded(prior, planned); got != tc.want {
+				t.Errorf("dockerRunNeeded = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// featuresObject is a features block with the given flags set and the
+// others null; nil gives a null block.
+func featuresObject(flags map[string]bool) types.Object {
+	if flags == nil {
+		return types.ObjectNull(featuresAttrTypes)
+	}
+	v := map[string]attr.Value{
+		"nesting": types.BoolNull(), "keyctl": types.BoolNull(), "fuse": types.BoolNull(), "mknod": types.BoolNull(),
+		"mount": types.SetNull(types.StringType),
+	}
+	for k, b := range flags {
+		v[k] = types.BoolValue(b)
+	}
+	return types.ObjectValueMust(featuresAttrTypes, v)
+}
+
+// diagSummaries lists the summaries of the errors and warnings.
+func diagSummaries(diags diag.Diagnostics) []string {
+	var out []string
+	for _, d := range diags {
+		out = append(out, d.Severity().String()+": "+d.Summary())
+	}
+	return out
+}
+
+func TestPlanFeatures(t *testing.T) {
+	cases := []struct {
+		name         string
+		config       types.Object
+		docker       *dockerModel
+		unprivileged types.Bool
+		// want is nesting, keyctl, fuse, mknod of the planned block; nil
+		// when the block must be unknown.
+		want  []bool
+		diags []string
+	}{
+		{name: "no block, no docker: all off", config: featuresObject(nil), unprivileged: types.BoolValue(true),
+			want: []bool{false, false, false, false}},
+		{name: "the set flags are kept, the rest off", config: featuresObject(map[string]bool{"nesting": true, "mknod": true}),
+			unprivileged: types.BoolValue(true), want: []bool{true, false, false, true}},
+		{name: "unknown block", config: types.ObjectUnknown(featuresAttrTypes), unprivileged: types.BoolValue(true)},
+		{name: "unknown flag", config: types.ObjectValueMust(featuresAttrTypes, map[string]attr.Value{
+			"nesting": types.BoolUnknown(), "keyctl": types.BoolNull(), "fuse": types.BoolNull(), "mknod": types.BoolNull(),
+			"mount": types.SetNull(types.StringType),
+		}), unprivileged: types.BoolValue(true)},
+		{name: "docker, unprivileged: nesting and keyctl on", config: featuresObject(nil), docker: &dockerModel{},
+			unprivileged: types.BoolValue(true), want: []bool{true, true, false, false}},
+		{name: "docker, unprivileged unknown: keyctl on", config: featuresObject(nil), docker: &dockerModel{},
+			unprivileged: types.BoolUnknown(), want: []bool{true, true, false, false}},
+		{name: "docker, privileged: nesting only", config: featuresObject(nil), docker: &dockerModel{},
+			unprivileged: types.BoolValue(false), want: []bool{true, false, false, false}},
+		{name: "docker keeps the other flags", config: featuresObject(map[string]bool{"fuse": true, "mknod": true}), docker: &dockerModel{},
+			unprivileged: types.BoolValue(true), want: []bool{true, true, true, true}},
+		{name: "docker with nesting = false", config: featuresObject(map[string]bool{"nesting": false}), docker: &dockerModel{},
+			unprivileged: types.BoolValue(true), want: []bool{true, true, false, false}, diags: []string{"Error: Docker needs nesting"}},
+		{name: "docker with keyctl = false, unprivileged", config: featuresObject(map[string]bool{"keyctl": false}), docker: &dockerModel{},
+			unprivileged: types.BoolValue(true), want: []bool{true, true, false, false}, diags: []string{"Error: Docker needs keyctl"}},
+		{name: "docker with keyctl = false, privileged", config: featuresObject(map[string]bool{"keyctl": false}), docker: &dockerModel{},
+			unprivileged: types.BoolValue(false), want: []bool{true, false, false, false}},
+		{name: "fuse-overlayfs without fuse", config: featuresObject(nil),
+			docker:       &dockerModel{StorageDriver: types.StringValue(docker.StorageDriverFuseOverlayfs)},
+			unprivileged: types.BoolValue(true), want: []bool{true, true, false, false}, diags: []string{"Error: fuse-overlayfs needs FUSE"}},
+		{name: "fuse-overlayfs with fuse", config: featuresObject(map[string]bool{"fuse": true}),
+			docker:       &dockerModel{StorageDriver: types.StringValue(docker.StorageDriverFuseOverlayfs)},
+			unprivileged: types.BoolValue(true), want: []bool{true, true, true, false}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			config := &lxcContainerModel{Features: tc.config}
+			plan := &lxcContainerModel{Features: tc.config, Docker: tc.docker, Unprivileged: tc.unprivileged}
+			diags := planFeatures(plan, config)
+			if got := diagSummaries(diags); fmt.Sprint(got) != fmt.Sprint(tc.diags) {
+				t.Errorf("diagnostics = %q, want %q", got, tc.diags)
+			}
+			if tc.want == nil {
+				if !plan.Features.IsUnknown() {
+					t.Errorf("features = %v, want unknown", plan.Features)
+				}
+				return
+			}
+			f := readFeatures(plan.Features)
+			got := []bool{f.Nesting.ValueBool(), f.Keyctl.ValueBool(), f.Fuse.ValueBool(), f.Mknod.ValueBool()}
+			if !f.known() || f.Nesting.IsNull() || f.Keyctl.IsNull() || f.Fuse.IsNull() || f.Mknod.IsNull() || f.Mount.IsNull() {
+				t.Errorf("features = %v, want every flag known", plan.Features)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("nesting, keyctl, fuse, mknod = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlanAppArmor(t *testing.T) {
+	cases := []struct {
+		name   string
+		config types.String
+		docker bool
+		want   types.String
+		diags  []string
+	}{
+		{name: "docker, unset", config: types.StringNull(), docker: true, want: types.StringValue("lxc-docker-secure")},
+		{name: "docker, the same profile", config: types.StringValue("lxc-docker-secure"), docker: true, want: types.StringValue("lxc-docker-secure")},
+		{name: "docker overrides another", config: types.StringValue("unconfined"), docker: true, want: types.StringValue("lxc-docker-secure"),
+			diags: []string{"Warning: AppArmor profile overridden by the docker block"}},
+		{name: "docker, unknown", config: types.StringUnknown(), docker: true, want: types.StringValue("lxc-docker-secure")},
+		{name: "set", config: types.StringValue("lxc-default-cgns"), want: types.StringValue("lxc-default-cgns")},
+		{name: "unconfined", config: types.StringValue("unconfined"), want: types.StringValue("unconfined")},
+		{name: "unknown", config: types.StringUnknown(), want: types.StringUnknown()},
+		{name: "unset: Proxmox VE's own", config: types.StringNull(), want: types.StringValue("generated")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			config := &lxcContainerModel{AppArmor: tc.config}
+			plan := &lxcContainerModel{AppArmor: tc.config}
+			if tc.docker {
+				plan.Docker = &dockerModel{}
+			}
+			var diags diag.Diagnostics
+			planAppArmor(plan, config, &diags)
+			if !plan.EffectiveAA.Equal(tc.want) {
+				t.Errorf("effective profile = %v, want %v", plan.EffectiveAA, tc.want)
+			}
+			if got := diagSummaries(diags); fmt.Sprint(got) != fmt.Sprint(tc.diags) {
+				t.Errorf("diagnostics = %q, want %q", got, tc.diags)
+			}
+		})
+	}
+}
+
+func TestWeakensIsolation(t *testing.T) {
+	cases := []struct {
+		key, value string
+		want       bool
+	}{
+		{"lxc.idmap", "u 0 100000 65536", true},
+		{"lxc.hook.pre-start", "/usr/local/bin/hook", true},
+		{"lxc.hook.autodev", "sh -c 'mknod ...'", true},
+		{"lxc.namespace.share.net", "1", true},
+		{"lxc.namespace.keep", "user net", true},
+		{"lxc.cap.keep", "sys_admin", true},
+		{"lxc.seccomp.profile", "", true},
+		{"lxc.seccomp.allow_nesting", "1", true},
+		{"lxc.mount.auto", "proc:rw sys:rw", true},
+		{"lxc.mount.auto", "cgroup:rw", true},
+		{"lxc.mount.auto", "proc:mixed sys:ro", false},
+		{"lxc.mount.auto", "", false},
+		{"lxc.cap.drop", "mac_admin", false},
+		{"lxc.cgroup2.devices.allow", "c 10:200 rwm", false},
+		{"lxc.mount.entry", "/dev/net dev/net none bind,create=dir 0 0", false},
+		{"lxc.environment", "HOOK=lxc.hook.x", false},
+		{"lxc.idmapx", "u 0 0 1", false},
+		{"lxc.hook", "x", false},
+	}
+	for _, tc := range cases {
+		if got := weakensIsolation(tc.key, tc.value); got != tc.want {
+			t.Errorf("weakensIsolation(%q, %q) = %v, want %v", tc.key, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestSameRawLXC(t *testing.T) {
+	profile := [2]string{lxcKeyAppArmorProfile, "lxc-docker-secure"}
+	nesting := [2]string{lxcKeyAppArmorAllowNesting, "1"}
+	dev := [2]string{"lxc.cgroup2.devices.allow", "c 10:200 rwm"}
+	mount := [2]string{"lxc.mount.entry", "/dev/net dev/net none bind,create=dir 0 0"}
+	cases := []struct {
+		name string
+		a, b [][2]string
+		want bool
+	}{
+		{"both empty", nil, [][2]string{}, true},
+		{"the same lines", [][2]string{dev, mount, profile, nesting}, [][2]string{dev, mount, profile, nesting}, true},
+		{"AppArmor lines elsewhere", [][2]string{dev, mount, profile, nesting}, [][2]string{nesting, dev, profile, mount}, true},
+		{"other lines reordered", [][2]string{dev, mount}, [][2]string{mount, dev}, false},
+		{"another profile", [][2]string{profile}, [][2]string{{lxcKeyAppArmorProfile, "unconfined"}}, false},
+		{"allow_nesting missing", [][2]string{profile, nesting}, [][2]string{profile}, false},
+		{"a line more", [][2]string{dev}, [][2]string{dev, dev}, false},
+		{"a value differs", [][2]string{dev}, [][2]string{{"lxc.cgroup2.devices.allow", "c 10:229 rwm"}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sameRawLXC(tc.a, tc.b); got != tc.want {
+				t.Errorf("sameRawLXC(a, b) = %v, want %v", got, tc.want)
+			}
+			if got := sameRawLXC(tc.b, tc.a); got != tc.want {
+				t.Errorf("sameRawLXC(b, a) = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDesiredRawLXC(t *testing.T) {
+	ctx := context.Background()
+	lines := func(kv ...[2]string) types.List {
+		var ls []lxcLineModel
+		for _, l := range kv {
+			ls = append(ls, lxcLineModel{Key: types.StringValue(l[0]), Value: types.StringValue(l[1])})
+		}
+		v, diags := types.ListValueFrom(ctx, lxcLineObjectType, ls)
+		if diags.HasError() {
+			t.Fatal(diags)
+		}
+		return v
+	}
+	dev := [2]string{"lxc.cgroup2.devices.allow", "c 10:200 rwm"}
+	mount := [2]string{"lxc.mount.entry", "/dev/net dev/net none bind,create=dir 0 0"}
+	cases := []struct {
+		name string
+		m    lxcContainerModel
+		want [][2]string
+	}{
+		{name: "nothing", m: lxcContainerModel{EffectiveAA: types.StringNull()}},
+		{name: "Proxmox VE's own profile: no line", m: lxcContainerModel{LXCConfig: lines(dev), EffectiveAA: types.StringValue(apparmorGenerated)},
+			want: [][2]string{dev}},
+		{name: "lxc_config in order, then the profile", m: lxcContainerModel{LXCConfig: lines(mount, dev), EffectiveAA: types.StringValue("unconfined")},
+			want: [][2]string{mount, dev, {lxcKeyAppArmorProfile, "unconfined"}}},
+		{name: "docker: allow_nesting", m: lxcContainerModel{EffectiveAA: types.StringValue(dockerProfile.Name), Docker: &dockerModel{}},
+			want: [][2]string{{lxcKeyAppArmorProfile, "lxc-docker-secure"}, {lxcKeyAppArmorAllowNesting, "1"}}},
+		{name: "nesting: allow_nesting", m: lxcContainerModel{EffectiveAA: types.StringValue("lxc-default-cgns"),
+			Features: featuresObject(map[string]bool{"nesting": true})},
+			want: [][2]string{{lxcKeyAppArmorProfile, "lxc-default-cgns"}, {lxcKeyAppArmorAllowNesting, "1"}}},
+		{name: "nesting off", m: lxcContainerModel{EffectiveAA: types.StringValue("lxc-default-cgns"),
+			Features: featuresObject(map[string]bool{"nesting": false})},
+			want: [][2]string{{lxcKeyAppArmorProfile, "lxc-default-cgns"}}},
+		{name: "nesting without a profile of ours", m: lxcContainerModel{EffectiveAA: types.StringValue(apparmorGenerated),
+			Features: featuresObject(map[string]bool{"nesting": true})}},
+		{name: "unknown lxc_config", m: lxcContainerModel{LXCConfig: types.ListUnknown(lxcLineObjectType), EffectiveAA: types.StringValue("unconfined")},
+			want: [][2]string{{lxcKeyAppArmorProfile, "unconfined"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, diags := desiredRawLXC(ctx, &tc.m)
+			if diags.HasError() {
+				t.Fatal(diags)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("desiredRawLXC = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
