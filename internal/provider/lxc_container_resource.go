@@ -297,16 +297,25 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 
 // applyDeferred sets what the create request left out (see createContainer).
 func (r *lxcContainerResource) applyDeferred(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
-	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
-	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	cfg, desired, err := currentAndDesired(ctx, c, plan)
 	if err != nil {
 		return err
 	}
+	return r.updateConfig(ctx, c, plan.NodeName.ValueString(), int(plan.VMID.ValueInt64()), desired, cfg)
+}
+
+// currentAndDesired reads a new container's configuration and renders what
+// the plan wants of it.
+func currentAndDesired(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (*pve.RawConfig, map[string]string, error) {
+	cfg, err := c.ContainerConfig(ctx, plan.NodeName.ValueString(), int(plan.VMID.ValueInt64()))
+	if err != nil {
+		return nil, nil, err
+	}
 	desired, diags := desiredConfig(ctx, plan)
 	if diags.HasError() {
-		return fmt.Errorf("%s", diags.Errors()[0].Detail())
+		return nil, nil, fmt.Errorf("%s", diags.Errors()[0].Detail())
 	}
-	return r.updateConfig(ctx, c, node, vmid, desired, cfg)
+	return cfg, desired, nil
 }
 
 func (r *lxcContainerResource) pickVMID(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (int, error) {
@@ -368,13 +377,9 @@ func (r *lxcContainerResource) cloneContainer(ctx context.Context, c *pve.Client
 // the root file system when asked.
 func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
 	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
-	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	cfg, desired, err := currentAndDesired(ctx, c, plan)
 	if err != nil {
 		return err
-	}
-	desired, diags := desiredConfig(ctx, plan)
-	if diags.HasError() {
-		return fmt.Errorf("%s", diags.Errors()[0].Detail())
 	}
 	if !plan.Unprivileged.IsUnknown() {
 		if got := cfg.Values["unprivileged"] == "1"; got != plan.Unprivileged.ValueBool() {

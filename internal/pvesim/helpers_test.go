@@ -163,8 +163,16 @@ func mustTask(t testing.TB, s *Sim, upid string) {
 	}
 }
 
-// createCT creates a container from the Debian template and waits.
+// createCT creates a container from the Debian template with root@pam's
+// token and waits.
 func createCT(t testing.TB, s *Sim, node string, vmid int, extra url.Values) {
+	t.Helper()
+	createOn(t, s, tokenAuth(s.APIToken), node, vmid, extra)
+}
+
+// createOn creates a container on node with the given authentication and
+// waits.
+func createOn(t testing.TB, s *Sim, auth func(*http.Request), node string, vmid int, extra url.Values) {
 	t.Helper()
 	form := url.Values{
 		"vmid":       {strconv.Itoa(vmid)},
@@ -176,7 +184,7 @@ func createCT(t testing.TB, s *Sim, node string, vmid int, extra url.Values) {
 	for k, v := range extra {
 		form[k] = v
 	}
-	upid := call(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form).upid(t)
+	upid := callWith(t, s, http.MethodPost, "/nodes/"+node+"/lxc", form, auth).upid(t)
 	mustTask(t, s, upid)
 }
 
@@ -207,16 +215,5 @@ func tokenAuth(token string) func(*http.Request) {
 // createCTAs is createCT on pve1 with the given authentication.
 func createCTAs(t testing.TB, s *Sim, auth func(*http.Request), vmid int, extra url.Values) {
 	t.Helper()
-	form := url.Values{
-		"vmid":       {strconv.Itoa(vmid)},
-		"ostemplate": {debianTemplate},
-		"rootfs":     {"local-lvm:8"},
-		"hostname":   {"ct" + strconv.Itoa(vmid)},
-		"net0":       {"name=eth0,bridge=vmbr0,ip=dhcp"},
-	}
-	for k, v := range extra {
-		form[k] = v
-	}
-	upid := callWith(t, s, http.MethodPost, "/nodes/pve1/lxc", form, auth).upid(t)
-	mustTask(t, s, upid)
+	createOn(t, s, auth, "pve1", vmid, extra)
 }

@@ -61,20 +61,29 @@ func run(t *testing.T, info *Info, cmd string) (string, string, int) {
 	return "", "", -1
 }
 
+// startWithToken starts a simulator with SSH and a client with its
+// least-privilege token; it skips without curl, which the node's pct
+// stand-in calls the simulator's API with.
+func startWithToken(t *testing.T) (*pvesim.Sim, *Info, *pve.Client) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/curl"); err != nil {
+		t.Skip("needs curl on the host: the node's pct stand-in calls the simulator's API with it (apt-get install curl)")
+	}
+	s, info := Start(t, pvesim.Options{TaskDelay: 10 * time.Millisecond})
+	c, err := pve.New(pve.Config{Endpoint: s.Endpoint, APIToken: s.ProviderToken, CACertificatePEM: string(s.CAPEM)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, info, c
+}
+
 // TestPctSetRunsAsRootPam: "pct set" on a node is update_vm run as
 // root@pam (PVE's CLI runs the API code in-process as root), so it may set
 // what pve-container's check_ct_modify_config_perm refuses to every API
 // token, and PVE's own validation, digest and lock checks still apply.
 func TestPctSetRunsAsRootPam(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/curl"); err != nil {
-		t.Skip("needs curl on the host: the node's pct stand-in calls the simulator's API with it (apt-get install curl)")
-	}
-	s, info := Start(t, pvesim.Options{TaskDelay: 10 * time.Millisecond})
+	s, info, c := startWithToken(t)
 	ctx := context.Background()
-	c, err := pve.New(pve.Config{Endpoint: s.Endpoint, APIToken: s.ProviderToken, CACertificatePEM: string(s.CAPEM)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	upid, err := c.CreateContainer(ctx, "pve1", map[string]string{
 		"vmid": "100", "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
 		"rootfs": "local-lvm:4", "features": "nesting=1", "net0": "name=eth0,bridge=vmbr0,ip=dhcp",
@@ -146,15 +155,8 @@ func TestPctSetRunsAsRootPam(t *testing.T) {
 // cannot make its own rootfs point at a link it planted (to the node's
 // runtime or API channel).
 func TestVolumeNamesCannotLeaveTheirStorage(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/curl"); err != nil {
-		t.Skip("needs curl on the host: the node's pct stand-in calls the simulator's API with it (apt-get install curl)")
-	}
-	s, info := Start(t, pvesim.Options{TaskDelay: 10 * time.Millisecond})
+	_, info, c := startWithToken(t)
 	ctx := context.Background()
-	c, err := pve.New(pve.Config{Endpoint: s.Endpoint, APIToken: s.ProviderToken, CACertificatePEM: string(s.CAPEM)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	upid, err := c.CreateContainer(ctx, "pve1", map[string]string{
 		"vmid": "100", "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "rootfs": "local-lvm:4",
 	})
