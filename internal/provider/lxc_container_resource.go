@@ -494,27 +494,41 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 func (r *lxcContainerResource) refresh(ctx context.Context, c *pve.Client, m *lxcContainerModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.keepRootFSAbsent = true
-	if err := r.read(ctx, c, m, &diags, false); err != nil {
+	if err := r.read(ctx, c, m, &diags, readAfterChange); err != nil {
 		diags.AddError("Cannot read the container", err.Error())
 	}
 	return diags
 }
 
+// readMode is why the provider reads a container.
+type readMode int
+
+const (
+	// readAfterChange follows the provider's own change: the run state is
+	// asked of the node, and Docker was just verified by the apply.
+	readAfterChange readMode = iota
+	// readRefresh is Terraform's refresh: run states come from the fleet
+	// cache (one /cluster/resources per run), and the docker block is
+	// verified inside the container when verify_on_refresh asks for it.
+	readRefresh
+)
+
 // read maps the container's configuration and status onto m; API errors are
 // returned so that callers can tell a missing container.
-func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcContainerModel, diags *diag.Diagnostics, verifyDocker bool) error {
+func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcContainerModel, diags *diag.Diagnostics, mode readMode) error {
+	refresh := mode == readRefresh
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
 	cfg, err := c.ContainerConfig(ctx, node, vmid)
 	if err != nil {
 		return err
 	}
 	diags.Append(applyConfig(ctx, m, cfg)...)
-	running, err := r.data.runState(ctx, c, node, vmid, verifyDocker)
+	running, err := r.data.runState(ctx, c, node, vmid, refresh)
 	if err != nil {
 		return err
 	}
 	m.Started = types.BoolValue(running)
-	if verifyDocker {
+	if refresh {
 		r.refreshDocker(ctx, m, running, diags)
 	}
 	if m.Docker != nil {
@@ -541,7 +555,7 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	// Right after an import only id, node_name and vmid are known; then the
 	// whole configuration is read back, rootfs included.
 	state.keepRootFSAbsent = !state.Unprivileged.IsNull()
-	if err := r.read(ctx, c, &state, &resp.Diagnostics, true); err != nil {
+	if err := r.read(ctx, c, &state, &resp.Diagnostics, readRefresh); err != nil {
 		if pve.IsNotFound(err) {
 			resp.Diagnostics.AddWarning("Container no longer exists",
 				fmt.Sprintf("Container %s was deleted outside Terraform; it is removed from the state and will be created again on apply.", state.ID.ValueString()))

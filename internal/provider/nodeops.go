@@ -656,16 +656,35 @@ type scriptRun struct {
 	err      error  // nil, a *nodeexec.CommandError, or why it did not run
 }
 
+// scriptMode says what a script does to the container.
+type scriptMode struct {
+	// writes: the script changes the container (counted as a write).
+	writes bool
+	// rerunnable: the script is safe to run again after a dropped
+	// connection (it only reads).
+	rerunnable bool
+}
+
+var (
+	// scriptInstalls changes the container; never rerun blindly.
+	scriptInstalls = scriptMode{writes: true}
+	// scriptChecks only reads; rerun after a dropped connection.
+	scriptChecks = scriptMode{rerunnable: true}
+	// scriptTests runs containers of its own but changes no setting; a
+	// second run would repeat them, so it is not rerun.
+	scriptTests = scriptMode{}
+)
+
 // runScript runs inv in container vmid on node through
 // pct exec <vmid> -- bash -s -- args..., the script on stdin, streaming its
 // output lines to tflog. Only errors that are not the script's own exit
 // status are returned as err; a non-zero exit is in the scriptRun.
-func (o *nodeOps) runScript(ctx context.Context, node string, vmid int, op string, inv docker.Invocation, write, retry bool) (scriptRun, error) {
+func (o *nodeOps) runScript(ctx context.Context, node string, vmid int, op string, inv docker.Invocation, mode scriptMode) (scriptRun, error) {
 	if err := checkVMID(vmid); err != nil {
 		return scriptRun{}, err
 	}
 	cmd := nodeexec.PctExecScript(vmid, inv.Script, inv.Args...).Named(op)
-	cmd.Retry = retry
+	cmd.Retry = mode.rerunnable
 	var mu sync.Mutex
 	var out strings.Builder
 	fields := map[string]any{"node": node, "vmid": vmid, "step": op, "script": inv.Name}
@@ -681,7 +700,7 @@ func (o *nodeOps) runScript(ctx context.Context, node string, vmid int, op strin
 		f["stream"] = stream.String()
 		tflog.Debug(ctx, line, f)
 	}
-	_, err := o.run(ctx, node, purposeDocker, cmd, write, nodeexec.WithLineFunc(lineFn))
+	_, err := o.run(ctx, node, purposeDocker, cmd, mode.writes, nodeexec.WithLineFunc(lineFn))
 	mu.Lock()
 	r := scriptRun{output: out.String()}
 	mu.Unlock()
@@ -725,7 +744,7 @@ func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, opts
 	if err != nil {
 		return docker.InstallResult{}, fmt.Errorf("docker block: %w", err)
 	}
-	r, err := o.runScript(ctx, node, vmid, opDockerInstall, inv, true, false)
+	r, err := o.runScript(ctx, node, vmid, opDockerInstall, inv, scriptInstalls)
 	if err != nil {
 		return docker.InstallResult{}, err
 	}
@@ -745,7 +764,7 @@ func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, opts
 // not run or whose output is not understood.
 func (o *nodeOps) CheckDocker(ctx context.Context, node string, vmid int) (docker.CheckResult, error) {
 	inv := docker.Check()
-	r, err := o.runScript(ctx, node, vmid, opDockerCheck, inv, false, true)
+	r, err := o.runScript(ctx, node, vmid, opDockerCheck, inv, scriptChecks)
 	if err != nil {
 		return docker.CheckResult{}, err
 	}
@@ -768,7 +787,7 @@ func (o *nodeOps) TestDocker(ctx context.Context, node string, vmid int, opts do
 	if err != nil {
 		return docker.TestReport{}, fmt.Errorf("docker block: %w", err)
 	}
-	r, err := o.runScript(ctx, node, vmid, opDockerTest, inv, false, false)
+	r, err := o.runScript(ctx, node, vmid, opDockerTest, inv, scriptTests)
 	if err != nil {
 		return docker.TestReport{}, err
 	}
