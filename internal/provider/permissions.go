@@ -50,25 +50,26 @@ func (d *providerData) hasSSHAuth() bool {
 	return s.PrivateKey != "" || s.Agent || s.Password != ""
 }
 
-// featureFlags parses a features value into flag -> value as PVE's
-// parse_features leaves it: booleans as 0 or 1, an absent flag absent (PVE
-// compares absent as "", so keyctl=0 differs from no keyctl).
+// featureFlags parses a features value with internal/pve's parser into
+// flag -> value as PVE's parse_features leaves it: booleans as 0 or 1,
+// mount as its list, an absent flag absent (PVE compares absent as "", so
+// keyctl=0 differs from no keyctl).
 func featureFlags(v string) map[string]string {
 	out := map[string]string{}
-	for item := range strings.SplitSeq(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok || k == "" {
-			continue
+	f, named, err := pve.ParseFeaturesWithKeys(v)
+	if err != nil {
+		return out
+	}
+	flags := map[string]bool{"nesting": f.Nesting, "keyctl": f.Keyctl, "fuse": f.Fuse, "mknod": f.Mknod, "force_rw_sys": f.ForceRwSys}
+	for _, k := range named {
+		switch on, isFlag := flags[k]; {
+		case isFlag:
+			out[k] = boolStr(on)
+		case k == "mount":
+			out[k] = strings.Join(f.Mount, ";")
+		default:
+			out[k] = f.Extra[k]
 		}
-		if k != "mount" {
-			switch strings.ToLower(val) {
-			case "1", "on", "yes", "true":
-				val = "1"
-			case "0", "off", "no", "false":
-				val = "0"
-			}
-		}
-		out[k] = val
 	}
 	return out
 }
@@ -386,14 +387,9 @@ func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 	return []privNeed{need(vms, attr, privOptions)}
 }
 
-// vmsPath is a container's ACL path; "" vmid (not chosen yet) stands for
-// the new one.
-func vmsPath(vmid string) string {
-	if vmid == "" {
-		return "/vms/<new vmid>"
-	}
-	return "/vms/" + vmid
-}
+// vmsPath is a container's ACL path. A create or clone checks after
+// choosing its vmid, so the path is always a container's own.
+func vmsPath(vmid string) string { return "/vms/" + vmid }
 
 // createNeeds are the privileges of a create from a template (params as
 // sent, root-only settings already left out) and of what follows it.
@@ -504,18 +500,12 @@ func (d *providerData) checkPrivileges(ctx context.Context, c *pve.Client, needs
 		return nil
 	}
 	met := func(n privNeed, fresh bool) (bool, error) {
-		path := n.path
-		if strings.HasPrefix(path, "/vms/<") {
-			path = "/vms"
-		}
-		privs, err := d.privilegesAt(ctx, c, path, fresh)
+		privs, err := d.privilegesAt(ctx, c, n.path, fresh)
 		if err != nil {
 			return false, err
 		}
 		for _, p := range n.privs {
-			v, ok := privs[p]
-			// For a vmid not chosen yet, /vms must pass it on.
-			if ok && (path != "/vms" || n.path == "/vms" || v == 1) {
+			if _, ok := privs[p]; ok {
 				return true, nil
 			}
 		}
