@@ -218,12 +218,20 @@ func optInt(values map[string]string, key string) (types.Int64, error) {
 // prior state (or the plan) so that values Proxmox VE cannot report and
 // equivalent spellings are kept: each row of the settings table reads its
 // keys, then the raw lxc.* lines are read.
+//
+// Right after an import, and for the data source, m holds no configuration
+// yet (only id, node_name and vmid are known) and all of it is read back.
+// Otherwise an absent rootfs block (a clone keeping its source's disk) stays
+// absent.
 func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
 	var diags diag.Diagnostics
+	keepRootFSAbsent := m.RootFS == nil && !m.Unprivileged.IsNull()
 	for i := range containerSettings {
-		if r := containerSettings[i].read; r != nil {
-			diags.Append(r(ctx, m, cfg)...)
+		st := &containerSettings[i]
+		if st.read == nil || (keepRootFSAbsent && st.attr == "rootfs") {
+			continue
 		}
+		diags.Append(st.read(ctx, m, cfg)...)
 	}
 	diags.Append(applyRawLXC(ctx, m, cfg.LXC)...)
 	return diags

@@ -493,7 +493,6 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 // refresh reads the container's configuration and status into m.
 func (r *lxcContainerResource) refresh(ctx context.Context, c *pve.Client, m *lxcContainerModel) diag.Diagnostics {
 	var diags diag.Diagnostics
-	m.keepRootFSAbsent = true
 	if err := r.read(ctx, c, m, &diags, readAfterChange); err != nil {
 		diags.AddError("Cannot read the container", err.Error())
 	}
@@ -552,9 +551,6 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	if c == nil {
 		return
 	}
-	// Right after an import only id, node_name and vmid are known; then the
-	// whole configuration is read back, rootfs included.
-	state.keepRootFSAbsent = !state.Unprivileged.IsNull()
 	if err := r.read(ctx, c, &state, &resp.Diagnostics, readRefresh); err != nil {
 		if pve.IsNotFound(err) {
 			resp.Diagnostics.AddWarning("Container no longer exists",

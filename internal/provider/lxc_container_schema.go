@@ -81,11 +81,6 @@ type lxcContainerModel struct {
 	LXCConfig     types.List     `tfsdk:"lxc_config"`
 	Docker        *dockerModel   `tfsdk:"docker"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
-
-	// keepRootFSAbsent leaves rootfs null when the configuration has no
-	// rootfs block (a clone keeping its source's disk); only an import
-	// reads it back into an absent block.
-	keepRootFSAbsent bool `tfsdk:"-"`
 }
 
 type lxcLineModel struct {

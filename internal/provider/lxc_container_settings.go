@@ -361,9 +361,6 @@ func readRootFS(_ context.Context, m *lxcContainerModel, cfg *pve.RawConfig) dia
 		m.RootFS = nil
 		return nil
 	}
-	if m.RootFS == nil && m.keepRootFSAbsent {
-		return nil
-	}
 	r, err := pve.ParseRootFS(rs)
 	if err != nil {
 		diags.AddError("Unexpected rootfs", err.Error())
