@@ -27,12 +27,15 @@ func boolStr(b bool) string {
 	return "0"
 }
 
+// netIndex is the interface number of a key net0 to net31.
+func netIndex(k string) (int, bool) {
+	n, ok := keyIndex(k, "net")
+	return n, ok && n < 32
+}
+
 func isNetKey(k string) bool {
-	if !strings.HasPrefix(k, "net") {
-		return false
-	}
-	n, err := strconv.Atoi(k[3:])
-	return err == nil && n >= 0 && n < 32
+	_, ok := netIndex(k)
+	return ok
 }
 
 // desiredConfig returns the settings a model asks for, as Proxmox VE config
@@ -248,8 +251,7 @@ func applyNetworks(ctx context.Context, m *lxcContainerModel, v map[string]strin
 	var diags diag.Diagnostics
 	var idx []int
 	for k := range v {
-		if isNetKey(k) {
-			n, _ := strconv.Atoi(k[3:])
+		if n, ok := netIndex(k); ok {
 			idx = append(idx, n)
 		}
 	}
