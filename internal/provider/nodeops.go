@@ -94,16 +94,9 @@ func (d *providerData) newNodePool(ctx context.Context) (*nodeexec.Pool, error) 
 		return nil, fmt.Errorf("no SSH authentication is configured: %w", errNoSSHAuth)
 	}
 	r := d.nodeResolver()
-	pool, err := nodeexec.NewPool(nodeexec.Config{
-		Username:        s.Username,
-		PrivateKey:      s.PrivateKey,
-		Password:        s.Password,
-		Agent:           s.Agent,
-		AgentSocket:     s.AgentSocket,
-		KnownHostsFile:  s.KnownHostsFile,
-		TrustOnFirstUse: s.TrustOnFirstUse,
-		Sudo:            nodeexec.SudoAuto,
-	}, r.resolve)
+	cfg := s.Config
+	cfg.Sudo = nodeexec.SudoAuto
+	pool, err := nodeexec.NewPool(cfg, r.resolve)
 	if err != nil {
 		return nil, fmt.Errorf("set up SSH to the nodes: %w", err)
 	}
