@@ -17,16 +17,35 @@ import (
 // (option_exists).
 var reKnownOption = regexp.MustCompile(`^(?:arch|cmode|console|cores|cpulimit|cpuunits|debug|description|entrypoint|env|features|hookscript|hostname|lock|memory|nameserver|onboot|ostype|protection|rootfs|searchdomain|startup|swap|tags|template|timezone|tty|unprivileged|(?:dev|mp|unused)(?:\d|[1-9]\d|1\d\d|2[0-4]\d|25[0-5])|net(?:\d|[12]\d|3[01]))$`)
 
-// fastplug are the options PVE applies to a running container at once
-// (LXC_FASTPLUG_OPTIONS and the hotplugged ones); the others wait in
-// [pve:pending] until the next start.
-func hotpluggable(key string) bool {
-	switch key {
-	case "description", "onboot", "startup", "protection", "hostname", "hookscript", "cores", "tags", "lock",
-		"cpulimit", "cpuunits", "memory", "swap":
+// fastplug are PVE's LXC_FASTPLUG_OPTIONS: written to a running
+// container's config at once, set or deleted.
+var fastplug = map[string]bool{
+	"description": true, "onboot": true, "startup": true, "protection": true,
+	"hostname": true, "hookscript": true, "cores": true, "tags": true, "lock": true,
+}
+
+// hotplugSet reports whether PVE applies setting key on a running container
+// at once (vmconfig_hotplug_pending, add/change loop): the fast-plug
+// options, the cgroup limits, networks, and a mount point or device only
+// when the key is new ("don't try to hotplug over existing mp"). Every
+// other change waits in [pve:pending] until the next start.
+func hotplugSet(key string, exists bool) bool {
+	switch {
+	case fastplug[key], key == "cpulimit", key == "cpuunits", key == "memory", key == "swap", reNet.MatchString(key):
 		return true
+	case reMP.MatchString(key), reDev.MatchString(key):
+		return !exists
 	}
-	return reNet.MatchString(key) || reMP.MatchString(key)
+	return false
+}
+
+// hotplugDelete reports whether PVE deletes key from a running container's
+// config at once (vmconfig_hotplug_pending, delete loop): the fast-plug
+// options, unusedN (its volume is destroyed), swap, cpulimit, cpuunits and
+// networks. A mount point, a device or memory stays a pending delete.
+func hotplugDelete(key string) bool {
+	return fastplug[key] || key == "swap" || key == "cpulimit" || key == "cpuunits" ||
+		reNet.MatchString(key) || reUnused.MatchString(key)
 }
 
 // newHWAddr is PVE::Tools::random_ether_addr with the default BC:24:11
