@@ -89,12 +89,8 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 		}
 		writeData(w, `null`)
 	})
-	f.handle("PUT /api2/json/nodes/pve1/lxc/103/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "detected modified configuration - file changed by other user? Try again.", `{"data":null}`)
-	})
-	f.handle("PUT /api2/json/nodes/pve1/lxc/104/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 503, "Service Unavailable", `{"data":null}`)
-	})
+	f.fail("PUT /api2/json/nodes/pve1/lxc/103/config", 500, "detected modified configuration - file changed by other user? Try again.")
+	f.fail("PUT /api2/json/nodes/pve1/lxc/104/config", 503, "Service Unavailable")
 	c, rec := f.client()
 
 	if err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "d"); err != nil {
@@ -129,9 +125,7 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 
 func TestLockedUntilAttemptsRunOut(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
-	})
+	f.fail("PUT /api2/json/nodes/pve1/lxc/102/config", 500, "CT is locked (backup)")
 	c, _ := f.client()
 	c.writePolicy.MaxAttempts = 4
 	err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "")
@@ -168,9 +162,7 @@ func TestCreateNeverRepeatedBlindly(t *testing.T) {
 	// A 500 whose request took effect: the container exists (locked for
 	// creation), so the POST is not sent again and no UPID comes back.
 	f := newFakePVE(t)
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "unexpected server error", `{"data":null}`)
-	})
+	f.fail("POST /api2/json/nodes/pve1/lxc", 500, "unexpected server error")
 	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
 		writeData(w, `{"vmid":102,"status":"stopped","lock":"create"}`)
 	})
@@ -203,9 +195,7 @@ func TestCreateRepeatedWhenCheckedAbsent(t *testing.T) {
 		}
 		writeData(w, `"`+testUPID+`"`)
 	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/103/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist", `{"data":null}`)
-	})
+	f.fail("GET /api2/json/nodes/pve1/lxc/103/status/current", 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist")
 	c, rec := f.client()
 	upid, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "103"})
 	if err != nil || upid != testUPID {
@@ -226,12 +216,8 @@ func TestCreateNotRepeatedWhenCheckFails(t *testing.T) {
 	// When the check itself fails, nobody knows whether the container
 	// exists: the create fails and names both errors.
 	f := newFakePVE(t)
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 502, "Bad Gateway", `{"data":null}`)
-	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/104/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 403, "Permission check failed", `{"data":null}`)
-	})
+	f.fail("POST /api2/json/nodes/pve1/lxc", 502, "Bad Gateway")
+	f.fail("GET /api2/json/nodes/pve1/lxc/104/status/current", 403, "Permission check failed")
 	c, _ := f.client()
 	_, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "104"})
 	if err == nil || !strings.Contains(err.Error(), "Bad Gateway") || !strings.Contains(err.Error(), "checking whether it took effect failed") {
@@ -244,12 +230,8 @@ func TestCreateNotRepeatedWhenCheckFails(t *testing.T) {
 
 func TestDeleteCheckedAfterAmbiguousFailure(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("DELETE /api2/json/nodes/pve1/lxc/105", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "proxy timeout", `{"data":null}`)
-	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/105/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/105.conf' does not exist", `{"data":null}`)
-	})
+	f.fail("DELETE /api2/json/nodes/pve1/lxc/105", 500, "proxy timeout")
+	f.fail("GET /api2/json/nodes/pve1/lxc/105/status/current", 500, "Configuration file 'nodes/pve1/lxc/105.conf' does not exist")
 	c, _ := f.client()
 	upid, err := c.DeleteContainer(t.Context(), "pve1", 105, DeleteOptions{Purge: true})
 	if err != nil || upid != "" {
@@ -270,9 +252,7 @@ func TestWaitCreated(t *testing.T) {
 		}
 		writeData(w, `{"vmid":106,"status":"stopped"}`)
 	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/107/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/107.conf' does not exist", `{"data":null}`)
-	})
+	f.fail("GET /api2/json/nodes/pve1/lxc/107/status/current", 500, "Configuration file 'nodes/pve1/lxc/107.conf' does not exist")
 	c, _ := f.client()
 	if err := c.WaitCreated(t.Context(), "pve1", 106); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,4 +161,31 @@ func writeStatus(t *testing.T, w http.ResponseWriter, code int, reason, body str
 	_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		code, reason, len(body), body)
 	_ = buf.Flush()
+}
+
+// fail registers an error answer: the status, pveproxy's message and no data.
+func (f *fakePVE) fail(pattern string, code int, reason string) {
+	f.handle(pattern, func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(f.t, w, code, reason, `{"data":null}`)
+	})
+}
+
+// newClient is New for a configuration the test expects to be accepted.
+func newClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantInMessage checks that err's message holds each of wants.
+func wantInMessage(t *testing.T, err error, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("message %v lacks %q", err, want)
+		}
+	}
 }
