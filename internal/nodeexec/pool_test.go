@@ -292,6 +292,28 @@ func TestHostKeyTrustOnFirstUseAppendsAfterUnterminatedLine(t *testing.T) {
 	}
 }
 
+// knowOnly makes key the only one known_hosts records for the node, and
+// returns its line.
+func (f *fixture) knowOnly(t *testing.T, key ssh.PublicKey) string {
+	t.Helper()
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.srv.port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
+	if err := os.WriteFile(f.cfg.KnownHostsFile, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+// runWithChangedKey runs a command that must fail with a HostKeyChangedError.
+func (f *fixture) runWithChangedKey(t *testing.T) error {
+	t.Helper()
+	_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "touch", Argv: []string{"touch", "executed"}})
+	var changed *HostKeyChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("want *HostKeyChangedError, got %T %v", err, err)
+	}
+	return err
+}
+
 func TestHostKeyChangedIsAlwaysAnError(t *testing.T) {
 	for _, tofu := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tofu=%v", tofu), func(t *testing.T) {
@@ -299,16 +321,8 @@ func TestHostKeyChangedIsAlwaysAnError(t *testing.T) {
 			f := newFixture(t, serverOptions{}, func(c *Config) {
 				c.TrustOnFirstUse = tofu
 			})
-			oldLine := fmt.Sprintf("[127.0.0.1]:%d %s", f.srv.port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(old))))
-			if err := os.WriteFile(f.cfg.KnownHostsFile, []byte(oldLine+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "touch", Argv: []string{"touch", "executed"}})
-			var changed *HostKeyChangedError
-			if !errors.As(err, &changed) {
-				t.Fatalf("want *HostKeyChangedError, got %T %v", err, err)
-			}
-			msg := err.Error()
+			oldLine := f.knowOnly(t, old)
+			msg := f.runWithChangedKey(t).Error()
 			for _, want := range []string{
 				ssh.FingerprintSHA256(old),
 				ssh.FingerprintSHA256(f.srv.hostKeys[0].PublicKey()),
@@ -332,15 +346,8 @@ func TestHostKeyChangedTypeNoLongerOffered(t *testing.T) {
 	// Only an ECDSA key is recorded; the node now offers only ed25519.
 	ec := newECDSASigner(t).PublicKey()
 	f := newFixture(t, serverOptions{}, func(c *Config) { c.TrustOnFirstUse = true })
-	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.srv.port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ec))))
-	if err := os.WriteFile(f.cfg.KnownHostsFile, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "touch", Argv: []string{"touch", "executed"}})
-	var changed *HostKeyChangedError
-	if !errors.As(err, &changed) {
-		t.Fatalf("want *HostKeyChangedError, got %T %v", err, err)
-	}
+	f.knowOnly(t, ec)
+	err := f.runWithChangedKey(t)
 	if !strings.Contains(err.Error(), ssh.FingerprintSHA256(ec)) || !strings.Contains(err.Error(), "none of the key types") {
 		t.Fatalf("unexpected message: %v", err)
 	}
