@@ -256,6 +256,30 @@ func (e *accEnv) checkNoContainers() resource.TestCheckFunc {
 	}
 }
 
+// convergesAfterFaults are the last steps of a test that injected faults:
+// with the faults cleared one apply of cfg leaves exactly one container, and
+// the plan after it is empty.
+func (e *accEnv) convergesAfterFaults(cfg string) []resource.TestStep {
+	return []resource.TestStep{
+		{
+			PreConfig: e.sim.ClearFaults,
+			Config:    cfg,
+			Check: func(*terraform.State) error {
+				if n := len(e.containers()); n != 1 {
+					return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
+				}
+				return nil
+			},
+		},
+		{
+			Config: cfg,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+			},
+		},
+	}
+}
+
 func TestAccLXCContainer_drift(t *testing.T) {
 	e := newAccEnv(t)
 	cfg := e.containerConfig(ctConfig{VMID: 4110, Memory: 1024, Unprivileged: true})
@@ -529,7 +553,7 @@ func TestAccLXCContainer_createTaskFails(t *testing.T) {
 	cfg := e.containerConfig(ctConfig{VMID: 4140, Unprivileged: true})
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
+		Steps: append([]resource.TestStep{
 			{
 				PreConfig: func() {
 					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"}}); err != nil {
@@ -555,24 +579,9 @@ func TestAccLXCContainer_createTaskFails(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				// Once the fault is gone one apply converges, with no orphan.
-				PreConfig: e.sim.ClearFaults,
-				Config:    cfg,
-				Check: func(*terraform.State) error {
-					if n := len(e.containers()); n != 1 {
-						return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
-					}
-					return nil
-				},
-			},
-			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
 		},
+			// Once the fault is gone one apply converges, with no orphan.
+			e.convergesAfterFaults(cfg)...),
 		CheckDestroy: e.checkNoContainers(),
 	})
 }
@@ -585,7 +594,7 @@ func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
 	cfg := e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true})
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
+		Steps: append([]resource.TestStep{
 			{
 				PreConfig: func() {
 					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"}}); err != nil {
@@ -604,24 +613,9 @@ func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 			},
-			{
-				// One apply converges and leaves exactly one container.
-				PreConfig: e.sim.ClearFaults,
-				Config:    cfg,
-				Check: func(*terraform.State) error {
-					if n := len(e.containers()); n != 1 {
-						return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
-					}
-					return nil
-				},
-			},
-			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
 		},
+			// One apply converges and leaves exactly one container.
+			e.convergesAfterFaults(cfg)...),
 		CheckDestroy: e.checkNoContainers(),
 	})
 }
