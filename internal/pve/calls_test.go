@@ -96,9 +96,7 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	if err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "d"); err != nil {
 		t.Fatalf("locked twice then free: %v", err)
 	}
-	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/102/config"); n != 3 {
-		t.Errorf("locked PUT sent %d times, want 3", n)
-	}
+	f.wantSent("PUT", "/api2/json/nodes/pve1/lxc/102/config", 3)
 	if n := len(rec.all()); n != 2 {
 		t.Errorf("%d waits between attempts, want 2", n)
 	}
@@ -107,9 +105,7 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	if !IsDigestMismatch(err) {
 		t.Errorf("want a digest mismatch, got %v", err)
 	}
-	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/103/config"); n != 1 {
-		t.Errorf("digest mismatch retried: %d PUTs", n)
-	}
+	f.wantSent("PUT", "/api2/json/nodes/pve1/lxc/103/config", 1)
 
 	// A 5xx is repeated: the digest makes PVE refuse a repeat of a change
 	// it already made, so a lost answer cannot apply a change twice.
@@ -118,9 +114,7 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	if !IsTransient(err) || !errors.As(err, &re) {
 		t.Errorf("want the 503 after the retries, got %v", err)
 	}
-	if n, want := f.count("PUT", "/api2/json/nodes/pve1/lxc/104/config"), DefaultWritePolicy().MaxAttempts; n != want {
-		t.Errorf("a PUT failing with 503 was sent %d times, want %d", n, want)
-	}
+	f.wantSent("PUT", "/api2/json/nodes/pve1/lxc/104/config", DefaultWritePolicy().MaxAttempts)
 }
 
 func TestLockedUntilAttemptsRunOut(t *testing.T) {
@@ -172,9 +166,7 @@ func TestCreateNeverRepeatedBlindly(t *testing.T) {
 	if err != nil || upid != "" {
 		t.Fatalf("want the creation adopted (no UPID, no error), got %q, %v", upid, err)
 	}
-	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
-		t.Errorf("create sent %d times", n)
-	}
+	f.wantSent("POST", "/api2/json/nodes/pve1/lxc", 1)
 	if f.requests()[0].Body["ostemplate"] != params["ostemplate"] {
 		t.Errorf("body %v", f.requests()[0].Body)
 	}
@@ -201,9 +193,7 @@ func TestCreateRepeatedWhenCheckedAbsent(t *testing.T) {
 	if err != nil || upid != testUPID {
 		t.Fatalf("got %q, %v", upid, err)
 	}
-	if n := f.count("GET", "/api2/json/nodes/pve1/lxc/103/status/current"); n != 1 {
-		t.Errorf("existence checked %d times, want 1", n)
-	}
+	f.wantSent("GET", "/api2/json/nodes/pve1/lxc/103/status/current", 1)
 	if n := posts.Load(); n != 2 {
 		t.Errorf("create sent %d times, want 2", n)
 	}
@@ -223,9 +213,7 @@ func TestCreateNotRepeatedWhenCheckFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Bad Gateway") || !strings.Contains(err.Error(), "checking whether it took effect failed") {
 		t.Fatalf("got %v", err)
 	}
-	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
-		t.Errorf("create sent %d times, want 1", n)
-	}
+	f.wantSent("POST", "/api2/json/nodes/pve1/lxc", 1)
 }
 
 func TestDeleteCheckedAfterAmbiguousFailure(t *testing.T) {
@@ -237,9 +225,7 @@ func TestDeleteCheckedAfterAmbiguousFailure(t *testing.T) {
 	if err != nil || upid != "" {
 		t.Fatalf("want the container found gone, got %q, %v", upid, err)
 	}
-	if n := f.count("DELETE", "/api2/json/nodes/pve1/lxc/105"); n != 1 {
-		t.Errorf("delete sent %d times, want 1", n)
-	}
+	f.wantSent("DELETE", "/api2/json/nodes/pve1/lxc/105", 1)
 }
 
 func TestWaitCreated(t *testing.T) {

@@ -94,7 +94,5 @@ func TestCreateStopsOnCancelDuringSlowAnswer(t *testing.T) {
 	if after > cancelBound {
 		t.Errorf("the create returned %v after the cancel", after)
 	}
-	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
-		t.Errorf("create sent %d times", n)
-	}
+	f.wantSent("POST", "/api2/json/nodes/pve1/lxc", 1)
 }

@@ -87,6 +87,14 @@ func (f *fakePVE) count(method, path string) int {
 	return n
 }
 
+// wantSent checks how many requests of the method the server saw on path.
+func (f *fakePVE) wantSent(method, path string, want int) {
+	f.t.Helper()
+	if n := f.count(method, path); n != want {
+		f.t.Errorf("%s %s sent %d times, want %d", method, path, n, want)
+	}
+}
+
 func (f *fakePVE) caPEM() string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}))
 }
