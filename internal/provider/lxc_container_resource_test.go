@@ -256,28 +256,51 @@ func (e *accEnv) checkNoContainers() resource.TestCheckFunc {
 	}
 }
 
-// convergesAfterFaults are the last steps of a test that injected faults:
-// with the faults cleared one apply of cfg leaves exactly one container, and
-// the plan after it is empty.
-func (e *accEnv) convergesAfterFaults(cfg string) []resource.TestStep {
-	return []resource.TestStep{
-		{
-			PreConfig: e.sim.ClearFaults,
-			Config:    cfg,
-			Check: func(*terraform.State) error {
-				if n := len(e.containers()); n != 1 {
-					return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
-				}
-				return nil
+// failingTaskTest applies cfg while a task fails once: the apply fails with
+// errRe, the plan after it (checked by check, if not nil) takes action on the
+// container, and once the fault is gone one apply converges, leaving exactly
+// one container and an empty plan.
+func (e *accEnv) failingTaskTest(t *testing.T, cfg string, fault pvesim.TaskFault, errRe *regexp.Regexp, action plancheck.ResourceActionType, check resource.TestCheckFunc) {
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &fault}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg,
+				ExpectError: errRe,
+			},
+			{
+				Config:             cfg,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, action)},
+				},
+				Check: check,
+			},
+			{
+				PreConfig: e.sim.ClearFaults,
+				Config:    cfg,
+				Check: func(*terraform.State) error {
+					if n := len(e.containers()); n != 1 {
+						return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
+					}
+					return nil
+				},
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
 			},
 		},
-		{
-			Config: cfg,
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-			},
-		},
-	}
+		CheckDestroy: e.checkNoContainers(),
+	})
 }
 
 func TestAccLXCContainer_drift(t *testing.T) {
@@ -550,40 +573,18 @@ func TestAccLXCContainer_createTaskFails(t *testing.T) {
 	if !e.simOnly("a failing create task") {
 		t.Skip("needs the simulator's fault injection")
 	}
-	cfg := e.containerConfig(ctConfig{VMID: 4140, Unprivileged: true})
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: append([]resource.TestStep{
-			{
-				PreConfig: func() {
-					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"}}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:      cfg,
-				ExpectError: regexp.MustCompile(`(?s)disk quota exceeded.*UPID:` + e.node + `:`),
-			},
-			{
-				// Proxmox VE removes a container whose create task failed: the
-				// refresh finds nothing, nothing is orphaned, the plan creates it.
-				Config:             cfg,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: func(*terraform.State) error {
-					if n := len(e.containers()); n != 0 {
-						return fmt.Errorf("a failed create left %d container(s) behind", n)
-					}
-					return nil
-				},
-			},
-		},
-			// Once the fault is gone one apply converges, with no orphan.
-			e.convergesAfterFaults(cfg)...),
-		CheckDestroy: e.checkNoContainers(),
-	})
+	// Proxmox VE removes a container whose create task failed: the refresh
+	// finds nothing, nothing is orphaned, the plan creates it.
+	e.failingTaskTest(t, e.containerConfig(ctConfig{VMID: 4140, Unprivileged: true}),
+		pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"},
+		regexp.MustCompile(`(?s)disk quota exceeded.*UPID:`+e.node+`:`),
+		plancheck.ResourceActionCreate,
+		func(*terraform.State) error {
+			if n := len(e.containers()); n != 0 {
+				return fmt.Errorf("a failed create left %d container(s) behind", n)
+			}
+			return nil
+		})
 }
 
 func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
@@ -591,33 +592,11 @@ func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
 	if !e.simOnly("a failing start task") {
 		t.Skip("needs the simulator's fault injection")
 	}
-	cfg := e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true})
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: append([]resource.TestStep{
-			{
-				PreConfig: func() {
-					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"}}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:      cfg,
-				ExpectError: regexp.MustCompile(`(?s)Cannot start the container.*startup for container '4150' failed.*UPID:`),
-			},
-			{
-				// The created container is in state, tainted: the plan replaces it.
-				Config:             cfg,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
-			},
-		},
-			// One apply converges and leaves exactly one container.
-			e.convergesAfterFaults(cfg)...),
-		CheckDestroy: e.checkNoContainers(),
-	})
+	// The created container is in state, tainted: the plan replaces it.
+	e.failingTaskTest(t, e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true}),
+		pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"},
+		regexp.MustCompile(`(?s)Cannot start the container.*startup for container '4150' failed.*UPID:`),
+		plancheck.ResourceActionDestroyBeforeCreate, nil)
 }
 
 func TestAccLXCContainer_dataSourceAndWriteOnlyPassword(t *testing.T) {
