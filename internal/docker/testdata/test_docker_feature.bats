@@ -45,10 +45,7 @@ setup() {
 }
 
 @test "greeting missing although docker run succeeds: failed" {
-	mkdir "$BATS_TEST_TMPDIR/bin"
-	printf '#!/bin/sh\necho "Hello from Podman"\n' >"$BATS_TEST_TMPDIR/bin/docker"
-	chmod +x "$BATS_TEST_TMPDIR/bin/docker"
-	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script test_docker_feature.sh --hello-world 1
+	run_with docker 'echo "Hello from Podman"' test_docker_feature.sh --hello-world 1
 	echo "$output"
 	[ "$status" -eq 1 ]
 	grep -qx 'test_case_docker_hello_world: failed' <<<"$output"
@@ -76,10 +73,7 @@ setup() {
 }
 
 @test "a failing case shows at most its last 10 lines" {
-	mkdir "$BATS_TEST_TMPDIR/bin"
-	printf '#!/bin/sh\nseq 1 30\nexit 1\n' >"$BATS_TEST_TMPDIR/bin/docker"
-	chmod +x "$BATS_TEST_TMPDIR/bin/docker"
-	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script test_docker_feature.sh --hello-world 0
+	run_with docker $'seq 1 30\nexit 1' test_docker_feature.sh --hello-world 0
 	echo "$output"
 	[ "$(grep -c '^  | ' <<<"$output")" -eq 10 ]
 	grep -qx '  | 30' <<<"$output"
