@@ -81,14 +81,7 @@ func TestUpdateContainerConfig(t *testing.T) {
 
 func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	f := newFakePVE(t)
-	var calls atomic.Int32
-	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
-		if calls.Add(1) <= 2 {
-			writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
-			return
-		}
-		writeData(w, `null`)
-	})
+	f.failFirst("PUT /api2/json/nodes/pve1/lxc/102/config", 2, 500, "CT is locked (backup)", `null`)
 	f.fail("PUT /api2/json/nodes/pve1/lxc/103/config", 500, "detected modified configuration - file changed by other user? Try again.")
 	f.fail("PUT /api2/json/nodes/pve1/lxc/104/config", 503, "Service Unavailable")
 	c, rec := f.client()
@@ -131,14 +124,7 @@ func TestLockedUntilAttemptsRunOut(t *testing.T) {
 
 func TestReadsRetriedOnTransient(t *testing.T) {
 	f := newFakePVE(t)
-	var calls atomic.Int32
-	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		if calls.Add(1) == 1 {
-			writeStatus(t, w, 500, "cluster not ready - no quorum?", `{"data":null}`)
-			return
-		}
-		writeData(w, `{"vmid":102,"status":"running","name":"ct","cpus":2,"maxmem":2147483648,"uptime":100,"lock":"","ha":{"managed":0}}`)
-	})
+	calls := f.failFirst("GET /api2/json/nodes/pve1/lxc/102/status/current", 1, 500, "cluster not ready - no quorum?", `{"vmid":102,"status":"running","name":"ct","cpus":2,"maxmem":2147483648,"uptime":100,"lock":"","ha":{"managed":0}}`)
 	c, _ := f.client()
 	st, err := c.ContainerStatus(t.Context(), "pve1", 102)
 	if err != nil {
@@ -179,14 +165,7 @@ func TestCreateRepeatedWhenCheckedAbsent(t *testing.T) {
 	// A 503 whose request did not take effect: the container does not
 	// exist, so the POST is repeated and its UPID returned.
 	f := newFakePVE(t)
-	var posts atomic.Int32
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		if posts.Add(1) == 1 {
-			writeStatus(t, w, 503, "Service Unavailable", `{"data":null}`)
-			return
-		}
-		writeData(w, `"`+testUPID+`"`)
-	})
+	posts := f.failFirst("POST /api2/json/nodes/pve1/lxc", 1, 503, "Service Unavailable", `"`+testUPID+`"`)
 	f.fail("GET /api2/json/nodes/pve1/lxc/103/status/current", 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist")
 	c, rec := f.client()
 	upid, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "103"})

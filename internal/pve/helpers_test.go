@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -176,6 +177,20 @@ func (f *fakePVE) fail(pattern string, code int, reason string) {
 	f.handle(pattern, func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(f.t, w, code, reason, `{"data":null}`)
 	})
+}
+
+// failFirst registers an answer that fails the first n requests like fail
+// and then replies data. The counter it returns counts the requests.
+func (f *fakePVE) failFirst(pattern string, n int32, code int, reason, data string) *atomic.Int32 {
+	var calls atomic.Int32
+	f.handle(pattern, func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) <= n {
+			writeStatus(f.t, w, code, reason, `{"data":null}`)
+			return
+		}
+		writeData(w, data)
+	})
+	return &calls
 }
 
 // newClient is New for a configuration the test expects to be accepted.
