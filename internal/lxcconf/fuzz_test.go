@@ -2,8 +2,6 @@ package lxcconf
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,28 +12,6 @@ func addSeeds(f *testing.F, add func(data []byte)) {
 	for _, data := range corpus(f) {
 		add(data)
 	}
-}
-
-// corpus is the configs every test of the whole format runs on: the
-// fixtures and roundTripInputs.
-func corpus(t testing.TB) [][]byte {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inputs [][]byte
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, data)
-	}
-	for _, in := range roundTripInputs {
-		inputs = append(inputs, []byte(in))
-	}
-	return inputs
 }
 
 // FuzzRoundTrip checks that Parse never panics, that Bytes returns any

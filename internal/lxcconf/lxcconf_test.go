@@ -46,6 +46,28 @@ var roundTripInputs = map[string]string{
 	"vertical tab blank":    "\x0b\f\n",
 }
 
+// corpus is the configs every test of the whole format runs on: the
+// fixtures and roundTripInputs.
+func corpus(t testing.TB) [][]byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs [][]byte
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, data)
+	}
+	for _, in := range roundTripInputs {
+		inputs = append(inputs, []byte(in))
+	}
+	return inputs
+}
+
 func TestRoundTripFixtures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
 	if err != nil {
