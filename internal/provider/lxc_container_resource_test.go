@@ -568,35 +568,52 @@ resource "phoenix_lxc_container" "fleet" {
 	})
 }
 
-func TestAccLXCContainer_createTaskFails(t *testing.T) {
-	e := newAccEnv(t)
-	if !e.simOnly("a failing create task") {
-		t.Skip("needs the simulator's fault injection")
-	}
-	// Proxmox VE removes a container whose create task failed: the refresh
-	// finds nothing, nothing is orphaned, the plan creates it.
-	e.failingTaskTest(t, e.containerConfig(ctConfig{VMID: 4140, Unprivileged: true}),
-		pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"},
-		regexp.MustCompile(`(?s)disk quota exceeded.*UPID:`+e.node+`:`),
-		plancheck.ResourceActionCreate,
-		func(*terraform.State) error {
-			if n := len(e.containers()); n != 0 {
-				return fmt.Errorf("a failed create left %d container(s) behind", n)
+// TestAccLXCContainer_taskFails applies a container while one of its tasks
+// fails once, for each task whose failure leaves a different state behind.
+func TestAccLXCContainer_taskFails(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		vmid   int
+		fault  pvesim.TaskFault
+		errRe  string // %s is the node
+		action plancheck.ResourceActionType
+		// noneLeft: the failed task left no container behind.
+		noneLeft bool
+	}{
+		{
+			// Proxmox VE removes a container whose create task failed: the
+			// refresh finds nothing, nothing is orphaned, the plan creates it.
+			name: "createTaskFails", vmid: 4140,
+			fault:  pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"},
+			errRe:  `(?s)disk quota exceeded.*UPID:%s:`,
+			action: plancheck.ResourceActionCreate, noneLeft: true,
+		},
+		{
+			// The created container is in state, tainted: the plan replaces it.
+			name: "startFailsKeepsContainer", vmid: 4150,
+			fault:  pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"},
+			errRe:  `(?s)Cannot start the container.*startup for container '4150' failed.*UPID:%s:`,
+			action: plancheck.ResourceActionDestroyBeforeCreate,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAccEnv(t)
+			if !e.simOnly("a failing " + tc.fault.Type + " task") {
+				t.Skip("needs the simulator's fault injection")
 			}
-			return nil
+			var check resource.TestCheckFunc
+			if tc.noneLeft {
+				check = func(*terraform.State) error {
+					if n := len(e.containers()); n != 0 {
+						return fmt.Errorf("a failed create left %d container(s) behind", n)
+					}
+					return nil
+				}
+			}
+			e.failingTaskTest(t, e.containerConfig(ctConfig{VMID: tc.vmid, Unprivileged: true}), tc.fault,
+				regexp.MustCompile(fmt.Sprintf(tc.errRe, regexp.QuoteMeta(e.node))), tc.action, check)
 		})
-}
-
-func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
-	e := newAccEnv(t)
-	if !e.simOnly("a failing start task") {
-		t.Skip("needs the simulator's fault injection")
 	}
-	// The created container is in state, tainted: the plan replaces it.
-	e.failingTaskTest(t, e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true}),
-		pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"},
-		regexp.MustCompile(`(?s)Cannot start the container.*startup for container '4150' failed.*UPID:`),
-		plancheck.ResourceActionDestroyBeforeCreate, nil)
 }
 
 func TestAccLXCContainer_dataSourceAndWriteOnlyPassword(t *testing.T) {
