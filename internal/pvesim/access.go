@@ -3,9 +3,9 @@ package pvesim
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -737,11 +737,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 			return s.check(authid, vms, "VM.Config.Options")
 		}
 	}
-	keys := make([]string, 0, len(newconf))
-	for k := range newconf {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(newconf))
 	for _, k := range keys {
 		if err := check(k, false); err != nil {
 			return err

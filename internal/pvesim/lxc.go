@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -148,11 +149,7 @@ func newConfig(vals map[string]string, description string, lxc []lxcconf.KV) *lx
 	if description != "" {
 		main.SetDescription(description)
 	}
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(vals))
 	for _, k := range keys {
 		if vals[k] != "" {
 			main.Set(k, vals[k])
@@ -342,11 +339,7 @@ func pendingDeletes(v string) map[string]bool {
 }
 
 func printPendingDeletes(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	for i, k := range keys {
 		if m[k] {
 			keys[i] = "!" + k
@@ -901,11 +894,8 @@ func (s *server) handleDestroy(r *request) (any, error) {
 	purge, unref := r.flag("purge"), r.flag("destroy-unreferenced-disks")
 	return s.tasks.start(node, "vzdestroy", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
 		return s.store.withLock(vmid, func() error {
-			c, err := s.store.load(node, vmid)
+			c, err := s.loadInTask(t, node, vmid)
 			if err != nil {
-				return err
-			}
-			if err := t.fault(); err != nil {
 				return err
 			}
 			if err := early(c); err != nil {
