@@ -22,10 +22,10 @@ func firstRead(t *testing.T, c *Client) error {
 	return err
 }
 
-// connErr makes the first read with cfg and checks that it fails with a
+// connRead makes the first read with cfg and checks that it fails with a
 // ConnError of the kind (named what in the failure) whose message holds each
 // of wants.
-func connErr(t *testing.T, cfg Config, kind ConnKind, what string, wants ...string) error {
+func connRead(t *testing.T, cfg Config, kind ConnKind, what string, wants ...string) error {
 	t.Helper()
 	err := firstRead(t, newClient(t, cfg))
 	var ce *ConnError
@@ -45,7 +45,7 @@ func TestConnectionRefused(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err = connErr(t, Config{Endpoint: "https://" + addr, APIToken: "root@pam!tf=secret"}, ConnRefused, "refused",
+	err = connRead(t, Config{Endpoint: "https://" + addr, APIToken: "root@pam!tf=secret"}, ConnRefused, "refused",
 		"cannot reach https://"+addr+"/: connection refused", "pveproxy", "firewall", "GET /cluster/resources")
 	if !IsTransient(err) || !notSent(err) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("refused: transient=%v notSent=%v is ECONNREFUSED=%v, want all true", IsTransient(err), notSent(err), errors.Is(err, syscall.ECONNREFUSED))
@@ -61,7 +61,7 @@ func TestConnectionUntrustedCertificate(t *testing.T) {
 	}))
 	host := strings.TrimPrefix(srv.URL, "https://")
 
-	err := connErr(t, Config{Endpoint: srv.URL, APIToken: "root@pam!tf=secret"}, ConnTLS, "TLS",
+	err := connRead(t, Config{Endpoint: srv.URL, APIToken: "root@pam!tf=secret"}, ConnTLS, "TLS",
 		"TLS certificate of "+host+" is not trusted: x509: certificate signed by unknown authority", "ca_certificate", "/etc/pve/pve-root-ca.pem", "insecure = true")
 	if IsTransient(err) {
 		t.Error("an untrusted certificate must not count as transient")
@@ -84,14 +84,14 @@ func TestConnectionHostnameMismatch(t *testing.T) {
 	f.reply("GET /api2/json/cluster/resources", `[]`)
 	// The test certificate names 127.0.0.1 and example.com, not localhost.
 	port := f.srv.URL[strings.LastIndex(f.srv.URL, ":")+1:]
-	connErr(t, Config{Endpoint: "https://localhost:" + port, APIToken: "root@pam!tf=secret", CACertificatePEM: f.caPEM()}, ConnTLS, "TLS",
+	_ = connRead(t, Config{Endpoint: "https://localhost:" + port, APIToken: "root@pam!tf=secret", CACertificatePEM: f.caPEM()}, ConnTLS, "TLS",
 		"does not match the host name")
 }
 
 func TestConnectionPlainHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeData(w, `{}`) }))
 	t.Cleanup(srv.Close)
-	connErr(t, Config{Endpoint: strings.Replace(srv.URL, "http://", "https://", 1), APIToken: "root@pam!tf=secret"}, ConnProtocol, "protocol",
+	_ = connRead(t, Config{Endpoint: strings.Replace(srv.URL, "http://", "https://", 1), APIToken: "root@pam!tf=secret"}, ConnProtocol, "protocol",
 		"did not answer with TLS")
 }
 
