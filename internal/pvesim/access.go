@@ -702,14 +702,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 				classify(featureFlags(oldconf[opt]))
 			case oldconf[opt] != "":
 				oldF, newF := featureFlags(oldconf[opt]), featureFlags(newconf[opt])
-				names := map[string]bool{}
-				for k := range oldF {
-					names[k] = true
-				}
-				for k := range newF {
-					names[k] = true
-				}
-				for k := range names {
+				for k := range addKeys(map[string]bool{}, oldF, newF) {
 					if oldF[k] == newF[k] {
 						continue
 					}

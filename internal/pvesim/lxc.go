@@ -405,21 +405,7 @@ func (s *server) handlePending(r *request) (any, error) {
 		}
 		delete(pend, "delete")
 	}
-	keys := map[string]bool{}
-	for k := range cur {
-		keys[k] = true
-	}
-	for k := range pend {
-		keys[k] = true
-	}
-	for k := range dels {
-		keys[k] = true
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(addKeys(addKeys(map[string]bool{}, cur, pend), dels)))
 	out := []map[string]any{}
 	for _, k := range names {
 		item := map[string]any{"key": k}
@@ -546,6 +532,16 @@ func checkOSTemplate(volid string) (string, error) {
 		return "", errf("unable to use volume %s - content type needs to be 'vztmpl'", volid)
 	}
 	return file, nil
+}
+
+// addKeys adds the keys of each map to set and returns set.
+func addKeys[V any](set map[string]bool, ms ...map[string]V) map[string]bool {
+	for _, m := range ms {
+		for k := range m {
+			set[k] = true
+		}
+	}
+	return set
 }
 
 // mountKeysSorted orders rootfs and mpN keys like PVE's foreach_mountpoint.
