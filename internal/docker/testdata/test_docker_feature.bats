@@ -3,6 +3,15 @@
 
 load helpers
 
+# assert_case_failed CASE LINE SUMMARY: the run exited 1, CASE failed with
+# LINE in the tail it printed, and SUMMARY is the last line.
+assert_case_failed() {
+	[ "$status" -eq 1 ] || return 1
+	grep -qx "$1: failed" <<<"$output" || return 1
+	grep -qxF "  | $2" <<<"$output" || return 1
+	[ "${lines[-1]}" = "$3" ]
+}
+
 setup() {
 	setup_fakes
 	touch "$FAKE_STATE/docker.active"
@@ -56,20 +65,14 @@ setup() {
 	touch "$FAKE_STATE/net.down"
 	run_script test_docker_feature.sh --network-target 1.1.1.1 --hello-world 0
 	echo "$output"
-	[ "$status" -eq 1 ]
-	grep -qx 'test_case_docker_network_access: failed' <<<"$output"
-	grep -qx '  | ping: sendto: Network unreachable' <<<"$output"
-	[ "${lines[-1]}" = "1 passed, 1 failed, 1 skipped" ]
+	assert_case_failed test_case_docker_network_access 'ping: sendto: Network unreachable' "1 passed, 1 failed, 1 skipped"
 }
 
 @test "service down: every case fails" {
 	rm "$FAKE_STATE/docker.active"
 	run_script test_docker_feature.sh
 	echo "$output"
-	[ "$status" -eq 1 ]
-	grep -qx 'test_case_docker_service_is_running: failed' <<<"$output"
-	grep -qx '  | inactive' <<<"$output"
-	[ "${lines[-1]}" = "0 passed, 3 failed" ]
+	assert_case_failed test_case_docker_service_is_running inactive "0 passed, 3 failed"
 }
 
 @test "a failing case shows at most its last 10 lines" {
