@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -167,11 +168,7 @@ func newConfig(vals map[string]string, description string, lxc []lxcconf.KV) *lx
 	if description != "" {
 		main.SetDescription(description)
 	}
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(vals))
 	for _, k := range keys {
 		if vals[k] != "" {
 			main.Set(k, vals[k])
@@ -361,11 +358,7 @@ func pendingDeletes(v string) map[string]bool {
 }
 
 func printPendingDeletes(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	for i, k := range keys {
 		if m[k] {
 			keys[i] = "!" + k
@@ -431,21 +424,7 @@ func (s *server) handlePending(r *request) (any, error) {
 		}
 		delete(pend, "delete")
 	}
-	keys := map[string]bool{}
-	for k := range cur {
-		keys[k] = true
-	}
-	for k := range pend {
-		keys[k] = true
-	}
-	for k := range dels {
-		keys[k] = true
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(addKeys(addKeys(map[string]bool{}, cur, pend), dels)))
 	out := []map[string]any{}
 	for _, k := range names {
 		item := map[string]any{"key": k}
@@ -572,6 +551,16 @@ func checkOSTemplate(volid string) (string, error) {
 		return "", errf("unable to use volume %s - content type needs to be 'vztmpl'", volid)
 	}
 	return file, nil
+}
+
+// addKeys adds the keys of each map to set and returns set.
+func addKeys[V any](set map[string]bool, ms ...map[string]V) map[string]bool {
+	for _, m := range ms {
+		for k := range m {
+			set[k] = true
+		}
+	}
+	return set
 }
 
 // mountKeysSorted orders rootfs and mpN keys like PVE's foreach_mountpoint.
@@ -920,11 +909,8 @@ func (s *server) handleDestroy(r *request) (any, error) {
 	purge, unref := r.flag("purge"), r.flag("destroy-unreferenced-disks")
 	return s.tasks.start(node, "vzdestroy", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
 		return s.store.withLock(vmid, func() error {
-			c, err := s.store.load(node, vmid)
+			c, err := s.loadInTask(t, node, vmid)
 			if err != nil {
-				return err
-			}
-			if err := t.fault(); err != nil {
 				return err
 			}
 			if err := early(c); err != nil {

@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -141,11 +142,7 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 		}
 		delete(pendDel, opt)
 	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(set))
 	for _, k := range keys {
 		delete(pendDel, k)
 		_, exists := c.main().Get(k)
