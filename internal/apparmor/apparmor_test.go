@@ -36,40 +36,29 @@ func TestSHA256(t *testing.T) {
 	}
 }
 
-func TestHashFiles(t *testing.T) {
-	base := []File{
-		{Path: "/a", Content: []byte("profile one\n")},
-		{Path: "/b", Content: []byte("userns,\n")},
+// filesOf makes files from path, content pairs.
+func filesOf(pathContent ...string) []File {
+	var files []File
+	for i := 0; i+1 < len(pathContent); i += 2 {
+		files = append(files, File{Path: pathContent[i], Content: []byte(pathContent[i+1])})
 	}
+	return files
+}
+
+func TestHashFiles(t *testing.T) {
+	base := filesOf("/a", "profile one\n", "/b", "userns,\n")
 	ref := hashFiles(base)
 	if hashFiles(base) != ref {
 		t.Fatal("hashFiles is not stable")
 	}
 
 	variants := map[string][]File{
-		"first content": {
-			{Path: "/a", Content: []byte("profile onE\n")},
-			{Path: "/b", Content: []byte("userns,\n")},
-		},
-		"second content": {
-			{Path: "/a", Content: []byte("profile one\n")},
-			{Path: "/b", Content: []byte("userns,\nmqueue,\n")},
-		},
-		"path": {
-			{Path: "/c", Content: []byte("profile one\n")},
-			{Path: "/b", Content: []byte("userns,\n")},
-		},
-		"bytes moved between files": {
-			{Path: "/a", Content: []byte("profile one\nu")},
-			{Path: "/b", Content: []byte("serns,\n")},
-		},
-		"order": {
-			{Path: "/b", Content: []byte("userns,\n")},
-			{Path: "/a", Content: []byte("profile one\n")},
-		},
-		"one file": {
-			{Path: "/a", Content: []byte("profile one\n")},
-		},
+		"first content":             filesOf("/a", "profile onE\n", "/b", "userns,\n"),
+		"second content":            filesOf("/a", "profile one\n", "/b", "userns,\nmqueue,\n"),
+		"path":                      filesOf("/c", "profile one\n", "/b", "userns,\n"),
+		"bytes moved between files": filesOf("/a", "profile one\nu", "/b", "serns,\n"),
+		"order":                     filesOf("/b", "userns,\n", "/a", "profile one\n"),
+		"one file":                  filesOf("/a", "profile one\n"),
 	}
 	for name, files := range variants {
 		if hashFiles(files) == ref {

@@ -56,6 +56,20 @@ func newNode(t *testing.T) *node {
 
 func (n *node) policy() string { return filepath.Join(n.root, ContainersPolicyPath) }
 
+// install runs the install command with the parser version, as the step
+// named what, and checks its report.
+func (n *node) install(t *testing.T, what, version string, want InstallReport) InstallReport {
+	t.Helper()
+	r, stderr, err := n.run(t, version, false)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, stderr)
+	}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("%s = %+v, want %+v", what, r, want)
+	}
+	return r
+}
+
 // run runs the install command as a node would, with the given parser version.
 func (n *node) run(t *testing.T, version string, fail bool) (InstallReport, string, error) {
 	t.Helper()
@@ -123,14 +137,7 @@ func TestInstallAppArmor4(t *testing.T) {
 	n := newNode(t)
 	prof, local := n.profile.Files[0], n.profile.Files[1]
 
-	r, stderr, err := n.run(t, "4.1.0", false)
-	if err != nil {
-		t.Fatalf("first install: %v\n%s", err, stderr)
-	}
-	want := InstallReport{Installed: []string{prof.Path, local.Path}, Loaded: true}
-	if !reflect.DeepEqual(r, want) {
-		t.Fatalf("first install = %+v, want %+v", r, want)
-	}
+	n.install(t, "first install", "4.1.0", InstallReport{Installed: []string{prof.Path, local.Path}, Loaded: true})
 	assertFile(t, prof)
 	assertFile(t, local)
 	if got := n.loads(t); got != 1 {
@@ -143,13 +150,8 @@ func TestInstallAppArmor4(t *testing.T) {
 
 	// Same content, profile loaded: nothing is written or loaded.
 	n.markLoaded(t)
-	r, stderr, err = n.run(t, "4.1.0", false)
-	if err != nil {
-		t.Fatalf("second install: %v\n%s", err, stderr)
-	}
-	want = InstallReport{Unchanged: []string{prof.Path, local.Path}}
-	if !reflect.DeepEqual(r, want) || r.Changed() {
-		t.Fatalf("second install = %+v, want %+v", r, want)
+	if r := n.install(t, "second install", "4.1.0", InstallReport{Unchanged: []string{prof.Path, local.Path}}); r.Changed() {
+		t.Fatalf("second install = %+v, which says it changed something", r)
 	}
 	if got := n.loads(t); got != 1 {
 		t.Fatalf("parser loads = %d after an unchanged install, want 1", got)
@@ -159,14 +161,7 @@ func TestInstallAppArmor4(t *testing.T) {
 	if err := os.WriteFile(prof.Path, []byte("profile lxc-docker-secure {}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, stderr, err = n.run(t, "4.1.0", false)
-	if err != nil {
-		t.Fatalf("repair: %v\n%s", err, stderr)
-	}
-	want = InstallReport{Installed: []string{prof.Path}, Unchanged: []string{local.Path}, Loaded: true}
-	if !reflect.DeepEqual(r, want) {
-		t.Fatalf("repair = %+v, want %+v", r, want)
-	}
+	n.install(t, "repair", "4.1.0", InstallReport{Installed: []string{prof.Path}, Unchanged: []string{local.Path}, Loaded: true})
 	assertFile(t, prof)
 
 	// Files current but the profile is not loaded (e.g. a parser run failed
@@ -174,28 +169,14 @@ func TestInstallAppArmor4(t *testing.T) {
 	if err := os.WriteFile(n.kernel, []byte("lxc-container-default-cgns (enforce)\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, stderr, err = n.run(t, "4.1.0", false)
-	if err != nil {
-		t.Fatalf("reload: %v\n%s", err, stderr)
-	}
-	want = InstallReport{Unchanged: []string{prof.Path, local.Path}, Loaded: true}
-	if !reflect.DeepEqual(r, want) {
-		t.Fatalf("reload = %+v, want %+v", r, want)
-	}
+	n.install(t, "reload", "4.1.0", InstallReport{Unchanged: []string{prof.Path, local.Path}, Loaded: true})
 }
 
 func TestInstallAppArmor3(t *testing.T) {
 	n := newNode(t)
 	prof, local := n.profile.Files[0], n.profile.Files[1]
 
-	r, stderr, err := n.run(t, "3.0.8", false)
-	if err != nil {
-		t.Fatalf("install: %v\n%s", err, stderr)
-	}
-	want := InstallReport{Installed: []string{prof.Path}, Skipped: []string{local.Path}, Loaded: true}
-	if !reflect.DeepEqual(r, want) {
-		t.Fatalf("install = %+v, want %+v", r, want)
-	}
+	n.install(t, "install", "3.0.8", InstallReport{Installed: []string{prof.Path}, Skipped: []string{local.Path}, Loaded: true})
 	if _, err := os.Stat(local.Path); !os.IsNotExist(err) {
 		t.Fatalf("the AppArmor 4 include was installed on an AppArmor 3 node (stat: %v)", err)
 	}
@@ -209,14 +190,7 @@ func TestInstallAppArmor3(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.markLoaded(t)
-	r, stderr, err = n.run(t, "3.0.8", false)
-	if err != nil {
-		t.Fatalf("downgrade: %v\n%s", err, stderr)
-	}
-	want = InstallReport{Unchanged: []string{prof.Path}, Removed: []string{local.Path}, Loaded: true}
-	if !reflect.DeepEqual(r, want) {
-		t.Fatalf("downgrade = %+v, want %+v", r, want)
-	}
+	n.install(t, "downgrade", "3.0.8", InstallReport{Unchanged: []string{prof.Path}, Removed: []string{local.Path}, Loaded: true})
 	if _, err := os.Stat(local.Path); !os.IsNotExist(err) {
 		t.Fatalf("our include is still there: %v", err)
 	}
@@ -224,7 +198,8 @@ func TestInstallAppArmor3(t *testing.T) {
 	if err := os.WriteFile(local.Path, own, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r, stderr, err = n.run(t, "3.0.8", false); err != nil {
+	r, stderr, err := n.run(t, "3.0.8", false)
+	if err != nil {
 		t.Fatalf("own include: %v\n%s", err, stderr)
 	}
 	if got, _ := os.ReadFile(local.Path); !bytes.Equal(got, own) || len(r.Removed) != 0 {

@@ -65,6 +65,40 @@ func hexPort(field string) (int, error) {
 	return int(p), err
 }
 
+// polling calls a function at once and then every interval, from start until
+// end.
+type polling struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (p *polling) start(interval time.Duration, poll func()) {
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			poll()
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// end stops polling and waits for the last call to return. It does nothing
+// when polling is not running.
+func (p *polling) end() {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+		p.stop = nil
+	}
+}
+
 // ConnTracker collects the distinct TCP connections made to a set of server
 // ports (the simulator's SSH servers) by reading /proc/net/tcp{,6}.
 type ConnTracker struct {
@@ -73,8 +107,7 @@ type ConnTracker struct {
 	mu     sync.Mutex
 	before map[TCPConn]bool
 	seen   map[TCPConn]bool
-	stop   chan struct{}
-	done   chan struct{}
+	polling
 }
 
 // NewConnTracker tracks connections to ports. procRoot is "/proc" outside
@@ -116,20 +149,7 @@ func (t *ConnTracker) Start(interval time.Duration) error {
 		return err
 	}
 	t.before, t.seen = before, map[TCPConn]bool{}
-	t.stop, t.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(t.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			t.poll()
-			select {
-			case <-t.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	t.start(interval, t.poll)
 	return nil
 }
 
@@ -150,8 +170,7 @@ func (t *ConnTracker) poll() {
 // Stop ends polling, reads one last time and returns the number of new
 // connections per server port.
 func (t *ConnTracker) Stop() map[int]int {
-	close(t.stop)
-	<-t.done
+	t.end()
 	t.poll()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -191,8 +210,7 @@ type MemWatcher struct {
 	mu   sync.Mutex
 	peak int64
 	pids map[int]bool
-	stop chan struct{}
-	done chan struct{}
+	polling
 }
 
 // NewMemWatcher watches processes whose /proc/<pid>/exe is exe.
@@ -202,20 +220,7 @@ func NewMemWatcher(procRoot, exe string) *MemWatcher {
 
 // Start polls every interval until Stop.
 func (w *MemWatcher) Start(interval time.Duration) {
-	w.stop, w.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			w.Poll()
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	w.start(interval, w.Poll)
 }
 
 // Poll reads the status of every matching process once.
@@ -250,11 +255,7 @@ func (w *MemWatcher) Poll() {
 
 // Stop ends polling.
 func (w *MemWatcher) Stop() {
-	if w.stop != nil {
-		close(w.stop)
-		<-w.done
-		w.stop = nil
-	}
+	w.end()
 }
 
 // Peak returns the largest VmHWM seen in bytes and how many processes were

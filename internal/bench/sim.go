@@ -18,22 +18,30 @@ import (
 	"time"
 )
 
-// SimStart is the start line cmd/pvesim prints when ready.
+// SimStart is the part of the start line cmd/pvesim prints when ready that
+// the bench and the demo use.
 type SimStart struct {
 	Endpoint string `json:"endpoint"`
 	CAFile   string `json:"ca_file"`
-	// APIToken is the least-privilege token the bench runs with.
+	// APIToken is the least-privilege, privilege-separated token the tools
+	// run with, as a real cluster should.
 	APIToken string   `json:"provider_token"`
 	Nodes    []string `json:"nodes"`
-	SSH      *struct {
-		User           string `json:"user"`
-		PrivateKeyFile string `json:"private_key_file"`
-		KnownHostsFile string `json:"known_hosts_file"`
-		Nodes          map[string]struct {
-			Host string `json:"host"`
-			Port int    `json:"port"`
-		} `json:"nodes"`
-	} `json:"ssh"`
+	SSH      *SimSSH  `json:"ssh"`
+}
+
+// SimSSH is how to reach the simulated nodes over SSH.
+type SimSSH struct {
+	User           string             `json:"user"`
+	PrivateKeyFile string             `json:"private_key_file"`
+	KnownHostsFile string             `json:"known_hosts_file"`
+	Nodes          map[string]SimNode `json:"nodes"`
+}
+
+// SimNode is one node's SSH endpoint.
+type SimNode struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
 }
 
 // Sim is a running pvesim process.

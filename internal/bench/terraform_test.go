@@ -7,18 +7,8 @@ import (
 
 func simStart() SimStart {
 	s := SimStart{Endpoint: "https://127.0.0.1:8006/", CAFile: "/s/ca.pem", APIToken: "root@pam!phoenix=secret", Nodes: []string{"pve1", "pve2"}}
-	s.SSH = &struct {
-		User           string `json:"user"`
-		PrivateKeyFile string `json:"private_key_file"`
-		KnownHostsFile string `json:"known_hosts_file"`
-		Nodes          map[string]struct {
-			Host string `json:"host"`
-			Port int    `json:"port"`
-		} `json:"nodes"`
-	}{User: "root", PrivateKeyFile: "/s/id", KnownHostsFile: "/s/kh", Nodes: map[string]struct {
-		Host string `json:"host"`
-		Port int    `json:"port"`
-	}{"pve1": {"127.0.0.1", 2201}, "pve2": {"127.0.0.1", 2202}}}
+	s.SSH = &SimSSH{User: "root", PrivateKeyFile: "/s/id", KnownHostsFile: "/s/kh",
+		Nodes: map[string]SimNode{"pve1": {"127.0.0.1", 2201}, "pve2": {"127.0.0.1", 2202}}}
 	return s
 }
 

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/bench"
 )
 
 // Options configure Run.
@@ -180,25 +182,6 @@ func (d *demo) build(ctx context.Context) error {
 	return nil
 }
 
-// startLine is the part of pvesim's start line the demo uses.
-type startLine struct {
-	Endpoint string `json:"endpoint"`
-	CAFile   string `json:"ca_file"`
-	// APIToken is the least-privilege, privilege-separated token the demo
-	// runs with, as a real cluster should.
-	APIToken string   `json:"provider_token"`
-	Nodes    []string `json:"nodes"`
-	SSH      *struct {
-		User           string `json:"user"`
-		PrivateKeyFile string `json:"private_key_file"`
-		KnownHostsFile string `json:"known_hosts_file"`
-		Nodes          map[string]struct {
-			Host string `json:"host"`
-			Port int    `json:"port"`
-		} `json:"nodes"`
-	} `json:"ssh"`
-}
-
 func (d *demo) startSim(ctx context.Context) error {
 	state := filepath.Join(d.tmp, "pvesim")
 	simLog := filepath.Join(d.tmp, "pvesim.log")
@@ -237,7 +220,7 @@ func (d *demo) startSim(ctx context.Context) error {
 	case <-ctx.Done():
 		return errInterrupted
 	}
-	var sl startLine
+	var sl bench.SimStart
 	if err := json.Unmarshal([]byte(line), &sl); err != nil {
 		return fmt.Errorf("pvesim start line: %w", err)
 	}

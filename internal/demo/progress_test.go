@@ -69,6 +69,15 @@ func stripTimes(s string) string {
 	return regexp.MustCompile(`(?m)^\[\s*[0-9.]+s\] `).ReplaceAllString(s, "")
 }
 
+// wantPrinted checks the lines printed to out, without their times.
+func wantPrinted(t *testing.T, out *bytes.Buffer, lines ...string) {
+	t.Helper()
+	want := strings.Join(lines, "\n") + "\n"
+	if got := stripTimes(out.String()); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 func TestLogRendererNamesContainers(t *testing.T) {
 	p, out := testPrinter()
 	r := newLogRenderer(p, map[string]string{"9100": "phoenix_lxc_container.docker"})
@@ -81,14 +90,11 @@ func TestLogRendererNamesContainers(t *testing.T) {
 	for _, l := range []string{logResult, logTest, logCreate, logSDK, logAA} {
 		r.render(l)
 	}
-	want := strings.Join([]string{
+	wantPrinted(t, out,
 		"    phoenix_lxc_container.docker: container: Docker install script (idempotent)",
 		"    phoenix_lxc_container.docker:   test_case_docker_hello_world: passed",
 		"    CT 9101: create task UPID:pve1:000056EA:00650B85:6B091DC1:vzcreate:9101:root@pam!phoenix:",
-	}, "\n") + "\n"
-	if got := stripTimes(out.String()); got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
+	)
 	// A request whose container never shows is printed at the end.
 	out.Reset()
 	r.render(strings.Replace(logNodeCmd, "277a00fd", "other", 1))
@@ -116,7 +122,7 @@ func TestUIRenderer(t *testing.T) {
 	} {
 		r.render(l)
 	}
-	want := strings.Join([]string{
+	wantPrinted(t, out,
 		"    note: the provider built from this tree is used (dev_overrides)",
 		"    phoenix_lxc_container.docker: creating",
 		"    phoenix_lxc_container.docker: still creating (10s elapsed)",
@@ -126,10 +132,7 @@ func TestUIRenderer(t *testing.T) {
 		"           last lines",
 		"    Apply complete! Resources: 1 added, 0 changed, 0 destroyed.",
 		"    not json",
-	}, "\n") + "\n"
-	if got := stripTimes(out.String()); got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
+	)
 	if len(r.errors) != 1 || !strings.Contains(r.errors[0], "Docker tests failed") {
 		t.Errorf("errors = %q", r.errors)
 	}

@@ -42,32 +42,19 @@ func TestFatalLine(t *testing.T) {
 	}
 }
 
-func TestParseInstallResult(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		want    InstallResult
-		wantErr string
-	}{
-		{name: "changed", out: "phoenix-docker: [check] change needed: x\nphoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1\n",
-			want: InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true}},
-		{name: "unchanged", out: "phoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0",
-			want: InstallResult{InstalledVersion: "26.1.3"}},
-		{name: "unknown keys ignored, CRLF", out: "phoenix-docker: result changed=0 installed_version=1 extra=x\r\n",
-			want: InstallResult{InstalledVersion: "1"}},
-		{name: "fatal", out: "phoenix-docker: [packages] E: boom\nFATAL: apt-get update failed after 3 attempts\n",
-			wantErr: "FATAL: apt-get update failed after 3 attempts"},
-		{name: "no result", out: "phoenix-docker: [packages] installing\n", wantErr: "printed no result line"},
-		{name: "empty", out: "", wantErr: "printed no result line"},
-		{name: "no changed", out: "phoenix-docker: result installed_version=1\n", wantErr: "result line has no changed"},
-		{name: "bad changed", out: "phoenix-docker: result installed_version=1 changed=yes\n", wantErr: `changed="yes", want 0 or 1`},
-		{name: "no version", out: "phoenix-docker: result installed_version= changed=1\n", wantErr: "no installed_version"},
-		{name: "malformed", out: "phoenix-docker: result installed_version=1 changed\n", wantErr: `"changed" is not key=value`},
-		{name: "bracketed step is not the result", out: "phoenix-docker: [result] installed_version=1 changed=1\n", wantErr: "no result line"},
-	}
+// parseCase is an output of a script and what its parser makes of it: the
+// value want, or an error containing wantErr when that is set.
+type parseCase[T comparable] struct {
+	name    string
+	out     string
+	want    T
+	wantErr string
+}
+
+func checkParses[T comparable](t *testing.T, parse func(string) (T, error), tests []parseCase[T]) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseInstallResult(tt.out)
+			got, err := parse(tt.out)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %+v, %v; want error containing %q", got, err, tt.wantErr)
@@ -84,13 +71,28 @@ func TestParseInstallResult(t *testing.T) {
 	}
 }
 
+func TestParseInstallResult(t *testing.T) {
+	checkParses(t, ParseInstallResult, []parseCase[InstallResult]{
+		{name: "changed", out: "phoenix-docker: [check] change needed: x\nphoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1\n",
+			want: InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true}},
+		{name: "unchanged", out: "phoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0",
+			want: InstallResult{InstalledVersion: "26.1.3"}},
+		{name: "unknown keys ignored, CRLF", out: "phoenix-docker: result changed=0 installed_version=1 extra=x\r\n",
+			want: InstallResult{InstalledVersion: "1"}},
+		{name: "fatal", out: "phoenix-docker: [packages] E: boom\nFATAL: apt-get update failed after 3 attempts\n",
+			wantErr: "FATAL: apt-get update failed after 3 attempts"},
+		{name: "no result", out: "phoenix-docker: [packages] installing\n", wantErr: "printed no result line"},
+		{name: "empty", out: "", wantErr: "printed no result line"},
+		{name: "no changed", out: "phoenix-docker: result installed_version=1\n", wantErr: "result line has no changed"},
+		{name: "bad changed", out: "phoenix-docker: result installed_version=1 changed=yes\n", wantErr: `changed="yes", want 0 or 1`},
+		{name: "no version", out: "phoenix-docker: result installed_version= changed=1\n", wantErr: "no installed_version"},
+		{name: "malformed", out: "phoenix-docker: result installed_version=1 changed\n", wantErr: `"changed" is not key=value`},
+		{name: "bracketed step is not the result", out: "phoenix-docker: [result] installed_version=1 changed=1\n", wantErr: "no result line"},
+	})
+}
+
 func TestParseCheckResult(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		want    CheckResult
-		wantErr string
-	}{
+	checkParses(t, ParseCheckResult, []parseCase[CheckResult]{
 		{name: "active", out: "phoenix-docker: [check] docker service is active (version 1)\nphoenix-docker: check service_active=1 installed_version=5:27.3.1-1\n",
 			want: CheckResult{ServiceActive: true, InstalledVersion: "5:27.3.1-1"}},
 		{name: "inactive is not an error", out: "phoenix-docker: check service_active=0 installed_version=1\nFATAL: docker service is not active (state: inactive)\n",
@@ -101,24 +103,7 @@ func TestParseCheckResult(t *testing.T) {
 		{name: "nothing", out: "bash: line 1: systemctl: command not found\n", wantErr: "printed no check line"},
 		{name: "bad flag", out: "phoenix-docker: check service_active=maybe installed_version=\n", wantErr: `service_active="maybe"`},
 		{name: "missing flag", out: "phoenix-docker: check installed_version=1\n", wantErr: "no service_active"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseCheckResult(tt.out)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("got %+v, %v; want error containing %q", got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestParseTestResults(t *testing.T) {

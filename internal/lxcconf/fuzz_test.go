@@ -2,8 +2,6 @@ package lxcconf
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,19 +9,8 @@ import (
 )
 
 func addSeeds(f *testing.F, add func(data []byte)) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range corpus(f) {
 		add(data)
-	}
-	for _, in := range roundTripInputs {
-		add([]byte(in))
 	}
 }
 

@@ -46,6 +46,28 @@ var roundTripInputs = map[string]string{
 	"vertical tab blank":    "\x0b\f\n",
 }
 
+// corpus is the configs every test of the whole format runs on: the
+// fixtures and roundTripInputs.
+func corpus(t testing.TB) [][]byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs [][]byte
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, data)
+	}
+	for _, in := range roundTripInputs {
+		inputs = append(inputs, []byte(in))
+	}
+	return inputs
+}
+
 func TestRoundTripFixtures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
 	if err != nil {
@@ -96,6 +118,14 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// wantEqual reports what (a value of a parsed config) unless it is want.
+func wantEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %q\nwant %q", what, any(got), any(want))
+	}
+}
+
 func sectionNames(c *Config) []string {
 	var names []string
 	for _, s := range c.Sections() {
@@ -110,16 +140,12 @@ func TestReadDockerFixture(t *testing.T) {
 	if main.Name() != "" {
 		t.Errorf("main name = %q", main.Name())
 	}
-	if got, want := sectionNames(c), []string{"pve:pending", "pre-docker", "pre-upgrade"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("sections = %q, want %q", got, want)
-	}
+	wantEqual(t, "sections", sectionNames(c), []string{"pve:pending", "pre-docker", "pre-upgrade"})
 	var snaps []string
 	for _, s := range c.Snapshots() {
 		snaps = append(snaps, s.Name())
 	}
-	if want := []string{"pre-docker", "pre-upgrade"}; !reflect.DeepEqual(snaps, want) {
-		t.Errorf("snapshots = %q, want %q", snaps, want)
-	}
+	wantEqual(t, "snapshots", snaps, []string{"pre-docker", "pre-upgrade"})
 
 	wantDescr := "Docker host for CI: builds, registry and runners\n" +
 		"Owner: Jürgen Müller — see https://wiki.lan/docker-01\n" +
@@ -166,20 +192,14 @@ func TestReadDockerFixture(t *testing.T) {
 		}
 	}
 
-	wantKeys := []string{"description", "arch", "cores", "features", "hostname", "memory", "nameserver", "net0",
-		"onboot", "ostype", "parent", "rootfs", "searchdomain", "startup", "swap", "tags", "unprivileged", "unused0"}
-	if got := main.Keys(); !reflect.DeepEqual(got, wantKeys) {
-		t.Errorf("Keys = %q\nwant %q", got, wantKeys)
-	}
-	wantLXC := []KV{
+	wantEqual(t, "Keys", main.Keys(), []string{"description", "arch", "cores", "features", "hostname", "memory", "nameserver", "net0",
+		"onboot", "ostype", "parent", "rootfs", "searchdomain", "startup", "swap", "tags", "unprivileged", "unused0"})
+	wantEqual(t, "LXC", main.LXC(), []KV{
 		{"lxc.apparmor.profile", "lxc-docker-secure"},
 		{"lxc.cgroup2.devices.allow", "c 10:200 rwm"},
 		{"lxc.mount.entry", "/dev/net/tun dev/net/tun none bind,create=file"},
 		{"lxc.mount.entry", "/srv/registry srv/registry none bind,create=dir 0 0"},
-	}
-	if got := main.LXC(); !reflect.DeepEqual(got, wantLXC) {
-		t.Errorf("LXC = %q\nwant %q", got, wantLXC)
-	}
+	})
 	if got := c.Section("pre-docker").LXC(); got != nil {
 		t.Errorf("pre-docker LXC = %q, want none", got)
 	}
@@ -194,9 +214,7 @@ func TestReadDockerFixture(t *testing.T) {
 func TestReadHandEditedFixture(t *testing.T) {
 	c := mustParse(t, readFixture(t, "handedited-300.conf"))
 	main := c.Main()
-	if got, want := sectionNames(c), []string{"Snap_1", "pve:pending"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("sections = %q, want %q", got, want)
-	}
+	wantEqual(t, "sections", sectionNames(c), []string{"Snap_1", "pve:pending"})
 	wantDescr := "legacy: single line" + " a hand written comment, which PVE reads as description\n"
 	if got := main.Description(); got != wantDescr {
 		t.Errorf("description = %q, want %q", got, wantDescr)
@@ -217,18 +235,13 @@ func TestReadHandEditedFixture(t *testing.T) {
 			t.Errorf("Get(%q) = %q, want unset (PVE cannot parse that line)", k, got)
 		}
 	}
-	if got, want := main.Keys(), []string{"description", "arch", "memory", "hostname", "mp0"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Keys = %q, want %q", got, want)
-	}
-	wantLXC := []KV{
+	wantEqual(t, "Keys", main.Keys(), []string{"description", "arch", "memory", "hostname", "mp0"})
+	wantEqual(t, "LXC", main.LXC(), []KV{
 		{"lxc.cgroup2.devices.allow", "a"},
 		{"lxc.idmap", "u 0 100000 65536"},
 		{"lxc.idmap", "g 0 100000 65536"},
 		{"lxc.mount.auto", "proc:rw sys:rw"},
-	}
-	if got := main.LXC(); !reflect.DeepEqual(got, wantLXC) {
-		t.Errorf("LXC = %q\nwant %q", got, wantLXC)
-	}
+	})
 	snap := c.Section("Snap_1")
 	if got, _ := snap.Get("snapstate"); got != "prepare" {
 		t.Errorf("snapstate = %q", got)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -102,21 +101,7 @@ func TestMatchesPerlReference(t *testing.T) {
 	if err := exec.Command(perl, "-MEncode", "-e", "1").Run(); err != nil {
 		t.Skip("perl lacks the core Encode module: the Perl reference comparison needs it")
 	}
-	var inputs [][]byte
-	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, data)
-	}
-	for _, in := range roundTripInputs {
-		inputs = append(inputs, []byte(in))
-	}
+	inputs := corpus(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
 		inputs = append(inputs, randomConfig(r))

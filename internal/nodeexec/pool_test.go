@@ -242,21 +242,10 @@ func TestHostKeyTrustOnFirstUse(t *testing.T) {
 		c.TrustOnFirstUse = true
 	})
 	// Several concurrent first runs must record the key once.
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Go(func() {
-			_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}})
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrently(t, 4, func(int) error {
+		_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}})
+		return err
+	})()
 	content, err := os.ReadFile(khFile)
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +292,28 @@ func TestHostKeyTrustOnFirstUseAppendsAfterUnterminatedLine(t *testing.T) {
 	}
 }
 
+// knowOnly makes key the only one known_hosts records for the node, and
+// returns its line.
+func (f *fixture) knowOnly(t *testing.T, key ssh.PublicKey) string {
+	t.Helper()
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.srv.port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
+	if err := os.WriteFile(f.cfg.KnownHostsFile, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+// runWithChangedKey runs a command that must fail with a HostKeyChangedError.
+func (f *fixture) runWithChangedKey(t *testing.T) error {
+	t.Helper()
+	_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "touch", Argv: []string{"touch", "executed"}})
+	var changed *HostKeyChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("want *HostKeyChangedError, got %T %v", err, err)
+	}
+	return err
+}
+
 func TestHostKeyChangedIsAlwaysAnError(t *testing.T) {
 	for _, tofu := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tofu=%v", tofu), func(t *testing.T) {
@@ -310,16 +321,8 @@ func TestHostKeyChangedIsAlwaysAnError(t *testing.T) {
 			f := newFixture(t, serverOptions{}, func(c *Config) {
 				c.TrustOnFirstUse = tofu
 			})
-			oldLine := fmt.Sprintf("[127.0.0.1]:%d %s", f.srv.port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(old))))
-			if err := os.WriteFile(f.cfg.KnownHostsFile, []byte(oldLine+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "touch", Argv: []string{"touch", "executed"}})
-			var changed *HostKeyChangedError
-			if !errors.As(err, &changed) {
-				t.Fatalf("want *HostKeyChangedError, got %T %v", err, err)
-			}
-			msg := err.Error()
+			oldLine := f.knowOnly(t, old)
+			msg := f.runWithChangedKey(t).Error()
 			for _, want := range []string{
 				ssh.FingerprintSHA256(old),
 				ssh.FingerprintSHA256(f.srv.hostKeys[0].PublicKey()),
@@ -343,38 +346,31 @@ func TestHostKeyChangedTypeNoLongerOffered(t *testing.T) {
 	// Only an ECDSA key is recorded; the node now offers only ed25519.
 	ec := newECDSASigner(t).PublicKey()
 	f := newFixture(t, serverOptions{}, func(c *Config) { c.TrustOnFirstUse = true })
-	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.srv.port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ec))))
-	if err := os.WriteFile(f.cfg.KnownHostsFile, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "touch", Argv: []string{"touch", "executed"}})
-	var changed *HostKeyChangedError
-	if !errors.As(err, &changed) {
-		t.Fatalf("want *HostKeyChangedError, got %T %v", err, err)
-	}
+	f.knowOnly(t, ec)
+	err := f.runWithChangedKey(t)
 	if !strings.Contains(err.Error(), ssh.FingerprintSHA256(ec)) || !strings.Contains(err.Error(), "none of the key types") {
 		t.Fatalf("unexpected message: %v", err)
 	}
 	assertNothingExecuted(t, f)
 }
 
-func TestAuthPassword(t *testing.T) {
-	f := newFixture(t, serverOptions{password: "s3cret-pw", user: "root"}, func(c *Config) {
-		c.PrivateKey = ""
-		c.Password = "s3cret-pw"
-	})
-	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestAuthKeyboardInteractive(t *testing.T) {
-	f := newFixture(t, serverOptions{kbdInt: "s3cret-pw"}, func(c *Config) {
-		c.PrivateKey = ""
-		c.Password = "s3cret-pw"
-	})
-	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}}); err != nil {
-		t.Fatal(err)
+func TestAuthPasswordMethods(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts serverOptions
+	}{
+		{"Password", serverOptions{password: "s3cret-pw", user: "root"}},
+		{"KeyboardInteractive", serverOptions{kbdInt: "s3cret-pw"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts, func(c *Config) {
+				c.PrivateKey = ""
+				c.Password = "s3cret-pw"
+			})
+			if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -437,24 +433,13 @@ func TestAuthAgent(t *testing.T) {
 
 func TestPoolUsesOneConnectionPerNode(t *testing.T) {
 	f := newFixture(t, serverOptions{}, nil)
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Go(func() {
-			res, err := f.pool.Run(t.Context(), "pve1", Command{Op: "echo", Argv: []string{"echo", fmt.Sprint(i)}})
-			if err == nil && string(res.Stdout) != fmt.Sprintf("%d\n", i) {
-				err = fmt.Errorf("run %d got %q", i, res.Stdout)
-			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	concurrently(t, 20, func(i int) error {
+		res, err := f.pool.Run(t.Context(), "pve1", Command{Op: "echo", Argv: []string{"echo", fmt.Sprint(i)}})
+		if err == nil && string(res.Stdout) != fmt.Sprintf("%d\n", i) {
+			err = fmt.Errorf("run %d got %q", i, res.Stdout)
 		}
-	}
+		return err
+	})()
 	if n := f.srv.connections(); n != 1 {
 		t.Fatalf("connections opened = %d, want 1", n)
 	}
@@ -474,14 +459,10 @@ func TestPoolBoundsConcurrentSessions(t *testing.T) {
 		return 0, true
 	}
 	const n = 6
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() {
-			_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "gate", Argv: []string{"gate"}})
-			errs <- err
-		})
-	}
+	wait := concurrently(t, n, func(int) error {
+		_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "gate", Argv: []string{"gate"}})
+		return err
+	})
 	waitFor(t, "two sessions active", func() bool {
 		f.srv.mu.Lock()
 		defer f.srv.mu.Unlock()
@@ -490,13 +471,7 @@ func TestPoolBoundsConcurrentSessions(t *testing.T) {
 	for range n {
 		release <- struct{}{}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	wait()
 	_, execs, maxActive := f.srv.stats()
 	if len(execs) != n || maxActive != 2 {
 		t.Fatalf("ran %d commands with at most %d at once; want %d with at most 2", len(execs), maxActive, n)

@@ -350,22 +350,40 @@ func sendExit(ch ssh.Channel, status int) {
 	_ = ch.Close()
 }
 
+// concurrently starts run n times at once; the wait it returns waits for
+// them and fails the test with the first error.
+func concurrently(t *testing.T, n int, run func(i int) error) (wait func()) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() { errs <- run(i) })
+	}
+	return func() {
+		t.Helper()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 func newEd25519Signer(t testing.TB) ssh.Signer {
-	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return mustSigner(t, priv, err)
 }
 
 func newECDSASigner(t testing.TB) ssh.Signer {
-	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return mustSigner(t, priv, err)
+}
+
+// mustSigner is the signer of a newly generated key (err is the
+// generation's).
+func mustSigner(t testing.TB, priv any, err error) ssh.Signer {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}

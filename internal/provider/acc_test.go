@@ -145,6 +145,21 @@ func (e *accEnv) simOnly(what string) bool {
 	return true
 }
 
+// requirePhoenix is the terraform block every test configuration starts
+// with.
+const requirePhoenix = "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n"
+
+// simConfigDir is the environment of a test that only the simulator can run
+// (why says what it needs), and an empty directory for its configuration.
+func simConfigDir(t *testing.T, why string) (*accEnv, string) {
+	t.Helper()
+	e := newAccEnv(t)
+	if e.sim == nil {
+		t.Skip(why)
+	}
+	return e, t.TempDir()
+}
+
 // providerHCL is the provider block for the environment.
 func (e *accEnv) providerHCL() string {
 	var ssh strings.Builder

@@ -108,12 +108,7 @@ type badCase struct {
 }
 
 // badBase is the valid configuration every case starts from.
-const badBase = `terraform {
-  required_providers {
-    phoenix = { source = "phoenix-hypervisor/phoenix" }
-  }
-}
-
+const badBase = requirePhoenix + `
 provider "phoenix" {
   endpoint       = %q
   api_token      = %q

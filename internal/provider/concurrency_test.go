@@ -121,7 +121,7 @@ func runConcurrency(t *testing.T, name string, nodes []string, n int) concurrenc
 		quoted[i] = fmt.Sprintf("%q", node)
 	}
 	config := func(description string) string {
-		return "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n" + e.providerHCL() + fmt.Sprintf(`
+		return requirePhoenix + e.providerHCL() + fmt.Sprintf(`
 locals {
   nodes = [%s]
 }

@@ -421,7 +421,7 @@ func (r *faultRun) config(c faultCase, updated bool) string {
 	if c.timeouts != "" {
 		ct.Extra += "  timeouts {\n    " + c.timeouts + "\n  }\n"
 	}
-	return "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n" + env.containerConfig(ct)
+	return requirePhoenix + env.containerConfig(ct)
 }
 
 func (r *faultRun) write(c faultCase, updated bool) {

@@ -129,13 +129,7 @@ resource "phoenix_lxc_container" "test" {
 // and lxc_config come from a variable, unknown while validating.
 func TestValidateDynamicBlocks(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir+"/main.tf", `
-terraform {
-  required_providers {
-    phoenix = { source = "phoenix-hypervisor/phoenix" }
-  }
-}
-variable "cts" {
+	writeFile(t, dir+"/main.tf", requirePhoenix+`variable "cts" {
   type = map(object({ nets = list(object({ name = string, bridge = string })), lxc = list(object({ key = string, value = string })) }))
 }
 resource "phoenix_lxc_container" "ct" {

@@ -256,6 +256,53 @@ func (e *accEnv) checkNoContainers() resource.TestCheckFunc {
 	}
 }
 
+// failingTaskTest applies cfg while a task fails once: the apply fails with
+// errRe, the plan after it (checked by check, if not nil) takes action on the
+// container, and once the fault is gone one apply converges, leaving exactly
+// one container and an empty plan.
+func (e *accEnv) failingTaskTest(t *testing.T, cfg string, fault pvesim.TaskFault, errRe *regexp.Regexp, action plancheck.ResourceActionType, check resource.TestCheckFunc) {
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &fault}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg,
+				ExpectError: errRe,
+			},
+			{
+				Config:             cfg,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, action)},
+				},
+				Check: check,
+			},
+			{
+				PreConfig: e.sim.ClearFaults,
+				Config:    cfg,
+				Check: func(*terraform.State) error {
+					if n := len(e.containers()); n != 1 {
+						return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
+					}
+					return nil
+				},
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
 func TestAccLXCContainer_drift(t *testing.T) {
 	e := newAccEnv(t)
 	cfg := e.containerConfig(ctConfig{VMID: 4110, Memory: 1024, Unprivileged: true})
@@ -521,109 +568,52 @@ resource "phoenix_lxc_container" "fleet" {
 	})
 }
 
-func TestAccLXCContainer_createTaskFails(t *testing.T) {
-	e := newAccEnv(t)
-	if !e.simOnly("a failing create task") {
-		t.Skip("needs the simulator's fault injection")
-	}
-	cfg := e.containerConfig(ctConfig{VMID: 4140, Unprivileged: true})
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig: func() {
-					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"}}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:      cfg,
-				ExpectError: regexp.MustCompile(`(?s)disk quota exceeded.*UPID:` + e.node + `:`),
-			},
-			{
-				// Proxmox VE removes a container whose create task failed: the
-				// refresh finds nothing, nothing is orphaned, the plan creates it.
-				Config:             cfg,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: func(*terraform.State) error {
+// TestAccLXCContainer_taskFails applies a container while one of its tasks
+// fails once, for each task whose failure leaves a different state behind.
+func TestAccLXCContainer_taskFails(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		vmid   int
+		fault  pvesim.TaskFault
+		errRe  string // %s is the node
+		action plancheck.ResourceActionType
+		// noneLeft: the failed task left no container behind.
+		noneLeft bool
+	}{
+		{
+			// Proxmox VE removes a container whose create task failed: the
+			// refresh finds nothing, nothing is orphaned, the plan creates it.
+			name: "createTaskFails", vmid: 4140,
+			fault:  pvesim.TaskFault{Type: "vzcreate", Times: 1, Message: "unable to create CT 4140 - disk quota exceeded"},
+			errRe:  `(?s)disk quota exceeded.*UPID:%s:`,
+			action: plancheck.ResourceActionCreate, noneLeft: true,
+		},
+		{
+			// The created container is in state, tainted: the plan replaces it.
+			name: "startFailsKeepsContainer", vmid: 4150,
+			fault:  pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"},
+			errRe:  `(?s)Cannot start the container.*startup for container '4150' failed.*UPID:%s:`,
+			action: plancheck.ResourceActionDestroyBeforeCreate,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAccEnv(t)
+			if !e.simOnly("a failing " + tc.fault.Type + " task") {
+				t.Skip("needs the simulator's fault injection")
+			}
+			var check resource.TestCheckFunc
+			if tc.noneLeft {
+				check = func(*terraform.State) error {
 					if n := len(e.containers()); n != 0 {
 						return fmt.Errorf("a failed create left %d container(s) behind", n)
 					}
 					return nil
-				},
-			},
-			{
-				// Once the fault is gone one apply converges, with no orphan.
-				PreConfig: e.sim.ClearFaults,
-				Config:    cfg,
-				Check: func(*terraform.State) error {
-					if n := len(e.containers()); n != 1 {
-						return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
-					}
-					return nil
-				},
-			},
-			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
-		},
-		CheckDestroy: e.checkNoContainers(),
-	})
-}
-
-func TestAccLXCContainer_startFailsKeepsContainer(t *testing.T) {
-	e := newAccEnv(t)
-	if !e.simOnly("a failing start task") {
-		t.Skip("needs the simulator's fault injection")
+				}
+			}
+			e.failingTaskTest(t, e.containerConfig(ctConfig{VMID: tc.vmid, Unprivileged: true}), tc.fault,
+				regexp.MustCompile(fmt.Sprintf(tc.errRe, regexp.QuoteMeta(e.node))), tc.action, check)
+		})
 	}
-	cfg := e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true})
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig: func() {
-					if err := e.sim.AddFault(pvesim.Fault{TaskFail: &pvesim.TaskFault{Type: "vzstart", Times: 1, Message: "startup for container '4150' failed"}}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:      cfg,
-				ExpectError: regexp.MustCompile(`(?s)Cannot start the container.*startup for container '4150' failed.*UPID:`),
-			},
-			{
-				// The created container is in state, tainted: the plan replaces it.
-				Config:             cfg,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
-			},
-			{
-				// One apply converges and leaves exactly one container.
-				PreConfig: e.sim.ClearFaults,
-				Config:    cfg,
-				Check: func(*terraform.State) error {
-					if n := len(e.containers()); n != 1 {
-						return fmt.Errorf("the cluster holds %d containers, want exactly 1", n)
-					}
-					return nil
-				},
-			},
-			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
-		},
-		CheckDestroy: e.checkNoContainers(),
-	})
 }
 
 func TestAccLXCContainer_dataSourceAndWriteOnlyPassword(t *testing.T) {

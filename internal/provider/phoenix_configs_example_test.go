@@ -131,13 +131,7 @@ func (r *phoenixConfigsRun) write(maxDepth string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(r.dir, "main.tf"), `
-terraform {
-  required_providers {
-    phoenix = { source = "phoenix-hypervisor/phoenix" }
-  }
-}
-`+r.e.providerHCL()+fmt.Sprintf(`
+	writeFile(t, filepath.Join(r.dir, "main.tf"), requirePhoenix+r.e.providerHCL()+fmt.Sprintf(`
 module "phoenix" {
   source      = %q
   config_file = %q

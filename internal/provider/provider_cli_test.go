@@ -17,7 +17,7 @@ import (
 // -json" shows a user: every attribute described, secrets marked sensitive.
 func TestAccProviderSchemaThroughCLI(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "main.tf"), "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n")
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix)
 	out, err := runTerraform(t, dir, "providers", "schema", "-json")
 	if err != nil {
 		t.Fatalf("providers schema: %v\n%s", err, out)
@@ -143,7 +143,7 @@ func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
 func planDiagnostics(t *testing.T, hcl string) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "main.tf"), "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\nprovider \"phoenix\" {}\n"+hcl)
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+"provider \"phoenix\" {}\n"+hcl)
 	out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-refresh=false")
 	if err != nil {
 		t.Fatalf("terraform plan: %v\n%s", err, out)

@@ -169,7 +169,6 @@ resource "phoenix_lxc_container" "test" {
 	if ticketProvider == tokenProvider {
 		t.Fatal("cannot switch the provider block to ticket authentication")
 	}
-	header := "terraform {\n  required_providers {\n    phoenix = { source = \"phoenix-hypervisor/phoenix\" }\n  }\n}\n"
 
 	fig := secretsFigures{
 		Command:   "TF_ACC=1 go test ./internal/provider -run '^TestAccSecretsNeverLeak$' -count=1 -v",
@@ -227,10 +226,10 @@ resource "phoenix_lxc_container" "test" {
 		}
 	}
 
-	writeFile(t, filepath.Join(dir, "main.tf"), header+tokenProvider+resourceHCL("created with an API token"))
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+tokenProvider+resourceHCL("created with an API token"))
 	run("apply (api_token)", "apply", "-auto-approve", "-input=false", "-no-color")
 	state("apply (api_token)")
-	writeFile(t, filepath.Join(dir, "main.tf"), header+ticketProvider+resourceHCL("updated with a ticket"))
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+ticketProvider+resourceHCL("updated with a ticket"))
 	run("plan (ticket)", "plan", "-input=false", "-no-color")
 	run("apply (ticket)", "apply", "-auto-approve", "-input=false", "-no-color")
 	state("apply (ticket)")
@@ -257,17 +256,8 @@ resource "phoenix_lxc_container" "test" {
 // the simulator's endpoint and token but not its CA: the read fails with the
 // message that says which certificate is not trusted and what to set.
 func TestAccTLSVerificationOnByDefault(t *testing.T) {
-	e := newAccEnv(t)
-	if e.sim == nil {
-		t.Skip("needs the simulator: its certificate is signed by a CA the system does not trust")
-	}
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "main.tf"), fmt.Sprintf(`terraform {
-  required_providers {
-    phoenix = { source = "phoenix-hypervisor/phoenix" }
-  }
-}
-provider "phoenix" {
+	e, dir := simConfigDir(t, "needs the simulator: its certificate is signed by a CA the system does not trust")
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+fmt.Sprintf(`provider "phoenix" {
   endpoint  = %q
   api_token = %q
 }
@@ -335,17 +325,8 @@ func TestTLSMinimumVersion(t *testing.T) {
 // TestAccInsecureOptionsWarnEveryRun plans twice with insecure = true and
 // ssh.trust_on_first_use = true: each run shows both warnings.
 func TestAccInsecureOptionsWarnEveryRun(t *testing.T) {
-	e := newAccEnv(t)
-	if e.sim == nil {
-		t.Skip("needs the simulator's endpoint")
-	}
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "main.tf"), fmt.Sprintf(`terraform {
-  required_providers {
-    phoenix = { source = "phoenix-hypervisor/phoenix" }
-  }
-}
-provider "phoenix" {
+	e, dir := simConfigDir(t, "needs the simulator's endpoint")
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+fmt.Sprintf(`provider "phoenix" {
   endpoint  = %q
   api_token = %q
   insecure  = true

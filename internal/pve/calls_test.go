@@ -81,28 +81,15 @@ func TestUpdateContainerConfig(t *testing.T) {
 
 func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	f := newFakePVE(t)
-	var calls atomic.Int32
-	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
-		if calls.Add(1) <= 2 {
-			writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
-			return
-		}
-		writeData(w, `null`)
-	})
-	f.handle("PUT /api2/json/nodes/pve1/lxc/103/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "detected modified configuration - file changed by other user? Try again.", `{"data":null}`)
-	})
-	f.handle("PUT /api2/json/nodes/pve1/lxc/104/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 503, "Service Unavailable", `{"data":null}`)
-	})
+	f.failFirst("PUT /api2/json/nodes/pve1/lxc/102/config", 2, 500, "CT is locked (backup)", `null`)
+	f.fail("PUT /api2/json/nodes/pve1/lxc/103/config", 500, "detected modified configuration - file changed by other user? Try again.")
+	f.fail("PUT /api2/json/nodes/pve1/lxc/104/config", 503, "Service Unavailable")
 	c, rec := f.client()
 
 	if err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "d"); err != nil {
 		t.Fatalf("locked twice then free: %v", err)
 	}
-	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/102/config"); n != 3 {
-		t.Errorf("locked PUT sent %d times, want 3", n)
-	}
+	f.wantSent("PUT", "/api2/json/nodes/pve1/lxc/102/config", 3)
 	if n := len(rec.all()); n != 2 {
 		t.Errorf("%d waits between attempts, want 2", n)
 	}
@@ -111,9 +98,7 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	if !IsDigestMismatch(err) {
 		t.Errorf("want a digest mismatch, got %v", err)
 	}
-	if n := f.count("PUT", "/api2/json/nodes/pve1/lxc/103/config"); n != 1 {
-		t.Errorf("digest mismatch retried: %d PUTs", n)
-	}
+	f.wantSent("PUT", "/api2/json/nodes/pve1/lxc/103/config", 1)
 
 	// A 5xx is repeated: the digest makes PVE refuse a repeat of a change
 	// it already made, so a lost answer cannot apply a change twice.
@@ -122,16 +107,12 @@ func TestUpdateRetriedOnLockAndTransientErrors(t *testing.T) {
 	if !IsTransient(err) || !errors.As(err, &re) {
 		t.Errorf("want the 503 after the retries, got %v", err)
 	}
-	if n, want := f.count("PUT", "/api2/json/nodes/pve1/lxc/104/config"), DefaultWritePolicy().MaxAttempts; n != want {
-		t.Errorf("a PUT failing with 503 was sent %d times, want %d", n, want)
-	}
+	f.wantSent("PUT", "/api2/json/nodes/pve1/lxc/104/config", DefaultWritePolicy().MaxAttempts)
 }
 
 func TestLockedUntilAttemptsRunOut(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
-	})
+	f.fail("PUT /api2/json/nodes/pve1/lxc/102/config", 500, "CT is locked (backup)")
 	c, _ := f.client()
 	c.writePolicy.MaxAttempts = 4
 	err := c.UpdateContainerConfig(t.Context(), "pve1", 102, map[string]string{"cores": "2"}, nil, "")
@@ -143,14 +124,7 @@ func TestLockedUntilAttemptsRunOut(t *testing.T) {
 
 func TestReadsRetriedOnTransient(t *testing.T) {
 	f := newFakePVE(t)
-	var calls atomic.Int32
-	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		if calls.Add(1) == 1 {
-			writeStatus(t, w, 500, "cluster not ready - no quorum?", `{"data":null}`)
-			return
-		}
-		writeData(w, `{"vmid":102,"status":"running","name":"ct","cpus":2,"maxmem":2147483648,"uptime":100,"lock":"","ha":{"managed":0}}`)
-	})
+	calls := f.failFirst("GET /api2/json/nodes/pve1/lxc/102/status/current", 1, 500, "cluster not ready - no quorum?", `{"vmid":102,"status":"running","name":"ct","cpus":2,"maxmem":2147483648,"uptime":100,"lock":"","ha":{"managed":0}}`)
 	c, _ := f.client()
 	st, err := c.ContainerStatus(t.Context(), "pve1", 102)
 	if err != nil {
@@ -168,9 +142,7 @@ func TestCreateNeverRepeatedBlindly(t *testing.T) {
 	// A 500 whose request took effect: the container exists (locked for
 	// creation), so the POST is not sent again and no UPID comes back.
 	f := newFakePVE(t)
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "unexpected server error", `{"data":null}`)
-	})
+	f.fail("POST /api2/json/nodes/pve1/lxc", 500, "unexpected server error")
 	f.handle("GET /api2/json/nodes/pve1/lxc/102/status/current", func(w http.ResponseWriter, _ *http.Request) {
 		writeData(w, `{"vmid":102,"status":"stopped","lock":"create"}`)
 	})
@@ -180,9 +152,7 @@ func TestCreateNeverRepeatedBlindly(t *testing.T) {
 	if err != nil || upid != "" {
 		t.Fatalf("want the creation adopted (no UPID, no error), got %q, %v", upid, err)
 	}
-	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
-		t.Errorf("create sent %d times", n)
-	}
+	f.wantSent("POST", "/api2/json/nodes/pve1/lxc", 1)
 	if f.requests()[0].Body["ostemplate"] != params["ostemplate"] {
 		t.Errorf("body %v", f.requests()[0].Body)
 	}
@@ -195,25 +165,14 @@ func TestCreateRepeatedWhenCheckedAbsent(t *testing.T) {
 	// A 503 whose request did not take effect: the container does not
 	// exist, so the POST is repeated and its UPID returned.
 	f := newFakePVE(t)
-	var posts atomic.Int32
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		if posts.Add(1) == 1 {
-			writeStatus(t, w, 503, "Service Unavailable", `{"data":null}`)
-			return
-		}
-		writeData(w, `"`+testUPID+`"`)
-	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/103/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist", `{"data":null}`)
-	})
+	posts := f.failFirst("POST /api2/json/nodes/pve1/lxc", 1, 503, "Service Unavailable", `"`+testUPID+`"`)
+	f.fail("GET /api2/json/nodes/pve1/lxc/103/status/current", 500, "Configuration file 'nodes/pve1/lxc/103.conf' does not exist")
 	c, rec := f.client()
 	upid, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "103"})
 	if err != nil || upid != testUPID {
 		t.Fatalf("got %q, %v", upid, err)
 	}
-	if n := f.count("GET", "/api2/json/nodes/pve1/lxc/103/status/current"); n != 1 {
-		t.Errorf("existence checked %d times, want 1", n)
-	}
+	f.wantSent("GET", "/api2/json/nodes/pve1/lxc/103/status/current", 1)
 	if n := posts.Load(); n != 2 {
 		t.Errorf("create sent %d times, want 2", n)
 	}
@@ -226,38 +185,26 @@ func TestCreateNotRepeatedWhenCheckFails(t *testing.T) {
 	// When the check itself fails, nobody knows whether the container
 	// exists: the create fails and names both errors.
 	f := newFakePVE(t)
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 502, "Bad Gateway", `{"data":null}`)
-	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/104/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 403, "Permission check failed", `{"data":null}`)
-	})
+	f.fail("POST /api2/json/nodes/pve1/lxc", 502, "Bad Gateway")
+	f.fail("GET /api2/json/nodes/pve1/lxc/104/status/current", 403, "Permission check failed")
 	c, _ := f.client()
 	_, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "104"})
 	if err == nil || !strings.Contains(err.Error(), "Bad Gateway") || !strings.Contains(err.Error(), "checking whether it took effect failed") {
 		t.Fatalf("got %v", err)
 	}
-	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
-		t.Errorf("create sent %d times, want 1", n)
-	}
+	f.wantSent("POST", "/api2/json/nodes/pve1/lxc", 1)
 }
 
 func TestDeleteCheckedAfterAmbiguousFailure(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("DELETE /api2/json/nodes/pve1/lxc/105", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "proxy timeout", `{"data":null}`)
-	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/105/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/105.conf' does not exist", `{"data":null}`)
-	})
+	f.fail("DELETE /api2/json/nodes/pve1/lxc/105", 500, "proxy timeout")
+	f.fail("GET /api2/json/nodes/pve1/lxc/105/status/current", 500, "Configuration file 'nodes/pve1/lxc/105.conf' does not exist")
 	c, _ := f.client()
 	upid, err := c.DeleteContainer(t.Context(), "pve1", 105, DeleteOptions{Purge: true})
 	if err != nil || upid != "" {
 		t.Fatalf("want the container found gone, got %q, %v", upid, err)
 	}
-	if n := f.count("DELETE", "/api2/json/nodes/pve1/lxc/105"); n != 1 {
-		t.Errorf("delete sent %d times, want 1", n)
-	}
+	f.wantSent("DELETE", "/api2/json/nodes/pve1/lxc/105", 1)
 }
 
 func TestWaitCreated(t *testing.T) {
@@ -270,9 +217,7 @@ func TestWaitCreated(t *testing.T) {
 		}
 		writeData(w, `{"vmid":106,"status":"stopped"}`)
 	})
-	f.handle("GET /api2/json/nodes/pve1/lxc/107/status/current", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/107.conf' does not exist", `{"data":null}`)
-	})
+	f.fail("GET /api2/json/nodes/pve1/lxc/107/status/current", 500, "Configuration file 'nodes/pve1/lxc/107.conf' does not exist")
 	c, _ := f.client()
 	if err := c.WaitCreated(t.Context(), "pve1", 106); err != nil {
 		t.Fatal(err)

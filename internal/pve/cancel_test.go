@@ -55,9 +55,7 @@ func TestWaitTaskStopsOnCancel(t *testing.T) {
 
 func TestLockedWriteStopsOnCancel(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("PUT /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "CT is locked (backup)", `{"data":null}`)
-	})
+	f.fail("PUT /api2/json/nodes/pve1/lxc/102/config", 500, "CT is locked (backup)")
 	c, _ := f.client()
 	c.sleep = sleepCtx
 	c.writePolicy.Initial, c.writePolicy.Max = 5*time.Second, 5*time.Second
@@ -96,7 +94,5 @@ func TestCreateStopsOnCancelDuringSlowAnswer(t *testing.T) {
 	if after > cancelBound {
 		t.Errorf("the create returned %v after the cancel", after)
 	}
-	if n := f.count("POST", "/api2/json/nodes/pve1/lxc"); n != 1 {
-		t.Errorf("create sent %d times", n)
-	}
+	f.wantSent("POST", "/api2/json/nodes/pve1/lxc", 1)
 }

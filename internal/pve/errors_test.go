@@ -22,6 +22,20 @@ func firstRead(t *testing.T, c *Client) error {
 	return err
 }
 
+// connRead makes the first read with cfg and checks that it fails with a
+// ConnError of the kind (named what in the failure) whose message holds each
+// of wants.
+func connRead(t *testing.T, cfg Config, kind ConnKind, what string, wants ...string) error {
+	t.Helper()
+	err := firstRead(t, newClient(t, cfg))
+	var ce *ConnError
+	if !errors.As(err, &ce) || ce.Kind != kind {
+		t.Fatalf("want a ConnError of kind %s, got %T %v", what, err, err)
+	}
+	wantInMessage(t, err, wants...)
+	return err
+}
+
 func TestConnectionRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,26 +45,13 @@ func TestConnectionRefused(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Endpoint: "https://" + addr, APIToken: "root@pam!tf=secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = firstRead(t, c)
-	var ce *ConnError
-	if !errors.As(err, &ce) || ce.Kind != ConnRefused {
-		t.Fatalf("want a ConnError of kind refused, got %T %v", err, err)
-	}
-	msg := err.Error()
-	for _, want := range []string{"cannot reach https://" + addr + "/: connection refused", "pveproxy", "firewall", "GET /cluster/resources"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message %q lacks %q", msg, want)
-		}
-	}
+	err = connRead(t, Config{Endpoint: "https://" + addr, APIToken: "root@pam!tf=secret"}, ConnRefused, "refused",
+		"cannot reach https://"+addr+"/: connection refused", "pveproxy", "firewall", "GET /cluster/resources")
 	if !IsTransient(err) || !notSent(err) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("refused: transient=%v notSent=%v is ECONNREFUSED=%v, want all true", IsTransient(err), notSent(err), errors.Is(err, syscall.ECONNREFUSED))
 	}
-	if strings.Contains(msg, "secret") {
-		t.Errorf("message leaks the token secret: %q", msg)
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("message leaks the token secret: %q", err)
 	}
 }
 
@@ -60,21 +61,8 @@ func TestConnectionUntrustedCertificate(t *testing.T) {
 	}))
 	host := strings.TrimPrefix(srv.URL, "https://")
 
-	c, err := New(Config{Endpoint: srv.URL, APIToken: "root@pam!tf=secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = firstRead(t, c)
-	var ce *ConnError
-	if !errors.As(err, &ce) || ce.Kind != ConnTLS {
-		t.Fatalf("want a ConnError of kind TLS, got %T %v", err, err)
-	}
-	msg := err.Error()
-	for _, want := range []string{"TLS certificate of " + host + " is not trusted: x509: certificate signed by unknown authority", "ca_certificate", "/etc/pve/pve-root-ca.pem", "insecure = true"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message %q lacks %q", msg, want)
-		}
-	}
+	err := connRead(t, Config{Endpoint: srv.URL, APIToken: "root@pam!tf=secret"}, ConnTLS, "TLS",
+		"TLS certificate of "+host+" is not trusted: x509: certificate signed by unknown authority", "ca_certificate", "/etc/pve/pve-root-ca.pem", "insecure = true")
 	if IsTransient(err) {
 		t.Error("an untrusted certificate must not count as transient")
 	}
@@ -85,11 +73,7 @@ func TestConnectionUntrustedCertificate(t *testing.T) {
 		"insecure": {Endpoint: srv.URL, APIToken: "root@pam!tf=secret", Insecure: true},
 		"ca":       {Endpoint: srv.URL, APIToken: "root@pam!tf=secret", CACertificatePEM: f.caPEM()},
 	} {
-		c, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := firstRead(t, c); err != nil {
+		if err := firstRead(t, newClient(t, cfg)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -100,53 +84,27 @@ func TestConnectionHostnameMismatch(t *testing.T) {
 	f.reply("GET /api2/json/cluster/resources", `[]`)
 	// The test certificate names 127.0.0.1 and example.com, not localhost.
 	port := f.srv.URL[strings.LastIndex(f.srv.URL, ":")+1:]
-	c, err := New(Config{Endpoint: "https://localhost:" + port, APIToken: "root@pam!tf=secret", CACertificatePEM: f.caPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = firstRead(t, c)
-	var ce *ConnError
-	if !errors.As(err, &ce) || ce.Kind != ConnTLS {
-		t.Fatalf("want a ConnError of kind TLS, got %T %v", err, err)
-	}
-	if !strings.Contains(err.Error(), "does not match the host name") {
-		t.Errorf("message %q does not say the name mismatches", err)
-	}
+	_ = connRead(t, Config{Endpoint: "https://localhost:" + port, APIToken: "root@pam!tf=secret", CACertificatePEM: f.caPEM()}, ConnTLS, "TLS",
+		"does not match the host name")
 }
 
 func TestConnectionPlainHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeData(w, `{}`) }))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{Endpoint: strings.Replace(srv.URL, "http://", "https://", 1), APIToken: "root@pam!tf=secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = firstRead(t, c)
-	var ce *ConnError
-	if !errors.As(err, &ce) || ce.Kind != ConnProtocol {
-		t.Fatalf("want a ConnError of kind protocol, got %T %v", err, err)
-	}
-	if !strings.Contains(err.Error(), "did not answer with TLS") {
-		t.Errorf("message %q", err)
-	}
+	_ = connRead(t, Config{Endpoint: strings.Replace(srv.URL, "http://", "https://", 1), APIToken: "root@pam!tf=secret"}, ConnProtocol, "protocol",
+		"did not answer with TLS")
 }
 
 func TestConnectionUnauthorizedToken(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 401, "No ticket", `{"data":null}`)
-	})
+	f.fail("GET /api2/json/cluster/resources", 401, "No ticket")
 	c, _ := f.client()
 	err := firstRead(t, c)
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 401 || ae.Message != "No ticket" || ae.Path != "/cluster/resources" {
 		t.Fatalf("want APIError 401 No ticket on /cluster/resources, got %T %#v", err, err)
 	}
-	for _, want := range []string{"authentication failed", "api_token", "username and password"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("message %q lacks %q", err, want)
-		}
-	}
+	wantInMessage(t, err, "authentication failed", "api_token", "username and password")
 	if IsTransient(err) {
 		t.Error("a refused token must not count as transient")
 	}
@@ -157,35 +115,21 @@ func TestConnectionUnauthorizedToken(t *testing.T) {
 
 func TestForbiddenSaysPrivileges(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 403, "Permission check failed (/vms/102, VM.Allocate)", `{"data":null}`)
-	})
+	f.fail("POST /api2/json/nodes/pve1/lxc", 403, "Permission check failed (/vms/102, VM.Allocate)")
 	c, _ := f.client()
 	_, err := c.CreateContainer(t.Context(), "pve1", map[string]string{"vmid": "102"})
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 403 {
 		t.Fatalf("want APIError 403, got %T %v", err, err)
 	}
-	for _, want := range []string{"permission denied", "Permission check failed (/vms/102, VM.Allocate)", "privileges", "POST /nodes/pve1/lxc"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("message %q lacks %q", err, want)
-		}
-	}
+	wantInMessage(t, err, "permission denied", "Permission check failed (/vms/102, VM.Allocate)", "privileges", "POST /nodes/pve1/lxc")
 }
 
 func TestTicketLoginFailure(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("GET /api2/json/cluster/resources", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 401, "No ticket", `{"data":null}`)
-	})
-	f.handle("POST /api2/json/access/ticket", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 401, "authentication failure", `{"data":null}`)
-	})
-	c, err := New(Config{Endpoint: f.srv.URL, Username: "root@pam", Password: "wrong", CACertificatePEM: f.caPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = firstRead(t, c)
+	f.fail("GET /api2/json/cluster/resources", 401, "No ticket")
+	f.fail("POST /api2/json/access/ticket", 401, "authentication failure")
+	err := firstRead(t, newClient(t, Config{Endpoint: f.srv.URL, Username: "root@pam", Password: "wrong", CACertificatePEM: f.caPEM()}))
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 401 || ae.Message != "authentication failure" {
 		t.Fatalf("want the ticket's 401, got %T %v", err, err)
@@ -205,10 +149,7 @@ func TestTicketLoginSuccess(t *testing.T) {
 		writeData(w, `[{"id":"lxc/102","type":"lxc","node":"pve1","vmid":102}]`)
 	})
 	f.reply("POST /api2/json/access/ticket", `{"ticket":"PVE:root@pam:TICKET","CSRFPreventionToken":"csrf","username":"root@pam"}`)
-	c, err := New(Config{Endpoint: f.srv.URL, Username: "root@pam", Password: "pw", CACertificatePEM: f.caPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, Config{Endpoint: f.srv.URL, Username: "root@pam", Password: "pw", CACertificatePEM: f.caPEM()})
 	c.readPolicy.MaxAttempts = 1
 	if node, ok, err := c.FindContainer(t.Context(), 102); err != nil || !ok || node != "pve1" {
 		t.Fatalf("FindContainer = %q %v %v", node, ok, err)
@@ -217,9 +158,7 @@ func TestTicketLoginSuccess(t *testing.T) {
 
 func TestErrorAnswersBecomeAPIErrors(t *testing.T) {
 	f := newFakePVE(t)
-	f.handle("GET /api2/json/nodes/pve1/lxc/102/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(t, w, 500, "Configuration file 'nodes/pve1/lxc/102.conf' does not exist", `{"data":null}`)
-	})
+	f.fail("GET /api2/json/nodes/pve1/lxc/102/config", 500, "Configuration file 'nodes/pve1/lxc/102.conf' does not exist")
 	f.handle("POST /api2/json/nodes/pve1/lxc", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(t, w, 400, "Parameter verification failed.",
 			`{"data":null,"errors":{"memory":"value must have a minimum value of 16\n","ostemplate":"property is missing and it is not optional\n"}}`)
@@ -309,10 +248,7 @@ func TestClassification(t *testing.T) {
 }
 
 func TestClassifyConnTransportErrors(t *testing.T) {
-	c, err := New(Config{Endpoint: "https://pve1.lan:8006", APIToken: "root@pam!tf=s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, Config{Endpoint: "https://pve1.lan:8006", APIToken: "root@pam!tf=s"})
 	dial := func(e error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: e} }
 	read := func(e error) error { return &net.OpError{Op: "read", Net: "tcp", Err: e} }
 	cases := []struct {

@@ -12,31 +12,37 @@ import (
 // fixed point). RootFS is only parsed (the provider builds new volumes with
 // NewVolume): its target checks what a parsed value holds.
 
-func FuzzNet(f *testing.F) {
-	for _, s := range []string{
-		"name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,type=veth",
-		"name=eth1,bridge=vmbr1,ip=10.0.0.2/24,gw=10.0.0.1,ip6=auto,tag=20,mtu=9000,rate=1.5,link_down=1,trunks=10;20",
-		"name=eth0,,firewall=on,rate=0x1p-2",
-	} {
+// fuzzRoundTrip is the target of a property string that is parsed and
+// formatted again.
+func fuzzRoundTrip[T any](f *testing.F, seeds []string, name string, parse func(string) (T, error), format func(T) string) {
+	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseNet(s)
+		x, err := parse(s)
 		if err != nil {
 			return
 		}
-		out := n.String()
-		n2, err := ParseNet(out)
+		out := format(x)
+		x2, err := parse(out)
 		if err != nil {
-			t.Fatalf("ParseNet(%q) = %+v formats to %q which does not parse: %v", s, n, out, err)
+			t.Fatalf("%s(%q) = %+v formats to %q which does not parse: %v", name, s, x, out, err)
 		}
-		if !reflect.DeepEqual(n, n2) {
-			t.Fatalf("round trip of %q changed the value:\n%+v\n%+v", s, n, n2)
+		if !reflect.DeepEqual(x, x2) {
+			t.Fatalf("round trip of %q changed the value:\n%+v\n%+v", s, x, x2)
 		}
-		if out2 := n2.String(); out2 != out {
+		if out2 := format(x2); out2 != out {
 			t.Fatalf("String not stable: %q then %q", out, out2)
 		}
 	})
+}
+
+func FuzzNet(f *testing.F) {
+	fuzzRoundTrip(f, []string{
+		"name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,type=veth",
+		"name=eth1,bridge=vmbr1,ip=10.0.0.2/24,gw=10.0.0.1,ip6=auto,tag=20,mtu=9000,rate=1.5,link_down=1,trunks=10;20",
+		"name=eth0,,firewall=on,rate=0x1p-2",
+	}, "ParseNet", ParseNet, Net.String)
 }
 
 func FuzzRootFS(f *testing.F) {
@@ -65,69 +71,16 @@ func FuzzRootFS(f *testing.F) {
 }
 
 func FuzzFeatures(f *testing.F) {
-	for _, s := range []string{"nesting=1,keyctl=1", "fuse=1,mknod=0,mount=nfs;cifs;;", "force_rw_sys=yes,other=x", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		x, err := ParseFeatures(s)
-		if err != nil {
-			return
-		}
-		out := x.String()
-		x2, err := ParseFeatures(out)
-		if err != nil {
-			t.Fatalf("ParseFeatures(%q) = %+v formats to %q which does not parse: %v", s, x, out, err)
-		}
-		if !reflect.DeepEqual(x, x2) {
-			t.Fatalf("round trip of %q changed the value:\n%+v\n%+v", s, x, x2)
-		}
-		if out2 := x2.String(); out2 != out {
-			t.Fatalf("String not stable: %q then %q", out, out2)
-		}
-	})
+	fuzzRoundTrip(f, []string{"nesting=1,keyctl=1", "fuse=1,mknod=0,mount=nfs;cifs;;", "force_rw_sys=yes,other=x", ""},
+		"ParseFeatures", ParseFeatures, Features.String)
 }
 
 func FuzzStartup(f *testing.F) {
-	for _, s := range []string{"order=1,up=30,down=60", "2", "down=5,order=007"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		x, err := ParseStartup(s)
-		if err != nil {
-			return
-		}
-		out := x.String()
-		x2, err := ParseStartup(out)
-		if err != nil {
-			t.Fatalf("ParseStartup(%q) formats to %q which does not parse: %v", s, out, err)
-		}
-		if !reflect.DeepEqual(x, x2) {
-			t.Fatalf("round trip of %q changed the value: %+v %+v", s, x, x2)
-		}
-		if out2 := x2.String(); out2 != out {
-			t.Fatalf("String not stable: %q then %q", out, out2)
-		}
-	})
+	fuzzRoundTrip(f, []string{"order=1,up=30,down=60", "2", "down=5,order=007"}, "ParseStartup", ParseStartup, Startup.String)
 }
 
 func FuzzSize(f *testing.F) {
-	for _, s := range []string{"8G", "512M", "1.5T", "1000", "0.0001K", "8388607T"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseSize(s)
-		if err != nil {
-			return
-		}
-		out := FormatSize(n)
-		n2, err := ParseSize(out)
-		if err != nil || n2 != n {
-			t.Fatalf("ParseSize(%q) = %d formats to %q which parses to %d, %v", s, n, out, n2, err)
-		}
-		if out2 := FormatSize(n2); out2 != out {
-			t.Fatalf("FormatSize not stable: %q then %q", out, out2)
-		}
-	})
+	fuzzRoundTrip(f, []string{"8G", "512M", "1.5T", "1000", "0.0001K", "8388607T"}, "ParseSize", ParseSize, FormatSize)
 }
 
 func FuzzTags(f *testing.F) {

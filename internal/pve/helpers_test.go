@@ -9,7 +9,9 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -86,6 +88,14 @@ func (f *fakePVE) count(method, path string) int {
 	return n
 }
 
+// wantSent checks how many requests of the method the server saw on path.
+func (f *fakePVE) wantSent(method, path string, want int) {
+	f.t.Helper()
+	if n := f.count(method, path); n != want {
+		f.t.Errorf("%s %s sent %d times, want %d", method, path, n, want)
+	}
+}
+
 func (f *fakePVE) caPEM() string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}))
 }
@@ -160,4 +170,45 @@ func writeStatus(t *testing.T, w http.ResponseWriter, code int, reason, body str
 	_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		code, reason, len(body), body)
 	_ = buf.Flush()
+}
+
+// fail registers an error answer: the status, pveproxy's message and no data.
+func (f *fakePVE) fail(pattern string, code int, reason string) {
+	f.handle(pattern, func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(f.t, w, code, reason, `{"data":null}`)
+	})
+}
+
+// failFirst registers an answer that fails the first n requests like fail
+// and then replies data. The counter it returns counts the requests.
+func (f *fakePVE) failFirst(pattern string, n int32, code int, reason, data string) *atomic.Int32 {
+	var calls atomic.Int32
+	f.handle(pattern, func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) <= n {
+			writeStatus(f.t, w, code, reason, `{"data":null}`)
+			return
+		}
+		writeData(w, data)
+	})
+	return &calls
+}
+
+// newClient is New for a configuration the test expects to be accepted.
+func newClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantInMessage checks that err's message holds each of wants.
+func wantInMessage(t *testing.T, err error, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("message %v lacks %q", err, want)
+		}
+	}
 }

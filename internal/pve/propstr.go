@@ -138,22 +138,17 @@ func ParseNet(s string) (Net, error) {
 	return n, nil
 }
 
+// textFields are the string-valued keys of a device and where they are kept.
+func (n *Net) textFields() map[string]*string {
+	return map[string]*string{"name": &n.Name, "bridge": &n.Bridge, "ip": &n.IP, "gw": &n.Gw, "ip6": &n.IP6, "gw6": &n.Gw6, "hwaddr": &n.HWAddr}
+}
+
 func (n *Net) set(k, v string) error {
+	if p, ok := n.textFields()[k]; ok {
+		*p = v
+		return nil
+	}
 	switch k {
-	case "name":
-		n.Name = v
-	case "bridge":
-		n.Bridge = v
-	case "ip":
-		n.IP = v
-	case "gw":
-		n.Gw = v
-	case "ip6":
-		n.IP6 = v
-	case "gw6":
-		n.Gw6 = v
-	case "hwaddr":
-		n.HWAddr = v
 	case "firewall":
 		b, err := parseBool(k, v)
 		if err != nil {
@@ -197,9 +192,9 @@ func (n Net) String() string {
 			m[k] = v
 		}
 	}
-	for k, v := range map[string]string{"name": n.Name, "bridge": n.Bridge, "ip": n.IP, "gw": n.Gw, "ip6": n.IP6, "gw6": n.Gw6, "hwaddr": n.HWAddr} {
-		if v != "" {
-			m[k] = v
+	for k, p := range n.textFields() {
+		if *p != "" {
+			m[k] = *p
 		}
 	}
 	if n.Firewall != nil {

@@ -3,9 +3,9 @@ package pvesim
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -702,14 +702,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 				classify(featureFlags(oldconf[opt]))
 			case oldconf[opt] != "":
 				oldF, newF := featureFlags(oldconf[opt]), featureFlags(newconf[opt])
-				names := map[string]bool{}
-				for k := range oldF {
-					names[k] = true
-				}
-				for k := range newF {
-					names[k] = true
-				}
-				for k := range names {
+				for k := range addKeys(map[string]bool{}, oldF, newF) {
 					if oldF[k] == newF[k] {
 						continue
 					}
@@ -737,11 +730,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 			return s.check(authid, vms, "VM.Config.Options")
 		}
 	}
-	keys := make([]string, 0, len(newconf))
-	for k := range newconf {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(newconf))
 	for _, k := range keys {
 		if err := check(k, false); err != nil {
 			return err

@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -17,16 +18,35 @@ import (
 // (option_exists).
 var reKnownOption = regexp.MustCompile(`^(?:arch|cmode|console|cores|cpulimit|cpuunits|debug|description|entrypoint|env|features|hookscript|hostname|lock|memory|nameserver|onboot|ostype|protection|rootfs|searchdomain|startup|swap|tags|template|timezone|tty|unprivileged|(?:dev|mp|unused)(?:\d|[1-9]\d|1\d\d|2[0-4]\d|25[0-5])|net(?:\d|[12]\d|3[01]))$`)
 
-// fastplug are the options PVE applies to a running container at once
-// (LXC_FASTPLUG_OPTIONS and the hotplugged ones); the others wait in
-// [pve:pending] until the next start.
-func hotpluggable(key string) bool {
-	switch key {
-	case "description", "onboot", "startup", "protection", "hostname", "hookscript", "cores", "tags", "lock",
-		"cpulimit", "cpuunits", "memory", "swap":
+// fastplug are PVE's LXC_FASTPLUG_OPTIONS: written to a running
+// container's config at once, set or deleted.
+var fastplug = map[string]bool{
+	"description": true, "onboot": true, "startup": true, "protection": true,
+	"hostname": true, "hookscript": true, "cores": true, "tags": true, "lock": true,
+}
+
+// hotplugSet reports whether PVE applies setting key on a running container
+// at once (vmconfig_hotplug_pending, add/change loop): the fast-plug
+// options, the cgroup limits, networks, and a mount point or device only
+// when the key is new ("don't try to hotplug over existing mp"). Every
+// other change waits in [pve:pending] until the next start.
+func hotplugSet(key string, exists bool) bool {
+	switch {
+	case fastplug[key], key == "cpulimit", key == "cpuunits", key == "memory", key == "swap", reNet.MatchString(key):
 		return true
+	case reMP.MatchString(key), reDev.MatchString(key):
+		return !exists
 	}
-	return reNet.MatchString(key) || reMP.MatchString(key)
+	return false
+}
+
+// hotplugDelete reports whether PVE deletes key from a running container's
+// config at once (vmconfig_hotplug_pending, delete loop): the fast-plug
+// options, unusedN (its volume is destroyed), swap, cpulimit, cpuunits and
+// networks. A mount point, a device or memory stays a pending delete.
+func hotplugDelete(key string) bool {
+	return fastplug[key] || key == "swap" || key == "cpulimit" || key == "cpuunits" ||
+		reNet.MatchString(key) || reUnused.MatchString(key)
 }
 
 // newHWAddr is PVE::Tools::random_ether_addr with the default BC:24:11
@@ -148,11 +168,7 @@ func newConfig(vals map[string]string, description string, lxc []lxcconf.KV) *lx
 	if description != "" {
 		main.SetDescription(description)
 	}
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(vals))
 	for _, k := range keys {
 		if vals[k] != "" {
 			main.Set(k, vals[k])
@@ -342,11 +358,7 @@ func pendingDeletes(v string) map[string]bool {
 }
 
 func printPendingDeletes(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	for i, k := range keys {
 		if m[k] {
 			keys[i] = "!" + k
@@ -412,21 +424,7 @@ func (s *server) handlePending(r *request) (any, error) {
 		}
 		delete(pend, "delete")
 	}
-	keys := map[string]bool{}
-	for k := range cur {
-		keys[k] = true
-	}
-	for k := range pend {
-		keys[k] = true
-	}
-	for k := range dels {
-		keys[k] = true
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(addKeys(addKeys(map[string]bool{}, cur, pend), dels)))
 	out := []map[string]any{}
 	for _, k := range names {
 		item := map[string]any{"key": k}
@@ -553,6 +551,16 @@ func checkOSTemplate(volid string) (string, error) {
 		return "", errf("unable to use volume %s - content type needs to be 'vztmpl'", volid)
 	}
 	return file, nil
+}
+
+// addKeys adds the keys of each map to set and returns set.
+func addKeys[V any](set map[string]bool, ms ...map[string]V) map[string]bool {
+	for _, m := range ms {
+		for k := range m {
+			set[k] = true
+		}
+	}
+	return set
 }
 
 // mountKeysSorted orders rootfs and mpN keys like PVE's foreach_mountpoint.
@@ -901,11 +909,8 @@ func (s *server) handleDestroy(r *request) (any, error) {
 	purge, unref := r.flag("purge"), r.flag("destroy-unreferenced-disks")
 	return s.tasks.start(node, "vzdestroy", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
 		return s.store.withLock(vmid, func() error {
-			c, err := s.store.load(node, vmid)
+			c, err := s.loadInTask(t, node, vmid)
 			if err != nil {
-				return err
-			}
-			if err := t.fault(); err != nil {
 				return err
 			}
 			if err := early(c); err != nil {

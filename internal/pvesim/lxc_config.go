@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -141,14 +142,11 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 		}
 		delete(pendDel, opt)
 	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(set))
 	for _, k := range keys {
 		delete(pendDel, k)
-		if !running || hotpluggable(k) {
+		_, exists := c.main().Get(k)
+		if !running || hotplugSet(k, exists) {
 			if pend != nil {
 				pend.Delete(k)
 			}
@@ -163,7 +161,7 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 		if pend != nil {
 			pend.Delete(opt)
 		}
-		if !running || hotpluggable(opt) {
+		if !running || hotplugDelete(opt) {
 			delete(pendDel, opt)
 			if err := s.deleteOption(c, opt); err != nil {
 				return err
@@ -285,12 +283,20 @@ func (s *server) applyOption(c *ct, k, v string) error {
 		}
 		v = conf[k]
 		props = splitProps(v, "volume")
-	} else if hadOld && old["volume"] == props["volume"] && props["size"] == "" && old["size"] != "" {
-		props["size"] = old["size"]
-		f, _ := formatFor(k)
-		v = printProps(props, f)
+	} else if props["size"] == "" && mountType(props["volume"]) == "volume" {
+		// rescan_volume: an attached volume gets its current size.
+		size := s.store.rescanSize(c.node, props["volume"])
+		if hadOld && old["volume"] == props["volume"] {
+			size = volumeSize(old)
+		}
+		if size > 0 {
+			props["size"] = formatSize(size)
+			f, _ := formatFor(k)
+			v = printProps(props, f)
+		}
 	}
 	if hadOld && old["volume"] != props["volume"] && mountType(old["volume"]) == "volume" {
+		s.store.noteDetached(c.node, old)
 		addUnused(main, old["volume"])
 	}
 	main.Set(k, v)
@@ -307,8 +313,9 @@ func (s *server) deleteOption(c *ct, k string) error {
 	}
 	switch {
 	case reMP.MatchString(k):
-		if vol := splitProps(v, "volume")["volume"]; mountType(vol) == "volume" {
-			addUnused(main, vol)
+		if props := splitProps(v, "volume"); mountType(props["volume"]) == "volume" {
+			s.store.noteDetached(c.node, props)
+			addUnused(main, props["volume"])
 		}
 	case reUnused.MatchString(k):
 		vol := splitProps(v, "volume")["volume"]

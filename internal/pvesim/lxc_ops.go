@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -294,11 +295,7 @@ func (s *server) handleClone(r *request) (any, error) {
 			if err := t.fault(); err != nil {
 				return err
 			}
-			keys := make([]string, 0, len(mounts))
-			for k := range mounts {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
+			keys := slices.Sorted(maps.Keys(mounts))
 			for _, k := range keys {
 				m := mounts[k]
 				vol := m.props["volume"]
@@ -336,7 +333,7 @@ func (s *server) handleClone(r *request) (any, error) {
 					return err
 				}
 				newVols = append(newVols, newVol)
-				props := maps(m.props)
+				props := maps.Clone(m.props)
 				props["volume"] = newVol
 				f, _ := formatFor(k)
 				err := s.store.withLock(newid, func() error {
@@ -380,14 +377,6 @@ func (s *server) handleClone(r *request) (any, error) {
 			return nil
 		})
 	}), nil
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 var reVolOwner = regexp.MustCompile(`(?:^|/)(?:vm|base)-(\d+)-`)
@@ -527,11 +516,8 @@ func (s *server) handleTemplate(r *request) (any, error) {
 		return nil, err
 	}
 	s.tasks.start(node, "vztemplate", strconv.Itoa(vmid), r.user, unlock, func(t *task) error {
-		c, err := s.store.load(node, vmid)
+		c, err := s.loadInTask(t, node, vmid)
 		if err != nil {
-			return err
-		}
-		if err := t.fault(); err != nil {
 			return err
 		}
 		for k, vol := range configVolumes(c.main()) {
@@ -612,6 +598,20 @@ func snapshotExcluded(k string) bool {
 	return reUnused.MatchString(k)
 }
 
+// loadInTask reads a container's config in the task t, then meets the
+// task's injected failure, if any: the failure strikes once the container
+// is known to exist.
+func (s *server) loadInTask(t *task, node string, vmid int) (*ct, error) {
+	c, err := s.store.load(node, vmid)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.fault(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // handleSnapshotCreate serves POST /nodes/{node}/lxc/{vmid}/snapshot. As in
 // PVE every check happens in the vzsnapshot task.
 func (s *server) handleSnapshotCreate(r *request) (any, error) {
@@ -624,11 +624,8 @@ func (s *server) handleSnapshotCreate(r *request) (any, error) {
 	return s.tasks.start(node, "vzsnapshot", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
 		var vols map[string]string
 		err := s.store.withLock(vmid, func() error {
-			c, err := s.store.load(node, vmid)
+			c, err := s.loadInTask(t, node, vmid)
 			if err != nil {
-				return err
-			}
-			if err := t.fault(); err != nil {
 				return err
 			}
 			if err := s.checkLock(c); err != nil {
@@ -710,11 +707,8 @@ func (s *server) handleSnapshotDelete(r *request) (any, error) {
 	return s.tasks.start(node, "vzdelsnapshot", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
 		var vols map[string]string
 		err := s.store.withLock(vmid, func() error {
-			c, err := s.store.load(node, vmid)
+			c, err := s.loadInTask(t, node, vmid)
 			if err != nil {
-				return err
-			}
-			if err := t.fault(); err != nil {
 				return err
 			}
 			sec := c.cfg.Section(snap)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -101,7 +102,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	start := time.Now()
 	node := s.nodeCall(hr)
-	status, user := s.serveAPI(w, hr, node)
+	// The answer is held back until the call is in the request log, so a
+	// client that has its answer finds its call there.
+	bw := &heldWriter{ResponseWriter: w}
+	status, user := s.serveAPI(bw, hr, node)
 	e := Request{
 		Time:       start.UTC(),
 		Method:     hr.Method,
@@ -115,6 +119,44 @@ func (s *server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		e.Source, e.Node = "node", node
 	}
 	s.reqlog.add(e)
+	bw.release()
+}
+
+// heldWriter keeps an answer's status and body until release; a hijacked
+// connection (a simulated reset) bypasses it.
+type heldWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldWriter) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *heldWriter) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+func (h *heldWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("pvesim: the connection cannot be hijacked")
+	}
+	return hj.Hijack()
+}
+
+func (h *heldWriter) release() {
+	if h.status == 0 {
+		return
+	}
+	h.ResponseWriter.WriteHeader(h.status)
+	_, _ = h.ResponseWriter.Write(h.body.Bytes())
 }
 
 // serveAPI answers one API call and returns the HTTP status it sent (0 for a

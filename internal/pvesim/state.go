@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
@@ -33,6 +34,10 @@ type store struct {
 	dir         string
 	nodes       []string
 	lockTimeout time.Duration
+	// detachedSizes keeps the size of volumes detached to unusedN (whose
+	// entry has no size), by node and volume ID, so that attaching one
+	// again finds its size as PVE's volume_size_info does.
+	detachedSizes sync.Map
 }
 
 func newStore(dir string, nodes []string) (*store, error) {
@@ -93,8 +98,10 @@ func (st *store) load(node string, vmid int) (*ct, error) {
 }
 
 // save writes a config atomically (temp file and rename). The caller holds
-// the config lock.
+// the config lock. As write_pct_config does, an unusedN entry whose volume
+// a mount point of the main section uses again is dropped first.
 func (st *store) save(c *ct) error {
+	dropReusedUnused(c.main())
 	return writeFileAtomic(st.confPath(c.node, c.vmid), c.cfg.Bytes(), 0o640)
 }
 
@@ -365,4 +372,40 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	_, cerr := io.Copy(out, in)
 	return errors.Join(cerr, out.Close())
+}
+
+// dropReusedUnused removes the unusedN keys naming a volume that rootfs or
+// an mpN of sec uses (write_pct_config: "remove 'unusedX' settings if the
+// volume is still used").
+func dropReusedUnused(sec *lxcconf.Section) {
+	used := map[string]bool{}
+	for k, vol := range configVolumes(sec) {
+		if !reUnused.MatchString(k) {
+			used[vol] = true
+		}
+	}
+	for _, k := range sec.Keys() {
+		if !reUnused.MatchString(k) {
+			continue
+		}
+		if v, _ := sec.Get(k); used[splitProps(v, "volume")["volume"]] {
+			sec.Delete(k)
+		}
+	}
+}
+
+// noteDetached records the size of a volume that becomes unusedN.
+func (st *store) noteDetached(node string, props map[string]string) {
+	if n := volumeSize(props); n > 0 {
+		st.detachedSizes.Store(node+"\x00"+props["volume"], n)
+	}
+}
+
+// rescanSize is what apply_pending_mountpoint's rescan_volume finds for an
+// attached volume: its size, 0 when unknown.
+func (st *store) rescanSize(node, vol string) int64 {
+	if v, ok := st.detachedSizes.Load(node + "\x00" + vol); ok {
+		return v.(int64)
+	}
+	return 0
 }

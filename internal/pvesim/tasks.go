@@ -236,6 +236,19 @@ func (s *server) lookupTask(r *request) (*task, error) {
 	return t, nil
 }
 
+// visibleTask is lookupTask with the owner rule of the status and log
+// endpoints.
+func (s *server) visibleTask(r *request) (*task, error) {
+	t, err := s.lookupTask(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.taskVisible(r.user, t.user, t.node); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // taskUserFields splits a UPID user ("root@pam!phoenix") into the user and
 // token fields PVE reports.
 func taskUserFields(user string, out map[string]any) {
@@ -249,11 +262,8 @@ func taskUserFields(user string, out map[string]any) {
 
 // handleTaskStatus serves GET /nodes/{node}/tasks/{upid}/status.
 func (s *server) handleTaskStatus(r *request) (any, error) {
-	t, err := s.lookupTask(r)
+	t, err := s.visibleTask(r)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.taskVisible(r.user, t.user, t.node); err != nil {
 		return nil, err
 	}
 	t.mu.Lock()
@@ -278,11 +288,8 @@ func (s *server) handleTaskStatus(r *request) (any, error) {
 
 // handleTaskLog serves GET /nodes/{node}/tasks/{upid}/log.
 func (s *server) handleTaskLog(r *request) (any, error) {
-	t, err := s.lookupTask(r)
+	t, err := s.visibleTask(r)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.taskVisible(r.user, t.user, t.node); err != nil {
 		return nil, err
 	}
 	start, _ := strconv.Atoi(r.params["start"])

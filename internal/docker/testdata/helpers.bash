@@ -25,6 +25,17 @@ run_script() {
 	run bash -c 'cat "$1" | bash -s -- "${@:2}"' _ "$SCRIPTS/$script" "$@"
 }
 
+# run_with NAME BODY SCRIPT ARGS...: run_script with a one-off stand-in for
+# the command NAME, a sh script of the lines BODY, first on PATH.
+run_with() {
+	local name=$1 body=$2
+	shift 2
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\n%s\n' "$body" >"$BATS_TEST_TMPDIR/bin/$name"
+	chmod +x "$BATS_TEST_TMPDIR/bin/$name"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script "$@"
+}
+
 # The provider's default install arguments.
 INSTALL=(phoenix_hypervisor_feature_install_docker.sh --package-source docker-ce --compose 1
 	--storage-driver overlay2 --daemon-json '{"storage-driver":"overlay2"}' --network-target 1.1.1.1)

@@ -238,10 +238,7 @@ setup() {
 }
 
 @test "an unforeseen failing command still ends with a FATAL line" {
-	mkdir "$BATS_TEST_TMPDIR/bin"
-	printf '#!/bin/sh\nexit 7\n' >"$BATS_TEST_TMPDIR/bin/dpkg"
-	chmod +x "$BATS_TEST_TMPDIR/bin/dpkg"
-	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script "${INSTALL[@]}"
+	run_with dpkg 'exit 7' "${INSTALL[@]}"
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ ${lines[-1]} == "FATAL: unexpected failure (exit 7) in: "*"dpkg --print-architecture"* ]]

@@ -3,6 +3,15 @@
 
 load helpers
 
+# assert_case_failed CASE LINE SUMMARY: the run exited 1, CASE failed with
+# LINE in the tail it printed, and SUMMARY is the last line.
+assert_case_failed() {
+	[ "$status" -eq 1 ] || return 1
+	grep -qx "$1: failed" <<<"$output" || return 1
+	grep -qxF "  | $2" <<<"$output" || return 1
+	[ "${lines[-1]}" = "$3" ]
+}
+
 setup() {
 	setup_fakes
 	touch "$FAKE_STATE/docker.active"
@@ -45,10 +54,7 @@ setup() {
 }
 
 @test "greeting missing although docker run succeeds: failed" {
-	mkdir "$BATS_TEST_TMPDIR/bin"
-	printf '#!/bin/sh\necho "Hello from Podman"\n' >"$BATS_TEST_TMPDIR/bin/docker"
-	chmod +x "$BATS_TEST_TMPDIR/bin/docker"
-	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script test_docker_feature.sh --hello-world 1
+	run_with docker 'echo "Hello from Podman"' test_docker_feature.sh --hello-world 1
 	echo "$output"
 	[ "$status" -eq 1 ]
 	grep -qx 'test_case_docker_hello_world: failed' <<<"$output"
@@ -59,27 +65,18 @@ setup() {
 	touch "$FAKE_STATE/net.down"
 	run_script test_docker_feature.sh --network-target 1.1.1.1 --hello-world 0
 	echo "$output"
-	[ "$status" -eq 1 ]
-	grep -qx 'test_case_docker_network_access: failed' <<<"$output"
-	grep -qx '  | ping: sendto: Network unreachable' <<<"$output"
-	[ "${lines[-1]}" = "1 passed, 1 failed, 1 skipped" ]
+	assert_case_failed test_case_docker_network_access 'ping: sendto: Network unreachable' "1 passed, 1 failed, 1 skipped"
 }
 
 @test "service down: every case fails" {
 	rm "$FAKE_STATE/docker.active"
 	run_script test_docker_feature.sh
 	echo "$output"
-	[ "$status" -eq 1 ]
-	grep -qx 'test_case_docker_service_is_running: failed' <<<"$output"
-	grep -qx '  | inactive' <<<"$output"
-	[ "${lines[-1]}" = "0 passed, 3 failed" ]
+	assert_case_failed test_case_docker_service_is_running inactive "0 passed, 3 failed"
 }
 
 @test "a failing case shows at most its last 10 lines" {
-	mkdir "$BATS_TEST_TMPDIR/bin"
-	printf '#!/bin/sh\nseq 1 30\nexit 1\n' >"$BATS_TEST_TMPDIR/bin/docker"
-	chmod +x "$BATS_TEST_TMPDIR/bin/docker"
-	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run_script test_docker_feature.sh --hello-world 0
+	run_with docker $'seq 1 30\nexit 1' test_docker_feature.sh --hello-world 0
 	echo "$output"
 	[ "$(grep -c '^  | ' <<<"$output")" -eq 10 ]
 	grep -qx '  | 30' <<<"$output"

@@ -1,6 +1,7 @@
 package params
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -208,10 +209,6 @@ func checkObject(prefix string, schema map[string]*prop, values map[string]strin
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	return keys
 }

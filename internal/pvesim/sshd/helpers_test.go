@@ -151,6 +151,15 @@ func (e *testEnv) mustRun(command, stdin string) result {
 	return r
 }
 
+// wantExit runs command (the step named what) and checks its exit status and
+// that its stderr holds stderrPart.
+func (e *testEnv) wantExit(what, command string, exit int, stderrPart string) {
+	e.t.Helper()
+	if r := e.run(command, ""); r.exit != exit || !strings.Contains(r.stderr, stderrPart) {
+		e.t.Errorf("%s: %s", what, r)
+	}
+}
+
 func (e *testEnv) eventsSnapshot() []Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -26,10 +26,7 @@ func TestNodeBasics(t *testing.T) {
 	if !strings.HasPrefix(lines[3], nodeBinDir+":") {
 		t.Errorf("PATH does not start with the stand-ins: %q", lines[3])
 	}
-	r = e.run("no-such-command --flag", "")
-	if r.exit != 127 || !strings.Contains(r.stderr, "command not found") {
-		t.Errorf("unknown command: %s", r)
-	}
+	e.wantExit("unknown command", "no-such-command --flag", 127, "command not found")
 	// Stdin reaches the command and exit codes come back.
 	r = e.run("cat; exit 7", "hello\n")
 	if r.exit != 7 || r.stdout != "hello\n" {
@@ -124,10 +121,7 @@ func TestPctLifecycleAndErrors(t *testing.T) {
 	if r.exit != 255 || strings.TrimSpace(r.stderr) != "Configuration file 'nodes/pve1/lxc/999.conf' does not exist" {
 		t.Errorf("missing CT: %s", r)
 	}
-	r = e.run("pct exec 102 -- true", "")
-	if r.exit != 1 || !strings.Contains(r.stderr, "lxc-attach: 102: ../src/lxc/attach.c: get_attach_context: 405 Connection refused - Failed to get init pid") {
-		t.Errorf("stopped CT: %s", r)
-	}
+	e.wantExit("stopped CT", "pct exec 102 -- true", 1, "lxc-attach: 102: ../src/lxc/attach.c: get_attach_context: 405 Connection refused - Failed to get init pid")
 	if r := e.mustRun("pct status 102", ""); r.stdout != "status: stopped\n" {
 		t.Errorf("status: %s", r)
 	}
@@ -135,13 +129,8 @@ func TestPctLifecycleAndErrors(t *testing.T) {
 	if r := e.mustRun("pct status 102", ""); r.stdout != "status: running\n" {
 		t.Errorf("status after start: %s", r)
 	}
-	if r := e.run("pct start 102", ""); r.exit != 255 || !strings.Contains(r.stderr, "CT 102 already running") {
-		t.Errorf("double start: %s", r)
-	}
-	r = e.run("pct exec 102 -- no-such-command", "")
-	if r.exit != 127 || !strings.Contains(r.stderr, `Failed to exec "no-such-command"`) {
-		t.Errorf("unknown command in CT: %s", r)
-	}
+	e.wantExit("double start", "pct start 102", 255, "CT 102 already running")
+	e.wantExit("unknown command in CT", "pct exec 102 -- no-such-command", 127, `Failed to exec "no-such-command"`)
 	r = e.mustRun("pct exec 102 -- cat /proc/1/attr/current", "")
 	if r.stdout != "lxc-container-default-cgns (enforce)\n" {
 		t.Errorf("attr/current: %q", r.stdout)
@@ -150,17 +139,11 @@ func TestPctLifecycleAndErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.state, "runtime", "pve1", "102.running")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("running file left after stop: %v", err)
 	}
-	if r := e.run("pct stop 102", ""); r.exit != 255 || !strings.Contains(r.stderr, "CT 102 not running") {
-		t.Errorf("double stop: %s", r)
-	}
-	if r := e.run("pct status abc", ""); r.exit != 255 || !strings.Contains(r.stderr, "value does not look like a valid VM ID") {
-		t.Errorf("bad vmid: %s", r)
-	}
+	e.wantExit("double stop", "pct stop 102", 255, "CT 102 not running")
+	e.wantExit("bad vmid", "pct status abc", 255, "value does not look like a valid VM ID")
 	// A named profile that is not loaded keeps the CT from starting.
 	e.addCT(103, ctConf(103, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure"), false)
-	if r := e.run("pct start 103", ""); r.exit != 255 || !strings.Contains(r.stderr, "Failed to change AppArmor profile to lxc-docker-secure") {
-		t.Errorf("start with an unloaded profile: %s", r)
-	}
+	e.wantExit("start with an unloaded profile", "pct start 103", 255, "Failed to change AppArmor profile to lxc-docker-secure")
 }
 
 func TestCTIsolation(t *testing.T) {
@@ -193,10 +176,7 @@ func TestDockerStartNeedsNestingKeyctlAndProfile(t *testing.T) {
 	if r.exit != 100 || !strings.Contains(r.stderr, "Sub-process /usr/bin/dpkg returned an error code (1)") {
 		t.Errorf("install without nesting: %s", r)
 	}
-	r = e.run("pct exec 102 -- systemctl start docker", "")
-	if r.exit != 1 || !strings.Contains(r.stderr, "Job for docker.service failed because the control process exited with error code.") {
-		t.Errorf("start without nesting: %s", r)
-	}
+	e.wantExit("start without nesting", "pct exec 102 -- systemctl start docker", 1, "Job for docker.service failed because the control process exited with error code.")
 	r = e.run("pct exec 102 -- systemctl is-active docker", "")
 	if r.exit != 3 || r.stdout != "failed\n" {
 		t.Errorf("is-active after failure: %s", r)
@@ -213,16 +193,12 @@ func TestDockerStartNeedsNestingKeyctlAndProfile(t *testing.T) {
 	}
 	// Nesting without keyctl in an unprivileged CT.
 	setConf(ctConf(102, "nesting=1"))
-	if r := e.run("pct exec 102 -- systemctl start docker", ""); r.exit != 1 {
-		t.Errorf("start without keyctl: %s", r)
-	}
+	e.wantExit("start without keyctl", "pct exec 102 -- systemctl start docker", 1, "")
 	// A named profile that is loaded but without allow_nesting.
 	e.mustRun("cat > /etc/apparmor.d/lxc/lxc-docker-secure", testProfile)
 	e.mustRun("apparmor_parser -r /etc/apparmor.d/lxc-containers", "")
 	setConf(ctConf(102, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure"))
-	if r := e.run("pct exec 102 -- systemctl start docker", ""); r.exit != 1 {
-		t.Errorf("start without allow_nesting: %s", r)
-	}
+	e.wantExit("start without allow_nesting", "pct exec 102 -- systemctl start docker", 1, "")
 	setConf(ctConf(102, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure", "lxc.apparmor.allow_nesting: 1"))
 	e.mustRun("pct exec 102 -- systemctl start docker", "")
 	r = e.mustRun("pct exec 102 -- bash -c 'systemctl is-active docker; cat /proc/1/attr/current; docker version --format {{.Server.Version}}'", "")
@@ -243,9 +219,7 @@ func TestDockerStartNeedsNestingKeyctlAndProfile(t *testing.T) {
 	if err := SetCTFault(e.state, "pve1", 102, FaultDockerFail, 1); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.run("pct exec 102 -- systemctl restart docker", ""); r.exit != 1 {
-		t.Errorf("restart with docker-fail: %s", r)
-	}
+	e.wantExit("restart with docker-fail", "pct exec 102 -- systemctl restart docker", 1, "")
 	e.mustRun("pct exec 102 -- systemctl restart docker", "")
 }
 
@@ -261,11 +235,8 @@ func TestAptFaultsAndLog(t *testing.T) {
 		}
 	}
 	e.mustRun("pct exec 102 -- apt-get update", "")
-	r := e.run("pct exec 102 -- apt-get install -y docker-ce", "")
-	if r.exit != 100 || !strings.Contains(r.stderr, "E: Unable to locate package docker-ce") {
-		t.Errorf("docker-ce without its repository: %s", r)
-	}
-	r = e.mustRun("pct exec 102 -- apt-get install -y gnupg", "")
+	e.wantExit("docker-ce without its repository", "pct exec 102 -- apt-get install -y docker-ce", 100, "E: Unable to locate package docker-ce")
+	r := e.mustRun("pct exec 102 -- apt-get install -y gnupg", "")
 	if !strings.Contains(r.stdout, "Setting up gnupg") {
 		t.Errorf("install output: %s", r)
 	}
@@ -278,12 +249,8 @@ func TestAptFaultsAndLog(t *testing.T) {
 	if err := SetCTFault(e.state, "pve1", 102, FaultNetworkDown, 0); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.run("pct exec 102 -- ping -c 1 -W 2 1.1.1.1", ""); r.exit != 2 {
-		t.Errorf("ping with the network down: %s", r)
-	}
-	if r := e.run("pct exec 102 -- getent hosts deb.debian.org", ""); r.exit != 2 {
-		t.Errorf("getent with the network down: %s", r)
-	}
+	e.wantExit("ping with the network down", "pct exec 102 -- ping -c 1 -W 2 1.1.1.1", 2, "")
+	e.wantExit("getent with the network down", "pct exec 102 -- getent hosts deb.debian.org", 2, "")
 	if err := ClearCTFault(e.state, "pve1", 102, FaultNetworkDown); err != nil {
 		t.Fatal(err)
 	}
