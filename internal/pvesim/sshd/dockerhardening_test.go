@@ -72,6 +72,10 @@ func TestDockerInstallSafeguardsInCT(t *testing.T) {
 	if r := e.run(installCmd, install); r.exit != 0 || !strings.HasSuffix(r.stdout, "changed=0\n") {
 		t.Errorf("install with gpg present: %s", r)
 	}
+	// The first octets of the real "gpg --dearmor" of Docker's key.
+	if r := e.mustRun("pct exec 105 -- bash -c 'gpg --dearmor < /etc/apt/keyrings/docker.asc | od -An -tx1 | head -n1'", ""); r.stdout != " 99 02 0d 04 58 ad da 2a 01 10 00 e1 5a 96 7c ff\n" {
+		t.Errorf("gpg --dearmor: %s", r)
+	}
 
 	// A journal entry in /var/lib/dpkg/updates: apt refuses until the
 	// script's dpkg --configure -a.
