@@ -144,9 +144,10 @@ on_err() {
 
 on_exit() {
 	local rc=$?
-	if ((${#pending[@]} > 0)); then
-		rm -f -- "${pending[@]}" || true
-	fi
+	local f
+	for f in "${pending[@]}"; do
+		[[ -z $f ]] || rm -f -- "$f" || true
+	done
 	if [[ -n $workdir ]]; then
 		rm -rf -- "$workdir" || true
 	fi
