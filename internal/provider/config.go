@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
@@ -85,16 +86,11 @@ func (s settings) authMethod() string {
 	}
 }
 
-// sshSettings is the ssh block after defaults and environment fallback.
+// sshSettings is the ssh block after defaults and environment fallback:
+// the pool's connection settings and the node address overrides.
 type sshSettings struct {
-	Username        string
-	PrivateKey      string
-	Password        string
-	Agent           bool
-	AgentSocket     string
-	KnownHostsFile  string
-	TrustOnFirstUse bool
-	Nodes           []sshNode
+	nodeexec.Config
+	Nodes []sshNode
 }
 
 // sshNode is one node address override.

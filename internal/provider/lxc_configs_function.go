@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -89,12 +90,7 @@ func (f *LXCConfigsFunction) Run(ctx context.Context, req function.RunRequest, r
 	entries := make(map[string]attr.Value, len(containers))
 	var diags diag.Diagnostics
 	for id, c := range containers {
-		e, d := lxcConfigsEntry(ctx, c)
-		diags.Append(d...)
-		if d.HasError() {
-			continue
-		}
-		obj, d := lxcConfigsEntryObject(ctx, e)
+		obj, d := lxcConfigsEntry(ctx, c)
 		diags.Append(d...)
 		entries[id] = obj
 	}
@@ -110,169 +106,125 @@ func (f *LXCConfigsFunction) Run(ctx context.Context, req function.RunRequest, r
 	resp.Error = resp.Result.Set(ctx, result)
 }
 
-// lxcConfigsEntryModel is one element of the function's result. Every
-// attribute but ctid and unmapped is named after, and has the type of, the
-// phoenix_lxc_container argument it feeds, and uses the resource's model
-// where the whole argument is returned; null means the document does not
-// set it. The zero value of a types.String, Bool, Int64 or Float64 is null.
-type lxcConfigsEntryModel struct {
-	CTID            types.Int64    `tfsdk:"ctid"`
-	NodeName        types.String   `tfsdk:"node_name"`
-	VMID            types.Int64    `tfsdk:"vmid"`
-	Template        types.String   `tfsdk:"template"`
-	Clone           *cloneModel    `tfsdk:"clone"`
-	Hostname        types.String   `tfsdk:"hostname"`
-	Description     types.String   `tfsdk:"description"`
-	Tags            types.Set      `tfsdk:"tags"`
-	Unprivileged    types.Bool     `tfsdk:"unprivileged"`
-	OSType          types.String   `tfsdk:"os_type"`
-	Cores           types.Int64    `tfsdk:"cores"`
-	CPULimit        types.Float64  `tfsdk:"cpu_limit"`
-	CPUUnits        types.Int64    `tfsdk:"cpu_units"`
-	Memory          types.Int64    `tfsdk:"memory"`
-	Swap            types.Int64    `tfsdk:"swap"`
-	RootFS          types.Object   `tfsdk:"rootfs"`
-	Network         []networkModel `tfsdk:"network"`
-	Nameserver      types.String   `tfsdk:"nameserver"`
-	Searchdomain    types.String   `tfsdk:"searchdomain"`
-	Features        types.Object   `tfsdk:"features"`
-	StartOnBoot     types.Bool     `tfsdk:"start_on_boot"`
-	Startup         *startupModel  `tfsdk:"startup"`
-	Started         types.Bool     `tfsdk:"started"`
-	Protection      types.Bool     `tfsdk:"protection"`
-	ApparmorProfile types.String   `tfsdk:"apparmor_profile"`
-	LXCConfig       []lxcLineModel `tfsdk:"lxc_config"`
-	Docker          types.Object   `tfsdk:"docker"`
-	Unmapped        []string       `tfsdk:"unmapped"`
-}
+// lxcConfigsNotFed are the resource's arguments that a document does not
+// feed: secrets set at creation, and the framework's timeouts block.
+var lxcConfigsNotFed = map[string]bool{"password": true, "ssh_public_keys": true, "timeouts": true}
 
-// The result's rootfs and docker are the resource's blocks without their
-// computed-only attributes (rootfs.volume; docker.installed_version,
-// service_active, tests and apparmor_profile_sha256).
-var (
-	lxcConfigsRootFSType       = types.ObjectType{AttrTypes: map[string]attr.Type{"storage": types.StringType, "size": types.StringType}}
-	lxcConfigsHealthChecksType = types.ObjectType{AttrTypes: map[string]attr.Type{"hello_world": types.BoolType, "network_target": types.StringType}}
-	lxcConfigsDockerType       = types.ObjectType{AttrTypes: map[string]attr.Type{
-		"package_source": types.StringType, "version": types.StringType, "compose": types.BoolType,
-		"storage_driver": types.StringType, "daemon_json": types.StringType, "health_checks": lxcConfigsHealthChecksType,
-		"verify_on_refresh": types.BoolType,
-	}}
-)
-
-// lxcConfigsEntryType is the static type of one element of the result: the
-// mapped arguments of lxcConfigsMappedType, and every other setting of the
-// settings table with its attribute's type (null: the document does not set
-// it), so that a new setting joins the result without an edit here.
+// lxcConfigsEntryType is the static type of one element of the result: ctid,
+// unmapped, and every argument of phoenix_lxc_container but lxcConfigsNotFed
+// with the resource's type, less the computed-only attributes (rootfs.volume;
+// docker.installed_version, service_active, tests and
+// apparmor_profile_sha256). A new argument joins the result without an edit
+// here; the document leaves it null.
 var lxcConfigsEntryType = sync.OnceValue(func() types.ObjectType {
 	s := lxcContainerSchema(context.Background())
-	out := map[string]attr.Type{}
-	for k, v := range lxcConfigsMappedType().AttrTypes {
-		out[k] = v
-	}
-	for _, st := range containerSettings {
-		if _, ok := out[st.attr]; ok {
-			continue
+	attrs := map[string]schema.Attribute{}
+	for name, a := range s.Attributes {
+		if !lxcConfigsNotFed[name] {
+			attrs[name] = a
 		}
-		if a, ok := s.Attributes[st.attr]; ok {
-			out[st.attr] = a.GetType()
+	}
+	blocks := map[string]schema.Block{}
+	for name, b := range s.Blocks {
+		if !lxcConfigsNotFed[name] {
+			blocks[name] = b
+		}
+	}
+	t := argumentsType(attrs, blocks)
+	t.AttrTypes["ctid"] = types.Int64Type
+	t.AttrTypes["unmapped"] = types.ListType{ElemType: types.StringType}
+	return t
+})
+
+// argumentsType is the object type of the arguments among attrs and blocks:
+// computed-only attributes are left out, at every level.
+func argumentsType(attrs map[string]schema.Attribute, blocks map[string]schema.Block) types.ObjectType {
+	out := map[string]attr.Type{}
+	for name, a := range attrs {
+		if !a.IsComputed() || a.IsOptional() || a.IsRequired() {
+			out[name] = a.GetType()
+		}
+	}
+	for name, b := range blocks {
+		switch b := b.(type) {
+		case schema.SingleNestedBlock:
+			out[name] = argumentsType(b.Attributes, b.Blocks)
+		case schema.ListNestedBlock:
+			out[name] = types.ListType{ElemType: argumentsType(b.NestedObject.Attributes, b.NestedObject.Blocks)}
+		default:
+			out[name] = b.Type()
 		}
 	}
 	return types.ObjectType{AttrTypes: out}
-})
+}
 
-// lxcConfigsEntryObject is an element of the result: the mapped arguments
-// and null for the other settings.
-func lxcConfigsEntryObject(ctx context.Context, e lxcConfigsEntryModel) (types.Object, diag.Diagnostics) {
-	mapped, diags := types.ObjectValueFrom(ctx, lxcConfigsMappedType().AttrTypes, e)
-	if diags.HasError() {
-		return types.Object{}, diags
+// attrsOf is the attribute types of an object type; nil for another type.
+func attrsOf(t attr.Type) map[string]attr.Type {
+	if o, ok := t.(types.ObjectType); ok {
+		return o.AttrTypes
 	}
-	attrs := mapped.Attributes()
-	for name, typ := range lxcConfigsEntryType().AttrTypes {
-		if _, ok := attrs[name]; ok {
+	return nil
+}
+
+// objectOf is an object with attrTypes holding vals, and null for every
+// attribute vals lacks.
+func objectOf(ctx context.Context, attrTypes map[string]attr.Type, vals map[string]attr.Value) (types.Object, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	attrs := make(map[string]attr.Value, len(attrTypes))
+	for name, t := range attrTypes {
+		if v, ok := vals[name]; ok {
+			attrs[name] = v
 			continue
 		}
-		null, err := typ.ValueFromTerraform(ctx, tftypes.NewValue(typ.TerraformType(ctx), nil))
+		null, err := t.ValueFromTerraform(ctx, tftypes.NewValue(t.TerraformType(ctx), nil))
 		if err != nil {
 			diags.AddError("lxc_configs result", err.Error())
 			continue
 		}
 		attrs[name] = null
 	}
-	obj, d := types.ObjectValue(lxcConfigsEntryType().AttrTypes, attrs)
+	obj, d := types.ObjectValue(attrTypes, attrs)
 	diags.Append(d...)
 	return obj, diags
 }
 
-// lxcConfigsMappedType is the type of the arguments the conversion sets.
-// The arguments returned whole (clone, network, features, startup,
-// lxc_config) take their types from the resource's schema.
-var lxcConfigsMappedType = sync.OnceValue(func() types.ObjectType {
-	s := lxcContainerSchema(context.Background())
-	str, num, flt, boolean := types.StringType, types.Int64Type, types.Float64Type, types.BoolType
-	return types.ObjectType{AttrTypes: map[string]attr.Type{
-		"ctid":             num,
-		"node_name":        str,
-		"vmid":             num,
-		"template":         str,
-		"clone":            s.Blocks["clone"].Type(),
-		"hostname":         str,
-		"description":      str,
-		"tags":             types.SetType{ElemType: str},
-		"unprivileged":     boolean,
-		"os_type":          str,
-		"cores":            num,
-		"cpu_limit":        flt,
-		"cpu_units":        num,
-		"memory":           num,
-		"swap":             num,
-		"rootfs":           lxcConfigsRootFSType,
-		"network":          s.Blocks["network"].Type(),
-		"nameserver":       str,
-		"searchdomain":     str,
-		"features":         s.Attributes["features"].GetType(),
-		"start_on_boot":    boolean,
-		"startup":          s.Blocks["startup"].Type(),
-		"started":          boolean,
-		"protection":       boolean,
-		"apparmor_profile": str,
-		"lxc_config":       s.Attributes["lxc_config"].GetType(),
-		"docker":           lxcConfigsDockerType,
-		"unmapped":         types.ListType{ElemType: str},
-	}}
-})
-
-// lxcConfigsEntry turns a converted container into the function's element:
-// what the document leaves unset is null, and a docker block holds the
-// block's defaults (internal/docker) but for hello_world.
-func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (lxcConfigsEntryModel, diag.Diagnostics) {
+// lxcConfigsEntry turns a converted container into the function's element,
+// built with the resource's models: what the document leaves unset is null,
+// and a docker block holds the block's defaults (internal/docker) but for
+// hello_world.
+func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object, diag.Diagnostics) {
+	t := lxcConfigsEntryType().AttrTypes
 	var diags diag.Diagnostics
-	e := lxcConfigsEntryModel{
-		CTID:         types.Int64Value(c.CTID),
-		VMID:         types.Int64Value(c.CTID),
-		Template:     types.StringPointerValue(c.Template),
-		Hostname:     types.StringValue(c.Hostname),
-		Tags:         types.SetNull(types.StringType),
-		Unprivileged: types.BoolValue(c.Unprivileged),
-		Cores:        types.Int64Value(c.Cores),
-		Memory:       types.Int64Value(c.Memory),
-		Swap:         types.Int64PointerValue(c.Swap),
-		RootFS: types.ObjectValueMust(lxcConfigsRootFSType.AttrTypes, map[string]attr.Value{
-			"storage": types.StringValue(c.RootFS.Storage), "size": types.StringValue(c.RootFS.Size),
-		}),
-		Network: []networkModel{{
-			Name: types.StringValue(c.Network.Name), Bridge: types.StringValue(c.Network.Bridge),
-			IP: types.StringValue(c.Network.IP), Gw: types.StringValue(c.Network.Gw),
-			HWAddr: types.StringPointerValue(c.Network.HWAddr), Firewall: types.BoolPointerValue(c.Network.Firewall),
-		}},
-		Features:        types.ObjectNull(featuresAttrTypes),
-		StartOnBoot:     types.BoolPointerValue(c.StartOnBoot),
-		ApparmorProfile: types.StringValue(c.ApparmorProfile),
-		Docker:          types.ObjectNull(lxcConfigsDockerType.AttrTypes),
-		Unmapped:        c.Unmapped,
+	v := map[string]attr.Value{
+		"ctid":             types.Int64Value(c.CTID),
+		"vmid":             types.Int64Value(c.CTID),
+		"template":         types.StringPointerValue(c.Template),
+		"hostname":         types.StringValue(c.Hostname),
+		"unprivileged":     types.BoolValue(c.Unprivileged),
+		"cores":            types.Int64Value(c.Cores),
+		"memory":           types.Int64Value(c.Memory),
+		"swap":             types.Int64PointerValue(c.Swap),
+		"start_on_boot":    types.BoolPointerValue(c.StartOnBoot),
+		"apparmor_profile": types.StringValue(c.ApparmorProfile),
 	}
+	set := func(name string) func(attr.Value, diag.Diagnostics) {
+		return func(val attr.Value, d diag.Diagnostics) {
+			diags.Append(d...)
+			v[name] = val
+		}
+	}
+	set("unmapped")(types.ListValueFrom(ctx, types.StringType, c.Unmapped))
+	set("rootfs")(objectOf(ctx, attrsOf(t["rootfs"]), map[string]attr.Value{
+		"storage": types.StringValue(c.RootFS.Storage), "size": types.StringValue(c.RootFS.Size),
+	}))
+	set("network")(types.ListValueFrom(ctx, networkObjectType, []networkModel{{
+		Name: types.StringValue(c.Network.Name), Bridge: types.StringValue(c.Network.Bridge),
+		IP: types.StringValue(c.Network.IP), Gw: types.StringValue(c.Network.Gw),
+		HWAddr: types.StringPointerValue(c.Network.HWAddr), Firewall: types.BoolPointerValue(c.Network.Firewall),
+	}}))
 	if c.Clone != nil {
-		e.Clone = &cloneModel{SourceVMID: types.Int64Value(c.Clone.SourceVMID), Snapshot: types.StringPointerValue(c.Clone.Snapshot)}
+		set("clone")(types.ObjectValueFrom(ctx, attrsOf(t["clone"]),
+			cloneModel{SourceVMID: types.Int64Value(c.Clone.SourceVMID), Snapshot: types.StringPointerValue(c.Clone.Snapshot)}))
 	}
 	if f := c.Features; f != nil {
 		mount := types.SetNull(types.StringType)
@@ -281,34 +233,36 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (lxcConfigsEnt
 			mount, d = types.SetValueFrom(ctx, types.StringType, f.Mount)
 			diags.Append(d...)
 		}
-		var d diag.Diagnostics
-		e.Features, d = featuresValue{
+		set("features")(featuresValue{
 			Nesting: types.BoolPointerValue(f.Nesting), Keyctl: types.BoolPointerValue(f.Keyctl),
 			Fuse: types.BoolPointerValue(f.Fuse), Mknod: types.BoolPointerValue(f.Mknod), Mount: mount,
-		}.object()
-		diags.Append(d...)
+		}.object())
 	}
 	if c.Startup != nil {
-		e.Startup = &startupModel{Order: types.Int64PointerValue(c.Startup.Order), UpDelay: types.Int64PointerValue(c.Startup.UpDelay)}
+		set("startup")(types.ObjectValueFrom(ctx, attrsOf(t["startup"]),
+			startupModel{Order: types.Int64PointerValue(c.Startup.Order), UpDelay: types.Int64PointerValue(c.Startup.UpDelay)}))
 	}
+	var lines []lxcLineModel
 	for _, l := range c.LXCConfig {
-		e.LXCConfig = append(e.LXCConfig, lxcLineModel{Key: types.StringValue(l.Key), Value: types.StringValue(l.Value)})
+		lines = append(lines, lxcLineModel{Key: types.StringValue(l.Key), Value: types.StringValue(l.Value)})
 	}
+	set("lxc_config")(types.ListValueFrom(ctx, lxcLineObjectType, lines))
 	if c.Docker != nil {
 		def := docker.DefaultOptions()
-		var d diag.Diagnostics
-		e.Docker, d = types.ObjectValue(lxcConfigsDockerType.AttrTypes, map[string]attr.Value{
-			"package_source": types.StringValue(def.PackageSource),
-			"version":        types.StringNull(),
-			"compose":        types.BoolValue(def.Compose),
-			"storage_driver": types.StringValue(def.StorageDriver),
-			"daemon_json":    types.StringNull(),
-			"health_checks": types.ObjectValueMust(lxcConfigsHealthChecksType.AttrTypes, map[string]attr.Value{
-				"hello_world": types.BoolValue(c.Docker.HelloWorld), "network_target": types.StringValue(def.NetworkTarget),
-			}),
-			"verify_on_refresh": types.BoolNull(),
+		dt := attrsOf(t["docker"])
+		checks, d := objectOf(ctx, attrsOf(dt["health_checks"]), map[string]attr.Value{
+			"hello_world": types.BoolValue(c.Docker.HelloWorld), "network_target": types.StringValue(def.NetworkTarget),
 		})
 		diags.Append(d...)
+		set("docker")(objectOf(ctx, dt, map[string]attr.Value{
+			"package_source": types.StringValue(def.PackageSource),
+			"compose":        types.BoolValue(def.Compose),
+			"storage_driver": types.StringValue(def.StorageDriver),
+			"health_checks":  checks,
+		}))
 	}
-	return e, diags
+	if diags.HasError() {
+		return types.Object{}, diags
+	}
+	return objectOf(ctx, t, v)
 }

@@ -27,12 +27,15 @@ func boolStr(b bool) string {
 	return "0"
 }
 
+// netIndex is the interface number of a key net0 to net31.
+func netIndex(k string) (int, bool) {
+	n, ok := keyIndex(k, "net")
+	return n, ok && n < 32
+}
+
 func isNetKey(k string) bool {
-	if !strings.HasPrefix(k, "net") {
-		return false
-	}
-	n, err := strconv.Atoi(k[3:])
-	return err == nil && n >= 0 && n < 32
+	_, ok := netIndex(k)
+	return ok
 }
 
 // desiredConfig returns the settings a model asks for, as Proxmox VE config
@@ -218,12 +221,20 @@ func optInt(values map[string]string, key string) (types.Int64, error) {
 // prior state (or the plan) so that values Proxmox VE cannot report and
 // equivalent spellings are kept: each row of the settings table reads its
 // keys, then the raw lxc.* lines are read.
+//
+// Right after an import, and for the data source, m holds no configuration
+// yet (only id, node_name and vmid are known) and all of it is read back.
+// Otherwise an absent rootfs block (a clone keeping its source's disk) stays
+// absent.
 func applyConfig(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
 	var diags diag.Diagnostics
+	keepRootFSAbsent := m.RootFS == nil && !m.Unprivileged.IsNull()
 	for i := range containerSettings {
-		if r := containerSettings[i].read; r != nil {
-			diags.Append(r(ctx, m, cfg)...)
+		st := &containerSettings[i]
+		if st.read == nil || (keepRootFSAbsent && st.attr == "rootfs") {
+			continue
 		}
+		diags.Append(st.read(ctx, m, cfg)...)
 	}
 	diags.Append(applyRawLXC(ctx, m, cfg.LXC)...)
 	return diags
@@ -240,8 +251,7 @@ func applyNetworks(ctx context.Context, m *lxcContainerModel, v map[string]strin
 	var diags diag.Diagnostics
 	var idx []int
 	for k := range v {
-		if isNetKey(k) {
-			n, _ := strconv.Atoi(k[3:])
+		if n, ok := netIndex(k); ok {
 			idx = append(idx, n)
 		}
 	}

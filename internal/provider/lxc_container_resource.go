@@ -17,8 +17,8 @@ import (
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
+// Each of these interfaces embeds resource.Resource.
 var (
-	_ resource.Resource                   = &lxcContainerResource{}
 	_ resource.ResourceWithConfigure      = &lxcContainerResource{}
 	_ resource.ResourceWithImportState    = &lxcContainerResource{}
 	_ resource.ResourceWithModifyPlan     = &lxcContainerResource{}
@@ -70,9 +70,13 @@ func (r *lxcContainerResource) client(diags *diag.Diagnostics) *pve.Client {
 
 // begin prepares a create, update or delete: the context bounded by the
 // operation's timeout (its timeouts attribute, else def) and the API
-// client, nil when the provider cannot reach the API (diags then say why).
+// client, nil when the provider cannot reach the API or diags already hold
+// an error (from reading the plan or the state); diags then say why.
 func (r *lxcContainerResource) begin(ctx context.Context, timeout func(context.Context, time.Duration) (time.Duration, diag.Diagnostics),
 	def time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc, *pve.Client) {
+	if diags.HasError() {
+		return ctx, func() {}, nil
+	}
 	c := r.client(diags)
 	d, ds := timeout(ctx, def)
 	diags.Append(ds...)
@@ -142,9 +146,6 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	var password types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password"), &password)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	ctx, cancel, c := r.begin(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if c == nil {
@@ -493,7 +494,6 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 // refresh reads the container's configuration and status into m.
 func (r *lxcContainerResource) refresh(ctx context.Context, c *pve.Client, m *lxcContainerModel) diag.Diagnostics {
 	var diags diag.Diagnostics
-	m.keepRootFSAbsent = true
 	if err := r.read(ctx, c, m, &diags, readAfterChange); err != nil {
 		diags.AddError("Cannot read the container", err.Error())
 	}
@@ -552,9 +552,6 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	if c == nil {
 		return
 	}
-	// Right after an import only id, node_name and vmid are known; then the
-	// whole configuration is read back, rootfs included.
-	state.keepRootFSAbsent = !state.Unprivileged.IsNull()
 	if err := r.read(ctx, c, &state, &resp.Diagnostics, readRefresh); err != nil {
 		if pve.IsNotFound(err) {
 			resp.Diagnostics.AddWarning("Container no longer exists",
@@ -578,9 +575,6 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	var plan, state lxcContainerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	ctx, cancel, c := r.begin(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if c == nil {
@@ -738,16 +732,10 @@ func keys(m map[string]string) []string {
 func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state lxcContainerModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	ctx, cancel, c := r.begin(ctx, state.Timeouts.Delete, defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
-	if c == nil {
-		return
-	}
 	node, vmid := state.NodeName.ValueString(), int(state.VMID.ValueInt64())
-	if node == "" || vmid == 0 {
+	if c == nil || node == "" || vmid == 0 {
 		return
 	}
 	st, err := c.ContainerStatus(ctx, node, vmid)

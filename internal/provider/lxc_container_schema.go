@@ -81,11 +81,6 @@ type lxcContainerModel struct {
 	LXCConfig     types.List     `tfsdk:"lxc_config"`
 	Docker        *dockerModel   `tfsdk:"docker"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
-
-	// keepRootFSAbsent leaves rootfs null when the configuration has no
-	// rootfs block (a clone keeping its source's disk); only an import
-	// reads it back into an absent block.
-	keepRootFSAbsent bool `tfsdk:"-"`
 }
 
 type lxcLineModel struct {
@@ -125,6 +120,38 @@ type startupModel struct {
 	Order     types.Int64 `tfsdk:"order"`
 	UpDelay   types.Int64 `tfsdk:"up_delay"`
 	DownDelay types.Int64 `tfsdk:"down_delay"`
+}
+
+// Constructors of the plain optional arguments: a description and the
+// validators, nothing else.
+func optString(desc string, v ...validator.String) schema.StringAttribute {
+	return schema.StringAttribute{MarkdownDescription: desc, Optional: true, Validators: v}
+}
+
+func optInt64(desc string, v ...validator.Int64) schema.Int64Attribute {
+	return schema.Int64Attribute{MarkdownDescription: desc, Optional: true, Validators: v}
+}
+
+func optFloat64(desc string, v ...validator.Float64) schema.Float64Attribute {
+	return schema.Float64Attribute{MarkdownDescription: desc, Optional: true, Validators: v}
+}
+
+func optBool(desc string) schema.BoolAttribute {
+	return schema.BoolAttribute{MarkdownDescription: desc, Optional: true}
+}
+
+func reqString(desc string, v ...validator.String) schema.StringAttribute {
+	return schema.StringAttribute{MarkdownDescription: desc, Required: true, Validators: v}
+}
+
+// keptString is an optional argument that Proxmox VE fills in when it is
+// unset: the prior value stands in the plan until the configuration sets
+// one. more are further plan modifiers.
+func keptString(desc string, v validator.String, more ...planmodifier.String) schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: desc, Optional: true, Computed: true, Validators: []validator.String{v},
+		PlanModifiers: append([]planmodifier.String{stringplanmodifier.UseStateForUnknown()}, more...),
+	}
 }
 
 func lxcContainerSchema(ctx context.Context) schema.Schema {
@@ -172,11 +199,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"description": schema.StringAttribute{
-				MarkdownDescription: "Notes shown in the Proxmox VE interface.",
-				Optional:            true,
-				Validators:          []validator.String{stringvalidator.LengthAtMost(8192)},
-			},
+			"description": optString("Notes shown in the Proxmox VE interface.", stringvalidator.LengthAtMost(8192)),
 			"tags": schema.SetAttribute{
 				MarkdownDescription: "Tags. Order and Proxmox VE's `;`-joined form never cause a difference.",
 				Optional:            true,
@@ -202,21 +225,9 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				)},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"cores": schema.Int64Attribute{
-				MarkdownDescription: "CPU cores the container may use; all of the host's when unset.",
-				Optional:            true,
-				Validators:          []validator.Int64{int64validator.Between(1, 8192)},
-			},
-			"cpu_limit": schema.Float64Attribute{
-				MarkdownDescription: "CPU usage limit in cores (0 to 8192; 0 means no limit).",
-				Optional:            true,
-				Validators:          []validator.Float64{float64validator.Between(0, 8192)},
-			},
-			"cpu_units": schema.Int64Attribute{
-				MarkdownDescription: "CPU weight relative to other guests (0 to 500000).",
-				Optional:            true,
-				Validators:          []validator.Int64{int64validator.Between(0, 500000)},
-			},
+			"cores":     optInt64("CPU cores the container may use; all of the host's when unset.", int64validator.Between(1, 8192)),
+			"cpu_limit": optFloat64("CPU usage limit in cores (0 to 8192; 0 means no limit).", float64validator.Between(0, 8192)),
+			"cpu_units": optInt64("CPU weight relative to other guests (0 to 500000).", int64validator.Between(0, 500000)),
 			"memory": schema.Int64Attribute{
 				MarkdownDescription: "Memory in MiB. Defaults to `512`.",
 				Optional:            true,
@@ -231,16 +242,8 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Default:             int64default.StaticInt64(defaultSwap),
 				Validators:          []validator.Int64{int64validator.AtLeast(0)},
 			},
-			"nameserver": schema.StringAttribute{
-				MarkdownDescription: "DNS servers, separated by spaces; the host's settings when unset.",
-				Optional:            true,
-				Validators:          []validator.String{checkWith("Invalid nameserver", "IP addresses separated by spaces", checkNameservers)},
-			},
-			"searchdomain": schema.StringAttribute{
-				MarkdownDescription: "DNS search domains, separated by spaces; the host's settings when unset.",
-				Optional:            true,
-				Validators:          []validator.String{stringvalidator.RegexMatches(searchDomainRegex, "must be domain names separated by spaces")},
-			},
+			"nameserver":   optString("DNS servers, separated by spaces; the host's settings when unset.", checkWith("Invalid nameserver", "IP addresses separated by spaces", checkNameservers)),
+			"searchdomain": optString("DNS search domains, separated by spaces; the host's settings when unset.", stringvalidator.RegexMatches(searchDomainRegex, "must be domain names separated by spaces")),
 			"timezone": schema.StringAttribute{
 				MarkdownDescription: "Time zone of the container: `host` (the node's), or a zone such as `Europe/Berlin`; " +
 					"the container's own setting when unset. A change takes effect at the next start (a running container restarts).",
@@ -317,16 +320,8 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Optional: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"key": schema.StringAttribute{
-							MarkdownDescription: "Key, e.g. `lxc.cgroup2.devices.allow`.",
-							Required:            true,
-							Validators:          []validator.String{lxcKeyValidator{}},
-						},
-						"value": schema.StringAttribute{
-							MarkdownDescription: "Value.",
-							Required:            true,
-							Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[^\n\r]*\S[^\n\r]*$`), "must be one non-empty line")},
-						},
+						"key":   reqString("Key, e.g. `lxc.cgroup2.devices.allow`.", lxcKeyValidator{}),
+						"value": reqString("Value.", stringvalidator.RegexMatches(regexp.MustCompile(`^[^\n\r]*\S[^\n\r]*$`), "must be one non-empty line")),
 					},
 				},
 			},
@@ -347,50 +342,19 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					"Changing it replaces the container.",
 				PlanModifiers: []planmodifier.Object{replaceUnlessImported{what: "the clone source changes"}},
 				Attributes: map[string]schema.Attribute{
-					"source_vmid": schema.Int64Attribute{
-						MarkdownDescription: "ID of the container or template to clone.",
-						Optional:            true,
-						Validators:          []validator.Int64{int64validator.Between(100, 999999999)},
-					},
-					"source_node": schema.StringAttribute{
-						MarkdownDescription: "Node of the source; defaults to `node_name`.",
-						Optional:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")},
-					},
-					"snapshot": schema.StringAttribute{
-						MarkdownDescription: "Snapshot of the source to clone from.",
-						Optional:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(snapshotPattern, "must be a snapshot name")},
-					},
-					"full": schema.BoolAttribute{
-						MarkdownDescription: "Full copy (`true`, the default) or linked clone of a template (`false`).",
-						Optional:            true,
-					},
-					"storage": schema.StringAttribute{
-						MarkdownDescription: "Target storage of a full clone; the source's storage when unset.",
-						Optional:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID"), linkedCloneStorage{}},
-					},
+					"source_vmid": optInt64("ID of the container or template to clone.", int64validator.Between(100, 999999999)),
+					"source_node": optString("Node of the source; defaults to `node_name`.", stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")),
+					"snapshot":    optString("Snapshot of the source to clone from.", stringvalidator.RegexMatches(snapshotPattern, "must be a snapshot name")),
+					"full":        optBool("Full copy (`true`, the default) or linked clone of a template (`false`)."),
+					"storage":     optString("Target storage of a full clone; the source's storage when unset.", stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID"), linkedCloneStorage{}),
 				},
 			},
 			"rootfs": schema.SingleNestedBlock{
 				MarkdownDescription: "Root file system. Growing `size` resizes in place; shrinking is refused; changing " +
 					"`storage` replaces the container.",
 				Attributes: map[string]schema.Attribute{
-					"storage": schema.StringAttribute{
-						MarkdownDescription: "Storage to allocate the volume on, e.g. `local-lvm`. A clone keeps its source's when unset.",
-						Optional:            true,
-						Computed:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm")},
-						PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplaceIfConfigured()},
-					},
-					"size": schema.StringAttribute{
-						MarkdownDescription: "Size with a unit, e.g. `8G` or `512M`. A clone keeps its source's when unset.",
-						Optional:            true,
-						Computed:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")},
-						PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-					},
+					"storage": keptString("Storage to allocate the volume on, e.g. `local-lvm`. A clone keeps its source's when unset.", stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm"), stringplanmodifier.RequiresReplaceIfConfigured()),
+					"size":    keptString("Size with a unit, e.g. `8G` or `512M`. A clone keeps its source's when unset.", stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")),
 					"volume": schema.StringAttribute{
 						MarkdownDescription: "Volume ID Proxmox VE allocated, e.g. `local-lvm:vm-102-disk-0`.",
 						Computed:            true,
@@ -403,11 +367,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Validators:          []validator.List{listvalidator.SizeAtMost(32)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
-						"name": schema.StringAttribute{
-							MarkdownDescription: "Interface name inside the container, e.g. `eth0`.",
-							Required:            true,
-							Validators:          []validator.String{stringvalidator.RegexMatches(ifaceNamePattern, "must be an interface name of at most 15 characters")},
-						},
+						"name": reqString("Interface name inside the container, e.g. `eth0`.", stringvalidator.RegexMatches(ifaceNamePattern, "must be an interface name of at most 15 characters")),
 						"bridge": schema.StringAttribute{
 							MarkdownDescription: "Bridge on the host, e.g. `vmbr0`.",
 							Optional:            true,
@@ -416,52 +376,15 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 								stringvalidator.LengthBetween(1, 15),
 							},
 						},
-						"ip": schema.StringAttribute{
-							MarkdownDescription: "IPv4 address in CIDR form, `dhcp` or `manual`.",
-							Optional:            true,
-							Validators:          []validator.String{ipConfigCheck(false)},
-						},
-						"gw": schema.StringAttribute{
-							MarkdownDescription: "IPv4 gateway.",
-							Optional:            true,
-							Validators:          []validator.String{ipAddrCheck(false), gatewayNeedsAddress{addr: "ip"}},
-						},
-						"ip6": schema.StringAttribute{
-							MarkdownDescription: "IPv6 address in CIDR form, `auto`, `dhcp` or `manual`.",
-							Optional:            true,
-							Validators:          []validator.String{ipConfigCheck(true)},
-						},
-						"gw6": schema.StringAttribute{
-							MarkdownDescription: "IPv6 gateway.",
-							Optional:            true,
-							Validators:          []validator.String{ipAddrCheck(true), gatewayNeedsAddress{addr: "ip6"}},
-						},
-						"hwaddr": schema.StringAttribute{
-							MarkdownDescription: "MAC address. Proxmox VE generates one when unset; it then stays stable.",
-							Optional:            true,
-							Computed:            true,
-							Validators:          []validator.String{stringvalidator.RegexMatches(macPattern, "must be a unicast MAC address such as BC:24:11:00:00:01")},
-							PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-						},
-						"firewall": schema.BoolAttribute{
-							MarkdownDescription: "Apply the Proxmox VE firewall to this interface.",
-							Optional:            true,
-						},
-						"vlan": schema.Int64Attribute{
-							MarkdownDescription: "VLAN tag (1 to 4094).",
-							Optional:            true,
-							Validators:          []validator.Int64{int64validator.Between(1, 4094)},
-						},
-						"mtu": schema.Int64Attribute{
-							MarkdownDescription: "MTU (64 to 65535).",
-							Optional:            true,
-							Validators:          []validator.Int64{int64validator.Between(64, 65535)},
-						},
-						"rate": schema.Float64Attribute{
-							MarkdownDescription: "Rate limit in MB/s.",
-							Optional:            true,
-							Validators:          []validator.Float64{float64validator.AtLeast(0)},
-						},
+						"ip":       optString("IPv4 address in CIDR form, `dhcp` or `manual`.", ipConfigCheck(false)),
+						"gw":       optString("IPv4 gateway.", ipAddrCheck(false), gatewayNeedsAddress{addr: "ip"}),
+						"ip6":      optString("IPv6 address in CIDR form, `auto`, `dhcp` or `manual`.", ipConfigCheck(true)),
+						"gw6":      optString("IPv6 gateway.", ipAddrCheck(true), gatewayNeedsAddress{addr: "ip6"}),
+						"hwaddr":   keptString("MAC address. Proxmox VE generates one when unset; it then stays stable.", stringvalidator.RegexMatches(macPattern, "must be a unicast MAC address such as BC:24:11:00:00:01")),
+						"firewall": optBool("Apply the Proxmox VE firewall to this interface."),
+						"vlan":     optInt64("VLAN tag (1 to 4094).", int64validator.Between(1, 4094)),
+						"mtu":      optInt64("MTU (64 to 65535).", int64validator.Between(64, 65535)),
+						"rate":     optFloat64("Rate limit in MB/s.", float64validator.AtLeast(0)),
 					},
 				},
 			},
@@ -492,12 +415,7 @@ var (
 // networks returns the network blocks; nil when they are null or unknown
 // (a dynamic block over a collection not known yet).
 func (m *lxcContainerModel) networks(ctx context.Context) ([]networkModel, diag.Diagnostics) {
-	var out []networkModel
-	if m.Network.IsNull() || m.Network.IsUnknown() {
-		return nil, nil
-	}
-	diags := m.Network.ElementsAs(ctx, &out, false)
-	return out, diags
+	return listElements[networkModel](ctx, m.Network)
 }
 
 func (m *lxcContainerModel) setNetworks(ctx context.Context, n []networkModel) diag.Diagnostics {
@@ -511,10 +429,16 @@ func (m *lxcContainerModel) setNetworks(ctx context.Context, n []networkModel) d
 
 // lxcLines returns the lxc_config lines; nil when null or unknown.
 func (m *lxcContainerModel) lxcLines(ctx context.Context) ([]lxcLineModel, diag.Diagnostics) {
-	var out []lxcLineModel
-	if m.LXCConfig.IsNull() || m.LXCConfig.IsUnknown() {
+	return listElements[lxcLineModel](ctx, m.LXCConfig)
+}
+
+// listElements decodes the elements of a list; nil when it is null or
+// unknown.
+func listElements[T any](ctx context.Context, l types.List) ([]T, diag.Diagnostics) {
+	if l.IsNull() || l.IsUnknown() {
 		return nil, nil
 	}
-	diags := m.LXCConfig.ElementsAs(ctx, &out, false)
+	var out []T
+	diags := l.ElementsAs(ctx, &out, false)
 	return out, diags
 }

@@ -238,13 +238,24 @@ var containerSettings = []setting{
 	},
 }
 
+// keyIndex is the number of a numbered key (net0, mp3, dev1) with the
+// given prefix; ok is false for any other key.
+func keyIndex(key, prefix string) (n int, ok bool) {
+	digits, ok := strings.CutPrefix(key, prefix)
+	if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
+}
+
 // settingFor returns the row of a Proxmox VE key, nil for a key the table
 // does not know.
 func settingFor(key string) *setting {
 	for i := range containerSettings {
 		s := &containerSettings[i]
 		if s.numbered {
-			if n, ok := strings.CutPrefix(key, s.key); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			if _, ok := keyIndex(key, s.key); ok {
 				return s
 			}
 			continue
@@ -359,9 +370,6 @@ func readRootFS(_ context.Context, m *lxcContainerModel, cfg *pve.RawConfig) dia
 	rs, ok := cfg.Values["rootfs"]
 	if !ok {
 		m.RootFS = nil
-		return nil
-	}
-	if m.RootFS == nil && m.keepRootFSAbsent {
 		return nil
 	}
 	r, err := pve.ParseRootFS(rs)

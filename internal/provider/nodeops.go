@@ -94,16 +94,9 @@ func (d *providerData) newNodePool(ctx context.Context) (*nodeexec.Pool, error) 
 		return nil, fmt.Errorf("no SSH authentication is configured: %w", errNoSSHAuth)
 	}
 	r := d.nodeResolver()
-	pool, err := nodeexec.NewPool(nodeexec.Config{
-		Username:        s.Username,
-		PrivateKey:      s.PrivateKey,
-		Password:        s.Password,
-		Agent:           s.Agent,
-		AgentSocket:     s.AgentSocket,
-		KnownHostsFile:  s.KnownHostsFile,
-		TrustOnFirstUse: s.TrustOnFirstUse,
-		Sudo:            nodeexec.SudoAuto,
-	}, r.resolve)
+	cfg := s.Config
+	cfg.Sudo = nodeexec.SudoAuto
+	pool, err := nodeexec.NewPool(cfg, r.resolve)
 	if err != nil {
 		return nil, fmt.Errorf("set up SSH to the nodes: %w", err)
 	}
@@ -203,17 +196,10 @@ func clusterNodeIPs(ctx context.Context, get func(ctx context.Context, path stri
 
 // noSSHAccessError says that a node operation could not start because the
 // provider has no usable SSH configuration. Nothing was sent to the node.
-type noSSHAccessError struct {
-	Purpose string
-	Node    string
-	Err     error
-}
+// It wraps the message "<purpose> needs SSH access to node <node>: <why>".
+type noSSHAccessError struct{ error }
 
-func (e *noSSHAccessError) Error() string {
-	return fmt.Sprintf("%s needs SSH access to node %q: %v", e.Purpose, e.Node, e.Err)
-}
-
-func (e *noSSHAccessError) Unwrap() error { return e.Err }
+func (e *noSSHAccessError) Unwrap() error { return e.error }
 
 // nodeOps runs the provider's operations on PVE nodes over SSH: the AppArmor
 // profile, raw lxc.* lines of container configs, and the Docker scripts
@@ -282,7 +268,7 @@ func (o *nodeOps) run(ctx context.Context, node, purpose string, cmd nodeexec.Co
 		if errors.Is(err, errNoSSHAuth) {
 			err = errNoSSHAuth
 		}
-		return nil, &noSSHAccessError{Purpose: purpose, Node: node, Err: err}
+		return nil, &noSSHAccessError{fmt.Errorf("%s needs SSH access to node %q: %w", purpose, node, err)}
 	}
 	o.mu.Lock()
 	o.commands++
@@ -734,28 +720,49 @@ func (r scriptRun) failure(node string, vmid int, script string, err error) *scr
 	}
 }
 
+// dockerRun is a Docker feature script that ran: the run, the script's
+// name and its parsed output (parseErr when the output is not understood).
+type dockerRun[T any] struct {
+	scriptRun
+	script   string
+	value    T
+	parseErr error
+}
+
+// runDocker builds a Docker feature script, runs it in container vmid on
+// node and parses its output. The error is for a script that could not be
+// built or started; how it ended is the caller's to judge.
+func runDocker[T any](ctx context.Context, o *nodeOps, node string, vmid int, op string, mode scriptMode,
+	build func() (docker.Invocation, error), parse func(string) (T, error)) (dockerRun[T], error) {
+	inv, err := build()
+	if err != nil {
+		return dockerRun[T]{}, fmt.Errorf("docker block: %w", err)
+	}
+	r, err := o.runScript(ctx, node, vmid, op, inv, mode)
+	if err != nil {
+		return dockerRun[T]{}, err
+	}
+	v, perr := parse(r.output)
+	return dockerRun[T]{scriptRun: r, script: inv.Name, value: v, parseErr: perr}, nil
+}
+
 // InstallDocker runs phoenix_hypervisor_feature_install_docker.sh for opts in
 // container vmid on node. The script changes nothing when Docker is active
 // and configured as asked (the result's Changed is then false). On failure
 // the error (a *scriptError) names the script and carries its FATAL line and
 // the last 20 lines of its output.
 func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, opts docker.Options) (docker.InstallResult, error) {
-	inv, err := docker.Install(opts)
-	if err != nil {
-		return docker.InstallResult{}, fmt.Errorf("docker block: %w", err)
-	}
-	r, err := o.runScript(ctx, node, vmid, opDockerInstall, inv, scriptInstalls)
-	if err != nil {
+	r, err := runDocker(ctx, o, node, vmid, opDockerInstall, scriptInstalls,
+		func() (docker.Invocation, error) { return docker.Install(opts) }, docker.ParseInstallResult)
+	switch {
+	case err != nil:
 		return docker.InstallResult{}, err
+	case r.err != nil:
+		return docker.InstallResult{}, r.failure(node, vmid, r.script, nil)
+	case r.parseErr != nil:
+		return docker.InstallResult{}, r.failure(node, vmid, r.script, r.parseErr)
 	}
-	if r.err != nil {
-		return docker.InstallResult{}, r.failure(node, vmid, inv.Name, nil)
-	}
-	res, err := docker.ParseInstallResult(r.output)
-	if err != nil {
-		return docker.InstallResult{}, r.failure(node, vmid, inv.Name, err)
-	}
-	return res, nil
+	return r.value, nil
 }
 
 // CheckDocker runs check_docker_service.sh in container vmid on node: one
@@ -763,19 +770,17 @@ func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, opts
 // (ServiceActive false), not an error; the error is for a check that could
 // not run or whose output is not understood.
 func (o *nodeOps) CheckDocker(ctx context.Context, node string, vmid int) (docker.CheckResult, error) {
-	inv := docker.Check()
-	r, err := o.runScript(ctx, node, vmid, opDockerCheck, inv, scriptChecks)
-	if err != nil {
+	r, err := runDocker(ctx, o, node, vmid, opDockerCheck, scriptChecks,
+		func() (docker.Invocation, error) { return docker.Check(), nil }, docker.ParseCheckResult)
+	switch {
+	case err != nil:
 		return docker.CheckResult{}, err
+	case r.parseErr != nil:
+		return docker.CheckResult{}, r.failure(node, vmid, r.script, r.parseErr)
+	case r.err != nil && r.value.ServiceActive:
+		return docker.CheckResult{}, r.failure(node, vmid, r.script, nil)
 	}
-	res, perr := docker.ParseCheckResult(r.output)
-	if perr != nil {
-		return docker.CheckResult{}, r.failure(node, vmid, inv.Name, perr)
-	}
-	if r.err != nil && res.ServiceActive {
-		return docker.CheckResult{}, r.failure(node, vmid, inv.Name, nil)
-	}
-	return res, nil
+	return r.value, nil
 }
 
 // TestDocker runs test_docker_feature.sh for opts in container vmid on node.
@@ -783,26 +788,23 @@ func (o *nodeOps) CheckDocker(ctx context.Context, node string, vmid int) (docke
 // included; the error is then a *scriptError listing the failed cases with
 // their output tails.
 func (o *nodeOps) TestDocker(ctx context.Context, node string, vmid int, opts docker.Options) (docker.TestReport, error) {
-	inv, err := docker.Test(opts)
-	if err != nil {
-		return docker.TestReport{}, fmt.Errorf("docker block: %w", err)
-	}
-	r, err := o.runScript(ctx, node, vmid, opDockerTest, inv, scriptTests)
+	r, err := runDocker(ctx, o, node, vmid, opDockerTest, scriptTests,
+		func() (docker.Invocation, error) { return docker.Test(opts) }, docker.ParseTestResults)
 	if err != nil {
 		return docker.TestReport{}, err
 	}
-	report, perr := docker.ParseTestResults(r.output)
-	if perr != nil {
-		return docker.TestReport{}, r.failure(node, vmid, inv.Name, perr)
+	if r.parseErr != nil {
+		return docker.TestReport{}, r.failure(node, vmid, r.script, r.parseErr)
 	}
+	report := r.value
 	if failed := report.FailedCases(); len(failed) > 0 {
-		e := r.failure(node, vmid, inv.Name, nil)
+		e := r.failure(node, vmid, r.script, nil)
 		e.FailedCases = failed
 		e.CaseOutput = report.Output
 		return report, e
 	}
 	if r.err != nil {
-		return report, r.failure(node, vmid, inv.Name, nil)
+		return report, r.failure(node, vmid, r.script, nil)
 	}
 	return report, nil
 }

@@ -86,7 +86,7 @@ func TestClusterNodeIPsFromTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &providerData{client: c, Settings: settings{SSH: sshSettings{Username: "root", PrivateKey: testKey}}}
+	d := &providerData{client: c, Settings: settings{SSH: sshSettings{Config: nodeexec.Config{Username: "root", PrivateKey: testKey}}}}
 	ips, err := clusterNodeIPs(t.Context(), c.API().Get)
 	if err != nil {
 		t.Fatal(err)

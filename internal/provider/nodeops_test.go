@@ -96,10 +96,8 @@ func (e *nodeEnv) newProviderData(key, known string) *providerData {
 		e.t.Fatal(err)
 	}
 	d := &providerData{Settings: settings{SSH: sshSettings{
-		Username:       "root",
-		PrivateKey:     key,
-		KnownHostsFile: known,
-		Nodes:          []sshNode{{Name: testNode, Address: host, Port: p}},
+		Config: nodeexec.Config{Username: "root", PrivateKey: key, KnownHostsFile: known},
+		Nodes:  []sshNode{{Name: testNode, Address: host, Port: p}},
 	}}}
 	e.t.Cleanup(func() {
 		if pool := d.node.pool; pool != nil {
@@ -714,7 +712,7 @@ func TestWrongHostKeyRunsNothing(t *testing.T) {
 }
 
 func TestNodeOpsWithoutSSHAuth(t *testing.T) {
-	d := &providerData{Settings: settings{SSH: sshSettings{Username: "root"}}}
+	d := &providerData{Settings: settings{SSH: sshSettings{Config: nodeexec.Config{Username: "root"}}}}
 	ops := d.NodeOps()
 	_, err := applyProfileOn(t, d, "pve2", 102, nil, dockerProfile.Name, true)
 	if err == nil || !strings.Contains(err.Error(), `needs SSH access to node "pve2"`) ||
@@ -734,7 +732,7 @@ func TestNodeOpsWithoutSSHAuth(t *testing.T) {
 }
 
 func TestNodesBuildsOnePool(t *testing.T) {
-	d := &providerData{Settings: settings{SSH: sshSettings{Username: "root", PrivateKey: testKey}}}
+	d := &providerData{Settings: settings{SSH: sshSettings{Config: nodeexec.Config{Username: "root", PrivateKey: testKey}}}}
 	p1, err := d.Nodes(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -746,7 +744,7 @@ func TestNodesBuildsOnePool(t *testing.T) {
 	if a, b := d.NodeOps(), d.NodeOps(); a != b {
 		t.Error("NodeOps is not shared")
 	}
-	unknown := &providerData{Settings: settings{Unknown: true, SSH: sshSettings{PrivateKey: testKey}}}
+	unknown := &providerData{Settings: settings{Unknown: true, SSH: sshSettings{Config: nodeexec.Config{PrivateKey: testKey}}}}
 	if _, err := unknown.Nodes(t.Context()); err == nil || !strings.Contains(err.Error(), "not known until apply") {
 		t.Errorf("Nodes with unknown settings: %v", err)
 	}

@@ -123,17 +123,14 @@ func rootOnlyReason(key, old, value string, unprivileged bool) string {
 	return ""
 }
 
-func isMountKey(k string) bool { return numberedKey(k, "mp") }
+func isMountKey(k string) bool {
+	_, ok := keyIndex(k, "mp")
+	return ok
+}
 
-func isDevKey(k string) bool { return numberedKey(k, "dev") }
-
-func numberedKey(k, prefix string) bool {
-	n, ok := strings.CutPrefix(k, prefix)
-	if !ok || n == "" {
-		return false
-	}
-	_, err := strconv.Atoi(n)
-	return err == nil
+func isDevKey(k string) bool {
+	_, ok := keyIndex(k, "dev")
+	return ok
 }
 
 // splitRootOnly separates from a change what the API identity may not set:

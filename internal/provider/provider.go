@@ -22,8 +22,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
+// Both interfaces embed provider.Provider.
 var (
-	_ provider.Provider                   = &PhoenixProvider{}
 	_ provider.ProviderWithValidateConfig = &PhoenixProvider{}
 	_ provider.ProviderWithFunctions      = &PhoenixProvider{}
 )
