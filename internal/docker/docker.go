@@ -23,6 +23,11 @@
 //     failed case followed by its output tail as "  | <line>" lines, then
 //     "N passed, N failed" with ", N skipped" appended when a case was skipped
 //     (see [ParseTestResults]).
+//
+// The parsers trust nothing they are not told: apart from what the shell
+// prints before a script's first line, every line must follow the contract,
+// result lines carry only their known keys, once each, with valid values, and
+// nothing may follow a result. Any other output is an error naming the script.
 package docker
 
 import (

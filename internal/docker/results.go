@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -67,40 +68,106 @@ func FatalLine(out string) string {
 	return ""
 }
 
-// fields parses the key=value words that follow marker on the last line of
-// out starting with OutputPrefix+marker+" ".
-func fields(out, marker string) (map[string]string, bool, error) {
-	head := OutputPrefix + marker + " "
-	ls := lines(out)
-	for i := len(ls) - 1; i >= 0; i-- {
-		rest, ok := strings.CutPrefix(ls[i], head)
-		if !ok {
-			continue
-		}
-		m := map[string]string{}
-		for w := range strings.FieldsSeq(rest) {
-			k, v, ok := strings.Cut(w, "=")
-			if !ok || k == "" {
-				return nil, true, fmt.Errorf("malformed %s line %q: %q is not key=value", marker, ls[i], w)
-			}
-			m[k] = v
-		}
-		return m, true, nil
-	}
-	return nil, false, nil
+// resultLine is one key=value line of a script: the prefix, the marker and
+// exactly the keys of a known set, each once, separated by single spaces.
+type resultLine struct {
+	script, marker, line string
+	values               map[string]string
 }
 
-// flagField reads a 0/1 field.
-func flagField(m map[string]string, key, marker string) (bool, error) {
-	switch v, ok := m[key]; {
+// parseResultLine reads the words after OutputPrefix+marker+" " on line.
+// Every key must be one of keys and appear once; values are checked by the
+// callers. Errors name the script.
+func parseResultLine(script, marker, line string, keys ...string) (resultLine, error) {
+	rest, ok := strings.CutPrefix(line, OutputPrefix+marker+" ")
+	if !ok {
+		return resultLine{}, fmt.Errorf("%s printed a malformed %s line %q", script, marker, line)
+	}
+	r := resultLine{script: script, marker: marker, line: line, values: map[string]string{}}
+	for w := range strings.SplitSeq(strings.TrimRight(rest, " \t"), " ") {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok || k == "" {
+			return resultLine{}, fmt.Errorf("%s printed a malformed %s line %q: %q is not key=value", script, marker, line, w)
+		}
+		if !slices.Contains(keys, k) {
+			return resultLine{}, fmt.Errorf("%s printed a malformed %s line %q: unknown key %q (known: %s)", script, marker, line, k, strings.Join(keys, ", "))
+		}
+		if _, dup := r.values[k]; dup {
+			return resultLine{}, fmt.Errorf("%s printed a malformed %s line %q: key %q twice", script, marker, line, k)
+		}
+		r.values[k] = v
+	}
+	return r, nil
+}
+
+// flag reads a 0/1 value.
+func (r resultLine) flag(key string) (bool, error) {
+	switch v, ok := r.values[key]; {
 	case !ok:
-		return false, fmt.Errorf("%s line has no %s", marker, key)
+		return false, fmt.Errorf("%s: %s line has no %s: %q", r.script, r.marker, key, r.line)
 	case v == "1":
 		return true, nil
 	case v == "0":
 		return false, nil
 	default:
-		return false, fmt.Errorf("%s line: %s=%q, want 0 or 1", marker, key, v)
+		return false, fmt.Errorf("%s: %s line: %s=%q, want 0 or 1", r.script, r.marker, key, v)
+	}
+}
+
+// version reads a Debian package version; "" is allowed only when optional.
+func (r resultLine) version(key string, optional bool) (string, error) {
+	v, ok := r.values[key]
+	switch {
+	case !ok:
+		return "", fmt.Errorf("%s: %s line has no %s: %q", r.script, r.marker, key, r.line)
+	case v == "" && optional:
+		return "", nil
+	case v == "":
+		return "", fmt.Errorf("%s: %s line has no %s: the Docker package is not installed", r.script, r.marker, key)
+	case !versionRE.MatchString(v):
+		return "", fmt.Errorf("%s: %s line: %s=%q is not a Debian package version", r.script, r.marker, key, v)
+	}
+	return v, nil
+}
+
+// scanOwnLines walks ls up to the first line for which stop is true and
+// returns its index, or -1. Lines before the script's first own line (what
+// the shell printed before the script ran) are tolerated; from then on
+// every line must satisfy own.
+func scanOwnLines(script string, ls []string, own, stop func(string) bool) (int, error) {
+	started := false
+	for i, l := range ls {
+		if stop(l) {
+			return i, nil
+		}
+		if own(l) {
+			started = true
+			continue
+		}
+		if started {
+			return -1, fmt.Errorf("%s printed an unexpected line %q", script, l)
+		}
+	}
+	return -1, nil
+}
+
+// progressLine reports whether l is "phoenix-docker: [step] message".
+func progressLine(l string) bool {
+	rest, ok := strings.CutPrefix(l, OutputPrefix+"[")
+	if !ok {
+		return false
+	}
+	step, _, ok := strings.Cut(rest, "] ")
+	if !ok {
+		step, ok = strings.CutSuffix(rest, "]")
+	}
+	return ok && step != "" && !strings.ContainsAny(step, " []")
+}
+
+// markerLine returns a test for the line "phoenix-docker: <marker> ...".
+func markerLine(marker string) func(string) bool {
+	return func(l string) bool {
+		return l == OutputPrefix+marker || strings.HasPrefix(l, OutputPrefix+marker+" ")
 	}
 }
 
@@ -114,26 +181,39 @@ type InstallResult struct {
 }
 
 // ParseInstallResult reads the install script's result line. When the
-// output holds a FATAL line instead, the error is that line; a missing or
-// malformed result line is an error too.
+// output holds a FATAL line, the error is that line. Otherwise, after
+// whatever the shell printed before the script's first line, the output must
+// be the script's progress lines ("phoenix-docker: [step] ...") ending with
+// exactly one result line, "phoenix-docker: result installed_version=<v>
+// changed=<0|1>", with these two keys only and valid values. Anything else (a
+// missing result line, an unknown or repeated key, a bad value, a line of
+// another kind, output after the result) is an error naming the script.
 func ParseInstallResult(out string) (InstallResult, error) {
-	m, found, err := fields(out, "result")
-	if err != nil {
-		return InstallResult{}, err
-	}
 	if fatal := FatalLine(out); fatal != "" {
 		return InstallResult{}, errors.New(fatal)
 	}
-	if !found {
-		return InstallResult{}, fmt.Errorf("%s printed no result line (it did not finish)", InstallScriptName)
-	}
-	changed, err := flagField(m, "changed", "result")
+	ls := lines(out)
+	i, err := scanOwnLines(InstallScriptName, ls, progressLine, markerLine("result"))
 	if err != nil {
 		return InstallResult{}, err
 	}
-	v := m["installed_version"]
-	if v == "" {
-		return InstallResult{}, errors.New("result line has no installed_version: the Docker package is not installed")
+	if i < 0 {
+		return InstallResult{}, fmt.Errorf("%s printed no result line (it did not finish)", InstallScriptName)
+	}
+	if after := ls[i+1:]; len(after) > 0 {
+		return InstallResult{}, fmt.Errorf("%s printed %d line(s) after its result line, the first %q", InstallScriptName, len(after), after[0])
+	}
+	r, err := parseResultLine(InstallScriptName, "result", ls[i], "installed_version", "changed")
+	if err != nil {
+		return InstallResult{}, err
+	}
+	changed, err := r.flag("changed")
+	if err != nil {
+		return InstallResult{}, err
+	}
+	v, err := r.version("installed_version", false)
+	if err != nil {
+		return InstallResult{}, err
 	}
 	return InstallResult{InstalledVersion: v, Changed: changed}, nil
 }
@@ -148,24 +228,42 @@ type CheckResult struct {
 }
 
 // ParseCheckResult reads the health check's status line. An inactive
-// service is a result, not an error: the error is for output without a
-// well-formed status line.
+// service is a result, not an error. The error is for output without exactly
+// one well-formed status line ("phoenix-docker: check service_active=<1|0>
+// installed_version=<v or empty>", these keys only), for lines of another
+// kind before it (after the shell's start-up messages), and for anything
+// after it but the FATAL line of an inactive service. Errors name the script,
+// except a FATAL line printed instead of a status line, which is the error.
 func ParseCheckResult(out string) (CheckResult, error) {
-	m, found, err := fields(out, "check")
+	ls := lines(out)
+	i, err := scanOwnLines(CheckScriptName, ls, progressLine, markerLine("check"))
 	if err != nil {
 		return CheckResult{}, err
 	}
-	if !found {
+	if i < 0 {
 		if fatal := FatalLine(out); fatal != "" {
 			return CheckResult{}, errors.New(fatal)
 		}
 		return CheckResult{}, fmt.Errorf("%s printed no check line", CheckScriptName)
 	}
-	active, err := flagField(m, "service_active", "check")
+	r, err := parseResultLine(CheckScriptName, "check", ls[i], "service_active", "installed_version")
 	if err != nil {
 		return CheckResult{}, err
 	}
-	return CheckResult{ServiceActive: active, InstalledVersion: m["installed_version"]}, nil
+	active, err := r.flag("service_active")
+	if err != nil {
+		return CheckResult{}, err
+	}
+	v, err := r.version("installed_version", true)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	for _, l := range ls[i+1:] {
+		if active || !strings.HasPrefix(l, FatalPrefix) {
+			return CheckResult{}, fmt.Errorf("%s printed an unexpected line %q after its check line", CheckScriptName, l)
+		}
+	}
+	return CheckResult{ServiceActive: active, InstalledVersion: v}, nil
 }
 
 // TestReport is the parsed output of the test script.
@@ -202,27 +300,41 @@ const caseOutputPrefix = "  | "
 
 // ParseTestResults reads the test script's output: the case lines, the
 // output tails of failed cases and the summary, which must be the last line
-// and agree with the case lines. Failed cases are not an error; output
-// that does not follow the format is.
+// and agree with the case lines. Failed cases are not an error. Output that
+// does not follow the format is, with the script named: after the shell's
+// start-up messages, every line must be a case line, an output line
+// ("  | ...") of a failed case, or the final summary. A FATAL line is
+// returned as the error.
 func ParseTestResults(out string) (TestReport, error) {
 	r := TestReport{Cases: map[string]string{}, Output: map[string][]string{}}
 	ls := lines(out)
 	if len(ls) == 0 {
 		return r, fmt.Errorf("%s printed nothing", TestScriptName)
 	}
-	last := ""
+	if fatal := FatalLine(out); fatal != "" {
+		return r, errors.New(fatal)
+	}
+	s := summaryLineRE.FindStringSubmatch(ls[len(ls)-1])
+	if s == nil {
+		return r, fmt.Errorf("%s did not end with the summary line %q: last line %q", TestScriptName, "N passed, N failed", ls[len(ls)-1])
+	}
+	last, started := "", false
 	for _, l := range ls[:len(ls)-1] {
-		if tail, ok := strings.CutPrefix(l, caseOutputPrefix); ok && last != "" {
+		if tail, ok := strings.CutPrefix(l, caseOutputPrefix); ok && started {
+			if last == "" {
+				return r, fmt.Errorf("%s printed an output line %q that follows no failed case", TestScriptName, l)
+			}
 			r.Output[last] = append(r.Output[last], tail)
 			continue
 		}
 		m := caseLineRE.FindStringSubmatch(l)
 		if m == nil {
-			if strings.HasPrefix(l, FatalPrefix) {
-				return r, errors.New(l)
+			if started {
+				return r, fmt.Errorf("%s printed an unexpected line %q", TestScriptName, l)
 			}
 			continue
 		}
+		started = true
 		name, status := m[1], m[2]
 		if _, dup := r.Cases[name]; dup {
 			return r, fmt.Errorf("%s reported %s twice", TestScriptName, name)
@@ -233,13 +345,6 @@ func ParseTestResults(out string) (TestReport, error) {
 		if status == Failed {
 			last = name
 		}
-	}
-	s := summaryLineRE.FindStringSubmatch(ls[len(ls)-1])
-	if s == nil {
-		if fatal := FatalLine(out); fatal != "" {
-			return r, errors.New(fatal)
-		}
-		return r, fmt.Errorf("%s did not end with the summary line %q: last line %q", TestScriptName, "N passed, N failed", ls[len(ls)-1])
 	}
 	var err error
 	if r.Passed, err = count(s[1]); err != nil {

@@ -34,6 +34,40 @@
 # Strict mode (set -Eeuo pipefail) holds from the first line, the check
 # included; every failure, planned or not, ends with a FATAL line.
 #
+# One run at a time: the script holds an exclusive flock(1) on
+# /run/phoenix-docker.lock from the check to the end; a second run waits for
+# it (PHOENIX_LOCK_TIMEOUT seconds, default 300), then fails with a FATAL line
+# naming the lock.
+#
+# Docker's apt key: /etc/apt/keyrings/docker.asc must hold exactly one
+# primary key, Docker's release key with the fingerprint
+#   9DC8 5822 9FC7 DD38 854A  E2D8 8D81 803C 0EBF CD88
+# This is verified on every run, also when the file is already there; a key
+# file that fails the check is downloaded again, verified before it replaces
+# the file and verified again in place. A downloaded key with another
+# fingerprint is fatal. The fingerprints come from gpg when it is installed
+# ("gpg --show-keys --with-colons": the fpr record after each pub record, with
+# a throw-away home directory and no keyring). A minimal Debian or Ubuntu
+# container has no gpg: apt brings only gpgv (Debian 12, Ubuntu) or sqv
+# (Debian 13), and both only verify signatures, neither prints a key's
+# fingerprint. Without gpg the script computes the fingerprints itself with
+# coreutils (base64, od, sha1sum): the V4 fingerprint of RFC 4880 section
+# 12.2, SHA-1 over 0x99, the two-octet length and the body of each public-key
+# packet. A key of another version counts as a mismatch.
+#
+# Interrupted dpkg: before apt-get installs anything, a dpkg run that was
+# interrupted (journal files in /var/lib/dpkg/updates, or packages reported by
+# "dpkg --audit": unpacked, half-configured, awaiting triggers) is completed
+# with "dpkg --configure -a"; apt-get would otherwise refuse with "dpkg was
+# interrupted". Its failure is fatal.
+#
+# Files are written through mktemp(1) files beside their destination and
+# renamed into place; the download goes to a mktemp -d directory. An EXIT
+# trap removes whatever is left of them.
+#
+# The content of daemon.json is never printed: it may hold settings that do
+# not belong in logs, and the output reaches the provider's log.
+#
 # Output: every line starts with "phoenix-docker: [step] ", except a final
 # "FATAL: ..." line on failure. On success the last line is
 #   phoenix-docker: result installed_version=<dpkg version> changed=<0|1>
@@ -45,7 +79,7 @@
 # Environment, for tests only: PHOENIX_ROOT (prefix of every file path,
 # default ""), PHOENIX_RETRY_DELAY (seconds between retries, default 5),
 # PHOENIX_NETWORK_ATTEMPTS (default 30), PHOENIX_APT_ATTEMPTS (default 3),
-# PHOENIX_VERIFY_ATTEMPTS (default 5).
+# PHOENIX_VERIFY_ATTEMPTS (default 5), PHOENIX_LOCK_TIMEOUT (default 300).
 
 set -Eeuo pipefail
 
@@ -55,21 +89,42 @@ RETRY_DELAY="${PHOENIX_RETRY_DELAY:-5}"
 NETWORK_ATTEMPTS="${PHOENIX_NETWORK_ATTEMPTS:-30}"
 APT_ATTEMPTS="${PHOENIX_APT_ATTEMPTS:-3}"
 VERIFY_ATTEMPTS="${PHOENIX_VERIFY_ATTEMPTS:-5}"
+LOCK_TIMEOUT="${PHOENIX_LOCK_TIMEOUT:-300}"
 
 readonly KEY_PATH="/etc/apt/keyrings/docker.asc"
 readonly LIST_PATH="/etc/apt/sources.list.d/docker.list"
 readonly DAEMON_JSON_PATH="/etc/docker/daemon.json"
 readonly MARKER_PATH="/etc/phoenix/docker-feature.conf"
+readonly LOCK_PATH="/run/phoenix-docker.lock"
+readonly DPKG_UPDATES_DIR="/var/lib/dpkg/updates"
+# Docker's release key (Docker Release (CE deb) <docker@docker.com>).
+readonly DOCKER_KEY_FPR="9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+readonly DOCKER_KEY_FPR_SHOWN="9DC8 5822 9FC7 DD38 854A  E2D8 8D81 803C 0EBF CD88"
 
 export DEBIAN_FRONTEND=noninteractive
 
 fatal_printed=0
 last_failed_command=""
+# secret: a value no output line may contain (the daemon.json content).
+secret=""
+# workdir: the mktemp -d directory, made on first use; pending: mktemp files
+# not yet renamed into place. The EXIT trap removes both.
+workdir=""
+pending=()
+
+# redact TEXT: TEXT with the secret replaced.
+redact() {
+	local text=$1
+	if [[ -n $secret ]]; then
+		text=${text//"$secret"/"<daemon.json content>"}
+	fi
+	printf '%s' "$text"
+}
 
 log() {
 	local step=$1
 	shift
-	printf '%s [%s] %s\n' "$TAG" "$step" "$*"
+	printf '%s [%s] %s\n' "$TAG" "$step" "$(redact "$*")"
 }
 
 # result KEY=VALUE...: the machine-readable last line.
@@ -78,7 +133,7 @@ result() {
 }
 
 fatal() {
-	printf 'FATAL: %s\n' "$*"
+	printf 'FATAL: %s\n' "$(redact "$*")"
 	fatal_printed=1
 	exit 1
 }
@@ -89,8 +144,15 @@ on_err() {
 
 on_exit() {
 	local rc=$?
+	local f
+	for f in "${pending[@]}"; do
+		[[ -z $f ]] || rm -f -- "$f" || true
+	done
+	if [[ -n $workdir ]]; then
+		rm -rf -- "$workdir" || true
+	fi
 	if ((rc != 0 && fatal_printed == 0)); then
-		printf 'FATAL: unexpected failure (exit %d) in: %s\n' "$rc" "${last_failed_command:-unknown command}"
+		printf 'FATAL: unexpected failure (exit %d) in: %s\n' "$rc" "$(redact "${last_failed_command:-unknown command}")"
 	fi
 }
 
@@ -101,16 +163,21 @@ trap on_exit EXIT
 prefix_lines() {
 	local step=$1 line
 	while IFS= read -r line || [[ -n $line ]]; do
-		printf '%s [%s] %s\n' "$TAG" "$step" "${line%$'\r'}"
+		line=${line%$'\r'}
+		if [[ -n $secret ]]; then
+			line=${line//"$secret"/"<daemon.json content>"}
+		fi
+		printf '%s [%s] %s\n' "$TAG" "$step" "$line"
 	done
 }
 
 # run_logged STEP COMMAND...: run COMMAND with its output prefixed; returns
-# the command's exit status.
+# the command's exit status. COMMAND does not inherit the lock's descriptor,
+# so a daemon it leaves behind cannot keep the lock.
 run_logged() {
 	local step=$1
 	shift
-	"$@" 2>&1 | prefix_lines "$step"
+	"$@" 9>&- 2>&1 | prefix_lines "$step"
 	return "${PIPESTATUS[0]}"
 }
 
@@ -220,6 +287,27 @@ file_holds() {
 	[[ -f $1 ]] && [[ "$(<"$1")" == "$2" ]]
 }
 
+# ensure_workdir: make the private temporary directory (mktemp -d) unless it
+# exists. Call it outside command substitutions, so that the EXIT trap knows it.
+ensure_workdir() {
+	[[ -z $workdir ]] || return 0
+	workdir=$(mktemp -d "${TMPDIR:-/tmp}/phoenix-docker.XXXXXXXXXX") || fatal "mktemp -d failed: cannot make a temporary directory"
+}
+
+# place_file FILE SOURCE: install the content of SOURCE as FILE (mode 0644)
+# through a mktemp file in FILE's directory and a rename.
+place_file() {
+	local file=$1 source=$2 dir tmp
+	dir=$(dirname "$file")
+	mkdir -p "$dir" || fatal "cannot create the directory of ${file#"$ROOT"}"
+	tmp=$(mktemp "$dir/.${file##*/}.XXXXXXXXXX") || fatal "cannot write ${file#"$ROOT"}: mktemp failed"
+	pending+=("$tmp")
+	cat -- "$source" >"$tmp" || fatal "cannot write ${file#"$ROOT"}"
+	chmod 0644 "$tmp" || fatal "cannot write ${file#"$ROOT"}"
+	mv -f -- "$tmp" "$file" || fatal "cannot write ${file#"$ROOT"}"
+	pending=("${pending[@]/"$tmp"/}")
+}
+
 # write_if_changed FILE CONTENT: write CONTENT (plus a newline) unless FILE
 # already holds it; returns 0 when it wrote, 1 when it did not need to. It is
 # called as a condition, where errexit is off: every step checks itself.
@@ -228,10 +316,203 @@ write_if_changed() {
 	if file_holds "$file" "$content"; then
 		return 1
 	fi
-	mkdir -p "$(dirname "$file")" || fatal "cannot create the directory of ${file#"$ROOT"}"
-	printf '%s\n' "$content" >"$file.phoenix-tmp" || fatal "cannot write ${file#"$ROOT"}"
-	mv -f "$file.phoenix-tmp" "$file" || fatal "cannot write ${file#"$ROOT"}"
+	place_file "$file" <(printf '%s\n' "$content")
 	return 0
+}
+
+# acquire_lock: hold the exclusive lock for the rest of the run (fd 9).
+acquire_lock() {
+	local lock=$ROOT$LOCK_PATH
+	mkdir -p "$(dirname "$lock")" || fatal "cannot create the directory of $LOCK_PATH"
+	exec 9>>"$lock" || fatal "cannot open the lock file $LOCK_PATH"
+	if ! flock -x -n 9; then
+		log lock "another run holds $LOCK_PATH; waiting up to $LOCK_TIMEOUT s"
+		flock -x -w "$LOCK_TIMEOUT" 9 ||
+			fatal "another run of this script still holds $LOCK_PATH after $LOCK_TIMEOUT s: not starting a concurrent run"
+	fi
+}
+
+# openpgp_fingerprints FILE: the V4 fingerprint of every public-key packet
+# (tag 6, primary keys; subkeys are tag 14) in FILE, armored or binary, one
+# per line; "unsupported-vN" for another key version, "unparsable" for data
+# that is not a sequence of OpenPGP packets. Coreutils only (RFC 4880 4.2,
+# 5.5.2, 12.2).
+openpgp_fingerprints() {
+	local file=$1 line in_body=0 armored=0 b64=""
+	local -a bytes
+	if [[ ! -r $file ]]; then
+		echo unparsable
+		return 0
+	fi
+	while IFS= read -r line || [[ -n $line ]]; do
+		line=${line%$'\r'}
+		if [[ $line == "-----BEGIN PGP PUBLIC KEY BLOCK-----" ]]; then
+			armored=1 in_body=0 b64=""
+			continue
+		fi
+		((armored == 1)) || continue
+		[[ $line != "-----END PGP PUBLIC KEY BLOCK-----" ]] || break
+		if ((in_body == 0)); then
+			[[ -n $line ]] || in_body=1
+			continue
+		fi
+		[[ $line != =* ]] || continue
+		b64+=$line
+	done <"$file" 2>/dev/null || true
+	if ((armored == 1)); then
+		mapfile -t bytes < <(printf '%s' "$b64" | base64 -d 2>/dev/null | od -An -v -tu1 | tr -s ' ' '\n' | grep -v '^$')
+	else
+		mapfile -t bytes < <(od -An -v -tu1 "$file" 2>/dev/null | tr -s ' ' '\n' | grep -v '^$')
+	fi
+	local n=${#bytes[@]} i=0 b tag len hdr l0 fmt
+	if ((n == 0)); then
+		echo unparsable
+		return 0
+	fi
+	while ((i < n)); do
+		b=${bytes[i]}
+		if ((b < 128)); then
+			echo unparsable
+			return 0
+		fi
+		if ((b & 64)); then
+			tag=$((b & 63))
+			l0=${bytes[i + 1]:-0}
+			if ((l0 < 192)); then
+				len=$l0 hdr=2
+			elif ((l0 < 224)); then
+				len=$((((l0 - 192) << 8) + ${bytes[i + 2]:-0} + 192)) hdr=3
+			elif ((l0 == 255)); then
+				len=$(((${bytes[i + 2]:-0} << 24) + (${bytes[i + 3]:-0} << 16) + (${bytes[i + 4]:-0} << 8) + ${bytes[i + 5]:-0})) hdr=6
+			else
+				echo unparsable
+				return 0
+			fi
+		else
+			tag=$(((b >> 2) & 15))
+			case $((b & 3)) in
+			0) len=${bytes[i + 1]:-0} hdr=2 ;;
+			1) len=$(((${bytes[i + 1]:-0} << 8) + ${bytes[i + 2]:-0})) hdr=3 ;;
+			2) len=$(((${bytes[i + 1]:-0} << 24) + (${bytes[i + 2]:-0} << 16) + (${bytes[i + 3]:-0} << 8) + ${bytes[i + 4]:-0})) hdr=5 ;;
+			*)
+				echo unparsable
+				return 0
+				;;
+			esac
+		fi
+		if ((i + hdr + len > n)); then
+			echo unparsable
+			return 0
+		fi
+		if ((tag == 6)); then
+			if ((bytes[i + hdr] != 4 || len > 65535)); then
+				echo "unsupported-v${bytes[i + hdr]}"
+			else
+				fmt=$(printf '\\%03o' 153 $((len >> 8)) $((len & 255)) "${bytes[@]:i+hdr:len}")
+				# shellcheck disable=SC2059 # the format is the key's octets as escapes.
+				printf "$fmt" | sha1sum | { read -r line _ && printf '%s\n' "${line^^}"; }
+			fi
+		fi
+		i=$((i + hdr + len))
+	done
+}
+
+# key_fingerprints FILE: the fingerprints of FILE's primary keys, one per
+# line (see the header: gpg when installed, coreutils otherwise).
+key_fingerprints() {
+	local file=$1 rec want=0
+	local -a f
+	if [[ -n $workdir ]] && command -v gpg >/dev/null 2>&1; then
+		while IFS=: read -r -a f; do
+			rec=${f[0]:-}
+			if [[ $rec == pub ]]; then
+				want=1
+			elif [[ $rec == fpr ]] && ((want == 1)); then
+				printf '%s\n' "${f[9]:-}"
+				want=0
+			elif [[ $rec != fpr ]]; then
+				want=0
+			fi
+		done < <(gpg --homedir "$workdir" --batch --no-options --no-keyring --trust-model always \
+			--with-colons --show-keys "$file" 2>/dev/null || true)
+		return 0
+	fi
+	openpgp_fingerprints "$file"
+}
+
+# check_key FILE: set verdict to "ok" when FILE holds Docker's release key
+# as its only primary key, else to what it holds instead ("no key", or the
+# fingerprints). Not for command substitutions: it may make the workdir.
+verdict=""
+check_key() {
+	local file=$1 fprs
+	if [[ ! -s $file ]]; then
+		verdict="no key"
+		return 0
+	fi
+	if command -v gpg >/dev/null 2>&1; then
+		ensure_workdir
+	fi
+	fprs=$(key_fingerprints "$file")
+	if [[ $fprs == "$DOCKER_KEY_FPR" ]]; then
+		verdict=ok
+	elif [[ -z $fprs ]]; then
+		verdict="no key"
+	else
+		verdict=${fprs//$'\n'/, }
+	fi
+}
+
+# repair_dpkg: complete an interrupted dpkg run before apt-get needs dpkg.
+repair_dpkg() {
+	local f journal=0 audit i
+	for f in "$ROOT$DPKG_UPDATES_DIR"/*; do
+		if [[ -f $f && ${f##*/} =~ ^[0-9]+$ ]]; then
+			journal=1
+			break
+		fi
+	done
+	audit=$(dpkg --audit 2>&1) || fatal "dpkg --audit failed: $audit"
+	if ((journal == 0)) && [[ -z $audit ]]; then
+		return 0
+	fi
+	if ((journal == 1)); then
+		log dpkg "dpkg was interrupted: $DPKG_UPDATES_DIR holds journal files"
+	fi
+	if [[ -n $audit ]]; then
+		log dpkg "dpkg --audit reports:"
+		prefix_lines dpkg <<<"$audit"
+	fi
+	for ((i = 1; i <= APT_ATTEMPTS; i++)); do
+		log dpkg "running dpkg --configure -a (attempt $i/$APT_ATTEMPTS)"
+		if run_logged dpkg dpkg --force-confdef --force-confold --configure -a; then
+			return 0
+		fi
+		if ((i < APT_ATTEMPTS)); then
+			sleep "$RETRY_DELAY"
+		fi
+	done
+	fatal "dpkg --configure -a failed after $APT_ATTEMPTS attempts: the interrupted dpkg run could not be completed"
+}
+
+# install_docker_key URL: download Docker's apt key from URL into the
+# private directory, verify it, put it in place and verify it there.
+install_docker_key() {
+	local url=$1 key
+	ensure_workdir
+	key=$workdir/docker.asc
+	run_logged repository curl -fsSL --retry 3 --retry-delay 2 -o "$key" "$url" ||
+		fatal "cannot download Docker's apt key from $url"
+	[[ -s $key ]] || fatal "Docker's apt key downloaded empty from $url"
+	check_key "$key"
+	[[ $verdict == ok ]] ||
+		fatal "Docker's apt key from $url is not Docker's release key: expected fingerprint $DOCKER_KEY_FPR_SHOWN, got: $verdict"
+	log repository "Docker's apt key from $url has the expected fingerprint $DOCKER_KEY_FPR_SHOWN"
+	place_file "$ROOT$KEY_PATH" "$key"
+	check_key "$ROOT$KEY_PATH"
+	[[ $verdict == ok ]] ||
+		fatal "$KEY_PATH is not Docker's release key after it was written: expected fingerprint $DOCKER_KEY_FPR_SHOWN, got: $verdict"
+	log repository "installed Docker's apt key as $KEY_PATH"
 }
 
 main() {
@@ -267,6 +548,10 @@ main() {
 		daemon_json="{\"storage-driver\":\"$storage_driver\"}"
 	fi
 	[[ $daemon_json == "{"*"}" && $daemon_json != *$'\n'* ]] || usage_error "--daemon-json must be a one-line JSON object"
+	secret=$daemon_json
+	[[ $LOCK_TIMEOUT =~ ^[0-9]+$ ]] || usage_error "PHOENIX_LOCK_TIMEOUT must be a number of seconds"
+
+	acquire_lock
 
 	# What is asked for.
 	local os_id os_like family codename
@@ -310,7 +595,7 @@ main() {
 		"storage_driver=$storage_driver")
 
 	# What is there.
-	local pkg have missing=() reasons=() repo_line="" repo_ok=1
+	local pkg have missing=() reasons=() repo_line="" repo_ok=1 key_state=""
 	for pkg in "${packages[@]}"; do
 		have=$(installed_version "$pkg")
 		if [[ -z $have ]]; then
@@ -324,9 +609,18 @@ main() {
 	if [[ $package_source == docker-ce ]]; then
 		[[ -n $codename ]] || fatal "no VERSION_CODENAME in /etc/os-release: cannot choose the Docker apt repository"
 		repo_line="deb [arch=$(dpkg --print-architecture) signed-by=$KEY_PATH] https://download.docker.com/linux/$family $codename stable"
-		if [[ ! -s "$ROOT$KEY_PATH" ]] || ! file_holds "$ROOT$LIST_PATH" "$repo_line"; then
+		check_key "$ROOT$KEY_PATH"
+		key_state=$verdict
+		if [[ $key_state == "no key" && ! -e "$ROOT$KEY_PATH" ]]; then
 			repo_ok=0
-			reasons+=("Docker apt repository not configured")
+			reasons+=("Docker apt key $KEY_PATH missing")
+		elif [[ $key_state != ok ]]; then
+			repo_ok=0
+			reasons+=("Docker apt key $KEY_PATH is not Docker's release key $DOCKER_KEY_FPR_SHOWN (it holds: $key_state)")
+		fi
+		if ! file_holds "$ROOT$LIST_PATH" "$repo_line"; then
+			repo_ok=0
+			reasons+=("Docker apt repository $LIST_PATH not configured")
 		fi
 	fi
 	file_holds "$ROOT$DAEMON_JSON_PATH" "$daemon_json" || reasons+=("$DAEMON_JSON_PATH differs")
@@ -346,6 +640,7 @@ main() {
 	# Packages and repository.
 	if ((${#missing[@]} > 0 || repo_ok == 0)); then
 		wait_for_network "$probe"
+		repair_dpkg
 		if [[ $package_source == docker-ce ]]; then
 			local prereqs=()
 			for pkg in ca-certificates curl; do
@@ -356,13 +651,9 @@ main() {
 				apt_get prerequisites install --no-install-recommends "${prereqs[@]}"
 			fi
 			if ((repo_ok == 0)); then
-				mkdir -p "$ROOT$(dirname "$KEY_PATH")" || fatal "cannot create $(dirname "$KEY_PATH")"
-				run_logged repository curl -fsSL --retry 3 --retry-delay 2 \
-					-o "$ROOT$KEY_PATH.phoenix-tmp" "https://download.docker.com/linux/$family/gpg" ||
-					fatal "cannot download Docker's apt key from https://download.docker.com/linux/$family/gpg"
-				[[ -s "$ROOT$KEY_PATH.phoenix-tmp" ]] || fatal "Docker's apt key downloaded empty"
-				chmod a+r "$ROOT$KEY_PATH.phoenix-tmp"
-				mv -f "$ROOT$KEY_PATH.phoenix-tmp" "$ROOT$KEY_PATH"
+				if [[ $key_state != ok ]]; then
+					install_docker_key "https://download.docker.com/linux/$family/gpg"
+				fi
 				write_if_changed "$ROOT$LIST_PATH" "$repo_line" || true
 				log repository "added $repo_line"
 			fi
@@ -387,7 +678,7 @@ main() {
 	local json_changed=0
 	if write_if_changed "$ROOT$DAEMON_JSON_PATH" "$daemon_json"; then
 		json_changed=1
-		log config "wrote $DAEMON_JSON_PATH: $daemon_json"
+		log config "wrote $DAEMON_JSON_PATH (${#daemon_json} bytes; its content is not shown)"
 	fi
 	if write_if_changed "$ROOT$MARKER_PATH" "$marker"; then
 		log config "wrote $MARKER_PATH"

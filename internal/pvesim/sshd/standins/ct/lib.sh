@@ -182,3 +182,103 @@ candidate() {
 	repo_available "$PKG_REPO" || return 1
 	printf '%s' "${PKG_VERSIONS[0]}"
 }
+
+# openpgp_bytes FILE: FILE's OpenPGP octets (armor removed), one decimal per
+# line; nothing when FILE is neither armored nor binary OpenPGP data.
+openpgp_bytes() {
+	local file=$1 line armored=0 body=0 b64=""
+	[[ -r $file ]] || return 0
+	while IFS= read -r line || [[ -n $line ]]; do
+		line=${line%$'\r'}
+		if [[ $line == "-----BEGIN PGP PUBLIC KEY BLOCK-----" ]]; then
+			armored=1 body=0 b64=""
+			continue
+		fi
+		((armored)) || continue
+		[[ $line != "-----END PGP PUBLIC KEY BLOCK-----" ]] || break
+		if ((!body)); then
+			[[ -n $line ]] || body=1
+			continue
+		fi
+		[[ $line == =* ]] || b64+=$line
+	done <"$file" 2>/dev/null
+	if ((armored)); then
+		printf '%s' "$b64" | base64 -d 2>/dev/null | od -An -v -tu1 | tr -s ' ' '\n' | grep -v '^$'
+	else
+		od -An -v -tu1 "$file" | tr -s ' ' '\n' | grep -v '^$'
+	fi
+}
+
+# openpgp_primary_fprs FILE: the V4 fingerprints of FILE's primary keys
+# (public-key packets), upper-case hex, one per line; exit 1 when FILE is not
+# a sequence of OpenPGP packets. What gpg prints as the fpr record of each
+# pub record.
+openpgp_primary_fprs() {
+	local -a b
+	mapfile -t b < <(openpgp_bytes "$1")
+	local n=${#b[@]} i=0 tag len hdr l0 fmt sum
+	((n > 0)) || return 1
+	while ((i < n)); do
+		((b[i] >= 128)) || return 1
+		if ((b[i] & 64)); then
+			tag=$((b[i] & 63)) l0=${b[i + 1]:-0}
+			if ((l0 < 192)); then
+				len=$l0 hdr=2
+			elif ((l0 < 224)); then
+				len=$((((l0 - 192) << 8) + ${b[i + 2]:-0} + 192)) hdr=3
+			elif ((l0 == 255)); then
+				len=$(((${b[i + 2]:-0} << 24) + (${b[i + 3]:-0} << 16) + (${b[i + 4]:-0} << 8) + ${b[i + 5]:-0})) hdr=6
+			else
+				return 1
+			fi
+		else
+			tag=$(((b[i] >> 2) & 15))
+			case $((b[i] & 3)) in
+			0) len=${b[i + 1]:-0} hdr=2 ;;
+			1) len=$(((${b[i + 1]:-0} << 8) + ${b[i + 2]:-0})) hdr=3 ;;
+			2) len=$(((${b[i + 1]:-0} << 24) + (${b[i + 2]:-0} << 16) + (${b[i + 3]:-0} << 8) + ${b[i + 4]:-0})) hdr=5 ;;
+			*) return 1 ;;
+			esac
+		fi
+		((i + hdr + len <= n)) || return 1
+		if ((tag == 6 && b[i + hdr] == 4)); then
+			fmt=$(printf '\\%03o' 153 $((len >> 8)) $((len & 255)) "${b[@]:i+hdr:len}")
+			# shellcheck disable=SC2059 # the format is the packet's octets as escapes.
+			sum=$(printf "$fmt" | sha1sum)
+			printf '%s\n' "${sum%% *}" | tr 'a-f' 'A-F'
+		fi
+		i=$((i + hdr + len))
+	done
+}
+
+# postinst NAME: enable and start the package's services, as Debian's
+# maintainer scripts do; returns 1 when a service fails to start.
+postinst() {
+	local unit rc=0
+	pkg_lookup "$1" || return 0
+	for unit in "${PKG_UNITS[@]}"; do
+		"$STANDINS/systemctl" enable "$unit" >/dev/null 2>&1
+	done
+	case $1 in
+	docker-ce | docker.io)
+		if ! "$STANDINS/systemctl" start docker.service; then
+			echo "invoke-rc.d: initscript docker, action \"start\" failed."
+			echo "dpkg: error processing package $1 (--configure):"
+			echo " installed $1 package post-installation script subprocess returned error exit status 1"
+			rc=1
+		fi
+		;;
+	containerd.io | containerd) "$STANDINS/systemctl" start containerd.service >/dev/null 2>&1 ;;
+	esac
+	return "$rc"
+}
+
+# dpkg_interrupted: whether the dpkg journal (/var/lib/dpkg/updates) holds
+# entries, apt's test for an interrupted dpkg run.
+dpkg_interrupted() {
+	local f
+	for f in /var/lib/dpkg/updates/*; do
+		[[ -f $f && ${f##*/} =~ ^[0-9]+$ ]] && return 0
+	done
+	return 1
+}
