@@ -14,10 +14,12 @@ import (
 )
 
 // needsRestartKey reports whether a change of key only takes effect at the
-// next start (the table's live column; keys outside the table restart).
-func needsRestartKey(k string) bool {
+// next start (the table's live and hotplugNew columns; keys outside the
+// table restart). existed: the container has the key already (always so
+// for a removal).
+func needsRestartKey(k string, existed bool) bool {
 	st := settingFor(k)
-	return st == nil || !st.live
+	return st == nil || !st.live && !(st.hotplugNew && !existed)
 }
 
 func boolStr(b bool) string {
@@ -116,32 +118,41 @@ func dropDefaultNetKeys(extra map[string]string) map[string]string {
 type configChange struct {
 	Set    map[string]string
 	Delete []string
+	// existing are the keys of Set the container has already.
+	existing map[string]bool
 }
 
 func (c configChange) empty() bool { return len(c.Set) == 0 && len(c.Delete) == 0 }
 
 // needsRestart reports whether the change only takes effect at the next start.
-func (c configChange) needsRestart() bool {
+func (c configChange) needsRestart() bool { return len(c.restartKeys()) > 0 }
+
+// restartKeys lists, sorted, the keys of the change that take effect only
+// at the next start.
+func (c configChange) restartKeys() []string {
+	var keys []string
 	for k := range c.Set {
-		if needsRestartKey(k) {
-			return true
+		if needsRestartKey(k, c.existing[k]) {
+			keys = append(keys, k)
 		}
 	}
 	for _, k := range c.Delete {
-		if needsRestartKey(k) {
-			return true
+		if needsRestartKey(k, true) {
+			keys = append(keys, k)
 		}
 	}
-	return false
+	sort.Strings(keys)
+	return keys
 }
 
 // diffConfig compares the desired managed settings with the container's
 // actual configuration.
 func diffConfig(desired, actual map[string]string) configChange {
-	ch := configChange{Set: map[string]string{}}
+	ch := configChange{Set: map[string]string{}, existing: map[string]bool{}}
 	for k, v := range desired {
 		if got, ok := actual[k]; !ok || !sameValue(k, v, got) {
 			ch.Set[k] = v
+			ch.existing[k] = ok
 		}
 	}
 	// A key the provider owns and the configuration leaves unset goes,

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -54,6 +53,9 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	resp.Diagnostics.Append(planFeatures(&plan, &config)...)
 	planAppArmor(&plan, &config, &resp.Diagnostics)
 	planIsolation(ctx, &plan, &resp.Diagnostics)
+	if state != nil {
+		resp.Diagnostics.Append(planMounts(ctx, &plan, state)...)
+	}
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -213,20 +215,7 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 	want, d1 := desiredConfig(ctx, plan)
 	have, d2 := desiredConfig(ctx, state)
 	if !d1.HasError() && !d2.HasError() {
-		ch := diffConfig(want, have)
-		var keys []string
-		for k := range ch.Set {
-			if needsRestartKey(k) {
-				keys = append(keys, k)
-			}
-		}
-		for _, k := range ch.Delete {
-			if needsRestartKey(k) {
-				keys = append(keys, k)
-			}
-		}
-		if len(keys) > 0 {
-			sort.Strings(keys)
+		if keys := diffConfig(want, have).restartKeys(); len(keys) > 0 {
 			reasons = append(reasons, strings.Join(keys, ", ")+" change")
 		}
 	}

@@ -270,6 +270,9 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 		if diags.HasError() {
 			return 0, "", false, fmt.Errorf("%s", diags.Errors()[0].Detail())
 		}
+		if !r.data.apiIsRootPam() && deferRootOnly(params) {
+			deferred = true
+		}
 		if f, ok := params["features"]; ok && !r.data.apiIsRootPam() {
 			if v, later := withoutRootOnlyFeatures(f, params["unprivileged"] == "1"); later {
 				deferred = true
@@ -619,6 +622,16 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	}
 	if err := r.growRootFS(ctx, c, &plan, cfg); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "Cannot resize the root file system", err.Error())
+		return
+	}
+	if err := growMounts(ctx, &plan, cfg.Values, func(disk, size string) error {
+		upid, err := c.Resize(ctx, node, vmid, disk, size)
+		if err == nil {
+			err = c.WaitTask(ctx, upid)
+		}
+		return err
+	}); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("mount_point"), "Cannot resize a mount point", err.Error())
 		return
 	}
 	wantRunning := plan.Started.ValueBool()

@@ -66,6 +66,8 @@ type lxcContainerModel struct {
 	Swap          types.Int64    `tfsdk:"swap"`
 	RootFS        *rootfsModel   `tfsdk:"rootfs"`
 	Network       types.List     `tfsdk:"network"`
+	MountPoints   types.List     `tfsdk:"mount_point"`
+	Devices       types.List     `tfsdk:"device"`
 	Nameserver    types.String   `tfsdk:"nameserver"`
 	Searchdomain  types.String   `tfsdk:"searchdomain"`
 	Timezone      types.String   `tfsdk:"timezone"`
@@ -396,8 +398,10 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					"down_delay": schema.Int64Attribute{MarkdownDescription: "Seconds to wait for the container to stop at shutdown.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
 				},
 			},
-			"docker":   dockerBlock(),
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"mount_point": mountPointBlock(),
+			"device":      deviceBlock(),
+			"docker":      dockerBlock(),
+			"timeouts":    timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 }

@@ -37,6 +37,11 @@ type setting struct {
 	// otherwise the change waits for the next start and the provider
 	// restarts the container.
 	live bool
+	// hotplugNew: Proxmox VE applies the key to a running container at once
+	// only when it is new; a change of an existing one, or its removal,
+	// waits for the next start (vmconfig_hotplug_pending: mount points and
+	// devices).
+	hotplugNew bool
 	// absent is the value Proxmox VE uses when the key is absent: a managed
 	// key holding it is not deleted.
 	absent string
@@ -193,6 +198,24 @@ var containerSettings = []setting{
 			return applyNetworks(ctx, m, cfg.Values)
 		},
 		same: sameNet,
+	},
+	{
+		// Bind and device mounts are root@pam's only (permissions.go).
+		key: "mp", numbered: true, attr: "mount_point", managed: true, hotplugNew: true, priv: privDisk,
+		desired: desiredMounts,
+		read: func(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
+			return readMounts(ctx, m, cfg.Values)
+		},
+		same: sameMount,
+	},
+	{
+		// root@pam's only (permissions.go).
+		key: "dev", numbered: true, attr: "device", managed: true, hotplugNew: true,
+		desired: desiredDevices,
+		read: func(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
+			return readDevices(ctx, m, cfg.Values)
+		},
+		same: sameDevice,
 	},
 	{
 		// Nesting needs VM.Allocate; the other flags are root@pam's only

@@ -54,6 +54,11 @@ func fullModel() *lxcContainerModel {
 	m.Protection = types.BoolValue(true)
 	m.RootFS = &rootfsModel{Storage: types.StringValue("local-lvm"), Size: types.StringValue("8G"), Volume: types.StringUnknown()}
 	m.SSHPublicKeys = types.ListValueMust(types.StringType, []attr.Value{types.StringValue("ssh-ed25519 AAAA test")})
+	m.MountPoints = types.ListValueMust(mountPointObjectType, []attr.Value{mustObjectOf(mountPointObjectType, testMount(0, "/data", "local-lvm", "2G", ""))})
+	m.Devices = types.ListValueMust(deviceObjectType, []attr.Value{mustObjectOf(deviceObjectType, deviceModel{
+		Slot: types.Int64Value(0), Path: types.StringValue("/dev/dri/renderD128"), Mode: types.StringNull(),
+		UID: types.Int64Null(), GID: types.Int64Value(104), DenyWrite: types.BoolNull(),
+	})})
 	return m
 }
 

@@ -160,6 +160,21 @@ func splitRootOnly(ch configChange, actual map[string]string, rootPam bool) (api
 	return api, root
 }
 
+// deferRootOnly removes from create parameters the mount points and
+// devices PVE reserves to root@pam (bind and device mounts, devN), to be set
+// once the container exists; it reports whether it removed any. Features
+// have their own rule (withoutRootOnlyFeatures).
+func deferRootOnly(params map[string]string) bool {
+	removed := false
+	for k, v := range params {
+		if k != "features" && rootOnlyReason(k, "", v, params["unprivileged"] == "1") != "" {
+			delete(params, k)
+			removed = true
+		}
+	}
+	return removed
+}
+
 // withoutRootOnlyFeatures returns the features a create request may carry
 // for a non-root@pam identity (nesting alone, which PVE lets anyone with
 // VM.Allocate set) and whether the full value must be set afterwards as

@@ -1,0 +1,553 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+)
+
+// Mount points (mpN) and passed-through devices (devN). Each block names
+// its slot, so adding, removing or reordering blocks never moves another
+// mount: the plan shows exactly the slots that change.
+
+type mountPointModel struct {
+	Slot         types.Int64  `tfsdk:"slot"`
+	Path         types.String `tfsdk:"path"`
+	Storage      types.String `tfsdk:"storage"`
+	Size         types.String `tfsdk:"size"`
+	Volume       types.String `tfsdk:"volume"`
+	ReadOnly     types.Bool   `tfsdk:"read_only"`
+	Backup       types.Bool   `tfsdk:"backup"`
+	ACL          types.Bool   `tfsdk:"acl"`
+	Quota        types.Bool   `tfsdk:"quota"`
+	Replicate    types.Bool   `tfsdk:"replicate"`
+	Shared       types.Bool   `tfsdk:"shared"`
+	MountOptions types.Set    `tfsdk:"mount_options"`
+}
+
+type deviceModel struct {
+	Slot      types.Int64  `tfsdk:"slot"`
+	Path      types.String `tfsdk:"path"`
+	Mode      types.String `tfsdk:"mode"`
+	UID       types.Int64  `tfsdk:"uid"`
+	GID       types.Int64  `tfsdk:"gid"`
+	DenyWrite types.Bool   `tfsdk:"deny_write"`
+}
+
+var (
+	mountPointObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
+		"slot": types.Int64Type, "path": types.StringType, "storage": types.StringType, "size": types.StringType,
+		"volume": types.StringType, "read_only": types.BoolType, "backup": types.BoolType, "acl": types.BoolType,
+		"quota": types.BoolType, "replicate": types.BoolType, "shared": types.BoolType,
+		"mount_options": types.SetType{ElemType: types.StringType},
+	}}
+	deviceObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
+		"slot": types.Int64Type, "path": types.StringType, "mode": types.StringType,
+		"uid": types.Int64Type, "gid": types.Int64Type, "deny_write": types.BoolType,
+	}}
+	containerPathPattern = regexp.MustCompile(`^/[^,;=\s]*$`)
+	mountVolumePattern   = regexp.MustCompile(`^(?:/[^,;=\s]*|[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]:[^,;=\s]+)$`)
+	devicePathPattern    = regexp.MustCompile(`^/dev/[^,;=\s]+$`)
+)
+
+func mountPointBlock() schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		MarkdownDescription: "Mount points (`mp0` .. `mp255`). A new volume (`storage` and `size`), an existing volume " +
+			"(`volume = \"local-lvm:vm-101-disk-1\"`), a host directory (bind mount, `volume = \"/srv/data\"`) or a host block " +
+			"device (`volume = \"/dev/sdb1\"`). Bind and device mounts are reserved to `root@pam` by Proxmox VE: with an API token " +
+			"the provider sets them with `pct set` over its SSH access. Growing `size` resizes in place; shrinking is refused. " +
+			"Removing a block detaches the mount point: a volume stays on its storage as `unusedN` (Proxmox VE's own handling) " +
+			"and the plan warns; it is destroyed only from Proxmox VE. Changing an existing mount point of a running container " +
+			"takes effect at its restart.",
+		Validators: []validator.List{listvalidator.SizeAtMost(256), uniqueSlots{what: "mount_point"}},
+		NestedObject: schema.NestedBlockObject{
+			Attributes: map[string]schema.Attribute{
+				"slot": schema.Int64Attribute{MarkdownDescription: "Slot: `0` is `mp0`.", Required: true, Validators: []validator.Int64{int64validator.Between(0, 255)}},
+				"path": reqString("Path inside the container, e.g. `/data`.", stringvalidator.RegexMatches(containerPathPattern, "must be an absolute path without commas, semicolons, '=' or spaces")),
+				"storage": optString("Storage to allocate a new volume on, with `size`, e.g. `local-lvm`. Changing it allocates a new volume "+
+					"(the old one stays as `unusedN`).", stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm"),
+					stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("volume"))),
+				// size and volume are kept from the state by slot in planMounts:
+				// UseStateForUnknown would match list elements by position.
+				"size": schema.StringAttribute{
+					MarkdownDescription: "Size of the volume with a unit, e.g. `8G`: required with `storage`, read back for an attached volume.",
+					Optional:            true, Computed: true,
+					Validators: []validator.String{stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")},
+				},
+				"volume": schema.StringAttribute{
+					MarkdownDescription: "What is mounted: the volume ID Proxmox VE allocated (read back), an existing volume to attach, " +
+						"an absolute host directory (bind mount) or a `/dev/` path (device mount).",
+					Optional: true, Computed: true,
+					Validators: []validator.String{stringvalidator.RegexMatches(mountVolumePattern, "must be a volume ID such as local-lvm:vm-101-disk-1 or an absolute host path")},
+				},
+				"read_only": optBool("Mount read-only."),
+				"backup":    optBool("Include the volume in backups (volumes only)."),
+				"acl":       optBool("Enable (`true`) or disable (`false`) POSIX ACLs; the storage's default when unset."),
+				"quota":     optBool("Enable user quotas inside the container."),
+				"replicate": optBool("Include the volume in storage replication (Proxmox VE's default is `true`)."),
+				"shared":    optBool("Mark a bind or device mount as available on every node (it is not shared by this)."),
+				"mount_options": schema.SetAttribute{
+					MarkdownDescription: "Mount options: `discard`, `lazytime`, `noatime`, `nodev`, `noexec`, `nosuid`.",
+					Optional:            true,
+					ElementType:         types.StringType,
+					Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(
+						"discard", "lazytime", "noatime", "nodev", "noexec", "nosuid"))},
+				},
+			},
+		},
+	}
+}
+
+func deviceBlock() schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		MarkdownDescription: "Devices passed through to the container (`dev0` .. `dev255`), e.g. a GPU's `/dev/dri/renderD128` " +
+			"or `/dev/nvidia0`. Proxmox VE reserves them to `root@pam`: with an API token the provider sets them with `pct set` " +
+			"over its SSH access. A change to an existing device of a running container takes effect at its restart.",
+		Validators: []validator.List{listvalidator.SizeAtMost(256), uniqueSlots{what: "device"}},
+		NestedObject: schema.NestedBlockObject{
+			Attributes: map[string]schema.Attribute{
+				"slot":       schema.Int64Attribute{MarkdownDescription: "Slot: `0` is `dev0`.", Required: true, Validators: []validator.Int64{int64validator.Between(0, 255)}},
+				"path":       reqString("Device node on the host, e.g. `/dev/dri/renderD128`.", stringvalidator.RegexMatches(devicePathPattern, "must be a path under /dev/")),
+				"mode":       optString("Access mode of the device node in the container, octal, e.g. `0660`.", stringvalidator.RegexMatches(regexp.MustCompile(`^0[0-7]{3}$`), "must be an octal mode such as 0660")),
+				"uid":        optInt64("Owner of the device node in the container.", int64validator.AtLeast(0)),
+				"gid":        optInt64("Group of the device node in the container, e.g. the `render` group.", int64validator.AtLeast(0)),
+				"deny_write": optBool("Deny the container writing to the device."),
+			},
+		},
+	}
+}
+
+// uniqueSlots refuses two blocks with the same slot.
+type uniqueSlots struct{ what string }
+
+func (u uniqueSlots) Description(context.Context) string {
+	return "each " + u.what + " block has its own slot"
+}
+
+func (u uniqueSlots) MarkdownDescription(ctx context.Context) string { return u.Description(ctx) }
+
+func (u uniqueSlots) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	seen := map[int64]int{}
+	for i, el := range req.ConfigValue.Elements() {
+		obj, ok := el.(types.Object)
+		if !ok {
+			continue
+		}
+		s, ok := obj.Attributes()["slot"].(types.Int64)
+		if !ok || !known(s) {
+			continue
+		}
+		if j, dup := seen[s.ValueInt64()]; dup {
+			resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i).AtName("slot"), "Duplicate slot",
+				fmt.Sprintf("%s blocks %d and %d both use slot %d; each needs its own.", u.what, j, i, s.ValueInt64()))
+			continue
+		}
+		seen[s.ValueInt64()] = i
+	}
+}
+
+func (m *lxcContainerModel) mountPoints(ctx context.Context) ([]mountPointModel, diag.Diagnostics) {
+	return listElements[mountPointModel](ctx, m.MountPoints)
+}
+
+func (m *lxcContainerModel) devices(ctx context.Context) ([]deviceModel, diag.Diagnostics) {
+	return listElements[deviceModel](ctx, m.Devices)
+}
+
+// mountFlags pairs the boolean attributes of a mount point with the fields
+// of pve.MountPoint, and the value Proxmox VE assumes when the key is absent.
+func mountFlags(mm *mountPointModel, p *pve.MountPoint) []struct {
+	attr *types.Bool
+	pve  **bool
+	def  *bool
+} {
+	f, t := false, true
+	return []struct {
+		attr *types.Bool
+		pve  **bool
+		def  *bool
+	}{
+		{&mm.ReadOnly, &p.ReadOnly, &f}, {&mm.Backup, &p.Backup, &f}, {&mm.ACL, &p.ACL, nil},
+		{&mm.Quota, &p.Quota, &f}, {&mm.Replicate, &p.Replicate, &t}, {&mm.Shared, &p.Shared, &f},
+	}
+}
+
+// desiredMount is the mpN value of a block: its volume when known, else a
+// new volume on storage of size.
+func desiredMount(ctx context.Context, mm mountPointModel) (string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	p := pve.MountPoint{Path: mm.Path.ValueString()}
+	switch {
+	case known(mm.Volume):
+		p.Volume = mm.Volume.ValueString()
+		// The size PVE has: a value equal to the current one leaves nothing
+		// pending on a running container (cleanup_pending compares text).
+		if n, err := pve.ParseSize(mm.Size.ValueString()); known(mm.Size) && err == nil && pve.MountKind(p.Volume) == "volume" {
+			p.Size = pve.FormatSize(n)
+		}
+	case known(mm.Storage) && known(mm.Size):
+		n, err := pve.ParseSize(mm.Size.ValueString())
+		if err == nil {
+			p.Volume, err = pve.NewVolume(mm.Storage.ValueString(), n)
+		}
+		if err != nil {
+			diags.AddError("Invalid mount point", fmt.Sprintf("mp%d: %v", mm.Slot.ValueInt64(), err))
+			return "", diags
+		}
+	default:
+		return "", diags
+	}
+	for _, f := range mountFlags(&mm, &p) {
+		*f.pve = boolPtr(*f.attr)
+	}
+	if known(mm.MountOptions) {
+		var opts []string
+		diags.Append(mm.MountOptions.ElementsAs(ctx, &opts, false)...)
+		sort.Strings(opts)
+		p.MountOptions = opts
+	}
+	return p.String(), diags
+}
+
+var newDiskPattern = regexp.MustCompile(`^[^:\s]+:\d+(?:\.\d+)?$`)
+
+// sameMount compares two mpN values the way Proxmox VE means them: the size
+// is PVE's to report, absent flags are their defaults and mount options are
+// a set. A request for a new volume (STORAGE:SIZE) is met by a volume on
+// that storage: the one the create allocated (the plan keeps a slot's
+// volume while its storage stays, so an update asks for a new one only on
+// another storage).
+func sameMount(want, got string) bool {
+	a, err1 := pve.ParseMountPoint(want)
+	b, err2 := pve.ParseMountPoint(got)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if newDiskPattern.MatchString(a.Volume) {
+		storage, _, _ := strings.Cut(a.Volume, ":")
+		if pve.MountKind(b.Volume) != "volume" || !strings.HasPrefix(b.Volume, storage+":") {
+			return false
+		}
+		a.Volume = b.Volume
+	}
+	norm := func(p *pve.MountPoint) string {
+		p.Size = ""
+		var mm mountPointModel
+		for _, f := range mountFlags(&mm, p) {
+			if *f.pve == nil && f.def != nil {
+				v := *f.def
+				*f.pve = &v
+			}
+		}
+		sort.Strings(p.MountOptions)
+		return p.String()
+	}
+	return norm(&a) == norm(&b)
+}
+
+// sameDevice compares two devN values, keys in any order.
+func sameDevice(want, got string) bool {
+	a, err1 := pve.ParseDevice(want)
+	b, err2 := pve.ParseDevice(got)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	f := false
+	if a.DenyWrite == nil {
+		a.DenyWrite = &f
+	}
+	if b.DenyWrite == nil {
+		b.DenyWrite = &f
+	}
+	return a.String() == b.String()
+}
+
+func desiredMounts(ctx context.Context, m *lxcContainerModel, out map[string]string) diag.Diagnostics {
+	mps, diags := m.mountPoints(ctx)
+	for _, mm := range mps {
+		v, d := desiredMount(ctx, mm)
+		diags.Append(d...)
+		if v != "" {
+			out["mp"+strconv.FormatInt(mm.Slot.ValueInt64(), 10)] = v
+		}
+	}
+	return diags
+}
+
+func desiredDevices(ctx context.Context, m *lxcContainerModel, out map[string]string) diag.Diagnostics {
+	devs, diags := m.devices(ctx)
+	for _, dm := range devs {
+		d := pve.Device{Path: dm.Path.ValueString(), Mode: dm.Mode.ValueString(), UID: intPtr(dm.UID), GID: intPtr(dm.GID), DenyWrite: boolPtr(dm.DenyWrite)}
+		out["dev"+strconv.FormatInt(dm.Slot.ValueInt64(), 10)] = d.String()
+	}
+	return diags
+}
+
+// numberedValues returns the values of the numbered keys prefix0.. of a
+// config by number, and the numbers in the order of the blocks: the slots
+// of prior (the configuration's order) first, then the others ascending.
+func numberedValues(values map[string]string, prefix string, prior []int64) ([]int, map[int]string) {
+	byN := map[int]string{}
+	var rest []int
+	for k, v := range values {
+		if n, ok := keyIndex(k, prefix); ok {
+			byN[n] = v
+			rest = append(rest, n)
+		}
+	}
+	sort.Ints(rest)
+	var idx []int
+	seen := map[int]bool{}
+	for _, s := range prior {
+		if _, ok := byN[int(s)]; ok && !seen[int(s)] {
+			idx = append(idx, int(s))
+			seen[int(s)] = true
+		}
+	}
+	for _, n := range rest {
+		if !seen[n] {
+			idx = append(idx, n)
+		}
+	}
+	return idx, byN
+}
+
+// readFlag is a mount flag as read: the configured spelling when Proxmox VE
+// means the same, else the value PVE reports (null when absent).
+func readFlag(got *bool, prior types.Bool, def *bool) types.Bool {
+	switch {
+	case got != nil && known(prior) && prior.ValueBool() == *got:
+		return prior
+	case got != nil:
+		return types.BoolValue(*got)
+	case known(prior) && def != nil && prior.ValueBool() == *def:
+		return prior
+	}
+	return types.BoolNull()
+}
+
+func readMounts(ctx context.Context, m *lxcContainerModel, values map[string]string) diag.Diagnostics {
+	prior, diags := m.mountPoints(ctx)
+	bySlot := map[int64]mountPointModel{}
+	var order []int64
+	for _, p := range prior {
+		bySlot[p.Slot.ValueInt64()] = p
+		order = append(order, p.Slot.ValueInt64())
+	}
+	idx, byN := numberedValues(values, "mp", order)
+	out := make([]mountPointModel, 0, len(idx))
+	for _, n := range idx {
+		p, err := pve.ParseMountPoint(byN[n])
+		if err != nil {
+			diags.AddError("Unexpected mount point", err.Error())
+			continue
+		}
+		pr, had := bySlot[int64(n)]
+		mm := mountPointModel{
+			Slot: types.Int64Value(int64(n)), Path: types.StringValue(p.Path), Volume: types.StringValue(p.Volume),
+			Storage: types.StringNull(), Size: strOrNull(p.Size), MountOptions: types.SetNull(types.StringType),
+		}
+		// storage is the request that allocated the volume: kept while the
+		// volume lives on it.
+		if had && known(pr.Storage) && pve.MountKind(p.Volume) == "volume" && strings.HasPrefix(p.Volume, pr.Storage.ValueString()+":") {
+			mm.Storage = pr.Storage
+		}
+		if had && known(pr.Size) && p.Size != "" {
+			a, e1 := pve.ParseSize(pr.Size.ValueString())
+			b, e2 := pve.ParseSize(p.Size)
+			if e1 == nil && e2 == nil && a == b {
+				mm.Size = pr.Size
+			}
+		}
+		for _, f := range mountFlags(&mm, &p) {
+			priorFlag := types.BoolNull()
+			if had {
+				priorFlag = *mountFlagsOf(&pr, f.attr, &mm)
+			}
+			*f.attr = readFlag(*f.pve, priorFlag, f.def)
+		}
+		if len(p.MountOptions) > 0 {
+			s, d := types.SetValueFrom(ctx, types.StringType, p.MountOptions)
+			diags.Append(d...)
+			mm.MountOptions = s
+		} else if had && known(pr.MountOptions) && len(pr.MountOptions.Elements()) == 0 {
+			mm.MountOptions = pr.MountOptions
+		}
+		out = append(out, mm)
+	}
+	if len(out) == 0 && m.MountPoints.IsNull() {
+		return diags
+	}
+	l, d := types.ListValueFrom(ctx, mountPointObjectType, out)
+	diags.Append(d...)
+	m.MountPoints = l
+	return diags
+}
+
+// mountFlagsOf returns the field of prior that corresponds to field of mm
+// (the same attribute of another model).
+func mountFlagsOf(prior *mountPointModel, field *types.Bool, mm *mountPointModel) *types.Bool {
+	switch field {
+	case &mm.ReadOnly:
+		return &prior.ReadOnly
+	case &mm.Backup:
+		return &prior.Backup
+	case &mm.ACL:
+		return &prior.ACL
+	case &mm.Quota:
+		return &prior.Quota
+	case &mm.Replicate:
+		return &prior.Replicate
+	}
+	return &prior.Shared
+}
+
+func readDevices(ctx context.Context, m *lxcContainerModel, values map[string]string) diag.Diagnostics {
+	prior, diags := m.devices(ctx)
+	bySlot := map[int64]deviceModel{}
+	var order []int64
+	for _, p := range prior {
+		bySlot[p.Slot.ValueInt64()] = p
+		order = append(order, p.Slot.ValueInt64())
+	}
+	idx, byN := numberedValues(values, "dev", order)
+	out := make([]deviceModel, 0, len(idx))
+	for _, n := range idx {
+		d, err := pve.ParseDevice(byN[n])
+		if err != nil {
+			diags.AddError("Unexpected device", err.Error())
+			continue
+		}
+		pr := bySlot[int64(n)]
+		f := false
+		out = append(out, deviceModel{
+			Slot: types.Int64Value(int64(n)), Path: types.StringValue(d.Path), Mode: strOrNull(d.Mode),
+			UID: int64OrNull(d.UID), GID: int64OrNull(d.GID), DenyWrite: readFlag(d.DenyWrite, pr.DenyWrite, &f),
+		})
+	}
+	if len(out) == 0 && m.Devices.IsNull() {
+		return diags
+	}
+	l, d := types.ListValueFrom(ctx, deviceObjectType, out)
+	diags.Append(d...)
+	m.Devices = l
+	return diags
+}
+
+// planMounts keeps, in the plan, what Proxmox VE already allocated for a
+// slot (its volume and size) while the block still asks for the same, and
+// says at plan time what the apply will do to volumes: a shrink is refused,
+// a new volume in place of one and a removed block leave the old volume as
+// unusedN.
+func planMounts(ctx context.Context, plan, state *lxcContainerModel) diag.Diagnostics {
+	planned, diags := plan.mountPoints(ctx)
+	current, d := state.mountPoints(ctx)
+	diags.Append(d...)
+	if diags.HasError() || planned == nil && current == nil {
+		return diags
+	}
+	bySlot := map[int64]mountPointModel{}
+	for _, c := range current {
+		bySlot[c.Slot.ValueInt64()] = c
+	}
+	changed := false
+	for i := range planned {
+		p := &planned[i]
+		at := path.Root("mount_point").AtListIndex(i)
+		c, had := bySlot[p.Slot.ValueInt64()]
+		delete(bySlot, p.Slot.ValueInt64())
+		if !had && len(current) > 0 && p.Volume.IsUnknown() && known(p.Storage) {
+			diags.AddAttributeWarning(at, "New volume for a mount point",
+				fmt.Sprintf("mp%d is not attached, so a new empty volume is allocated on %s. If the container's former volume "+
+					"for it is listed as unusedN in Proxmox VE, set volume to that volume ID instead to attach it again.",
+					p.Slot.ValueInt64(), p.Storage.ValueString()))
+		}
+		if !had || !known(c.Volume) {
+			continue
+		}
+		oldKind := pve.MountKind(c.Volume.ValueString())
+		if p.Volume.IsUnknown() {
+			if known(p.Storage) && oldKind == "volume" && !strings.HasPrefix(c.Volume.ValueString(), p.Storage.ValueString()+":") {
+				diags.AddAttributeWarning(at.AtName("storage"), "New volume for a mount point",
+					fmt.Sprintf("mp%d moves to a new volume on %s; its current volume %s stays on its storage as unusedN "+
+						"(its data is not copied).", p.Slot.ValueInt64(), p.Storage.ValueString(), c.Volume.ValueString()))
+				continue
+			}
+			if known(p.Storage) || p.Storage.IsNull() && !known(p.Volume) {
+				p.Volume = c.Volume
+				changed = true
+			}
+		}
+		if p.Volume.Equal(c.Volume) && p.Size.IsUnknown() {
+			p.Size = c.Size
+			changed = true
+		}
+		if p.Volume.Equal(c.Volume) && oldKind == "volume" {
+			want, e1 := pve.ParseSize(p.Size.ValueString())
+			have, e2 := pve.ParseSize(c.Size.ValueString())
+			if known(p.Size) && known(c.Size) && e1 == nil && e2 == nil && want < have {
+				diags.AddAttributeError(at.AtName("size"), "Mount point cannot shrink",
+					fmt.Sprintf("mp%d is %s; Proxmox VE can only grow a volume. Keep size at %s or more.", p.Slot.ValueInt64(), c.Size.ValueString(), c.Size.ValueString()))
+			}
+		}
+	}
+	var gone []string
+	for slot, c := range bySlot {
+		if known(c.Volume) && pve.MountKind(c.Volume.ValueString()) == "volume" {
+			gone = append(gone, fmt.Sprintf("mp%d (%s, %s)", slot, c.Path.ValueString(), c.Volume.ValueString()))
+		}
+	}
+	if len(gone) > 0 {
+		sort.Strings(gone)
+		diags.AddAttributeWarning(path.Root("mount_point"), "Mount points detached",
+			"Detached, not destroyed: "+strings.Join(gone, ", ")+". Each volume stays on its storage as unusedN, as Proxmox VE "+
+				"keeps it; attach it again with volume = \"<volume ID>\", or delete it in Proxmox VE.")
+	}
+	if changed {
+		l, d := types.ListValueFrom(ctx, mountPointObjectType, planned)
+		diags.Append(d...)
+		plan.MountPoints = l
+	}
+	return diags
+}
+
+// growMounts resizes the volume mount points whose planned size is larger
+// than the container's.
+func growMounts(ctx context.Context, plan *lxcContainerModel, values map[string]string, resize func(disk, size string) error) error {
+	mps, diags := plan.mountPoints(ctx)
+	if diags.HasError() {
+		return fmt.Errorf("mount points: %v", diags)
+	}
+	for _, mm := range mps {
+		key := "mp" + strconv.FormatInt(mm.Slot.ValueInt64(), 10)
+		cur, err := pve.ParseMountPoint(values[key])
+		if err != nil || !known(mm.Size) || pve.MountKind(cur.Volume) != "volume" || cur.Size == "" {
+			continue
+		}
+		want, e1 := pve.ParseSize(mm.Size.ValueString())
+		have, e2 := pve.ParseSize(cur.Size)
+		if e1 != nil || e2 != nil || want <= have {
+			continue
+		}
+		if err := resize(key, pve.FormatSize(want)); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return nil
+}

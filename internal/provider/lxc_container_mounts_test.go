@@ -1,0 +1,177 @@
+package provider
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+func mustObjectOf(t types.ObjectType, v any) attr.Value {
+	o, diags := types.ObjectValueFrom(context.Background(), t.AttrTypes, v)
+	if diags.HasError() {
+		panic(diags)
+	}
+	return o
+}
+
+// testMount is a mount_point block: a new volume when storage is set, else
+// volume.
+func testMount(slot int64, where, storage, size, volume string) mountPointModel {
+	m := mountPointModel{
+		Slot: types.Int64Value(slot), Path: types.StringValue(where), Storage: types.StringNull(), Size: types.StringNull(),
+		Volume: types.StringUnknown(), ReadOnly: types.BoolNull(), Backup: types.BoolNull(), ACL: types.BoolNull(),
+		Quota: types.BoolNull(), Replicate: types.BoolNull(), Shared: types.BoolNull(), MountOptions: types.SetNull(types.StringType),
+	}
+	if storage != "" {
+		m.Storage = types.StringValue(storage)
+	}
+	if size != "" {
+		m.Size = types.StringValue(size)
+	} else {
+		m.Size = types.StringUnknown()
+	}
+	if volume != "" {
+		m.Volume = types.StringValue(volume)
+	}
+	return m
+}
+
+func withMounts(mps ...mountPointModel) *lxcContainerModel {
+	m := testModel()
+	var els []attr.Value
+	for _, mp := range mps {
+		els = append(els, mustObjectOf(mountPointObjectType, mp))
+	}
+	m.MountPoints = types.ListValueMust(mountPointObjectType, els)
+	return m
+}
+
+func TestDesiredMounts(t *testing.T) {
+	ro := testMount(1, "/shared", "", "", "/srv/shared")
+	ro.ReadOnly = types.BoolValue(true)
+	ro.MountOptions = types.SetValueMust(types.StringType, []attr.Value{types.StringValue("nosuid"), types.StringValue("noatime")})
+	kept := testMount(2, "/logs", "local-lvm", "1536M", "local-lvm:vm-100-disk-2")
+	out := map[string]string{}
+	if diags := desiredMounts(context.Background(), withMounts(testMount(0, "/data", "local-lvm", "2G", ""), ro, kept), out); diags.HasError() {
+		t.Fatal(diags)
+	}
+	want := map[string]string{
+		"mp0": "local-lvm:2,mp=/data",
+		"mp1": "/srv/shared,mp=/shared,mountoptions=noatime;nosuid,ro=1",
+		"mp2": "local-lvm:vm-100-disk-2,mp=/logs,size=1536M",
+	}
+	for k, v := range want {
+		if out[k] != v {
+			t.Errorf("%s = %q, want %q", k, out[k], v)
+		}
+	}
+}
+
+func TestSameMount(t *testing.T) {
+	for _, tc := range []struct {
+		want, got string
+		same      bool
+	}{
+		{"local-lvm:vm-1-disk-1,mp=/data", "local-lvm:vm-1-disk-1,mp=/data,size=8G", true},
+		{"local-lvm:vm-1-disk-1,mp=/data,ro=0,replicate=1", "local-lvm:vm-1-disk-1,mp=/data", true},
+		{"local-lvm:vm-1-disk-1,mp=/data,mountoptions=nosuid;noatime", "local-lvm:vm-1-disk-1,mp=/data,mountoptions=noatime;nosuid", true},
+		{"local-lvm:vm-1-disk-1,mp=/data", "local-lvm:vm-1-disk-1,mp=/data,ro=1", false},
+		{"local-lvm:vm-1-disk-1,mp=/data", "local-lvm:vm-1-disk-1,mp=/other", false},
+		{"local-lvm:vm-1-disk-1,mp=/data,replicate=0", "local-lvm:vm-1-disk-1,mp=/data", false},
+		{"local-lvm:vm-1-disk-1,mp=/data,acl=0", "local-lvm:vm-1-disk-1,mp=/data", false},
+		// A request for a new volume is met by a volume on that storage only.
+		{"local-lvm:2,mp=/data", "local-lvm:vm-1-disk-1,mp=/data,size=2G", true},
+		{"fast:2,mp=/data", "local-lvm:vm-1-disk-1,mp=/data,size=2G", false},
+		{"local-lvm:2,mp=/data", "/srv/local-lvm:2,mp=/data", false},
+	} {
+		if got := sameMount(tc.want, tc.got); got != tc.same {
+			t.Errorf("sameMount(%q, %q) = %v, want %v", tc.want, tc.got, got, tc.same)
+		}
+	}
+	if !sameDevice("/dev/null,gid=5,deny-write=0", "/dev/null,gid=5") || sameDevice("/dev/null", "/dev/null,mode=0666") {
+		t.Error("sameDevice")
+	}
+}
+
+// TestReadMountsKeepsSpellings: Read reports what PVE has, in the
+// configuration's spelling where it means the same.
+func TestReadMountsKeepsSpellings(t *testing.T) {
+	prior := testMount(0, "/data", "local-lvm", "2048M", "")
+	prior.Backup = types.BoolValue(false)
+	prior.Replicate = types.BoolValue(true)
+	m := withMounts(prior)
+	values := map[string]string{"mp0": "local-lvm:vm-100-disk-1,mp=/data,size=2G", "mp3": "/srv/x,mp=/x,ro=1", "unused0": "local-lvm:vm-100-disk-9"}
+	if diags := readMounts(context.Background(), m, values); diags.HasError() {
+		t.Fatal(diags)
+	}
+	got, _ := m.mountPoints(context.Background())
+	if len(got) != 2 {
+		t.Fatalf("read %d mount points, want 2 (unusedN is not one)", len(got))
+	}
+	a, b := got[0], got[1]
+	if a.Size.ValueString() != "2048M" || a.Storage.ValueString() != "local-lvm" || a.Volume.ValueString() != "local-lvm:vm-100-disk-1" ||
+		!a.Backup.Equal(types.BoolValue(false)) || !a.Replicate.Equal(types.BoolValue(true)) || !a.ReadOnly.IsNull() {
+		t.Errorf("mp0 read as %+v", a)
+	}
+	if b.Slot.ValueInt64() != 3 || !b.Storage.IsNull() || b.Volume.ValueString() != "/srv/x" || !b.ReadOnly.ValueBool() || !b.Size.IsNull() {
+		t.Errorf("mp3 read as %+v", b)
+	}
+}
+
+func TestPlanMounts(t *testing.T) {
+	ctx := context.Background()
+	state := withMounts(
+		testMount(0, "/data", "local-lvm", "2G", "local-lvm:vm-100-disk-1"),
+		testMount(1, "/logs", "local-lvm", "1G", "local-lvm:vm-100-disk-2"),
+	)
+	t.Run("unchanged slots keep their volume", func(t *testing.T) {
+		plan := withMounts(testMount(0, "/data", "local-lvm", "3G", ""), testMount(1, "/logs", "local-lvm", "1G", ""))
+		if diags := planMounts(ctx, plan, state); diags.HasError() || diags.WarningsCount() != 0 {
+			t.Fatal(diags)
+		}
+		got, _ := plan.mountPoints(ctx)
+		if got[0].Volume.ValueString() != "local-lvm:vm-100-disk-1" || got[1].Volume.ValueString() != "local-lvm:vm-100-disk-2" {
+			t.Errorf("planned %+v", got)
+		}
+	})
+	t.Run("shrink refused", func(t *testing.T) {
+		plan := withMounts(testMount(0, "/data", "local-lvm", "1G", ""))
+		diags := planMounts(ctx, plan, state)
+		if !diags.HasError() || !strings.Contains(diags.Errors()[0].Detail(), "mp0 is 2G") {
+			t.Fatal(diags)
+		}
+	})
+	t.Run("removed block warns that the volume stays", func(t *testing.T) {
+		plan := withMounts(testMount(0, "/data", "local-lvm", "2G", ""))
+		diags := planMounts(ctx, plan, state)
+		if diags.WarningsCount() != 1 || !strings.Contains(diags.Warnings()[0].Detail(), "mp1 (/logs, local-lvm:vm-100-disk-2)") {
+			t.Fatal(diags)
+		}
+	})
+	t.Run("other storage allocates a new volume and says so", func(t *testing.T) {
+		plan := withMounts(testMount(0, "/data", "fast", "2G", ""), testMount(1, "/logs", "local-lvm", "1G", ""))
+		diags := planMounts(ctx, plan, state)
+		got, _ := plan.mountPoints(ctx)
+		if diags.WarningsCount() != 1 || !got[0].Volume.IsUnknown() {
+			t.Fatalf("%v %+v", diags, got[0])
+		}
+	})
+}
+
+// TestMountRestartRule follows vmconfig_hotplug_pending: a new mount point
+// or device is hotplugged, a change or removal waits for a restart.
+func TestMountRestartRule(t *testing.T) {
+	actual := map[string]string{"mp0": "local-lvm:vm-1-disk-1,mp=/data,size=1G", "dev0": "/dev/null"}
+	if keys := diffConfig(map[string]string{"mp0": actual["mp0"], "dev0": "/dev/null", "mp1": "/srv,mp=/srv", "dev1": "/dev/zero"}, actual).restartKeys(); len(keys) != 0 {
+		t.Errorf("new mp1 and dev1 restart: %v", keys)
+	}
+	if keys := diffConfig(map[string]string{"mp0": "local-lvm:vm-1-disk-1,mp=/data,ro=1", "dev0": "/dev/null,gid=5"}, actual).restartKeys(); strings.Join(keys, ",") != "dev0,mp0" {
+		t.Errorf("changed mp0 and dev0: restart keys %v", keys)
+	}
+	if keys := diffConfig(map[string]string{}, actual).restartKeys(); strings.Join(keys, ",") != "dev0,mp0" {
+		t.Errorf("removed mp0 and dev0: restart keys %v", keys)
+	}
+}
