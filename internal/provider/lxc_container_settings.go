@@ -81,9 +81,13 @@ var containerSettings = []setting{
 		read: func(_ context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
 			desc := readString(cfg.Values, "description", m.Description)
 			// PVE returns the notes with a trailing newline: keep the
-			// configured spelling when it means the same.
-			if known(desc) && known(m.Description) && sameDescription(m.Description.ValueString(), desc.ValueString()) {
+			// configured spelling when it means the same; with nothing
+			// configured (import, the data source) report them without it.
+			switch {
+			case known(desc) && known(m.Description) && sameDescription(m.Description.ValueString(), desc.ValueString()):
 				desc = m.Description
+			case known(desc) && m.Description.IsNull():
+				desc = types.StringValue(strings.TrimRight(desc.ValueString(), "\n"))
 			}
 			m.Description = desc
 			return nil

@@ -56,7 +56,9 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 	bind := mountBlock(1, "    path      = \"/shared\"\n    volume    = \"/srv/phoenix-shared\"\n    read_only = true\n")
 	dev := "  device {\n    slot = 0\n    path = \"/dev/dri/renderD128\"\n    gid  = 104\n    mode = \"0660\"\n  }\n"
 	cfg := func(extra string) string {
-		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: extra})
+		// A description, which PVE returns with a trailing newline, is
+		// read back by import exactly (ImportStateVerify below).
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  description = \"shared data\\nand logs\"\n" + extra})
 	}
 	grown := mountBlock(0, fmt.Sprintf("    path    = \"/data\"\n    storage = %q\n    size    = \"3G\"\n    backup  = true\n", e.storage))
 	shrunk := mountBlock(0, fmt.Sprintf("    path    = \"/data\"\n    storage = %q\n    size    = \"1G\"\n    backup  = true\n", e.storage))
