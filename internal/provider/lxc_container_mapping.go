@@ -19,7 +19,7 @@ import (
 // for a removal).
 func needsRestartKey(k string, existed bool) bool {
 	st := settingFor(k)
-	return st == nil || !st.live && !(st.hotplugNew && !existed)
+	return st == nil || !st.live && (!st.hotplugNew || existed)
 }
 
 func boolStr(b bool) string {

@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -173,5 +176,22 @@ func TestMountRestartRule(t *testing.T) {
 	}
 	if keys := diffConfig(map[string]string{}, actual).restartKeys(); strings.Join(keys, ",") != "dev0,mp0" {
 		t.Errorf("removed mp0 and dev0: restart keys %v", keys)
+	}
+}
+
+// TestResourceExamplesValidate runs terraform validate on the resource's
+// documented examples (mount points, devices and the others), so that the
+// docs never show a configuration the provider refuses.
+func TestResourceExamplesValidate(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "resources", "phoenix_lxc_container", "resource.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// The examples read the user's public key; here it is a literal.
+	text := strings.ReplaceAll(string(src), `file("~/.ssh/id_ed25519.pub")`, strconv.Quote(testPublicKey+" me@host"))
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+text)
+	if out, err := runTerraform(t, dir, "validate", "-no-color"); err != nil {
+		t.Fatalf("terraform validate: %v\n%s", err, out)
 	}
 }

@@ -31,7 +31,7 @@ func (e *accEnv) configValue(vmid int, key string) string {
 }
 
 // checkConfig asserts config values of a container (want "" = absent).
-func (e *accEnv) checkConfig(vmid int, want map[string]string) resource.TestCheckFunc {
+func (e *accEnv) checkConfig(vmid int, want map[string]string) resource.TestCheckFunc { //nolint:unparam // one container per test today
 	return func(*terraform.State) error {
 		for k, v := range want {
 			if got := e.configValue(vmid, k); got != v {

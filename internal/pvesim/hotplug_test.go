@@ -13,7 +13,10 @@ func pendingOf(t *testing.T, s *Sim, vmid int) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, it := range call(t, s, http.MethodGet, "/nodes/pve1/lxc/"+strconv.Itoa(vmid)+"/pending", nil).list(t) {
-		m := it.(map[string]any)
+		m, ok := it.(map[string]any)
+		if !ok {
+			t.Fatalf("pending entry %v", it)
+		}
 		k, _ := m["key"].(string)
 		if p, ok := m["pending"].(string); ok {
 			out[k] = p

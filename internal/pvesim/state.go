@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
@@ -404,8 +404,7 @@ func (st *store) noteDetached(node string, props map[string]string) {
 // rescanSize is what apply_pending_mountpoint's rescan_volume finds for an
 // attached volume: its size, 0 when unknown.
 func (st *store) rescanSize(node, vol string) int64 {
-	if v, ok := st.detachedSizes.Load(node + "\x00" + vol); ok {
-		return v.(int64)
-	}
-	return 0
+	v, _ := st.detachedSizes.Load(node + "\x00" + vol)
+	n, _ := v.(int64)
+	return n
 }

@@ -91,3 +91,67 @@ resource "phoenix_lxc_container" "docker" {
 output "docker_tests" {
   value = phoenix_lxc_container.docker.docker.tests # { test_case_docker_hello_world = "passed", ... }
 }
+
+# Shared data and a GPU. The volume mount point is allocated and can grow;
+# the bind mount and the devices are reserved to root@pam by Proxmox VE, so
+# with an API token the provider sets them with "pct set" over its ssh
+# block. Each block names its slot (mp0, mp1, dev0, ...): removing one
+# never moves another.
+resource "phoenix_lxc_container" "gpu" {
+  node_name = "pve1"
+  hostname  = "llm-01"
+  template  = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+  cores     = 8
+  memory    = 32768
+
+  rootfs {
+    storage = "local-lvm"
+    size    = "64G"
+  }
+
+  network {
+    name   = "eth0"
+    bridge = "vmbr0"
+    ip     = "dhcp"
+  }
+
+  # A new 200 GiB volume at /models (removing the block detaches it; the
+  # volume stays as unusedN).
+  mount_point {
+    slot    = 0
+    path    = "/models"
+    storage = "local-lvm"
+    size    = "200G"
+    backup  = false
+  }
+
+  # A host directory, read-only.
+  mount_point {
+    slot          = 1
+    path          = "/certs"
+    volume        = "/srv/shared/certs"
+    read_only     = true
+    mount_options = ["nosuid", "nodev", "noexec"]
+  }
+
+  # NVIDIA device nodes (the host runs the driver; the container brings the
+  # matching user-space libraries).
+  device {
+    slot = 0
+    path = "/dev/nvidia0"
+  }
+  device {
+    slot = 1
+    path = "/dev/nvidiactl"
+  }
+  device {
+    slot = 2
+    path = "/dev/nvidia-uvm"
+  }
+  device {
+    slot = 3
+    path = "/dev/dri/renderD128"
+    gid  = 104 # the render group inside the container
+    mode = "0660"
+  }
+}
