@@ -66,71 +66,68 @@ var (
 	devicePathPattern    = regexp.MustCompile(`^/dev/[^,;=\s]+$`)
 )
 
-func mountPointBlock() schema.ListNestedBlock {
+// slotBlock is a list of blocks that each name their slot (prefix0 ..
+// prefix255): the slot attribute and a unique-slot check around attrs.
+func slotBlock(desc, prefix, what string, attrs map[string]schema.Attribute) schema.ListNestedBlock {
+	attrs["slot"] = schema.Int64Attribute{MarkdownDescription: "Slot: `0` is `" + prefix + "0`.", Required: true, Validators: []validator.Int64{int64validator.Between(0, 255)}}
 	return schema.ListNestedBlock{
-		MarkdownDescription: "Mount points (`mp0` .. `mp255`). A new volume (`storage` and `size`), an existing volume " +
-			"(`volume = \"local-lvm:vm-101-disk-1\"`), a host directory (bind mount, `volume = \"/srv/data\"`) or a host block " +
-			"device (`volume = \"/dev/sdb1\"`). Bind and device mounts are reserved to `root@pam` by Proxmox VE: with an API token " +
-			"the provider sets them with `pct set` over its SSH access. Growing `size` resizes in place; shrinking is refused. " +
-			"Removing a block detaches the mount point: a volume stays on its storage as `unusedN` (Proxmox VE's own handling) " +
-			"and the plan warns; it is destroyed only from Proxmox VE. Changing an existing mount point of a running container " +
-			"takes effect at its restart.",
-		Validators: []validator.List{listvalidator.SizeAtMost(256), uniqueSlots{what: "mount_point"}},
-		NestedObject: schema.NestedBlockObject{
-			Attributes: map[string]schema.Attribute{
-				"slot": schema.Int64Attribute{MarkdownDescription: "Slot: `0` is `mp0`.", Required: true, Validators: []validator.Int64{int64validator.Between(0, 255)}},
-				"path": reqString("Path inside the container, e.g. `/data`.", stringvalidator.RegexMatches(containerPathPattern, "must be an absolute path without commas, semicolons, '=' or spaces")),
-				"storage": optString("Storage to allocate a new volume on, with `size`, e.g. `local-lvm`. Changing it allocates a new volume "+
-					"(the old one stays as `unusedN`).", stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm"),
-					stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("volume"))),
-				// size and volume are kept from the state by slot in planMounts:
-				// UseStateForUnknown would match list elements by position.
-				"size": schema.StringAttribute{
-					MarkdownDescription: "Size of the volume with a unit, e.g. `8G`: required with `storage`, read back for an attached volume.",
-					Optional:            true, Computed: true,
-					Validators: []validator.String{stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")},
-				},
-				"volume": schema.StringAttribute{
-					MarkdownDescription: "What is mounted: the volume ID Proxmox VE allocated (read back), an existing volume to attach, " +
-						"an absolute host directory (bind mount) or a `/dev/` path (device mount).",
-					Optional: true, Computed: true,
-					Validators: []validator.String{stringvalidator.RegexMatches(mountVolumePattern, "must be a volume ID such as local-lvm:vm-101-disk-1 or an absolute host path")},
-				},
-				"read_only": optBool("Mount read-only."),
-				"backup":    optBool("Include the volume in backups (volumes only)."),
-				"acl":       optBool("Enable (`true`) or disable (`false`) POSIX ACLs; the storage's default when unset."),
-				"quota":     optBool("Enable user quotas inside the container."),
-				"replicate": optBool("Include the volume in storage replication (Proxmox VE's default is `true`)."),
-				"shared":    optBool("Mark a bind or device mount as available on every node (it is not shared by this)."),
-				"mount_options": schema.SetAttribute{
-					MarkdownDescription: "Mount options: `discard`, `lazytime`, `noatime`, `nodev`, `noexec`, `nosuid`.",
-					Optional:            true,
-					ElementType:         types.StringType,
-					Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(
-						"discard", "lazytime", "noatime", "nodev", "noexec", "nosuid"))},
-				},
-			},
-		},
+		MarkdownDescription: desc,
+		Validators:          []validator.List{listvalidator.SizeAtMost(256), uniqueSlots{what: what}},
+		NestedObject:        schema.NestedBlockObject{Attributes: attrs},
 	}
 }
 
-func deviceBlock() schema.ListNestedBlock {
-	return schema.ListNestedBlock{
-		MarkdownDescription: "Devices passed through to the container (`dev0` .. `dev255`), e.g. a GPU's `/dev/dri/renderD128` " +
-			"or `/dev/nvidia0`. Proxmox VE reserves them to `root@pam`: with an API token the provider sets them with `pct set` " +
-			"over its SSH access. A change to an existing device of a running container takes effect at its restart.",
-		Validators: []validator.List{listvalidator.SizeAtMost(256), uniqueSlots{what: "device"}},
-		NestedObject: schema.NestedBlockObject{
-			Attributes: map[string]schema.Attribute{
-				"slot":       schema.Int64Attribute{MarkdownDescription: "Slot: `0` is `dev0`.", Required: true, Validators: []validator.Int64{int64validator.Between(0, 255)}},
-				"path":       reqString("Device node on the host, e.g. `/dev/dri/renderD128`.", stringvalidator.RegexMatches(devicePathPattern, "must be a path under /dev/")),
-				"mode":       optString("Access mode of the device node in the container, octal, e.g. `0660`.", stringvalidator.RegexMatches(regexp.MustCompile(`^0[0-7]{3}$`), "must be an octal mode such as 0660")),
-				"uid":        optInt64("Owner of the device node in the container.", int64validator.AtLeast(0)),
-				"gid":        optInt64("Group of the device node in the container, e.g. the `render` group.", int64validator.AtLeast(0)),
-				"deny_write": optBool("Deny the container writing to the device."),
-			},
+func mountPointBlock() schema.ListNestedBlock {
+	return slotBlock("Mount points (`mp0` .. `mp255`). A new volume (`storage` and `size`), an existing volume "+
+		"(`volume = \"local-lvm:vm-101-disk-1\"`), a host directory (bind mount, `volume = \"/srv/data\"`) or a host block "+
+		"device (`volume = \"/dev/sdb1\"`). Bind and device mounts are reserved to `root@pam` by Proxmox VE: with an API token "+
+		"the provider sets them with `pct set` over its SSH access. Growing `size` resizes in place; shrinking is refused. "+
+		"Removing a block detaches the mount point: a volume stays on its storage as `unusedN` (Proxmox VE's own handling) "+
+		"and the plan warns; it is destroyed only from Proxmox VE. Changing an existing mount point of a running container "+
+		"takes effect at its restart.", "mp", "mount_point", map[string]schema.Attribute{
+		"path": reqString("Path inside the container, e.g. `/data`.", stringvalidator.RegexMatches(containerPathPattern, "must be an absolute path without commas, semicolons, '=' or spaces")),
+		"storage": optString("Storage to allocate a new volume on, with `size`, e.g. `local-lvm`. Changing it allocates a new volume "+
+			"(the old one stays as `unusedN`).", stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm"),
+			stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("volume"))),
+		// size and volume are kept from the state by slot in planMounts:
+		// UseStateForUnknown would match list elements by position.
+		"size": schema.StringAttribute{
+			MarkdownDescription: "Size of the volume with a unit, e.g. `8G`: required with `storage`, read back for an attached volume.",
+			Optional:            true, Computed: true,
+			Validators: []validator.String{stringvalidator.RegexMatches(sizePattern, "must be a number with an optional unit K, M, G or T, e.g. 8G")},
 		},
-	}
+		"volume": schema.StringAttribute{
+			MarkdownDescription: "What is mounted: the volume ID Proxmox VE allocated (read back), an existing volume to attach, " +
+				"an absolute host directory (bind mount) or a `/dev/` path (device mount).",
+			Optional: true, Computed: true,
+			Validators: []validator.String{stringvalidator.RegexMatches(mountVolumePattern, "must be a volume ID such as local-lvm:vm-101-disk-1 or an absolute host path")},
+		},
+		"read_only": optBool("Mount read-only."),
+		"backup":    optBool("Include the volume in backups (volumes only)."),
+		"acl":       optBool("Enable (`true`) or disable (`false`) POSIX ACLs; the storage's default when unset."),
+		"quota":     optBool("Enable user quotas inside the container."),
+		"replicate": optBool("Include the volume in storage replication (Proxmox VE's default is `true`)."),
+		"shared":    optBool("Mark a bind or device mount as available on every node (it is not shared by this)."),
+		"mount_options": schema.SetAttribute{
+			MarkdownDescription: "Mount options: `discard`, `lazytime`, `noatime`, `nodev`, `noexec`, `nosuid`.",
+			Optional:            true,
+			ElementType:         types.StringType,
+			Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(
+				"discard", "lazytime", "noatime", "nodev", "noexec", "nosuid"))},
+		},
+	})
+}
+
+func deviceBlock() schema.ListNestedBlock {
+	return slotBlock("Devices passed through to the container (`dev0` .. `dev255`), e.g. a GPU's `/dev/dri/renderD128` "+
+		"or `/dev/nvidia0`. Proxmox VE reserves them to `root@pam`: with an API token the provider sets them with `pct set` "+
+		"over its SSH access. A change to an existing device of a running container takes effect at its restart.", "dev", "device", map[string]schema.Attribute{
+		"path":       reqString("Device node on the host, e.g. `/dev/dri/renderD128`.", stringvalidator.RegexMatches(devicePathPattern, "must be a path under /dev/")),
+		"mode":       optString("Access mode of the device node in the container, octal, e.g. `0660`.", stringvalidator.RegexMatches(regexp.MustCompile(`^0[0-7]{3}$`), "must be an octal mode such as 0660")),
+		"uid":        optInt64("Owner of the device node in the container.", int64validator.AtLeast(0)),
+		"gid":        optInt64("Group of the device node in the container, e.g. the `render` group.", int64validator.AtLeast(0)),
+		"deny_write": optBool("Deny the container writing to the device."),
+	})
 }
 
 // uniqueSlots refuses two blocks with the same slot.
@@ -342,112 +339,90 @@ func readFlag(got *bool, prior types.Bool, def *bool) types.Bool {
 	return types.BoolNull()
 }
 
-func readMounts(ctx context.Context, m *lxcContainerModel, values map[string]string) diag.Diagnostics {
-	prior, diags := m.mountPoints(ctx)
-	bySlot := map[int64]mountPointModel{}
+// readSlots reads the numbered keys prefix0.. of values into a list of
+// slot blocks: in the order of the prior blocks, then new slots ascending.
+// one converts the value of slot n, given the prior block of that slot (the
+// zero value when there was none).
+func readSlots[T any](ctx context.Context, list *types.List, objType types.ObjectType, prefix, what string, values map[string]string,
+	slotOf func(T) int64, one func(n int, v string, prior T) (T, error)) diag.Diagnostics {
+	prior, diags := listElements[T](ctx, *list)
+	bySlot := map[int64]T{}
 	var order []int64
 	for _, p := range prior {
-		bySlot[p.Slot.ValueInt64()] = p
-		order = append(order, p.Slot.ValueInt64())
+		bySlot[slotOf(p)] = p
+		order = append(order, slotOf(p))
 	}
-	idx, byN := numberedValues(values, "mp", order)
-	out := make([]mountPointModel, 0, len(idx))
+	idx, byN := numberedValues(values, prefix, order)
+	out := make([]T, 0, len(idx))
 	for _, n := range idx {
-		p, err := pve.ParseMountPoint(byN[n])
+		el, err := one(n, byN[n], bySlot[int64(n)])
 		if err != nil {
-			diags.AddError("Unexpected mount point", err.Error())
+			diags.AddError("Unexpected "+what, err.Error())
 			continue
 		}
-		pr, had := bySlot[int64(n)]
-		mm := mountPointModel{
-			Slot: types.Int64Value(int64(n)), Path: types.StringValue(p.Path), Volume: types.StringValue(p.Volume),
-			Storage: types.StringNull(), Size: strOrNull(p.Size), MountOptions: types.SetNull(types.StringType),
-		}
-		// storage is the request that allocated the volume: kept while the
-		// volume lives on it.
-		if had && known(pr.Storage) && pve.MountKind(p.Volume) == "volume" && strings.HasPrefix(p.Volume, pr.Storage.ValueString()+":") {
-			mm.Storage = pr.Storage
-		}
-		if had && known(pr.Size) && p.Size != "" {
-			a, e1 := pve.ParseSize(pr.Size.ValueString())
-			b, e2 := pve.ParseSize(p.Size)
-			if e1 == nil && e2 == nil && a == b {
-				mm.Size = pr.Size
-			}
-		}
-		for _, f := range mountFlags(&mm, &p) {
-			priorFlag := types.BoolNull()
-			if had {
-				priorFlag = *mountFlagsOf(&pr, f.attr, &mm)
-			}
-			*f.attr = readFlag(*f.pve, priorFlag, f.def)
-		}
-		if len(p.MountOptions) > 0 {
-			s, d := types.SetValueFrom(ctx, types.StringType, p.MountOptions)
-			diags.Append(d...)
-			mm.MountOptions = s
-		} else if had && known(pr.MountOptions) && len(pr.MountOptions.Elements()) == 0 {
-			mm.MountOptions = pr.MountOptions
-		}
-		out = append(out, mm)
+		out = append(out, el)
 	}
-	if len(out) == 0 && m.MountPoints.IsNull() {
+	if len(out) == 0 && list.IsNull() {
 		return diags
 	}
-	l, d := types.ListValueFrom(ctx, mountPointObjectType, out)
+	l, d := types.ListValueFrom(ctx, objType, out)
 	diags.Append(d...)
-	m.MountPoints = l
+	*list = l
 	return diags
 }
 
-// mountFlagsOf returns the field of prior that corresponds to field of mm
-// (the same attribute of another model).
-func mountFlagsOf(prior *mountPointModel, field *types.Bool, mm *mountPointModel) *types.Bool {
-	switch field {
-	case &mm.ReadOnly:
-		return &prior.ReadOnly
-	case &mm.Backup:
-		return &prior.Backup
-	case &mm.ACL:
-		return &prior.ACL
-	case &mm.Quota:
-		return &prior.Quota
-	case &mm.Replicate:
-		return &prior.Replicate
-	}
-	return &prior.Shared
+func readMounts(ctx context.Context, m *lxcContainerModel, values map[string]string) diag.Diagnostics {
+	return readSlots(ctx, &m.MountPoints, mountPointObjectType, "mp", "mount point", values,
+		func(mm mountPointModel) int64 { return mm.Slot.ValueInt64() },
+		func(n int, v string, pr mountPointModel) (mountPointModel, error) {
+			p, err := pve.ParseMountPoint(v)
+			if err != nil {
+				return pr, err
+			}
+			mm := mountPointModel{
+				Slot: types.Int64Value(int64(n)), Path: types.StringValue(p.Path), Volume: types.StringValue(p.Volume),
+				Storage: types.StringNull(), Size: strOrNull(p.Size), MountOptions: types.SetNull(types.StringType),
+			}
+			// storage is the request that allocated the volume: kept while
+			// the volume lives on it.
+			if known(pr.Storage) && pve.MountKind(p.Volume) == "volume" && strings.HasPrefix(p.Volume, pr.Storage.ValueString()+":") {
+				mm.Storage = pr.Storage
+			}
+			if known(pr.Size) && p.Size != "" {
+				a, e1 := pve.ParseSize(pr.Size.ValueString())
+				b, e2 := pve.ParseSize(p.Size)
+				if e1 == nil && e2 == nil && a == b {
+					mm.Size = pr.Size
+				}
+			}
+			priorFlags := mountFlags(&pr, &pve.MountPoint{})
+			for i, f := range mountFlags(&mm, &p) {
+				*f.attr = readFlag(*f.pve, *priorFlags[i].attr, f.def)
+			}
+			if len(p.MountOptions) > 0 {
+				s, d := types.SetValueFrom(context.Background(), types.StringType, p.MountOptions)
+				if d.HasError() {
+					return mm, fmt.Errorf("mp%d: mount options %v", n, p.MountOptions)
+				}
+				mm.MountOptions = s
+			} else if known(pr.MountOptions) && len(pr.MountOptions.Elements()) == 0 {
+				mm.MountOptions = pr.MountOptions
+			}
+			return mm, nil
+		})
 }
 
 func readDevices(ctx context.Context, m *lxcContainerModel, values map[string]string) diag.Diagnostics {
-	prior, diags := m.devices(ctx)
-	bySlot := map[int64]deviceModel{}
-	var order []int64
-	for _, p := range prior {
-		bySlot[p.Slot.ValueInt64()] = p
-		order = append(order, p.Slot.ValueInt64())
-	}
-	idx, byN := numberedValues(values, "dev", order)
-	out := make([]deviceModel, 0, len(idx))
-	for _, n := range idx {
-		d, err := pve.ParseDevice(byN[n])
-		if err != nil {
-			diags.AddError("Unexpected device", err.Error())
-			continue
-		}
-		pr := bySlot[int64(n)]
-		f := false
-		out = append(out, deviceModel{
-			Slot: types.Int64Value(int64(n)), Path: types.StringValue(d.Path), Mode: strOrNull(d.Mode),
-			UID: int64OrNull(d.UID), GID: int64OrNull(d.GID), DenyWrite: readFlag(d.DenyWrite, pr.DenyWrite, &f),
+	return readSlots(ctx, &m.Devices, deviceObjectType, "dev", "device", values,
+		func(dm deviceModel) int64 { return dm.Slot.ValueInt64() },
+		func(n int, v string, pr deviceModel) (deviceModel, error) {
+			d, err := pve.ParseDevice(v)
+			f := false
+			return deviceModel{
+				Slot: types.Int64Value(int64(n)), Path: types.StringValue(d.Path), Mode: strOrNull(d.Mode),
+				UID: int64OrNull(d.UID), GID: int64OrNull(d.GID), DenyWrite: readFlag(d.DenyWrite, pr.DenyWrite, &f),
+			}, err
 		})
-	}
-	if len(out) == 0 && m.Devices.IsNull() {
-		return diags
-	}
-	l, d := types.ListValueFrom(ctx, deviceObjectType, out)
-	diags.Append(d...)
-	m.Devices = l
-	return diags
 }
 
 // planMounts keeps, in the plan, what Proxmox VE already allocated for a
