@@ -150,6 +150,9 @@ func (c configChange) restartKeys() []string {
 func diffConfig(desired, actual map[string]string) configChange {
 	ch := configChange{Set: map[string]string{}, existing: map[string]bool{}}
 	for k, v := range desired {
+		if st := settingFor(k); st != nil && st.carry != nil && actual[k] != "" {
+			v = st.carry(v, actual[k])
+		}
 		if got, ok := actual[k]; !ok || !sameValue(k, v, got) {
 			ch.Set[k] = v
 			ch.existing[k] = ok

@@ -130,6 +130,108 @@ func deviceBlock() schema.ListNestedBlock {
 	})
 }
 
+// Host paths a bind mount may never expose to a container, and device
+// nodes never passed through: each gives root in the container the node
+// (its configuration, its cluster secrets, other guests' disks, its
+// memory). Proxmox VE refuses only ".." and, for devices, paths outside
+// /dev/ (verify_lxc_mp_string, verify_lxc_dev_string); the provider sets
+// these over SSH as root, so it refuses the rest at plan time.
+var (
+	forbiddenBindPaths = []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
+		"/sys", "/usr", "/var/lib/lxc", "/var/lib/pve-cluster", "/var/lib/vz/images"}
+	// Raw passthrough (device blocks) of a disk, volume or memory device.
+	forbiddenDevices = regexp.MustCompile(`^/dev/(?:mem|kmem|port|sd[a-z]+\d*|nvme\d+(?:n\d+)?(?:p\d+)?|vd[a-z]+\d*|xvd[a-z]+\d*|hd[a-z]+\d*|dm-\d+|mapper/.*|md\d+|loop\d+|zd\d+|zvol/.*|disk/.*|pve/.*)$`)
+	// Device mount points mount a file system: a dedicated disk is a normal
+	// use, the node's own volumes (PVE's LVM, memory) are not.
+	forbiddenDeviceMounts = regexp.MustCompile(`^/dev/(?:mem|kmem|port|mapper/pve-.*|pve/.*|dm-\d+)$`)
+)
+
+// hasDotDot reports a path with a "." or ".." component, which PVE refuses
+// and which would hide where a path leads.
+func hasDotDot(p string) bool {
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." || c == "." {
+			return true
+		}
+	}
+	return false
+}
+
+// validateMounts checks the mount_point and device blocks as a whole: what
+// each mounts, sizes, paths and host paths that give away the node.
+func validateMounts(ctx context.Context, m *lxcContainerModel, diags *diag.Diagnostics) {
+	mps, d := m.mountPoints(ctx)
+	diags.Append(d...)
+	paths := map[string]int64{}
+	for i, mm := range mps {
+		at := path.Root("mount_point").AtListIndex(i)
+		hasVolume, hasStorage := !mm.Volume.IsNull(), !mm.Storage.IsNull()
+		switch {
+		case !hasVolume && !hasStorage:
+			diags.AddAttributeError(at, "Nothing to mount",
+				"A mount_point needs storage and size (a new volume) or volume (an existing volume, a host directory or a /dev/ path).")
+		case hasStorage && mm.Size.IsNull():
+			diags.AddAttributeError(at.AtName("size"), "Missing size", "A new volume (storage) needs size, e.g. 8G.")
+		case !hasStorage && !mm.Size.IsNull():
+			diags.AddAttributeError(at.AtName("size"), "size without storage",
+				"size is set only for a new volume (with storage); an attached volume keeps its size, which is read back.")
+		}
+		if known(mm.Size) {
+			if n, err := pve.ParseSize(mm.Size.ValueString()); err == nil && (n < 1<<20 || n%1024 != 0) {
+				diags.AddAttributeError(at.AtName("size"), "Invalid size", fmt.Sprintf("%s is less than 1M or not a whole number of KiB.", mm.Size.ValueString()))
+			}
+		}
+		if known(mm.Path) {
+			p := mm.Path.ValueString()
+			if p == "/" || hasDotDot(p) {
+				diags.AddAttributeError(at.AtName("path"), "Invalid mount path", fmt.Sprintf("%q: a mount point cannot be / nor hold . or .. components.", p))
+			}
+			if j, dup := paths[p]; dup && known(mm.Slot) {
+				diags.AddAttributeError(at.AtName("path"), "Duplicate mount path", fmt.Sprintf("mp%d and mp%d both mount at %s.", j, mm.Slot.ValueInt64(), p))
+			}
+			paths[p] = mm.Slot.ValueInt64()
+		}
+		if known(mm.Volume) {
+			checkHostPath(mm.Volume.ValueString(), at.AtName("volume"), forbiddenDeviceMounts, diags)
+		}
+	}
+	devs, d := m.devices(ctx)
+	diags.Append(d...)
+	for i, dm := range devs {
+		if known(dm.Path) {
+			checkHostPath(dm.Path.ValueString(), path.Root("device").AtListIndex(i).AtName("path"), forbiddenDevices, diags)
+		}
+	}
+}
+
+// checkHostPath refuses a bind source or device that gives away the node.
+func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.Diagnostics) {
+	if !strings.HasPrefix(p, "/") {
+		return
+	}
+	if hasDotDot(p) {
+		diags.AddAttributeError(at, "Invalid host path", fmt.Sprintf("%q holds . or .. components.", p))
+		return
+	}
+	clean := strings.TrimRight(p, "/")
+	if clean == "" {
+		clean = "/"
+	}
+	if strings.HasPrefix(p, "/dev/") && devices.MatchString(clean) {
+		diags.AddAttributeError(at, "Host device refused",
+			fmt.Sprintf("%s is a host disk, volume or memory device: passing it through gives the container the node's data.", p))
+		return
+	}
+	for _, f := range forbiddenBindPaths {
+		if clean == f || f != "/" && strings.HasPrefix(clean, f+"/") && f != "/dev" && f != "/run" {
+			diags.AddAttributeError(at, "Host path refused",
+				fmt.Sprintf("%s exposes %s of the node (its system, configuration or other guests) to the container; "+
+					"bind a directory made for sharing, e.g. under /srv or /mnt.", p, f))
+			return
+		}
+	}
+}
+
 // uniqueSlots refuses two blocks with the same slot.
 type uniqueSlots struct{ what string }
 
@@ -256,6 +358,29 @@ func sameMount(want, got string) bool {
 		return p.String()
 	}
 	return norm(&a) == norm(&b)
+}
+
+// carryMount keeps the mount point keys the provider does not model
+// (keepattrs, idmap and any other) from the container's value, for the same
+// volume.
+func carryMount(want, got string) string {
+	a, err1 := pve.ParseMountPoint(want)
+	b, err2 := pve.ParseMountPoint(got)
+	if err1 != nil || err2 != nil || a.Volume != b.Volume {
+		return want
+	}
+	if a.KeepAttrs == nil {
+		a.KeepAttrs = b.KeepAttrs
+	}
+	for k, v := range b.Extra {
+		if _, set := a.Extra[k]; !set {
+			if a.Extra == nil {
+				a.Extra = map[string]string{}
+			}
+			a.Extra[k] = v
+		}
+	}
+	return a.String()
 }
 
 // sameDevice compares two devN values, keys in any order.
@@ -464,7 +589,10 @@ func planMounts(ctx context.Context, plan, state *lxcContainerModel) diag.Diagno
 						"(its data is not copied).", p.Slot.ValueInt64(), p.Storage.ValueString(), c.Volume.ValueString()))
 				continue
 			}
-			if known(p.Storage) || p.Storage.IsNull() && !known(p.Volume) {
+			// The slot's volume stays while the block still asks for a
+			// volume on its storage; a bind or device mount never stands
+			// in for a new volume.
+			if known(p.Storage) && oldKind == "volume" {
 				p.Volume = c.Volume
 				changed = true
 			}
@@ -482,22 +610,58 @@ func planMounts(ctx context.Context, plan, state *lxcContainerModel) diag.Diagno
 			}
 		}
 	}
-	var gone []string
+	var gone, unmounted []string
 	for slot, c := range bySlot {
-		if known(c.Volume) && pve.MountKind(c.Volume.ValueString()) == "volume" {
-			gone = append(gone, fmt.Sprintf("mp%d (%s, %s)", slot, c.Path.ValueString(), c.Volume.ValueString()))
+		if !known(c.Volume) {
+			continue
+		}
+		what := fmt.Sprintf("mp%d (%s, %s)", slot, c.Path.ValueString(), c.Volume.ValueString())
+		if pve.MountKind(c.Volume.ValueString()) == "volume" {
+			gone = append(gone, what)
+		} else {
+			unmounted = append(unmounted, what)
 		}
 	}
 	if len(gone) > 0 {
 		sort.Strings(gone)
 		diags.AddAttributeWarning(path.Root("mount_point"), "Mount points detached",
 			"Detached, not destroyed: "+strings.Join(gone, ", ")+". Each volume stays on its storage as unusedN, as Proxmox VE "+
-				"keeps it; attach it again with volume = \"<volume ID>\", or delete it in Proxmox VE.")
+				"keeps it; attach it again with volume = \"<volume ID>\". Destroying or replacing the container destroys its "+
+				"unusedN volumes too.")
+	}
+	if len(unmounted) > 0 {
+		sort.Strings(unmounted)
+		diags.AddAttributeWarning(path.Root("mount_point"), "Mount points removed",
+			"Removed from the container (the host paths are not touched): "+strings.Join(unmounted, ", ")+
+				". If they were set outside Terraform, add mount_point blocks for them to keep them.")
 	}
 	if changed {
 		l, d := types.ListValueFrom(ctx, mountPointObjectType, planned)
 		diags.Append(d...)
 		plan.MountPoints = l
+	}
+	return diags
+}
+
+// planDevices warns when devices leave the container (also those set
+// outside Terraform, which a configuration without device blocks removes).
+func planDevices(ctx context.Context, plan, state *lxcContainerModel) diag.Diagnostics {
+	planned, diags := plan.devices(ctx)
+	current, d := state.devices(ctx)
+	diags.Append(d...)
+	kept := map[int64]bool{}
+	for _, p := range planned {
+		kept[p.Slot.ValueInt64()] = true
+	}
+	var gone []string
+	for _, c := range current {
+		if !kept[c.Slot.ValueInt64()] {
+			gone = append(gone, fmt.Sprintf("dev%d (%s)", c.Slot.ValueInt64(), c.Path.ValueString()))
+		}
+	}
+	if len(gone) > 0 {
+		diags.AddAttributeWarning(path.Root("device"), "Devices removed",
+			"No longer passed through: "+strings.Join(gone, ", ")+". If they were set outside Terraform, add device blocks for them to keep them.")
 	}
 	return diags
 }
@@ -512,7 +676,9 @@ func growMounts(ctx context.Context, plan *lxcContainerModel, values map[string]
 	for _, mm := range mps {
 		key := "mp" + strconv.FormatInt(mm.Slot.ValueInt64(), 10)
 		cur, err := pve.ParseMountPoint(values[key])
-		if err != nil || !known(mm.Size) || pve.MountKind(cur.Volume) != "volume" || cur.Size == "" {
+		// Only the planned volume grows: never one the slot is leaving.
+		if err != nil || !known(mm.Size) || pve.MountKind(cur.Volume) != "volume" || cur.Size == "" ||
+			known(mm.Volume) && mm.Volume.ValueString() != cur.Volume {
 			continue
 		}
 		want, e1 := pve.ParseSize(mm.Size.ValueString())

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
@@ -154,6 +155,16 @@ func TestPlanMounts(t *testing.T) {
 			t.Fatal(diags)
 		}
 	})
+	t.Run("a bind mount never stands in for a new volume", func(t *testing.T) {
+		bound := withMounts(testMount(0, "/data", "", "", "/srv/data"))
+		plan := withMounts(testMount(0, "/data", "local-lvm", "2G", ""))
+		if diags := planMounts(ctx, plan, bound); diags.HasError() {
+			t.Fatal(diags)
+		}
+		if got, _ := plan.mountPoints(ctx); !got[0].Volume.IsUnknown() {
+			t.Fatalf("planned volume %v", got[0].Volume)
+		}
+	})
 	t.Run("other storage allocates a new volume and says so", func(t *testing.T) {
 		plan := withMounts(testMount(0, "/data", "fast", "2G", ""), testMount(1, "/logs", "local-lvm", "1G", ""))
 		diags := planMounts(ctx, plan, state)
@@ -193,5 +204,81 @@ func TestResourceExamplesValidate(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+text)
 	if out, err := runTerraform(t, dir, "validate", "-no-color"); err != nil {
 		t.Fatalf("terraform validate: %v\n%s", err, out)
+	}
+}
+
+func TestValidateMounts(t *testing.T) {
+	dev := func(p string) deviceModel {
+		return deviceModel{Slot: types.Int64Value(0), Path: types.StringValue(p), Mode: types.StringNull(), UID: types.Int64Null(), GID: types.Int64Null(), DenyWrite: types.BoolNull()}
+	}
+	storageOnly := testMount(0, "/data", "local-lvm", "", "")
+	storageOnly.Size = types.StringNull()
+	sized := testMount(0, "/data", "", "2G", "/srv/x")
+	nothing := testMount(0, "/data", "", "", "")
+	nothing.Volume, nothing.Size = types.StringNull(), types.StringNull()
+	bindMount := func(slot int64, where, src string) mountPointModel {
+		m := testMount(slot, where, "", "", src)
+		m.Size = types.StringNull()
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		mps  []mountPointModel
+		devs []deviceModel
+		want string // "" = valid
+	}{
+		{"volume", []mountPointModel{testMount(0, "/data", "local-lvm", "2G", "")}, nil, ""},
+		{"bind under /srv", []mountPointModel{bindMount(0, "/data", "/srv/data")}, nil, ""},
+		{"device mount of a data disk", []mountPointModel{bindMount(0, "/disk", "/dev/sdb1")}, nil, ""},
+		{"GPU", nil, []deviceModel{dev("/dev/dri/renderD128")}, ""},
+		{"nothing to mount", []mountPointModel{nothing}, nil, "Nothing to mount"},
+		{"storage without size", []mountPointModel{storageOnly}, nil, "Missing size"},
+		{"size without storage", []mountPointModel{sized}, nil, "size without storage"},
+		{"tiny size", []mountPointModel{testMount(0, "/data", "local-lvm", "1000K", "")}, nil, "Invalid size"},
+		{"root path", []mountPointModel{bindMount(0, "/", "/srv/x")}, nil, "Invalid mount path"},
+		{"dot-dot path", []mountPointModel{bindMount(0, "/a/../..", "/srv/x")}, nil, "Invalid mount path"},
+		{"same path twice", []mountPointModel{bindMount(0, "/a", "/srv/x"), bindMount(1, "/a", "/srv/y")}, nil, "Duplicate mount path"},
+		{"host root", []mountPointModel{bindMount(0, "/host", "/")}, nil, "Host path refused"},
+		{"host etc", []mountPointModel{bindMount(0, "/host", "/etc/pve")}, nil, "Host path refused"},
+		{"host dev", []mountPointModel{bindMount(0, "/host", "/dev/")}, nil, "Host path refused"},
+		{"other guests", []mountPointModel{bindMount(0, "/host", "/var/lib/lxc/101/rootfs")}, nil, "Host path refused"},
+		{"dot-dot host path", []mountPointModel{bindMount(0, "/host", "/srv/../etc")}, nil, "Invalid host path"},
+		{"PVE root volume", []mountPointModel{bindMount(0, "/host", "/dev/mapper/pve-root")}, nil, "Host device refused"},
+		{"raw host disk", nil, []deviceModel{dev("/dev/sda")}, "Host device refused"},
+		{"memory", nil, []deviceModel{dev("/dev/mem")}, "Host device refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := withMounts(tc.mps...)
+			if len(tc.mps) == 0 {
+				m.MountPoints = types.ListNull(mountPointObjectType)
+			}
+			var els []attr.Value
+			for _, d := range tc.devs {
+				els = append(els, mustObjectOf(deviceObjectType, d))
+			}
+			m.Devices = types.ListValueMust(deviceObjectType, els)
+			var diags diag.Diagnostics
+			validateMounts(context.Background(), m, &diags)
+			switch {
+			case tc.want == "" && diags.HasError():
+				t.Fatalf("refused: %v", diags)
+			case tc.want != "" && (!diags.HasError() || diags.Errors()[0].Summary() != tc.want):
+				t.Fatalf("want %q, got %v", tc.want, diags)
+			}
+		})
+	}
+}
+
+func TestCarryMountKeepsWhatIsNotModelled(t *testing.T) {
+	got := "local-lvm:vm-1-disk-1,mp=/data,idmap=passthrough,keepattrs=1,size=2G"
+	want := carryMount("local-lvm:vm-1-disk-1,mp=/data,ro=1,size=2G", got)
+	if want != "local-lvm:vm-1-disk-1,mp=/data,idmap=passthrough,keepattrs=1,ro=1,size=2G" {
+		t.Errorf("carried %q", want)
+	}
+	if ch := diffConfig(map[string]string{"mp0": "local-lvm:vm-1-disk-1,mp=/data,size=2G"}, map[string]string{"mp0": got}); !ch.empty() {
+		t.Errorf("an unmodelled key causes a change: %+v", ch)
+	}
+	if c := carryMount("fast:2,mp=/data", got); c != "fast:2,mp=/data" {
+		t.Errorf("carried into a new volume: %q", c)
 	}
 }

@@ -55,6 +55,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	planIsolation(ctx, &plan, &resp.Diagnostics)
 	if state != nil {
 		resp.Diagnostics.Append(planMounts(ctx, &plan, state)...)
+		resp.Diagnostics.Append(planDevices(ctx, &plan, state)...)
 	}
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)

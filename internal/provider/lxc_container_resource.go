@@ -117,6 +117,7 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 			}
 		}
 	}
+	validateMounts(ctx, &m, &resp.Diagnostics)
 	if known(m.Template) && m.RootFS == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs"), "Missing rootfs",
 			"A container created from a template needs a rootfs block, e.g. rootfs { storage = \"local-lvm\"  size = \"8G\" }.")
@@ -394,7 +395,30 @@ func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client
 	if err := r.updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
 		return err
 	}
-	return r.growRootFS(ctx, c, plan, cfg)
+	if err := r.growRootFS(ctx, c, plan, cfg); err != nil {
+		return err
+	}
+	return r.growMountPoints(ctx, c, plan)
+}
+
+// growMountPoints resizes, after the configuration is written, the volume
+// mount points whose planned size is larger than their volume's.
+func (r *lxcContainerResource) growMountPoints(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
+	if plan.MountPoints.IsNull() || len(plan.MountPoints.Elements()) == 0 {
+		return nil
+	}
+	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
+	cfg, err := c.ContainerConfig(ctx, node, vmid)
+	if err != nil {
+		return err
+	}
+	return growMounts(ctx, plan, cfg.Values, func(disk, size string) error {
+		upid, err := c.Resize(ctx, node, vmid, disk, size)
+		if err == nil {
+			err = c.WaitTask(ctx, upid)
+		}
+		return err
+	})
 }
 
 func (r *lxcContainerResource) growRootFS(ctx context.Context, c *pve.Client, plan *lxcContainerModel, cfg *pve.RawConfig) error {
@@ -624,13 +648,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs").AtName("size"), "Cannot resize the root file system", err.Error())
 		return
 	}
-	if err := growMounts(ctx, &plan, cfg.Values, func(disk, size string) error {
-		upid, err := c.Resize(ctx, node, vmid, disk, size)
-		if err == nil {
-			err = c.WaitTask(ctx, upid)
-		}
-		return err
-	}); err != nil {
+	if err := r.growMountPoints(ctx, c, &plan); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("mount_point"), "Cannot resize a mount point", err.Error())
 		return
 	}

@@ -55,6 +55,10 @@ type setting struct {
 	// prior state or the plan, so that values Proxmox VE cannot report and
 	// equivalent spellings are kept.
 	read func(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics
+	// carry copies into a desired value what the container's value holds
+	// and the provider does not model (e.g. a mount point's idmap), so that
+	// an update never drops it; nil for none.
+	carry func(want, got string) string
 	// same compares a desired and an actual value the way Proxmox VE means
 	// them; nil means byte equality.
 	same func(want, got string) bool
@@ -210,7 +214,8 @@ var containerSettings = []setting{
 		read: func(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
 			return readMounts(ctx, m, cfg.Values)
 		},
-		same: sameMount,
+		carry: carryMount,
+		same:  sameMount,
 	},
 	{
 		// root@pam's only (permissions.go).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -294,6 +295,7 @@ func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContaine
 		// read: the apply checks them before cloning (checkCloneRootOnly).
 		return
 	}
+	planRootOnlyMounts(ctx, d, plan, state, diags)
 	want := readFeatures(plan.Features)
 	if !want.known() {
 		return
@@ -317,6 +319,32 @@ func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContaine
 		what += " (the docker block needs nesting and keyctl)"
 	}
 	diags.AddAttributeError(path.Root("features"), "Setting reserved to root@pam", rootOnlyPlanError(d, what, reason))
+}
+
+// planRootOnlyMounts refuses at plan time the mount points and devices PVE
+// reserves to root@pam (bind and device mounts, devN) when neither SSH nor
+// a root@pam login can set them.
+func planRootOnlyMounts(ctx context.Context, d *providerData, plan, state *lxcContainerModel, diags *diag.Diagnostics) {
+	want, have := map[string]string{}, map[string]string{}
+	diags.Append(desiredMounts(ctx, plan, want)...)
+	diags.Append(desiredDevices(ctx, plan, want)...)
+	if state != nil {
+		diags.Append(desiredMounts(ctx, state, have)...)
+		diags.Append(desiredDevices(ctx, state, have)...)
+	}
+	unpriv := !known(plan.Unprivileged) || plan.Unprivileged.ValueBool()
+	ch := diffConfig(want, have)
+	keys := append(slices.Sorted(maps.Keys(ch.Set)), ch.Delete...)
+	for _, k := range keys {
+		if reason := rootOnlyReason(k, have[k], ch.Set[k], unpriv); reason != "" {
+			at := path.Root("mount_point")
+			if isDevKey(k) {
+				at = path.Root("device")
+			}
+			diags.AddAttributeError(at, "Setting reserved to root@pam", rootOnlyPlanError(d, k+" = "+ch.Set[k], reason))
+			return
+		}
+	}
 }
 
 // privNeed is one privilege (any of privs) an operation needs on a path,

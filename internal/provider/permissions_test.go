@@ -108,6 +108,13 @@ func TestAccRootOnlyWithTokenNeedsSSH(t *testing.T) {
 			ExpectError: phrases("Setting reserved to root@pam", "features = keyctl=1,nesting=1 (the docker block needs nesting and keyctl)",
 				"changing feature flags other than nesting (keyctl) is only allowed for root@pam", "check_ct_modify_config_perm",
 				"phoenix@pve!provider", "add an ssh block", "log in as root@pam with username and password"),
+		}, {
+			// A bind mount is root@pam's too: refused at plan time, with
+			// PVE's reason.
+			Config:   e.containerConfig(ctConfig{VMID: 4151, Unprivileged: true, Extra: mountBlock(0, "    path   = \"/data\"\n    volume = \"/srv/data\"\n")}),
+			PlanOnly: true,
+			ExpectError: phrases("Setting reserved to root@pam", "mp0 = /srv/data,mp=/data", "bind mount points are only allowed for root@pam",
+				"add an ssh block"),
 		}},
 		CheckDestroy: func(*terraform.State) error {
 			if e.simOnly("checking that the refused plan made no mutating API call") && e.sim.CountMutating() != 0 {
@@ -129,7 +136,9 @@ func TestAccRootPamTicketUsesAPI(t *testing.T) {
 	}
 	e.rootLogin = true
 	e.resetLog()
-	cfg := e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true, Nesting: true})
+	// keyctl and a bind mount: both root@pam's only.
+	cfg := e.containerConfig(ctConfig{VMID: 4150, Unprivileged: true, Nesting: true,
+		Extra: mountBlock(0, "    path   = \"/shared\"\n    volume = \"/srv/shared\"\n")})
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -153,6 +162,9 @@ func TestAccRootPamTicketUsesAPI(t *testing.T) {
 				}
 				if cfg.Values["features"] != "keyctl=1,nesting=1" {
 					return fmt.Errorf("features %q", cfg.Values["features"])
+				}
+				if cfg.Values["mp0"] != "/srv/shared,mp=/shared" {
+					return fmt.Errorf("mp0 %q", cfg.Values["mp0"])
 				}
 				return nil
 			},
