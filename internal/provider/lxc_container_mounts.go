@@ -86,9 +86,13 @@ func mountPointBlock() schema.ListNestedBlock {
 		"and the plan warns; it is destroyed only from Proxmox VE. Changing an existing mount point of a running container "+
 		"takes effect at its restart.", "mp", "mount_point", map[string]schema.Attribute{
 		"path": reqString("Path inside the container, e.g. `/data`.", stringvalidator.RegexMatches(containerPathPattern, "must be an absolute path without commas, semicolons, '=' or spaces")),
-		"storage": optString("Storage to allocate a new volume on, with `size`, e.g. `local-lvm`. Changing it allocates a new volume "+
-			"(the old one stays as `unusedN`).", stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm"),
-			stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("volume"))),
+		"storage": schema.StringAttribute{
+			MarkdownDescription: "Storage to allocate a new volume on, with `size`, e.g. `local-lvm`; read back from the volume ID " +
+				"otherwise. Changing it allocates a new volume (the old one stays as `unusedN`).",
+			Optional: true, Computed: true,
+			Validators: []validator.String{stringvalidator.RegexMatches(storageIDPattern, "must be a storage ID such as local-lvm"),
+				stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("volume"))},
+		},
 		// size and volume are kept from the state by slot in planMounts:
 		// UseStateForUnknown would match list elements by position.
 		"size": schema.StringAttribute{
@@ -488,6 +492,9 @@ func readSlots[T any](ctx context.Context, list *types.List, objType types.Objec
 		out = append(out, el)
 	}
 	if len(out) == 0 && list.IsNull() {
+		// Typed, also when the model started as a zero value (the data
+		// source).
+		*list = types.ListNull(objType)
 		return diags
 	}
 	l, d := types.ListValueFrom(ctx, objType, out)
@@ -508,10 +515,10 @@ func readMounts(ctx context.Context, m *lxcContainerModel, values map[string]str
 				Slot: types.Int64Value(int64(n)), Path: types.StringValue(p.Path), Volume: types.StringValue(p.Volume),
 				Storage: types.StringNull(), Size: strOrNull(p.Size), MountOptions: types.SetNull(types.StringType),
 			}
-			// storage is the request that allocated the volume: kept while
-			// the volume lives on it.
-			if known(pr.Storage) && pve.MountKind(p.Volume) == "volume" && strings.HasPrefix(p.Volume, pr.Storage.ValueString()+":") {
-				mm.Storage = pr.Storage
+			// storage is where the volume lives (none for a bind or device
+			// mount), so that an imported container plans no change of it.
+			if st, _, ok := strings.Cut(p.Volume, ":"); ok && pve.MountKind(p.Volume) == "volume" {
+				mm.Storage = types.StringValue(st)
 			}
 			if known(pr.Size) && p.Size != "" {
 				a, e1 := pve.ParseSize(pr.Size.ValueString())
@@ -599,6 +606,10 @@ func planMounts(ctx context.Context, plan, state *lxcContainerModel) diag.Diagno
 		}
 		if p.Volume.Equal(c.Volume) && p.Size.IsUnknown() {
 			p.Size = c.Size
+			changed = true
+		}
+		if p.Volume.Equal(c.Volume) && p.Storage.IsUnknown() {
+			p.Storage = c.Storage
 			changed = true
 		}
 		if p.Volume.Equal(c.Volume) && oldKind == "volume" {

@@ -126,7 +126,7 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 				ResourceName:            ctAddr,
 				ImportState:             true,
 				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"template", "timeouts", "mount_point.0.storage"},
+				ImportStateVerifyIgnore: []string{"template", "timeouts"},
 			},
 			{
 				// Removing the block detaches: the volume stays as unused0.
