@@ -42,6 +42,7 @@ var notInDataSource = map[string]string{
 	"docker":           "needs SSH into the container; the data source reads the API only",
 	"started":          "the data source reports status instead",
 	"timeouts":         "a setting of the resource's operations",
+	"wait_for_ip":      "an option of the resource's create",
 }
 
 // dataSourceOwn are the data source's attributes of its own.
@@ -218,6 +219,13 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 	if full.LXCConfig.IsNull() {
 		full.LXCConfig = types.ListValueMust(lxcLineObjectType, nil)
 	}
+	if full.MountPoints.IsNull() {
+		full.MountPoints = types.ListValueMust(mountPointObjectType, nil)
+	}
+	if full.Devices.IsNull() {
+		full.Devices = types.ListValueMust(deviceObjectType, nil)
+	}
+	resp.Diagnostics.Append(readAddresses(ctx, c, &full, st.Running())...)
 	sch := dataSourceSchema(ctx)
 	values, diags := modelValues(ctx, &full, sch)
 	resp.Diagnostics.Append(diags...)

@@ -232,6 +232,12 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 			return
 		}
 	}
+	if plan.WaitForIP.ValueBool() && plan.Started.ValueBool() {
+		if err := waitForAddress(ctx, c, node, vmid); err != nil {
+			fail("The container reported no IP address", err)
+			return
+		}
+	}
 	if plan.Docker != nil {
 		if err := r.runDocker(ctx, &plan); err != nil {
 			fail(scriptSummary(err, "Docker feature failed"), err)
@@ -555,6 +561,7 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 		return err
 	}
 	m.Started = types.BoolValue(running)
+	diags.Append(readAddresses(ctx, c, m, running)...)
 	if refresh {
 		r.refreshDocker(ctx, m, running, diags)
 	}

@@ -67,6 +67,8 @@ type lxcContainerModel struct {
 	RootFS        *rootfsModel   `tfsdk:"rootfs"`
 	Network       types.List     `tfsdk:"network"`
 	MountPoints   types.List     `tfsdk:"mount_point"`
+	IPAddresses   types.List     `tfsdk:"ip_addresses"`
+	WaitForIP     types.Bool     `tfsdk:"wait_for_ip"`
 	Devices       types.List     `tfsdk:"device"`
 	Nameserver    types.String   `tfsdk:"nameserver"`
 	Searchdomain  types.String   `tfsdk:"searchdomain"`
@@ -326,6 +328,17 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 						"value": reqString("Value.", stringvalidator.RegexMatches(regexp.MustCompile(`^[^\n\r]*\S[^\n\r]*$`), "must be one non-empty line")),
 					},
 				},
+			},
+			"ip_addresses": schema.ListAttribute{
+				MarkdownDescription: "The container's IP addresses (without prefix length): those its networks set, known at plan " +
+					"time; with a network on `dhcp` or `auto`, what the running container reports (loopback and link-local left out).",
+				Computed:    true,
+				ElementType: types.StringType,
+			},
+			"wait_for_ip": schema.BoolAttribute{
+				MarkdownDescription: "On create, wait (within the create timeout) until the container reports an address, so that " +
+					"`ip_addresses` holds its DHCP or SLAAC address. Defaults to `false`.",
+				Optional: true,
 			},
 			"ssh_public_keys": schema.ListAttribute{
 				MarkdownDescription: "Public SSH keys for the container's root user, set at creation. Changing them replaces the " +

@@ -25,6 +25,8 @@ var notSettings = map[string]string{
 	"effective_apparmor_profile": "read from the raw lxc.* lines",
 	"lxc_config":                 "raw lxc.* lines written over SSH",
 	"docker":                     "configuration inside the container",
+	"ip_addresses":               "computed from the networks and the running container's interfaces",
+	"wait_for_ip":                "an option of the create",
 	"timeouts":                   "the resource's operation timeouts",
 }
 

@@ -363,3 +363,25 @@ func (c *Client) PermissionsAt(ctx context.Context, path string) (map[string]int
 	}
 	return out[path], nil
 }
+
+// Interface is one network interface of a running container, as
+// GET /nodes/{node}/lxc/{vmid}/interfaces reports it.
+type Interface struct {
+	Name      string `json:"name"`
+	HWAddr    string `json:"hwaddr"`
+	Addresses []struct {
+		IP     string `json:"ip-address"`
+		Type   string `json:"ip-address-type"`
+		Prefix int    `json:"prefix"`
+	} `json:"ip-addresses"`
+}
+
+// ContainerInterfaces returns the network interfaces of a running container
+// with their addresses (PVE answers an error for a stopped one).
+func (c *Client) ContainerInterfaces(ctx context.Context, node string, vmid int) ([]Interface, error) {
+	var out []Interface
+	if err := c.get(ctx, ctPath(node, vmid)+"/interfaces", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
