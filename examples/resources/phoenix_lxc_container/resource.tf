@@ -104,6 +104,9 @@ resource "phoenix_lxc_container" "gpu" {
   cores     = 8
   memory    = 32768
 
+  # The DHCP address is in ip_addresses once the apply ends.
+  wait_for_ip = true
+
   rootfs {
     storage = "local-lvm"
     size    = "64G"
@@ -154,4 +157,8 @@ resource "phoenix_lxc_container" "gpu" {
     gid  = 104 # the render group inside the container
     mode = "0660"
   }
+}
+
+output "llm_address" {
+  value = phoenix_lxc_container.gpu.ip_addresses[0]
 }
