@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,5 +282,62 @@ func TestCarryMountKeepsWhatIsNotModelled(t *testing.T) {
 	}
 	if c := carryMount("fast:2,mp=/data", got); c != "fast:2,mp=/data" {
 		t.Errorf("carried into a new volume: %q", c)
+	}
+}
+
+// TestSettingsCoverageTable: the resource docs' table names every parameter
+// of PVE's create call in the API schema (testdata/pve-api), each once, and
+// every attribute it names exists in the resource schema.
+func TestSettingsCoverageTable(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pve-api", "pve-api-lxc.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api map[string]map[string]struct {
+		Parameters struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"parameters"`
+	}
+	if err := json.Unmarshal(raw, &api); err != nil {
+		t.Fatal(err)
+	}
+	params := api["/nodes/{node}/lxc"]["POST"].Parameters.Properties
+	if len(params) < 40 {
+		t.Fatalf("the schema's create call has %d parameters", len(params))
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "templates", "resources", "lxc_container.md.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	row := regexp.MustCompile("(?m)^\\| `([^`]+)` \\| (`([^`]+)`|—) \\|")
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("%s has two rows", m[1])
+		}
+		rows[m[1]] = m[3]
+	}
+	sch := lxcContainerSchema(context.Background())
+	for key := range params {
+		if key == "node" {
+			continue // node_name, the path parameter
+		}
+		a, ok := rows[key]
+		switch {
+		case !ok:
+			t.Errorf("PVE's create parameter %s has no row in the coverage table", key)
+		case a != "":
+			top, _, _ := strings.Cut(a, ".")
+			_, isAttr := sch.Attributes[top]
+			_, isBlock := sch.Blocks[top]
+			if !isAttr && !isBlock {
+				t.Errorf("row %s names %s, which the resource lacks", key, a)
+			}
+		}
+	}
+	for key := range rows {
+		if _, ok := params[key]; !ok {
+			t.Errorf("the table names %s, which PVE's create call lacks", key)
+		}
 	}
 }
