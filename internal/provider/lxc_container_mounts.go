@@ -654,6 +654,28 @@ func planMounts(ctx context.Context, plan, state *lxcContainerModel) diag.Diagno
 	return diags
 }
 
+var volumeOwnerPattern = regexp.MustCompile(`^[^:]+:(?:.*/)?(?:vm|subvol|base|basevol)-(\d+)-`)
+
+// planForeignVolumes warns when a mount point attaches a volume named for
+// another guest: its disk, seen and written by this container too (with a
+// root@pam login PVE does not stop it).
+func planForeignVolumes(ctx context.Context, plan *lxcContainerModel) diag.Diagnostics {
+	mps, diags := plan.mountPoints(ctx)
+	if !known(plan.VMID) {
+		return diags
+	}
+	for i, mm := range mps {
+		if !known(mm.Volume) {
+			continue
+		}
+		if m := volumeOwnerPattern.FindStringSubmatch(mm.Volume.ValueString()); m != nil && m[1] != strconv.FormatInt(plan.VMID.ValueInt64(), 10) {
+			diags.AddAttributeWarning(path.Root("mount_point").AtListIndex(i).AtName("volume"), "Volume of another guest",
+				fmt.Sprintf("%s belongs to guest %s: mounted here, this container reads and writes that guest's disk.", mm.Volume.ValueString(), m[1]))
+		}
+	}
+	return diags
+}
+
 // planDevices warns when devices leave the container (also those set
 // outside Terraform, which a configuration without device blocks removes).
 func planDevices(ctx context.Context, plan, state *lxcContainerModel) diag.Diagnostics {

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 func mustObjectOf(t types.ObjectType, v any) attr.Value {
@@ -339,5 +341,36 @@ func TestSettingsCoverageTable(t *testing.T) {
 		if _, ok := params[key]; !ok {
 			t.Errorf("the table names %s, which PVE's create call lacks", key)
 		}
+	}
+}
+
+func TestForeignVolumeWarning(t *testing.T) {
+	m := withMounts(testMount(0, "/a", "", "", "local-lvm:vm-101-disk-1"), testMount(1, "/b", "", "", "local-lvm:vm-100-disk-2"),
+		testMount(2, "/c", "", "", "local:100/subvol-102-disk-0.raw"))
+	m.VMID = types.Int64Value(100)
+	diags := planForeignVolumes(context.Background(), m)
+	if diags.WarningsCount() != 2 || !strings.Contains(diags.Warnings()[0].Detail(), "guest 101") || !strings.Contains(diags.Warnings()[1].Detail(), "guest 102") {
+		t.Fatal(diags)
+	}
+}
+
+func TestAddresses(t *testing.T) {
+	nets := []networkModel{
+		{IP: types.StringValue("10.0.0.5/24"), IP6: types.StringValue("fd00::5/64")},
+		{IP: types.StringValue("manual"), IP6: types.StringNull()},
+	}
+	if addrs, dyn := staticAddresses(nets); dyn || strings.Join(addrs, " ") != "10.0.0.5 fd00::5" {
+		t.Errorf("static: %v %v", addrs, dyn)
+	}
+	if _, dyn := staticAddresses([]networkModel{{IP: types.StringValue("10.0.0.5/24"), IP6: types.StringValue("auto")}}); !dyn {
+		t.Error("auto is not dynamic")
+	}
+	var ifaces []pve.Interface
+	if err := json.Unmarshal([]byte(`[{"name":"lo","ip-addresses":[{"ip-address":"127.0.0.1"}]},
+		{"name":"eth0","ip-addresses":[{"ip-address":"192.168.1.7","ip-address-type":"inet","prefix":24},{"ip-address":"fe80::1","ip-address-type":"inet6","prefix":64},{"ip-address":"2001:db8::7","ip-address-type":"inet6","prefix":64}]}]`), &ifaces); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(interfaceAddresses(ifaces), " "); got != "192.168.1.7 2001:db8::7" {
+		t.Errorf("interface addresses %q", got)
 	}
 }

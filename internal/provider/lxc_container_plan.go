@@ -57,6 +57,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 		resp.Diagnostics.Append(planMounts(ctx, &plan, state)...)
 		resp.Diagnostics.Append(planDevices(ctx, &plan, state)...)
 	}
+	resp.Diagnostics.Append(planForeignVolumes(ctx, &plan)...)
 	resp.Diagnostics.Append(planAddresses(ctx, &plan, state)...)
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
