@@ -35,11 +35,17 @@ var unmappedKinds = map[string]string{
 	"apparmor_manages_nesting":    "boolean",
 }
 
-// requiredFields lists the container fields the schema requires.
+// requiredFields lists the container fields a conversion needs. Phoenix's
+// schema also requires portainer_role and apparmor_manages_nesting, which
+// Phoenix itself does without, and unprivileged, which a clone inherits
+// from its source (clonedFields): real files omit them.
 var requiredFields = []string{
-	"name", "memory_mb", "cores", "storage_pool", "storage_size_gb", "network_config",
-	"portainer_role", "unprivileged", "apparmor_profile", "apparmor_manages_nesting",
+	"name", "memory_mb", "cores", "storage_pool", "storage_size_gb", "network_config", "apparmor_profile",
 }
+
+// clonedFields are required of a container created from a template, and
+// inherited by a clone from its source entry.
+var clonedFields = []string{"unprivileged"}
 
 // topLevelFields lists the document-level fields besides lxc_configs. They
 // describe the host (NVIDIA driver) and reach no container argument.
@@ -63,6 +69,8 @@ type converted struct {
 	entry          Container
 	cloneFrom      int64
 	snapshotToMake string
+	// inherit lists the clonedFields the entry leaves to its source.
+	inherit []string
 }
 
 // Convert validates a phoenix_lxc_configs.json document and returns its
@@ -144,6 +152,9 @@ func Convert(doc []byte) (map[string]Container, error) {
 			}
 			next = src.cloneFrom
 		}
+	}
+	for _, c := range all {
+		inheritFromSource(c, byID)
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -324,6 +335,15 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 	for _, key := range requiredFields {
 		if !seen[key] {
 			p.fail(field(key), "required field is missing")
+		}
+	}
+	for _, key := range clonedFields {
+		switch {
+		case seen[key]:
+		case c.cloneFrom != 0:
+			c.inherit = append(c.inherit, key)
+		default:
+			p.fail(field(key), "required field is missing (only a clone inherits it from its source)")
 		}
 	}
 	if seen["template"] && seen["clone_from_ctid"] {
@@ -527,4 +547,30 @@ func splitLXCOption(opt string) (string, string, bool) {
 		return "", "", false
 	}
 	return key, value, true
+}
+
+// inheritFromSource gives a clone the unprivileged setting of the nearest
+// source up its chain that states it, as the clone inherits it in Proxmox
+// VE, and records the assumption in unmapped. A chain that leaves the
+// document keeps the resource's default (unprivileged), said so too.
+func inheritFromSource(c *converted, byID map[int64]*converted) {
+	if !slices.Contains(c.inherit, "unprivileged") {
+		return
+	}
+	seen := map[int64]bool{}
+	for next := c.cloneFrom; next != 0 && !seen[next]; {
+		seen[next] = true
+		src := byID[next]
+		if src == nil {
+			break
+		}
+		if !slices.Contains(src.inherit, "unprivileged") {
+			c.entry.Unprivileged = src.entry.Unprivileged
+			c.entry.Unmapped = append(c.entry.Unmapped, fmt.Sprintf("unprivileged: not given; inherited from %d (%v)", next, src.entry.Unprivileged))
+			return
+		}
+		next = src.cloneFrom
+	}
+	c.entry.Unprivileged = true
+	c.entry.Unmapped = append(c.entry.Unmapped, fmt.Sprintf("unprivileged: not given and no source in the document states it; assumed true (the resource's default), the clone source %d decides", c.cloneFrom))
 }

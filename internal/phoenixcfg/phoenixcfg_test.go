@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,9 @@ var goldenCases = []struct{ name, fixture string }{
 	{"migration", "testdata/phoenix_lxc_configs_migration.json"},
 	// The Phoenix Hypervisor project's own file (17 containers).
 	{"phoenix", "../../testdata/phoenix/phoenix_lxc_configs.json"},
+	// The same file as later Phoenix files write it: clones without
+	// unprivileged and portainer_role, no apparmor_manages_nesting.
+	{"clones_inherit", "testdata/phoenix_lxc_configs_clones_inherit.json"},
 }
 
 // TestConvertGolden converts each fixture and compares the result, as
@@ -472,5 +476,55 @@ func BenchmarkConvertPhoenix(b *testing.B) {
 		if _, err := Convert(doc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCloneInheritsUnprivileged: a clone without unprivileged takes its
+// source's, up the chain, privileged included; a source outside the
+// document leaves the resource's default, and both are said in unmapped. A
+// container from a template still needs it.
+func TestCloneInheritsUnprivileged(t *testing.T) {
+	raw, err := os.ReadFile("testdata/phoenix_lxc_configs_small.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	obj := func(v any) map[string]any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("not an object: %v", v)
+		}
+		return m
+	}
+	cts := obj(doc["lxc_configs"])
+	src, clone := obj(cts["200"]), obj(cts["202"])
+	src["unprivileged"] = false
+	delete(clone, "unprivileged")
+	delete(clone, "portainer_role")
+	orphan := map[string]any{}
+	for k, v := range clone {
+		orphan[k] = v
+	}
+	orphan["name"] = "orphan"
+	orphan["clone_from_ctid"] = "150"
+	cts["203"] = orphan
+	text, _ := json.Marshal(doc)
+	out, err := Convert(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := out["202"]; c.Unprivileged || !slices.Contains(c.Unmapped, "unprivileged: not given; inherited from 200 (false)") {
+		t.Errorf("202: unprivileged %v, unmapped %q", c.Unprivileged, c.Unmapped)
+	}
+	if c := out["203"]; !c.Unprivileged || !strings.Contains(strings.Join(c.Unmapped, "\n"), "the clone source 150 decides") {
+		t.Errorf("203: unprivileged %v, unmapped %q", c.Unprivileged, c.Unmapped)
+	}
+	delete(src, "unprivileged")
+	text, _ = json.Marshal(doc)
+	if _, err := Convert(text); err == nil || !strings.Contains(err.Error(), `lxc_configs["200"].unprivileged: required field is missing (only a clone inherits it from its source)`) {
+		t.Errorf("a template container without unprivileged: %v", err)
 	}
 }
