@@ -16,7 +16,6 @@ import (
 // unmappedKinds holds the JSON types, from the document's schema, of the
 // container fields that reach no resource argument.
 var unmappedKinds = map[string]string{
-	"gpu_assignment":              "string",
 	"portainer_role":              "string",
 	"vllm_model":                  "string|null",
 	"vllm_served_model_name":      "string",
@@ -31,7 +30,6 @@ var unmappedKinds = map[string]string{
 	"health_check":                "object",
 	"dependencies":                "array<string>",
 	"run_integration_tests":       "boolean",
-	"volumes":                     "array<object>",
 	"apparmor_manages_nesting":    "boolean",
 }
 
@@ -319,6 +317,10 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 			if n, ok := p.integer(fa, m.raw, 0, math.MaxInt64); ok {
 				startup.UpDelay = &n
 			}
+		case "volumes", "zfs_volumes":
+			p.volumes(fa, m.key, m.raw, &e, unmapped)
+		case "gpu_assignment":
+			p.gpus(fa, m.raw, &e, unmapped)
 		case "tests":
 			if hasDocker {
 				e.Docker = p.dockerBlock(fa, m.raw, unmapped)
@@ -573,4 +575,67 @@ func inheritFromSource(c *converted, byID map[int64]*converted) {
 	}
 	c.entry.Unprivileged = true
 	c.entry.Unmapped = append(c.entry.Unmapped, fmt.Sprintf("unprivileged: not given and no source in the document states it; assumed true (the resource's default), the clone source %d decides", c.cloneFrom))
+}
+
+// nvidiaControlDevices are the device nodes every NVIDIA GPU container
+// needs besides /dev/nvidiaN, as Phoenix's GPU feature passes them.
+var nvidiaControlDevices = []string{"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"}
+
+// gpus maps gpu_assignment ("none", "0", "0,1") to device entries: one
+// /dev/nvidiaN per GPU, then the control nodes. The driver on the host and
+// the libraries in the container stay Phoenix's GPU feature (unmapped).
+func (p *parser) gpus(at string, raw json.RawMessage, e *Container, unmapped func(string, json.RawMessage)) {
+	s, ok := p.str(at, raw)
+	if !ok || s == "none" || s == "" {
+		unmapped("gpu_assignment", raw)
+		return
+	}
+	var paths []string
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 0 || n > 63 {
+			p.fail(at, `expected "none" or GPU numbers separated by commas, got %q`, s)
+			return
+		}
+		paths = append(paths, "/dev/nvidia"+strconv.Itoa(n))
+	}
+	for i, path := range append(paths, nvidiaControlDevices...) {
+		e.Devices = append(e.Devices, Device{Slot: int64(i), Path: path})
+	}
+	// Also listed: the driver and libraries part has no counterpart.
+	unmapped("gpu_assignment", raw)
+}
+
+// volumes maps volumes and zfs_volumes entries ({name, pool, size_gb,
+// mount_point}) to new volumes in the next free slots; the name, Phoenix's
+// own label, stays unmapped.
+func (p *parser) volumes(at, key string, raw json.RawMessage, e *Container, unmapped func(string, json.RawMessage)) {
+	var vols []struct {
+		Name       *string `json:"name"`
+		Pool       *string `json:"pool"`
+		SizeGB     *int64  `json:"size_gb"`
+		MountPoint *string `json:"mount_point"`
+	}
+	if err := json.Unmarshal(raw, &vols); err != nil {
+		p.fail(at, "expected an array of {name, pool, size_gb, mount_point} objects")
+		return
+	}
+	for i, v := range vols {
+		vat := fmt.Sprintf("%s[%d]", at, i)
+		switch {
+		case v.Pool == nil || !pve.StorageIDPattern.MatchString(*v.Pool):
+			p.fail(vat+".pool", "expected a Proxmox VE storage ID")
+		case v.SizeGB == nil || *v.SizeGB < 1:
+			p.fail(vat+".size_gb", "expected a size in GiB of at least 1")
+		case v.MountPoint == nil || !strings.HasPrefix(*v.MountPoint, "/") || *v.MountPoint == "/":
+			p.fail(vat+".mount_point", "expected an absolute path inside the container")
+		default:
+			e.MountPoints = append(e.MountPoints, MountPoint{
+				Slot: int64(len(e.MountPoints)), Path: *v.MountPoint, Storage: *v.Pool, Size: strconv.FormatInt(*v.SizeGB, 10) + "G",
+			})
+			if v.Name != nil {
+				unmapped(fmt.Sprintf("%s[%d].name", key, i), json.RawMessage(strconv.Quote(*v.Name)))
+			}
+		}
+	}
 }

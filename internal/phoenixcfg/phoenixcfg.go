@@ -53,6 +53,11 @@ type Container struct {
 	LXCConfig []LXCLine `json:"lxc_config"`
 	// Docker is set for a container with the "docker" feature.
 	Docker *Docker `json:"docker"`
+	// MountPoints are volumes and zfs_volumes, new volumes in slot order;
+	// nil when there is none.
+	MountPoints []MountPoint `json:"mount_point"`
+	// Devices are the NVIDIA device nodes of gpu_assignment; nil for none.
+	Devices []Device `json:"device"`
 	// Unmapped lists, as "<path>: <JSON value>", every field without a
 	// counterpart, in document order. Never nil.
 	Unmapped []string `json:"unmapped"`
@@ -111,4 +116,18 @@ type LXCLine struct {
 // true otherwise.
 type Docker struct {
 	HelloWorld bool `json:"hello_world"`
+}
+
+// MountPoint is a mount_point block: a new volume of Size on Storage at Path.
+type MountPoint struct {
+	Slot    int64  `json:"slot"`
+	Path    string `json:"path"`
+	Storage string `json:"storage"`
+	Size    string `json:"size"`
+}
+
+// Device is a device block.
+type Device struct {
+	Slot int64  `json:"slot"`
+	Path string `json:"path"`
 }

@@ -54,8 +54,13 @@ func (f *LXCConfigsFunction) Definition(_ context.Context, _ function.Definition
 			"`mknod=1`, `mount=nfs;cifs`) → `features`; `start_at_boot` → `start_on_boot`; `boot_order`, `boot_delay` → " +
 			"`startup { order, up_delay }`; the feature `docker` → a `docker` object with the block's defaults, whose " +
 			"`health_checks.hello_world` is `false` only when `tests.integration_tests` lists no `test_docker_hello_world.sh`.\n\n" +
-			"Nothing is dropped silently: every field without a counterpart (`gpu_assignment`, `portainer_role`, `ports`, " +
-			"`volumes`, `dependencies`, `firewall.rules`, features other than `docker`, `vllm_*`, the container's own " +
+			"`volumes` and `zfs_volumes` → `mount_point` entries (a new volume of `size_gb` on `pool` at `mount_point`, slots in " +
+			"order); `gpu_assignment` (`\"0,1\"`) → `device` entries `/dev/nvidia0`, `/dev/nvidia1`, `/dev/nvidiactl`, " +
+			"`/dev/nvidia-uvm`, `/dev/nvidia-uvm-tools` (the driver and the container's libraries stay Phoenix's, so the " +
+			"field is listed in `unmapped` too). A clone without `unprivileged` takes its source's (said in `unmapped`); " +
+			"`portainer_role` and `apparmor_manages_nesting` may be absent.\n\n" +
+			"Nothing is dropped silently: every field without a counterpart (`portainer_role`, `ports`, the volumes' `name`, " +
+			"`dependencies`, `firewall.rules`, features other than `docker`, `vllm_*`, the container's own " +
 			"`template_snapshot_name`, fields the schema does not know, ...) is listed in `unmapped` as " +
 			"`<path>: <JSON value>`, e.g. `gpu_assignment: \"0\"`. For a Docker container the `tests` entries running " +
 			"`check_docker_service.sh`, `check_network_access.sh` and `test_docker_hello_world.sh` are covered by the " +
@@ -247,6 +252,26 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object,
 		lines = append(lines, lxcLineModel{Key: types.StringValue(l.Key), Value: types.StringValue(l.Value)})
 	}
 	set("lxc_config")(types.ListValueFrom(ctx, lxcLineObjectType, lines))
+	if len(c.MountPoints) > 0 {
+		var mps []mountPointModel
+		for _, mp := range c.MountPoints {
+			mps = append(mps, mountPointModel{
+				Slot: types.Int64Value(mp.Slot), Path: types.StringValue(mp.Path), Storage: types.StringValue(mp.Storage),
+				Size: types.StringValue(mp.Size), Volume: types.StringNull(), ReadOnly: types.BoolNull(), Backup: types.BoolNull(),
+				ACL: types.BoolNull(), Quota: types.BoolNull(), Replicate: types.BoolNull(), Shared: types.BoolNull(),
+				MountOptions: types.SetNull(types.StringType),
+			})
+		}
+		set("mount_point")(types.ListValueFrom(ctx, mountPointObjectType, mps))
+	}
+	if len(c.Devices) > 0 {
+		var devs []deviceModel
+		for _, d := range c.Devices {
+			devs = append(devs, deviceModel{Slot: types.Int64Value(d.Slot), Path: types.StringValue(d.Path), Mode: types.StringNull(),
+				UID: types.Int64Null(), GID: types.Int64Null(), DenyWrite: types.BoolNull()})
+		}
+		set("device")(types.ListValueFrom(ctx, deviceObjectType, devs))
+	}
 	if c.Docker != nil {
 		def := docker.DefaultOptions()
 		dt := attrsOf(t["docker"])

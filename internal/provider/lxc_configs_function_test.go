@@ -240,6 +240,10 @@ func smallFixtureWant() map[string]any {
 			"rootfs":           map[string]any{"storage": "local-zfs", "size": "64G"},
 			"network":          []any{nullNetwork(map[string]any{"name": "eth0", "bridge": "vmbr0", "ip": "10.10.0.202/24", "gw": "10.10.0.1"})},
 			"apparmor_profile": "lxc-phoenix-v2",
+			"device": []any{
+				gpuDevice(0, "/dev/nvidia0"), gpuDevice(1, "/dev/nvidia1"), gpuDevice(2, "/dev/nvidiactl"),
+				gpuDevice(3, "/dev/nvidia-uvm"), gpuDevice(4, "/dev/nvidia-uvm-tools"),
+			},
 			"unmapped": []any{
 				`gpu_assignment: "0,1"`,
 				`portainer_role: "none"`,
@@ -553,4 +557,9 @@ func BenchmarkLXCConfigsFunctionRealFixture(b *testing.B) {
 			b.Fatal(resp.Error.Text)
 		}
 	}
+}
+
+// gpuDevice is a device entry of gpu_assignment's mapping.
+func gpuDevice(slot int, path string) map[string]any {
+	return map[string]any{"slot": slot, "path": path, "mode": nil, "uid": nil, "gid": nil, "deny_write": nil}
 }
