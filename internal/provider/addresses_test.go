@@ -17,8 +17,7 @@ import (
 // after the apply, and a refresh keeps it with nothing to change.
 func TestAccLXCContainer_ipAddresses(t *testing.T) {
 	e := newAccEnv(t)
-	dhcp := func(extra string) string {
-		return e.providerHCL() + fmt.Sprintf(`resource "phoenix_lxc_container" "test" {
+	dhcp := e.providerHCL() + fmt.Sprintf(`resource "phoenix_lxc_container" "test" {
   node_name   = %q
   vmid        = 4160
   hostname    = "dhcp-test"
@@ -33,9 +32,8 @@ func TestAccLXCContainer_ipAddresses(t *testing.T) {
     bridge = %q
     ip     = "dhcp"
   }
-%s}
-`, e.node, e.template, e.storage, e.bridge, extra)
-	}
+}
+`, e.node, e.template, e.storage, e.bridge)
 	static := e.containerConfig(ctConfig{VMID: 4161, Unprivileged: true, IP: "10.0.0.161/24"})
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -47,7 +45,7 @@ func TestAccLXCContainer_ipAddresses(t *testing.T) {
 				}},
 			},
 			{
-				Config: dhcp(""),
+				Config: dhcp,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectUnknownValue(ctAddr, tfjsonpath.New("ip_addresses")),
 				}},
@@ -59,7 +57,7 @@ func TestAccLXCContainer_ipAddresses(t *testing.T) {
 			},
 			{
 				PreConfig:        e.resetLog,
-				Config:           dhcp(""),
+				Config:           dhcp,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				Check:            e.checkNoMutations(),
 			},

@@ -273,19 +273,19 @@ func (m *lxcContainerModel) devices(ctx context.Context) ([]deviceModel, diag.Di
 	return listElements[deviceModel](ctx, m.Devices)
 }
 
-// mountFlags pairs the boolean attributes of a mount point with the fields
-// of pve.MountPoint, and the value Proxmox VE assumes when the key is absent.
-func mountFlags(mm *mountPointModel, p *pve.MountPoint) []struct {
+// mountFlag is one boolean attribute of a mount point, its field in
+// pve.MountPoint and the value Proxmox VE assumes when the key is absent
+// (nil: no default, e.g. acl falls back to the storage's).
+type mountFlag struct {
 	attr *types.Bool
 	pve  **bool
 	def  *bool
-} {
+}
+
+// mountFlags pairs the boolean attributes of mm with the fields of p.
+func mountFlags(mm *mountPointModel, p *pve.MountPoint) []mountFlag {
 	f, t := false, true
-	return []struct {
-		attr *types.Bool
-		pve  **bool
-		def  *bool
-	}{
+	return []mountFlag{
 		{&mm.ReadOnly, &p.ReadOnly, &f}, {&mm.Backup, &p.Backup, &f}, {&mm.ACL, &p.ACL, nil},
 		{&mm.Quota, &p.Quota, &f}, {&mm.Replicate, &p.Replicate, &t}, {&mm.Shared, &p.Shared, &f},
 	}
@@ -532,7 +532,7 @@ func readMounts(ctx context.Context, m *lxcContainerModel, values map[string]str
 				*f.attr = readFlag(*f.pve, *priorFlags[i].attr, f.def)
 			}
 			if len(p.MountOptions) > 0 {
-				s, d := types.SetValueFrom(context.Background(), types.StringType, p.MountOptions)
+				s, d := types.SetValueFrom(ctx, types.StringType, p.MountOptions)
 				if d.HasError() {
 					return mm, fmt.Errorf("mp%d: mount options %v", n, p.MountOptions)
 				}
