@@ -210,17 +210,70 @@ func authMethods(cfg Config, key ssh.Signer, ag *agentConn) []ssh.AuthMethod {
 		methods = append(methods,
 			ssh.Password(password),
 			ssh.KeyboardInteractive(func(_, _ string, questions []string, echos []bool) ([]string, error) {
-				answers := make([]string, len(questions))
-				for i := range questions {
-					// Hidden prompts ask for the password; visible ones
-					// (rare) get an empty answer.
-					if !echos[i] {
-						answers[i] = password
-					}
-				}
-				return answers, nil
+				return answerPasswordPrompts(password, questions, echos)
 			}),
 		)
 	}
 	return methods
+}
+
+// answerPasswordPrompts answers a keyboard-interactive challenge with the
+// password only where every hidden prompt asks for the password itself. A
+// challenge that also asks something else hidden (a one-time code, a token,
+// a PIN) is refused whole, so the password never reaches a prompt that did
+// not ask for it; visible prompts get an empty answer.
+func answerPasswordPrompts(password string, questions []string, echos []bool) ([]string, error) {
+	answers := make([]string, len(questions))
+	for i, q := range questions {
+		if i < len(echos) && echos[i] {
+			continue
+		}
+		if !isPasswordPrompt(q) {
+			return nil, fmt.Errorf("the node asks %q, which is not a password prompt: the provider answers only password prompts "+
+				"(use a private key or the SSH agent for nodes that ask for a second factor)", shortPrompt(q))
+		}
+		answers[i] = password
+	}
+	return answers, nil
+}
+
+// secondFactorWords are words of prompts that ask for something other than
+// the account's password, even when they say "password" ("One-time password
+// (OATH) for `root':", "New password:").
+var secondFactorWords = map[string]bool{
+	"one-time": true, "otp": true, "oath": true, "totp": true, "hotp": true, "code": true, "token": true, "pin": true,
+	"passcode": true, "verification": true, "yubikey": true, "new": true, "retype": true, "again": true,
+}
+
+// isPasswordPrompt reports whether a hidden prompt asks for the account's
+// password ("Password: ", "root@pve1's password: "). The prompt is read as
+// words, so a host name such as "hotpot" is no second-factor word; the part
+// before "'s" (user@host) is not read.
+func isPasswordPrompt(q string) bool {
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '@' || r == '.' || r == '\'')
+	})
+	password := false
+	for i, w := range words {
+		if strings.Contains(w, "@") {
+			continue
+		}
+		w = strings.TrimSuffix(w, "'s")
+		switch {
+		case w == "password" || w == "password'":
+			password = true
+		case secondFactorWords[w], w == "one" && i+1 < len(words) && words[i+1] == "time":
+			return false
+		}
+	}
+	return password
+}
+
+// shortPrompt is a prompt as an error may quote it: one line, bounded.
+func shortPrompt(q string) string {
+	q = strings.TrimSpace(strings.ReplaceAll(q, "\n", " "))
+	if len(q) > 80 {
+		q = q[:80] + "..."
+	}
+	return q
 }

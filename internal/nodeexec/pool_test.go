@@ -765,3 +765,55 @@ func TestKeepaliveSparesBusyConnections(t *testing.T) {
 		t.Errorf("connections opened after the idle probe failed = %d, want 2", n)
 	}
 }
+
+// TestKeyboardInteractiveAnswersOnlyPasswordPrompts: the password goes only
+// to hidden prompts that ask for it; a challenge that asks a hidden second
+// factor is refused whole and the server never sees the password.
+func TestKeyboardInteractiveAnswersOnlyPasswordPrompts(t *testing.T) {
+	const pw = "s3cret-pw"
+	for _, tc := range []struct {
+		questions []string
+		echos     []bool
+		want      []string // nil: refused
+	}{
+		{[]string{"Password: "}, []bool{false}, []string{pw}},
+		{[]string{"root@pve1's password: "}, []bool{false}, []string{pw}},
+		{[]string{"root@hotpot-pin's password: "}, []bool{false}, []string{pw}},
+		{[]string{"Login banner", "Password:"}, []bool{true, false}, []string{"", pw}},
+		{[]string{"Verification code: "}, []bool{false}, nil},
+		{[]string{"One-time password (OATH) for `root': "}, []bool{false}, nil},
+		{[]string{"Password: ", "One time password: "}, []bool{false, false}, nil},
+		{[]string{"Enter PIN for YubiKey: "}, []bool{false}, nil},
+		{[]string{"New password: "}, []bool{false}, nil},
+		{[]string{"Passcode or option (1-3): "}, []bool{false}, nil},
+	} {
+		got, err := answerPasswordPrompts(pw, tc.questions, tc.echos)
+		switch {
+		case tc.want == nil && err == nil:
+			t.Errorf("%q: answered %q, want a refusal", tc.questions, got)
+		case tc.want == nil && strings.Contains(err.Error(), pw):
+			t.Errorf("%q: the refusal leaks the password: %v", tc.questions, err)
+		case tc.want != nil && (err != nil || !slices.Equal(got, tc.want)):
+			t.Errorf("%q: got %q, %v; want %q", tc.questions, got, err, tc.want)
+		}
+	}
+}
+
+// TestKeyboardInteractiveSecondFactorNeverGetsThePassword runs the refusal
+// against a server that asks for a one-time code: authentication fails and
+// the server saw no answer holding the password.
+func TestKeyboardInteractiveSecondFactorNeverGetsThePassword(t *testing.T) {
+	f := newFixture(t, serverOptions{kbdInt: "s3cret-pw", kbdIntPrompt: "Verification code: "}, func(c *Config) {
+		c.PrivateKey = ""
+		c.Password = "s3cret-pw"
+	})
+	_, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}})
+	if err == nil {
+		t.Fatal("authenticated by answering a one-time code prompt with the password")
+	}
+	for _, a := range f.srv.kbdAnswers() {
+		if strings.Contains(a, "s3cret-pw") {
+			t.Fatalf("the server received the password as the answer to %q", "Verification code: ")
+		}
+	}
+}

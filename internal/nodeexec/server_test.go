@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,7 +45,10 @@ type serverOptions struct {
 	authorized []ssh.PublicKey // keys accepted for public key auth
 	password   string          // accepted by password auth
 	kbdInt     string          // accepted by keyboard-interactive auth
-	user       string          // the only user accepted; any when empty
+	// kbdIntPrompt is the hidden prompt of keyboard-interactive auth
+	// ("Password: " when empty).
+	kbdIntPrompt string
+	user         string // the only user accepted; any when empty
 	// stallGlobal leaves global requests (keepalives) unanswered, like a
 	// node too busy or gone.
 	stallGlobal bool
@@ -64,6 +68,7 @@ type testServer struct {
 	conns       []net.Conn
 	handshakes  int
 	execs       []string
+	answers     []string // keyboard-interactive answers received
 	active      int
 	maxActive   int
 	stallGlobal bool
@@ -72,6 +77,13 @@ type testServer struct {
 	handler func(cmd string, ch ssh.Channel, conn net.Conn) (int, bool)
 	// ended receives each shell-run command's outcome.
 	ended chan commandEnd
+}
+
+// kbdAnswers are the keyboard-interactive answers the server received.
+func (s *testServer) kbdAnswers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.answers)
 }
 
 type commandEnd struct {
@@ -129,10 +141,17 @@ func newTestServer(t testing.TB, o serverOptions) *testServer {
 			if err := checkUser(c); err != nil {
 				return nil, err
 			}
-			answers, err := ask("", "", []string{"Password: "}, []bool{false})
+			prompt := o.kbdIntPrompt
+			if prompt == "" {
+				prompt = "Password: "
+			}
+			answers, err := ask("", "", []string{prompt}, []bool{false})
 			if err != nil {
 				return nil, err
 			}
+			s.mu.Lock()
+			s.answers = append(s.answers, answers...)
+			s.mu.Unlock()
 			if len(answers) != 1 || answers[0] != o.kbdInt {
 				return nil, errors.New("wrong answer")
 			}
