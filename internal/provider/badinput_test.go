@@ -292,6 +292,10 @@ func badInputCases() []badCase {
 		{name: "docker_fuse_overlayfs_without_fuse", group: "docker", attr: "docker.storage_driver", blocks: docker("    storage_driver = \"fuse-overlayfs\" # bad\n"), want: `fuse-overlayfs needs FUSE`},
 		{name: "docker_nesting_false", group: "docker", attr: "features.nesting", attrs: "  features = { nesting = false } # bad\n", blocks: docker(""), want: `Docker needs nesting`},
 		{name: "docker_keyctl_false", group: "docker", attr: "features.keyctl", attrs: "  features = { keyctl = false } # bad\n", blocks: docker(""), want: `Docker needs keyctl`},
+		{name: "docker_lxc_every_device", group: "docker", attr: "lxc_config[0].key", mention: "lxc_config[0]", attrs: "  lxc_config = [{ key = \"lxc.cgroup2.devices.allow\", value = \"a\" }] # bad\n", blocks: docker(""), want: `Raw line voids the Docker hardening: .*every device`},
+		{name: "docker_lxc_docker_socket", group: "docker", attr: "lxc_config[0].key", mention: "lxc_config[0]", attrs: "  lxc_config = [{ key = \"lxc.mount.entry\", value = \"/var/run/docker.sock var/run/docker.sock none bind,create=file 0 0\" }] # bad\n", blocks: docker(""), want: `Raw line voids the Docker hardening: .*container runtime`},
+		{name: "apparmor_docker_profile_privileged", group: "apparmor", attr: "apparmor_profile", set: map[string]string{"unprivileged": "unprivileged = false"}, attrs: "  apparmor_profile = \"lxc-docker-secure\" # bad\n", want: `The Docker profile needs an unprivileged container`},
+		{name: "lxc_config_hook_without_opt_in", group: "lxc_config", attr: "lxc_config[0].key", mention: "lxc_config[0]", attrs: "  lxc_config = [{ key = \"lxc.hook.pre-start\", value = \"/usr/local/bin/x\" }] # bad\n", want: `LXC hook without opt-in`},
 
 		// Timeouts.
 		{name: "timeout_words", group: "timeouts", attr: "timeouts.create", blocks: "  timeouts {\n    create = \"10 minutes\" # bad\n  }\n", want: `must be a string containing a sequence of decimal numbers`},

@@ -43,6 +43,7 @@ var notInDataSource = map[string]string{
 	"started":          "the data source reports status instead",
 	"timeouts":         "a setting of the resource's operations",
 	"wait_for_ip":      "an option of the resource's create",
+	"allow_lxc_hooks":  "an opt-in of the resource's plan",
 }
 
 // dataSourceOwn are the data source's attributes of its own.

@@ -142,7 +142,11 @@ func deviceBlock() schema.ListNestedBlock {
 // these over SSH as root, so it refuses the rest at plan time.
 var (
 	forbiddenBindPaths = []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
-		"/sys", "/usr", "/var/lib/lxc", "/var/lib/pve-cluster", "/var/lib/vz/images"}
+		"/sys", "/usr", "/var/lib/lxc", "/var/lib/pve-cluster", "/var/lib/vz/images", "/var/run", "/var/lib/docker"}
+	// The node's container runtimes: their sockets and state are root on
+	// the node.
+	dockerSockets = []string{"/run/docker.sock", "/var/run/docker.sock", "/run/docker", "/var/run/docker",
+		"/run/containerd", "/var/run/containerd"}
 	// Raw passthrough (device blocks) of a disk, volume or memory device.
 	forbiddenDevices = regexp.MustCompile(`^/dev/(?:mem|kmem|port|sd[a-z]+\d*|nvme\d+(?:n\d+)?(?:p\d+)?|vd[a-z]+\d*|xvd[a-z]+\d*|hd[a-z]+\d*|dm-\d+|mapper/.*|md\d+|loop\d+|zd\d+|zvol/.*|disk/.*|pve/.*)$`)
 	// Device mount points mount a file system: a dedicated disk is a normal
@@ -217,23 +221,44 @@ func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.D
 		diags.AddAttributeError(at, "Invalid host path", fmt.Sprintf("%q holds . or .. components.", p))
 		return
 	}
+	summary := "Host path refused"
+	if strings.HasPrefix(p, "/dev/") && devices.MatchString(strings.TrimRight(p, "/")) {
+		summary = "Host device refused"
+	}
+	if why := hostPathRefusal(p, devices); why != "" {
+		diags.AddAttributeError(at, summary, fmt.Sprintf("%s: it exposes %s to the container; "+
+			"bind a directory made for sharing, e.g. under /srv or /mnt.", p, why))
+	}
+}
+
+// hostPathRefusal says what of the node a host path would hand to the
+// container ("" when none): its root, system, configuration or guests'
+// trees, the kernel's /proc and /sys, /dev as a whole, a disk, volume or
+// memory device (devices), or the Docker or containerd socket.
+func hostPathRefusal(p string, devices *regexp.Regexp) string {
+	if !strings.HasPrefix(p, "/") {
+		return ""
+	}
 	clean := strings.TrimRight(p, "/")
 	if clean == "" {
 		clean = "/"
 	}
-	if strings.HasPrefix(p, "/dev/") && devices.MatchString(clean) {
-		diags.AddAttributeError(at, "Host device refused",
-			fmt.Sprintf("%s is a host disk, volume or memory device: passing it through gives the container the node's data.", p))
-		return
+	if strings.HasPrefix(clean, "/dev/") && devices.MatchString(clean) {
+		return clean + ", a host disk, volume or memory device (the node's data)"
 	}
-	for _, f := range forbiddenBindPaths {
-		if clean == f || f != "/" && strings.HasPrefix(clean, f+"/") && f != "/dev" && f != "/run" {
-			diags.AddAttributeError(at, "Host path refused",
-				fmt.Sprintf("%s exposes %s of the node (its system, configuration or other guests) to the container; "+
-					"bind a directory made for sharing, e.g. under /srv or /mnt.", p, f))
-			return
+	for _, s := range dockerSockets {
+		if clean == s || strings.HasPrefix(clean, s+"/") {
+			return clean + ", the node's container runtime (root on the node)"
 		}
 	}
+	for _, f := range forbiddenBindPaths {
+		// Below /dev, /run and /var/run only the directory itself is
+		// refused: single device nodes and runtime sockets are normal binds.
+		if clean == f || f != "/" && strings.HasPrefix(clean, f+"/") && f != "/dev" && f != "/run" && f != "/var/run" {
+			return clean + ", " + f + " of the node (its system, configuration or other guests)"
+		}
+	}
+	return ""
 }
 
 // uniqueSlots refuses two blocks with the same slot.

@@ -92,7 +92,11 @@ func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContai
 	if sameRawLXC(want, current) {
 		return false, nil
 	}
+	var refused error
 	changed, err := r.data.NodeOps().SetRawLXC(ctx, node, vmid, func(main *lxcconf.Section) bool {
+		if refused = refuseDockerProfileOnPrivileged(m.EffectiveAA.ValueString(), main); refused != nil {
+			return false
+		}
 		var cur [][2]string
 		for _, kv := range main.LXC() {
 			cur = append(cur, [2]string{kv.Key, kv.Value})
@@ -108,11 +112,30 @@ func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContai
 		}
 		return true
 	})
+	if err == nil && refused != nil {
+		err = refused
+	}
 	if err != nil {
 		return false, fmt.Errorf("writing the raw lxc lines of %s: %w", m.ID.ValueString(), err)
 	}
 	tflog.Info(ctx, "raw lxc lines written", map[string]any{"id": m.ID.ValueString(), "profile": m.EffectiveAA.ValueString(), "changed": changed})
 	return changed, nil
+}
+
+// refuseDockerProfileOnPrivileged is the last guard, read from the file
+// under Proxmox VE's config lock, against the Docker profile on a privileged
+// container (one cloned from a privileged source, or made privileged out of
+// band): there root in the container is root on the node, and the profile's
+// mount rules would become ways out.
+func refuseDockerProfileOnPrivileged(profile string, main *lxcconf.Section) error {
+	if profile != dockerProfile.Name {
+		return nil
+	}
+	if v, _ := main.Get("unprivileged"); v != "1" {
+		return fmt.Errorf("the container is privileged (unprivileged: %q in its configuration): %s is only written to "+
+			"unprivileged containers, whose user namespace its rules rely on", v, dockerProfile.Name)
+	}
+	return nil
 }
 
 // runDocker installs (idempotently), checks and tests Docker in the

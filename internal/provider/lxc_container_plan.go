@@ -253,21 +253,68 @@ func joinReasons(r []string) string {
 	}
 }
 
-// weakeningKeys are raw keys that undo a container's isolation: they map
-// host IDs, run hooks as root on the node, share host namespaces or loosen
-// capabilities, seccomp or proc/sys mounts.
-var weakeningKeys = []string{"lxc.idmap", "lxc.hook.", "lxc.namespace.", "lxc.cap.keep", "lxc.seccomp.", "lxc.mount.auto"}
-
-func weakensIsolation(key, value string) bool {
-	for _, k := range weakeningKeys {
-		if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) {
-			if k == "lxc.mount.auto" {
-				return strings.Contains(value, ":rw")
-			}
-			return true
+// isolationRisk says why a raw line undoes the container's isolation, or ""
+// when it does not: host ID mappings, hooks run as root on the node, shared
+// host namespaces, wider capabilities, seccomp or proc/sys mounts, every
+// device of the node, and binds of the node's kernel interfaces, system or
+// Docker socket.
+func isolationRisk(key, value string) string {
+	switch {
+	case key == "lxc.idmap":
+		return "it maps host IDs into the container"
+	case strings.HasPrefix(key, "lxc.hook."):
+		return "it runs a command as root on the node"
+	case strings.HasPrefix(key, "lxc.namespace."):
+		return "it shares a namespace of the node"
+	case key == "lxc.cap.keep":
+		return "it keeps capabilities Proxmox VE drops"
+	case strings.HasPrefix(key, "lxc.seccomp."):
+		return "it changes the seccomp filter"
+	case key == "lxc.mount.auto" && strings.Contains(value, ":rw"):
+		return "it mounts the node's proc, sys or cgroup trees writable"
+	case key == "lxc.mount.fstab":
+		return "it mounts what an fstab file on the node lists, which the plan cannot check"
+	case key == "lxc.cgroup2.devices.allow" || key == "lxc.cgroup.devices.allow":
+		if f := strings.Fields(value); len(f) > 0 && f[0] == "a" {
+			return "it allows every device of the node"
 		}
+	case key == "lxc.mount.entry":
+		return mountEntryRisk(value)
 	}
-	return false
+	return ""
+}
+
+// kernelFileSystems are file systems that expose the node's kernel when
+// mounted by LXC on the container's behalf.
+var kernelFileSystems = map[string]bool{
+	"proc": true, "sysfs": true, "securityfs": true, "debugfs": true, "tracefs": true, "efivarfs": true,
+	"bpf": true, "configfs": true, "cgroup": true, "cgroup2": true,
+}
+
+// mountEntryRisk judges an lxc.mount.entry ("source target fstype options
+// dump pass"): a bind of a host path the mount point rules refuse (the
+// node's root, system and configuration trees, /etc/pve among them, /proc,
+// /sys, /dev as a whole, disks and memory devices), of the Docker or
+// containerd socket, or a kernel file system.
+func mountEntryRisk(value string) string {
+	f := strings.Fields(value)
+	if len(f) < 4 {
+		return ""
+	}
+	if kernelFileSystems[f[2]] {
+		return fmt.Sprintf("it mounts the node's %s file system", f[2])
+	}
+	bind := false
+	for _, o := range strings.Split(f[3], ",") {
+		bind = bind || o == "bind" || o == "rbind"
+	}
+	if !bind {
+		return ""
+	}
+	if why := hostPathRefusal(f[0], forbiddenDevices); why != "" {
+		return "it binds " + why
+	}
+	return ""
 }
 
 // planIsolation refuses what would void the hardened profile of a Docker
@@ -280,14 +327,36 @@ func planIsolation(ctx context.Context, plan *lxcContainerModel, diags *diag.Dia
 				"namespace of an unprivileged container: in a privileged one, root in the container is root on the node. "+
 				"Set unprivileged = true (the default).")
 	}
+	if plan.Docker == nil && known(plan.AppArmor) && plan.AppArmor.ValueString() == dockerProfile.Name &&
+		known(plan.Unprivileged) && !plan.Unprivileged.ValueBool() {
+		diags.AddAttributeError(path.Root("apparmor_profile"), "The Docker profile needs an unprivileged container",
+			dockerProfile.Name+" relies on the user namespace of an unprivileged container: in a privileged one, root in the "+
+				"container is root on the node, and the mounts the profile allows for Docker become ways out. "+
+				"Set unprivileged = true (the default), or choose another profile.")
+	}
 	lines, _ := plan.lxcLines(ctx)
 	for i, l := range lines {
-		if !known(l.Key) || !known(l.Value) || !weakensIsolation(l.Key.ValueString(), l.Value.ValueString()) {
+		if !known(l.Key) || !known(l.Value) {
+			continue
+		}
+		risk := isolationRisk(l.Key.ValueString(), l.Value.ValueString())
+		if risk == "" {
 			continue
 		}
 		p := path.Root("lxc_config").AtListIndex(i).AtName("key")
-		msg := fmt.Sprintf("%s = %q weakens the container's isolation (host ID mappings, hooks run as root on the node, "+
-			"shared host namespaces or wider capabilities).", l.Key.ValueString(), l.Value.ValueString())
+		// Terraform cannot point at an element of a list attribute: the
+		// message names it.
+		msg := fmt.Sprintf("lxc_config[%d], %s = %q, weakens the container's isolation: %s.", i, l.Key.ValueString(), l.Value.ValueString(), risk)
+		if strings.HasPrefix(l.Key.ValueString(), "lxc.hook.") {
+			if !plan.AllowLXCHooks.ValueBool() {
+				diags.AddAttributeError(p, "LXC hook without opt-in",
+					msg+" A hook is a command Proxmox VE's node runs as root at each start of the container; set "+
+						"allow_lxc_hooks = true to accept that, after reviewing the command.")
+			} else {
+				diags.AddAttributeWarning(p, "LXC hook runs as root on the node", msg+" allow_lxc_hooks = true accepts it.")
+			}
+			continue
+		}
 		if plan.Docker != nil {
 			diags.AddAttributeError(p, "Raw line voids the Docker hardening",
 				msg+" The docker block's "+dockerProfile.Name+" profile cannot protect the node then; remove the line.")

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
 )
 
 // Table tests of the plan's pure decisions: what Docker needs re-run, the
@@ -227,34 +228,111 @@ func TestPlanAppArmor(t *testing.T) {
 	}
 }
 
-func TestWeakensIsolation(t *testing.T) {
+func TestIsolationRisk(t *testing.T) {
 	cases := []struct {
 		key, value string
-		want       bool
+		want       string // a word of the reason; "" for none
 	}{
-		{"lxc.idmap", "u 0 100000 65536", true},
-		{"lxc.hook.pre-start", "/usr/local/bin/hook", true},
-		{"lxc.hook.autodev", "sh -c 'mknod ...'", true},
-		{"lxc.namespace.share.net", "1", true},
-		{"lxc.namespace.keep", "user net", true},
-		{"lxc.cap.keep", "sys_admin", true},
-		{"lxc.seccomp.profile", "", true},
-		{"lxc.seccomp.allow_nesting", "1", true},
-		{"lxc.mount.auto", "proc:rw sys:rw", true},
-		{"lxc.mount.auto", "cgroup:rw", true},
-		{"lxc.mount.auto", "proc:mixed sys:ro", false},
-		{"lxc.mount.auto", "", false},
-		{"lxc.cap.drop", "mac_admin", false},
-		{"lxc.cgroup2.devices.allow", "c 10:200 rwm", false},
-		{"lxc.mount.entry", "/dev/net dev/net none bind,create=dir 0 0", false},
-		{"lxc.environment", "HOOK=lxc.hook.x", false},
-		{"lxc.idmapx", "u 0 0 1", false},
-		{"lxc.hook", "x", false},
+		{"lxc.idmap", "u 0 100000 65536", "host IDs"},
+		{"lxc.hook.pre-start", "/usr/local/bin/hook", "root on the node"},
+		{"lxc.hook.autodev", "sh -c 'mknod ...'", "root on the node"},
+		{"lxc.namespace.share.net", "1", "namespace"},
+		{"lxc.namespace.keep", "user net", "namespace"},
+		{"lxc.cap.keep", "sys_admin", "capabilities"},
+		{"lxc.seccomp.profile", "", "seccomp"},
+		{"lxc.seccomp.allow_nesting", "1", "seccomp"},
+		{"lxc.mount.auto", "proc:rw sys:rw", "writable"},
+		{"lxc.mount.auto", "cgroup:rw", "writable"},
+		{"lxc.mount.auto", "proc:mixed sys:ro", ""},
+		{"lxc.mount.auto", "", ""},
+		{"lxc.mount.fstab", "/etc/pve/ct.fstab", "fstab"},
+		{"lxc.cgroup2.devices.allow", "a", "every device"},
+		{"lxc.cgroup.devices.allow", "a *:* rwm", "every device"},
+		{"lxc.cgroup2.devices.allow", "c 10:200 rwm", ""},
+		{"lxc.cap.drop", "mac_admin", ""},
+		// Binds of device nodes and shared directories are normal.
+		{"lxc.mount.entry", "/dev/net dev/net none bind,create=dir 0 0", ""},
+		{"lxc.mount.entry", "/dev/fuse dev/fuse none bind,create=file 0 0", ""},
+		{"lxc.mount.entry", "/dev/dri dev/dri none bind,optional,create=dir", ""},
+		{"lxc.mount.entry", "/srv/data srv/data none rbind,create=dir 0 0", ""},
+		{"lxc.mount.entry", "tmpfs tmp tmpfs rw,nosuid 0 0", ""},
+		// The node's kernel interfaces, system, devices and runtime.
+		{"lxc.mount.entry", "/proc/sys proc/sys none bind 0 0", "/proc"},
+		{"lxc.mount.entry", "/sys/kernel sys/kernel none rbind,create=dir 0 0", "/sys"},
+		{"lxc.mount.entry", "/dev dev none rbind,create=dir 0 0", "/dev"},
+		{"lxc.mount.entry", "/dev/sda dev/sda none bind,create=file 0 0", "disk"},
+		{"lxc.mount.entry", "/etc/pve etc/pve none bind,create=dir 0 0", "/etc"},
+		{"lxc.mount.entry", "/ host none rbind,create=dir 0 0", "/ of the node"},
+		{"lxc.mount.entry", "/var/run/docker.sock var/run/docker.sock none bind,create=file 0 0", "container runtime"},
+		{"lxc.mount.entry", "/run/docker.sock run/docker.sock none bind,create=file 0 0", "container runtime"},
+		{"lxc.mount.entry", "/run/containerd/containerd.sock x none bind,create=file 0 0", "container runtime"},
+		{"lxc.mount.entry", "proc mnt/proc proc rw 0 0", "proc file system"},
+		{"lxc.mount.entry", "sysfs mnt/sys sysfs rw 0 0", "sysfs file system"},
+		{"lxc.environment", "HOOK=lxc.hook.x", ""},
+		{"lxc.idmapx", "u 0 0 1", ""},
+		{"lxc.hook", "x", ""},
 	}
 	for _, tc := range cases {
-		if got := weakensIsolation(tc.key, tc.value); got != tc.want {
-			t.Errorf("weakensIsolation(%q, %q) = %v, want %v", tc.key, tc.value, got, tc.want)
+		got := isolationRisk(tc.key, tc.value)
+		if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("isolationRisk(%q, %q) = %q, want a reason naming %q", tc.key, tc.value, got, tc.want)
 		}
+	}
+}
+
+// TestPlanIsolation: the Docker profile is refused on a privileged
+// container however it is asked for; risky raw lines are errors beside a
+// docker block and warnings otherwise; hooks need allow_lxc_hooks.
+func TestPlanIsolation(t *testing.T) {
+	line := func(k, v string) types.List {
+		return types.ListValueMust(lxcLineObjectType, []attr.Value{types.ObjectValueMust(lxcLineObjectType.AttrTypes, map[string]attr.Value{
+			"key": types.StringValue(k), "value": types.StringValue(v),
+		})})
+	}
+	none := types.ListNull(lxcLineObjectType)
+	cases := []struct {
+		name         string
+		unprivileged bool
+		profile      types.String
+		docker       bool
+		hooks        bool
+		lines        types.List
+		want         []string
+	}{
+		{name: "docker profile, unprivileged", unprivileged: true, profile: types.StringValue("lxc-docker-secure"), lines: none},
+		{name: "docker profile asked for on a privileged container", profile: types.StringValue("lxc-docker-secure"), lines: none,
+			want: []string{"Error: The Docker profile needs an unprivileged container"}},
+		{name: "docker block on a privileged container", docker: true, profile: types.StringNull(), lines: none,
+			want: []string{"Error: Docker needs an unprivileged container"}},
+		{name: "another profile on a privileged container", profile: types.StringValue("lxc-container-default"), lines: none},
+		{name: "every device, docker", unprivileged: true, docker: true, lines: line("lxc.cgroup2.devices.allow", "a"),
+			want: []string{"Error: Raw line voids the Docker hardening"}},
+		{name: "every device, no docker", unprivileged: true, lines: line("lxc.cgroup2.devices.allow", "a"),
+			want: []string{"Warning: Raw line weakens isolation"}},
+		{name: "docker socket, docker", unprivileged: true, docker: true,
+			lines: line("lxc.mount.entry", "/var/run/docker.sock var/run/docker.sock none bind,create=file 0 0"),
+			want:  []string{"Error: Raw line voids the Docker hardening"}},
+		{name: "hook without opt-in", unprivileged: true, lines: line("lxc.hook.pre-start", "/usr/local/bin/x"),
+			want: []string{"Error: LXC hook without opt-in"}},
+		{name: "hook without opt-in, docker", unprivileged: true, docker: true, lines: line("lxc.hook.pre-start", "/usr/local/bin/x"),
+			want: []string{"Error: LXC hook without opt-in"}},
+		{name: "hook with opt-in", unprivileged: true, hooks: true, lines: line("lxc.hook.pre-start", "/usr/local/bin/x"),
+			want: []string{"Warning: LXC hook runs as root on the node"}},
+		{name: "fuse device", unprivileged: true, docker: true, lines: line("lxc.mount.entry", "/dev/fuse dev/fuse none bind,create=file 0 0")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := &lxcContainerModel{Unprivileged: types.BoolValue(tc.unprivileged), AppArmor: tc.profile, LXCConfig: tc.lines,
+				AllowLXCHooks: types.BoolValue(tc.hooks)}
+			if tc.docker {
+				plan.Docker = &dockerModel{}
+			}
+			var diags diag.Diagnostics
+			planIsolation(t.Context(), plan, &diags)
+			if got := diagSummaries(diags); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("diagnostics = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -337,5 +415,29 @@ func TestDesiredRawLXC(t *testing.T) {
 				t.Errorf("desiredRawLXC = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRefuseDockerProfileOnPrivileged: the last guard before the raw lines
+// are written reads unprivileged from the file itself, so a container made
+// privileged out of band (or cloned from a privileged source) never gets
+// the Docker profile.
+func TestRefuseDockerProfileOnPrivileged(t *testing.T) {
+	for _, tc := range []struct {
+		conf, profile string
+		refused       bool
+	}{
+		{"arch: amd64\nunprivileged: 1\n", "lxc-docker-secure", false},
+		{"arch: amd64\nunprivileged: 0\n", "lxc-docker-secure", true},
+		{"arch: amd64\n", "lxc-docker-secure", true},
+		{"arch: amd64\n", "unconfined", false},
+	} {
+		c, err := lxcconf.Parse([]byte(tc.conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := refuseDockerProfileOnPrivileged(tc.profile, c.Main()); (err != nil) != tc.refused {
+			t.Errorf("%q with %s: %v, want refused = %v", tc.conf, tc.profile, err, tc.refused)
+		}
 	}
 }

@@ -83,6 +83,7 @@ type lxcContainerModel struct {
 	AppArmor      types.String   `tfsdk:"apparmor_profile"`
 	EffectiveAA   types.String   `tfsdk:"effective_apparmor_profile"`
 	LXCConfig     types.List     `tfsdk:"lxc_config"`
+	AllowLXCHooks types.Bool     `tfsdk:"allow_lxc_hooks"`
 	Docker        *dockerModel   `tfsdk:"docker"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
@@ -328,6 +329,12 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 						"value": reqString("Value.", stringvalidator.RegexMatches(regexp.MustCompile(`^[^\n\r]*\S[^\n\r]*$`), "must be one non-empty line")),
 					},
 				},
+			},
+			"allow_lxc_hooks": schema.BoolAttribute{
+				MarkdownDescription: "Accept `lxc.hook.*` lines in `lxc_config`. A hook is a command the node runs as root at each " +
+					"start of the container, so such lines are refused unless this is `true`; they are then allowed with a warning. " +
+					"Defaults to `false`.",
+				Optional: true,
 			},
 			"ip_addresses": schema.ListAttribute{
 				MarkdownDescription: "The container's IP addresses (without prefix length): those its networks set, known at plan " +

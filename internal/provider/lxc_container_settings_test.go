@@ -27,6 +27,7 @@ var notSettings = map[string]string{
 	"docker":                     "configuration inside the container",
 	"ip_addresses":               "computed from the networks and the running container's interfaces",
 	"wait_for_ip":                "an option of the create",
+	"allow_lxc_hooks":            "an opt-in checked at plan time",
 	"timeouts":                   "the resource's operation timeouts",
 }
 

@@ -388,11 +388,13 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 	t.Logf("clone levels %v, snapshots by depth %v, Docker containers %v", p.levels, p.snapshots, p.docker)
 	const ubuntu = "/fastData/shared-iso/template/cache/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
 	// 910 (Portainer) runs Docker with "lxc.mount.auto=sys:rw", a writable
-	// /sys that no AppArmor profile can make safe: the provider refuses it,
-	// so the module leaves that line out (and lists it in unmapped).
+	// /sys that no AppArmor profile can make safe, and 902 with
+	// "lxc.cgroup2.devices.allow=a", every device of the node: the provider
+	// refuses both beside a docker block, so the module leaves those lines
+	// out (and lists them in unmapped).
 	r := e.newPhoenixConfigsRun(realPhoenixConfigs, fmt.Sprintf(`  storage_pools   = { "quickOS-lxc-disks" = %q }
   templates       = { %q = %q }
-  drop_lxc_config = { "910" = ["lxc.mount.auto"] }
+  drop_lxc_config = { "910" = ["lxc.mount.auto"], "902" = ["lxc.cgroup2.devices.allow"] }
 `, e.storage, ubuntu, e.template2))
 	r.applyByDepth(p)
 
@@ -413,8 +415,10 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 	r.checkDocker(p.docker)
 	var unmapped map[string][]string
 	r.output("unmapped", &unmapped)
-	if !slices.Contains(unmapped["910"], `lxc_options: "lxc.mount.auto=sys:rw" (left out by drop_lxc_config)`) {
-		t.Errorf("unmapped[910] does not list the line left out: %q", unmapped["910"])
+	for id, line := range map[string]string{"910": "lxc.mount.auto=sys:rw", "902": "lxc.cgroup2.devices.allow=a"} {
+		if want := fmt.Sprintf("lxc_options: %q (left out by drop_lxc_config)", line); !slices.Contains(unmapped[id], want) {
+			t.Errorf("unmapped[%s] does not list the line left out: %q", id, unmapped[id])
+		}
 	}
 	r.reapplyChangesNothing()
 }
