@@ -270,8 +270,9 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 				}
 				if key == "lxc.idmap" {
 					// ID mapping lines belong to the id_map blocks.
-					if im, ok := parseIDMapOption(value); ok {
-						idmapLines = append(idmapLines, im)
+					if im, ok := pve.ParseIDMap(value); ok {
+						kind := map[string]string{"u": "uid", "g": "gid"}[im.Kind]
+						idmapLines = append(idmapLines, IDMapEntry{Kind: kind, ContainerID: im.Container, HostID: im.Host, Size: im.Size})
 						idmapOption = fmt.Sprintf("%s[%d]", fa, i)
 					} else {
 						p.fail(fmt.Sprintf("%s[%d]", fa, i), `expected "lxc.idmap: <u|g> <container id> <host id> <count>", got %q`, opt)
@@ -667,7 +668,6 @@ func (p *parser) volumes(at, key string, raw json.RawMessage, e *Container, unma
 const (
 	idMapDefaultHost = 100000
 	idMapDefaultSize = 65536
-	idMapMaxID       = 1<<32 - 1
 )
 
 var idMapKindLetter = map[string]string{"uid": "u", "gid": "g"}
@@ -704,11 +704,11 @@ func (p *parser) idMaps(at string, raw json.RawMessage) []IDMapEntry {
 					e.Kind = s
 				}
 			case "container_id":
-				e.ContainerID, _ = p.integer(fa, m.raw, 0, idMapMaxID)
+				e.ContainerID, _ = p.integer(fa, m.raw, 0, pve.MaxID)
 			case "host_id":
-				e.HostID, _ = p.integer(fa, m.raw, 0, idMapMaxID)
+				e.HostID, _ = p.integer(fa, m.raw, 0, pve.MaxID)
 			case "size":
-				e.Size, _ = p.integer(fa, m.raw, 1, idMapMaxID+1)
+				e.Size, _ = p.integer(fa, m.raw, 1, pve.MaxID+1)
 			default:
 				p.fail(fa, "unknown field: an id_maps entry has type, container_id, host_id and size")
 			}
@@ -770,25 +770,4 @@ func idRange(first, last int64) string {
 		return strconv.FormatInt(first, 10)
 	}
 	return fmt.Sprintf("%d-%d", first, last)
-}
-
-// idMapOptionRE is an lxc.idmap value as PVE::LXC::parse_id_maps reads it.
-var idMapOptionRE = regexp.MustCompile(`^([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$`)
-
-// parseIDMapOption reads the value of an lxc.idmap line of lxc_options.
-func parseIDMapOption(v string) (IDMapEntry, bool) {
-	m := idMapOptionRE.FindStringSubmatch(v)
-	if m == nil {
-		return IDMapEntry{}, false
-	}
-	var n [3]int64
-	for i := range n {
-		x, err := strconv.ParseInt(m[i+2], 10, 64)
-		if err != nil || x > idMapMaxID+1 {
-			return IDMapEntry{}, false
-		}
-		n[i] = x
-	}
-	kind := map[string]string{"u": "uid", "g": "gid"}[m[1]]
-	return IDMapEntry{Kind: kind, ContainerID: n[0], HostID: n[1], Size: n[2]}, true
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 // The id_map blocks: the user and group ID mapping of an unprivileged
@@ -30,8 +31,8 @@ import (
 // lxcKeyIDMap is the raw key of an ID mapping line.
 const lxcKeyIDMap = "lxc.idmap"
 
-// idMapMaxID is the largest ID of a mapping (a 32-bit uid_t or gid_t).
-const idMapMaxID = 1<<32 - 1
+// idMapMaxID is the largest ID of a mapping.
+const idMapMaxID = pve.MaxID
 
 // idMapRequired is the container range every kind must cover: the IDs a
 // Linux system uses, root and nobody (65534) included.
@@ -98,7 +99,7 @@ type idMapEntry struct {
 }
 
 func (e idMapEntry) line() string {
-	return fmt.Sprintf("%s %d %d %d", e.kind, e.ct, e.host, e.size)
+	return pve.IDMap{Kind: e.kind, Container: e.ct, Host: e.host, Size: e.size}.String()
 }
 
 // kindName is the kind attribute's value for PVE's letter.
@@ -142,28 +143,16 @@ func desiredIDMapLines(ctx context.Context, m *lxcContainerModel) ([][2]string, 
 	return out, diags
 }
 
-// idMapLineRE is the value of an lxc.idmap line as PVE::LXC::parse_id_maps
-// reads it: a kind letter and three decimal numbers.
-var idMapLineRE = regexp.MustCompile(`^([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$`)
-
 // parseIDMapLine reads the value of an lxc.idmap line; ok is false for one
 // PVE would refuse to start with, or with IDs beyond 32 bits.
 func parseIDMapLine(v string) (idMapModel, bool) {
-	m := idMapLineRE.FindStringSubmatch(v)
-	if m == nil {
+	im, ok := pve.ParseIDMap(v)
+	if !ok {
 		return idMapModel{}, false
 	}
-	var n [3]int64
-	for i := range n {
-		x, err := strconv.ParseInt(m[i+2], 10, 64)
-		if err != nil || x > idMapMaxID+1 {
-			return idMapModel{}, false
-		}
-		n[i] = x
-	}
 	return idMapModel{
-		Kind: types.StringValue(kindName(m[1])), ContainerID: types.Int64Value(n[0]),
-		HostID: types.Int64Value(n[1]), Size: types.Int64Value(n[2]),
+		Kind: types.StringValue(kindName(im.Kind)), ContainerID: types.Int64Value(im.Container),
+		HostID: types.Int64Value(im.Host), Size: types.Int64Value(im.Size),
 	}, true
 }
 
