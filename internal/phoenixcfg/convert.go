@@ -1,6 +1,7 @@
 package phoenixcfg
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -191,6 +192,8 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 	}
 	var startup Startup
 	var features *Features
+	var idmapLines []IDMapEntry
+	idmapOption, idmapsField := "", ""
 	for _, m := range members {
 		seen[m.key] = true
 		fa := field(m.key)
@@ -265,6 +268,17 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 					p.fail(fmt.Sprintf("%s[%d]", fa, i), `expected "lxc.<key>=<value>" or "lxc.<key>: <value>", got %q`, opt)
 					continue
 				}
+				if key == "lxc.idmap" {
+					// ID mapping lines belong to the id_map blocks.
+					if im, ok := pve.ParseIDMap(value); ok {
+						kind := map[string]string{"u": "uid", "g": "gid"}[im.Kind]
+						idmapLines = append(idmapLines, IDMapEntry{Kind: kind, ContainerID: im.Container, HostID: im.Host, Size: im.Size})
+						idmapOption = fmt.Sprintf("%s[%d]", fa, i)
+					} else {
+						p.fail(fmt.Sprintf("%s[%d]", fa, i), `expected "lxc.idmap: <u|g> <container id> <host id> <count>", got %q`, opt)
+					}
+					continue
+				}
 				if strings.HasPrefix(key, "lxc.apparmor.") {
 					// AppArmor lines belong to apparmor_profile (and the
 					// docker block), never to lxc_config: the same profile
@@ -317,6 +331,9 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 			if n, ok := p.integer(fa, m.raw, 0, math.MaxInt64); ok {
 				startup.UpDelay = &n
 			}
+		case "id_maps":
+			e.IDMap = p.idMaps(fa, m.raw)
+			idmapsField = fa
 		case "volumes", "zfs_volumes":
 			p.volumes(fa, m.key, m.raw, &e, unmapped)
 		case "gpu_assignment":
@@ -353,6 +370,12 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 	}
 	if hasDocker && e.Docker == nil {
 		e.Docker = p.dockerBlock(field("tests"), nil, unmapped)
+	}
+	if idmapLines != nil {
+		if idmapsField != "" {
+			p.fail(idmapsField, "id_maps and the lxc.idmap line %s both set the ID map: keep one", idmapOption)
+		}
+		e.IDMap = idmapLines
 	}
 	if startup.Order != nil || startup.UpDelay != nil {
 		e.Startup = &startup
@@ -638,4 +661,113 @@ func (p *parser) volumes(at, key string, raw json.RawMessage, e *Container, unma
 			}
 		}
 	}
+}
+
+// idMapDefaultHost is where Proxmox VE maps container ID 0 without
+// lxc.idmap lines (PVE::LXC::parse_id_maps): IDs 0-65535 on 100000-165535.
+const (
+	idMapDefaultHost = 100000
+	idMapDefaultSize = 65536
+)
+
+var idMapKindLetter = map[string]string{"uid": "u", "gid": "g"}
+
+// idMaps maps id_maps, a list of {type: uid|gid, container_id, host_id,
+// size}, each an exception to Proxmox VE's default map, onto complete
+// id_map entries: per kind, the container IDs 0-65535 the exceptions leave
+// are mapped with the default offset around them (a kind without an
+// exception gets the default line), as the resource needs each kind to map
+// 0-65535 once.
+func (p *parser) idMaps(at string, raw json.RawMessage) []IDMapEntry {
+	items, ok := p.array(at, raw)
+	if !ok {
+		return nil
+	}
+	byKind := map[string][]IDMapEntry{}
+	for i, item := range items {
+		ia := fmt.Sprintf("%s[%d]", at, i)
+		members, ok := p.object(ia, item)
+		if !ok {
+			continue
+		}
+		var e IDMapEntry
+		seen := map[string]bool{}
+		for _, m := range members {
+			seen[m.key] = true
+			fa := ia + "." + m.key
+			switch m.key {
+			case "type":
+				if s, ok := p.str(fa, m.raw); ok {
+					if idMapKindLetter[s] == "" {
+						p.fail(fa, `must be "uid" or "gid", got %q`, s)
+					}
+					e.Kind = s
+				}
+			case "container_id":
+				e.ContainerID, _ = p.integer(fa, m.raw, 0, pve.MaxID)
+			case "host_id":
+				e.HostID, _ = p.integer(fa, m.raw, 0, pve.MaxID)
+			case "size":
+				e.Size, _ = p.integer(fa, m.raw, 1, pve.MaxID+1)
+			default:
+				p.fail(fa, "unknown field: an id_maps entry has type, container_id, host_id and size")
+			}
+		}
+		for _, k := range []string{"type", "container_id", "host_id", "size"} {
+			if !seen[k] {
+				p.fail(ia+"."+k, "required field is missing")
+			}
+		}
+		if e.Kind != "" {
+			byKind[e.Kind] = append(byKind[e.Kind], e)
+		}
+	}
+	var out []IDMapEntry
+	for _, kind := range []string{"uid", "gid"} {
+		out = append(out, completeIDMap(p, at, kind, byKind[kind])...)
+	}
+	return out
+}
+
+// completeIDMap fills the container IDs 0-65535 that the exceptions of one
+// kind leave with Proxmox VE's default offset, in container ID order.
+func completeIDMap(p *parser, at, kind string, exceptions []IDMapEntry) []IDMapEntry {
+	sorted := slices.Clone(exceptions)
+	slices.SortStableFunc(sorted, func(a, b IDMapEntry) int { return cmp.Compare(a.ContainerID, b.ContainerID) })
+	var out []IDMapEntry
+	next := int64(0)
+	for _, e := range sorted {
+		if e.ContainerID < next {
+			p.fail(at, "container %ss %s are mapped twice", kind, idRange(e.ContainerID, min(next, e.ContainerID+e.Size)-1))
+			continue
+		}
+		if e.ContainerID > next && next < idMapDefaultSize {
+			end := min(e.ContainerID, idMapDefaultSize)
+			out = append(out, IDMapEntry{Kind: kind, ContainerID: next, HostID: idMapDefaultHost + next, Size: end - next})
+		}
+		out = append(out, e)
+		next = e.ContainerID + e.Size
+	}
+	if next < idMapDefaultSize {
+		out = append(out, IDMapEntry{Kind: kind, ContainerID: next, HostID: idMapDefaultHost + next, Size: idMapDefaultSize - next})
+	}
+	// PVE::LXC::validate_id_maps refuses host IDs mapped twice, which an
+	// exception into the default range would cause.
+	byHost := slices.Clone(out)
+	slices.SortStableFunc(byHost, func(a, b IDMapEntry) int { return cmp.Compare(a.HostID, b.HostID) })
+	for i := 1; i < len(byHost); i++ {
+		if prev := byHost[i-1]; prev.HostID+prev.Size > byHost[i].HostID {
+			p.fail(at, "host %ss %s are mapped twice once the container IDs the entries leave are mapped with Proxmox VE's default (container ID + %d)",
+				kind, idRange(byHost[i].HostID, min(prev.HostID+prev.Size, byHost[i].HostID+byHost[i].Size)-1), idMapDefaultHost)
+		}
+	}
+	return out
+}
+
+// idRange prints a range of IDs.
+func idRange(first, last int64) string {
+	if first == last {
+		return strconv.FormatInt(first, 10)
+	}
+	return fmt.Sprintf("%d-%d", first, last)
 }

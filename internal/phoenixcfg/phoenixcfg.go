@@ -51,6 +51,9 @@ type Container struct {
 	// LXCConfig are the lxc_options lines but the lxc.apparmor.* ones; nil
 	// when there is none.
 	LXCConfig []LXCLine `json:"lxc_config"`
+	// IDMap is id_maps, completed per kind with Proxmox VE's default
+	// offset, or the lxc.idmap lines of lxc_options; nil when neither is set.
+	IDMap []IDMapEntry `json:"id_map"`
 	// Docker is set for a container with the "docker" feature.
 	Docker *Docker `json:"docker"`
 	// MountPoints are volumes and zfs_volumes, new volumes in slot order;
@@ -108,6 +111,15 @@ type Startup struct {
 type LXCLine struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+}
+
+// IDMapEntry is an id_map block: Size IDs from ContainerID in the container
+// on HostID on the node; Kind is "uid" or "gid".
+type IDMapEntry struct {
+	Kind        string `json:"kind"`
+	ContainerID int64  `json:"container_id"`
+	HostID      int64  `json:"host_id"`
+	Size        int64  `json:"size"`
 }
 
 // Docker is the docker block of a container with the "docker" feature. The

@@ -178,6 +178,26 @@ func TestConvertErrors(t *testing.T) {
 			`lxc_configs["950"].storage_pool: must be a Proxmox VE storage ID such as local-lvm, got "local lvm"`},
 		{"network_config not an object", with(t, func(e map[string]any) { e["network_config"] = "eth0" }),
 			`lxc_configs["950"].network_config: expected an object, got "eth0"`},
+		{"id_maps type", with(t, func(e map[string]any) {
+			e["id_maps"] = []any{map[string]any{"type": "group", "container_id": 33, "host_id": 33, "size": 1}}
+		}), `lxc_configs["950"].id_maps[0].type: must be "uid" or "gid", got "group"`},
+		{"id_maps entry without size", with(t, func(e map[string]any) {
+			e["id_maps"] = []any{map[string]any{"type": "gid", "container_id": 33, "host_id": 33}}
+		}), `lxc_configs["950"].id_maps[0].size: required field is missing`},
+		{"id_maps entries overlapping", with(t, func(e map[string]any) {
+			e["id_maps"] = []any{map[string]any{"type": "uid", "container_id": 30, "host_id": 30, "size": 10},
+				map[string]any{"type": "uid", "container_id": 35, "host_id": 1035, "size": 1}}
+		}), `lxc_configs["950"].id_maps: container uids 35 are mapped twice`},
+		{"id_maps entry onto the default range", with(t, func(e map[string]any) {
+			// Container gid 5 on host 100033, which the default gives gid 33.
+			e["id_maps"] = []any{map[string]any{"type": "gid", "container_id": 5, "host_id": 100033, "size": 1}}
+		}), `lxc_configs["950"].id_maps: host gids 100033 are mapped twice once the container IDs the entries leave are mapped with Proxmox VE's default (container ID + 100000)`},
+		{"id_maps and an lxc.idmap line", with(t, func(e map[string]any) {
+			e["id_maps"] = []any{map[string]any{"type": "gid", "container_id": 33, "host_id": 33, "size": 1}}
+			e["lxc_options"] = []any{"lxc.idmap: u 0 100000 65536"}
+		}), `lxc_configs["950"].id_maps: id_maps and the lxc.idmap line lxc_configs["950"].lxc_options[0] both set the ID map: keep one`},
+		{"lxc.idmap line that does not parse", with(t, func(e map[string]any) { e["lxc_options"] = []any{"lxc.idmap = u 0 100000"} }),
+			`lxc_configs["950"].lxc_options[0]: expected "lxc.idmap: <u|g> <container id> <host id> <count>", got "lxc.idmap = u 0 100000"`},
 		{"ip without prefix", with(t, func(e map[string]any) {
 			e["network_config"] = map[string]any{"name": "eth0", "bridge": "vmbr0", "ip": "10.0.0.5", "gw": "10.0.0.1"}
 		}), `lxc_configs["950"].network_config.ip: must be an IPv4 address with a prefix length such as 10.0.0.5/24, got "10.0.0.5"`},
@@ -290,6 +310,22 @@ func TestConvertRules(t *testing.T) {
 		}, map[string]string{
 			"lxc_config": `[{"key":"lxc.cap.drop","value":""},{"key":"lxc.mount.auto","value":"proc:rw"}]`,
 			"unmapped":   `["apparmor_manages_nesting: true","lxc_options[2]: \"lxc.apparmor.profile: other\"","portainer_role: \"none\""]`,
+		}},
+		{"id_maps completed per kind with the default offset", func(e map[string]any) {
+			e["id_maps"] = []any{
+				map[string]any{"type": "gid", "host_id": 33, "container_id": 33, "size": 1},
+				map[string]any{"type": "uid", "host_id": 1000, "container_id": 1000, "size": 2},
+				map[string]any{"type": "gid", "host_id": 200000, "container_id": 65536, "size": 10},
+			}
+		}, map[string]string{"id_map": `[{"kind":"uid","container_id":0,"host_id":100000,"size":1000},` +
+			`{"kind":"uid","container_id":1000,"host_id":1000,"size":2},{"kind":"uid","container_id":1002,"host_id":101002,"size":64534},` +
+			`{"kind":"gid","container_id":0,"host_id":100000,"size":33},{"kind":"gid","container_id":33,"host_id":33,"size":1},` +
+			`{"kind":"gid","container_id":34,"host_id":100034,"size":65502},{"kind":"gid","container_id":65536,"host_id":200000,"size":10}]`}},
+		{"lxc.idmap lines become id_map entries, verbatim", func(e map[string]any) {
+			e["lxc_options"] = []any{"lxc.idmap: u 0 200000 65536", "lxc.mount.auto = proc:rw", "lxc.idmap=g 0 200000 65536"}
+		}, map[string]string{
+			"id_map":     `[{"kind":"uid","container_id":0,"host_id":200000,"size":65536},{"kind":"gid","container_id":0,"host_id":200000,"size":65536}]`,
+			"lxc_config": `[{"key":"lxc.mount.auto","value":"proc:rw"}]`,
 		}},
 		{"startup from boot_delay alone", func(e map[string]any) { e["boot_delay"] = 30 }, map[string]string{"startup": `{"order":null,"up_delay":30}`}},
 		{"unmapped values are JSON", func(e map[string]any) { e["features"] = []any{"docker", "a<b>&\"c\"\t\u00e9"} }, map[string]string{

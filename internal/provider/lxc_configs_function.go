@@ -50,7 +50,11 @@ func (f *LXCConfigsFunction) Definition(_ context.Context, _ function.Definition
 			"`clone_from_ctid` → `clone.source_vmid`, and the source's `template_snapshot_name` → `clone.snapshot`; " +
 			"`unprivileged` → `unprivileged`; `apparmor_profile` → `apparmor_profile`; `lxc_options` (`lxc.key=value` or " +
 			"`lxc.key: value`) → `lxc_config { key, value }`, except `lxc.apparmor.*` lines, which belong to `apparmor_profile`: " +
-			"`lxc.apparmor.profile` with the value of `apparmor_profile` is covered by it, any other is listed in `unmapped`; `pct_options` feature flags (`nesting=1`, `keyctl=1`, `fuse=1`, " +
+			"`lxc.apparmor.profile` with the value of `apparmor_profile` is covered by it, any other is listed in `unmapped`; " +
+			"and `lxc.idmap` lines, which become `id_map` entries; `id_maps` (`{ type = uid|gid, container_id, host_id, size }`, " +
+			"exceptions to Proxmox VE's default map) → `id_map` entries, each kind completed with the default offset " +
+			"(container ID + 100000) around its exceptions, e.g. gid 33 on 33 gives `gid 0-32 → 100000`, `gid 33 → 33`, " +
+			"`gid 34-65535 → 100034`, and a kind without exceptions `0-65535 → 100000`; `pct_options` feature flags (`nesting=1`, `keyctl=1`, `fuse=1`, " +
 			"`mknod=1`, `mount=nfs;cifs`) → `features`; `start_at_boot` → `start_on_boot`; `boot_order`, `boot_delay` → " +
 			"`startup { order, up_delay }`; the feature `docker` → a `docker` object with the block's defaults, whose " +
 			"`health_checks.hello_world` is `false` only when `tests.integration_tests` lists no `test_docker_hello_world.sh`.\n\n" +
@@ -252,6 +256,14 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object,
 		lines = append(lines, lxcLineModel{Key: types.StringValue(l.Key), Value: types.StringValue(l.Value)})
 	}
 	set("lxc_config")(types.ListValueFrom(ctx, lxcLineObjectType, lines))
+	if len(c.IDMap) > 0 {
+		maps := make([]idMapModel, 0, len(c.IDMap))
+		for _, m := range c.IDMap {
+			maps = append(maps, idMapModel{Kind: types.StringValue(m.Kind), ContainerID: types.Int64Value(m.ContainerID),
+				HostID: types.Int64Value(m.HostID), Size: types.Int64Value(m.Size)})
+		}
+		set("id_map")(types.ListValueFrom(ctx, idMapObjectType, maps))
+	}
 	if len(c.MountPoints) > 0 {
 		var mps []mountPointModel
 		for _, mp := range c.MountPoints {

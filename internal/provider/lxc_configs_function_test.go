@@ -214,6 +214,13 @@ func smallFixtureWant() map[string]any {
 				map[string]any{"key": "lxc.cgroup2.devices.allow", "value": "a"},
 				map[string]any{"key": "lxc.mount.entry", "value": "/dev/fuse dev/fuse none bind,create=file"},
 			},
+			// id_maps' one exception, completed with PVE's default offset.
+			"id_map": []any{
+				map[string]any{"kind": "uid", "container_id": 0, "host_id": 100000, "size": 65536},
+				map[string]any{"kind": "gid", "container_id": 0, "host_id": 100000, "size": 33},
+				map[string]any{"kind": "gid", "container_id": 33, "host_id": 33, "size": 1},
+				map[string]any{"kind": "gid", "container_id": 34, "host_id": 100034, "size": 65502},
+			},
 			"docker": dockerDefaults(false),
 			"unmapped": []any{
 				`gpu_assignment: "none"`,

@@ -207,6 +207,7 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 		ID:        types.StringValue(fmt.Sprintf("%s/%d", node, vmid)),
 		Network:   types.ListNull(networkObjectType),
 		LXCConfig: types.ListNull(lxcLineObjectType),
+		IDMap:     types.ListNull(idMapObjectType),
 		// A data source reports empty collections, not nulls.
 		Tags: types.SetValueMust(types.StringType, nil),
 	}
@@ -219,6 +220,9 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 	}
 	if full.LXCConfig.IsNull() {
 		full.LXCConfig = types.ListValueMust(lxcLineObjectType, nil)
+	}
+	if full.IDMap.IsNull() {
+		full.IDMap = types.ListValueMust(idMapObjectType, nil)
 	}
 	if full.MountPoints.IsNull() {
 		full.MountPoints = types.ListValueMust(mountPointObjectType, nil)

@@ -340,24 +340,36 @@ func applyFeatures(m *lxcContainerModel, v map[string]string) diag.Diagnostics {
 }
 
 // applyRawLXC maps the configuration file's raw lxc.* lines: the AppArmor
-// profile to effective_apparmor_profile, every other line to lxc_config.
+// profile to effective_apparmor_profile, the ID mapping lines to id_map,
+// every other line to lxc_config. An lxc.idmap line that does not parse
+// (PVE would not start the container) stays in lxc_config, where the plan
+// shows it for removal.
 func applyRawLXC(ctx context.Context, m *lxcContainerModel, lines [][2]string) diag.Diagnostics {
 	m.EffectiveAA = types.StringValue(apparmorGenerated)
 	own := []lxcLineModel{}
+	var maps []idMapModel
 	for _, kv := range lines {
 		switch {
 		case kv[0] == "lxc.apparmor.profile":
 			m.EffectiveAA = types.StringValue(kv[1])
 		case strings.HasPrefix(kv[0], "lxc.apparmor."):
+		case kv[0] == lxcKeyIDMap:
+			if im, ok := parseIDMapLine(kv[1]); ok {
+				maps = append(maps, im)
+				continue
+			}
+			own = append(own, lxcLineModel{Key: types.StringValue(kv[0]), Value: types.StringValue(kv[1])})
 		default:
 			own = append(own, lxcLineModel{Key: types.StringValue(kv[0]), Value: types.StringValue(kv[1])})
 		}
 	}
+	diags := m.setIDMaps(ctx, maps)
 	if len(own) == 0 && (m.LXCConfig.IsNull() || m.LXCConfig.IsUnknown()) {
 		m.LXCConfig = types.ListNull(lxcLineObjectType)
-		return nil
+		return diags
 	}
-	v, diags := types.ListValueFrom(ctx, lxcLineObjectType, own)
+	v, d := types.ListValueFrom(ctx, lxcLineObjectType, own)
+	diags.Append(d...)
 	m.LXCConfig = v
 	return diags
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -17,11 +18,12 @@ import (
 // What the resource does on the node itself, over SSH: the raw lxc.* lines
 // (AppArmor profile and lxc_config) and the Docker feature.
 
-// desiredRawLXC returns the raw lines m asks for: its lxc_config lines in
-// order, then the AppArmor lines.
+// desiredRawLXC returns the raw lines m asks for: its id_map lines, its
+// lxc_config lines in order, then the AppArmor lines.
 func desiredRawLXC(ctx context.Context, m *lxcContainerModel) ([][2]string, diag.Diagnostics) {
-	var out [][2]string
-	lines, diags := m.lxcLines(ctx)
+	out, diags := desiredIDMapLines(ctx, m)
+	lines, d := m.lxcLines(ctx)
+	diags.Append(d...)
 	for _, l := range lines {
 		out = append(out, [2]string{l.Key.ValueString(), l.Value.ValueString()})
 	}
@@ -36,23 +38,26 @@ func desiredRawLXC(ctx context.Context, m *lxcContainerModel) ([][2]string, diag
 	return out, diags
 }
 
-// sameRawLXC compares raw lines: the lines of other keys in order, the
-// AppArmor lines by value.
+// sameRawLXC compares raw lines: the ID mapping lines in order, the lines
+// of other keys in order, the AppArmor lines by value.
 func sameRawLXC(a, b [][2]string) bool {
-	split := func(lines [][2]string) (own []string, aa map[string]string) {
+	split := func(lines [][2]string) (own, idmap []string, aa map[string]string) {
 		aa = map[string]string{}
 		for _, kv := range lines {
-			if strings.HasPrefix(kv[0], "lxc.apparmor.") {
+			switch {
+			case strings.HasPrefix(kv[0], "lxc.apparmor."):
 				aa[kv[0]] = kv[1]
-			} else {
+			case kv[0] == lxcKeyIDMap:
+				idmap = append(idmap, kv[1])
+			default:
 				own = append(own, kv[0]+"\x00"+kv[1])
 			}
 		}
-		return own, aa
+		return own, idmap, aa
 	}
-	ownA, aaA := split(a)
-	ownB, aaB := split(b)
-	if strings.Join(ownA, "\n") != strings.Join(ownB, "\n") || len(aaA) != len(aaB) {
+	ownA, mapA, aaA := split(a)
+	ownB, mapB, aaB := split(b)
+	if !slices.Equal(ownA, ownB) || !slices.Equal(mapA, mapB) || len(aaA) != len(aaB) {
 		return false
 	}
 	for k, v := range aaA {

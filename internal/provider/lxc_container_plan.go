@@ -61,6 +61,8 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	resp.Diagnostics.Append(planAddresses(ctx, &plan, state)...)
 	resp.Diagnostics.Append(planDocker(&plan, state)...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
+	planNodeAccess(ctx, r.data, &plan, state, &resp.Diagnostics)
+	planIDMap(ctx, &plan, state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -227,6 +229,9 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 	}
 	if !plan.LXCConfig.Equal(state.LXCConfig) && (len(plan.LXCConfig.Elements()) != 0 || len(state.LXCConfig.Elements()) != 0) {
 		reasons = append(reasons, "lxc_config changes")
+	}
+	if !plan.IDMap.Equal(state.IDMap) && (len(plan.IDMap.Elements()) != 0 || len(state.IDMap.Elements()) != 0) {
+		reasons = append(reasons, "id_map changes (LXC applies the map at start)")
 	}
 	if len(reasons) > 0 {
 		diags.AddWarning("Container restart",

@@ -341,6 +341,8 @@ func TestSameRawLXC(t *testing.T) {
 	nesting := [2]string{lxcKeyAppArmorAllowNesting, "1"}
 	dev := [2]string{"lxc.cgroup2.devices.allow", "c 10:200 rwm"}
 	mount := [2]string{"lxc.mount.entry", "/dev/net dev/net none bind,create=dir 0 0"}
+	idmapU := [2]string{lxcKeyIDMap, "u 0 100000 65536"}
+	idmapG := [2]string{lxcKeyIDMap, "g 0 100000 65536"}
 	cases := []struct {
 		name string
 		a, b [][2]string
@@ -354,6 +356,9 @@ func TestSameRawLXC(t *testing.T) {
 		{"allow_nesting missing", [][2]string{profile, nesting}, [][2]string{profile}, false},
 		{"a line more", [][2]string{dev}, [][2]string{dev, dev}, false},
 		{"a value differs", [][2]string{dev}, [][2]string{{"lxc.cgroup2.devices.allow", "c 10:229 rwm"}}, false},
+		{"ID map lines among the others", [][2]string{idmapU, idmapG, dev, mount}, [][2]string{dev, idmapU, mount, idmapG}, true},
+		{"ID map lines reordered", [][2]string{idmapU, idmapG}, [][2]string{idmapG, idmapU}, false},
+		{"ID map line missing", [][2]string{idmapU, idmapG, dev}, [][2]string{idmapU, dev}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

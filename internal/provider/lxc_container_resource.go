@@ -118,6 +118,7 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 		}
 	}
 	validateMounts(ctx, &m, &resp.Diagnostics)
+	validateIDMap(ctx, &m, &resp.Diagnostics)
 	if known(m.Template) && m.RootFS == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs"), "Missing rootfs",
 			"A container created from a template needs a rootfs block, e.g. rootfs { storage = \"local-lvm\"  size = \"8G\" }.")

@@ -84,6 +84,7 @@ type lxcContainerModel struct {
 	EffectiveAA   types.String   `tfsdk:"effective_apparmor_profile"`
 	LXCConfig     types.List     `tfsdk:"lxc_config"`
 	AllowLXCHooks types.Bool     `tfsdk:"allow_lxc_hooks"`
+	IDMap         types.List     `tfsdk:"id_map"`
 	Docker        *dockerModel   `tfsdk:"docker"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
@@ -321,7 +322,8 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			"lxc_config": schema.ListNestedAttribute{
 				MarkdownDescription: "Raw `lxc.*` lines of the container's configuration file that you own, in order, e.g. " +
 					"`{ key = \"lxc.mount.entry\", value = \"/dev/fuse dev/fuse none bind,create=file 0 0\" }`. Written over SSH under " +
-					"Proxmox VE's config lock; a change restarts a running container. `lxc.apparmor.*` keys belong to `apparmor_profile`.",
+					"Proxmox VE's config lock; a change restarts a running container. `lxc.apparmor.*` keys belong to `apparmor_profile`, " +
+					"`lxc.idmap` to the `id_map` blocks.",
 				Optional: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
@@ -420,6 +422,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			},
 			"mount_point": mountPointBlock(),
 			"device":      deviceBlock(),
+			"id_map":      idMapBlock(),
 			"docker":      dockerBlock(),
 			"timeouts":    timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},

@@ -24,6 +24,7 @@ var notSettings = map[string]string{
 	"apparmor_profile":           "a raw lxc.* line written over SSH",
 	"effective_apparmor_profile": "read from the raw lxc.* lines",
 	"lxc_config":                 "raw lxc.* lines written over SSH",
+	"id_map":                     "raw lxc.idmap lines written over SSH",
 	"docker":                     "configuration inside the container",
 	"ip_addresses":               "computed from the networks and the running container's interfaces",
 	"wait_for_ip":                "an option of the create",

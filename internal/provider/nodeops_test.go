@@ -517,7 +517,7 @@ func TestSetRawLXCRefusesALockedContainer(t *testing.T) {
 // again on a new connection, finds its edit in place and reports the change.
 func TestSetRawLXCConnectionDroppedAfterTheWrite(t *testing.T) {
 	e := newNodeEnv(t)
-	e.addCT(110, "arch: amd64\nrootfs: local-lvm:vm-110-disk-0,size=8G\n", true)
+	e.addCT(110, "arch: amd64\nrootfs: local-lvm:vm-110-disk-0,size=8G\nunprivileged: 1\n", true)
 	drop, err := e.faults.Drop(opWriteLXCConfig, sshd.DropAfter, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -533,7 +533,7 @@ func TestSetRawLXCConnectionDroppedAfterTheWrite(t *testing.T) {
 	if c := ops.Counts(); c.ByOp[opWriteLXCConfig] != 1 || c.ByOp[opReadLXCConfig] != 2 {
 		t.Errorf("ops = %v, want one write and two reads", c.ByOp)
 	}
-	want := "arch: amd64\nrootfs: local-lvm:vm-110-disk-0,size=8G\nlxc.apparmor.profile: lxc-docker-secure\nlxc.apparmor.allow_nesting: 1\n"
+	want := "arch: amd64\nrootfs: local-lvm:vm-110-disk-0,size=8G\nunprivileged: 1\nlxc.apparmor.profile: lxc-docker-secure\nlxc.apparmor.allow_nesting: 1\n"
 	if got := e.readConf(110); got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
 	}

@@ -321,6 +321,32 @@ func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContaine
 	diags.AddAttributeError(path.Root("features"), "Setting reserved to root@pam", rootOnlyPlanError(d, what, reason))
 }
 
+// planNodeAccess fails the plan when the id_map lines must be written and
+// the provider has no SSH access: Proxmox VE's API cannot set raw lxc.*
+// lines for any identity, root@pam included (the API's config schema has no
+// key for them; PVE::LXC::Config::parse_pct_config reads them from the file
+// only), so a root@pam login does not help.
+func planNodeAccess(ctx context.Context, d *providerData, plan, state *lxcContainerModel, diags *diag.Diagnostics) {
+	if d == nil || d.Settings.Unknown || d.Settings.Missing != "" || d.hasSSHAuth() {
+		return
+	}
+	want, ds := desiredIDMapLines(ctx, plan)
+	diags.Append(ds...)
+	var have [][2]string
+	if state != nil {
+		have, ds = desiredIDMapLines(ctx, state)
+		diags.Append(ds...)
+	}
+	if slices.Equal(want, have) {
+		return
+	}
+	diags.AddAttributeError(path.Root("id_map"), "id_map needs SSH access to the node",
+		"The id_map blocks are lxc.idmap lines of the container's configuration file, and Proxmox VE's API cannot set raw "+
+			"lxc.* lines for any identity, root@pam included: the provider writes them over SSH, under Proxmox VE's config "+
+			"lock. Add an ssh block to the provider (ssh.private_key, ssh.agent or ssh.password, or PHOENIX_SSH_PRIVATE_KEY, "+
+			"PHOENIX_SSH_AGENT, PHOENIX_SSH_PASSWORD), or remove the id_map blocks to keep Proxmox VE's default mapping.")
+}
+
 // planRootOnlyMounts refuses at plan time the mount points and devices PVE
 // reserves to root@pam (bind and device mounts, devN) when neither SSH nor
 // a root@pam login can set them.

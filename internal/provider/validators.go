@@ -220,13 +220,14 @@ var lxcKeyOwners = map[string]string{
 	"lxc.net.":      "the network blocks",
 	"lxc.network.":  "the network blocks",
 	"lxc.arch":      "the template (Proxmox VE sets it)",
+	"lxc.idmap":     "the id_map blocks",
 }
 
 // lxcKeyPrefixes are the keys Proxmox VE copies into the runtime
 // configuration.
 var lxcKeyPrefixes = []string{
 	"lxc.autodev", "lxc.cap.drop", "lxc.cap.keep", "lxc.cgroup.", "lxc.cgroup2.", "lxc.console.", "lxc.environment",
-	"lxc.hook.", "lxc.idmap", "lxc.init.", "lxc.log.", "lxc.mount.auto", "lxc.mount.entry", "lxc.mount.fstab",
+	"lxc.hook.", "lxc.init.", "lxc.log.", "lxc.mount.auto", "lxc.mount.entry", "lxc.mount.fstab",
 	"lxc.namespace.", "lxc.prlimit.", "lxc.proc.", "lxc.pty.", "lxc.seccomp.", "lxc.signal.", "lxc.start.",
 	"lxc.sysctl.", "lxc.tty.", "lxc.keyring.", "lxc.time.",
 }

@@ -62,6 +62,16 @@ resource "phoenix_lxc_container" "ct" {
     }
   }
 
+  dynamic "id_map" {
+    for_each = each.value.id_map == null ? [] : each.value.id_map
+    content {
+      kind         = id_map.value.kind
+      container_id = id_map.value.container_id
+      host_id      = id_map.value.host_id
+      size         = id_map.value.size
+    }
+  }
+
   dynamic "startup" {
     for_each = each.value.startup == null ? [] : [each.value.startup]
     content {

@@ -1,0 +1,195 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+func idm(kind string, ct, host, size int64) idMapModel {
+	return idMapModel{Kind: types.StringValue(kind), ContainerID: types.Int64Value(ct), HostID: types.Int64Value(host), Size: types.Int64Value(size)}
+}
+
+func idMapList(maps ...idMapModel) types.List {
+	vals := make([]attr.Value, 0, len(maps))
+	for _, m := range maps {
+		vals = append(vals, mustObjectOf(idMapObjectType, m))
+	}
+	return types.ListValueMust(idMapObjectType, vals)
+}
+
+// The usual map that gives the container's group 33 (www-data) the node's
+// group 33, and everything else PVE's default offset.
+var passGID33 = []idMapModel{
+	idm("uid", 0, 100000, 65536),
+	idm("gid", 0, 100000, 33), idm("gid", 33, 33, 1), idm("gid", 34, 100034, 65502),
+}
+
+// TestValidateIDMap runs the plan-time rules of the id_map blocks: each
+// kind maps container IDs 0-65535 exactly once, host ranges of a kind do
+// not overlap (PVE::LXC::validate_id_maps), ranges stay within 32 bits, the
+// node's root is refused with Docker and a warning without, and
+// unprivileged must be true.
+func TestValidateIDMap(t *testing.T) {
+	cases := []struct {
+		name         string
+		maps         []idMapModel
+		privileged   bool
+		docker       bool
+		wantErrors   []string // "path: phrase"
+		wantWarnings []string
+	}{
+		{name: "PVE's default, written out", maps: []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 100000, 65536)}},
+		{name: "a passed-through group", maps: passGID33, docker: true},
+		{name: "more than 65536 IDs", maps: []idMapModel{idm("uid", 0, 100000, 200000), idm("gid", 0, 100000, 65536), idm("gid", 65536, 300000, 10)}},
+		{name: "no blocks: PVE's default, nothing to check"},
+		{
+			name:       "a gap in the groups",
+			maps:       []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 100000, 33), idm("gid", 34, 100034, 65502)},
+			wantErrors: []string{"id_map: container gids 33 are not mapped"},
+		},
+		{
+			name:       "users cover only part, groups absent",
+			maps:       []idMapModel{idm("uid", 0, 100000, 1000)},
+			wantErrors: []string{"id_map: container uids 1000-65535 are not mapped", "id_map: no gid block: container gids 0-65535 are not mapped"},
+		},
+		{
+			name: "container IDs doubled",
+			maps: []idMapModel{idm("uid", 0, 100000, 65536), idm("uid", 1000, 1000, 1), idm("gid", 0, 100000, 65536)},
+			wantErrors: []string{
+				"id_map[1].container_id: container uids 1000 are mapped twice, by id_map[0] and id_map[1]",
+				// and 1000 on the host lies outside 100000-165535: no host overlap
+			},
+		},
+		{
+			name:       "host IDs doubled",
+			maps:       []idMapModel{idm("uid", 0, 100000, 100), idm("uid", 100, 100050, 65436), idm("gid", 0, 100000, 65536)},
+			wantErrors: []string{"id_map[1].host_id: host uids 100050-100099 are mapped twice, by id_map[0] and id_map[1]"},
+		},
+		{
+			name:       "beyond 32 bits",
+			maps:       []idMapModel{idm("uid", 0, 4294967200, 65536), idm("gid", 0, 100000, 65536)},
+			wantErrors: []string{"id_map[0].size: host uids 4294967200-4295032735 go past 4294967295"},
+		},
+		{
+			name:         "the node's root, without Docker",
+			maps:         []idMapModel{idm("uid", 0, 0, 65536), idm("gid", 0, 100000, 65536)},
+			wantWarnings: []string{"id_map[0].host_id: host uids 0-65535 include 0: container uid 0 is root on the node"},
+		},
+		{
+			name:       "the node's root, with Docker",
+			maps:       []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 0, 1), idm("gid", 1, 100001, 65535)},
+			docker:     true,
+			wantErrors: []string{"id_map[1].host_id: host gids 0 include 0: container gid 0 is root on the node", "lxc-docker-secure"},
+		},
+		{
+			name:       "a privileged container",
+			maps:       []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 100000, 65536)},
+			privileged: true,
+			wantErrors: []string{"id_map: id_map blocks map the IDs of an unprivileged container"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testModel()
+			m.Unprivileged = types.BoolNull()
+			if tc.privileged {
+				m.Unprivileged = types.BoolValue(false)
+			}
+			m.IDMap = idMapList(tc.maps...)
+			if tc.docker {
+				m.Docker = &dockerModel{}
+			}
+			var diags diag.Diagnostics
+			validateIDMap(context.Background(), m, &diags)
+			var errs, warns []string
+			for _, d := range diags {
+				pd, _ := d.(diag.DiagnosticWithPath)
+				line := fmt.Sprintf("%s: %s", pd.Path(), d.Detail())
+				if d.Severity() == diag.SeverityError {
+					errs = append(errs, line)
+				} else {
+					warns = append(warns, line)
+				}
+			}
+			expect(t, "error", errs, tc.wantErrors)
+			expect(t, "warning", warns, tc.wantWarnings)
+		})
+	}
+}
+
+// expect checks that got has one entry per want, each containing its
+// phrases ("path: phrase"; a want without ": " only needs to occur).
+func expect(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	joined := strings.Join(got, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("no %s containing %q; got:\n%s", what, w, joined)
+		}
+	}
+	n := 0
+	for _, w := range want {
+		if strings.Contains(w, ": ") {
+			n++
+		}
+	}
+	if len(got) != n {
+		t.Errorf("%d %ss, want %d:\n%s", len(got), what, n, joined)
+	}
+}
+
+// TestIDMapReadBack: the config file's lxc.idmap lines come back as id_map
+// blocks in file order, and a line PVE's parse_id_maps would refuse stays
+// in lxc_config, where the plan shows it for removal.
+func TestIDMapReadBack(t *testing.T) {
+	ctx := context.Background()
+	m := testModel()
+	m.IDMap = types.ListNull(idMapObjectType)
+	m.LXCConfig = types.ListNull(lxcLineObjectType)
+	diags := applyRawLXC(ctx, m, [][2]string{
+		{lxcKeyIDMap, "u 0 100000 65536"},
+		{"lxc.mount.entry", "/dev/fuse dev/fuse none bind,create=file 0 0"},
+		{lxcKeyIDMap, "g  0 100000   33 "},
+		{lxcKeyIDMap, "g 33 33 1"},
+		{lxcKeyIDMap, "g 34 100034 65502"},
+		{lxcKeyIDMap, "x 0 0 1"},
+	})
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	if want := idMapList(passGID33...); !m.IDMap.Equal(want) {
+		t.Errorf("id_map = %s, want %s", m.IDMap, want)
+	}
+	lines, _ := m.lxcLines(ctx)
+	if len(lines) != 2 || lines[1].Key.ValueString() != lxcKeyIDMap || lines[1].Value.ValueString() != "x 0 0 1" {
+		t.Errorf("lxc_config = %v, want the mount entry and the unparsable idmap line", lines)
+	}
+	// Written back, the blocks give the lines PVE reads.
+	m.IDMap = idMapList(passGID33...)
+	got, _ := desiredIDMapLines(ctx, m)
+	want := [][2]string{{lxcKeyIDMap, "u 0 100000 65536"}, {lxcKeyIDMap, "g 0 100000 33"}, {lxcKeyIDMap, "g 33 33 1"}, {lxcKeyIDMap, "g 34 100034 65502"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	// Without lines and without blocks, id_map stays null.
+	m.IDMap = types.ListNull(idMapObjectType)
+	_ = applyRawLXC(ctx, m, nil)
+	if !m.IDMap.IsNull() {
+		t.Errorf("id_map = %s, want null", m.IDMap)
+	}
+}
+
+// TestLXCConfigRefusesIDMap: lxc.idmap belongs to the id_map blocks, so
+// lxc_config and id_map can never both set it.
+func TestLXCConfigRefusesIDMap(t *testing.T) {
+	err := checkLXCKey("lxc.idmap")
+	if err == nil || !strings.Contains(err.Error(), "the id_map blocks") {
+		t.Fatalf("checkLXCKey(lxc.idmap) = %v, want a pointer to the id_map blocks", err)
+	}
+}
