@@ -191,6 +191,7 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 	}
 	var startup Startup
 	var features *Features
+	var pct pctOptions
 	for _, m := range members {
 		seen[m.key] = true
 		fa := field(m.key)
@@ -253,8 +254,15 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 				if features == nil {
 					features = &Features{}
 				}
+				rel := fmt.Sprintf("pct_options[%d]", i)
+				if key, value, ok := pctOption(opt); ok {
+					if !pct.apply(rel, opt, key, value, features) {
+						unmapped(rel, jsonString(opt))
+					}
+					continue
+				}
 				if !applyPctFeatures(opt, features) {
-					unmapped(fmt.Sprintf("pct_options[%d]", i), jsonString(opt))
+					unmapped(rel, jsonString(opt))
 				}
 			}
 		case "lxc_options":
@@ -354,7 +362,8 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 	if hasDocker && e.Docker == nil {
 		e.Docker = p.dockerBlock(field("tests"), nil, unmapped)
 	}
-	if startup.Order != nil || startup.UpDelay != nil {
+	pct.merge(&e, &startup)
+	if startup.Order != nil || startup.UpDelay != nil || startup.DownDelay != nil {
 		e.Startup = &startup
 	}
 	if features != nil && (features.Nesting != nil || features.Keyctl != nil || features.Fuse != nil ||
@@ -637,5 +646,98 @@ func (p *parser) volumes(at, key string, raw json.RawMessage, e *Container, unma
 				unmapped(fmt.Sprintf("%s[%d].name", key, i), json.RawMessage(strconv.Quote(*v.Name)))
 			}
 		}
+	}
+}
+
+// pctOption splits a pct command line option, "--key value" or
+// "--key=value", as Phoenix passes them to pct create.
+func pctOption(opt string) (key, value string, ok bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(opt), "--")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.IndexAny(rest, " \t=")
+	if i < 0 {
+		return rest, "", true
+	}
+	return rest[:i], strings.TrimSpace(rest[i+1:]), true
+}
+
+// pctOptions are the pct command line options of pct_options that map onto
+// the container: --onboot, --startup and --features. The document's own
+// fields (start_at_boot, boot_order, boot_delay) decide where both say
+// something; a pct option they override is listed in unmapped with that
+// reason.
+type pctOptions struct {
+	onboot                *bool
+	onbootAt, onbootOpt   string
+	startup               *pve.Startup
+	startupAt, startupOpt string
+}
+
+// apply records one pct option; false when it maps onto nothing.
+func (o *pctOptions) apply(at, opt, key, value string, f *Features) bool {
+	switch key {
+	case "onboot":
+		// PVE's boolean spellings (PVE::JSONSchema).
+		switch strings.ToLower(value) {
+		case "1", "on", "yes", "true":
+			b := true
+			o.onboot = &b
+		case "0", "off", "no", "false":
+			b := false
+			o.onboot = &b
+		default:
+			return false
+		}
+		o.onbootAt, o.onbootOpt = at, opt
+		return true
+	case "startup":
+		st, err := pve.ParseStartup(value)
+		if err != nil {
+			return false
+		}
+		o.startup, o.startupAt, o.startupOpt = &st, at, opt
+		return true
+	case "features":
+		return applyPctFeatures(value, f)
+	}
+	return false
+}
+
+// merge applies the recorded options where the document's fields left the
+// setting unset.
+func (o *pctOptions) merge(e *Container, st *Startup) {
+	overridden := func(at, opt, by string) {
+		e.Unmapped = append(e.Unmapped, fmt.Sprintf("%s: %s (%s decides)", at, jsonString(opt), by))
+	}
+	if o.onboot != nil {
+		switch {
+		case e.StartOnBoot == nil:
+			e.StartOnBoot = o.onboot
+		case *e.StartOnBoot != *o.onboot:
+			overridden(o.onbootAt, o.onbootOpt, "start_at_boot")
+		}
+	}
+	if o.startup == nil {
+		return
+	}
+	var by []string
+	take := func(dst **int64, src *int, field string) {
+		if src == nil {
+			return
+		}
+		if *dst == nil {
+			n := int64(*src)
+			*dst = &n
+		} else if **dst != int64(*src) {
+			by = append(by, field)
+		}
+	}
+	take(&st.Order, o.startup.Order, "boot_order")
+	take(&st.UpDelay, o.startup.Up, "boot_delay")
+	take(&st.DownDelay, o.startup.Down, "")
+	if len(by) > 0 {
+		overridden(o.startupAt, o.startupOpt, strings.Join(by, " and "))
 	}
 }

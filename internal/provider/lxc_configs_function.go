@@ -245,7 +245,8 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object,
 	}
 	if c.Startup != nil {
 		set("startup")(types.ObjectValueFrom(ctx, attrsOf(t["startup"]),
-			startupModel{Order: types.Int64PointerValue(c.Startup.Order), UpDelay: types.Int64PointerValue(c.Startup.UpDelay)}))
+			startupModel{Order: types.Int64PointerValue(c.Startup.Order), UpDelay: types.Int64PointerValue(c.Startup.UpDelay),
+				DownDelay: types.Int64PointerValue(c.Startup.DownDelay)}))
 	}
 	var lines []lxcLineModel
 	for _, l := range c.LXCConfig {
