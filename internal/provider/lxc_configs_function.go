@@ -51,8 +51,9 @@ func (f *LXCConfigsFunction) Definition(_ context.Context, _ function.Definition
 			"`unprivileged` → `unprivileged`; `apparmor_profile` → `apparmor_profile`; `lxc_options` (`lxc.key=value` or " +
 			"`lxc.key: value`) → `lxc_config { key, value }`, except `lxc.apparmor.*` lines, which belong to `apparmor_profile`: " +
 			"`lxc.apparmor.profile` with the value of `apparmor_profile` is covered by it, any other is listed in `unmapped`; `pct_options` feature flags (`nesting=1`, `keyctl=1`, `fuse=1`, " +
-			"`mknod=1`, `mount=nfs;cifs`) → `features`; `start_at_boot` → `start_on_boot`; `boot_order`, `boot_delay` → " +
-			"`startup { order, up_delay }`; the feature `docker` → a `docker` object with the block's defaults, whose " +
+			"`mknod=1`, `mount=nfs;cifs`, or `--features ...`) → `features`; `start_at_boot` (or the `pct_options` entry `--onboot 1`) → " +
+			"`start_on_boot`; `boot_order`, `boot_delay` (or `--startup order=N,up=N,down=N`) → `startup { order, up_delay, down_delay }`, " +
+			"where the document's own fields decide over a `pct_options` entry that says otherwise (which is then listed in `unmapped`); the feature `docker` → a `docker` object with the block's defaults, whose " +
 			"`health_checks.hello_world` is `false` only when `tests.integration_tests` lists no `test_docker_hello_world.sh`.\n\n" +
 			"`volumes` and `zfs_volumes` → `mount_point` entries (a new volume of `size_gb` on `pool` at `mount_point`, slots in " +
 			"order); `gpu_assignment` (`\"0,1\"`) → `device` entries `/dev/nvidia0`, `/dev/nvidia1`, `/dev/nvidiactl`, " +

@@ -77,6 +77,16 @@ data "phoenix_lxc_container" "lookup" {
 		}
 		return knownvalue.MapExact(m)
 	}
+	unchanged := func(cfg string) resource.TestStep {
+		return resource.TestStep{
+			PreConfig: e.resetLog,
+			Config:    cfg,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+			},
+			Check: e.checkNoMutations(),
+		}
+	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -97,15 +107,8 @@ data "phoenix_lxc_container" "lookup" {
 					checkDataSourceMatchesResource(ctAddr, ds),
 				),
 			},
-			{
-				// Nothing changed: no write at all.
-				PreConfig: e.resetLog,
-				Config:    first,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				Check: e.checkNoMutations(),
-			},
+			// Nothing changed: no write at all.
+			unchanged(first),
 			{
 				// The hookscript applies at once: no restart.
 				PreConfig: e.resetLog,
@@ -144,14 +147,7 @@ data "phoenix_lxc_container" "lookup" {
 					checkDataSourceMatchesResource(ctAddr, ds),
 				),
 			},
-			{
-				PreConfig: e.resetLog,
-				Config:    third,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				Check: e.checkNoMutations(),
-			},
+			unchanged(third),
 		},
 		CheckDestroy: e.checkNoContainers(),
 	})
