@@ -108,17 +108,17 @@ func TestHookscriptChecked(t *testing.T) {
 	if ids := s.srv.store.list("pve1"); len(ids) != 0 {
 		t.Fatalf("a refused create left containers %v", ids)
 	}
-	createCTAs(t, s, root, 100, url.Values{"hookscript": {"local:snippets/hook.sh"}})
-	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/100/status/start", nil).upid(t))
-	r := callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"hookscript": {"local:snippets/noexec.sh"}}, root)
+	createCTAs(t, s, root, 102, url.Values{"hookscript": {"local:snippets/hook.sh"}})
+	mustTask(t, s, call(t, s, http.MethodPost, "/nodes/pve1/lxc/102/status/start", nil).upid(t))
+	r := callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/102/config", url.Values{"hookscript": {"local:snippets/noexec.sh"}}, root)
 	if r.status != http.StatusInternalServerError || r.reason != "script 'local:snippets/noexec.sh' is not executable" {
 		t.Fatalf("update to a script that is not executable: %d %q", r.status, r.reason)
 	}
 	if err := os.Chmod(noexec, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/100/config", url.Values{"hookscript": {"local:snippets/noexec.sh"}}, root).ok(t)
-	if cur := current(t, s, 100); cur["hookscript"] != "local:snippets/noexec.sh" {
+	callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/102/config", url.Values{"hookscript": {"local:snippets/noexec.sh"}}, root).ok(t)
+	if cur := current(t, s, 102); cur["hookscript"] != "local:snippets/noexec.sh" {
 		t.Fatalf("hookscript is not applied at once on a running container: %v", cur["hookscript"])
 	}
 }
