@@ -49,7 +49,8 @@ func (e *accEnv) checkRequests(method, suffix string, want int) resource.TestChe
 // the node), re-applies with no write, changes the hookscript in place (PVE
 // applies it at once) and the others with one restart (PVE holds them
 // pending until the next start), and reads them all through the data
-// source.
+// source. Raw lxc_config lines written on the node keep the
+// lxc.environment.runtime lines that hold the environment.
 func TestAccLXCContainer_consoleAndApplicationKeys(t *testing.T) {
 	e := newAccEnv(t, withSSH, withSnippets("hook.sh", "other.sh"))
 	e.needSSH()
@@ -60,6 +61,7 @@ func TestAccLXCContainer_consoleAndApplicationKeys(t *testing.T) {
   hookscript   = %q
   entrypoint   = %q
   environment  = %s
+  lxc_config   = [{ key = "lxc.cgroup2.devices.allow", value = "c 10:200 rwm" }]
 `, cmode, tty, hook, entrypoint, env)}) + `
 data "phoenix_lxc_container" "lookup" {
   vmid = phoenix_lxc_container.test.vmid
