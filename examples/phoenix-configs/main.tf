@@ -62,6 +62,12 @@ locals {
       network = local.file[id].network == null ? null : [
         for n in local.file[id].network : merge(n, { bridge = var.bridge != null ? var.bridge : n.bridge })
       ]
+      # New volumes go to the mapped storage pool, like the root file system.
+      mount_point = local.file[id].mount_point == null ? null : [
+        for mp in local.file[id].mount_point : merge(mp, {
+          storage = mp.storage == null ? null : var.storage != null ? var.storage : lookup(var.storage_pools, mp.storage, mp.storage)
+        })
+      ]
       lxc_config = length(local.lxc_kept[id]) == 0 ? null : local.lxc_kept[id]
       apparmor_profile = local.file[id].apparmor_profile == null ? null : (
         lookup(var.apparmor_profiles, local.file[id].apparmor_profile, local.file[id].apparmor_profile) == "" ? null :

@@ -33,13 +33,13 @@ variable "template_storage" {
 }
 
 variable "storage" {
-  description = "Storage for every root file system, instead of the file's storage_pool; null keeps the file's (through storage_pools)."
+  description = "Storage for every root file system and new mount point volume, instead of the file's pools; null keeps the file's (through storage_pools)."
   type        = string
   default     = null
 }
 
 variable "storage_pools" {
-  description = "Storage to use for a storage_pool of the file, e.g. { quickOS-lxc-disks = \"local-lvm\" }; pools not listed are used as named."
+  description = "Storage to use for a storage pool of the file (storage_pool, and the pool of volumes and zfs_volumes), e.g. { quickOS-lxc-disks = \"local-lvm\" }; pools not listed are used as named."
   type        = map(string)
   default     = {}
 }

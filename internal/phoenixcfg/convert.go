@@ -194,6 +194,7 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 	var features *Features
 	var idmapLines []IDMapEntry
 	idmapOption, idmapsField := "", ""
+	var pct pctOptions
 	for _, m := range members {
 		seen[m.key] = true
 		fa := field(m.key)
@@ -256,8 +257,15 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 				if features == nil {
 					features = &Features{}
 				}
+				rel := fmt.Sprintf("pct_options[%d]", i)
+				if key, value, ok := pctOption(opt); ok {
+					if !pct.apply(rel, opt, key, value, features) {
+						unmapped(rel, jsonString(opt))
+					}
+					continue
+				}
 				if !applyPctFeatures(opt, features) {
-					unmapped(fmt.Sprintf("pct_options[%d]", i), jsonString(opt))
+					unmapped(rel, jsonString(opt))
 				}
 			}
 		case "lxc_options":
@@ -377,7 +385,8 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 		}
 		e.IDMap = idmapLines
 	}
-	if startup.Order != nil || startup.UpDelay != nil {
+	pct.merge(&e, &startup)
+	if startup.Order != nil || startup.UpDelay != nil || startup.DownDelay != nil {
 		e.Startup = &startup
 	}
 	if features != nil && (features.Nesting != nil || features.Keyctl != nil || features.Fuse != nil ||
@@ -770,4 +779,97 @@ func idRange(first, last int64) string {
 		return strconv.FormatInt(first, 10)
 	}
 	return fmt.Sprintf("%d-%d", first, last)
+}
+
+// pctOption splits a pct command line option, "--key value" or
+// "--key=value", as Phoenix passes them to pct create.
+func pctOption(opt string) (key, value string, ok bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(opt), "--")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.IndexAny(rest, " \t=")
+	if i < 0 {
+		return rest, "", true
+	}
+	return rest[:i], strings.TrimSpace(rest[i+1:]), true
+}
+
+// pctOptions are the pct command line options of pct_options that map onto
+// the container: --onboot, --startup and --features. The document's own
+// fields (start_at_boot, boot_order, boot_delay) decide where both say
+// something; a pct option they override is listed in unmapped with that
+// reason.
+type pctOptions struct {
+	onboot                *bool
+	onbootAt, onbootOpt   string
+	startup               *pve.Startup
+	startupAt, startupOpt string
+}
+
+// apply records one pct option; false when it maps onto nothing.
+func (o *pctOptions) apply(at, opt, key, value string, f *Features) bool {
+	switch key {
+	case "onboot":
+		// PVE's boolean spellings (PVE::JSONSchema).
+		switch strings.ToLower(value) {
+		case "1", "on", "yes", "true":
+			b := true
+			o.onboot = &b
+		case "0", "off", "no", "false":
+			b := false
+			o.onboot = &b
+		default:
+			return false
+		}
+		o.onbootAt, o.onbootOpt = at, opt
+		return true
+	case "startup":
+		st, err := pve.ParseStartup(value)
+		if err != nil {
+			return false
+		}
+		o.startup, o.startupAt, o.startupOpt = &st, at, opt
+		return true
+	case "features":
+		return applyPctFeatures(value, f)
+	}
+	return false
+}
+
+// merge applies the recorded options where the document's fields left the
+// setting unset.
+func (o *pctOptions) merge(e *Container, st *Startup) {
+	overridden := func(at, opt, by string) {
+		e.Unmapped = append(e.Unmapped, fmt.Sprintf("%s: %s (%s decides)", at, jsonString(opt), by))
+	}
+	if o.onboot != nil {
+		switch {
+		case e.StartOnBoot == nil:
+			e.StartOnBoot = o.onboot
+		case *e.StartOnBoot != *o.onboot:
+			overridden(o.onbootAt, o.onbootOpt, "start_at_boot")
+		}
+	}
+	if o.startup == nil {
+		return
+	}
+	var by []string
+	take := func(dst **int64, src *int, field string) {
+		if src == nil {
+			return
+		}
+		if *dst == nil {
+			n := int64(*src)
+			*dst = &n
+		} else if **dst != int64(*src) {
+			by = append(by, field)
+		}
+	}
+	take(&st.Order, o.startup.Order, "boot_order")
+	take(&st.UpDelay, o.startup.Up, "boot_delay")
+	take(&st.DownDelay, o.startup.Down, "")
+	if len(by) > 0 {
+		overridden(o.startupAt, o.startupOpt, strings.Join(by, " and "))
+	}
 }

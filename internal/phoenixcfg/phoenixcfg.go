@@ -101,10 +101,11 @@ type Features struct {
 	Mount []string `json:"mount"`
 }
 
-// Startup is the startup argument's order and up_delay.
+// Startup is the startup argument's order and delays.
 type Startup struct {
-	Order   *int64 `json:"order"`
-	UpDelay *int64 `json:"up_delay"`
+	Order     *int64 `json:"order"`
+	UpDelay   *int64 `json:"up_delay"`
+	DownDelay *int64 `json:"down_delay"`
 }
 
 // LXCLine is one raw lxc line: lxc.<key> and its value.

@@ -327,7 +327,7 @@ func TestConvertRules(t *testing.T) {
 			"id_map":     `[{"kind":"uid","container_id":0,"host_id":200000,"size":65536},{"kind":"gid","container_id":0,"host_id":200000,"size":65536}]`,
 			"lxc_config": `[{"key":"lxc.mount.auto","value":"proc:rw"}]`,
 		}},
-		{"startup from boot_delay alone", func(e map[string]any) { e["boot_delay"] = 30 }, map[string]string{"startup": `{"order":null,"up_delay":30}`}},
+		{"startup from boot_delay alone", func(e map[string]any) { e["boot_delay"] = 30 }, map[string]string{"startup": `{"down_delay":null,"order":null,"up_delay":30}`}},
 		{"unmapped values are JSON", func(e map[string]any) { e["features"] = []any{"docker", "a<b>&\"c\"\t\u00e9"} }, map[string]string{
 			"unmapped": `["apparmor_manages_nesting: true","features[1]: \"a<b>&\\\"c\\\"\\t` + "\u00e9" + `\"","portainer_role: \"none\""]`,
 		}},
@@ -354,10 +354,34 @@ func TestConvertRules(t *testing.T) {
 			"unmapped": `["apparmor_manages_nesting: true","pct_options[0]: \"nesting=1,onboot=1\"",` +
 				`"pct_options[1]: \"keyctl=maybe\"","pct_options[2]: \"mount=\"","portainer_role: \"none\""]`,
 		}},
-		{"no pct feature option: features is null", pct("--onboot 1", "", "force_rw_sys=1"), map[string]string{
+		{"no pct feature option: features is null", pct("--arch arm64", "", "force_rw_sys=1"), map[string]string{
 			"features": `null`,
-			"unmapped": `["apparmor_manages_nesting: true","pct_options[0]: \"--onboot 1\"","pct_options[1]: \"\"",` +
+			"unmapped": `["apparmor_manages_nesting: true","pct_options[0]: \"--arch arm64\"","pct_options[1]: \"\"",` +
 				`"pct_options[2]: \"force_rw_sys=1\"","portainer_role: \"none\""]`,
+		}},
+		// pct's own command line options: --onboot, --startup and --features
+		// map; the document's start_at_boot, boot_order and boot_delay
+		// decide where they say otherwise, and the option is listed.
+		{"pct --onboot and --startup map", func(e map[string]any) {
+			pct("--onboot 1", "--startup order=4,up=20,down=60", "--features nesting=1")(e)
+			delete(e, "start_at_boot")
+			delete(e, "boot_order")
+			delete(e, "boot_delay")
+		}, map[string]string{
+			"start_on_boot": `true`,
+			"startup":       `{"down_delay":60,"order":4,"up_delay":20}`,
+			"features":      `{"nesting":true,"keyctl":null,"fuse":null,"mknod":null,"mount":null}`,
+		}},
+		{"the document's boot fields decide over pct options", func(e map[string]any) {
+			pct("--onboot=yes", "--startup 4,up=20")(e)
+			e["start_at_boot"] = false
+			e["boot_order"] = 1
+			delete(e, "boot_delay")
+		}, map[string]string{
+			"start_on_boot": `false`,
+			"startup":       `{"down_delay":null,"order":1,"up_delay":20}`,
+			"unmapped": `["apparmor_manages_nesting: true","portainer_role: \"none\"","pct_options[0]: \"--onboot=yes\" (start_at_boot decides)",` +
+				`"pct_options[1]: \"--startup 4,up=20\" (boot_order decides)"]`,
 		}},
 		{"a later pct option wins", pct("nesting=1,mount=nfs", "nesting=0", "mount=cifs"), map[string]string{
 			"features": `{"nesting":false,"keyctl":null,"fuse":null,"mknod":null,"mount":["cifs"]}`,

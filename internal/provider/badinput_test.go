@@ -275,6 +275,17 @@ func badInputCases() []badCase {
 		{name: "lxc_config_newline_value", group: "lxc_config", attr: "lxc_config[0].value", attrs: "  lxc_config = [{ key = \"lxc.cgroup2.devices.allow\", value = \"a\\nlxc.apparmor.profile: unconfined\" }] # bad\n", want: `must be one non-empty line`},
 		{name: "lxc_config_blank_value", group: "lxc_config", attr: "lxc_config[0].value", attrs: "  lxc_config = [{ key = \"lxc.cgroup2.devices.allow\", value = \"  \" }] # bad\n", want: `must be one non-empty line`},
 
+		// Console and application container settings.
+		{name: "arch_x86_64", group: "console", attr: "arch", attrs: "  arch = \"x86_64\" # bad\n", want: `value must be one of`},
+		{name: "console_mode_serial", group: "console", attr: "console_mode", attrs: "  console_mode = \"serial\" # bad\n", want: `value must be one of`},
+		{name: "tty_count_7", group: "console", attr: "tty_count", attrs: "  tty_count = 7 # bad\n", want: `between 0 and 6`},
+		{name: "hookscript_path", group: "console", attr: "hookscript", attrs: "  hookscript = \"/var/lib/vz/snippets/hook.sh\" # bad\n", want: `must be a snippet volume`},
+		{name: "hookscript_not_snippet", group: "console", attr: "hookscript", attrs: "  hookscript = \"local:vztmpl/hook.sh\" # bad\n", want: `must be a snippet volume`},
+		{name: "entrypoint_newline", group: "app", attr: "entrypoint", attrs: "  entrypoint = \"/bin/app\\n--x\" # bad\n", want: `no control characters`},
+		{name: "environment_name_dash", group: "app", attr: "environment", attrs: "  environment = { \"MY-VAR\" = \"1\" } # bad\n", want: `must be a variable name`},
+		{name: "environment_value_newline", group: "app", attr: "environment[\"A\"]", attrs: "  environment = { A = \"x\\ny\" } # bad\n", want: `no control characters`},
+		{name: "lxc_config_environment", group: "lxc_config", attr: "lxc_config[0].key", attrs: "  lxc_config = [{ key = \"lxc.environment.runtime\", value = \"A=1\" }] # bad\n", want: `managed through environment`},
+
 		// Credentials of the container.
 		{name: "password_4_chars", group: "credentials", attr: "password", attrs: "  password = \"abcd\" # bad\n", want: `length must be at least 5`},
 		{name: "ssh_public_key_garbage", group: "credentials", attr: "ssh_public_keys[0]", attrs: "  ssh_public_keys = [\"nope\"] # bad\n", want: `Invalid SSH public key`},
@@ -433,7 +444,9 @@ func TestAccBadInput(t *testing.T) {
 		{name: "control_full", attrs: "  description = \"ok\"\n  tags = [\"prod\", \"web_1\", \"a+b.c\"]\n  os_type = \"debian\"\n  cores = 2\n  cpu_limit = 1.5\n" +
 			"  cpu_units = 1024\n  memory = 16\n  swap = 0\n  nameserver = \"1.1.1.1 2606:4700:4700::1111,fe80::1%eth0\"\n  searchdomain = \"lan example.com\"\n" +
 			"  features = { fuse = true, mount = [\"nfs\"] }\n  password = \"hunter22\"\n  ssh_public_keys = [\"" + testPublicKey + " me@host\"]\n" +
-			"  lxc_config = [{ key = \"lxc.cgroup2.devices.allow\", value = \"c 10:200 rwm\" }]\n",
+			"  lxc_config = [{ key = \"lxc.cgroup2.devices.allow\", value = \"c 10:200 rwm\" }]\n" +
+			"  arch = \"arm64\"\n  console_mode = \"shell\"\n  console = false\n  tty_count = 0\n  hookscript = \"local:snippets/h.sh\"\n" +
+			"  entrypoint = \"/bin/app\\t--x\"\n  environment = { A_1 = \"x\\ty\" }\n",
 			set: map[string]string{"gw": "gw = \"10.0.0.1\"\n    ip6 = \"fd00::2/64\"\n    gw6 = \"fd00::1\"\n    hwaddr = \"BC:24:11:00:00:01\"\n    vlan = 4094\n    mtu = 9000\n    rate = 0",
 				"bridge": `bridge = "vmbr0123456789a"`},
 			blocks: "  startup {\n    order = 0\n  }\n  timeouts {\n    create = \"10m\"\n  }\n  docker {\n    package_source = \"distro\"\n    version = \"27.3.1\"\n" +

@@ -55,8 +55,9 @@ func (f *LXCConfigsFunction) Definition(_ context.Context, _ function.Definition
 			"exceptions to Proxmox VE's default map) → `id_map` entries, each kind completed with the default offset " +
 			"(container ID + 100000) around its exceptions, e.g. gid 33 on 33 gives `gid 0-32 → 100000`, `gid 33 → 33`, " +
 			"`gid 34-65535 → 100034`, and a kind without exceptions `0-65535 → 100000`; `pct_options` feature flags (`nesting=1`, `keyctl=1`, `fuse=1`, " +
-			"`mknod=1`, `mount=nfs;cifs`) → `features`; `start_at_boot` → `start_on_boot`; `boot_order`, `boot_delay` → " +
-			"`startup { order, up_delay }`; the feature `docker` → a `docker` object with the block's defaults, whose " +
+			"`mknod=1`, `mount=nfs;cifs`, or `--features ...`) → `features`; `start_at_boot` (or the `pct_options` entry `--onboot 1`) → " +
+			"`start_on_boot`; `boot_order`, `boot_delay` (or `--startup order=N,up=N,down=N`) → `startup { order, up_delay, down_delay }`, " +
+			"where the document's own fields decide over a `pct_options` entry that says otherwise (which is then listed in `unmapped`); the feature `docker` → a `docker` object with the block's defaults, whose " +
 			"`health_checks.hello_world` is `false` only when `tests.integration_tests` lists no `test_docker_hello_world.sh`.\n\n" +
 			"`volumes` and `zfs_volumes` → `mount_point` entries (a new volume of `size_gb` on `pool` at `mount_point`, slots in " +
 			"order); `gpu_assignment` (`\"0,1\"`) → `device` entries `/dev/nvidia0`, `/dev/nvidia1`, `/dev/nvidiactl`, " +
@@ -249,7 +250,8 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object,
 	}
 	if c.Startup != nil {
 		set("startup")(types.ObjectValueFrom(ctx, attrsOf(t["startup"]),
-			startupModel{Order: types.Int64PointerValue(c.Startup.Order), UpDelay: types.Int64PointerValue(c.Startup.UpDelay)}))
+			startupModel{Order: types.Int64PointerValue(c.Startup.Order), UpDelay: types.Int64PointerValue(c.Startup.UpDelay),
+				DownDelay: types.Int64PointerValue(c.Startup.DownDelay)}))
 	}
 	var lines []lxcLineModel
 	for _, l := range c.LXCConfig {

@@ -226,7 +226,6 @@ func smallFixtureWant() map[string]any {
 				`gpu_assignment: "none"`,
 				`portainer_role: "agent"`,
 				`features[1]: "portainer"`,
-				`pct_options[3]: "--onboot 1"`,
 				`lxc_options[2]: "lxc.apparmor.allow_nesting=1"`,
 				`firewall.rules: [{"type":"in","action":"ACCEPT","source":"10.10.0.5","proto":"tcp","port":"9001"}]`,
 				`ports: ["9001:9001"]`,

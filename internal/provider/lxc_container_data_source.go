@@ -112,7 +112,7 @@ func computedAttr(a rschema.Attribute) dschema.Attribute {
 	case rschema.ListAttribute:
 		return dschema.ListAttribute{MarkdownDescription: desc, Computed: true, ElementType: a.ElementType}
 	case rschema.MapAttribute:
-		return dschema.MapAttribute{MarkdownDescription: desc, Computed: true, ElementType: a.ElementType}
+		return dschema.MapAttribute{MarkdownDescription: desc, Computed: true, ElementType: a.ElementType, Sensitive: a.Sensitive}
 	case rschema.SingleNestedAttribute:
 		return dschema.SingleNestedAttribute{MarkdownDescription: desc, Computed: true, Attributes: computedAttrs(a.Attributes, nil)}
 	case rschema.ListNestedAttribute:

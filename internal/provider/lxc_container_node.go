@@ -68,6 +68,10 @@ func sameRawLXC(a, b [][2]string) bool {
 	return true
 }
 
+// envLXCKey is the raw key Proxmox VE keeps its env key in
+// (write_pct_config).
+const envLXCKey = "lxc.environment.runtime"
+
 // nodeNeeded reports whether m needs SSH access at all.
 func nodeNeeded(ctx context.Context, m *lxcContainerModel, current [][2]string) bool {
 	if m.Docker != nil {
@@ -102,15 +106,20 @@ func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContai
 		if refused = refuseDockerProfileOnPrivileged(m.EffectiveAA.ValueString(), main); refused != nil {
 			return false
 		}
+		// lxc.environment.runtime lines are Proxmox VE's env key (the
+		// environment attribute): PVE's API never lists them among the raw
+		// lines, and they stay.
 		var cur [][2]string
 		for _, kv := range main.LXC() {
-			cur = append(cur, [2]string{kv.Key, kv.Value})
+			if kv.Key != envLXCKey {
+				cur = append(cur, [2]string{kv.Key, kv.Value})
+			}
 		}
 		if sameRawLXC(want, cur) {
 			return false
 		}
-		for _, kv := range main.LXC() {
-			main.DeleteLXC(kv.Key)
+		for _, kv := range cur {
+			main.DeleteLXC(kv[0])
 		}
 		for _, kv := range want {
 			main.AddLXC(kv[0], kv[1])

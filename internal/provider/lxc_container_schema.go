@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -40,11 +42,20 @@ var (
 	macPattern        = pve.MACPattern
 	snapshotPattern   = pve.SnapshotNamePattern
 	searchDomainRegex = regexp.MustCompile(`^[a-zA-Z0-9.\-]+(?:\s+[a-zA-Z0-9.\-]+)*$`)
+	// A snippet volume: PVE runs a hookscript only from a storage's
+	// snippets directory (PVE::GuestHelpers::check_hookscript).
+	hookscriptPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]:snippets/[^/\s]+$`)
+	// entrypoint and environment values: no control characters but tab
+	// (the patterns of PVE::LXC::Config's entrypoint and env).
+	noControlPattern = regexp.MustCompile(`^[^\x00-\x08\x0a-\x1f\x7f]*$`)
+	envNamePattern   = regexp.MustCompile(`^\w+$`)
 )
 
 const (
-	defaultMemory = 512
-	defaultSwap   = 512
+	defaultMemory      = 512
+	defaultSwap        = 512
+	defaultTTYCount    = 2
+	defaultConsoleMode = "tty"
 )
 
 // lxcContainerModel maps the phoenix_lxc_container resource.
@@ -76,6 +87,13 @@ type lxcContainerModel struct {
 	Features      types.Object   `tfsdk:"features"`
 	StartOnBoot   types.Bool     `tfsdk:"start_on_boot"`
 	Startup       *startupModel  `tfsdk:"startup"`
+	Arch          types.String   `tfsdk:"arch"`
+	ConsoleMode   types.String   `tfsdk:"console_mode"`
+	Console       types.Bool     `tfsdk:"console"`
+	TTYCount      types.Int64    `tfsdk:"tty_count"`
+	Hookscript    types.String   `tfsdk:"hookscript"`
+	Entrypoint    types.String   `tfsdk:"entrypoint"`
+	Environment   types.Map      `tfsdk:"environment"`
 	Started       types.Bool     `tfsdk:"started"`
 	Protection    types.Bool     `tfsdk:"protection"`
 	Password      types.String   `tfsdk:"password"`
@@ -348,6 +366,54 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "On create, wait (within the create timeout) until the container reports an address, so that " +
 					"`ip_addresses` holds its DHCP or SLAAC address. Defaults to `false`.",
 				Optional: true,
+			},
+			"arch": keptString("Architecture of the container's OS: `amd64`, `i386`, `arm64`, `armhf`, `riscv32` or `riscv64`. "+
+				"Proxmox VE detects it from the template when unset and keeps it. A change takes effect at the next start "+
+				"(a running container restarts); it does not convert the root file system.",
+				stringvalidator.OneOf("amd64", "i386", "arm64", "armhf", "riscv32", "riscv64")),
+			"console_mode": schema.StringAttribute{
+				MarkdownDescription: "What the Proxmox VE console opens: `tty` (one of the container's ttys, the default), `console` " +
+					"(`/dev/console`) or `shell` (a shell in the container, without login). A change takes effect at the next start " +
+					"(a running container restarts).",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(defaultConsoleMode),
+				Validators: []validator.String{stringvalidator.OneOf("tty", "console", "shell")},
+			},
+			"console": schema.BoolAttribute{
+				MarkdownDescription: "Attach a console device (`/dev/console`) to the container. Defaults to `true`. A change takes " +
+					"effect at the next start (a running container restarts).",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
+			"tty_count": schema.Int64Attribute{
+				MarkdownDescription: "Number of ttys the container gets (0 to 6). Defaults to `2`. A change takes effect at the next " +
+					"start (a running container restarts).",
+				Optional:   true,
+				Computed:   true,
+				Default:    int64default.StaticInt64(defaultTTYCount),
+				Validators: []validator.Int64{int64validator.Between(0, 6)},
+			},
+			"hookscript": optString("Script Proxmox VE runs at the container's lifecycle steps, a snippet volume such as "+
+				"`local:snippets/hook.sh` (it must exist on the node and be executable). Applied at once. Proxmox VE lets only "+
+				"root@pam set it: with another API identity the provider sets it on the node with `pct set` over its SSH access.",
+				stringvalidator.RegexMatches(hookscriptPattern, "must be a snippet volume such as local:snippets/hook.sh")),
+			"entrypoint": optString("Command the container runs as init, with optional arguments (Proxmox VE's default is "+
+				"`/sbin/init`), for application containers. A change takes effect at the next start (a running container restarts).",
+				stringvalidator.LengthAtLeast(1),
+				stringvalidator.RegexMatches(noControlPattern, "must hold no control characters other than tab")),
+			"environment": schema.MapAttribute{
+				MarkdownDescription: "Environment variables of the container's init process, by name (Proxmox VE's `env`, kept as " +
+					"`lxc.environment.runtime` lines). Sensitive, since such variables often carry credentials; Proxmox VE shows " +
+					"them only to users with VM.Config.Options. A change takes effect at the next start (a running container restarts).",
+				Optional:    true,
+				Sensitive:   true,
+				ElementType: types.StringType,
+				Validators: []validator.Map{
+					mapvalidator.KeysAre(stringvalidator.RegexMatches(envNamePattern, "must be a variable name (letters, digits and '_')")),
+					mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(noControlPattern, "must hold no control characters other than tab")),
+				},
 			},
 			"ssh_public_keys": schema.ListAttribute{
 				MarkdownDescription: "Public SSH keys for the container's root user, set at creation. Changing them replaces the " +

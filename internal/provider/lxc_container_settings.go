@@ -268,6 +268,66 @@ var containerSettings = []setting{
 			return err1 == nil && err2 == nil && a.String() == b.String()
 		},
 	},
+	{
+		// Proxmox VE detects it at create when unset and always keeps it (a
+		// start fails without it): never deleted. Not fast-pluggable.
+		key: "arch", attr: "arch", priv: privOptions,
+		desired: func(_ context.Context, m *lxcContainerModel, out map[string]string) diag.Diagnostics {
+			putString(out, "arch", m.Arch)
+			return nil
+		},
+		read: func(_ context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
+			m.Arch = readString(cfg.Values, "arch", types.StringNull())
+			return nil
+		},
+	},
+	defaultedString("cmode", "console_mode", defaultConsoleMode, func(m *lxcContainerModel) *types.String { return &m.ConsoleMode }),
+	{
+		// On unless the key says 0 (has_dev_console).
+		key: "console", attr: "console", managed: true, absent: "1", priv: privOptions,
+		desired: func(_ context.Context, m *lxcContainerModel, out map[string]string) diag.Diagnostics {
+			if known(m.Console) && !m.Console.ValueBool() {
+				out["console"] = "0"
+			}
+			return nil
+		},
+		read: func(_ context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
+			m.Console = types.BoolValue(cfg.Values["console"] != "0")
+			return nil
+		},
+	},
+	pendingInt(intSetting("tty", "tty_count", privOptions, defaultTTYCount, func(m *lxcContainerModel) *types.Int64 { return &m.TTYCount })),
+	// root@pam's only (permissions.go); fast-pluggable.
+	stringSetting("hookscript", "hookscript", "", true, true, func(m *lxcContainerModel) *types.String { return &m.Hookscript }),
+	stringSetting("entrypoint", "entrypoint", privOptions, true, false, func(m *lxcContainerModel) *types.String { return &m.Entrypoint }),
+	{
+		key: "env", attr: "environment", managed: true, priv: privOptions,
+		desired: func(ctx context.Context, m *lxcContainerModel, out map[string]string) diag.Diagnostics {
+			if !known(m.Environment) {
+				return nil
+			}
+			var env map[string]string
+			diags := m.Environment.ElementsAs(ctx, &env, false)
+			if s := pve.JoinEnv(env); s != "" {
+				out["env"] = s
+			}
+			return diags
+		},
+		read: func(ctx context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
+			env := pve.SplitEnv(cfg.Values["env"])
+			if len(env) == 0 {
+				// An empty map configured stays empty.
+				if !known(m.Environment) || len(m.Environment.Elements()) != 0 {
+					m.Environment = types.MapNull(types.StringType)
+				}
+				return nil
+			}
+			v, diags := types.MapValueFrom(ctx, types.StringType, env)
+			m.Environment = v
+			return diags
+		},
+		same: func(want, got string) bool { return pve.JoinEnv(pve.SplitEnv(want)) == pve.JoinEnv(pve.SplitEnv(got)) },
+	},
 }
 
 // keyIndex is the number of a numbered key (net0, mp3, dev1) with the
@@ -343,6 +403,36 @@ func intSetting(key, attr, priv string, def int64, field func(*lxcContainerModel
 		s.absent = strconv.FormatInt(def, 10)
 	}
 	return s
+}
+
+// pendingInt is an intSetting whose change Proxmox VE applies only at the
+// next start.
+func pendingInt(s setting) setting {
+	s.live = false
+	return s
+}
+
+// defaultedString is a text key Proxmox VE applies at the next start, with
+// def its value when absent (what Read reports then); the attribute
+// defaults to def.
+func defaultedString(key, attr, def string, field func(*lxcContainerModel) *types.String) setting {
+	return setting{
+		key: key, attr: attr, managed: true, absent: def, priv: privOptions,
+		desired: func(_ context.Context, m *lxcContainerModel, out map[string]string) diag.Diagnostics {
+			if v := *field(m); known(v) && v.ValueString() != def {
+				out[key] = v.ValueString()
+			}
+			return nil
+		},
+		read: func(_ context.Context, m *lxcContainerModel, cfg *pve.RawConfig) diag.Diagnostics {
+			v, ok := cfg.Values[key]
+			if !ok || v == "" {
+				v = def
+			}
+			*field(m) = types.StringValue(v)
+			return nil
+		},
+	}
 }
 
 // flagSetting is a boolean key Proxmox VE writes only when on.

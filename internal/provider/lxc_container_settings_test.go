@@ -37,6 +37,7 @@ var notSettings = map[string]string{
 var unmanagedKeys = map[string]string{
 	"hostname": "Proxmox VE names the container CT<vmid> when unset",
 	"ostype":   "detected from the template when unset",
+	"arch":     "detected from the template when unset, and a start needs it",
 }
 
 // createOnlyParams are create parameters that are not settings rows.
@@ -56,6 +57,13 @@ func fullModel() *lxcContainerModel {
 	m.Searchdomain = types.StringValue("lan")
 	m.Timezone = types.StringValue("Europe/Berlin")
 	m.Protection = types.BoolValue(true)
+	m.Arch = types.StringValue("arm64")
+	m.ConsoleMode = types.StringValue("shell")
+	m.Console = types.BoolValue(false)
+	m.TTYCount = types.Int64Value(4)
+	m.Hookscript = types.StringValue("local:snippets/hook.sh")
+	m.Entrypoint = types.StringValue("/usr/local/bin/app --serve")
+	m.Environment = types.MapValueMust(types.StringType, map[string]attr.Value{"APP_MODE": types.StringValue("prod"), "TOKEN": types.StringValue("s3cr3t")})
 	m.RootFS = &rootfsModel{Storage: types.StringValue("local-lvm"), Size: types.StringValue("8G"), Volume: types.StringUnknown()}
 	m.SSHPublicKeys = types.ListValueMust(types.StringType, []attr.Value{types.StringValue("ssh-ed25519 AAAA test")})
 	m.MountPoints = types.ListValueMust(mountPointObjectType, []attr.Value{mustObjectOf(mountPointObjectType, testMount(0, "/data", "local-lvm", "2G", ""))})

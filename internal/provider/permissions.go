@@ -296,6 +296,7 @@ func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContaine
 		return
 	}
 	planRootOnlyMounts(ctx, d, plan, state, diags)
+	planRootOnlyHookscript(d, plan, state, diags)
 	want := readFeatures(plan.Features)
 	if !want.known() {
 		return
@@ -371,6 +372,28 @@ func planRootOnlyMounts(ctx context.Context, d *providerData, plan, state *lxcCo
 			return
 		}
 	}
+}
+
+// planRootOnlyHookscript refuses at plan time a hookscript set, changed or
+// removed when neither SSH nor a root@pam login can apply it
+// (check_ct_modify_config_perm reserves any change of it to root@pam).
+func planRootOnlyHookscript(d *providerData, plan, state *lxcContainerModel, diags *diag.Diagnostics) {
+	if plan.Hookscript.IsUnknown() {
+		return
+	}
+	want, have := plan.Hookscript.ValueString(), ""
+	if state != nil {
+		have = state.Hookscript.ValueString()
+	}
+	if want == have {
+		return
+	}
+	what := "hookscript = " + want
+	if want == "" {
+		what = "removing hookscript " + have
+	}
+	diags.AddAttributeError(path.Root("hookscript"), "Setting reserved to root@pam",
+		rootOnlyPlanError(d, what, rootOnlyReason("hookscript", have, want, true)))
 }
 
 // privNeed is one privilege (any of privs) an operation needs on a path,

@@ -115,6 +115,13 @@ func TestAccRootOnlyWithTokenNeedsSSH(t *testing.T) {
 			PlanOnly: true,
 			ExpectError: phrases("Setting reserved to root@pam", "mp0 = /srv/data,mp=/data", "bind mount points are only allowed for root@pam",
 				"add an ssh block"),
+		}, {
+			// So is a hookscript (check_ct_modify_config_perm's hookscript
+			// branch).
+			Config:   e.containerConfig(ctConfig{VMID: 4152, Unprivileged: true, Extra: "  hookscript = \"local:snippets/hook.sh\"\n"}),
+			PlanOnly: true,
+			ExpectError: phrases("Setting reserved to root@pam", "hookscript = local:snippets/hook.sh",
+				"changing the hookscript is only allowed for root@pam", "add an ssh block"),
 		}},
 		CheckDestroy: func(*terraform.State) error {
 			if e.simOnly("checking that the refused plan made no mutating API call") && e.sim.CountMutating() != 0 {

@@ -366,11 +366,13 @@ func (e *accEnv) checkSmallClone() {
 // to the Phoenix Hypervisor project's own phoenix_lxc_configs.json: all of
 // its containers, depth by depth (the template container, its clones, their
 // clones...), with the snapshots the clones start from taken in between.
-// Only the storage pool is mapped to the simulator's, the template the file
-// names by path is mapped with the module's templates variable, and one raw
-// line the provider refuses for Docker is left out. Every
-// container with the docker feature must end up with Docker verified under
-// lxc-docker-secure, and a last apply must change nothing.
+// Only the storage pools are mapped to the simulator's, the template the
+// file names by path is mapped with the module's templates variable, and one
+// raw line the provider refuses for Docker is left out. The volumes become
+// mount points and the GPU assignments devices (set with pct set over SSH,
+// as Proxmox VE reserves devices to root@pam). Every container with the
+// docker feature must end up with Docker verified under lxc-docker-secure,
+// and a last apply must change nothing.
 func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 	doc, err := os.ReadFile(realPhoenixConfigs)
 	if err != nil {
@@ -392,8 +394,11 @@ func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
 	// "lxc.cgroup2.devices.allow=a", every device of the node: the provider
 	// refuses both beside a docker block, so the module leaves those lines
 	// out (and lists them in unmapped).
-	r := e.newPhoenixConfigsRun(realPhoenixConfigs, fmt.Sprintf(`  storage_pools   = { "quickOS-lxc-disks" = %q }
-  templates       = { %q = %q }
+	// The pools of its volumes and zfs_volumes (mount points, some of them
+	// next to GPU devices, which need the provider's SSH access) map to the
+	// simulator's storage as well.
+	r := e.newPhoenixConfigsRun(realPhoenixConfigs, fmt.Sprintf(`  storage_pools   = { "quickOS-lxc-disks" = %[1]q, "quickOS-shared-prod-data-volumes" = %[1]q, "fastData-shared-bulk-data" = %[1]q }
+  templates       = { %[2]q = %[3]q }
   drop_lxc_config = { "910" = ["lxc.mount.auto"], "902" = ["lxc.cgroup2.devices.allow"] }
 `, e.storage, ubuntu, e.template2))
 	r.applyByDepth(p)

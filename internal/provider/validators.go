@@ -219,8 +219,10 @@ var lxcKeyOwners = map[string]string{
 	"lxc.utsname":   "hostname",
 	"lxc.net.":      "the network blocks",
 	"lxc.network.":  "the network blocks",
-	"lxc.arch":      "the template (Proxmox VE sets it)",
+	"lxc.arch":      "arch",
 	"lxc.idmap":     "the id_map blocks",
+	// PVE reads these lines as the env key.
+	"lxc.environment.runtime": "environment",
 }
 
 // lxcKeyPrefixes are the keys Proxmox VE copies into the runtime

@@ -479,3 +479,34 @@ func normTags(in []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// JoinEnv renders environment variables as Proxmox VE's env value: NAME=value
+// entries sorted by name, separated by NUL bytes. An empty map gives "".
+func JoinEnv(env map[string]string) string {
+	names := make([]string, 0, len(env))
+	for n := range env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + env[n]
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// SplitEnv parses an env value into variables. Runs of NUL bytes separate
+// entries, as PVE splits them when it writes lxc.environment.runtime lines;
+// of a name given twice the later entry wins, as it does in the
+// container's environment. An entry without "=" is an empty variable.
+func SplitEnv(v string) map[string]string {
+	out := map[string]string{}
+	for _, e := range strings.Split(v, "\x00") {
+		if e == "" {
+			continue
+		}
+		name, val, _ := strings.Cut(e, "=")
+		out[name] = val
+	}
+	return out
+}

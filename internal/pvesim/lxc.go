@@ -90,6 +90,10 @@ func normalizeParam(key, value string) (string, error) {
 	}
 	// PVE's config parser trims values, so surrounding blanks never survive.
 	value = strings.TrimSpace(value)
+	if key == envKey {
+		// Kept as one raw line per entry (write_pct_config).
+		return strings.Join(envEntries(value), "\x00"), nil
+	}
 	nv, err := normalizeParamValue(key, value)
 	if err != nil || nv == "" {
 		return nv, err
@@ -171,7 +175,7 @@ func newConfig(vals map[string]string, description string, lxc []lxcconf.KV) *lx
 	keys := slices.Sorted(maps.Keys(vals))
 	for _, k := range keys {
 		if vals[k] != "" {
-			main.Set(k, vals[k])
+			setValue(main, k, vals[k])
 		}
 	}
 	for _, kv := range lxc {
@@ -328,15 +332,15 @@ func (s *server) handleStatusCurrent(r *request) (any, error) {
 // sectionJSON converts a section to the JSON object PVE returns.
 func sectionJSON(sec *lxcconf.Section) map[string]any {
 	out := map[string]any{}
-	for _, k := range sec.Keys() {
+	for _, k := range optionKeys(sec) {
 		if k == "description" {
 			out[k] = sec.Description()
 			continue
 		}
-		v, _ := sec.Get(k)
+		v, _ := getOption(sec, k)
 		out[k] = jsonValue(k, v)
 	}
-	if kvs := sec.LXC(); len(kvs) > 0 {
+	if kvs := rawLXC(sec); len(kvs) > 0 {
 		arr := make([][]string, 0, len(kvs))
 		for _, kv := range kvs {
 			arr = append(arr, []string{kv.Key, kv.Value})
@@ -367,6 +371,24 @@ func printPendingDeletes(m map[string]bool) string {
 	return strings.Join(keys, ",")
 }
 
+// readRestricted are pve-container's $options_with_restricted_read: options
+// a reader sees only with the privilege on /vms/{vmid}.
+var readRestricted = map[string]string{envKey: "VM.Config.Options"}
+
+// hideRestricted is delete_read_restricted_options: it drops from a
+// config's JSON (and from its pending values) the options the reader may
+// not see.
+func (s *server) hideRestricted(user string, vmid int, outs ...map[string]any) {
+	for key, priv := range readRestricted {
+		if s.has(user, "/vms/"+strconv.Itoa(vmid), priv) {
+			continue
+		}
+		for _, out := range outs {
+			delete(out, key)
+		}
+	}
+}
+
 // handleConfigGet serves GET /nodes/{node}/lxc/{vmid}/config.
 func (s *server) handleConfigGet(r *request) (any, error) {
 	c, err := s.store.load(r.node, r.vmid)
@@ -380,12 +402,16 @@ func (s *server) handleConfigGet(r *request) (any, error) {
 			return nil, errf("snapshot '%s' does not exist", name)
 		}
 		out := sectionJSON(sec)
+		s.hideRestricted(r.user, c.vmid, out)
 		out["digest"] = c.digest
 		return out, nil
 	}
 	out := sectionJSON(sec)
+	s.hideRestricted(r.user, c.vmid, out)
 	if pend := c.cfg.Section(lxcconf.PendingSection); pend != nil && !r.flag("current") {
-		for k, v := range sectionJSON(pend) {
+		pj := sectionJSON(pend)
+		s.hideRestricted(r.user, c.vmid, pj)
+		for k, v := range pj {
 			if k != "delete" && k != "lxc" {
 				out[k] = v
 			}
@@ -413,12 +439,14 @@ func (s *server) handlePending(r *request) (any, error) {
 	}
 	cur := sectionJSON(c.main())
 	delete(cur, "lxc")
+	s.hideRestricted(r.user, c.vmid, cur)
 	cur["digest"] = c.digest
 	pend := map[string]any{}
 	dels := map[string]bool{}
 	if p := c.cfg.Section(lxcconf.PendingSection); p != nil {
 		pend = sectionJSON(p)
 		delete(pend, "lxc")
+		s.hideRestricted(r.user, c.vmid, pend)
 		if d, ok := p.Get("delete"); ok {
 			dels = pendingDeletes(d)
 		}
@@ -707,6 +735,13 @@ func (s *server) handleCreate(r *request) (any, error) {
 		nv, err := normalizeParam(k, v)
 		if err != nil {
 			return nil, err
+		}
+		if k == "hookscript" {
+			// update_pct_config, which create_vm runs on the new options
+			// before it reserves the id.
+			if err := s.checkHookscript(r.node, nv); err != nil {
+				return nil, err
+			}
 		}
 		conf[k] = nv
 	}

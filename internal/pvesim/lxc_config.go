@@ -109,6 +109,13 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 				return errf("unable to delete read-only option: '%s'", opt)
 			}
 		}
+		// update_pct_config checks a hookscript being set
+		// (check_hookscript).
+		if v, ok := norm["hookscript"]; ok {
+			if err := s.checkHookscript(r.node, v); err != nil {
+				return err
+			}
+		}
 		_, running := s.store.running(r.node, r.vmid)
 		if err := s.updateConfig(c, running, norm, deletes, reverts); err != nil {
 			return err
@@ -138,17 +145,17 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 	}
 	for _, opt := range reverts {
 		if pend != nil {
-			pend.Delete(opt)
+			deleteSectionOption(pend, opt)
 		}
 		delete(pendDel, opt)
 	}
 	keys := slices.Sorted(maps.Keys(set))
 	for _, k := range keys {
 		delete(pendDel, k)
-		_, exists := c.main().Get(k)
+		_, exists := getOption(c.main(), k)
 		if !running || hotplugSet(k, exists) {
 			if pend != nil {
-				pend.Delete(k)
+				deleteSectionOption(pend, k)
 			}
 			if err := s.applyOption(c, k, set[k]); err != nil {
 				return err
@@ -159,7 +166,7 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 	}
 	for _, opt := range deletes {
 		if pend != nil {
-			pend.Delete(opt)
+			deleteSectionOption(pend, opt)
 		}
 		if !running || hotplugDelete(opt) {
 			delete(pendDel, opt)
@@ -176,18 +183,18 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 	}
 	// cleanup_pending: forget changes that change nothing.
 	if pend != nil {
-		for _, k := range pend.Keys() {
+		for _, k := range optionKeys(pend) {
 			if k == "delete" {
 				continue
 			}
-			pv, _ := pend.Get(k)
-			if cv, ok := c.main().Get(k); ok && cv == pv {
-				pend.Delete(k)
+			pv, _ := getOption(pend, k)
+			if cv, ok := getOption(c.main(), k); ok && cv == pv {
+				deleteSectionOption(pend, k)
 			}
 		}
 	}
 	for k := range pendDel {
-		if _, ok := c.main().Get(k); !ok {
+		if _, ok := getOption(c.main(), k); !ok {
 			delete(pendDel, k)
 		}
 	}
@@ -199,6 +206,10 @@ func (s *server) updateConfig(c *ct, running bool, set map[string]string, delete
 func setValue(sec *lxcconf.Section, k, v string) {
 	if k == "description" {
 		sec.SetDescription(v)
+		return
+	}
+	if k == envKey {
+		setSectionEnv(sec, v)
 		return
 	}
 	if v == "" {
@@ -226,11 +237,11 @@ func writePendingDeletes(c *ct, pendDel map[string]bool) {
 // applyPending moves every pending change into the main section.
 func (s *server) applyPending(c *ct, pendDel map[string]bool) error {
 	if pend := c.cfg.Section(lxcconf.PendingSection); pend != nil {
-		for _, k := range pend.Keys() {
+		for _, k := range optionKeys(pend) {
 			if k == "delete" {
 				continue
 			}
-			v, _ := pend.Get(k)
+			v, _ := getOption(pend, k)
 			if k == "description" {
 				v = pend.Description()
 			}
@@ -307,7 +318,7 @@ func (s *server) applyOption(c *ct, k, v string) error {
 // volume becomes unusedN, an unusedN volume is destroyed.
 func (s *server) deleteOption(c *ct, k string) error {
 	main := c.main()
-	v, ok := main.Get(k)
+	v, ok := getOption(main, k)
 	if !ok {
 		return nil
 	}
@@ -328,7 +339,7 @@ func (s *server) deleteOption(c *ct, k string) error {
 		}
 		_ = os.RemoveAll(s.store.volumeDir(c.node, vol))
 	}
-	main.Delete(k)
+	deleteSectionOption(main, k)
 	return nil
 }
 

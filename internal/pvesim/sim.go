@@ -48,6 +48,10 @@ type Options struct {
 	ClusterName string
 	// Templates are offered in local:vztmpl in addition to DefaultTemplates.
 	Templates []string
+	// Snippets are executable scripts every node's local storage holds in
+	// its snippets directory (local:snippets/NAME), for hookscript; see
+	// SnippetPath for adding others.
+	Snippets []string
 	// Faults are active from the start.
 	Faults []Fault
 	// Access are user.cfg lines (user, token, group, role, acl) applied on
@@ -188,6 +192,9 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 
 	st, err := newStore(abs, opts.Nodes)
 	if err != nil {
+		return nil, err
+	}
+	if err := writeSnippets(abs, opts.Nodes, opts.Snippets); err != nil {
 		return nil, err
 	}
 	ca, caKey, caPEM, err := loadOrCreateCA(abs)

@@ -24,6 +24,13 @@ resource "phoenix_lxc_container" "ct" {
   protection       = each.value.protection
   apparmor_profile = each.value.apparmor_profile
   lxc_config       = each.value.lxc_config
+  arch             = each.value.arch
+  console_mode     = each.value.console_mode
+  console          = each.value.console
+  tty_count        = each.value.tty_count
+  hookscript       = each.value.hookscript
+  entrypoint       = each.value.entrypoint
+  environment      = each.value.environment
 
   dynamic "clone" {
     for_each = each.value.clone == null ? [] : [each.value.clone]
@@ -69,6 +76,36 @@ resource "phoenix_lxc_container" "ct" {
       container_id = id_map.value.container_id
       host_id      = id_map.value.host_id
       size         = id_map.value.size
+    }
+  }
+
+  dynamic "mount_point" {
+    for_each = each.value.mount_point == null ? [] : each.value.mount_point
+    content {
+      slot          = mount_point.value.slot
+      path          = mount_point.value.path
+      storage       = mount_point.value.storage
+      size          = mount_point.value.size
+      volume        = mount_point.value.volume
+      read_only     = mount_point.value.read_only
+      backup        = mount_point.value.backup
+      acl           = mount_point.value.acl
+      quota         = mount_point.value.quota
+      replicate     = mount_point.value.replicate
+      shared        = mount_point.value.shared
+      mount_options = mount_point.value.mount_options
+    }
+  }
+
+  dynamic "device" {
+    for_each = each.value.device == null ? [] : each.value.device
+    content {
+      slot       = device.value.slot
+      path       = device.value.path
+      mode       = device.value.mode
+      uid        = device.value.uid
+      gid        = device.value.gid
+      deny_write = device.value.deny_write
     }
   }
 
