@@ -281,9 +281,12 @@ func TestAccPhoenixConfigsExample_small(t *testing.T) {
 	if got := fmt.Sprint(p.levels, p.snapshots, p.docker); got != "[[700 702] [701]] map[1:[[700 pre-configured]]] [701]" {
 		t.Fatalf("fixture changed: levels, snapshots, docker = %s", got)
 	}
-	r := e.newPhoenixConfigsRun(file, fmt.Sprintf(`  storage_pools = { "lxc-disks" = %q }
-  bridge        = %q
-  templates     = { "/srv/shared-iso/template/cache/debian-12-standard_12.7-1_amd64.tar.zst" = %q }
+	// 701 runs Docker beside "lxc.cgroup2.devices.allow=a" (every device of
+	// the node), which the provider refuses: the module leaves it out.
+	r := e.newPhoenixConfigsRun(file, fmt.Sprintf(`  storage_pools   = { "lxc-disks" = %q }
+  bridge          = %q
+  templates       = { "/srv/shared-iso/template/cache/debian-12-standard_12.7-1_amd64.tar.zst" = %q }
+  drop_lxc_config = { "701" = ["lxc.cgroup2.devices.allow"] }
 `, e.storage, e.bridge, e.template))
 	r.applyByDepth(p)
 
@@ -301,7 +304,8 @@ func TestAccPhoenixConfigsExample_small(t *testing.T) {
 		"701": {`gpu_assignment: "none"`, `portainer_role: "agent"`,
 			`firewall.rules: [{"type":"in","action":"ACCEPT","source":"10.20.0.5","proto":"tcp","port":"9001"}]`,
 			`ports: ["9001:9001"]`, `apparmor_manages_nesting: true`,
-			`tests.health_checks[1]: {"name":"Check DNS Resolution","type":"script","path":"docker/check_dns_resolution.sh"}`},
+			`tests.health_checks[1]: {"name":"Check DNS Resolution","type":"script","path":"docker/check_dns_resolution.sh"}`,
+			`lxc_options: "lxc.cgroup2.devices.allow=a" (left out by drop_lxc_config)`},
 		"702": {`gpu_assignment: "none"`, `portainer_role: "none"`, `apparmor_manages_nesting: false`},
 	}
 	if !reflect.DeepEqual(unmapped, wantUnmapped) {
@@ -352,13 +356,15 @@ func (e *accEnv) checkSmallClone() {
 		lxc = append(lxc, kv.Key+": "+kv.Value)
 	}
 	for _, line := range []string{
-		"lxc.cgroup2.devices.allow: a",
 		"lxc.mount.entry: /dev/fuse dev/fuse none bind,create=file",
 		"lxc.apparmor.profile: " + dockerProfile.Name,
 	} {
 		if !slices.Contains(lxc, line) {
 			t.Errorf("CT 701: raw lxc lines %q lack %q", lxc, line)
 		}
+	}
+	if slices.Contains(lxc, "lxc.cgroup2.devices.allow: a") {
+		t.Errorf("CT 701: raw lxc lines %q hold the line the module was told to leave out", lxc)
 	}
 }
 

@@ -97,12 +97,22 @@ pkg_field() {
 		END { exit found ? 0 : 1 }' "$DPKG_STATUS"
 }
 
-# pkg_version NAME: the version of an installed (configured) package.
+# pkg_version NAME: the version of an installed (configured) package (one
+# read of the status file).
 pkg_version() {
-	local st
-	st=$(pkg_field "$1" Status) || return 1
-	[[ $st == "install ok installed" ]] || return 1
-	pkg_field "$1" Version
+	[[ -f $DPKG_STATUS ]] || return 1
+	awk -v pkg="$1" '
+		BEGIN { RS = ""; FS = "\n" }
+		{
+			name = ""; st = ""; ver = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Package: /) name = substr($i, 10)
+				if (index($i, "Status: ") == 1) st = substr($i, 9)
+				if (index($i, "Version: ") == 1) ver = substr($i, 10)
+			}
+			if (name == pkg) { if (st == "install ok installed") { print ver; found = 1 } exit }
+		}
+		END { exit found ? 0 : 1 }' "$DPKG_STATUS"
 }
 
 pkg_is_installed() { pkg_version "$1" >/dev/null; }
@@ -123,12 +133,22 @@ pkg_set() {
 
 # installed_units: the units of unpacked or installed packages, one per line.
 installed_units() {
-	local name
-	for name in $(awk '/^Package: / { print $2 }' "$DPKG_STATUS" 2>/dev/null); do
-		[[ $(pkg_field "$name" Status) == "install ok "* ]] || continue
+	local name st
+	# One pass over the status file: each package's name and status.
+	while IFS=$'\t' read -r name st; do
+		[[ $st == "install ok "* ]] || continue
 		pkg_lookup "$name" || continue
 		((${#PKG_UNITS[@]} == 0)) || printf '%s\n' "${PKG_UNITS[@]}"
-	done
+	done < <(awk '
+		BEGIN { RS = ""; FS = "\n" }
+		{
+			name = ""; st = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Package: /) name = substr($i, 10)
+				if (index($i, "Status: ") == 1) st = substr($i, 9)
+			}
+			if (name != "" && !(name in seen)) { seen[name] = 1; print name "\t" st }
+		}' "$DPKG_STATUS" 2>/dev/null)
 	printf '%s\n' systemd-journald.service networking.service
 }
 
