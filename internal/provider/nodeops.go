@@ -214,9 +214,9 @@ type nodeOps struct {
 	commands int
 	writes   int
 	byOp     map[string]int
-	install  map[string]*sync.Mutex // per node, serializes EnsureProfile
+	install  map[string]*sync.Mutex    // per node, serializes EnsureProfile
 	ensured  map[ensuredProfile]string // the node's parser version
-	attempts int // SetRawLXC rounds; setRawLXCAttempts when zero
+	attempts int                       // SetRawLXC rounds; setRawLXCAttempts when zero
 }
 
 // ensuredProfile is a profile known current on a node: installed and loaded
