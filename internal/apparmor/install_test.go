@@ -131,9 +131,10 @@ func (n *node) cmd(t *testing.T, c Command, version string) *exec.Cmd {
 // directory behind.
 func (n *node) assertClean(t *testing.T) {
 	t.Helper()
-	staged, _ := filepath.Glob(filepath.Join(n.root, "etc/apparmor.d/.*"))
+	left, _ := filepath.Glob(filepath.Join(n.root, "etc/apparmor.d/.*"))
 	tmp, _ := filepath.Glob(filepath.Join(n.tmp, "*"))
-	if left := append(staged, tmp...); len(left) != 0 {
+	left = append(left, tmp...)
+	if len(left) != 0 {
 		t.Fatalf("temporary files left behind: %v", left)
 	}
 }
