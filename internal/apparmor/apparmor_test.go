@@ -10,7 +10,7 @@ import (
 // (docker.apparmor_profile_sha256) and a change makes every docker block
 // reinstall. Change it only together with the profile, and say so in the
 // changelog.
-const dockerSecureSHA256 = "fbf6c45ffcfeec295d0ad7b8ba364317a643f7843998c511a8e432d86a273c85"
+const dockerSecureSHA256 = "056bd47273795dd43ba18d92b2dc68e4c7b78d117f01502800f9564846e5ac99"
 
 // profileText and localInclude are the two files of DockerSecure.
 func profileText() []byte  { return DockerSecure.Files[0].Content }

@@ -23,28 +23,42 @@ type Command struct {
 	Args []string
 }
 
+// InstallLockPath is the lock an install holds on the node, so that two
+// runs (two provider processes, or an operator's and a provider's) never
+// interleave their writes and loads.
+const InstallLockPath = "/run/lock/phoenix-apparmor-install.lock"
+
+// installLockWait is how long an install waits for another one, in seconds.
+const installLockWait = 120
+
 // InstallCommands returns the commands, in order, that put the profile in
 // place on a node and load it. Today that is a single idempotent command:
 //
+//   - it holds InstallLockPath (flock) for its whole run;
 //   - each of p.Files is written only when the node's copy is missing or
-//     its sha256 differs (atomically, via a temporary file and rename);
+//     its sha256 differs (atomically, via a staged file and rename);
 //   - a file with a MinParserMajor (the AppArmor 4 local include) is
 //     installed only when apparmor_parser is that version or later, and a
 //     copy of it is removed from older nodes;
-//   - "apparmor_parser -r /etc/apparmor.d/lxc-containers" runs when a file
-//     changed or the profile is not loaded in the kernel; if it fails, the
-//     previous files are put back and the command fails.
+//   - "apparmor_parser -r" loads the profile file alone (not LXC's whole
+//     policy, which an unrelated broken profile would fail) when a file
+//     changed or the kernel does not list the profile in enforce mode; if
+//     the load fails, the previous files are put back and the command fails;
+//   - after a load the kernel must list the profile in enforce mode, else
+//     the command fails;
+//   - staged and backup files are removed on every exit.
 //
-// Its standard output is one line per action, read by ParseInstallOutput.
+// Its standard output is one line per action, read by ParseInstallOutput,
+// the first naming the parser's version.
 func (p Profile) InstallCommands() []Command {
-	return []Command{p.installCommand(KernelProfilesPath, ContainersPolicyPath)}
+	return []Command{p.installCommand(KernelProfilesPath, InstallLockPath)}
 }
 
 // installCommand builds the install command of p with the kernel's profile
-// list and the policy file to load; tests point them, and p's files, at a
-// temporary tree.
-func (p Profile) installCommand(kernelProfiles, policy string) Command {
-	args := []string{"sh", "-c", installScript, InstallOperation, kernelProfiles, p.Name, policy}
+// list and the lock file; tests point them, and p's files, at a temporary
+// tree.
+func (p Profile) installCommand(kernelProfiles, lock string) Command {
+	args := []string{"sh", "-c", installScript, InstallOperation, kernelProfiles, p.Name, lock, strconv.Itoa(installLockWait)}
 	for _, f := range p.Files {
 		args = append(args,
 			f.Path,
@@ -58,24 +72,50 @@ func (p Profile) installCommand(kernelProfiles, policy string) Command {
 }
 
 // installScript is run with sh -c; $0 is the operation name and the
-// arguments are: KERNEL_PROFILES NAME POLICY, then five per file:
-// PATH MODE MIN_PARSER_MAJOR SHA256 BASE64_CONTENT.
+// arguments are: KERNEL_PROFILES NAME LOCK LOCK_WAIT, then five per file:
+// PATH MODE MIN_PARSER_MAJOR SHA256 BASE64_CONTENT. The first file is the
+// profile, the one loaded.
 const installScript = `set -eu
 umask 022
-kernel_profiles=$1 name=$2 policy=$3
-shift 3
+kernel_profiles=$1 name=$2 lock=$3 wait=$4
+shift 4
+profile=$1
 
-version=$(apparmor_parser --version 2>/dev/null | sed -n '1s/^.*[Vv]ersion \([0-9][0-9]*\)\..*$/\1/p')
+backup=""
+staged=""
+cleanup() {
+	if [ -n "$staged" ]; then rm -f -- "$staged"; fi
+	if [ -n "$backup" ]; then rm -rf -- "$backup"; fi
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p -- "${lock%/*}"
+exec 9>>"$lock"
+if ! flock -w "$wait" 9; then
+	echo "$0: another install holds $lock (waited ${wait}s)" >&2
+	exit 6
+fi
+
+full=$(apparmor_parser --version 2>/dev/null | sed -n '1s/^.*[Vv]ersion \([0-9][0-9.]*\).*$/\1/p')
+version=${full%%.*}
 if [ -z "$version" ]; then
 	echo "$0: apparmor_parser is missing or did not report its version" >&2
 	exit 3
 fi
+echo "parser $full"
 
 sum() { sha256sum "$1" | cut -d ' ' -f 1; }
+# mode_of: the kernel's mode of the profile ("enforce", "complain", ...),
+# empty when it is not loaded.
+mode_of() {
+	awk -v n="$name" '$1 == n { m = $2; gsub(/[()]/, "", m) } END { print m }' "$kernel_profiles" 2>/dev/null || true
+}
 
 backup=$(mktemp -d)
 restore=""
-trap 'rm -rf -- "$backup"' EXIT
 changed=0
 n=0
 
@@ -117,6 +157,7 @@ while [ "$#" -ge 5 ]; do
 	staged=$(mktemp "$dir/../.$name.XXXXXX")
 	cp -p -- "$tmp" "$staged"
 	mv -f -- "$staged" "$path"
+	staged=""
 	echo "installed $path"
 	changed=1
 done
@@ -125,12 +166,12 @@ if [ "$#" -ne 0 ]; then
 	exit 2
 fi
 
-if [ "$changed" -eq 0 ] && awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$kernel_profiles" 2>/dev/null; then
-	echo "kept $policy"
+if [ "$changed" -eq 0 ] && [ "$(mode_of)" = enforce ]; then
+	echo "kept $profile"
 	exit 0
 fi
 
-if ! apparmor_parser -r "$policy"; then
+if ! apparmor_parser -r "$profile"; then
 	for i in $restore; do
 		eval "p=\$path_$i"
 		if [ -f "$backup/$i" ]; then
@@ -140,10 +181,15 @@ if ! apparmor_parser -r "$policy"; then
 		fi
 		echo "restored $p"
 	done
-	echo "$0: apparmor_parser -r $policy failed; previous files restored" >&2
+	echo "$0: apparmor_parser -r $profile failed; previous files restored" >&2
 	exit 5
 fi
-echo "loaded $policy"
+loaded=$(mode_of)
+if [ "$loaded" != enforce ]; then
+	echo "$0: after apparmor_parser -r $profile the kernel lists $name in mode '${loaded:-not loaded}' ($kernel_profiles), not enforce" >&2
+	exit 7
+fi
+echo "loaded $profile"
 `
 
 // InstallReport is what the install command did on a node.
@@ -157,8 +203,10 @@ type InstallReport struct {
 	Unchanged []string
 	// Skipped lists the files not meant for this node's parser.
 	Skipped []string
-	// Loaded is true when the policy was (re)loaded into the kernel.
+	// Loaded is true when the profile was (re)loaded into the kernel.
 	Loaded bool
+	// ParserVersion is the node's apparmor_parser version, e.g. "3.0.8".
+	ParserVersion string
 }
 
 // Changed reports whether the node's files or loaded policy changed.
@@ -187,6 +235,8 @@ func ParseInstallOutput(stdout string) (InstallReport, error) {
 			r.Skipped = append(r.Skipped, path)
 		case "loaded":
 			r.Loaded = true
+		case "parser":
+			r.ParserVersion = path
 		case "unchanged":
 			r.Unchanged = append(r.Unchanged, path)
 		case "kept", "restored":
@@ -197,4 +247,42 @@ func ParseInstallOutput(stdout string) (InstallReport, error) {
 		}
 	}
 	return r, nil
+}
+
+// mountRulesFixed is the first apparmor_parser release whose bind, move and
+// propagation mount rules no longer also compile into rules that allow any
+// mount without flags (CVE-2016-1585).
+var mountRulesFixed = [3]int{3, 0, 10}
+
+// ParserWarning says what holds of p's mount rules on node, whose
+// apparmor_parser is version: "" from 3.0.10 on (and for a version it cannot
+// read), else a sentence for the apply's warning.
+func (p Profile) ParserWarning(node, version string) string {
+	if !parserBefore(version, mountRulesFixed) {
+		return ""
+	}
+	return fmt.Sprintf("Node %s compiles AppArmor profiles with apparmor_parser %s, which predates 3.0.10: "+
+		"its bind, move and mount-propagation rules also compile into rules that allow any mount without flags "+
+		"(CVE-2016-1585), so of the mount rules of %s only the explicit \"deny mount fstype=...\" rules hold there "+
+		"(a container may, for instance, mount a new procfs anywhere or mount onto /). File, capability and other rules are not affected. "+
+		"Upgrade the node's apparmor package to 3.0.10 or later (Proxmox VE 9 ships AppArmor 4) to enforce them.", node, version, p.Name)
+}
+
+// parserBefore reports whether version (e.g. "3.0.8") is older than v; a
+// version it cannot read is not.
+func parserBefore(version string, v [3]int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	for i, part := range parts {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return false
+		}
+		if n != v[i] {
+			return n < v[i]
+		}
+	}
+	return len(parts) < 3 && v[2] > 0
 }

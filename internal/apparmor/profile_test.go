@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// The hardening list of docs/APPARMOR.md.
+// The hardening list of docs/guides/apparmor.md.
 var (
 	deniedCapabilities = []string{
 		"mac_admin", "mac_override", "sys_module", "sys_rawio", "sys_time",
@@ -359,51 +360,48 @@ func TestSysctlAliases(t *testing.T) {
 	}
 }
 
-// parserTree copies the node's /etc/apparmor.d into a temporary tree with the
-// given profile and, when local is not nil, the local include.
-func parserTree(t *testing.T, profile, local []byte) string {
+// aaParser is an apparmor_parser the profile is compiled with: the machine's
+// own (Debian 12's 3.0.8 is the parser of Proxmox VE 8) and Debian trixie's
+// 4.1 (the parser of Proxmox VE 9), unpacked by tools/apparmor4.sh.
+type aaParser struct {
+	name  string   // for messages, e.g. "apparmor_parser 3.0.8"
+	argv  []string // the command
+	major int
+	// etc is the /etc/apparmor.d whose abi, tunables and abstractions go
+	// with this parser; LXC's files always come from the machine's.
+	etc string
+	// abi is the features file, relative to the tree.
+	abi string
+}
+
+// offlineEnv, set to 1, lets the tests skip the AppArmor 4 parser when it
+// is not cached and cannot be fetched.
+const offlineEnv = "PHOENIX_APPARMOR_OFFLINE"
+
+var (
+	apparmor4Once sync.Once
+	apparmor4Dir  string
+	apparmor4Err  error
+)
+
+// parserVersion runs argv --version and returns the version and its major.
+func parserVersion(t *testing.T, argv []string) (string, int) {
 	t.Helper()
-	tree := filepath.Join(t.TempDir(), "apparmor.d")
-	if out, err := exec.CommandContext(t.Context(), "cp", "-a", "/etc/apparmor.d", tree).CombinedOutput(); err != nil {
-		t.Fatalf("copy /etc/apparmor.d: %v: %s", err, out)
+	out, err := exec.CommandContext(t.Context(), argv[0], append(argv[1:], "--version")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v: %s", argv[0], err, out)
 	}
-	if err := os.WriteFile(filepath.Join(tree, "lxc", DockerSecure.Name), profile, 0o644); err != nil {
-		t.Fatal(err)
+	m := regexp.MustCompile(`version ((\d+)\.\S+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("cannot read the parser version from %q", out)
 	}
-	localPath := filepath.Join(tree, "local", DockerSecure.Name)
-	if err := os.Remove(localPath); err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if local != nil {
-		if err := os.MkdirAll(filepath.Dir(localPath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(localPath, local, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return tree
+	major, _ := strconv.Atoi(m[2])
+	return m[1], major
 }
 
-// compile runs the parser over the whole LXC policy of tree without loading
-// it, as docs/APPARMOR.md describes; extra arguments come first.
-func compile(t *testing.T, tree string, extra ...string) (string, error) {
-	t.Helper()
-	args := slices.Concat(extra, []string{"-QK", "-b", tree, "-I", tree, "-M", filepath.Join(tree, "abi", "3.0"), "--warn=all", filepath.Join(tree, "lxc-containers")})
-	out, err := exec.CommandContext(t.Context(), parserPath(), args...).CombinedOutput()
-	return string(out), err
-}
-
-func parserPath() string {
-	if p, err := exec.LookPath("apparmor_parser"); err == nil {
-		return p
-	}
-	return "/sbin/apparmor_parser"
-}
-
-// requireParser skips the test when the parser or the LXC policy is missing
-// and returns the parser's major version.
-func requireParser(t *testing.T) int {
+// hostParser is the machine's parser; the test skips when it or LXC's
+// policy is missing.
+func hostParser(t *testing.T) aaParser {
 	t.Helper()
 	if _, err := os.Stat(parserPath()); err != nil {
 		t.Skip("apparmor_parser not found: install the Debian packages apparmor and liblxc-common to compile the profile")
@@ -413,81 +411,207 @@ func requireParser(t *testing.T) int {
 			t.Skipf("%s not found: install the Debian packages apparmor and liblxc-common to compile the profile", p)
 		}
 	}
-	out, err := exec.CommandContext(t.Context(), parserPath(), "--version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("apparmor_parser --version: %v: %s", err, out)
-	}
-	m := regexp.MustCompile(`version (\d+)\.`).FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatalf("cannot read the parser version from %q", out)
-	}
-	major, _ := strconv.Atoi(m[1])
-	t.Logf("%s", strings.SplitN(string(out), "\n", 2)[0])
-	return major
+	argv := []string{parserPath()}
+	version, major := parserVersion(t, argv)
+	return aaParser{name: "apparmor_parser " + version, argv: argv, major: major, etc: "/etc/apparmor.d", abi: "abi/3.0"}
 }
 
-func TestProfileCompiles(t *testing.T) {
-	major := requireParser(t)
+// apparmor4Parser is Debian trixie's parser, fetched once by
+// tools/apparmor4.sh into ~/.cache/terraform-provider-phoenix/apparmor4. A
+// failed fetch fails the test, unless PHOENIX_APPARMOR_OFFLINE=1 says the
+// machine is offline.
+func apparmor4Parser(t *testing.T) aaParser {
+	t.Helper()
+	apparmor4Once.Do(func() {
+		out, err := exec.CommandContext(t.Context(), "bash", filepath.Join("..", "..", "tools", "apparmor4.sh")).Output()
+		if err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+			}
+			apparmor4Err = err
+			return
+		}
+		apparmor4Dir = strings.TrimSpace(string(out))
+	})
+	if apparmor4Err != nil {
+		if os.Getenv(offlineEnv) == "1" {
+			t.Skipf("%s=1: the AppArmor 4 parser is not cached and was not fetched (%v); the profile is compiled with the machine's parser only", offlineEnv, apparmor4Err)
+		}
+		t.Fatalf("tools/apparmor4.sh could not fetch Debian trixie's apparmor package (%v); set %s=1 on a machine without access to deb.debian.org", apparmor4Err, offlineEnv)
+	}
+	argv := []string{filepath.Join(apparmor4Dir, "run-parser")}
+	version, major := parserVersion(t, argv)
+	if major < 4 {
+		t.Fatalf("%s reports version %s, want 4 or later", argv[0], version)
+	}
+	return aaParser{name: "apparmor_parser " + version, argv: argv, major: major, etc: filepath.Join(apparmor4Dir, "etc", "apparmor.d"), abi: "abi/4.0"}
+}
 
+// eachParser runs f as a subtest per parser: the machine's and AppArmor 4.
+func eachParser(t *testing.T, f func(t *testing.T, p aaParser)) {
+	t.Helper()
+	host := hostParser(t)
+	t.Run(fmt.Sprintf("v%d-host", host.major), func(t *testing.T) { f(t, host) })
+	t.Run("v4-trixie", func(t *testing.T) { f(t, apparmor4Parser(t)) })
+}
+
+// tree builds an /etc/apparmor.d for p in a temporary directory: p's abi,
+// tunables and abstractions, the machine's LXC policy (lxc-containers,
+// lxc/ and abstractions/lxc from liblxc-common), the given profile and,
+// when local is not nil, the local include.
+func (p aaParser) tree(t *testing.T, profile, local []byte) string {
+	t.Helper()
+	tree := filepath.Join(t.TempDir(), "apparmor.d")
+	copies := [][2]string{
+		{p.etc + "/abi", "abi"}, {p.etc + "/tunables", "tunables"}, {p.etc + "/abstractions", "abstractions"},
+		{"/etc/apparmor.d/lxc-containers", "lxc-containers"}, {"/etc/apparmor.d/lxc", "lxc"},
+	}
+	if p.etc != "/etc/apparmor.d" {
+		copies = append(copies, [2]string{"/etc/apparmor.d/abstractions/lxc", "abstractions/lxc"})
+	}
+	if err := os.MkdirAll(filepath.Join(tree, "local"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range copies {
+		dst := filepath.Join(tree, c[1])
+		_ = os.RemoveAll(dst)
+		if out, err := exec.CommandContext(t.Context(), "cp", "-a", c[0], dst).CombinedOutput(); err != nil {
+			t.Fatalf("copy %s: %v: %s", c[0], err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tree, "lxc", DockerSecure.Name), profile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if local != nil {
+		if err := os.WriteFile(filepath.Join(tree, "local", DockerSecure.Name), local, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tree
+}
+
+// shippedTree is p.tree with the shipped files, the local include only
+// where the install command puts it (parser 4 or later).
+func (p aaParser) shippedTree(t *testing.T) string {
+	t.Helper()
 	var local []byte
-	if major >= 4 {
+	if p.major >= DockerSecure.Files[1].MinParserMajor {
 		local = localInclude()
 	}
-	tree := parserTree(t, profileText(), local)
-	out, err := compile(t, tree)
+	return p.tree(t, profileText(), local)
+}
+
+// compile runs the parser over file of tree (relative) without loading it;
+// extra arguments come first.
+func (p aaParser) compile(t *testing.T, tree, file string, extra ...string) (string, error) {
+	t.Helper()
+	args := slices.Concat(p.argv[1:], extra, []string{"-QK", "-b", tree, "-I", tree, "-M", filepath.Join(tree, p.abi), "--warn=all", filepath.Join(tree, file)})
+	out, err := exec.CommandContext(t.Context(), p.argv[0], args...).CombinedOutput()
+	return string(out), err
+}
+
+// profileFile is the profile's path in a tree, which the install command
+// loads by itself; lxcContainersFile loads it at boot with LXC's others.
+var (
+	profileFile       = filepath.Join("lxc", DockerSecure.Name)
+	lxcContainersFile = "lxc-containers"
+)
+
+// compiled compiles the profile of tree and returns its machines.
+func (p aaParser) compiled(t *testing.T, tree string) compiledPolicy {
+	t.Helper()
+	out, err := p.compile(t, tree, profileFile, "-D", "dfa-states")
 	if err != nil {
-		t.Fatalf("the LXC policy with %s does not compile: %v\n%s", DockerSecure.Name, err, out)
+		t.Fatalf("%s -D dfa-states: %v\n%.2000s", p.name, err, out)
 	}
-	if strings.TrimSpace(out) != "" {
-		t.Fatalf("the parser printed output (warnings are not allowed):\n%s", out)
-	}
-	names, err := compile(t, tree, "-N")
+	ms, err := parseDFADump(out)
 	if err != nil {
-		t.Fatalf("apparmor_parser -N: %v\n%s", err, names)
+		t.Fatalf("%s -D dfa-states: %v", p.name, err)
 	}
-	found := false
-	for _, n := range strings.Fields(names) {
-		found = found || n == DockerSecure.Name
+	return compiledPolicy{file: ms[0], policy: ms[1]}
+}
+
+func parserPath() string {
+	if p, err := exec.LookPath("apparmor_parser"); err == nil {
+		return p
 	}
-	if !found {
-		t.Fatalf("apparmor_parser -N does not list %s:\n%s", DockerSecure.Name, names)
-	}
+	return "/sbin/apparmor_parser"
+}
+
+// TestProfileCompiles compiles the shipped files as the install command
+// loads them (the profile file by itself) and as a booting node does
+// (lxc-containers with LXC's profiles), with the machine's parser and with
+// AppArmor 4. The profile must compile without a single warning.
+func TestProfileCompiles(t *testing.T) {
+	eachParser(t, func(t *testing.T, p aaParser) {
+		t.Log(p.name)
+		tree := p.shippedTree(t)
+		out, err := p.compile(t, tree, profileFile)
+		if err != nil {
+			t.Fatalf("%s does not compile: %v\n%s", DockerSecure.Name, err, out)
+		}
+		if strings.TrimSpace(out) != "" {
+			t.Fatalf("the parser printed output (warnings are not allowed):\n%s", out)
+		}
+		out, err = p.compile(t, tree, lxcContainersFile)
+		if err != nil {
+			t.Fatalf("the LXC policy with %s does not compile: %v\n%s", DockerSecure.Name, err, out)
+		}
+		// LXC's own files draw AppArmor 4's deprecation warnings for
+		// "#include"; none may concern this profile.
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, DockerSecure.Name) {
+				t.Errorf("the parser warns about %s in the LXC policy: %s", DockerSecure.Name, line)
+			}
+		}
+		names, err := p.compile(t, tree, profileFile, "-N")
+		if err != nil {
+			t.Fatalf("apparmor_parser -N: %v\n%s", err, names)
+		}
+		if strings.TrimSpace(names) != DockerSecure.Name {
+			t.Fatalf("the profile file declares %q, want only %s", names, DockerSecure.Name)
+		}
+	})
 }
 
 func TestLocalIncludeCompiles(t *testing.T) {
-	major := requireParser(t)
-	tree := parserTree(t, profileText(), localInclude())
-	out, err := compile(t, tree)
-	if major < 4 {
-		// AppArmor 3 rejects userns and mqueue rules: this is why the
-		// install command leaves the local include off such nodes.
-		if err == nil {
-			t.Fatalf("apparmor_parser %d accepted the AppArmor 4 local include; the version gate in the install command is wrong", major)
+	eachParser(t, func(t *testing.T, p aaParser) {
+		out, err := p.compile(t, p.tree(t, profileText(), localInclude()), profileFile)
+		if p.major < 4 {
+			// AppArmor 3 rejects userns and mqueue rules: this is why the
+			// install command leaves the local include off such nodes.
+			if err == nil {
+				t.Fatalf("%s accepted the AppArmor 4 local include; the version gate in the install command is wrong", p.name)
+			}
+			return
 		}
-		t.Skipf("apparmor_parser %d.x predates AppArmor 4 and rejects the local include (as expected); compiling it needs the apparmor package >= 4", major)
-	}
-	if err != nil || strings.TrimSpace(out) != "" {
-		t.Fatalf("the local include does not compile cleanly: %v\n%s", err, out)
-	}
+		if err != nil || strings.TrimSpace(out) != "" {
+			t.Fatalf("the local include does not compile cleanly with %s: %v\n%s", p.name, err, out)
+		}
+	})
 }
 
 // TestCompileCanFail proves that the compile test sees a broken profile and a
 // broken local include (the latter also shows that <local/...> resolves in
 // the copied tree).
 func TestCompileCanFail(t *testing.T) {
-	requireParser(t)
-
-	broken := strings.Replace(string(profileText()), "deny capability mac_admin,", "deny capability no_such_capability,", 1)
-	if broken == string(profileText()) {
-		t.Fatal("could not break the profile: the mac_admin rule is missing")
-	}
-	if out, err := compile(t, parserTree(t, []byte(broken), nil)); err == nil {
-		t.Fatalf("a profile with an unknown capability compiled:\n%s", out)
-	}
-	if out, err := compile(t, parserTree(t, profileText(), []byte("  this is not a rule\n"))); err == nil {
-		t.Fatalf("a broken local include compiled:\n%s", out)
-	}
-	if out, err := compile(t, parserTree(t, []byte(strings.TrimSuffix(strings.TrimSpace(string(profileText())), "}")), nil)); err == nil {
-		t.Fatalf("a profile without its closing brace compiled:\n%s", out)
-	}
+	eachParser(t, func(t *testing.T, p aaParser) {
+		broken := strings.Replace(string(profileText()), "deny capability mac_admin,", "deny capability no_such_capability,", 1)
+		if broken == string(profileText()) {
+			t.Fatal("could not break the profile: the mac_admin rule is missing")
+		}
+		if out, err := p.compile(t, p.tree(t, []byte(broken), nil), profileFile); err == nil {
+			t.Fatalf("a profile with an unknown capability compiled:\n%s", out)
+		}
+		if out, err := p.compile(t, p.tree(t, profileText(), []byte("  this is not a rule\n")), profileFile); err == nil {
+			t.Fatalf("a broken local include compiled:\n%s", out)
+		}
+		if out, err := p.compile(t, p.tree(t, []byte(strings.TrimSuffix(strings.TrimSpace(string(profileText())), "}")), nil), profileFile); err == nil {
+			t.Fatalf("a profile without its closing brace compiled:\n%s", out)
+		}
+		noTunables := strings.Replace(string(profileText()), "include <tunables/global>", "", 1)
+		if out, err := p.compile(t, p.tree(t, []byte(noTunables), nil), profileFile); err == nil {
+			t.Fatalf("the profile compiled by itself without the tunables it uses:\n%s", out)
+		}
+	})
 }

@@ -81,28 +81,35 @@ func nodeNeeded(ctx context.Context, m *lxcContainerModel, current [][2]string) 
 	return !sameRawLXC(want, current)
 }
 
+// parserWarningSummary heads the warning of a node whose apparmor_parser
+// does not enforce the profile's mount rules.
+const parserWarningSummary = "AppArmor mount rules not fully enforced on this node"
+
 // applyNodeConfig brings the container's raw lines to what m asks for, under
 // Proxmox VE's config lock, and installs the Docker profile on the node
 // first when m has a docker block. It reports whether the file changed (the
-// container then needs a restart to see it).
-func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContainerModel, current [][2]string) (bool, error) {
+// container then needs a restart to see it), and the warning of the
+// profile's install ("" when none), which the caller adds to the apply's
+// diagnostics.
+func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContainerModel, current [][2]string) (changed bool, warning string, err error) {
 	want, diags := desiredRawLXC(ctx, m)
 	if diags.HasError() {
-		return false, fmt.Errorf("%s", diags.Errors()[0].Detail())
+		return false, "", fmt.Errorf("%s", diags.Errors()[0].Detail())
 	}
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
 	if m.Docker != nil || m.EffectiveAA.ValueString() == dockerProfile.Name {
-		changed, err := r.data.NodeOps().EnsureProfile(ctx, node, dockerProfile)
+		installed, w, err := r.data.NodeOps().EnsureProfile(ctx, node, dockerProfile)
 		if err != nil {
-			return false, fmt.Errorf("installing the %s AppArmor profile on node %s: %w", dockerProfile.Name, node, err)
+			return false, "", fmt.Errorf("installing the %s AppArmor profile on node %s: %w", dockerProfile.Name, node, err)
 		}
-		tflog.Debug(ctx, "AppArmor profile on node", map[string]any{"node": node, "changed": changed})
+		warning = w
+		tflog.Debug(ctx, "AppArmor profile on node", map[string]any{"node": node, "changed": installed})
 	}
 	if sameRawLXC(want, current) {
-		return false, nil
+		return false, warning, nil
 	}
 	var refused error
-	changed, err := r.data.NodeOps().SetRawLXC(ctx, node, vmid, func(main *lxcconf.Section) bool {
+	changed, err = r.data.NodeOps().SetRawLXC(ctx, node, vmid, func(main *lxcconf.Section) bool {
 		if refused = refuseDockerProfileOnPrivileged(m.EffectiveAA.ValueString(), main); refused != nil {
 			return false
 		}
@@ -130,10 +137,10 @@ func (r *lxcContainerResource) applyNodeConfig(ctx context.Context, m *lxcContai
 		err = refused
 	}
 	if err != nil {
-		return false, fmt.Errorf("writing the raw lxc lines of %s: %w", m.ID.ValueString(), err)
+		return false, warning, fmt.Errorf("writing the raw lxc lines of %s: %w", m.ID.ValueString(), err)
 	}
 	tflog.Info(ctx, "raw lxc lines written", map[string]any{"id": m.ID.ValueString(), "profile": m.EffectiveAA.ValueString(), "changed": changed})
-	return changed, nil
+	return changed, warning, nil
 }
 
 // refuseDockerProfileOnPrivileged is the last guard, read from the file

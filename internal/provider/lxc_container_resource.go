@@ -222,7 +222,11 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 	if nodeNeeded(ctx, &plan, current) {
-		if _, err := r.applyNodeConfig(ctx, &plan, current); err != nil {
+		_, warning, err := r.applyNodeConfig(ctx, &plan, current)
+		if warning != "" {
+			resp.Diagnostics.AddWarning(parserWarningSummary, warning)
+		}
+		if err != nil {
 			fail("Cannot configure the container on its node", err)
 			return
 		}
@@ -640,7 +644,12 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	}
 	rawChanged := false
 	if nodeNeeded(ctx, &plan, cfg.LXC) {
-		if rawChanged, err = r.applyNodeConfig(ctx, &plan, cfg.LXC); err != nil {
+		var warning string
+		rawChanged, warning, err = r.applyNodeConfig(ctx, &plan, cfg.LXC)
+		if warning != "" {
+			resp.Diagnostics.AddWarning(parserWarningSummary, warning)
+		}
+		if err != nil {
 			resp.Diagnostics.AddError("Cannot configure the container on its node", err.Error())
 			return
 		}

@@ -214,9 +214,9 @@ type nodeOps struct {
 	commands int
 	writes   int
 	byOp     map[string]int
-	install  map[string]*sync.Mutex // per node, serializes EnsureProfile
-	ensured  map[ensuredProfile]bool
-	attempts int // SetRawLXC rounds; setRawLXCAttempts when zero
+	install  map[string]*sync.Mutex    // per node, serializes EnsureProfile
+	ensured  map[ensuredProfile]string // the node's parser version
+	attempts int                       // SetRawLXC rounds; setRawLXCAttempts when zero
 }
 
 // ensuredProfile is a profile known current on a node: installed and loaded
@@ -233,7 +233,7 @@ func newNodeOps(pool func(ctx context.Context) (*nodeexec.Pool, error)) *nodeOps
 		pool:    pool,
 		byOp:    map[string]int{},
 		install: map[string]*sync.Mutex{},
-		ensured: map[ensuredProfile]bool{},
+		ensured: map[ensuredProfile]string{},
 	}
 }
 
@@ -321,19 +321,23 @@ func checkVMID(vmid int) error {
 
 // EnsureProfile installs the AppArmor profile p on node and loads it,
 // through p's idempotent install commands: files are written only when their
-// content differs, and the policy is reloaded (apparmor_parser -r
-// /etc/apparmor.d/lxc-containers) only when a file changed or the profile is
-// not loaded. changed reports whether the node's files or loaded policy
-// changed. Once p (its name and hash) is known current on a node, later calls
-// for that node and profile return false without a command. Installs on one
-// node run one at a time: they reload the same policy.
-func (o *nodeOps) EnsureProfile(ctx context.Context, node string, p apparmor.Profile) (changed bool, err error) {
+// content differs, and the profile is reloaded (apparmor_parser -r on its
+// file) only when a file changed or the kernel does not list it in enforce
+// mode. changed reports whether the node's files or loaded policy changed;
+// warning is what the node's parser version leaves unenforced ("" when
+// nothing). Once p (its name and hash) is known current on a node, later
+// calls for that node and profile return no change, and the same warning,
+// without a command. Installs on one node run one at a time.
+func (o *nodeOps) EnsureProfile(ctx context.Context, node string, p apparmor.Profile) (changed bool, warning string, err error) {
 	report, err := o.ensureProfile(ctx, node, p)
-	return report.Changed(), err
+	if err != nil {
+		return false, "", err
+	}
+	return report.Changed(), p.ParserWarning(node, report.ParserVersion), nil
 }
 
 // ensureProfile is EnsureProfile with the node's full report; the report of
-// a profile already known current is empty.
+// a profile already known current holds only the parser version.
 func (o *nodeOps) ensureProfile(ctx context.Context, node string, p apparmor.Profile) (apparmor.InstallReport, error) {
 	var total apparmor.InstallReport
 	key := ensuredProfile{node: node, name: p.Name, sha256: p.SHA256()}
@@ -347,10 +351,10 @@ func (o *nodeOps) ensureProfile(ctx context.Context, node string, p apparmor.Pro
 	m.Lock()
 	defer m.Unlock()
 	o.mu.Lock()
-	done := o.ensured[key]
+	version, done := o.ensured[key]
 	o.mu.Unlock()
 	if done {
-		return total, nil
+		return apparmor.InstallReport{ParserVersion: version}, nil
 	}
 	for _, c := range p.InstallCommands() {
 		cmd := nodeexec.Command{Op: c.Name, Argv: c.Args, Sudo: true, Retry: true}
@@ -364,13 +368,16 @@ func (o *nodeOps) ensureProfile(ctx context.Context, node string, p apparmor.Pro
 		}
 		tflog.Debug(ctx, "apparmor profile install", map[string]any{
 			"node": node, "profile": p.Name, "installed": report.Installed, "removed": report.Removed,
-			"unchanged": report.Unchanged, "loaded": report.Loaded,
+			"unchanged": report.Unchanged, "loaded": report.Loaded, "parser": report.ParserVersion,
 		})
 		total.Installed = append(total.Installed, report.Installed...)
 		total.Removed = append(total.Removed, report.Removed...)
 		total.Unchanged = append(total.Unchanged, report.Unchanged...)
 		total.Skipped = append(total.Skipped, report.Skipped...)
 		total.Loaded = total.Loaded || report.Loaded
+		if report.ParserVersion != "" {
+			total.ParserVersion = report.ParserVersion
+		}
 	}
 	o.mu.Lock()
 	for k := range o.ensured {
@@ -379,7 +386,7 @@ func (o *nodeOps) ensureProfile(ctx context.Context, node string, p apparmor.Pro
 			delete(o.ensured, k)
 		}
 	}
-	o.ensured[key] = true
+	o.ensured[key] = total.ParserVersion
 	o.mu.Unlock()
 	return total, nil
 }

@@ -7,15 +7,19 @@
 //
 //	<state>/nodes                -> /etc/pve/nodes (/etc/pve/lxc and /etc/pve/local are links, as with pmxcfs)
 //	<state>/apparmor/<node>      -> /etc/apparmor.d (seeded from the host's on first start)
+//	<state>/runlock/<node>       -> /run/lock (the node's own lock files)
 //	<state>/locks                -> /run/lock/lxc
+//	<state>/apparmor/<node>/.loaded -> /sys/kernel/security/apparmor/profiles (read-only)
 //	<state>/volumes/<node>       -> /var/lib/phoenix-sim/volumes
 //	<state>/runtime/<node>       -> /var/lib/phoenix-sim/runtime
 //	<state>/ssh/tmp/<node>       -> /tmp (kept between sessions, like a real node's)
 //
 // PATH starts with stand-ins for pct, pveversion and apparmor_parser. The
 // apparmor_parser stand-in compiles profiles with the real parser in
-// skip-kernel-load mode when it is installed and records the names of the
-// "loaded" profiles in <state>/apparmor/<node>/.loaded. "pct exec" runs the
+// skip-kernel-load mode when it is installed and records the "loaded"
+// profiles and their modes in <state>/apparmor/<node>/.loaded, in the
+// format of the kernel's list; it reports the version Server.SetParserVersion
+// sets, else the real parser's. "pct exec" runs the
 // command in a second sandbox whose root is the container's rootfs volume,
 // without network, with stand-ins for systemctl, journalctl, apt-get,
 // apt-cache, dpkg, dpkg-query, docker, curl, ping, gpg, getent and

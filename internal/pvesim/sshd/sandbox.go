@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -144,6 +145,7 @@ func prepareNodeState(stateDir, node string) error {
 		filepath.Join(stateDir, "volumes", node),
 		filepath.Join(stateDir, "runtime", node),
 		filepath.Join(stateDir, "locks"),
+		filepath.Join(stateDir, "runlock", node, "lxc"),
 		nodeTmpDir(stateDir, node),
 	} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -177,10 +179,15 @@ func prepareNodeState(stateDir, node string) error {
 		_ = os.RemoveAll(tmp)
 		return err
 	}
-	if len(names) > 0 {
-		if err := os.WriteFile(filepath.Join(tmp, ".loaded"), []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
-			return err
-		}
+	// .loaded is the node's kernel profile list
+	// (/sys/kernel/security/apparmor/profiles in the sandbox): one
+	// "NAME (MODE)" line per profile; it always exists, as the kernel's does.
+	var loaded strings.Builder
+	for _, n := range names {
+		loaded.WriteString(n + " (enforce)\n")
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".loaded"), []byte(loaded.String()), 0o644); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, aa); err != nil {
 		_ = os.RemoveAll(tmp)
@@ -260,6 +267,15 @@ func copyTree(src, dst string) error {
 	})
 }
 
+// kernelProfilesPath is where the node sandbox shows the kernel's list of
+// loaded profiles, kept by the apparmor_parser stand-in in
+// /etc/apparmor.d/.loaded.
+const kernelProfilesPath = "/sys/kernel/security/apparmor/profiles"
+
+// parserVersionEnv tells the apparmor_parser stand-in which version to
+// report (see Server.SetParserVersion).
+const parserVersionEnv = "PHOENIX_SIM_APPARMOR_VERSION"
+
 // sandboxSpec is what every node command's bubblewrap invocation shares.
 type sandboxSpec struct {
 	bwrap        string
@@ -268,6 +284,15 @@ type sandboxSpec struct {
 	node         string
 	standins     string
 	hostnameFile string
+
+	mu      sync.Mutex
+	version string // apparmor_parser version to report; "" for the real parser's
+}
+
+func (s *sandboxSpec) parserVersion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
 }
 
 // args returns bubblewrap's arguments for running bash -c command on the node.
@@ -312,6 +337,9 @@ func (s *sandboxSpec) args(command string) []string {
 			a = append(a, "--ro-bind", src, src)
 		}
 	}
+	if v := s.parserVersion(); v != "" {
+		a = append(a, "--setenv", parserVersionEnv, v)
+	}
 	a = append(a,
 		"--ro-bind", s.hostnameFile, "/etc/hostname",
 		"--dir", "/etc/pve",
@@ -319,9 +347,11 @@ func (s *sandboxSpec) args(command string) []string {
 		"--symlink", "nodes/"+s.node+"/lxc", "/etc/pve/lxc",
 		"--symlink", "nodes/"+s.node, "/etc/pve/local",
 		"--bind", filepath.Join(s.stateDir, "apparmor", s.node), "/etc/apparmor.d",
+		"--ro-bind-try", filepath.Join(s.stateDir, "apparmor", s.node, ".loaded"), kernelProfilesPath,
 		"--remount-ro", "/etc",
 		"--tmpfs", "/run",
 		"--ro-bind-try", filepath.Join(s.stateDir, "nodechan", s.node), "/run/pvesim",
+		"--bind", filepath.Join(s.stateDir, "runlock", s.node), "/run/lock",
 		"--bind", filepath.Join(s.stateDir, "locks"), "/run/lock/lxc",
 		"--tmpfs", "/var",
 		"--symlink", "../run", "/var/run",

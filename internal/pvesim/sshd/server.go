@@ -47,6 +47,17 @@ type Event struct {
 	Dropped string
 }
 
+// SetParserVersion makes the node's apparmor_parser report version (e.g.
+// "3.0.8") from its next command on; "" reports the machine's parser's
+// version, the default. The stand-in still compiles with the machine's
+// parser, so a version 4 or later needs that parser to accept AppArmor 4
+// rules (the install command then adds the AppArmor 4 local include).
+func (s *Server) SetParserVersion(version string) {
+	s.spec.mu.Lock()
+	defer s.spec.mu.Unlock()
+	s.spec.version = version
+}
+
 // Options configures a node's SSH server.
 type Options struct {
 	// StateDir is the simulator's state dir (contract 3).

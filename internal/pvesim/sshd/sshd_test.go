@@ -69,7 +69,8 @@ func TestConfigEditUnderLockIsVisibleInState(t *testing.T) {
 	}
 }
 
-const testProfile = `profile lxc-docker-secure flags=(attach_disconnected,mediate_deleted) {
+const testProfile = `include <tunables/global>
+profile lxc-docker-secure flags=(attach_disconnected,mediate_deleted) {
   #include <abstractions/lxc/container-base>
   mount fstype=proc -> /var/lib/docker/**,
 }
@@ -86,10 +87,28 @@ func TestApparmorParser(t *testing.T) {
 	}
 	e := newTestEnv(t)
 	e.mustRun("cat > /etc/apparmor.d/lxc/lxc-docker-secure", testProfile)
-	r := e.mustRun("apparmor_parser -r /etc/apparmor.d/lxc-containers && cat /etc/apparmor.d/.loaded", "")
-	if !strings.Contains(r.stdout, "lxc-docker-secure\n") || !strings.Contains(r.stdout, "lxc-container-default-cgns\n") {
+	r := e.mustRun("apparmor_parser -r /etc/apparmor.d/lxc-containers && cat /sys/kernel/security/apparmor/profiles", "")
+	if !strings.Contains(r.stdout, "lxc-docker-secure (enforce)\n") || !strings.Contains(r.stdout, "lxc-container-default-cgns (enforce)\n") {
 		t.Errorf("loaded profiles: %s", r)
 	}
+	// One file by itself, in complain mode, then back in enforce mode; the
+	// kernel's list is current within the same command.
+	r = e.mustRun("apparmor_parser -C -r /etc/apparmor.d/lxc/lxc-docker-secure && cat /sys/kernel/security/apparmor/profiles && apparmor_parser -r /etc/apparmor.d/lxc/lxc-docker-secure && grep lxc-docker-secure /sys/kernel/security/apparmor/profiles", "")
+	if !strings.Contains(r.stdout, "lxc-docker-secure (complain)\n") || !strings.HasSuffix(r.stdout, "lxc-docker-secure (complain)\nlxc-docker-secure (enforce)\n") {
+		t.Errorf("modes after complain and enforce loads: %s", r)
+	}
+	if r := e.run("echo x > /sys/kernel/security/apparmor/profiles", ""); r.exit == 0 {
+		t.Errorf("the kernel's profile list is writable: %s", r)
+	}
+	// The reported version: the real parser's, or the one set for the node.
+	if r := e.mustRun("apparmor_parser --version", ""); !strings.HasPrefix(r.stdout, "AppArmor parser version ") {
+		t.Errorf("version: %s", r)
+	}
+	e.srv.SetParserVersion("3.0.7")
+	if r := e.mustRun("apparmor_parser --version", ""); !strings.HasPrefix(r.stdout, "AppArmor parser version 3.0.7\n") {
+		t.Errorf("version after SetParserVersion: %s", r)
+	}
+	e.srv.SetParserVersion("")
 	loaded, err := os.ReadFile(filepath.Join(e.state, "apparmor", "pve1", ".loaded"))
 	if err != nil || !strings.Contains(string(loaded), "lxc-docker-secure") {
 		t.Errorf("state .loaded: %q, %v", loaded, err)
