@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -218,17 +219,26 @@ func authMethods(cfg Config, key ssh.Signer, ag *agentConn) []ssh.AuthMethod {
 }
 
 // answerPasswordPrompts answers a keyboard-interactive challenge with the
-// password only where every hidden prompt asks for the password itself. A
-// challenge that also asks something else hidden (a one-time code, a token,
-// a PIN) is refused whole, so the password never reaches a prompt that did
-// not ask for it; visible prompts get an empty answer.
+// password only where each hidden prompt asks for the password itself: one
+// that says "password", or the challenge's only hidden prompt in another
+// language ("Passwort:", "Mot de passe :"). A hidden prompt that asks for
+// something else (a one-time code, a token, a PIN) refuses the whole
+// challenge, so the password never reaches it; visible prompts get an
+// empty answer.
 func answerPasswordPrompts(password string, questions []string, echos []bool) ([]string, error) {
 	answers := make([]string, len(questions))
+	hidden := 0
+	for i := range questions {
+		if i >= len(echos) || !echos[i] {
+			hidden++
+		}
+	}
 	for i, q := range questions {
 		if i < len(echos) && echos[i] {
 			continue
 		}
-		if !isPasswordPrompt(q) {
+		ok, secondFactor := readPrompt(q)
+		if secondFactor || (!ok && hidden > 1) {
 			return nil, fmt.Errorf("the node asks %q, which is not a password prompt: the provider answers only password prompts "+
 				"(use a private key or the SSH agent for nodes that ask for a second factor)", shortPrompt(q))
 		}
@@ -245,28 +255,28 @@ var secondFactorWords = map[string]bool{
 	"passcode": true, "verification": true, "yubikey": true, "new": true, "retype": true, "again": true,
 }
 
-// isPasswordPrompt reports whether a hidden prompt asks for the account's
-// password ("Password: ", "root@pve1's password: "). The prompt is read as
-// words, so a host name such as "hotpot" is no second-factor word; the part
-// before "'s" (user@host) is not read.
-func isPasswordPrompt(q string) bool {
+// readPrompt reads a hidden prompt as words: whether it asks for the
+// account's password ("Password: ", "root@pve1's password: "), and whether
+// it asks for a second factor or a new password. A host name such as
+// "hotpot" holds no second-factor word: the user@host part is not read.
+func readPrompt(q string) (password, secondFactor bool) {
 	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '@' || r == '.' || r == '\'')
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '@' || r == '.' || r == '\'')
 	})
-	password := false
 	for i, w := range words {
 		if strings.Contains(w, "@") {
 			continue
 		}
-		w = strings.TrimSuffix(w, "'s")
+		w = strings.TrimSuffix(strings.TrimRight(w, "."), "'s")
 		switch {
 		case w == "password" || w == "password'":
 			password = true
-		case secondFactorWords[w], w == "one" && i+1 < len(words) && words[i+1] == "time":
-			return false
+		case secondFactorWords[w], w == "one" && i+1 < len(words) && words[i+1] == "time",
+			strings.Contains(w, "code"), strings.Contains(w, "token"):
+			return false, true
 		}
 	}
-	return password
+	return password, false
 }
 
 // shortPrompt is a prompt as an error may quote it: one line, bounded.

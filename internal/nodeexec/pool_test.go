@@ -786,6 +786,14 @@ func TestKeyboardInteractiveAnswersOnlyPasswordPrompts(t *testing.T) {
 		{[]string{"Enter PIN for YubiKey: "}, []bool{false}, nil},
 		{[]string{"New password: "}, []bool{false}, nil},
 		{[]string{"Passcode or option (1-3): "}, []bool{false}, nil},
+		// A lone hidden prompt in another language is the password prompt.
+		{[]string{"Passwort: "}, []bool{false}, []string{pw}},
+		{[]string{"Mot de passe : "}, []bool{false}, []string{pw}},
+		{[]string{"Enter password."}, []bool{false}, []string{pw}},
+		{[]string{"(root@10.0.0.1) Password:"}, []bool{false}, []string{pw}},
+		// Beside another hidden prompt, only a prompt that says password.
+		{[]string{"Passwort: ", "Kennwort: "}, []bool{false, false}, nil},
+		{[]string{"Verifizierungscode: "}, []bool{false}, nil},
 	} {
 		got, err := answerPasswordPrompts(pw, tc.questions, tc.echos)
 		switch {

@@ -34,6 +34,25 @@ const lxcKeyIDMap = "lxc.idmap"
 // idMapMaxID is the largest ID of a mapping.
 const idMapMaxID = pve.MaxID
 
+// idMapSystemIDs: host IDs below it belong to the node's system users and
+// groups (Debian's dynamic system range ends at 999).
+const idMapSystemIDs = 1000
+
+// privilegedGroups are Debian's groups whose members read the node's disks
+// (disk), memory (kmem) or password hashes (shadow), or may become root
+// (sudo).
+var privilegedGroups = []int64{6, 15, 27, 42}
+
+// rangeHolds reports whether first..first+size-1 holds one of ids.
+func rangeHolds(first, size int64, ids ...int64) bool {
+	for _, id := range ids {
+		if id >= first && id < first+size {
+			return true
+		}
+	}
+	return false
+}
+
 // idMapRequired is the container range every kind must cover: the IDs a
 // Linux system uses, root and nobody (65534) included.
 const idMapRequired = 65535
@@ -208,6 +227,17 @@ func checkIDMap(entries []idMapEntry, rootForbidden bool) []idMapIssue {
 			}
 		}
 		byKind[e.kind] = append(byKind[e.kind], e)
+		if e.host > 0 && e.host < idMapSystemIDs {
+			detail := fmt.Sprintf("host %ss %s are the node's system %ss (below %d): the container's processes get their "+
+				"rights on the node's files.", kindName(e.kind), idRange(e.host, e.host+e.size-1), kindName(e.kind), idMapSystemIDs)
+			danger := e.kind == "g" && rangeHolds(e.host, e.size, privilegedGroups...)
+			if danger {
+				detail += " They include a group that reads the node's disks, memory or passwords, or may become root " +
+					"(disk 6, kmem 15, sudo 27, shadow 42)."
+			}
+			issues = append(issues, idMapIssue{at: e.index, attr: "host_id", warning: !(danger && rootForbidden),
+				summary: "ID map hands over system IDs of the node", detail: detail})
+		}
 		if e.host == 0 {
 			detail := fmt.Sprintf("host %ss %s include 0: container %s %d is root on the node, so a process that escapes "+
 				"the container owns the node.", kindName(e.kind), idRange(e.host, e.host+e.size-1), kindName(e.kind), e.ct)
@@ -312,7 +342,7 @@ func validateIDMap(ctx context.Context, m *lxcContainerModel, diags *diag.Diagno
 	if !complete {
 		return
 	}
-	for _, is := range checkIDMap(entries, m.Docker != nil) {
+	for _, is := range checkIDMap(entries, dockerHardened(m)) {
 		at := root
 		if is.at >= 0 {
 			at = root.AtListIndex(is.at)

@@ -45,7 +45,14 @@ func TestValidateIDMap(t *testing.T) {
 		wantWarnings []string
 	}{
 		{name: "PVE's default, written out", maps: []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 100000, 65536)}},
-		{name: "a passed-through group", maps: passGID33, docker: true},
+		{name: "a passed-through group", maps: passGID33, docker: true,
+			wantWarnings: []string{"id_map[2].host_id: host gids 33 are the node's system gids"}},
+		{name: "the disk group, docker", docker: true,
+			maps:       []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 100000, 6), idm("gid", 6, 6, 1), idm("gid", 7, 100007, 65529)},
+			wantErrors: []string{"id_map[2].host_id: host gids 6 are the node's system gids"}},
+		{name: "the disk group, no docker",
+			maps:         []idMapModel{idm("uid", 0, 100000, 65536), idm("gid", 0, 100000, 6), idm("gid", 6, 6, 1), idm("gid", 7, 100007, 65529)},
+			wantWarnings: []string{"id_map[2].host_id: host gids 6 are the node's system gids"}},
 		{name: "more than 65536 IDs", maps: []idMapModel{idm("uid", 0, 100000, 200000), idm("gid", 0, 100000, 65536), idm("gid", 65536, 300000, 10)}},
 		{name: "no blocks: PVE's default, nothing to check"},
 		{
@@ -74,7 +81,7 @@ func TestValidateIDMap(t *testing.T) {
 		{
 			name:       "beyond 32 bits",
 			maps:       []idMapModel{idm("uid", 0, 4294967200, 65536), idm("gid", 0, 100000, 65536)},
-			wantErrors: []string{"id_map[0].size: host uids 4294967200-4295032735 go past 4294967295"},
+			wantErrors: []string{"id_map[0].size: host uids 4294967200-4295032735 go past 4294967294"},
 		},
 		{
 			name:         "the node's root, without Docker",

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -148,7 +149,8 @@ var (
 	dockerSockets = []string{"/run/docker.sock", "/var/run/docker.sock", "/run/docker", "/var/run/docker",
 		"/run/containerd", "/var/run/containerd"}
 	// Raw passthrough (device blocks) of a disk, volume or memory device.
-	forbiddenDevices = regexp.MustCompile(`^/dev/(?:mem|kmem|port|sd[a-z]+\d*|nvme\d+(?:n\d+)?(?:p\d+)?|vd[a-z]+\d*|xvd[a-z]+\d*|hd[a-z]+\d*|dm-\d+|mapper/.*|md\d+|loop\d+|zd\d+|zvol/.*|disk/.*|pve/.*)$`)
+	// The names under /dev/block and /dev/char are links to any of them.
+	forbiddenDevices = regexp.MustCompile(`^/dev/(?:mem|kmem|port|sd[a-z]+\d*|nvme\d+(?:n\d+)?(?:p\d+)?|ng\d+n\d+|vd[a-z]+\d*|xvd[a-z]+\d*|hd[a-z]+\d*|dm-\d+|mapper/.*|md\d+|loop\d+|zd\d+|zvol/.*|disk/.*|pve/.*|block/.*|char/.*|bsg/.*|sg\d+|sr\d+|st\d+|nst\d+|nbd\d+(?:p\d+)?|rbd\d+(?:p\d+)?|mmcblk\d+(?:p\d+|boot\d+|rpmb)?|ubd[a-z]+\d*|drbd\d+|bcache\d+|zram\d+|mtd.*)$`)
 	// Device mount points mount a file system: a dedicated disk is a normal
 	// use, the node's own volumes (PVE's LVM, memory) are not.
 	forbiddenDeviceMounts = regexp.MustCompile(`^/dev/(?:mem|kmem|port|mapper/pve-.*|pve/.*|dm-\d+)$`)
@@ -217,8 +219,9 @@ func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.D
 	if !strings.HasPrefix(p, "/") {
 		return
 	}
-	if hasDotDot(p) {
-		diags.AddAttributeError(at, "Invalid host path", fmt.Sprintf("%q holds . or .. components.", p))
+	if hasDotDot(p) || (p != "/" && plainPath(p) != strings.TrimRight(p, "/")) {
+		diags.AddAttributeError(at, "Invalid host path", fmt.Sprintf("%q is not in its plain form (%s): doubled slashes, . or .. "+
+			"components hide where a path leads.", p, plainPath(p)))
 		return
 	}
 	summary := "Host path refused"
@@ -231,18 +234,27 @@ func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.D
 	}
 }
 
+// plainPath is a host path in its plain form: no doubled slashes, no "."
+// or ".." components, no trailing slash.
+func plainPath(p string) string {
+	return filepath.Clean(p)
+}
+
+// guestStorage matches the directories of Proxmox VE storages that hold
+// guests' disks and root file systems: a storage mounted under /mnt/pve (or
+// its images and private directories), and ZFS or directory subvolumes.
+var guestStorage = regexp.MustCompile(`^/mnt/pve(?:/[^/]+(?:/(?:images|private)(?:/.*)?)?)?$|(?:^|/)(?:subvol|basevol)-\d+-disk-\d+(?:/|$)`)
+
 // hostPathRefusal says what of the node a host path would hand to the
 // container ("" when none): its root, system, configuration or guests'
-// trees, the kernel's /proc and /sys, /dev as a whole, a disk, volume or
-// memory device (devices), or the Docker or containerd socket.
+// trees (also through a parent directory of one of them), the kernel's
+// /proc and /sys, /dev as a whole, a disk, volume or memory device
+// (devices), the container runtime, or another guest's storage.
 func hostPathRefusal(p string, devices *regexp.Regexp) string {
 	if !strings.HasPrefix(p, "/") {
 		return ""
 	}
-	clean := strings.TrimRight(p, "/")
-	if clean == "" {
-		clean = "/"
-	}
+	clean := plainPath(p)
 	if strings.HasPrefix(clean, "/dev/") && devices.MatchString(clean) {
 		return clean + ", a host disk, volume or memory device (the node's data)"
 	}
@@ -251,10 +263,14 @@ func hostPathRefusal(p string, devices *regexp.Regexp) string {
 			return clean + ", the node's container runtime (root on the node)"
 		}
 	}
+	if guestStorage.MatchString(clean) {
+		return clean + ", storage of Proxmox VE's guests (their disks and root file systems)"
+	}
 	for _, f := range forbiddenBindPaths {
 		// Below /dev, /run and /var/run only the directory itself is
 		// refused: single device nodes and runtime sockets are normal binds.
-		if clean == f || f != "/" && strings.HasPrefix(clean, f+"/") && f != "/dev" && f != "/run" && f != "/var/run" {
+		below := f != "/" && strings.HasPrefix(clean, f+"/") && f != "/dev" && f != "/run" && f != "/var/run"
+		if clean == f || below || (clean != "/" && strings.HasPrefix(f, clean+"/")) {
 			return clean + ", " + f + " of the node (its system, configuration or other guests)"
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -258,33 +259,83 @@ func joinReasons(r []string) string {
 	}
 }
 
+// dockerHardened: the container runs under the Docker profile (through
+// the docker block or apparmor_profile), whose protection the raw lines and
+// ID map must not void.
+func dockerHardened(m *lxcContainerModel) bool {
+	return m.Docker != nil || (known(m.EffectiveAA) && m.EffectiveAA.ValueString() == dockerProfile.Name)
+}
+
+// hostCommandKeys are raw keys that make the node run a command as root,
+// or feed such commands: they need allow_lxc_hooks.
+var hostCommandKeys = []string{"lxc.hook.", "lxc.environment"}
+
+// dockerRawKeys are the raw keys allowed beside the Docker profile (each
+// still checked by isolationRisk): resource limits, device rules, mounts,
+// capabilities dropped, namespaced sysctls and start/stop settings. Every
+// other key is refused there.
+var dockerRawKeys = []string{"lxc.cgroup.", "lxc.cgroup2.", "lxc.mount.entry", "lxc.mount.auto", "lxc.cap.drop", "lxc.prlimit.",
+	"lxc.sysctl.", "lxc.start.", "lxc.signal.", "lxc.tty.", "lxc.pty.", "lxc.autodev", "lxc.time.", "lxc.keyring."}
+
+func keyIn(key string, list []string) bool {
+	for _, k := range list {
+		if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) || (!strings.HasSuffix(k, ".") && strings.HasPrefix(key, k+".")) {
+			return true
+		}
+	}
+	return false
+}
+
 // isolationRisk says why a raw line undoes the container's isolation, or ""
-// when it does not: host ID mappings, hooks run as root on the node, shared
-// host namespaces, wider capabilities, seccomp or proc/sys mounts, every
-// device of the node, and binds of the node's kernel interfaces, system or
-// Docker socket.
+// when it does not: host ID mappings, commands run as root on the node,
+// node files written with what the container prints, shared host
+// namespaces, wider capabilities, seccomp or proc/sys mounts, the node's
+// block devices or every device, and binds of the node's kernel
+// interfaces, system or container runtime.
 func isolationRisk(key, value string) string {
 	switch {
 	case key == "lxc.idmap":
 		return "it maps host IDs into the container"
 	case strings.HasPrefix(key, "lxc.hook."):
 		return "it runs a command as root on the node"
+	case keyIn(key, []string{"lxc.environment"}):
+		return "it sets the environment of the container's start, which Proxmox VE's hooks run as root on the node inherit"
+	case keyIn(key, []string{"lxc.log", "lxc.console.logfile", "lxc.console.path"}):
+		return "it makes the node write (as root) a file whose path it names, with output the container controls"
 	case strings.HasPrefix(key, "lxc.namespace."):
 		return "it shares a namespace of the node"
 	case key == "lxc.cap.keep":
 		return "it keeps capabilities Proxmox VE drops"
 	case strings.HasPrefix(key, "lxc.seccomp."):
 		return "it changes the seccomp filter"
+	case key == "lxc.mount.auto" && strings.Contains(value, "shmounts:"):
+		return "it binds a host directory (shmounts) into the container unchecked"
 	case key == "lxc.mount.auto" && strings.Contains(value, ":rw"):
 		return "it mounts the node's proc, sys or cgroup trees writable"
 	case key == "lxc.mount.fstab":
 		return "it mounts what an fstab file on the node lists, which the plan cannot check"
 	case key == "lxc.cgroup2.devices.allow" || key == "lxc.cgroup.devices.allow":
-		if f := strings.Fields(value); len(f) > 0 && f[0] == "a" {
-			return "it allows every device of the node"
-		}
+		return deviceRuleRisk(value)
 	case key == "lxc.mount.entry":
 		return mountEntryRisk(value)
+	}
+	return ""
+}
+
+// deviceRuleRisk judges a devices.allow rule ("type major:minor access"):
+// every device ("a"), any block device, or a whole class (a wildcard
+// major).
+func deviceRuleRisk(value string) string {
+	f := strings.Fields(value)
+	switch {
+	case len(f) == 0:
+		return ""
+	case f[0] == "a":
+		return "it allows every device of the node"
+	case f[0] == "b":
+		return "it allows block devices of the node (its disks)"
+	case len(f) > 1 && strings.HasPrefix(f[1], "*"):
+		return "it allows every device of a kind (a wildcard major number)"
 	}
 	return ""
 }
@@ -297,26 +348,49 @@ var kernelFileSystems = map[string]bool{
 }
 
 // mountEntryRisk judges an lxc.mount.entry ("source target fstype options
-// dump pass"): a bind of a host path the mount point rules refuse (the
-// node's root, system and configuration trees, /etc/pve among them, /proc,
-// /sys, /dev as a whole, disks and memory devices), of the Docker or
-// containerd socket, or a kernel file system.
+// dump pass", fields split on spaces and tabs only, as getmntent reads
+// them): a spelling LXC may read otherwise than the plan (other white
+// space, control characters, octal escapes), an ID-mapped mount, a kernel
+// file system, or a bind whose source is relative, not in its plain form,
+// or a host path the mount point rules refuse (the node's root, system and
+// configuration trees, /proc, /sys, /dev as a whole, disks and memory
+// devices, the container runtime, other guests' storage).
 func mountEntryRisk(value string) string {
-	f := strings.Fields(value)
-	if len(f) < 4 {
+	for _, r := range value {
+		if r != ' ' && r != '\t' && (unicode.IsSpace(r) || unicode.IsControl(r) || r > unicode.MaxASCII) {
+			return fmt.Sprintf("it holds the character %U, which LXC may read otherwise than the plan", r)
+		}
+	}
+	if strings.Contains(value, "\\") {
+		return "it holds an escape sequence, which LXC may read otherwise than the plan"
+	}
+	f := strings.FieldsFunc(value, func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(f) < 3 {
 		return ""
 	}
 	if kernelFileSystems[f[2]] {
 		return fmt.Sprintf("it mounts the node's %s file system", f[2])
 	}
 	bind := false
-	for _, o := range strings.Split(f[3], ",") {
-		bind = bind || o == "bind" || o == "rbind"
+	if len(f) > 3 {
+		for _, o := range strings.Split(f[3], ",") {
+			if strings.HasPrefix(o, "idmap") {
+				return "it ID-maps the mount, so the container's root owns what the node's root owns there"
+			}
+			bind = bind || o == "bind" || o == "rbind"
+		}
 	}
 	if !bind {
 		return ""
 	}
-	if why := hostPathRefusal(f[0], forbiddenDevices); why != "" {
+	src := f[0]
+	switch {
+	case !strings.HasPrefix(src, "/"):
+		return fmt.Sprintf("it binds %q, a relative path, which the plan cannot check", src)
+	case plainPath(src) != strings.TrimRight(src, "/") && src != "/":
+		return fmt.Sprintf("it binds %q, which is %s in its plain form", src, plainPath(src))
+	}
+	if why := hostPathRefusal(src, forbiddenDevices); why != "" {
 		return "it binds " + why
 	}
 	return ""
@@ -339,33 +413,39 @@ func planIsolation(ctx context.Context, plan *lxcContainerModel, diags *diag.Dia
 				"container is root on the node, and the mounts the profile allows for Docker become ways out. "+
 				"Set unprivileged = true (the default), or choose another profile.")
 	}
+	hardened := dockerHardened(plan)
 	lines, _ := plan.lxcLines(ctx)
 	for i, l := range lines {
 		if !known(l.Key) || !known(l.Value) {
 			continue
 		}
-		risk := isolationRisk(l.Key.ValueString(), l.Value.ValueString())
+		key := l.Key.ValueString()
+		p := path.Root("lxc_config").AtListIndex(i).AtName("key")
+		// Terraform cannot point at an element of a list attribute: the
+		// messages name it.
+		hostCommand := keyIn(key, hostCommandKeys)
+		if hardened && !hostCommand && !keyIn(key, dockerRawKeys) {
+			diags.AddAttributeError(p, "Raw key not allowed with the Docker profile",
+				fmt.Sprintf("lxc_config[%d], %s: beside the %s profile only these raw keys are accepted: %s (and hooks, with "+
+					"allow_lxc_hooks). Others can undo what the profile relies on.", i, key, dockerProfile.Name, strings.Join(dockerRawKeys, ", ")))
+			continue
+		}
+		risk := isolationRisk(key, l.Value.ValueString())
 		if risk == "" {
 			continue
 		}
-		p := path.Root("lxc_config").AtListIndex(i).AtName("key")
-		// Terraform cannot point at an element of a list attribute: the
-		// message names it.
-		msg := fmt.Sprintf("lxc_config[%d], %s = %q, weakens the container's isolation: %s.", i, l.Key.ValueString(), l.Value.ValueString(), risk)
-		if strings.HasPrefix(l.Key.ValueString(), "lxc.hook.") {
-			if !plan.AllowLXCHooks.ValueBool() {
-				diags.AddAttributeError(p, "LXC hook without opt-in",
-					msg+" A hook is a command Proxmox VE's node runs as root at each start of the container; set "+
-						"allow_lxc_hooks = true to accept that, after reviewing the command.")
-			} else {
-				diags.AddAttributeWarning(p, "LXC hook runs as root on the node", msg+" allow_lxc_hooks = true accepts it.")
-			}
-			continue
-		}
-		if plan.Docker != nil {
+		msg := fmt.Sprintf("lxc_config[%d], %s = %q, weakens the container's isolation: %s.", i, key, l.Value.ValueString(), risk)
+		switch {
+		case hostCommand && !plan.AllowLXCHooks.ValueBool():
+			diags.AddAttributeError(p, "LXC hook without opt-in",
+				msg+" Hooks are commands the node runs as root at each start of the container; set "+
+					"allow_lxc_hooks = true to accept that, after reviewing them.")
+		case hostCommand:
+			diags.AddAttributeWarning(p, "LXC hook runs as root on the node", msg+" allow_lxc_hooks = true accepts it.")
+		case hardened:
 			diags.AddAttributeError(p, "Raw line voids the Docker hardening",
-				msg+" The docker block's "+dockerProfile.Name+" profile cannot protect the node then; remove the line.")
-		} else {
+				msg+" The "+dockerProfile.Name+" profile cannot protect the node then; remove the line.")
+		default:
 			diags.AddAttributeWarning(p, "Raw line weakens isolation", msg+" Make sure this is intended.")
 		}
 	}

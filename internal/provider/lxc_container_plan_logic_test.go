@@ -268,7 +268,32 @@ func TestIsolationRisk(t *testing.T) {
 		{"lxc.mount.entry", "/run/containerd/containerd.sock x none bind,create=file 0 0", "container runtime"},
 		{"lxc.mount.entry", "proc mnt/proc proc rw 0 0", "proc file system"},
 		{"lxc.mount.entry", "sysfs mnt/sys sysfs rw 0 0", "sysfs file system"},
-		{"lxc.environment", "HOOK=lxc.hook.x", ""},
+		// Spellings LXC reads otherwise than a plain split (review findings).
+		{"lxc.mount.entry", "etc mnt/etc none bind,create=dir 0 0", "relative"},
+		{"lxc.mount.entry", "/dev/../etc mnt/etc none bind,create=dir 0 0", "plain form"},
+		{"lxc.mount.entry", "/srv/../etc mnt/etc none bind,create=dir 0 0", "plain form"},
+		{"lxc.mount.entry", "//etc mnt/etc none bind,create=dir 0 0", "plain form"},
+		{"lxc.mount.entry", "/./etc mnt/etc none bind,create=dir 0 0", "plain form"},
+		{"lxc.mount.entry", "dev/sda mnt/sda none bind,create=file 0 0", "relative"},
+		{"lxc.mount.entry", "/etc mnt\u00a0x none bind,create=dir 0 0", "U+00A0"},
+		{"lxc.mount.entry", "/etc mnt\vx none bind,create=dir 0 0", "U+000B"},
+		{"lxc.mount.entry", "/etc\\040x mnt/x none bind,create=dir 0 0", "escape"},
+		{"lxc.mount.entry", "/srv/data srv/data none bind,idmap=container,create=dir 0 0", "ID-maps"},
+		{"lxc.mount.entry", "/dev/block/8:0 dev/x none bind,create=file 0 0", "disk"},
+		{"lxc.mount.entry", "/var/lib/vz var/lib/vz none rbind,create=dir 0 0", "/var/lib/vz"},
+		{"lxc.mount.entry", "/var srv/var none rbind,create=dir 0 0", "/var"},
+		{"lxc.mount.entry", "/rpool/data/subvol-102-disk-0 mnt/x none rbind,create=dir 0 0", "guests"},
+		{"lxc.mount.entry", "/mnt/pve/nfs/images mnt/x none rbind,create=dir 0 0", "guests"},
+		{"lxc.mount.entry", "/mnt/pve/nfs/media mnt/x none rbind,create=dir 0 0", ""},
+		{"lxc.mount.auto", "shmounts:/etc:/mnt/x", "shmounts"},
+		{"lxc.console.logfile", "/root/.ssh/authorized_keys", "write"},
+		{"lxc.log.file", "/etc/cron.d/x", "write"},
+		{"lxc.environment.hooks", "PERL5OPT=-Mbase", "hooks"},
+		{"lxc.environment", "HOOK=lxc.hook.x", "hooks"},
+		{"lxc.cgroup2.devices.allow", "b *:* rwm", "block devices"},
+		{"lxc.cgroup2.devices.allow", "b 8:0 rwm", "block devices"},
+		{"lxc.cgroup2.devices.allow", "c *:* rwm", "wildcard"},
+		{"lxc.cgroup2.devices.allow", "c 226:* rwm", ""},
 		{"lxc.idmapx", "u 0 0 1", ""},
 		{"lxc.hook", "x", ""},
 	}
@@ -296,6 +321,7 @@ func TestPlanIsolation(t *testing.T) {
 		profile      types.String
 		docker       bool
 		hooks        bool
+		effective    string
 		lines        types.List
 		want         []string
 	}{
@@ -319,11 +345,21 @@ func TestPlanIsolation(t *testing.T) {
 		{name: "hook with opt-in", unprivileged: true, hooks: true, lines: line("lxc.hook.pre-start", "/usr/local/bin/x"),
 			want: []string{"Warning: LXC hook runs as root on the node"}},
 		{name: "fuse device", unprivileged: true, docker: true, lines: line("lxc.mount.entry", "/dev/fuse dev/fuse none bind,create=file 0 0")},
+		{name: "docker profile without the block: errors too", unprivileged: true, profile: types.StringValue("lxc-docker-secure"),
+			effective: "lxc-docker-secure", lines: line("lxc.cgroup2.devices.allow", "a"), want: []string{"Error: Raw line voids the Docker hardening"}},
+		{name: "a key outside the Docker allow-list", unprivileged: true, docker: true, lines: line("lxc.apparmor.raw", "x"),
+			want: []string{"Error: Raw key not allowed with the Docker profile"}},
+		{name: "console log file, docker", unprivileged: true, docker: true, lines: line("lxc.console.logfile", "/root/.ssh/authorized_keys"),
+			want: []string{"Error: Raw key not allowed with the Docker profile"}},
+		{name: "console log file, no docker", unprivileged: true, lines: line("lxc.console.logfile", "/root/.ssh/authorized_keys"),
+			want: []string{"Warning: Raw line weakens isolation"}},
+		{name: "hook environment without opt-in", unprivileged: true, lines: line("lxc.environment.hooks", "PERL5OPT=-Mbase"),
+			want: []string{"Error: LXC hook without opt-in"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := &lxcContainerModel{Unprivileged: types.BoolValue(tc.unprivileged), AppArmor: tc.profile, LXCConfig: tc.lines,
-				AllowLXCHooks: types.BoolValue(tc.hooks)}
+				AllowLXCHooks: types.BoolValue(tc.hooks), EffectiveAA: types.StringValue(tc.effective)}
 			if tc.docker {
 				plan.Docker = &dockerModel{}
 			}

@@ -290,13 +290,15 @@ func planRootOnly(ctx context.Context, d *providerData, plan, state *lxcContaine
 	if d == nil || d.Settings.Unknown || d.Settings.Missing != "" || d.apiIsRootPam() || d.hasSSHAuth() {
 		return
 	}
+	// A hookscript is the configuration's own, for a clone too.
+	planRootOnlyHookscript(d, plan, state, diags)
 	if state == nil && plan.Clone != nil {
-		// A clone starts from its source's features, which planning cannot
-		// read: the apply checks them before cloning (checkCloneRootOnly).
+		// A clone starts from its source's features and mounts, which
+		// planning cannot read: the apply checks them before cloning
+		// (checkCloneRootOnly).
 		return
 	}
 	planRootOnlyMounts(ctx, d, plan, state, diags)
-	planRootOnlyHookscript(d, plan, state, diags)
 	want := readFeatures(plan.Features)
 	if !want.known() {
 		return

@@ -6,8 +6,9 @@ import (
 	"strconv"
 )
 
-// MaxID is the largest user or group ID (a 32-bit uid_t or gid_t).
-const MaxID = 1<<32 - 1
+// MaxID is the largest user or group ID of a mapping: a 32-bit uid_t or
+// gid_t, less (uid_t)-1, which the kernel's map_write refuses.
+const MaxID = 1<<32 - 2
 
 // IDMap is the value of an lxc.idmap line of a container's config file:
 // Size IDs from Container in the container on Host on the node. Kind is
