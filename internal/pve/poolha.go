@@ -2,6 +2,7 @@ package pve
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,11 +76,11 @@ func toInt(v any) int64 {
 	switch x := v.(type) {
 	case float64:
 		return int64(x)
-	case string:
-		n, _ := strconv.ParseInt(x, 10, 64)
-		return n
+	case int64:
+		return x
 	}
-	return 0
+	n, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+	return n
 }
 
 // CreateHAResource adds sid as an HA resource with options (state,
