@@ -292,8 +292,16 @@ func (s *server) handleHACreate(r *request) (any, error) {
 	if err := s.checkHAResource(typ, name); err != nil {
 		return nil, err
 	}
-	opts := haParams(r.params)
-	err = s.store.withHA("create resource failed", func(hc *haConfig) (bool, error) {
+	if err := s.store.addHAResource(sid, typ, haParams(r.params)); err != nil {
+		return nil, err
+	}
+	s.haApply(sid)
+	return nil, nil
+}
+
+// addHAResource writes a new resource (create's locked part).
+func (st *store) addHAResource(sid, typ string, opts map[string]string) error {
+	return st.withHA("create resource failed", func(hc *haConfig) (bool, error) {
 		if hc.ids[sid] != nil {
 			return false, errf("resource ID '%s' already defined", sid)
 		}
@@ -301,11 +309,6 @@ func (s *server) handleHACreate(r *request) (any, error) {
 		hc.order = append(hc.order, sid)
 		return true, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.haApply(sid)
-	return nil, nil
 }
 
 // handleHAUpdate serves PUT /cluster/ha/resources/{sid}.

@@ -886,15 +886,7 @@ func (j createJob) run(s *server) func(t *task) error {
 			}
 			t.logf("Add as HA resource")
 			sid := "ct:" + strconv.Itoa(j.vmid)
-			err := s.store.withHA("create resource failed", func(hc *haConfig) (bool, error) {
-				if hc.ids[sid] != nil {
-					return false, errf("resource ID '%s' already defined", sid)
-				}
-				hc.ids[sid] = &haResource{sid: sid, typ: "ct", opts: map[string]string{"state": state}}
-				hc.order = append(hc.order, sid)
-				return true, nil
-			})
-			if err != nil {
+			if err := s.store.addHAResource(sid, "ct", map[string]string{"state": state}); err != nil {
 				t.logf("WARN: %s", err.Error())
 			}
 		}

@@ -63,7 +63,7 @@ func TestCreateIntoPool(t *testing.T) {
 		t.Fatalf("pool %q, want prod", got)
 	}
 	one := call(t, s, http.MethodGet, "/pools/prod", nil).obj(t)
-	if one["comment"] != "production: web" || len(one["members"].([]any)) != 1 {
+	if members, _ := one["members"].([]any); one["comment"] != "production: web" || len(members) != 1 {
 		t.Fatalf("pool: %v", one)
 	}
 }
@@ -146,8 +146,8 @@ func TestDestroyLeavesPool(t *testing.T) {
 	createCT(t, s, "pve1", 304, url.Values{"pool": {"p"}})
 	mustTask(t, s, call(t, s, http.MethodDelete, "/nodes/pve1/lxc/304", nil).upid(t))
 	one := call(t, s, http.MethodGet, "/pools/p", nil).obj(t)
-	if n := len(one["members"].([]any)); n != 0 {
-		t.Fatalf("pool still lists %d members", n)
+	if members, _ := one["members"].([]any); len(members) != 0 {
+		t.Fatalf("pool still lists %d members", len(members))
 	}
 	// A new guest with the same ID is not in the pool.
 	createCT(t, s, "pve1", 304, nil)

@@ -109,17 +109,6 @@ func (pc *poolsConfig) poolOf(vmid int) string {
 	return ""
 }
 
-// guestPool returns the pool of guest vmid, "" when none (or unreadable).
-func (st *store) guestPool(vmid int) string {
-	st.clusterMu.Lock()
-	defer st.clusterMu.Unlock()
-	pc, err := st.readPools()
-	if err != nil {
-		return ""
-	}
-	return pc.poolOf(vmid)
-}
-
 // addVMToPool is PVE::AccessControl::add_vm_to_pool: nothing happens when
 // the pool is gone meanwhile.
 func (st *store) addVMToPool(vmid int, pool string) error {
