@@ -296,6 +296,8 @@ type providerData struct {
 	node nodeAccess
 	// fleet caches the run state of every container (fleet.go).
 	fleet fleetStatus
+	// ha caches the cluster's HA resources (lxc_container_ha.go).
+	ha haCache
 	// cloneLocks serializes the clones of one source (fleet.go).
 	cloneLocks sync.Map
 	// perms are the API identity's privileges, asked once (permissions.go).

@@ -44,6 +44,7 @@ var notInDataSource = map[string]string{
 	"timeouts":         "a setting of the resource's operations",
 	"wait_for_ip":      "an option of the resource's create",
 	"allow_lxc_hooks":  "an opt-in of the resource's plan",
+	"ha":               "needs Sys.Audit on /, which the documented role does not hold",
 }
 
 // dataSourceOwn are the data source's attributes of its own.
@@ -212,6 +213,7 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 		Tags: types.SetValueMust(types.StringType, nil),
 	}
 	resp.Diagnostics.Append(applyConfig(ctx, &full, cfg)...)
+	d.data.readPool(ctx, c, &full)
 	if full.Tags.IsNull() {
 		full.Tags = types.SetValueMust(types.StringType, nil)
 	}

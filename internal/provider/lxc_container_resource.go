@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,7 @@ func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.
 	}
 	validateMounts(ctx, &m, &resp.Diagnostics)
 	validateIDMap(ctx, &m, &resp.Diagnostics)
+	validateHA(&m, &resp.Diagnostics)
 	if known(m.Template) && m.RootFS == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("rootfs"), "Missing rootfs",
 			"A container created from a template needs a rootfs block, e.g. rootfs { storage = \"local-lvm\"  size = \"8G\" }.")
@@ -255,6 +257,15 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 			}
 		}
 	}
+	if plan.HA != nil {
+		// The container is in its planned run state already: HA takes it
+		// over from here.
+		r.data.ha.invalidate()
+		if err := c.CreateHAResource(ctx, pve.ContainerSID(vmid), haCreateOptions(plan.HA)); err != nil {
+			fail("Cannot add the container to HA", err)
+			return
+		}
+	}
 	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
 	if resp.Diagnostics.HasError() {
 		r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
@@ -282,6 +293,9 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 		if diags.HasError() {
 			return 0, "", false, fmt.Errorf("%s", diags.Errors()[0].Detail())
 		}
+		if known(plan.Pool) {
+			params["pool"] = plan.Pool.ValueString()
+		}
 		if !r.data.apiIsRootPam() && deferRootOnly(params) {
 			deferred = true
 		}
@@ -296,7 +310,11 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 			}
 		}
 		start := plan.Started.ValueBool() || plan.Docker != nil
-		if err := r.data.checkPrivileges(ctx, c, createNeeds(params, strconv.Itoa(vmid), start)); err != nil {
+		needs := createNeeds(params, strconv.Itoa(vmid), start)
+		if plan.HA != nil {
+			needs = append(needs, haNeeds()...)
+		}
+		if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
 			return 0, "", false, err
 		}
 		upid, err := c.CreateContainer(ctx, node, params)
@@ -363,6 +381,9 @@ func (r *lxcContainerResource) cloneContainer(ctx context.Context, c *pve.Client
 		}
 		if srcNode != node {
 			params["target"] = node
+		}
+		if known(plan.Pool) {
+			params["pool"] = plan.Pool.ValueString()
 		}
 		full := !known(src.Full) || src.Full.ValueBool()
 		params["full"] = boolStr(full)
@@ -566,6 +587,12 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 		return err
 	}
 	m.Started = types.BoolValue(running)
+	r.data.readPool(ctx, c, m)
+	if m.HA != nil {
+		if err := r.data.readHA(ctx, c, m); err != nil {
+			return err
+		}
+	}
 	diags.Append(readAddresses(ctx, c, m, running)...)
 	if refresh {
 		r.refreshDocker(ctx, m, running, diags)
@@ -638,7 +665,15 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	running := st.Running()
-	if err := r.data.checkPrivileges(ctx, c, updateNeeds(&plan, &state, ch, cfg, running, r.data.apiIsRootPam())); err != nil {
+	needs := updateNeeds(&plan, &state, ch, cfg, running, r.data.apiIsRootPam())
+	needs = append(needs, poolNeeds(strconv.Itoa(vmid), state.Pool.ValueString(), plan.Pool.ValueString())...)
+	if plan.HA != nil || state.HA != nil {
+		needs = append(needs, haNeeds()...)
+	}
+	if plan.Pool.ValueString() == state.Pool.ValueString() {
+		needs = slices.DeleteFunc(needs, func(n privNeed) bool { return n.attr == "pool" })
+	}
+	if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
 		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())
 		return
 	}
@@ -669,12 +704,54 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.AddAttributeError(path.Root("mount_point"), "Cannot resize a mount point", err.Error())
 		return
 	}
+	if err := r.data.movePool(ctx, c, vmid, state.Pool.ValueString(), plan.Pool.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("pool"), "Cannot change the container's pool", err.Error())
+		return
+	}
+	// HA first: a resource that goes is removed before the provider starts
+	// or stops the container itself; one that stays is updated, and then
+	// HA brings the container to its run state.
+	haFound, viaHA := false, false
+	if plan.HA != nil || state.HA != nil {
+		r.data.ha.invalidate()
+		cur, found, err := r.data.ha.lookup(ctx, c, vmid)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot read the container's HA resource", err.Error())
+			return
+		}
+		haFound = found
+		switch {
+		case found && plan.HA == nil:
+			err = c.DeleteHAResource(ctx, pve.ContainerSID(vmid))
+		case found:
+			set, del := haUpdate(&cur, plan.HA)
+			err = c.UpdateHAResource(ctx, pve.ContainerSID(vmid), set, del)
+			viaHA = haDrives(plan.HA)
+		}
+		r.data.ha.invalidate()
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("ha"), "Cannot change the container's HA resource", err.Error())
+			return
+		}
+	}
+	start, stop := r.start, r.stop
+	if viaHA {
+		start = func(ctx context.Context, c *pve.Client, node string, vmid int) error {
+			return r.data.setHAState(ctx, c, node, vmid, true)
+		}
+		stop = func(ctx context.Context, c *pve.Client, node string, vmid int) error {
+			return r.data.setHAState(ctx, c, node, vmid, false)
+		}
+	}
 	wantRunning := plan.Started.ValueBool()
 	switch {
+	case viaHA && running != wantRunning:
+		err = waitRunState(ctx, c, node, vmid, wantRunning)
+		r.data.fleet.invalidate()
 	case running && !wantRunning:
-		err = r.stop(ctx, c, node, vmid)
+		err = stop(ctx, c, node, vmid)
 	case !running && wantRunning:
-		err = r.start(ctx, c, node, vmid)
+		err = start(ctx, c, node, vmid)
 	case running && (ch.needsRestart() || rawChanged):
 		tflog.Info(ctx, "rebooting the container so that the new settings take effect", map[string]any{"id": plan.ID.ValueString()})
 		r.data.fleet.invalidate()
@@ -691,7 +768,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		// Docker is installed and tested in a running container; one kept
 		// stopped is started for it and stopped again, as on create.
 		if !wantRunning {
-			if err := r.start(ctx, c, node, vmid); err != nil {
+			if err := start(ctx, c, node, vmid); err != nil {
 				resp.Diagnostics.AddError("Cannot start the container", err.Error())
 				return
 			}
@@ -701,11 +778,18 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 			return
 		}
 		if !wantRunning {
-			if err := r.stop(ctx, c, node, vmid); err != nil {
+			if err := stop(ctx, c, node, vmid); err != nil {
 				resp.Diagnostics.AddError("Cannot stop the container", err.Error())
 				return
 			}
 		}
+	}
+	if plan.HA != nil && !haFound {
+		if err := c.CreateHAResource(ctx, pve.ContainerSID(vmid), haCreateOptions(plan.HA)); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("ha"), "Cannot add the container to HA", err.Error())
+			return
+		}
+		r.data.ha.invalidate()
 	}
 	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -801,9 +885,21 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 	if st.Running() {
 		needs = append(needs, privNeed{vmsPath(strconv.Itoa(vmid)), []string{"VM.PowerMgmt"}, "stopping before the destroy"})
 	}
+	if state.HA != nil {
+		needs = append(needs, privNeed{"/", []string{"Sys.Console"}, "removing the HA resource before the destroy"})
+	}
 	if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
 		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())
 		return
+	}
+	if state.HA != nil {
+		// Out of HA first, so that HA does not start the container again
+		// while it is stopped and destroyed.
+		if err := c.DeleteHAResource(ctx, pve.ContainerSID(vmid)); err != nil {
+			resp.Diagnostics.AddError("Cannot remove the container's HA resource", err.Error())
+			return
+		}
+		r.data.ha.invalidate()
 	}
 	if st.Running() {
 		if err := r.stop(ctx, c, node, vmid); err != nil && !pve.IsNotFound(err) {

@@ -104,6 +104,8 @@ type lxcContainerModel struct {
 	AllowLXCHooks types.Bool     `tfsdk:"allow_lxc_hooks"`
 	IDMap         types.List     `tfsdk:"id_map"`
 	Docker        *dockerModel   `tfsdk:"docker"`
+	Pool          types.String   `tfsdk:"pool"`
+	HA            *haModel       `tfsdk:"ha"`
 	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -281,6 +283,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 			},
+			"pool": poolAttribute(),
 			"started": schema.BoolAttribute{
 				MarkdownDescription: "Whether the container runs. Defaults to `true`. A container stopped outside Terraform shows as a change.",
 				Optional:            true,
@@ -490,6 +493,7 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			"device":      deviceBlock(),
 			"id_map":      idMapBlock(),
 			"docker":      dockerBlock(),
+			"ha":          haBlock(),
 			"timeouts":    timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}

@@ -30,6 +30,8 @@ var notSettings = map[string]string{
 	"wait_for_ip":                "an option of the create",
 	"allow_lxc_hooks":            "an opt-in checked at plan time",
 	"timeouts":                   "the resource's operation timeouts",
+	"pool":                       "kept in user.cfg's pools, not the config: a create parameter, then the pools API",
+	"ha":                         "kept in ha/resources.cfg, not the config: the HA resources API",
 }
 
 // unmanagedKeys may be emitted on create without the provider deleting them

@@ -2,6 +2,7 @@ package pve
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,12 +32,19 @@ var (
 // loadSchema returns the schema; a missing file fails the test.
 func loadSchema(t testing.TB) apiSchema {
 	schemaOnce.Do(func() {
-		b, err := os.ReadFile(schemaPath)
-		if err != nil {
-			schemaErr = err
-			return
+		schemaData = apiSchema{}
+		for _, path := range []string{schemaPath, filepath.Join(filepath.Dir(schemaPath), "pve-api-pools-ha.json")} {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				schemaErr = err
+				return
+			}
+			var part apiSchema
+			if schemaErr = json.Unmarshal(b, &part); schemaErr != nil {
+				return
+			}
+			maps.Copy(schemaData, part)
 		}
-		schemaErr = json.Unmarshal(b, &schemaData)
 	})
 	if schemaErr != nil {
 		t.Fatalf("reading %s: %v", schemaPath, schemaErr)

@@ -486,6 +486,7 @@ var apiPermissions = func() map[string]apiPermission {
 	power := checkPerm(perm(vms, "VM.PowerMgmt"))
 	audit := checkPerm(perm(vms, "VM.Audit"))
 	storAudit := checkPerm(permAny(stor, "Datastore.Audit", "Datastore.AllocateSpace"))
+	poolAlloc := checkPerm(perm("/pool/{poolid}", "Pool.Allocate"))
 	return map[string]apiPermission{
 		"GET /version":                                userAll,
 		"GET /access/ticket":                          {world: true},
@@ -534,6 +535,20 @@ var apiPermissions = func() map[string]apiPermission {
 		"GET " + ct + "/snapshot/{snapname}":        userAll,
 		"DELETE " + ct + "/snapshot/{snapname}":     checkPerm(perm(vms, "VM.Snapshot")),
 		"GET " + ct + "/snapshot/{snapname}/config": checkPerm(permAny(vms, "VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit")),
+		// PVE::API2::Pool: the pool's own privileges; update_pool checks the
+		// members in its code (check_perm_modify).
+		"GET /pools":                         userAll,
+		"POST /pools":                        poolAlloc,
+		"PUT /pools":                         poolAlloc,
+		"DELETE /pools":                      poolAlloc,
+		"GET /pools/{poolid}":                checkPerm(perm("/pool/{poolid}", "Pool.Audit")),
+		"PUT /pools/{poolid}":                poolAlloc,
+		"DELETE /pools/{poolid}":             poolAlloc,
+		"GET /cluster/ha/resources":          checkPerm(perm("/", "Sys.Audit")),
+		"POST /cluster/ha/resources":         checkPerm(perm("/", "Sys.Console")),
+		"GET /cluster/ha/resources/{sid}":    checkPerm(perm("/", "Sys.Audit")),
+		"PUT /cluster/ha/resources/{sid}":    checkPerm(perm("/", "Sys.Console")),
+		"DELETE /cluster/ha/resources/{sid}": checkPerm(perm("/", "Sys.Console")),
 	}
 }()
 

@@ -61,6 +61,18 @@ func (s *server) registerRoutes() {
 	s.addRoute(get, ct+"/snapshot/{snapname}", s.handleSnapshotIndex)
 	s.addRoute(del, ct+"/snapshot/{snapname}", s.handleSnapshotDelete)
 	s.addRoute(get, ct+"/snapshot/{snapname}/config", s.handleSnapshotConfig)
+	s.addRoute(get, "/pools", s.handlePoolIndex)
+	s.addRoute(post, "/pools", s.handlePoolCreate)
+	s.addRoute(put, "/pools", s.handlePoolUpdate)
+	s.addRoute(del, "/pools", s.handlePoolDelete)
+	s.addRoute(get, "/pools/{poolid}", s.handlePoolRead)
+	s.addRoute(put, "/pools/{poolid}", s.handlePoolUpdate)
+	s.addRoute(del, "/pools/{poolid}", s.handlePoolDelete)
+	s.addRoute(get, "/cluster/ha/resources", s.handleHAIndex)
+	s.addRoute(post, "/cluster/ha/resources", s.handleHACreate)
+	s.addRoute(get, "/cluster/ha/resources/{sid}", s.handleHARead)
+	s.addRoute(put, "/cluster/ha/resources/{sid}", s.handleHAUpdate)
+	s.addRoute(del, "/cluster/ha/resources/{sid}", s.handleHADelete)
 }
 
 // handleVersion serves GET /version and /nodes/{node}/version.
@@ -158,6 +170,12 @@ func (s *server) handleClusterStatus(*request) (any, error) {
 func (s *server) handleClusterResources(r *request) (any, error) {
 	typ := r.params["type"]
 	out := []map[string]any{}
+	var pools *poolsConfig
+	if typ == "" || typ == "vm" {
+		s.store.clusterMu.Lock()
+		pools, _ = s.store.readPools()
+		s.store.clusterMu.Unlock()
+	}
 	if typ == "" || typ == "vm" {
 		for _, n := range s.opts.Nodes {
 			for _, id := range s.store.list(n) {
@@ -181,6 +199,11 @@ func (s *server) handleClusterResources(r *request) (any, error) {
 				}
 				if v, ok := st["lock"]; ok {
 					e["lock"] = v
+				}
+				if pools != nil {
+					if p := pools.poolOf(id); p != "" {
+						e["pool"] = p
+					}
 				}
 				out = append(out, e)
 			}

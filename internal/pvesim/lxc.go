@@ -325,7 +325,7 @@ func (s *server) handleStatusCurrent(r *request) (any, error) {
 		return nil, err
 	}
 	st := s.vmStatus(c)
-	st["ha"] = map[string]any{"managed": 0}
+	st["ha"] = s.haStatus(r.vmid)
 	return st, nil
 }
 
@@ -649,11 +649,19 @@ func (s *server) handleCreate(r *request) (any, error) {
 	if err := s.store.checkVMIDUnused(vmid); err != nil {
 		return nil, err
 	}
-	if pool, ok := p["pool"]; ok {
-		return nil, permError(fmt.Sprintf("pool '%s' does not exist", pool))
+	pool, inPool := p["pool"]
+	if inPool {
+		if err := s.checkPoolExist(pool); err != nil {
+			return nil, err
+		}
 	}
-	if !s.has(r.user, "/vms/"+strconv.Itoa(vmid), "VM.Allocate") {
+	if !s.has(r.user, "/vms/"+strconv.Itoa(vmid), "VM.Allocate") && (!inPool || !s.has(r.user, "/pool/"+pool, "VM.Allocate")) {
 		return nil, permError("")
+	}
+	if r.flag("ha-managed") {
+		if err := s.check(r.user, "/", "Sys.Console"); err != nil {
+			return nil, err
+		}
 	}
 	confParams := map[string]string{}
 	for k, v := range p {
@@ -764,6 +772,7 @@ func (s *server) handleCreate(r *request) (any, error) {
 		node: r.node, vmid: vmid, template: tmplName, ostemplate: ostemplate, storage: storage,
 		mounts: mountProps, conf: conf, description: description,
 		sshKeys: p["ssh-public-keys"], start: r.flag("start"), user: r.user,
+		pool: pool, haManaged: r.flag("ha-managed"),
 	}
 	return s.tasks.start(r.node, "vzcreate", strconv.Itoa(vmid), r.user, nil, job.run(s)), nil
 }
@@ -777,6 +786,10 @@ type createJob struct {
 	description, sshKeys                string
 	start                               bool
 	user                                string
+	// pool is the pool the container joins at the end (add_vm_to_pool).
+	pool string
+	// haManaged adds the container as an HA resource at the end.
+	haManaged bool
 }
 
 func (j createJob) run(s *server) func(t *task) error {
@@ -844,6 +857,11 @@ func (j createJob) run(s *server) func(t *task) error {
 			_ = s.store.withLock(j.vmid, func() error { return s.store.destroy(j.node, j.vmid) })
 			return errf("unable to create CT %d - %s", j.vmid, strings.TrimRight(err.Error(), "\n"))
 		}
+		if j.pool != "" {
+			if err := s.store.addVMToPool(j.vmid, j.pool); err != nil {
+				return errf("can't add VM %d to pool '%s': %s", j.vmid, j.pool, asAPIError(err).msg)
+			}
+		}
 		if j.start {
 			// create_vm's worker calls vm_start, which forks a vzstart task
 			// of its own (no permission check: it is called as a method)
@@ -858,6 +876,19 @@ func (j createJob) run(s *server) func(t *task) error {
 				}
 				return s.startCT(j.node, j.vmid, false)
 			})
+		}
+		if j.haManaged {
+			// "ha-manager add ct:<vmid> --state ...": a failure is only
+			// warned about.
+			state := "stopped"
+			if j.start {
+				state = "started"
+			}
+			t.logf("Add as HA resource")
+			sid := "ct:" + strconv.Itoa(j.vmid)
+			if err := s.store.addHAResource(sid, "ct", map[string]string{"state": state}); err != nil {
+				t.logf("WARN: %s", err.Error())
+			}
 		}
 		return nil
 	}
@@ -926,11 +957,20 @@ func (s *server) handleDestroy(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	purge := r.flag("purge")
 	early := func(c *ct) error {
 		if normBool(c.get("protection")) == "1" {
 			return errf("can't remove CT %d - protection mode enabled", c.vmid)
 		}
-		return s.checkLock(c)
+		if err := s.checkLock(c); err != nil {
+			return err
+		}
+		// destroy_vm refuses a guest that has an HA resource unless purge
+		// removes it (service_is_configured: an ignored one counts too).
+		if !purge && s.store.haResourceOf(c.vmid) != nil {
+			return errf("unable to remove CT %d - used in HA resources and purge parameter not set.", c.vmid)
+		}
+		return nil
 	}
 	if err := early(c); err != nil {
 		return nil, err
@@ -941,7 +981,7 @@ func (s *server) handleDestroy(r *request) (any, error) {
 		return nil, runningMsg
 	}
 	node, vmid := r.node, r.vmid
-	purge, unref := r.flag("purge"), r.flag("destroy-unreferenced-disks")
+	unref := r.flag("destroy-unreferenced-disks")
 	return s.tasks.start(node, "vzdestroy", strconv.Itoa(vmid), r.user, nil, func(t *task) error {
 		return s.store.withLock(vmid, func() error {
 			c, err := s.loadInTask(t, node, vmid)
@@ -987,8 +1027,20 @@ func (s *server) handleDestroy(r *request) (any, error) {
 			if unref {
 				s.removeUnreferenced(t, node, vmid)
 			}
+			// remove_vm_access: the guest leaves its pool whether or not
+			// purge is set.
+			if err := s.store.removeVMFromPools(vmid); err != nil {
+				return err
+			}
 			if purge {
 				t.logf("purging CT %d from related configurations..", vmid)
+				sid := "ct:" + strconv.Itoa(vmid)
+				if s.store.haResourceOf(vmid) != nil {
+					if err := s.store.removeHAResource(sid); err != nil {
+						return err
+					}
+					t.logf("NOTE: removed CT %d from HA resource configuration.", vmid)
+				}
 			}
 			return s.store.destroy(node, vmid)
 		})

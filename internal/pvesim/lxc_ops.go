@@ -75,6 +75,9 @@ func (s *server) powerOp(r *request, typ string, wantRunning bool) (any, error) 
 	if !wantRunning && running {
 		return nil, errf("CT %d already running", r.vmid)
 	}
+	if typ != "vzreboot" && s.store.haManaged(r.vmid) {
+		return s.haPowerOp(r, typ == "vzstart")
+	}
 	unlock, err := s.store.lock(r.vmid)
 	if err != nil {
 		return nil, err
@@ -163,6 +166,12 @@ func (s *server) handleClone(r *request) (any, error) {
 	newid, err := strconv.Atoi(p["newid"])
 	if err != nil {
 		return nil, paramErr1("newid", "property is missing and it is not optional")
+	}
+	pool, inPool := p["pool"]
+	if inPool {
+		if err := s.checkPoolExist(pool); err != nil {
+			return nil, err
+		}
 	}
 	target := p["target"]
 	if target == node || target == "localhost" {
@@ -372,7 +381,12 @@ func (s *server) handleClone(r *request) (any, error) {
 				return err
 			}
 			if target != "" {
-				return s.store.move(node, target, newid)
+				if err := s.store.move(node, target, newid); err != nil {
+					return err
+				}
+			}
+			if inPool {
+				return s.store.addVMToPool(newid, pool)
 			}
 			return nil
 		})

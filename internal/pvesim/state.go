@@ -27,6 +27,8 @@ import (
 //	<state>/locks/pve-config-<vmid>.lock      PVE's config locks (flock)
 //	<state>/apparmor/<node>/                  each node's /etc/apparmor.d
 //	<state>/ssh/                              SSH keys
+//	<state>/cluster/pools.cfg                 resource pools (user.cfg's pool lines)
+//	<state>/cluster/ha/resources.cfg          HA resources (PVE's section config)
 //
 // Nothing is cached in memory: every call reads the files, so changes made
 // by the SSH side (or a restart) are always seen.
@@ -38,6 +40,9 @@ type store struct {
 	// entry has no size), by node and volume ID, so that attaching one
 	// again finds its size as PVE's volume_size_info does.
 	detachedSizes sync.Map
+	// clusterMu guards the cluster-wide files (pools, HA resources), as
+	// PVE's user.cfg lock and HA domain lock do.
+	clusterMu sync.Mutex
 }
 
 func newStore(dir string, nodes []string) (*store, error) {

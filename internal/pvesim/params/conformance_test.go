@@ -3,6 +3,7 @@ package params
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +31,10 @@ var covered = []string{
 	"GET /nodes/{node}/tasks/{upid}/status", "GET /nodes/{node}/tasks/{upid}/log",
 	"GET /nodes/{node}/storage", "GET /nodes/{node}/storage/{storage}/content",
 	"POST /access/ticket", "GET /access/ticket",
+	"GET /pools", "POST /pools", "PUT /pools", "DELETE /pools",
+	"GET /pools/{poolid}", "PUT /pools/{poolid}", "DELETE /pools/{poolid}",
+	"GET /cluster/ha/resources", "POST /cluster/ha/resources",
+	"GET /cluster/ha/resources/{sid}", "PUT /cluster/ha/resources/{sid}", "DELETE /cluster/ha/resources/{sid}",
 }
 
 // schemaProp is one parameter (or property-string key) of the official schema.
@@ -126,18 +131,23 @@ func schemaPath(t *testing.T) string {
 	}
 }
 
+// loadSchema reads the schema extract and the pools and HA paths derived
+// beside it (testdata/README.md).
 func loadSchema(t *testing.T) map[string]map[string]*schemaMethod {
 	t.Helper()
-	path := schemaPath(t)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema map[string]map[string]*schemaMethod
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.UseNumber()
-	if err := dec.Decode(&schema); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
+	schema := map[string]map[string]*schemaMethod{}
+	for _, path := range []string{schemaPath(t), filepath.Join(filepath.Dir(schemaPath(t)), "pve-api-pools-ha.json")} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var part map[string]map[string]*schemaMethod
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.UseNumber()
+		if err := dec.Decode(&part); err != nil {
+			t.Fatalf("decode %s: %v", path, err)
+		}
+		maps.Copy(schema, part)
 	}
 	return schema
 }
@@ -172,6 +182,9 @@ var formatSamples = map[string]sample{
 	"pve-tag-list":              {[]string{"a;b", "docker prod"}, "ok;b@d", "invalid characters in tag\n"},
 	"pve-ct-timezone":           {[]string{"host", "UTC", "Europe/Berlin"}, "Not A Zone", "invalid time zone 'Not A Zone'\n"},
 	"pve-poolid":                {[]string{"pool1", "team.a"}, "pool 1", "pool name 'pool 1' contains invalid characters\n"},
+	"pve-vmid-list":             {[]string{"100", "100,101"}, "100,99", "value does not look like a valid VM ID\n"},
+	"pve-storage-id-list":       {[]string{"local", "local,local-lvm"}, "local,1x", "storage ID '1x' contains illegal characters\n"},
+	"pve-ha-resource-or-vm-id":  {[]string{"ct:100", "100"}, "CT:100", "value does not look like a valid ha resource id\n"},
 	"pve-priv-list":             {[]string{"VM.Audit", "VM.Audit,Sys.Audit"}, "VM.Fly", "invalid privilege 'VM.Fly'\n"},
 	"pve-realm":                 {[]string{"pam", "pve"}, "1pam", "value does not look like a valid realm\n"},
 	"pve-storage-content-list":  {[]string{"rootdir,vztmpl", "images"}, "movies", "invalid content type 'movies'\n"},

@@ -46,6 +46,7 @@ var (
 	sizeRE     = anchored(`(\d+(\.\d+)?)([KMGT])?`)
 	ifaceRE    = anchored(`(?i)[a-z][a-z0-9_]{1,20}([:.]\d+)?`)
 	llIfaceRE  = regexp.MustCompile(`^(fe80:[^%]+)%(.*)$`)
+	haSIDRE    = anchored(`[a-z]+:\S+|\d+`)
 	poolRE     = anchored(`[A-Za-z0-9.\-_]+(?:/[A-Za-z0-9.\-_]+){0,2}`)
 	realmRE    = anchored(`[A-Za-z][A-Za-z0-9.\-_]+`)
 	ipv4CfgRE  = anchored(`dhcp|manual`)
@@ -173,6 +174,9 @@ func init() {
 		},
 		"pve-poolid": func(v string) string {
 			return failUnless(perlMatch(poolRE, v), "pool name '"+v+"' contains invalid characters\n")
+		},
+		"pve-ha-resource-or-vm-id": func(v string) string {
+			return failUnless(perlMatch(haSIDRE, v), "value does not look like a valid ha resource id\n")
 		},
 		"pve-realm": func(v string) string {
 			return failUnless(perlMatch(realmRE, v), "value does not look like a valid realm\n")

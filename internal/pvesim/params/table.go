@@ -197,6 +197,52 @@ func mpDisks() []string {
 	return d
 }
 
+// poolUpdate is PVE::API2::Pool's update_pool (PUT /pools and its
+// deprecated form PUT /pools/{poolid}).
+func poolUpdate() map[string]*prop {
+	return map[string]*prop{
+		"poolid":     required(poolP),
+		"comment":    optional(stringP),
+		"vms":        optional(prop{Type: String, Format: "pve-vmid-list"}),
+		"storage":    optional(prop{Type: String, Format: "pve-storage-id-list"}),
+		"allow-move": optional(boolP),
+		"delete":     optional(boolP),
+	}
+}
+
+// haSIDP is the pve-ha-resource-or-vm-id standard option.
+var haSIDP = prop{Type: String, Format: "pve-ha-resource-or-vm-id"}
+
+// haResourceOptions are the options of PVE::HA::Resources' propertyList
+// that create and update share.
+func haResourceOptions() map[string]*prop {
+	return map[string]*prop{
+		"sid":          required(haSIDP),
+		"state":        optional(prop{Type: String, Enum: []string{"started", "stopped", "enabled", "disabled", "ignored"}}),
+		"group":        optional(prop{Type: String, Format: "pve-configid"}),
+		"failback":     optional(boolP),
+		"max_restart":  optional(countP),
+		"max_relocate": optional(countP),
+		"comment":      optional(prop{Type: String, MaxLength: 4096}),
+	}
+}
+
+// haCreate is PVE::HA::Resources->createSchema(): the options plus type.
+func haCreate() map[string]*prop {
+	p := haResourceOptions()
+	p["type"] = optional(prop{Type: String, Enum: []string{"ct", "vm"}})
+	return p
+}
+
+// haUpdate is PVE::HA::Resources->updateSchema(): the options plus digest
+// and delete.
+func haUpdate() map[string]*prop {
+	p := haResourceOptions()
+	p["digest"] = optional(prop{Type: String, MaxLength: 64})
+	p["delete"] = optional(prop{Type: String, Format: "pve-configid-list", MaxLength: 4096})
+	return p
+}
+
 // table maps "METHOD path-template" to the parameters, named as in the
 // schema (indexed ones as "net[n]").
 var table = map[string]map[string]*prop{
@@ -273,7 +319,24 @@ var table = map[string]map[string]*prop{
 		"content": optional(prop{Type: String, Format: "pve-storage-content"}),
 		"vmid":    optional(vmidP),
 	},
-	"GET /access/ticket": {},
+	"GET /pools": {
+		"poolid": optional(poolP),
+		"type":   optional(prop{Type: String, Enum: []string{"qemu", "lxc", "storage"}, Requires: "poolid"}),
+	},
+	"POST /pools":            {"poolid": required(poolP), "comment": optional(stringP)},
+	"PUT /pools":             poolUpdate(),
+	"DELETE /pools":          {"poolid": required(poolP)},
+	"GET /pools/{poolid}":    {"poolid": required(poolP), "type": optional(prop{Type: String, Enum: []string{"qemu", "lxc", "storage"}})},
+	"PUT /pools/{poolid}":    poolUpdate(),
+	"DELETE /pools/{poolid}": {"poolid": required(poolP)},
+	"GET /cluster/ha/resources": {
+		"type": optional(prop{Type: String, Enum: []string{"ct", "vm"}}),
+	},
+	"POST /cluster/ha/resources":         haCreate(),
+	"GET /cluster/ha/resources/{sid}":    {"sid": required(haSIDP)},
+	"PUT /cluster/ha/resources/{sid}":    haUpdate(),
+	"DELETE /cluster/ha/resources/{sid}": {"sid": required(haSIDP), "purge": optional(boolP)},
+	"GET /access/ticket":                 {},
 	"POST /access/ticket": {
 		"new-format":    optional(boolP),
 		"otp":           optional(stringP),

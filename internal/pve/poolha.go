@@ -1,0 +1,124 @@
+package pve
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// AddToPool adds guest vmid to pool with PUT /pools/{poolid}, the form
+// every Proxmox VE from 8.0 on accepts (8.1 also serves PUT /pools). The
+// guest must not be in another pool: RemoveFromPool it first. A repeat
+// after a lost answer that finds the guest already added succeeds.
+func (c *Client) AddToPool(ctx context.Context, pool string, vmid int) error {
+	err := c.write(ctx, http.MethodPut, "/pools/"+seg(pool), map[string]string{"vms": strconv.Itoa(vmid)}, nil)
+	if err != nil && strings.Contains(err.Error(), "is already a pool member") {
+		return nil
+	}
+	return err
+}
+
+// RemoveFromPool takes guest vmid out of pool (PUT /pools/{poolid} with
+// delete). A guest no longer in the pool is not an error.
+func (c *Client) RemoveFromPool(ctx context.Context, pool string, vmid int) error {
+	err := c.write(ctx, http.MethodPut, "/pools/"+seg(pool), map[string]string{"vms": strconv.Itoa(vmid), "delete": "1"}, nil)
+	if err != nil && strings.Contains(err.Error(), "is not a pool member") {
+		return nil
+	}
+	return err
+}
+
+// HAResource is one entry of GET /cluster/ha/resources.
+type HAResource struct {
+	SID         string  `json:"sid"` // "ct:100"
+	Type        string  `json:"type"`
+	State       string  `json:"state"`
+	MaxRestart  FlexInt `json:"max_restart"`
+	MaxRelocate FlexInt `json:"max_relocate"`
+	Comment     string  `json:"comment"`
+	Digest      string  `json:"digest"`
+	// HasMaxRestart and HasMaxRelocate tell a value from an absent option
+	// (PVE's default then applies).
+	HasMaxRestart, HasMaxRelocate bool `json:"-"`
+}
+
+// ContainerSID is the HA resource ID of container vmid.
+func ContainerSID(vmid int) string { return "ct:" + strconv.Itoa(vmid) }
+
+// HAResources lists the cluster's HA resources of containers.
+func (c *Client) HAResources(ctx context.Context) ([]HAResource, error) {
+	var raw []map[string]any
+	if err := c.get(ctx, "/cluster/ha/resources", map[string]string{"type": "ct"}, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]HAResource, 0, len(raw))
+	for _, m := range raw {
+		r := HAResource{}
+		r.SID, _ = m["sid"].(string)
+		r.Type, _ = m["type"].(string)
+		r.State, _ = m["state"].(string)
+		r.Comment, _ = m["comment"].(string)
+		r.Digest, _ = m["digest"].(string)
+		if v, ok := m["max_restart"]; ok {
+			r.HasMaxRestart, r.MaxRestart = true, FlexInt(toInt(v))
+		}
+		if v, ok := m["max_relocate"]; ok {
+			r.HasMaxRelocate, r.MaxRelocate = true, FlexInt(toInt(v))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case float64:
+		return int64(x)
+	case int64:
+		return x
+	}
+	n, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+	return n
+}
+
+// CreateHAResource adds sid as an HA resource with options (state,
+// max_restart, max_relocate, comment). A repeat after a lost answer that
+// finds it defined succeeds.
+func (c *Client) CreateHAResource(ctx context.Context, sid string, options map[string]string) error {
+	params := map[string]string{"sid": sid}
+	for k, v := range options {
+		params[k] = v
+	}
+	err := c.write(ctx, http.MethodPost, "/cluster/ha/resources", params, nil)
+	if err != nil && strings.Contains(err.Error(), "already defined") {
+		return nil
+	}
+	return err
+}
+
+// UpdateHAResource sets and deletes options of HA resource sid.
+func (c *Client) UpdateHAResource(ctx context.Context, sid string, set map[string]string, del []string) error {
+	params := map[string]string{}
+	for k, v := range set {
+		params[k] = v
+	}
+	if len(del) > 0 {
+		params["delete"] = strings.Join(del, ",")
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	return c.write(ctx, http.MethodPut, "/cluster/ha/resources/"+seg(sid), params, nil)
+}
+
+// DeleteHAResource removes HA resource sid; one that is gone is not an
+// error.
+func (c *Client) DeleteHAResource(ctx context.Context, sid string) error {
+	err := c.write(ctx, http.MethodDelete, "/cluster/ha/resources/"+seg(sid), nil, nil)
+	if err != nil && strings.Contains(err.Error(), "not HA managed") {
+		return nil
+	}
+	return err
+}
