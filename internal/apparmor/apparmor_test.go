@@ -10,7 +10,7 @@ import (
 // (docker.apparmor_profile_sha256) and a change makes every docker block
 // reinstall. Change it only together with the profile, and say so in the
 // changelog.
-const dockerSecureSHA256 = "056bd47273795dd43ba18d92b2dc68e4c7b78d117f01502800f9564846e5ac99"
+const dockerSecureSHA256 = "81b0bf01322add24b6ffd49e9b3a21de6562b082df76b4af75f14313144972da"
 
 // profileText and localInclude are the two files of DockerSecure.
 func profileText() []byte  { return DockerSecure.Files[0].Content }

@@ -347,6 +347,10 @@ func policyFindings(p compiledPolicy, major int) []string {
 		{target: "/anywhere/", source: "/x", fstype: "proc"},
 		{target: "/", source: "/dev/sda1", fstype: "ext4"},
 		{target: "/etc/", source: "/sys/", flags: msBind | msRec},
+		// The runtimes' propagation rules match their flags only, not a
+		// mount with no flags of any type.
+		{target: "/var/lib/docker/overlay2/0123abcd/merged/x/", source: "/dev/sda1", fstype: "ext4"},
+		{target: "/run/containerd/x/", source: "/dev/sda1", fstype: "ext4"},
 	} {
 		if p.mayMount(m) {
 			bad("%s is allowed", m)
@@ -388,12 +392,11 @@ func TestCompiledPolicyCanFail(t *testing.T) {
 		{"read-only paths as a cross product",
 			"mount options=(rw, rbind) /proc/bus/ -> /proc/bus/,", "mount options=(rw, rbind) /proc/{bus,fs,irq,sys}/ -> /proc/{bus,fs,irq,sys}/,",
 			`mount source="/proc/sys/" target="/proc/irq/" type="" flags=0x5000 is allowed`},
-		{"an fstype deny dropped",
-			"deny mount fstype=securityfs,", "",
-			// The propagation rules of the runtimes' trees allow a mount
-			// with no flags there, whatever its type: the fstype deny is
-			// what keeps securityfs out.
-			`mount source="securityfs" target="/var/lib/docker/overlay2/0123abcd/merged/x/" type="securityfs" flags=0x0 is allowed`},
+		{"propagation flags as one list",
+			"mount options=(rw, make-slave) -> /var/lib/docker/{,**},", "mount options in (rw, make-slave, make-private) -> /var/lib/docker/{,**},",
+			// "options in" also matches no flag at all: any mount, of any
+			// type, into the runtime's tree.
+			`mount source="/dev/sda1" target="/var/lib/docker/overlay2/0123abcd/merged/x/" type="ext4" flags=0x0 is allowed`},
 		{"Docker's sysctl writes denied",
 			"deny /{,**/}proc/{bus,fs,irq}/** wklx,", "deny /{,**/}proc/{bus,fs,irq}/** wklx,\n  deny /sys/net/** w,",
 			"write to /sys/net/ipv4/ip_unprivileged_port_start is denied"},
