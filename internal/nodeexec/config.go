@@ -261,7 +261,8 @@ var secondFactorWords = map[string]bool{
 // "hotpot" holds no second-factor word: the user@host part is not read.
 func readPrompt(q string) (password, secondFactor bool) {
 	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool {
-		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '@' || r == '.' || r == '\'')
+		word := unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '@' || r == '.' || r == '\''
+		return !word
 	})
 	for i, w := range words {
 		if strings.Contains(w, "@") {

@@ -235,7 +235,7 @@ func checkIDMap(entries []idMapEntry, rootForbidden bool) []idMapIssue {
 				detail += " They include a group that reads the node's disks, memory or passwords, or may become root " +
 					"(disk 6, kmem 15, sudo 27, shadow 42)."
 			}
-			issues = append(issues, idMapIssue{at: e.index, attr: "host_id", warning: !(danger && rootForbidden),
+			issues = append(issues, idMapIssue{at: e.index, attr: "host_id", warning: !danger || !rootForbidden,
 				summary: "ID map hands over system IDs of the node", detail: detail})
 		}
 		if e.host == 0 {
