@@ -1,10 +1,13 @@
 package provider
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -36,6 +39,13 @@ type dockerModel struct {
 	ServiceActive    types.Bool           `tfsdk:"service_active"`
 	Tests            types.Map            `tfsdk:"tests"`
 	AppArmorSHA256   types.String         `tfsdk:"apparmor_profile_sha256"`
+	// What the check reads back from the container (see docker.CheckResult).
+	Fingerprint       types.String `tfsdk:"fingerprint"`
+	ContainerdVersion types.String `tfsdk:"containerd_version"`
+	ComposeVersion    types.String `tfsdk:"compose_version"`
+	DaemonJSONSHA256  types.String `tfsdk:"daemon_json_sha256"`
+	AptKeySHA256      types.String `tfsdk:"apt_key_sha256"`
+	AptSourceSHA256   types.String `tfsdk:"apt_source_sha256"`
 }
 
 type healthChecksModel struct {
@@ -84,14 +94,18 @@ func dockerBlock() schema.SingleNestedBlock {
 			},
 			"verify_on_refresh": schema.BoolAttribute{
 				MarkdownDescription: "On refresh, check inside the container (one read-only `pct exec`) that Docker is installed and " +
-					"active; a stopped or missing Docker then shows as a planned update that reruns the idempotent install. Defaults to `true`.",
+					"active and read back the versions, file digests and fingerprint; a stopped or missing Docker or a drifted file, key, " +
+					"source list or pinned version then shows as a planned update that reruns the idempotent install, which repairs only " +
+					"what differs. Defaults to `true`.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
 			},
 			"installed_version": schema.StringAttribute{
-				MarkdownDescription: "Docker version found after the install.",
-				Computed:            true,
+				MarkdownDescription: "Version of the Docker engine package (`docker-ce` or `docker.io`) found in the container. " +
+					"With `version` set, a package upgraded or downgraded by hand shows as a planned change; the apply puts the " +
+					"pinned version back.",
+				Computed: true,
 			},
 			"service_active": schema.BoolAttribute{
 				MarkdownDescription: "Whether the docker service was active when last checked.",
@@ -101,6 +115,35 @@ func dockerBlock() schema.SingleNestedBlock {
 				MarkdownDescription: "Result of each test case (`" + strings.Join(docker.Cases(), "`, `") + "`): `passed`, `failed` or `skipped`.",
 				Computed:            true,
 				ElementType:         types.StringType,
+			},
+			"fingerprint": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of the whole block's options (daemon.json merged and normalized) that the last successful " +
+					"install applied, as recorded in the container (`" + docker.FingerprintPath + "`). The install runs again when the " +
+					"configuration's fingerprint differs; empty when the container records none.",
+				Computed: true,
+			},
+			"containerd_version": schema.StringAttribute{
+				MarkdownDescription: "Version of the containerd package found in the container.",
+				Computed:            true,
+			},
+			"compose_version": schema.StringAttribute{
+				MarkdownDescription: "Version of the Compose plugin package found in the container, empty when none is installed.",
+				Computed:            true,
+			},
+			"daemon_json_sha256": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of `/etc/docker/daemon.json` in the container. An edit made inside the container shows " +
+					"as a planned change back to the configured content; the apply rewrites the file and restarts Docker.",
+				Computed: true,
+			},
+			"apt_key_sha256": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of Docker's apt key file `/etc/apt/keyrings/docker.asc` (`docker-ce` source). A changed " +
+					"file shows as a planned change; the apply restores Docker's release key.",
+				Computed: true,
+			},
+			"apt_source_sha256": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of Docker's apt source list `/etc/apt/sources.list.d/docker.list` (`docker-ce` source). " +
+					"A changed file shows as a planned change; the apply writes it again.",
+				Computed: true,
 			},
 			"apparmor_profile_sha256": schema.StringAttribute{
 				MarkdownDescription: "SHA-256 of the `" + dockerProfile.Name + "` profile this provider version ships. A provider " +
@@ -154,4 +197,41 @@ func dockerOptions(d *dockerModel) docker.Options {
 		}
 	}
 	return o
+}
+
+// dockerSourceKey holds, in a resource's private state, the SHA-256 of
+// Docker's apt source list as the last install left it (a JSON string): the
+// list's content depends on the container's distribution and architecture,
+// so its expected digest is learned from the install, not computed.
+const dockerSourceKey = "docker_apt_source_sha256"
+
+// dockerSourceSHA256 reads the recorded digest, "" when there is none.
+func dockerSourceSHA256(ctx context.Context, priv privateGetter) string {
+	if priv == nil {
+		return ""
+	}
+	b, _ := priv.GetKey(ctx, dockerSourceKey)
+	var s string
+	if len(b) == 0 || json.Unmarshal(b, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// privateSetter is the private state of a create or update response.
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
+// recordDockerSource keeps the source list's digest that the install just
+// left, when the block manages Docker's repository.
+func recordDockerSource(ctx context.Context, d *dockerModel, priv privateSetter) diag.Diagnostics {
+	if d == nil || !known(d.AptSourceSHA256) || dockerOptions(d).PackageSource != docker.PackageSourceDockerCE {
+		return nil
+	}
+	b, err := json.Marshal(d.AptSourceSHA256.ValueString())
+	if err != nil {
+		return nil
+	}
+	return priv.SetKey(ctx, dockerSourceKey, b)
 }

@@ -243,6 +243,7 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 			fail(scriptSummary(err, "Docker feature failed"), err)
 			return
 		}
+		resp.Diagnostics.Append(recordDockerSource(ctx, plan.Docker, resp.Private)...)
 		if !plan.Started.ValueBool() {
 			if err := r.stop(ctx, c, node, vmid); err != nil {
 				fail("Cannot stop the container", err)
@@ -497,12 +498,7 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 	}
 	if m.Docker != nil {
 		m.Docker.ServiceActive = types.BoolValue(false)
-		if m.Docker.InstalledVersion.IsUnknown() {
-			m.Docker.InstalledVersion = types.StringNull()
-		}
-		if m.Docker.Tests.IsUnknown() {
-			m.Docker.Tests = types.MapNull(types.StringType)
-		}
+		nullDockerUnknowns(m.Docker)
 	}
 	if m.Features.IsUnknown() {
 		m.Features = types.ObjectNull(featuresAttrTypes)
@@ -565,14 +561,7 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 	if refresh {
 		r.refreshDocker(ctx, m, running, diags)
 	}
-	if m.Docker != nil {
-		if m.Docker.InstalledVersion.IsUnknown() {
-			m.Docker.InstalledVersion = types.StringNull()
-		}
-		if m.Docker.Tests.IsUnknown() {
-			m.Docker.Tests = types.MapNull(types.StringType)
-		}
-	}
+	nullDockerUnknowns(m.Docker)
 	return nil
 }
 
@@ -677,7 +666,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
 	}
-	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunNeeded(state.Docker, plan.Docker)) {
+	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunPlanned(plan.Docker)) {
 		// Docker is installed and tested in a running container; one kept
 		// stopped is started for it and stopped again, as on create.
 		if !wantRunning {
@@ -690,6 +679,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
 			return
 		}
+		resp.Diagnostics.Append(recordDockerSource(ctx, plan.Docker, resp.Private)...)
 		if !wantRunning {
 			if err := r.stop(ctx, c, node, vmid); err != nil {
 				resp.Diagnostics.AddError("Cannot stop the container", err.Error())
