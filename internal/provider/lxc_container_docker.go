@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
@@ -13,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
@@ -234,4 +237,53 @@ func recordDockerSource(ctx context.Context, d *dockerModel, priv privateSetter)
 		return nil
 	}
 	return priv.SetKey(ctx, dockerSourceKey, b)
+}
+
+// dockerAdoptKey marks, in a resource's private state, an import whose first
+// Read still has to look for Docker in the container.
+const dockerAdoptKey = "docker_adopt"
+
+// adoptDocker is the first Read after an import: when the container runs
+// an active Docker, the docker block is read back from it, so that a
+// configuration asking for that Docker plans no change and no install. The
+// options come from what is installed (the engine package, the Compose
+// plugin, the driver in use) and are otherwise the block's defaults;
+// daemon_json stays unset. The results are the check's, the fingerprint
+// the one the container records, so planDocker decides by it, or without
+// one by the read-back values. One read-only check runs, once; a container
+// without Docker, stopped or out of SSH reach keeps no docker block.
+func (r *lxcContainerResource) adoptDocker(ctx context.Context, m *lxcContainerModel) {
+	if m.Docker != nil || r.data == nil || !m.Started.ValueBool() {
+		return
+	}
+	check, err := r.data.NodeOps().CheckDocker(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()))
+	if err != nil || check.Package == "" || !check.ServiceActive {
+		tflog.Debug(ctx, "no Docker adopted", map[string]any{"id": m.ID.ValueString(), "error": fmt.Sprint(err), "package": check.Package})
+		return
+	}
+	o := docker.DefaultOptions()
+	if check.Package != "docker-ce" {
+		o.PackageSource = docker.PackageSourceDistro
+	}
+	o.Compose = check.ComposeVersion != ""
+	if slices.Contains(docker.StorageDrivers(), check.StorageDriver) {
+		o.StorageDriver = check.StorageDriver
+	}
+	d := &dockerModel{
+		PackageSource:   types.StringValue(o.PackageSource),
+		Version:         types.StringNull(),
+		Compose:         types.BoolValue(o.Compose),
+		StorageDriver:   types.StringValue(o.StorageDriver),
+		DaemonJSON:      jsontypes.NewNormalizedNull(),
+		VerifyOnRefresh: types.BoolValue(true),
+		Tests:           types.MapNull(types.StringType),
+		AppArmorSHA256:  types.StringNull(),
+	}
+	if m.EffectiveAA.ValueString() == dockerProfile.Name {
+		d.AppArmorSHA256 = types.StringValue(dockerProfile.SHA256())
+	}
+	setDockerCheck(d, check)
+	m.Docker = d
+	tflog.Info(ctx, "adopted the Docker found in an imported container", map[string]any{"id": m.ID.ValueString(),
+		"package": check.Package, "version": check.InstalledVersion, "fingerprint": check.Fingerprint})
 }

@@ -263,9 +263,12 @@ func dockerRunReasons(prior *dockerModel, p docker.Plan, sourceSHA256 string) (r
 		if !known(v) || want == "" {
 			return
 		}
-		if v.ValueString() != want {
-			run = true
+		if v.ValueString() == want {
+			return
 		}
+		run = true
+		// What matches neither the plan nor the prior request changed
+		// inside the container.
 		if wasErr == nil && v.ValueString() != wasWant {
 			drift = append(drift, what)
 		}

@@ -591,6 +591,10 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	if state.ID.IsNull() || state.ID.ValueString() == "" {
 		state.ID = types.StringValue(fmt.Sprintf("%s/%d", state.NodeName.ValueString(), state.VMID.ValueInt64()))
 	}
+	if v, _ := req.Private.GetKey(ctx, dockerAdoptKey); len(v) > 0 {
+		r.adoptDocker(ctx, &state)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, dockerAdoptKey, nil)...)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -835,6 +839,7 @@ func (r *lxcContainerResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("node_name"), node)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vmid"), int64(vmid))...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, dockerAdoptKey, []byte("true"))...)
 }
 
 // scriptSummary is the diagnostic title for an error from the node.
