@@ -541,14 +541,19 @@ func TestAccLXCContainer_dockerImportAdopts(t *testing.T) {
 	// The import configuration names no template: an imported container has
 	// none to read back.
 	imported := regexp.MustCompile(`(?m)^  template +=.*\n`).ReplaceAllString(cfg, "")
-	forget := e.providerHCL() + "removed {\n  from = " + ctAddr + "\n  lifecycle {\n    destroy = false\n  }\n}\n"
+	noInstall := func(*terraform.State) error {
+		if n := e.installRuns(); n != 0 {
+			return fmt.Errorf("the install script ran %d times for an adopted container", n)
+		}
+		return nil
+	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: cfg},
-			// Out of the state, the container and its Docker stay.
-			{Config: forget},
 			{
+				// The import step starts from a state without the container,
+				// which keeps running its Docker.
 				PreConfig:       e.resetLog,
 				Config:          imported,
 				ResourceName:    ctAddr,
@@ -558,31 +563,18 @@ func TestAccLXCContainer_dockerImportAdopts(t *testing.T) {
 				ImportPlanChecks: resource.ImportPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionNoop)},
 				},
-				Check: func(*terraform.State) error {
-					if n := e.installRuns(); n != 0 {
-						return fmt.Errorf("the install script ran %d times for an adopted container", n)
+				Check: noInstall,
+			},
+			{
+				// Nothing ran the install meanwhile either.
+				PreConfig: func() {
+					if err := noInstall(nil); err != nil {
+						t.Fatal(err)
 					}
-					return nil
 				},
-			},
-			{
-				Config:             imported,
-				ImportStatePersist: true,
-				ResourceName:       ctAddr,
-				ImportState:        true,
-				ImportStateId:      fmt.Sprintf("%s/%d", e.node, vmid),
-			},
-			{
-				PreConfig: e.resetLog,
-				Config:    imported,
+				Config: cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				Check: func(*terraform.State) error {
-					if n := e.installRuns(); n != 0 {
-						return fmt.Errorf("the install script ran %d times for an adopted container", n)
-					}
-					return nil
 				},
 			},
 		},
