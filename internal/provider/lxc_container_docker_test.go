@@ -78,7 +78,7 @@ func (e *accEnv) installRuns() int {
 }
 
 // aptInstalls counts the package installs the container's apt-get made.
-func (e *accEnv) aptInstalls(vmid int) int { //nolint:unparam // one Docker container per test today
+func (e *accEnv) aptInstalls(vmid int) int {
 	e.t.Helper()
 	n, err := sshd.CTInstalls(e.sim.StateDir, e.node, vmid)
 	if err != nil {
@@ -384,9 +384,12 @@ func TestAccLXCContainer_dockerDrift(t *testing.T) {
 	var installs, starts int
 	var installed, daemonSHA string
 	// remember records the counters after a step.
-	remember := func(s *terraform.State) error {
+	remember := func(s *terraform.State) {
 		installs, starts = e.aptInstalls(vmid), e.dockerStarts(vmid)
 		installed, daemonSHA = dockerState(s, "installed_version"), dockerState(s, "daemon_json_sha256")
+	}
+	rememberCheck := func(s *terraform.State) error {
+		remember(s)
 		return nil
 	}
 	// noPackages fails when the step installed a package.
@@ -411,7 +414,7 @@ func TestAccLXCContainer_dockerDrift(t *testing.T) {
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("containerd_version"), knownvalue.StringRegexp(regexp.MustCompile(`^\d`))),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("compose_version"), knownvalue.StringRegexp(regexp.MustCompile(`^\d`))),
 				},
-				Check: remember,
+				Check: rememberCheck,
 			},
 			{
 				// daemon.json edited inside the container: the plan shows its
@@ -440,7 +443,7 @@ func TestAccLXCContainer_dockerDrift(t *testing.T) {
 						return fmt.Errorf("the install script ran %d times, want 1", n)
 					}
 					return nil
-				}, remember),
+				}, rememberCheck),
 			},
 			{
 				// The pinned package upgraded by hand: put back, nothing else.
@@ -457,7 +460,8 @@ func TestAccLXCContainer_dockerDrift(t *testing.T) {
 					if n := e.aptInstalls(vmid); n != installs+2 {
 						return fmt.Errorf("apt installs went %d -> %d, want the upgrade and one downgrade", installs, n)
 					}
-					return remember(s)
+					remember(s)
+					return nil
 				},
 			},
 			{
