@@ -2,7 +2,9 @@
 // bash scripts that run inside a container (embedded), the arguments they
 // take, and the parsing of what they print.
 //
-// It decides what runs, never how: each script is an [Invocation], run by
+// It decides what runs, never how: a [Plan] resolves the docker block once
+// (arguments, merged daemon.json, fingerprint) and each script is an
+// [Invocation], run by
 // the node access layer as
 //
 //	pct exec <vmid> -- bash -s -- <Args...>
@@ -14,11 +16,13 @@
 // The scripts' output contract:
 //
 //   - Install: progress lines "phoenix-docker: [step] message"; on success a
-//     last line "phoenix-docker: result installed_version=<v> changed=<0|1>"
-//     (see [ParseInstallResult]); on failure a line starting "FATAL: " and a
-//     non-zero exit (see [FatalLine]).
-//   - Check: "phoenix-docker: check service_active=<1|0> installed_version=<v>"
-//     and exit 0 only when the service is active (see [ParseCheckResult]).
+//     last line "phoenix-docker: result installed_version=<v> changed=<0|1>
+//     packages=<list> items=<list>" (see [ParseInstallResult]); on failure a
+//     line starting "FATAL: " and a non-zero exit (see [FatalLine]).
+//   - Check: "phoenix-docker: check service_active=<1|0> installed_version=<v>
+//     ..." with the versions, the driver in use, the digests of daemon.json
+//     and of the apt key and source list, and the recorded fingerprint; exit
+//     0 only when the service is active (see [ParseCheckResult]).
 //   - Test: one line per case "test_case_<name>: passed|failed|skipped", a
 //     failed case followed by its output tail as "  | <line>" lines, then
 //     "N passed, N failed" with ", N skipped" appended when a case was skipped
@@ -111,7 +115,7 @@ type Options struct {
 	// StorageDriver is StorageDriverOverlay2 or StorageDriverFuseOverlayfs.
 	StorageDriver string
 	// DaemonJSON is the user's daemon.json (a JSON object, may be empty);
-	// InstallArgs merges it with StorageDriver through MergeDaemonJSON.
+	// NewPlan merges it with StorageDriver through MergeDaemonJSON.
 	DaemonJSON string
 	// HelloWorld runs the hello-world test case; false marks it skipped.
 	HelloWorld bool
@@ -132,7 +136,7 @@ func DefaultOptions() Options {
 }
 
 // Validate checks every field the scripts receive. DaemonJSON is checked by
-// MergeDaemonJSON, which InstallArgs calls.
+// MergeDaemonJSON, which NewPlan calls.
 func (o Options) Validate() error {
 	if !slices.Contains(PackageSources(), o.PackageSource) {
 		return fmt.Errorf("package source %q is not one of %s", o.PackageSource, strings.Join(PackageSources(), ", "))
@@ -197,43 +201,6 @@ func validLabel(l string) bool {
 	return true
 }
 
-// InstallArgs returns the arguments of the install script for o, after
-// validating o and merging DaemonJSON with the storage driver:
-//
-//	--package-source S [--version V] --compose 1|0 --storage-driver D
-//	--daemon-json JSON --network-target HOST
-func InstallArgs(o Options) ([]string, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
-	merged, err := MergeDaemonJSON(o.DaemonJSON, o.StorageDriver)
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"--package-source", o.PackageSource}
-	if o.Version != "" {
-		args = append(args, "--version", o.Version)
-	}
-	return append(args,
-		"--compose", flag(o.Compose),
-		"--storage-driver", o.StorageDriver,
-		"--daemon-json", merged,
-		"--network-target", o.NetworkTarget,
-	), nil
-}
-
-// TestArgs returns the arguments of the test script for o:
-//
-//	--network-target HOST --hello-world 1|0
-//
-// Only NetworkTarget is validated: the other fields do not reach the script.
-func TestArgs(o Options) ([]string, error) {
-	if err := ValidateNetworkTarget(o.NetworkTarget); err != nil {
-		return nil, err
-	}
-	return []string{"--network-target", o.NetworkTarget, "--hello-world", flag(o.HelloWorld)}, nil
-}
-
 func flag(b bool) string {
 	if b {
 		return "1"
@@ -252,26 +219,8 @@ type Invocation struct {
 	Args []string
 }
 
-// Install is the install script's invocation for o.
-func Install(o Options) (Invocation, error) {
-	args, err := InstallArgs(o)
-	if err != nil {
-		return Invocation{}, err
-	}
-	return Invocation{Name: InstallScriptName, Script: InstallScript(), Args: args}, nil
-}
-
 // Check is the health check's invocation; it takes no arguments and changes
 // nothing, so Read may run it.
 func Check() Invocation {
 	return Invocation{Name: CheckScriptName, Script: CheckScript(), Args: []string{}}
-}
-
-// Test is the test script's invocation for o.
-func Test(o Options) (Invocation, error) {
-	args, err := TestArgs(o)
-	if err != nil {
-		return Invocation{}, err
-	}
-	return Invocation{Name: TestScriptName, Script: TestScript(), Args: args}, nil
 }

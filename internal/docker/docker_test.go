@@ -75,19 +75,17 @@ func TestInstallArgs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := DefaultOptions()
 			tt.mod(&o)
-			got, err := InstallArgs(o)
-			if err != nil {
-				t.Fatal(err)
+			p := mustPlan(t, o)
+			want := append(slices.Clone(tt.want), "--fingerprint", p.Fingerprint())
+			if o.PackageSource == PackageSourceDockerCE {
+				want = append(want, "--apt-key-sha256", AptKeySHA256())
 			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got  %q\nwant %q", got, tt.want)
+			if got := p.InstallArgs(); !slices.Equal(got, want) {
+				t.Errorf("got  %q\nwant %q", got, want)
 			}
-			inv, err := Install(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if inv.Name != InstallScriptName || !bytes.Equal(inv.Script, InstallScript()) || !slices.Equal(inv.Args, tt.want) {
-				t.Errorf("Install(o) = %q %q, want the script and the same args", inv.Name, inv.Args)
+			inv := p.Install()
+			if inv.Name != InstallScriptName || !bytes.Equal(inv.Script, InstallScript()) || !slices.Equal(inv.Args, want) {
+				t.Errorf("Install() = %q %q, want the script and the same args", inv.Name, inv.Args)
 			}
 		})
 	}
@@ -112,12 +110,9 @@ func TestInstallArgsErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := DefaultOptions()
 			tt.mod(&o)
-			args, err := InstallArgs(o)
+			p, err := NewPlan(o)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("InstallArgs() = %q, %v; want error containing %q", args, err, tt.wantErr)
-			}
-			if _, err := Install(o); err == nil {
-				t.Error("Install() accepted what InstallArgs() refused")
+				t.Fatalf("NewPlan() = %+v, %v; want error containing %q", p, err, tt.wantErr)
 			}
 		})
 	}
@@ -125,21 +120,12 @@ func TestInstallArgsErrors(t *testing.T) {
 
 func TestTestArgs(t *testing.T) {
 	o := DefaultOptions()
-	got, err := TestArgs(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"--network-target", "1.1.1.1", "--hello-world", "1"}; !slices.Equal(got, want) {
+	if got, want := mustPlan(t, o).TestArgs(), []string{"--network-target", "1.1.1.1", "--hello-world", "1"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	o.HelloWorld = false
 	o.NetworkTarget = "2606:4700:4700::1111"
-	// Fields the test script does not use are not validated.
-	o.StorageDriver = "anything"
-	inv, err := Test(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := mustPlan(t, o).Test()
 	if want := []string{"--network-target", "2606:4700:4700::1111", "--hello-world", "0"}; !slices.Equal(inv.Args, want) {
 		t.Errorf("got %q, want %q", inv.Args, want)
 	}
@@ -147,8 +133,8 @@ func TestTestArgs(t *testing.T) {
 		t.Errorf("Test() = %q, want the test script", inv.Name)
 	}
 	o.NetworkTarget = "1.1.1.1; reboot"
-	if _, err := Test(o); err == nil {
-		t.Error("Test() accepted a network target with a shell command")
+	if _, err := NewPlan(o); err == nil {
+		t.Error("NewPlan() accepted a network target with a shell command")
 	}
 }
 

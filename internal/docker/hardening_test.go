@@ -3,6 +3,7 @@ package docker
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -11,14 +12,14 @@ import (
 // names the script.
 
 func TestParseInstallResultStrict(t *testing.T) {
-	const ok = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1"
+	const ok = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages= items=marker"
 	tests := []struct{ name, out, wantErr string }{
 		{"unknown key", "phoenix-docker: result installed_version=1 changed=0 extra=x\n", `unknown key "extra"`},
 		{"repeated key", "phoenix-docker: result installed_version=1 changed=0 changed=1\n", `key "changed" twice`},
-		{"bad version", "phoenix-docker: result installed_version=1;rm changed=0\n", `installed_version="1;rm" is not a Debian package version`},
+		{"bad version", "phoenix-docker: result installed_version=1;rm changed=0 packages= items=\n", `installed_version="1;rm" is not a Debian package version`},
 		{"version with a space", "phoenix-docker: result installed_version=1 2 changed=0\n", `"2" is not key=value`},
 		{"empty word", "phoenix-docker: result installed_version=1  changed=0\n", `"" is not key=value`},
-		{"bad flag", "phoenix-docker: result installed_version=1 changed=true\n", `changed="true", want 0 or 1`},
+		{"bad flag", "phoenix-docker: result installed_version=1 changed=true packages= items=\n", `changed="true", want 0 or 1`},
 		{"no keys", "phoenix-docker: result\n", "malformed result line"},
 		{"garbage after the result", ok + "\nrm -rf /\n", `printed 1 line(s) after its result line, the first "rm -rf /"`},
 		{"progress after the result", ok + "\nphoenix-docker: [verify] late\n", "after its result line"},
@@ -47,17 +48,17 @@ func TestParseInstallResultAccepts(t *testing.T) {
 		want InstallResult
 	}{
 		{"shell warning before the script's first line",
-			"bash: warning: setlocale: LC_ALL: cannot change locale (en_US.UTF-8)\nphoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0\n",
+			"bash: warning: setlocale: LC_ALL: cannot change locale (en_US.UTF-8)\nphoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0 packages= items=\n",
 			InstallResult{InstalledVersion: "26.1.3"}},
-		{"trailing blank line and space", "phoenix-docker: result installed_version=1.2 changed=1 \n\n",
-			InstallResult{InstalledVersion: "1.2", Changed: true}},
-		{"step with a hyphen", "phoenix-docker: [pre-reqs] x\nphoenix-docker: [dpkg]\nphoenix-docker: result installed_version=1 changed=1",
-			InstallResult{InstalledVersion: "1", Changed: true}},
+		{"trailing blank line and space", "phoenix-docker: result installed_version=1.2 changed=1 packages= items=daemon.json,service-restart \n\n",
+			InstallResult{InstalledVersion: "1.2", Changed: true, Items: []string{"daemon.json", "service-restart"}}},
+		{"step with a hyphen", "phoenix-docker: [pre-reqs] x\nphoenix-docker: [dpkg]\nphoenix-docker: result installed_version=1 changed=1 packages=docker-ce=5:28.5.2-1~debian.12~bookworm,containerd.io items=packages",
+			InstallResult{InstalledVersion: "1", Changed: true, Packages: []string{"docker-ce=5:28.5.2-1~debian.12~bookworm", "containerd.io"}, Items: []string{"packages"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseInstallResult(tt.out)
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
@@ -77,10 +78,10 @@ func TestParseCheckResultStrict(t *testing.T) {
 		{"repeated key overriding", "phoenix-docker: check service_active=0 installed_version=1 service_active=1\n", `key "service_active" twice`},
 		{"bad version", "phoenix-docker: check service_active=1 installed_version=$(x)\n", "is not a Debian package version"},
 		{"missing version key", "phoenix-docker: check service_active=1\n", "check line has no installed_version"},
-		{"garbage after an active check", "phoenix-docker: check service_active=1 installed_version=1\ngarbage\n", `unexpected line "garbage" after its check line`},
-		{"FATAL after an active check", "phoenix-docker: check service_active=1 installed_version=1\nFATAL: x\n", "after its check line"},
-		{"garbage after an inactive check", "phoenix-docker: check service_active=0 installed_version=1\nFATAL: docker service is not active\nmore\n", `unexpected line "more"`},
-		{"second check line", "phoenix-docker: check service_active=0 installed_version=1\nphoenix-docker: check service_active=1 installed_version=1\n", "after its check line"},
+		{"garbage after an active check", checkLine() + "garbage\n", `unexpected line "garbage" after its check line`},
+		{"FATAL after an active check", checkLine() + "FATAL: x\n", "after its check line"},
+		{"garbage after an inactive check", checkLine("service_active", "0") + "FATAL: docker service is not active\nmore\n", `unexpected line "more"`},
+		{"second check line", checkLine("service_active", "0") + checkLine(), "after its check line"},
 		{"unexpected line before", "phoenix-docker: [check] docker service is active\nactive\nphoenix-docker: check service_active=1 installed_version=1\n", `unexpected line "active"`},
 		{"no keys", "phoenix-docker: check\n", "malformed check line"},
 	}
@@ -98,8 +99,9 @@ func TestParseCheckResultStrict(t *testing.T) {
 }
 
 func TestParseCheckResultAcceptsShellPreamble(t *testing.T) {
-	got, err := ParseCheckResult("bash: warning: setlocale: LC_ALL: cannot change locale (en_US.UTF-8)\nphoenix-docker: [check] docker service is active (version 1)\nphoenix-docker: check service_active=1 installed_version=1\n")
-	if err != nil || got != (CheckResult{ServiceActive: true, InstalledVersion: "1"}) {
+	got, err := ParseCheckResult("bash: warning: setlocale: LC_ALL: cannot change locale (en_US.UTF-8)\nphoenix-docker: [check] docker service is active (version 1)\n" +
+		checkLine("installed_version", "1"))
+	if err != nil || got != (CheckResult{ServiceActive: true, InstalledVersion: "1", Package: "docker-ce"}) {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 }
@@ -132,10 +134,7 @@ func TestStrictParsersAcceptTheScriptsOutput(t *testing.T) {
 	c := newFakeContainer(t)
 	o := DefaultOptions()
 	o.DaemonJSON = `{"log-driver":"journald","labels":["secret-4d2c"]}`
-	install, err := Install(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	install := mustPlan(t, o).Install()
 	for run := range 2 {
 		out, err := c.run(install)
 		if err != nil {
@@ -152,10 +151,7 @@ func TestStrictParsersAcceptTheScriptsOutput(t *testing.T) {
 	if _, err := ParseCheckResult(out); err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
-	test, err := Test(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	test := mustPlan(t, o).Test()
 	c.touch("hello.fail")
 	out, _ = c.run(test)
 	rep, err := ParseTestResults(out)

@@ -178,6 +178,37 @@ type InstallResult struct {
 	// Changed is false when the run found everything as asked and changed
 	// nothing.
 	Changed bool
+	// Packages lists what the run asked apt-get to install ("name" or
+	// "name=version"); empty when it installed nothing.
+	Packages []string
+	// Items lists what the run changed (InstallItems names them).
+	Items []string
+}
+
+// InstallItems lists the items the install script reports as changed.
+func InstallItems() []string {
+	return []string{"dpkg-repair", "apt-key", "apt-source", "packages", "daemon.json", "marker", "fingerprint", "service-restart", "service-start"}
+}
+
+// packageSpecRE matches "name" or "name=version" of a Debian package.
+var packageSpecRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]+(=[A-Za-z0-9][A-Za-z0-9.+:~_-]*)?$`)
+
+// list reads a comma-separated value whose elements must satisfy ok.
+func (r resultLine) list(key string, ok func(string) bool) ([]string, error) {
+	v, present := r.values[key]
+	if !present {
+		return nil, fmt.Errorf("%s: %s line has no %s: %q", r.script, r.marker, key, r.line)
+	}
+	if v == "" {
+		return nil, nil
+	}
+	out := strings.Split(v, ",")
+	for _, e := range out {
+		if !ok(e) {
+			return nil, fmt.Errorf("%s: %s line: %s holds %q, which is not expected there", r.script, r.marker, key, e)
+		}
+	}
+	return out, nil
 }
 
 // ParseInstallResult reads the install script's result line. When the
@@ -185,7 +216,9 @@ type InstallResult struct {
 // whatever the shell printed before the script's first line, the output must
 // be the script's progress lines ("phoenix-docker: [step] ...") ending with
 // exactly one result line, "phoenix-docker: result installed_version=<v>
-// changed=<0|1>", with these two keys only and valid values. Anything else (a
+// changed=<0|1> packages=<list> items=<list>", with these keys only and
+// valid values (the lists comma-separated, packages as "name" or
+// "name=version", items from InstallItems). Anything else (a
 // missing result line, an unknown or repeated key, a bad value, a line of
 // another kind, output after the result) is an error naming the script.
 func ParseInstallResult(out string) (InstallResult, error) {
@@ -203,7 +236,15 @@ func ParseInstallResult(out string) (InstallResult, error) {
 	if after := ls[i+1:]; len(after) > 0 {
 		return InstallResult{}, fmt.Errorf("%s printed %d line(s) after its result line, the first %q", InstallScriptName, len(after), after[0])
 	}
-	r, err := parseResultLine(InstallScriptName, "result", ls[i], "installed_version", "changed")
+	r, err := parseResultLine(InstallScriptName, "result", ls[i], "installed_version", "changed", "packages", "items")
+	if err != nil {
+		return InstallResult{}, err
+	}
+	pkgs, err := r.list("packages", packageSpecRE.MatchString)
+	if err != nil {
+		return InstallResult{}, err
+	}
+	items, err := r.list("items", func(s string) bool { return slices.Contains(InstallItems(), s) })
 	if err != nil {
 		return InstallResult{}, err
 	}
@@ -215,7 +256,7 @@ func ParseInstallResult(out string) (InstallResult, error) {
 	if err != nil {
 		return InstallResult{}, err
 	}
-	return InstallResult{InstalledVersion: v, Changed: changed}, nil
+	return InstallResult{InstalledVersion: v, Changed: changed, Packages: pkgs, Items: items}, nil
 }
 
 // CheckResult is what the health check reports.
@@ -225,12 +266,56 @@ type CheckResult struct {
 	// InstalledVersion is the dpkg version of docker-ce (or docker.io), ""
 	// when neither is installed.
 	InstalledVersion string
+	// Package is the installed engine package, docker-ce or docker.io ("").
+	Package string
+	// ContainerdVersion and ComposeVersion are the dpkg versions of
+	// containerd and of the Compose plugin ("" when not installed).
+	ContainerdVersion, ComposeVersion string
+	// StorageDriver is the running daemon's driver ("" when not active).
+	StorageDriver string
+	// DaemonJSONSHA256, AptKeySHA256 and AptSourceSHA256 are the hex SHA-256
+	// of /etc/docker/daemon.json, Docker's apt key and its source list ("" for
+	// a missing file).
+	DaemonJSONSHA256, AptKeySHA256, AptSourceSHA256 string
+	// Fingerprint is the plan fingerprint recorded by the last successful
+	// install, "" when none is recorded, FingerprintInvalid for a file that
+	// holds something else.
+	Fingerprint string
+}
+
+// FingerprintInvalid is what the check reports for a fingerprint file that
+// does not hold a fingerprint.
+const FingerprintInvalid = "invalid"
+
+// checkKeys are the keys of the check line, in the order printed.
+var checkKeys = []string{
+	"service_active", "installed_version", "package", "containerd_version", "compose_version", "storage_driver",
+	"daemon_json_sha256", "apt_key_sha256", "apt_source_sha256", "fingerprint",
+}
+
+var (
+	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	driverRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+)
+
+// matching reads a value that is "" or satisfies ok; every key must be there.
+func (r resultLine) matching(key, what string, ok func(string) bool) (string, error) {
+	v, present := r.values[key]
+	switch {
+	case !present:
+		return "", fmt.Errorf("%s: %s line has no %s: %q", r.script, r.marker, key, r.line)
+	case v != "" && !ok(v):
+		return "", fmt.Errorf("%s: %s line: %s=%q is not %s", r.script, r.marker, key, v, what)
+	}
+	return v, nil
 }
 
 // ParseCheckResult reads the health check's status line. An inactive
 // service is a result, not an error. The error is for output without exactly
 // one well-formed status line ("phoenix-docker: check service_active=<1|0>
-// installed_version=<v or empty>", these keys only), for lines of another
+// installed_version=<v> ...", every key of the contract once and no other,
+// each value empty or valid: versions, a package name, a driver name, hex
+// digests, a fingerprint or "invalid"), for lines of another
 // kind before it (after the shell's start-up messages), and for anything
 // after it but the FATAL line of an inactive service. Errors name the script,
 // except a FATAL line printed instead of a status line, which is the error.
@@ -246,7 +331,7 @@ func ParseCheckResult(out string) (CheckResult, error) {
 		}
 		return CheckResult{}, fmt.Errorf("%s printed no check line", CheckScriptName)
 	}
-	r, err := parseResultLine(CheckScriptName, "check", ls[i], "service_active", "installed_version")
+	r, err := parseResultLine(CheckScriptName, "check", ls[i], checkKeys...)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -254,16 +339,39 @@ func ParseCheckResult(out string) (CheckResult, error) {
 	if err != nil {
 		return CheckResult{}, err
 	}
-	v, err := r.version("installed_version", true)
-	if err != nil {
+	res := CheckResult{ServiceActive: active}
+	if res.InstalledVersion, err = r.version("installed_version", true); err != nil {
 		return CheckResult{}, err
+	}
+	isVersion := versionRE.MatchString
+	isSHA := sha256RE.MatchString
+	for _, f := range []struct {
+		key, what string
+		ok        func(string) bool
+		dst       *string
+	}{
+		{"package", "docker-ce or docker.io", func(s string) bool { return s == "docker-ce" || s == "docker.io" }, &res.Package},
+		{"containerd_version", "a Debian package version", isVersion, &res.ContainerdVersion},
+		{"compose_version", "a Debian package version", isVersion, &res.ComposeVersion},
+		{"storage_driver", "a storage driver name", driverRE.MatchString, &res.StorageDriver},
+		{"daemon_json_sha256", "a SHA-256 in hex", isSHA, &res.DaemonJSONSHA256},
+		{"apt_key_sha256", "a SHA-256 in hex", isSHA, &res.AptKeySHA256},
+		{"apt_source_sha256", "a SHA-256 in hex", isSHA, &res.AptSourceSHA256},
+		{"fingerprint", "a fingerprint (64 hex digits) or " + FingerprintInvalid, func(s string) bool { return isSHA(s) || s == FingerprintInvalid }, &res.Fingerprint},
+	} {
+		if *f.dst, err = r.matching(f.key, f.what, f.ok); err != nil {
+			return CheckResult{}, err
+		}
+	}
+	if (res.Package == "") != (res.InstalledVersion == "") {
+		return CheckResult{}, fmt.Errorf("%s: check line names package %q with installed_version %q", CheckScriptName, res.Package, res.InstalledVersion)
 	}
 	for _, l := range ls[i+1:] {
 		if active || !strings.HasPrefix(l, FatalPrefix) {
 			return CheckResult{}, fmt.Errorf("%s printed an unexpected line %q after its check line", CheckScriptName, l)
 		}
 	}
-	return CheckResult{ServiceActive: active, InstalledVersion: v}, nil
+	return res, nil
 }
 
 // TestReport is the parsed output of the test script.

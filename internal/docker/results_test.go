@@ -2,6 +2,7 @@ package docker
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -44,14 +45,14 @@ func TestFatalLine(t *testing.T) {
 
 // parseCase is an output of a script and what its parser makes of it: the
 // value want, or an error containing wantErr when that is set.
-type parseCase[T comparable] struct {
+type parseCase[T any] struct {
 	name    string
 	out     string
 	want    T
 	wantErr string
 }
 
-func checkParses[T comparable](t *testing.T, parse func(string) (T, error), tests []parseCase[T]) {
+func checkParses[T any](t *testing.T, parse func(string) (T, error), tests []parseCase[T]) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parse(tt.out)
@@ -64,7 +65,7 @@ func checkParses[T comparable](t *testing.T, parse func(string) (T, error), test
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -73,36 +74,73 @@ func checkParses[T comparable](t *testing.T, parse func(string) (T, error), test
 
 func TestParseInstallResult(t *testing.T) {
 	checkParses(t, ParseInstallResult, []parseCase[InstallResult]{
-		{name: "changed", out: "phoenix-docker: [check] change needed: x\nphoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1\n",
-			want: InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true}},
-		{name: "unchanged", out: "phoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0",
+		{name: "changed", out: "phoenix-docker: [check] change needed: x\nphoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages=docker-ce,containerd.io items=apt-key,packages,service-start\n",
+			want: InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true,
+				Packages: []string{"docker-ce", "containerd.io"}, Items: []string{"apt-key", "packages", "service-start"}}},
+		{name: "unchanged", out: "phoenix-docker: [check] nothing to do\nphoenix-docker: result installed_version=26.1.3 changed=0 packages= items=",
 			want: InstallResult{InstalledVersion: "26.1.3"}},
-		{name: "keys in any order, CRLF", out: "phoenix-docker: result changed=0 installed_version=1\r\n",
+		{name: "keys in any order, CRLF", out: "phoenix-docker: result items= changed=0 packages= installed_version=1\r\n",
 			want: InstallResult{InstalledVersion: "1"}},
 		{name: "fatal", out: "phoenix-docker: [packages] E: boom\nFATAL: apt-get update failed after 3 attempts\n",
 			wantErr: "FATAL: apt-get update failed after 3 attempts"},
 		{name: "no result", out: "phoenix-docker: [packages] installing\n", wantErr: "printed no result line"},
 		{name: "empty", out: "", wantErr: "printed no result line"},
-		{name: "no changed", out: "phoenix-docker: result installed_version=1\n", wantErr: "result line has no changed"},
-		{name: "bad changed", out: "phoenix-docker: result installed_version=1 changed=yes\n", wantErr: `changed="yes", want 0 or 1`},
-		{name: "no version", out: "phoenix-docker: result installed_version= changed=1\n", wantErr: "no installed_version"},
+		{name: "no changed", out: "phoenix-docker: result installed_version=1 packages= items=\n", wantErr: "result line has no changed"},
+		{name: "no items", out: "phoenix-docker: result installed_version=1 changed=0 packages=\n", wantErr: "result line has no items"},
+		{name: "no packages", out: "phoenix-docker: result installed_version=1 changed=0 items=\n", wantErr: "result line has no packages"},
+		{name: "unknown item", out: "phoenix-docker: result installed_version=1 changed=1 packages= items=daemon.json,kernel\n", wantErr: `items holds "kernel"`},
+		{name: "bad package", out: "phoenix-docker: result installed_version=1 changed=1 packages=docker-ce=1;reboot items=packages\n", wantErr: `packages holds "docker-ce=1;reboot"`},
+		{name: "empty list element", out: "phoenix-docker: result installed_version=1 changed=1 packages= items=daemon.json,\n", wantErr: `items holds ""`},
+		{name: "bad changed", out: "phoenix-docker: result installed_version=1 changed=yes packages= items=\n", wantErr: `changed="yes", want 0 or 1`},
+		{name: "no version", out: "phoenix-docker: result installed_version= changed=1 packages= items=\n", wantErr: "no installed_version"},
 		{name: "malformed", out: "phoenix-docker: result installed_version=1 changed\n", wantErr: `"changed" is not key=value`},
 		{name: "bracketed step is not the result", out: "phoenix-docker: [result] installed_version=1 changed=1\n", wantErr: "no result line"},
 	})
 }
 
+// checkLine is a check line with every key; fields override the defaults.
+func checkLine(fields ...string) string {
+	values := map[string]string{"service_active": "1", "installed_version": "5:27.3.1-1", "package": "docker-ce"}
+	for i := 0; i+1 < len(fields); i += 2 {
+		values[fields[i]] = fields[i+1]
+	}
+	var b strings.Builder
+	b.WriteString("phoenix-docker: check")
+	for _, k := range checkKeys {
+		b.WriteString(" " + k + "=" + values[k])
+	}
+	return b.String() + "\n"
+}
+
 func TestParseCheckResult(t *testing.T) {
+	sha := strings.Repeat("ab", 32)
+	fp := strings.Repeat("0f", 32)
 	checkParses(t, ParseCheckResult, []parseCase[CheckResult]{
-		{name: "active", out: "phoenix-docker: [check] docker service is active (version 1)\nphoenix-docker: check service_active=1 installed_version=5:27.3.1-1\n",
-			want: CheckResult{ServiceActive: true, InstalledVersion: "5:27.3.1-1"}},
-		{name: "inactive is not an error", out: "phoenix-docker: check service_active=0 installed_version=1\nFATAL: docker service is not active (state: inactive)\n",
-			want: CheckResult{InstalledVersion: "1"}},
-		{name: "removed", out: "phoenix-docker: check service_active=0 installed_version=\nFATAL: docker service is not active (state: inactive)\n",
+		{name: "active", out: "phoenix-docker: [check] docker service is active (version 1)\n" + checkLine(),
+			want: CheckResult{ServiceActive: true, InstalledVersion: "5:27.3.1-1", Package: "docker-ce"}},
+		{name: "everything reported", out: checkLine("containerd_version", "1.7.28-1~debian.12~bookworm", "compose_version", "2.40.3-1",
+			"storage_driver", "overlay2", "daemon_json_sha256", sha, "apt_key_sha256", sha, "apt_source_sha256", sha, "fingerprint", fp),
+			want: CheckResult{ServiceActive: true, InstalledVersion: "5:27.3.1-1", Package: "docker-ce", ContainerdVersion: "1.7.28-1~debian.12~bookworm",
+				ComposeVersion: "2.40.3-1", StorageDriver: "overlay2", DaemonJSONSHA256: sha, AptKeySHA256: sha, AptSourceSHA256: sha, Fingerprint: fp}},
+		{name: "invalid fingerprint file", out: checkLine("fingerprint", "invalid"),
+			want: CheckResult{ServiceActive: true, InstalledVersion: "5:27.3.1-1", Package: "docker-ce", Fingerprint: FingerprintInvalid}},
+		{name: "inactive is not an error", out: checkLine("service_active", "0", "installed_version", "1", "package", "docker.io") + "FATAL: docker service is not active (state: inactive)\n",
+			want: CheckResult{InstalledVersion: "1", Package: "docker.io"}},
+		{name: "removed", out: checkLine("service_active", "0", "installed_version", "", "package", "") + "FATAL: docker service is not active (state: inactive)\n",
 			want: CheckResult{}},
 		{name: "usage error", out: "FATAL: check_docker_service.sh takes no arguments, got: x\n", wantErr: "takes no arguments"},
 		{name: "nothing", out: "bash: line 1: systemctl: command not found\n", wantErr: "printed no check line"},
-		{name: "bad flag", out: "phoenix-docker: check service_active=maybe installed_version=\n", wantErr: `service_active="maybe"`},
+		{name: "bad flag", out: checkLine("service_active", "maybe"), wantErr: `service_active="maybe"`},
 		{name: "missing flag", out: "phoenix-docker: check installed_version=1\n", wantErr: "no service_active"},
+		{name: "missing key", out: strings.Replace(checkLine(), " fingerprint=", "", 1), wantErr: "no fingerprint"},
+		{name: "unknown key", out: strings.TrimSuffix(checkLine(), "\n") + " docker_root=/var/lib/docker\n", wantErr: `unknown key "docker_root"`},
+		{name: "short digest", out: checkLine("daemon_json_sha256", "abc"), wantErr: `daemon_json_sha256="abc" is not a SHA-256 in hex`},
+		{name: "upper-case digest", out: checkLine("apt_key_sha256", strings.ToUpper(sha)), wantErr: "apt_key_sha256"},
+		{name: "bad fingerprint", out: checkLine("fingerprint", "edited"), wantErr: `fingerprint="edited"`},
+		{name: "bad package", out: checkLine("package", "podman"), wantErr: `package="podman" is not docker-ce or docker.io`},
+		{name: "package without version", out: checkLine("installed_version", ""), wantErr: `names package "docker-ce" with installed_version ""`},
+		{name: "bad driver", out: checkLine("storage_driver", "over lay"), wantErr: "malformed check line"},
+		{name: "bad containerd version", out: checkLine("containerd_version", "-1"), wantErr: `containerd_version="-1"`},
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -117,10 +118,8 @@ func TestScriptsEndToEnd(t *testing.T) {
 	c := newFakeContainer(t)
 	o := DefaultOptions()
 	o.DaemonJSON = `{"log-driver":"journald"}`
-	install, err := Install(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := mustPlan(t, o)
+	install := plan.Install()
 
 	out, err := c.run(install)
 	if err != nil {
@@ -130,7 +129,10 @@ func TestScriptsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true}); res != want {
+	want := InstallResult{InstalledVersion: "5:27.3.1-1~debian.12~bookworm", Changed: true,
+		Packages: []string{"docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin"},
+		Items:    []string{"apt-key", "apt-source", "packages", "daemon.json", "marker", "service-start", "fingerprint"}}
+	if !reflect.DeepEqual(res, want) {
 		t.Errorf("first install = %+v, want %+v", res, want)
 	}
 
@@ -146,14 +148,17 @@ func TestScriptsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
-	if chk, err := ParseCheckResult(out); err != nil || !chk.ServiceActive || chk.InstalledVersion != res.InstalledVersion {
+	chk, err := ParseCheckResult(out)
+	if err != nil || !chk.ServiceActive || chk.InstalledVersion != res.InstalledVersion {
 		t.Errorf("check = %+v, %v", chk, err)
 	}
-
-	test, err := Test(o)
-	if err != nil {
-		t.Fatal(err)
+	// What the check reads back is what the plan expects.
+	if chk.Fingerprint != plan.Fingerprint() || chk.DaemonJSONSHA256 != plan.DaemonJSONSHA256() ||
+		chk.AptKeySHA256 != AptKeySHA256() || chk.StorageDriver != o.StorageDriver || chk.Package != plan.EnginePackage() {
+		t.Errorf("check = %+v; want the plan's fingerprint %s, daemon.json %s, key %s", chk, plan.Fingerprint(), plan.DaemonJSONSHA256(), AptKeySHA256())
 	}
+
+	test := mustPlan(t, o).Test()
 	out, err = c.run(test)
 	if err != nil {
 		t.Fatalf("tests: %v\n%s", err, out)
@@ -196,10 +201,7 @@ func TestScriptsEndToEnd(t *testing.T) {
 func TestScriptsEndToEndFailure(t *testing.T) {
 	c := newFakeContainer(t)
 	c.touch("docker.fail_start")
-	install, err := Install(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	install := mustPlan(t, DefaultOptions()).Install()
 	out, err := c.run(install)
 	if err == nil {
 		t.Fatalf("install succeeded although docker cannot start:\n%s", out)

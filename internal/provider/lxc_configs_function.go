@@ -123,8 +123,8 @@ var lxcConfigsNotFed = map[string]bool{"password": true, "ssh_public_keys": true
 // lxcConfigsEntryType is the static type of one element of the result: ctid,
 // unmapped, and every argument of phoenix_lxc_container but lxcConfigsNotFed
 // with the resource's type, less the computed-only attributes (rootfs.volume;
-// docker.installed_version, service_active, tests and
-// apparmor_profile_sha256). A new argument joins the result without an edit
+// the docker block's results and read-back values). A new argument joins the
+// result without an edit
 // here; the document leaves it null.
 var lxcConfigsEntryType = sync.OnceValue(func() types.ObjectType {
 	s := lxcContainerSchema(context.Background())

@@ -1,15 +1,21 @@
 package provider
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/apparmor"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
@@ -36,6 +42,13 @@ type dockerModel struct {
 	ServiceActive    types.Bool           `tfsdk:"service_active"`
 	Tests            types.Map            `tfsdk:"tests"`
 	AppArmorSHA256   types.String         `tfsdk:"apparmor_profile_sha256"`
+	// What the check reads back from the container (see docker.CheckResult).
+	Fingerprint       types.String `tfsdk:"fingerprint"`
+	ContainerdVersion types.String `tfsdk:"containerd_version"`
+	ComposeVersion    types.String `tfsdk:"compose_version"`
+	DaemonJSONSHA256  types.String `tfsdk:"daemon_json_sha256"`
+	AptKeySHA256      types.String `tfsdk:"apt_key_sha256"`
+	AptSourceSHA256   types.String `tfsdk:"apt_source_sha256"`
 }
 
 type healthChecksModel struct {
@@ -84,14 +97,18 @@ func dockerBlock() schema.SingleNestedBlock {
 			},
 			"verify_on_refresh": schema.BoolAttribute{
 				MarkdownDescription: "On refresh, check inside the container (one read-only `pct exec`) that Docker is installed and " +
-					"active; a stopped or missing Docker then shows as a planned update that reruns the idempotent install. Defaults to `true`.",
+					"active and read back the versions, file digests and fingerprint; a stopped or missing Docker or a drifted file, key, " +
+					"source list or pinned version then shows as a planned update that reruns the idempotent install, which repairs only " +
+					"what differs. Defaults to `true`.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
 			},
 			"installed_version": schema.StringAttribute{
-				MarkdownDescription: "Docker version found after the install.",
-				Computed:            true,
+				MarkdownDescription: "Version of the Docker engine package (`docker-ce` or `docker.io`) found in the container. " +
+					"With `version` set, a package upgraded or downgraded by hand shows as a planned change; the apply puts the " +
+					"pinned version back.",
+				Computed: true,
 			},
 			"service_active": schema.BoolAttribute{
 				MarkdownDescription: "Whether the docker service was active when last checked.",
@@ -101,6 +118,35 @@ func dockerBlock() schema.SingleNestedBlock {
 				MarkdownDescription: "Result of each test case (`" + strings.Join(docker.Cases(), "`, `") + "`): `passed`, `failed` or `skipped`.",
 				Computed:            true,
 				ElementType:         types.StringType,
+			},
+			"fingerprint": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of the whole block's options (daemon.json merged and normalized) that the last successful " +
+					"install applied, as recorded in the container (`" + docker.FingerprintPath + "`). The install runs again when the " +
+					"configuration's fingerprint differs; empty when the container records none.",
+				Computed: true,
+			},
+			"containerd_version": schema.StringAttribute{
+				MarkdownDescription: "Version of the containerd package found in the container.",
+				Computed:            true,
+			},
+			"compose_version": schema.StringAttribute{
+				MarkdownDescription: "Version of the Compose plugin package found in the container, empty when none is installed.",
+				Computed:            true,
+			},
+			"daemon_json_sha256": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of `/etc/docker/daemon.json` in the container. An edit made inside the container shows " +
+					"as a planned change back to the configured content; the apply rewrites the file and restarts Docker.",
+				Computed: true,
+			},
+			"apt_key_sha256": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of Docker's apt key file `/etc/apt/keyrings/docker.asc` (`docker-ce` source). A changed " +
+					"file shows as a planned change; the apply restores Docker's release key.",
+				Computed: true,
+			},
+			"apt_source_sha256": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of Docker's apt source list `/etc/apt/sources.list.d/docker.list` (`docker-ce` source). " +
+					"A changed file shows as a planned change; the apply writes it again.",
+				Computed: true,
 			},
 			"apparmor_profile_sha256": schema.StringAttribute{
 				MarkdownDescription: "SHA-256 of the `" + dockerProfile.Name + "` profile this provider version ships. A provider " +
@@ -154,4 +200,90 @@ func dockerOptions(d *dockerModel) docker.Options {
 		}
 	}
 	return o
+}
+
+// dockerSourceKey holds, in a resource's private state, the SHA-256 of
+// Docker's apt source list as the last install left it (a JSON string): the
+// list's content depends on the container's distribution and architecture,
+// so its expected digest is learned from the install, not computed.
+const dockerSourceKey = "docker_apt_source_sha256"
+
+// dockerSourceSHA256 reads the recorded digest, "" when there is none.
+func dockerSourceSHA256(ctx context.Context, priv privateGetter) string {
+	if priv == nil {
+		return ""
+	}
+	b, _ := priv.GetKey(ctx, dockerSourceKey)
+	var s string
+	if len(b) == 0 || json.Unmarshal(b, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// privateSetter is the private state of a create or update response.
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
+// recordDockerSource keeps the source list's digest that the install just
+// left, when the block manages Docker's repository.
+func recordDockerSource(ctx context.Context, d *dockerModel, priv privateSetter) diag.Diagnostics {
+	if d == nil || !known(d.AptSourceSHA256) || dockerOptions(d).PackageSource != docker.PackageSourceDockerCE {
+		return nil
+	}
+	b, err := json.Marshal(d.AptSourceSHA256.ValueString())
+	if err != nil {
+		return nil
+	}
+	return priv.SetKey(ctx, dockerSourceKey, b)
+}
+
+// dockerAdoptKey marks, in a resource's private state, an import whose first
+// Read still has to look for Docker in the container.
+const dockerAdoptKey = "docker_adopt"
+
+// adoptDocker is the first Read after an import: when the container runs
+// an active Docker, the docker block is read back from it, so that a
+// configuration asking for that Docker plans no change and no install. The
+// options come from what is installed (the engine package, the Compose
+// plugin, the driver in use) and are otherwise the block's defaults;
+// daemon_json stays unset. The results are the check's, the fingerprint
+// the one the container records, so planDocker decides by it, or without
+// one by the read-back values. One read-only check runs, once; a container
+// without Docker, stopped or out of SSH reach keeps no docker block.
+func (r *lxcContainerResource) adoptDocker(ctx context.Context, m *lxcContainerModel) {
+	if m.Docker != nil || r.data == nil || !m.Started.ValueBool() {
+		return
+	}
+	check, err := r.data.NodeOps().CheckDocker(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()))
+	if err != nil || check.Package == "" || !check.ServiceActive {
+		tflog.Debug(ctx, "no Docker adopted", map[string]any{"id": m.ID.ValueString(), "error": fmt.Sprint(err), "package": check.Package})
+		return
+	}
+	o := docker.DefaultOptions()
+	if check.Package != "docker-ce" {
+		o.PackageSource = docker.PackageSourceDistro
+	}
+	o.Compose = check.ComposeVersion != ""
+	if slices.Contains(docker.StorageDrivers(), check.StorageDriver) {
+		o.StorageDriver = check.StorageDriver
+	}
+	d := &dockerModel{
+		PackageSource:   types.StringValue(o.PackageSource),
+		Version:         types.StringNull(),
+		Compose:         types.BoolValue(o.Compose),
+		StorageDriver:   types.StringValue(o.StorageDriver),
+		DaemonJSON:      jsontypes.NewNormalizedNull(),
+		VerifyOnRefresh: types.BoolValue(true),
+		Tests:           types.MapNull(types.StringType),
+		AppArmorSHA256:  types.StringNull(),
+	}
+	if m.EffectiveAA.ValueString() == dockerProfile.Name {
+		d.AppArmorSHA256 = types.StringValue(dockerProfile.SHA256())
+	}
+	setDockerCheck(d, check)
+	m.Docker = d
+	tflog.Info(ctx, "adopted the Docker found in an imported container", map[string]any{"id": m.ID.ValueString(),
+		"package": check.Package, "version": check.InstalledVersion, "fingerprint": check.Fingerprint})
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -77,7 +78,7 @@ func (e *accEnv) installRuns() int {
 }
 
 // aptInstalls counts the package installs the container's apt-get made.
-func (e *accEnv) aptInstalls(vmid int) int { //nolint:unparam // one Docker container per test today
+func (e *accEnv) aptInstalls(vmid int) int {
 	e.t.Helper()
 	n, err := sshd.CTInstalls(e.sim.StateDir, e.node, vmid)
 	if err != nil {
@@ -337,5 +338,250 @@ func TestAccLXCContainer_wrongHostKey(t *testing.T) {
 			Config:  e.containerConfig(ctConfig{VMID: 4310, Unprivileged: true}),
 			Destroy: true,
 		}},
+	})
+}
+
+// ctFile is the path of a file inside a container's root volume.
+func (e *accEnv) ctFile(vmid int, name string) string {
+	e.t.Helper()
+	root, err := sshd.CTRootfs(e.sim.StateDir, e.node, vmid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return filepath.Join(root, name)
+}
+
+// dockerStarts counts the starts of docker.service in the container's
+// journal: a restart adds one.
+func (e *accEnv) dockerStarts(vmid int) int {
+	e.t.Helper()
+	b, err := os.ReadFile(e.ctFile(vmid, "var/log/phoenix-sim/journal/docker.service"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.Count(string(b), "Started docker.service")
+}
+
+// dockerState reads an attribute of the docker block from the state.
+func dockerState(s *terraform.State, name string) string {
+	return s.RootModule().Resources[ctAddr].Primary.Attributes["docker."+name]
+}
+
+// Drift inside the container, fixed item by item: what the check reads back
+// shows in the plan, and the apply repairs only that.
+func TestAccLXCContainer_dockerDrift(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("drift injected inside the container") {
+		t.Skip("needs the simulator")
+	}
+	const vmid = 4320
+	cfg := func(version string) string {
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true,
+			Extra: "  docker {\n    version     = \"" + version + "\"\n    daemon_json = jsonencode({ \"log-driver\" = \"local\" })\n  }\n"})
+	}
+	pinned := cfg("28.5.2")
+	var installs, starts int
+	var installed, daemonSHA string
+	// remember records the counters after a step.
+	remember := func(s *terraform.State) {
+		installs, starts = e.aptInstalls(vmid), e.dockerStarts(vmid)
+		installed, daemonSHA = dockerState(s, "installed_version"), dockerState(s, "daemon_json_sha256")
+	}
+	rememberCheck := func(s *terraform.State) error {
+		remember(s)
+		return nil
+	}
+	// noPackages fails when the step installed a package.
+	noPackages := func(*terraform.State) error {
+		if n := e.aptInstalls(vmid); n != installs {
+			return fmt.Errorf("the repair installed packages: %d -> %d", installs, n)
+		}
+		return nil
+	}
+	driftPlan := func(checks ...plancheck.PlanCheck) resource.ConfigPlanChecks {
+		return resource.ConfigPlanChecks{PreApply: append([]plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)}, checks...)}
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: pinned,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("installed_version"), knownvalue.StringRegexp(regexp.MustCompile(`^5:28\.5\.2-`))),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("apt_key_sha256"), knownvalue.StringExact(docker.AptKeySHA256())),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("fingerprint"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{64}$`))),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("containerd_version"), knownvalue.StringRegexp(regexp.MustCompile(`^\d`))),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("compose_version"), knownvalue.StringRegexp(regexp.MustCompile(`^\d`))),
+				},
+				Check: rememberCheck,
+			},
+			{
+				// daemon.json edited inside the container: the plan shows its
+				// digest going back, the apply rewrites it and restarts Docker.
+				PreConfig: func() {
+					writeFile(t, e.ctFile(vmid, "etc/docker/daemon.json"), `{"storage-driver":"overlay2","debug":true}`+"\n")
+					e.resetLog()
+				},
+				Config: pinned,
+				ConfigPlanChecks: driftPlan(plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("daemon_json_sha256"),
+					knownvalue.StringFunc(func(v string) error {
+						if v != daemonSHA {
+							return fmt.Errorf("planned %s, want the configured content's %s", v, daemonSHA)
+						}
+						return nil
+					}))),
+				Check: resource.ComposeTestCheckFunc(noPackages, func(*terraform.State) error {
+					b, err := os.ReadFile(e.ctFile(vmid, "etc/docker/daemon.json"))
+					if err != nil || string(b) != `{"log-driver":"local","storage-driver":"overlay2"}`+"\n" {
+						return fmt.Errorf("daemon.json = %q, %v", b, err)
+					}
+					if n := e.dockerStarts(vmid); n != starts+1 {
+						return fmt.Errorf("docker started %d times during the repair, want one restart", n-starts)
+					}
+					if n := e.installRuns(); n != 1 {
+						return fmt.Errorf("the install script ran %d times, want 1", n)
+					}
+					return nil
+				}, rememberCheck),
+			},
+			{
+				// The pinned package upgraded by hand: put back, nothing else.
+				PreConfig: func() {
+					e.ctExec(vmid, "apt-get", "install", "-y", "docker-ce="+strings.Replace(installed, "28.5.2", "29.1.3", 1))
+				},
+				Config:           pinned,
+				ConfigPlanChecks: driftPlan(plancheck.ExpectUnknownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("installed_version"))),
+				Check: func(s *terraform.State) error {
+					if got := dockerState(s, "installed_version"); got != installed {
+						return fmt.Errorf("installed_version = %s, want %s back", got, installed)
+					}
+					// The hand upgrade and the downgrade back: docker-ce alone.
+					if n := e.aptInstalls(vmid); n != installs+2 {
+						return fmt.Errorf("apt installs went %d -> %d, want the upgrade and one downgrade", installs, n)
+					}
+					remember(s)
+					return nil
+				},
+			},
+			{
+				// Docker's apt key replaced: restored, no package installed.
+				PreConfig: func() {
+					writeFile(t, e.ctFile(vmid, "etc/apt/keyrings/docker.asc"), "not a key\n")
+				},
+				Config: pinned,
+				ConfigPlanChecks: driftPlan(plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("apt_key_sha256"),
+					knownvalue.StringExact(docker.AptKeySHA256()))),
+				Check: resource.ComposeTestCheckFunc(noPackages, func(*terraform.State) error {
+					got, err := os.ReadFile(e.ctFile(vmid, "etc/apt/keyrings/docker.asc"))
+					want, _ := os.ReadFile(filepath.Join("..", "docker", "keys", "docker-release-key.asc"))
+					if err != nil || !bytes.Equal(got, want) {
+						return fmt.Errorf("the key file was not restored (%d bytes, %v)", len(got), err)
+					}
+					return nil
+				}),
+			},
+			{
+				// The source list edited: written again, no package installed.
+				PreConfig: func() {
+					writeFile(t, e.ctFile(vmid, "etc/apt/sources.list.d/docker.list"), "deb [trusted=yes] http://mirror.invalid/docker bookworm stable\n")
+				},
+				Config:           pinned,
+				ConfigPlanChecks: driftPlan(),
+				Check: resource.ComposeTestCheckFunc(noPackages, func(*terraform.State) error {
+					b, err := os.ReadFile(e.ctFile(vmid, "etc/apt/sources.list.d/docker.list"))
+					if err != nil || !strings.Contains(string(b), "https://download.docker.com/linux/") {
+						return fmt.Errorf("source list = %q, %v", b, err)
+					}
+					return nil
+				}),
+			},
+			{
+				Config: pinned,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// dpkg killed in the middle of an upgrade: the apply fails...
+				PreConfig: func() {
+					if err := sshd.SetCTFault(e.sim.StateDir, e.node, vmid, sshd.FaultDpkgInterrupt, 1); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg("29.1.3"),
+				ExpectError: regexp.MustCompile(`(?s)phoenix_hypervisor_feature_install_docker\.sh.*FATAL:`),
+			},
+			{
+				// ...and the next one completes dpkg's run and converges.
+				Config: cfg("29.1.3"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("installed_version"), knownvalue.StringRegexp(regexp.MustCompile(`^5:29\.1\.3-`))),
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
+				},
+			},
+			{
+				Config: cfg("29.1.3"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
+// A container that already runs the Docker a configuration asks for is
+// adopted by import {} without a change: the first plan is empty and the
+// install never runs.
+func TestAccLXCContainer_dockerImportAdopts(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("a container with Docker made outside the configuration") {
+		t.Skip("needs the simulator")
+	}
+	const vmid = 4330
+	cfg := e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  docker {}\n"})
+	// The import configuration names no template: an imported container has
+	// none to read back.
+	imported := regexp.MustCompile(`(?m)^  template +=.*\n`).ReplaceAllString(cfg, "")
+	noInstall := func(*terraform.State) error {
+		if n := e.installRuns(); n != 0 {
+			return fmt.Errorf("the install script ran %d times for an adopted container", n)
+		}
+		return nil
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				// The import step starts from a state without the container,
+				// which keeps running its Docker.
+				PreConfig:       e.resetLog,
+				Config:          imported,
+				ResourceName:    ctAddr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   fmt.Sprintf("%s/%d", e.node, vmid),
+				ImportPlanChecks: resource.ImportPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionNoop)},
+				},
+				Check: noInstall,
+			},
+			{
+				// Nothing ran the install meanwhile either.
+				PreConfig: func() {
+					if err := noInstall(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
@@ -160,30 +161,35 @@ func refuseDockerProfileOnPrivileged(profile string, main *lxcconf.Section) erro
 }
 
 // runDocker installs (idempotently), checks and tests Docker in the
-// container and records the results in m.Docker.
+// container and records the results in m.Docker: the plan is built once
+// from the block and serves the install and the tests.
 func (r *lxcContainerResource) runDocker(ctx context.Context, m *lxcContainerModel) error {
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
 	ops := r.data.NodeOps()
-	opts := dockerOptions(m.Docker)
-	tflog.Info(ctx, "installing Docker", map[string]any{"id": m.ID.ValueString(), "source": opts.PackageSource, "driver": opts.StorageDriver})
-	inst, err := ops.InstallDocker(ctx, node, vmid, opts)
+	plan, err := docker.NewPlan(dockerOptions(m.Docker))
+	if err != nil {
+		return fmt.Errorf("docker block: %w", err)
+	}
+	tflog.Info(ctx, "installing Docker", map[string]any{"id": m.ID.ValueString(), "source": plan.Options.PackageSource,
+		"driver": plan.Options.StorageDriver, "fingerprint": plan.Fingerprint()})
+	inst, err := ops.InstallDocker(ctx, node, vmid, plan)
 	if err != nil {
 		return err
 	}
+	tflog.Info(ctx, "Docker install finished", map[string]any{"id": m.ID.ValueString(), "changed": inst.Changed,
+		"packages": inst.Packages, "items": inst.Items})
 	check, err := ops.CheckDocker(ctx, node, vmid)
 	if err != nil {
 		return err
 	}
-	m.Docker.ServiceActive = types.BoolValue(check.ServiceActive)
-	version := check.InstalledVersion
-	if version == "" {
-		version = inst.InstalledVersion
+	setDockerCheck(m.Docker, check)
+	if check.InstalledVersion == "" {
+		m.Docker.InstalledVersion = types.StringValue(inst.InstalledVersion)
 	}
-	m.Docker.InstalledVersion = types.StringValue(version)
 	if !check.ServiceActive {
 		return fmt.Errorf("check_docker_service.sh: the docker service in container %d is not active after the install", vmid)
 	}
-	report, err := ops.TestDocker(ctx, node, vmid, opts)
+	report, err := ops.TestDocker(ctx, node, vmid, plan)
 	if len(report.Cases) > 0 {
 		tests, d := types.MapValueFrom(ctx, types.StringType, report.Cases)
 		if !d.HasError() {
@@ -193,8 +199,38 @@ func (r *lxcContainerResource) runDocker(ctx context.Context, m *lxcContainerMod
 	return err
 }
 
-// refreshDocker checks the service with one read-only command when the
-// block asks for it; a check that cannot run keeps the prior values and warns.
+// setDockerCheck records what the check read back in the container.
+func setDockerCheck(d *dockerModel, c docker.CheckResult) {
+	d.ServiceActive = types.BoolValue(c.ServiceActive)
+	d.InstalledVersion = types.StringValue(c.InstalledVersion)
+	d.Fingerprint = types.StringValue(c.Fingerprint)
+	d.ContainerdVersion = types.StringValue(c.ContainerdVersion)
+	d.ComposeVersion = types.StringValue(c.ComposeVersion)
+	d.DaemonJSONSHA256 = types.StringValue(c.DaemonJSONSHA256)
+	d.AptKeySHA256 = types.StringValue(c.AptKeySHA256)
+	d.AptSourceSHA256 = types.StringValue(c.AptSourceSHA256)
+}
+
+// nullDockerUnknowns makes the docker block's unknown results null, for a
+// state that is saved without them.
+func nullDockerUnknowns(d *dockerModel) {
+	if d == nil {
+		return
+	}
+	for _, v := range []*types.String{&d.InstalledVersion, &d.Fingerprint, &d.ContainerdVersion, &d.ComposeVersion,
+		&d.DaemonJSONSHA256, &d.AptKeySHA256, &d.AptSourceSHA256} {
+		if v.IsUnknown() {
+			*v = types.StringNull()
+		}
+	}
+	if d.Tests.IsUnknown() {
+		d.Tests = types.MapNull(types.StringType)
+	}
+}
+
+// refreshDocker checks the service and reads back what the install
+// manages, with one read-only command, when the block asks for it; a check
+// that cannot run keeps the prior values and warns.
 func (r *lxcContainerResource) refreshDocker(ctx context.Context, m *lxcContainerModel, running bool, diags *diag.Diagnostics) {
 	d := m.Docker
 	if d == nil || !running || (known(d.VerifyOnRefresh) && !d.VerifyOnRefresh.ValueBool()) || r.data == nil {
@@ -211,10 +247,7 @@ func (r *lxcContainerResource) refreshDocker(ctx context.Context, m *lxcContaine
 			fmt.Sprintf("Checking Docker in %s failed, the prior result is kept: %s", m.ID.ValueString(), err))
 		return
 	}
-	d.ServiceActive = types.BoolValue(check.ServiceActive)
-	if check.InstalledVersion != "" || !check.ServiceActive {
-		d.InstalledVersion = types.StringValue(check.InstalledVersion)
-	}
+	setDockerCheck(d, check)
 }
 
 // currentRawLXC reads the raw lines through the API.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -60,7 +61,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 	resp.Diagnostics.Append(planForeignVolumes(ctx, &plan)...)
 	resp.Diagnostics.Append(planAddresses(ctx, &plan, state)...)
-	resp.Diagnostics.Append(planDocker(&plan, state)...)
+	resp.Diagnostics.Append(planDocker(&plan, state, dockerSourceSHA256(ctx, req.Private))...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
 	planNodeAccess(ctx, r.data, &plan, state, &resp.Diagnostics)
 	planIDMap(ctx, &plan, state, &resp.Diagnostics)
@@ -136,19 +137,21 @@ func planAppArmor(plan, config *lxcContainerModel, diags *diag.Diagnostics) {
 
 // planDocker plans the docker block's computed results: the profile hash of
 // this provider version, an active service, and results that are only
-// recomputed when the apply will run the install.
-func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
+// recomputed when the apply will run the install. The install runs when the
+// block is new, when the fingerprint of the configured options differs from
+// the one the container records (or, without one, from the options in
+// state), when the service is not active or a test failed, when the profile
+// changes, and when what the check read back in the container has drifted
+// from what the plan expects: daemon.json, Docker's apt key and source list,
+// the pinned version. A drift is named in a warning, and the attributes it
+// concerns are planned with their expected values, so the plan shows them.
+// sourceSHA256 is the digest of the source list the last apply left, "" when
+// unknown.
+func planDocker(plan, state *lxcContainerModel, sourceSHA256 string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	d := plan.Docker
 	if d == nil {
 		return diags
-	}
-	opts := dockerOptions(d)
-	if known(d.DaemonJSON) || known(d.StorageDriver) {
-		if _, err := docker.MergeDaemonJSON(opts.DaemonJSON, opts.StorageDriver); err != nil {
-			diags.AddAttributeError(path.Root("docker").AtName("daemon_json"), "Conflicting daemon_json", err.Error())
-			return diags
-		}
 	}
 	d.AppArmorSHA256 = types.StringValue(dockerProfile.SHA256())
 	d.ServiceActive = types.BoolValue(true)
@@ -162,44 +165,138 @@ func planDocker(plan, state *lxcContainerModel) diag.Diagnostics {
 			d.DaemonJSON = prior.DaemonJSON
 		}
 	}
-	if prior == nil || dockerRunNeeded(prior, d) || (state != nil && state.EffectiveAA.ValueString() != dockerProfile.Name) {
-		d.InstalledVersion = types.StringUnknown()
-		d.Tests = types.MapUnknown(types.StringType)
+	if !dockerOptionsKnown(d) {
+		planDockerRun(d, nil, "")
 		return diags
 	}
-	d.InstalledVersion = prior.InstalledVersion
+	p, err := docker.NewPlan(dockerOptions(d))
+	if err != nil {
+		diags.AddAttributeError(path.Root("docker").AtName("daemon_json"), "Invalid docker block", err.Error())
+		return diags
+	}
+	if prior == nil {
+		planDockerRun(d, &p, sourceSHA256)
+		return diags
+	}
+	run, drift := dockerRunReasons(prior, p, sourceSHA256)
+	if state.EffectiveAA.ValueString() != dockerProfile.Name {
+		run = true
+	}
+	if len(drift) > 0 {
+		diags.AddAttributeWarning(path.Root("docker"), "Docker drifted in the container",
+			fmt.Sprintf("In container %s, %s. The apply runs the install, which repairs only what differs: "+
+				"a rewritten daemon.json restarts Docker, and no package is installed unless one is missing or not at the pinned version.",
+				state.ID.ValueString(), joinReasons(drift)))
+	}
+	if run || len(drift) > 0 {
+		planDockerRun(d, &p, sourceSHA256)
+		return diags
+	}
+	for dst, src := range map[*types.String]types.String{
+		&d.InstalledVersion: prior.InstalledVersion, &d.Fingerprint: prior.Fingerprint,
+		&d.ContainerdVersion: prior.ContainerdVersion, &d.ComposeVersion: prior.ComposeVersion,
+		&d.DaemonJSONSHA256: prior.DaemonJSONSHA256, &d.AptKeySHA256: prior.AptKeySHA256, &d.AptSourceSHA256: prior.AptSourceSHA256,
+	} {
+		*dst = src
+	}
 	d.Tests = prior.Tests
 	return diags
 }
 
-// dockerRunNeeded reports whether the install (and the tests) must run
-// again to reach the planned block from the prior one.
-func dockerRunNeeded(prior, planned *dockerModel) bool {
-	if !prior.ServiceActive.ValueBool() || prior.AppArmorSHA256.ValueString() != dockerProfile.SHA256() {
-		return true
+// dockerOptionsKnown reports whether every option of the block is known.
+func dockerOptionsKnown(d *dockerModel) bool {
+	for _, v := range []attr.Value{d.PackageSource, d.Version, d.Compose, d.StorageDriver, d.DaemonJSON} {
+		if v.IsUnknown() {
+			return false
+		}
 	}
-	a, b := dockerOptions(prior), dockerOptions(planned)
-	if planned.PackageSource.IsUnknown() || planned.Version.IsUnknown() || planned.DaemonJSON.IsUnknown() ||
-		planned.StorageDriver.IsUnknown() || planned.Compose.IsUnknown() {
-		return true
+	return d.HealthChecks == nil || (!d.HealthChecks.HelloWorld.IsUnknown() && !d.HealthChecks.NetworkTarget.IsUnknown())
+}
+
+// planDockerRun plans the results of an install run: what p fixes is known
+// (fingerprint, daemon.json digest, Docker's key and, once recorded, source
+// list), the rest is unknown until the apply reads it back.
+func planDockerRun(d *dockerModel, p *docker.Plan, sourceSHA256 string) {
+	for _, v := range []*types.String{&d.InstalledVersion, &d.Fingerprint, &d.ContainerdVersion, &d.ComposeVersion,
+		&d.DaemonJSONSHA256, &d.AptKeySHA256, &d.AptSourceSHA256} {
+		*v = types.StringUnknown()
 	}
-	if a.PackageSource != b.PackageSource || a.Version != b.Version || a.Compose != b.Compose || a.StorageDriver != b.StorageDriver ||
-		a.HelloWorld != b.HelloWorld || a.NetworkTarget != b.NetworkTarget {
-		return true
+	d.Tests = types.MapUnknown(types.StringType)
+	if p == nil {
+		return
 	}
-	ja, errA := docker.MergeDaemonJSON(a.DaemonJSON, a.StorageDriver)
-	jb, errB := docker.MergeDaemonJSON(b.DaemonJSON, b.StorageDriver)
-	if errA != nil || errB != nil || ja != jb {
-		return true
+	d.Fingerprint = types.StringValue(p.Fingerprint())
+	d.DaemonJSONSHA256 = types.StringValue(p.DaemonJSONSHA256())
+	if p.ManagesAptRepository() {
+		d.AptKeySHA256 = types.StringValue(docker.AptKeySHA256())
+		if sourceSHA256 != "" {
+			d.AptSourceSHA256 = types.StringValue(sourceSHA256)
+		}
+	}
+}
+
+// dockerRunReasons compares the prior state, whose results Read took from
+// the container, with the plan p. run says the install must run; drift
+// lists what changed inside the container (not through the configuration).
+// Results the state does not hold (null, as before they were read) are
+// not compared.
+func dockerRunReasons(prior *dockerModel, p docker.Plan, sourceSHA256 string) (run bool, drift []string) {
+	if !prior.ServiceActive.ValueBool() {
+		drift = append(drift, "the docker service is not active")
+	}
+	if prior.AppArmorSHA256.ValueString() != dockerProfile.SHA256() {
+		run = true
 	}
 	if known(prior.Tests) {
 		for _, v := range prior.Tests.Elements() {
 			if s, ok := v.(types.String); ok && s.ValueString() == docker.Failed {
-				return true
+				run = true
 			}
 		}
 	}
-	return false
+	// What the prior configuration asked for: a difference from it is drift,
+	// a difference from p only is a configuration change.
+	was, wasErr := docker.NewPlan(dockerOptions(prior))
+	if fp := prior.Fingerprint.ValueString(); fp != "" {
+		run = run || fp != p.Fingerprint()
+	} else {
+		run = run || wasErr != nil || was.Fingerprint() != p.Fingerprint()
+	}
+	check := func(v types.String, want, wasWant, what string) {
+		if !known(v) || want == "" {
+			return
+		}
+		if v.ValueString() == want {
+			return
+		}
+		run = true
+		// What matches neither the plan nor the prior request changed
+		// inside the container.
+		if wasErr == nil && v.ValueString() != wasWant {
+			drift = append(drift, what)
+		}
+	}
+	check(prior.DaemonJSONSHA256, p.DaemonJSONSHA256(), was.DaemonJSONSHA256(),
+		"/etc/docker/daemon.json differs from the configured content (daemon_json_sha256)")
+	if p.ManagesAptRepository() {
+		check(prior.AptKeySHA256, docker.AptKeySHA256(), docker.AptKeySHA256(),
+			"Docker's apt key file is not the release key this provider ships (apt_key_sha256)")
+		check(prior.AptSourceSHA256, sourceSHA256, sourceSHA256,
+			"Docker's apt source list differs from the one the install wrote (apt_source_sha256)")
+	}
+	if v := prior.InstalledVersion.ValueString(); known(prior.InstalledVersion) && v != "" && !p.VersionMatches(v) {
+		run = true
+		if wasErr == nil && was.Options.Version == p.Options.Version {
+			drift = append(drift, fmt.Sprintf("%s is at version %s, not at the pinned %s (installed_version)", p.EnginePackage(), v, p.Options.Version))
+		}
+	}
+	return run, drift
+}
+
+// dockerRunPlanned reports whether the plan of a docker block runs the
+// install: planDocker leaves the installed version unknown only then.
+func dockerRunPlanned(d *dockerModel) bool {
+	return d != nil && d.InstalledVersion.IsUnknown()
 }
 
 // planUpdateChecks refuses impossible updates and warns about restarts.

@@ -19,12 +19,16 @@ import (
 // features and AppArmor profile a plan shows, which raw lines weaken
 // isolation, and the raw lines a container is given.
 
+// testSourceSHA256 stands for the digest of the source list an install left.
+var testSourceSHA256 = strings.Repeat("5a", 32)
+
 // installedDocker is a docker block as the state holds it after a
-// successful install of the defaults with journald logging.
+// successful install of the defaults with journald logging, read back by
+// the check.
 func installedDocker() *dockerModel {
-	return &dockerModel{
+	d := &dockerModel{
 		PackageSource:    types.StringValue(docker.PackageSourceDockerCE),
-		Version:          types.StringValue(""),
+		Version:          types.StringNull(),
 		Compose:          types.BoolValue(true),
 		StorageDriver:    types.StringValue(docker.StorageDriverOverlay2),
 		DaemonJSON:       jsontypes.NewNormalizedValue(`{"log-driver":"journald"}`),
@@ -37,16 +41,40 @@ func installedDocker() *dockerModel {
 			"hello_world":     types.StringValue(docker.Passed),
 			"network_access":  types.StringValue(docker.Passed),
 		}),
-		AppArmorSHA256: types.StringValue(dockerProfile.SHA256()),
+		AppArmorSHA256:    types.StringValue(dockerProfile.SHA256()),
+		ContainerdVersion: types.StringValue("2.2.1-1~debian.12~bookworm"),
+		ComposeVersion:    types.StringValue("2.40.3-1~debian.12~bookworm"),
+		AptKeySHA256:      types.StringValue(docker.AptKeySHA256()),
+		AptSourceSHA256:   types.StringValue(testSourceSHA256),
 	}
+	p, err := docker.NewPlan(dockerOptions(d))
+	if err != nil {
+		panic(err)
+	}
+	d.Fingerprint = types.StringValue(p.Fingerprint())
+	d.DaemonJSONSHA256 = types.StringValue(p.DaemonJSONSHA256())
+	return d
 }
 
-func TestDockerRunNeeded(t *testing.T) {
+// planDockerFor runs planDocker for a container whose state holds prior and
+// whose configuration holds planned; it returns the planned block and the
+// diagnostics.
+func planDockerFor(prior, planned *dockerModel, sourceSHA256 string) (*dockerModel, diag.Diagnostics) {
+	state := &lxcContainerModel{ID: types.StringValue("pve1/100"), EffectiveAA: types.StringValue(dockerProfile.Name), Docker: prior}
+	plan := &lxcContainerModel{ID: state.ID, Docker: planned}
+	diags := planDocker(plan, state, sourceSHA256)
+	return plan.Docker, diags
+}
+
+func TestPlanDockerRun(t *testing.T) {
+	other := strings.Repeat("0e", 32)
 	cases := []struct {
 		name  string
 		prior func(d *dockerModel)
 		plan  func(d *dockerModel)
 		want  bool
+		// drift is a part of the drift warning, "" when none is expected.
+		drift string
 	}{
 		{name: "nothing changed", want: false},
 		{name: "daemon_json spelled differently", plan: func(d *dockerModel) {
@@ -58,8 +86,14 @@ func TestDockerRunNeeded(t *testing.T) {
 		{name: "unset in the plan, the default in the state", plan: func(d *dockerModel) {
 			d.PackageSource, d.Compose, d.StorageDriver = types.StringNull(), types.BoolNull(), types.StringNull()
 		}, want: false},
+		{name: "health checks removed: the defaults they held", plan: func(d *dockerModel) { d.HealthChecks = nil }, want: false},
+		{name: "state from before the read-back (results null)", prior: func(d *dockerModel) {
+			d.Fingerprint, d.DaemonJSONSHA256, d.AptKeySHA256, d.AptSourceSHA256 = types.StringNull(), types.StringNull(), types.StringNull(), types.StringNull()
+		}, want: false},
+		{name: "no fingerprint recorded, the rest as planned", prior: func(d *dockerModel) { d.Fingerprint = types.StringValue("") }, want: false},
+		{name: "source list digest not recorded: not compared", prior: func(d *dockerModel) { d.AptSourceSHA256 = types.StringValue(other) }, want: false},
 
-		{name: "service not active", prior: func(d *dockerModel) { d.ServiceActive = types.BoolValue(false) }, want: true},
+		{name: "service not active", prior: func(d *dockerModel) { d.ServiceActive = types.BoolValue(false) }, want: true, drift: "not active"},
 		{name: "installed with another profile", prior: func(d *dockerModel) { d.AppArmorSHA256 = types.StringValue(strings.Repeat("0", 64)) }, want: true},
 		{name: "installed before the profile had a hash", prior: func(d *dockerModel) { d.AppArmorSHA256 = types.StringNull() }, want: true},
 		{name: "package source", plan: func(d *dockerModel) { d.PackageSource = types.StringValue(docker.PackageSourceDistro) }, want: true},
@@ -70,32 +104,99 @@ func TestDockerRunNeeded(t *testing.T) {
 		{name: "daemon_json removed", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedNull() }, want: true},
 		{name: "hello_world check", plan: func(d *dockerModel) { d.HealthChecks.HelloWorld = types.BoolValue(false) }, want: true},
 		{name: "network target", plan: func(d *dockerModel) { d.HealthChecks.NetworkTarget = types.StringValue("9.9.9.9") }, want: true},
-		{name: "health checks removed", plan: func(d *dockerModel) { d.HealthChecks = nil }, want: false},
 		{name: "a test failed", prior: func(d *dockerModel) {
 			d.Tests = types.MapValueMust(types.StringType, map[string]attr.Value{
 				"service_running": types.StringValue(docker.Passed), "hello_world": types.StringValue(docker.Failed),
 			})
 		}, want: true},
+		{name: "another fingerprint recorded in the container", prior: func(d *dockerModel) { d.Fingerprint = types.StringValue(other) }, want: true},
+		{name: "an invalid fingerprint file", prior: func(d *dockerModel) { d.Fingerprint = types.StringValue(docker.FingerprintInvalid) }, want: true},
+
+		{name: "daemon.json edited in the container", prior: func(d *dockerModel) { d.DaemonJSONSHA256 = types.StringValue(other) },
+			want: true, drift: "/etc/docker/daemon.json differs"},
+		{name: "daemon.json removed in the container", prior: func(d *dockerModel) { d.DaemonJSONSHA256 = types.StringValue("") },
+			want: true, drift: "daemon_json_sha256"},
+		{name: "apt key replaced", prior: func(d *dockerModel) { d.AptKeySHA256 = types.StringValue(other) }, want: true, drift: "apt key"},
+		{name: "apt source list edited", prior: func(d *dockerModel) { d.AptSourceSHA256 = types.StringValue(other) }, want: true, drift: "apt source list"},
+		{name: "distro source: Docker's key and list are not managed", prior: func(d *dockerModel) {
+			d.PackageSource = types.StringValue(docker.PackageSourceDistro)
+			d.AptKeySHA256, d.AptSourceSHA256 = types.StringValue(""), types.StringValue(other)
+			p, _ := docker.NewPlan(dockerOptions(d))
+			d.Fingerprint = types.StringValue(p.Fingerprint())
+		}, plan: func(d *dockerModel) { d.PackageSource = types.StringValue(docker.PackageSourceDistro) }, want: false},
+		{name: "pinned version upgraded by hand", prior: func(d *dockerModel) {
+			d.Version = types.StringValue("28.5.2")
+			d.InstalledVersion = types.StringValue("5:29.1.3-1~debian.12~bookworm")
+			p, _ := docker.NewPlan(dockerOptions(d))
+			d.Fingerprint = types.StringValue(p.Fingerprint())
+		}, plan: func(d *dockerModel) { d.Version = types.StringValue("28.5.2") }, want: true, drift: "docker-ce is at version 5:29.1.3-1~debian.12~bookworm, not at the pinned 28.5.2"},
+		{name: "pin changed: a run, no drift", plan: func(d *dockerModel) { d.Version = types.StringValue("28.5.2") }, want: true},
 
 		{name: "package source unknown", plan: func(d *dockerModel) { d.PackageSource = types.StringUnknown() }, want: true},
 		{name: "version unknown", plan: func(d *dockerModel) { d.Version = types.StringUnknown() }, want: true},
 		{name: "daemon_json unknown", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedUnknown() }, want: true},
 		{name: "storage driver unknown", plan: func(d *dockerModel) { d.StorageDriver = types.StringUnknown() }, want: true},
 		{name: "compose unknown", plan: func(d *dockerModel) { d.Compose = types.BoolUnknown() }, want: true},
+		{name: "network target unknown", plan: func(d *dockerModel) { d.HealthChecks.NetworkTarget = types.StringUnknown() }, want: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			prior, planned := installedDocker(), installedDocker()
+			source := testSourceSHA256
+			if strings.HasPrefix(tc.name, "source list digest not recorded") {
+				source = ""
+			}
 			if tc.prior != nil {
 				tc.prior(prior)
 			}
 			if tc.plan != nil {
 				tc.plan(planned)
 			}
-			if got := dockerRunNeeded(prior, planned); got != tc.want {
-				t.Errorf("dockerRunNeeded = %v, want %v", got, tc.want)
+			got, diags := planDockerFor(prior, planned, source)
+			if diags.HasError() {
+				t.Fatal(diags)
+			}
+			if run := dockerRunPlanned(got); run != tc.want {
+				t.Errorf("install planned = %v, want %v", run, tc.want)
+			}
+			var warning string
+			for _, w := range diags.Warnings() {
+				if w.Summary() == "Docker drifted in the container" {
+					warning = w.Detail()
+				}
+			}
+			switch {
+			case tc.drift == "" && warning != "":
+				t.Errorf("unexpected drift warning: %s", warning)
+			case tc.drift != "" && !strings.Contains(warning, tc.drift):
+				t.Errorf("drift warning %q does not mention %q", warning, tc.drift)
+			}
+			if !tc.want && !got.Fingerprint.Equal(prior.Fingerprint) {
+				t.Errorf("without a run the fingerprint changes: %s -> %s", prior.Fingerprint, got.Fingerprint)
 			}
 		})
+	}
+}
+
+// A run plans the values the plan fixes, so the drifting attributes show
+// their way back.
+func TestPlanDockerShowsTheExpectedValues(t *testing.T) {
+	prior := installedDocker()
+	want := prior.DaemonJSONSHA256
+	prior.DaemonJSONSHA256 = types.StringValue(strings.Repeat("0e", 32))
+	prior.AptKeySHA256 = types.StringValue("")
+	got, _ := planDockerFor(prior, installedDocker(), testSourceSHA256)
+	if !got.DaemonJSONSHA256.Equal(want) {
+		t.Errorf("daemon_json_sha256 planned %s, want %s", got.DaemonJSONSHA256, want)
+	}
+	if got.AptKeySHA256.ValueString() != docker.AptKeySHA256() || got.AptSourceSHA256.ValueString() != testSourceSHA256 {
+		t.Errorf("apt digests planned %s %s", got.AptKeySHA256, got.AptSourceSHA256)
+	}
+	if !got.Fingerprint.Equal(prior.Fingerprint) {
+		t.Errorf("fingerprint planned %s, want the configuration's %s", got.Fingerprint, prior.Fingerprint)
+	}
+	if !got.InstalledVersion.IsUnknown() || !got.Tests.IsUnknown() || !got.ContainerdVersion.IsUnknown() {
+		t.Errorf("results read after the run are not unknown: %+v", got)
 	}
 }
 

@@ -250,6 +250,7 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 			fail(scriptSummary(err, "Docker feature failed"), err)
 			return
 		}
+		resp.Diagnostics.Append(recordDockerSource(ctx, plan.Docker, resp.Private)...)
 		if !plan.Started.ValueBool() {
 			if err := r.stop(ctx, c, node, vmid); err != nil {
 				fail("Cannot stop the container", err)
@@ -523,12 +524,7 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 	}
 	if m.Docker != nil {
 		m.Docker.ServiceActive = types.BoolValue(false)
-		if m.Docker.InstalledVersion.IsUnknown() {
-			m.Docker.InstalledVersion = types.StringNull()
-		}
-		if m.Docker.Tests.IsUnknown() {
-			m.Docker.Tests = types.MapNull(types.StringType)
-		}
+		nullDockerUnknowns(m.Docker)
 	}
 	if m.Features.IsUnknown() {
 		m.Features = types.ObjectNull(featuresAttrTypes)
@@ -597,14 +593,7 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 	if refresh {
 		r.refreshDocker(ctx, m, running, diags)
 	}
-	if m.Docker != nil {
-		if m.Docker.InstalledVersion.IsUnknown() {
-			m.Docker.InstalledVersion = types.StringNull()
-		}
-		if m.Docker.Tests.IsUnknown() {
-			m.Docker.Tests = types.MapNull(types.StringType)
-		}
-	}
+	nullDockerUnknowns(m.Docker)
 	return nil
 }
 
@@ -633,6 +622,10 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	if state.ID.IsNull() || state.ID.ValueString() == "" {
 		state.ID = types.StringValue(fmt.Sprintf("%s/%d", state.NodeName.ValueString(), state.VMID.ValueInt64()))
+	}
+	if v, _ := req.Private.GetKey(ctx, dockerAdoptKey); len(v) > 0 {
+		r.adoptDocker(ctx, &state)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, dockerAdoptKey, nil)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -764,7 +757,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
 	}
-	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunNeeded(state.Docker, plan.Docker)) {
+	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunPlanned(plan.Docker)) {
 		// Docker is installed and tested in a running container; one kept
 		// stopped is started for it and stopped again, as on create.
 		if !wantRunning {
@@ -777,6 +770,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
 			return
 		}
+		resp.Diagnostics.Append(recordDockerSource(ctx, plan.Docker, resp.Private)...)
 		if !wantRunning {
 			if err := stop(ctx, c, node, vmid); err != nil {
 				resp.Diagnostics.AddError("Cannot stop the container", err.Error())
@@ -951,6 +945,7 @@ func (r *lxcContainerResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("node_name"), node)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vmid"), int64(vmid))...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, dockerAdoptKey, []byte("true"))...)
 }
 
 // scriptSummary is the diagnostic title for an error from the node.

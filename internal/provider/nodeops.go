@@ -753,14 +753,15 @@ func runDocker[T any](ctx context.Context, o *nodeOps, node string, vmid int, op
 	return dockerRun[T]{scriptRun: r, script: inv.Name, value: v, parseErr: perr}, nil
 }
 
-// InstallDocker runs phoenix_hypervisor_feature_install_docker.sh for opts in
+// InstallDocker runs phoenix_hypervisor_feature_install_docker.sh for plan in
 // container vmid on node. The script changes nothing when Docker is active
-// and configured as asked (the result's Changed is then false). On failure
+// and configured as asked (the result's Changed is then false), and
+// otherwise repairs only what differs (the result lists it). On failure
 // the error (a *scriptError) names the script and carries its FATAL line and
 // the last 20 lines of its output.
-func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, opts docker.Options) (docker.InstallResult, error) {
+func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, plan docker.Plan) (docker.InstallResult, error) {
 	r, err := runDocker(ctx, o, node, vmid, opDockerInstall, scriptInstalls,
-		func() (docker.Invocation, error) { return docker.Install(opts) }, docker.ParseInstallResult)
+		func() (docker.Invocation, error) { return plan.Install(), nil }, docker.ParseInstallResult)
 	switch {
 	case err != nil:
 		return docker.InstallResult{}, err
@@ -790,13 +791,13 @@ func (o *nodeOps) CheckDocker(ctx context.Context, node string, vmid int) (docke
 	return r.value, nil
 }
 
-// TestDocker runs test_docker_feature.sh for opts in container vmid on node.
+// TestDocker runs test_docker_feature.sh for plan in container vmid on node.
 // The report is returned whenever the output could be parsed, failed cases
 // included; the error is then a *scriptError listing the failed cases with
 // their output tails.
-func (o *nodeOps) TestDocker(ctx context.Context, node string, vmid int, opts docker.Options) (docker.TestReport, error) {
+func (o *nodeOps) TestDocker(ctx context.Context, node string, vmid int, plan docker.Plan) (docker.TestReport, error) {
 	r, err := runDocker(ctx, o, node, vmid, opDockerTest, scriptTests,
-		func() (docker.Invocation, error) { return docker.Test(opts) }, docker.ParseTestResults)
+		func() (docker.Invocation, error) { return plan.Test(), nil }, docker.ParseTestResults)
 	if err != nil {
 		return docker.TestReport{}, err
 	}

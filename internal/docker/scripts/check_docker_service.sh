@@ -8,16 +8,32 @@
 #
 # It takes no arguments. Exit status 0 only when the docker service is
 # active; 1 otherwise, with a "FATAL: ..." line; 2 when given arguments. The
-# last "phoenix-docker:" line is machine-readable:
+# last "phoenix-docker:" line is machine-readable, one line of key=value
+# words (a value is empty when the thing is absent):
 #
-#   phoenix-docker: check service_active=<1|0> installed_version=<dpkg version or empty>
+#   phoenix-docker: check service_active=<1|0> installed_version=<v>
+#     package=<docker-ce|docker.io> containerd_version=<v> compose_version=<v>
+#     storage_driver=<driver> daemon_json_sha256=<hex> apt_key_sha256=<hex>
+#     apt_source_sha256=<hex> fingerprint=<hex|invalid>
 #
-# installed_version is the version of docker-ce, or of docker.io when
-# docker-ce is not installed.
+# installed_version is the dpkg version of docker-ce, or of docker.io when
+# docker-ce is not installed, and package names which. containerd_version is
+# containerd.io's (or containerd's), compose_version the Compose plugin's
+# (docker-compose-plugin, docker-compose-v2 or docker-compose).
+# storage_driver is what the running daemon uses ("docker info"), empty when
+# the service is not active. The three digests are SHA-256 of
+# /etc/docker/daemon.json, /etc/apt/keyrings/docker.asc and
+# /etc/apt/sources.list.d/docker.list. fingerprint is the content of
+# /etc/phoenix/docker.fingerprint, which the install script writes after a
+# successful run ("invalid" when the file holds anything else than 64 hex
+# digits). The content of daemon.json is never printed.
+#
+# Environment, for tests only: PHOENIX_ROOT (prefix of every file path).
 
 set -euo pipefail
 
 readonly TAG="phoenix-docker:"
+ROOT="${PHOENIX_ROOT:-}"
 
 # installed_version PACKAGE: the installed dpkg version, or "" when absent.
 installed_version() {
@@ -30,6 +46,46 @@ installed_version() {
 	fi
 }
 
+# first_installed PACKAGE...: "name version" of the first installed PACKAGE.
+first_installed() {
+	local pkg v
+	for pkg in "$@"; do
+		v=$(installed_version "$pkg")
+		if [[ -n $v ]]; then
+			printf '%s %s' "$pkg" "$v"
+			return 0
+		fi
+	done
+}
+
+# sha256_of FILE: the hex SHA-256 of FILE, or "" when it does not exist.
+sha256_of() {
+	local sum
+	[[ -f $1 ]] || return 0
+	sum=$(sha256sum -- "$1" 2>/dev/null) || return 0
+	printf '%s' "${sum%% *}"
+}
+
+# fingerprint: the recorded fingerprint, "" when there is none.
+fingerprint() {
+	local file=$ROOT/etc/phoenix/docker.fingerprint content
+	[[ -f $file ]] || return 0
+	content=$(<"$file") || content=""
+	if [[ $content =~ ^[0-9a-f]{64}$ ]]; then
+		printf '%s' "$content"
+	else
+		printf 'invalid'
+	fi
+}
+
+# storage_driver: the running daemon's storage driver, "" when unknown.
+storage_driver() {
+	local d
+	d=$(timeout 20 docker info --format '{{.Driver}}' 2>/dev/null) || return 0
+	[[ $d =~ ^[A-Za-z0-9._-]+$ ]] && printf '%s' "$d"
+	return 0
+}
+
 main() {
 	exec </dev/null 2>&1
 	if (($# > 0)); then
@@ -37,18 +93,31 @@ main() {
 		return 2
 	fi
 
-	local version state
-	version=$(installed_version docker-ce)
-	[[ -n $version ]] || version=$(installed_version docker.io)
+	local engine package="" version="" containerd compose active=0 state="" driver=""
+	engine=$(first_installed docker-ce docker.io)
+	if [[ -n $engine ]]; then
+		package=${engine%% *} version=${engine#* }
+	fi
+	containerd=$(first_installed containerd.io containerd)
+	compose=$(first_installed docker-compose-plugin docker-compose-v2 docker-compose)
 
 	if systemctl is-active --quiet docker; then
+		active=1
+		driver=$(storage_driver)
 		printf '%s [check] docker service is active (version %s)\n' "$TAG" "${version:-unknown}"
-		printf '%s check service_active=1 installed_version=%s\n' "$TAG" "$version"
+	else
+		state=$(systemctl is-active docker 2>/dev/null) || true
+		printf '%s [check] docker service is not active (state: %s)\n' "$TAG" "${state:-unknown}"
+	fi
+	printf '%s check service_active=%s installed_version=%s package=%s containerd_version=%s compose_version=%s storage_driver=%s daemon_json_sha256=%s apt_key_sha256=%s apt_source_sha256=%s fingerprint=%s\n' \
+		"$TAG" "$active" "$version" "$package" "${containerd#* }" "${compose#* }" "$driver" \
+		"$(sha256_of "$ROOT/etc/docker/daemon.json")" \
+		"$(sha256_of "$ROOT/etc/apt/keyrings/docker.asc")" \
+		"$(sha256_of "$ROOT/etc/apt/sources.list.d/docker.list")" \
+		"$(fingerprint)"
+	if ((active == 1)); then
 		return 0
 	fi
-	state=$(systemctl is-active docker 2>/dev/null) || true
-	printf '%s [check] docker service is not active (state: %s)\n' "$TAG" "${state:-unknown}"
-	printf '%s check service_active=0 installed_version=%s\n' "$TAG" "$version"
 	printf 'FATAL: docker service is not active (state: %s)\n' "${state:-unknown}"
 	return 1
 }

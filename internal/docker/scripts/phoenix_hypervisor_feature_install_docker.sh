@@ -22,14 +22,30 @@
 #                                      (one line).
 #   --network-target HOST              host or IP pinged while waiting for
 #                                      the container's network.
+#   --fingerprint HEX                  optional: the provider's fingerprint
+#                                      of the whole docker block (64 hex
+#                                      digits), written to
+#                                      /etc/phoenix/docker.fingerprint only
+#                                      once the run succeeded.
+#   --apt-key-sha256 HEX               optional: the SHA-256 of Docker's apt
+#                                      key file as the provider ships it. The
+#                                      key file is then right only when its
+#                                      bytes have this digest, and a download
+#                                      must have it too (besides the
+#                                      fingerprint check below).
 #
 # Behaviour: when docker is active and the packages, the apt repository,
-# /etc/docker/daemon.json and the marker /etc/phoenix/docker-feature.conf
-# all match the request, the script changes nothing and exits 0. Otherwise it
-# waits for the network (only when packages or the repository must change),
-# installs what is missing, writes daemon.json when its content differs,
-# restarts docker when only the configuration changed (or runs
-# "systemctl enable --now docker"), and verifies that the service is active.
+# /etc/docker/daemon.json, the marker /etc/phoenix/docker-feature.conf and
+# the fingerprint file all match the request, the script changes nothing and
+# exits 0. Otherwise it repairs each item that is wrong and leaves the others
+# alone: it waits for the network (only when packages or the repository must
+# change), restores the apt key and source list when they differ, installs
+# only the packages that are missing or not at the pinned version (a pinned
+# package upgraded by hand is put back with --allow-downgrades), writes
+# daemon.json when its content differs, restarts docker when daemon.json
+# changed (or runs "systemctl enable --now docker" when it is not active),
+# and verifies that the service is active. The result line lists what it
+# installed and which items it changed.
 #
 # Strict mode (set -Eeuo pipefail) holds from the first line, the check
 # included; every failure, planned or not, ends with a FATAL line.
@@ -70,7 +86,11 @@
 #
 # Output: every line starts with "phoenix-docker: [step] ", except a final
 # "FATAL: ..." line on failure. On success the last line is
-#   phoenix-docker: result installed_version=<dpkg version> changed=<0|1>
+#   phoenix-docker: result installed_version=<dpkg version> changed=<0|1> packages=<list> items=<list>
+# packages: what apt-get installed, "name=version" joined by commas (empty
+# when it installed nothing); items: what the run changed, joined by commas,
+# of dpkg-repair, apt-key, apt-source, packages, daemon.json, marker,
+# fingerprint, service-restart, service-start (empty when nothing).
 #
 # Compose on the distro source: Ubuntu ships the plugin as docker-compose-v2;
 # Debian ships docker-compose (Compose v2 from Debian 13; Debian 12 only has
@@ -95,6 +115,7 @@ readonly KEY_PATH="/etc/apt/keyrings/docker.asc"
 readonly LIST_PATH="/etc/apt/sources.list.d/docker.list"
 readonly DAEMON_JSON_PATH="/etc/docker/daemon.json"
 readonly MARKER_PATH="/etc/phoenix/docker-feature.conf"
+readonly FINGERPRINT_PATH="/etc/phoenix/docker.fingerprint"
 readonly LOCK_PATH="/run/phoenix-docker.lock"
 readonly DPKG_UPDATES_DIR="/var/lib/dpkg/updates"
 # Docker's release key (Docker Release (CE deb) <docker@docker.com>).
@@ -111,6 +132,29 @@ secret=""
 # not yet renamed into place. The EXIT trap removes both.
 workdir=""
 pending=()
+# changed_items, installed_packages: what this run changed (the result line).
+changed_items=()
+installed_packages=()
+# key_sha256: the expected digest of the key file (--apt-key-sha256), or "".
+key_sha256=""
+
+# changed ITEM: record ITEM as changed by this run.
+changed() {
+	changed_items+=("$1")
+}
+
+# joined ARRAY-ELEMENTS...: the words joined by commas.
+joined() {
+	local IFS=,
+	printf '%s' "$*"
+}
+
+# sha256_of FILE: the hex SHA-256 of FILE, or "" when it cannot be read.
+sha256_of() {
+	local sum
+	sum=$(sha256sum -- "$1" 2>/dev/null) || return 0
+	printf '%s' "${sum%% *}"
+}
 
 # redact TEXT: TEXT with the secret replaced.
 redact() {
@@ -127,9 +171,10 @@ log() {
 	printf '%s [%s] %s\n' "$TAG" "$step" "$(redact "$*")"
 }
 
-# result KEY=VALUE...: the machine-readable last line.
+# result INSTALLED_VERSION CHANGED: the machine-readable last line.
 result() {
-	printf '%s result %s\n' "$TAG" "$*"
+	printf '%s result installed_version=%s changed=%s packages=%s items=%s\n' "$TAG" "$1" "$2" \
+		"$(joined "${installed_packages[@]}")" "$(joined "${changed_items[@]}")"
 }
 
 fatal() {
@@ -454,7 +499,9 @@ check_key() {
 		ensure_workdir
 	fi
 	fprs=$(key_fingerprints "$file")
-	if [[ $fprs == "$DOCKER_KEY_FPR" ]]; then
+	if [[ $fprs == "$DOCKER_KEY_FPR" && -n $key_sha256 && $(sha256_of "$file") != "$key_sha256" ]]; then
+		verdict="Docker's key, but not the expected file (SHA-256 $(sha256_of "$file"), expected $key_sha256)"
+	elif [[ $fprs == "$DOCKER_KEY_FPR" ]]; then
 		verdict=ok
 	elif [[ -z $fprs ]]; then
 		verdict="no key"
@@ -486,6 +533,7 @@ repair_dpkg() {
 	for ((i = 1; i <= APT_ATTEMPTS; i++)); do
 		log dpkg "running dpkg --configure -a (attempt $i/$APT_ATTEMPTS)"
 		if run_logged dpkg dpkg --force-confdef --force-confold --configure -a; then
+			changed dpkg-repair
 			return 0
 		fi
 		if ((i < APT_ATTEMPTS)); then
@@ -513,6 +561,18 @@ install_docker_key() {
 	[[ $verdict == ok ]] ||
 		fatal "$KEY_PATH is not Docker's release key after it was written: expected fingerprint $DOCKER_KEY_FPR_SHOWN, got: $verdict"
 	log repository "installed Docker's apt key as $KEY_PATH"
+	changed apt-key
+}
+
+# write_fingerprint FINGERPRINT: record the fingerprint of the request that
+# this successful run applied (root only); nothing when none was given.
+write_fingerprint() {
+	local fp=$1 file=$ROOT$FINGERPRINT_PATH
+	[[ -n $fp ]] || return 0
+	if write_if_changed "$file" "$fp"; then
+		changed fingerprint
+		log verify "wrote $FINGERPRINT_PATH"
+	fi
 }
 
 main() {
@@ -521,10 +581,10 @@ main() {
 	exec </dev/null 2>&1
 
 	local package_source=docker-ce version="" compose=1 storage_driver=overlay2
-	local daemon_json="" network_target=1.1.1.1
+	local daemon_json="" network_target=1.1.1.1 fingerprint=""
 	while (($# > 0)); do
 		case $1 in
-		--package-source | --version | --compose | --storage-driver | --daemon-json | --network-target)
+		--package-source | --version | --compose | --storage-driver | --daemon-json | --network-target | --fingerprint | --apt-key-sha256)
 			(($# >= 2)) || usage_error "$1 needs a value"
 			case $1 in
 			--package-source) package_source=$2 ;;
@@ -533,6 +593,8 @@ main() {
 			--storage-driver) storage_driver=$2 ;;
 			--daemon-json) daemon_json=$2 ;;
 			--network-target) network_target=$2 ;;
+			--fingerprint) fingerprint=$2 ;;
+			--apt-key-sha256) key_sha256=$2 ;;
 			esac
 			shift 2
 			;;
@@ -544,6 +606,8 @@ main() {
 	case $storage_driver in overlay2 | fuse-overlayfs) ;; *) usage_error "--storage-driver must be overlay2 or fuse-overlayfs, not '$storage_driver'" ;; esac
 	[[ $version =~ ^([A-Za-z0-9][A-Za-z0-9.+:~_-]*)?$ ]] || usage_error "--version has unexpected characters: '$version'"
 	[[ $network_target =~ ^[A-Za-z0-9:][A-Za-z0-9.:-]*$ ]] || usage_error "--network-target must be a host name or IP address, not '$network_target'"
+	[[ $fingerprint =~ ^([0-9a-f]{64})?$ ]] || usage_error "--fingerprint must be 64 lower-case hex digits"
+	[[ $key_sha256 =~ ^([0-9a-f]{64})?$ ]] || usage_error "--apt-key-sha256 must be 64 lower-case hex digits"
 	if [[ -z $daemon_json ]]; then
 		daemon_json="{\"storage-driver\":\"$storage_driver\"}"
 	fi
@@ -625,11 +689,14 @@ main() {
 	fi
 	file_holds "$ROOT$DAEMON_JSON_PATH" "$daemon_json" || reasons+=("$DAEMON_JSON_PATH differs")
 	file_holds "$ROOT$MARKER_PATH" "$marker" || reasons+=("$MARKER_PATH differs")
+	if [[ -n $fingerprint ]] && ! file_holds "$ROOT$FINGERPRINT_PATH" "$fingerprint"; then
+		reasons+=("$FINGERPRINT_PATH differs")
+	fi
 	systemctl is-active --quiet docker || reasons+=("docker service not active")
 
 	if ((${#reasons[@]} == 0)); then
 		log check "docker is active and configured as requested; nothing to do"
-		result "installed_version=$(installed_version "$main_pkg") changed=0"
+		result "$(installed_version "$main_pkg")" 0
 		return 0
 	fi
 	local reason
@@ -654,8 +721,10 @@ main() {
 				if [[ $key_state != ok ]]; then
 					install_docker_key "https://download.docker.com/linux/$family/gpg"
 				fi
-				write_if_changed "$ROOT$LIST_PATH" "$repo_line" || true
-				log repository "added $repo_line"
+				if write_if_changed "$ROOT$LIST_PATH" "$repo_line"; then
+					log repository "wrote $LIST_PATH: $repo_line"
+					changed apt-source
+				fi
 			fi
 		fi
 		if ((${#missing[@]} > 0)); then
@@ -671,6 +740,8 @@ main() {
 			done
 			log packages "installing ${args[*]}"
 			apt_get packages install --allow-downgrades "${args[@]}"
+			installed_packages=("${args[@]}")
+			changed packages
 		fi
 	fi
 
@@ -678,29 +749,36 @@ main() {
 	local json_changed=0
 	if write_if_changed "$ROOT$DAEMON_JSON_PATH" "$daemon_json"; then
 		json_changed=1
+		changed daemon.json
 		log config "wrote $DAEMON_JSON_PATH (${#daemon_json} bytes; its content is not shown)"
 	fi
 	if write_if_changed "$ROOT$MARKER_PATH" "$marker"; then
+		changed marker
 		log config "wrote $MARKER_PATH"
 	fi
 
 	# Service.
-	local action rc=0
+	local action="" rc=0
 	if ((json_changed == 1)) && systemctl is-active --quiet docker; then
 		action="restart docker"
+		changed service-restart
 		run_logged service systemctl restart docker || rc=$?
 		((rc != 0)) || run_logged service systemctl enable docker || rc=$?
-	else
+	elif ! systemctl is-active --quiet docker; then
 		action="enable --now docker"
+		changed service-start
 		run_logged service systemctl enable --now docker || rc=$?
 	fi
-	log service "systemctl $action exited $rc"
+	if [[ -n $action ]]; then
+		log service "systemctl $action exited $rc"
+	fi
 
 	local i
 	for ((i = 1; i <= VERIFY_ATTEMPTS; i++)); do
 		if systemctl is-active --quiet docker; then
 			log verify "docker service is active"
-			result "installed_version=$(installed_version "$main_pkg") changed=1"
+			write_fingerprint "$fingerprint"
+			result "$(installed_version "$main_pkg")" 1
 			return 0
 		fi
 		if ((i < VERIFY_ATTEMPTS)); then

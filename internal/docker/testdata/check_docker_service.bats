@@ -14,7 +14,7 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	assert_prefixed
-	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=5:27.3.1-1~debian.12~bookworm" ]
+	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=5:27.3.1-1~debian.12~bookworm package=docker-ce containerd_version= compose_version= storage_driver=overlay2 daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=" ]
 }
 
 @test "distro package version is reported when docker-ce is absent" {
@@ -22,7 +22,7 @@ setup() {
 	echo "26.1.3-0ubuntu1~24.04.1" >"$FAKE_STATE/pkg/docker.io"
 	run_script check_docker_service.sh
 	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=26.1.3-0ubuntu1~24.04.1" ]
+	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=26.1.3-0ubuntu1~24.04.1 package=docker.io containerd_version= compose_version= storage_driver=overlay2 daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=" ]
 }
 
 @test "inactive service: non-zero exit, FATAL line, service_active=0" {
@@ -30,14 +30,14 @@ setup() {
 	run_script check_docker_service.sh
 	echo "$output"
 	[ "$status" -eq 1 ]
-	grep -qx 'phoenix-docker: check service_active=0 installed_version=5:27.3.1-1~debian.12~bookworm' <<<"$output"
+	grep -qx 'phoenix-docker: check service_active=0 installed_version=5:27.3.1-1~debian.12~bookworm package=docker-ce containerd_version= compose_version= storage_driver= daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=' <<<"$output"
 	[ "${lines[-1]}" = "FATAL: docker service is not active (state: inactive)" ]
 }
 
 @test "docker removed: non-zero exit, empty version" {
 	run_script check_docker_service.sh
 	[ "$status" -eq 1 ]
-	grep -qx 'phoenix-docker: check service_active=0 installed_version=' <<<"$output"
+	grep -qx 'phoenix-docker: check service_active=0 installed_version= package= containerd_version= compose_version= storage_driver= daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=' <<<"$output"
 }
 
 @test "read-only: no apt, no systemctl change" {
@@ -52,4 +52,33 @@ setup() {
 	run_script check_docker_service.sh --now
 	[ "$status" -eq 2 ]
 	grep -q '^FATAL: check_docker_service.sh takes no arguments' <<<"$output"
+}
+
+@test "after an install: versions, driver in use, digests of the files and the fingerprint" {
+	local fp
+	fp=$(printf 'plan' | sha256sum | cut -d' ' -f1)
+	run_script "${INSTALL[@]}" --fingerprint "$fp"
+	[ "$status" -eq 0 ]
+	echo "1.7.28-1" >"$FAKE_STATE/pkg/containerd.io"
+	echo "2.40.3-1" >"$FAKE_STATE/pkg/docker-compose-plugin"
+	run_script check_docker_service.sh
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_prefixed
+	local json key list
+	json=$(sha256sum "$PHOENIX_ROOT/etc/docker/daemon.json" | cut -d' ' -f1)
+	key=$(sha256sum "$PHOENIX_ROOT/etc/apt/keyrings/docker.asc" | cut -d' ' -f1)
+	list=$(sha256sum "$PHOENIX_ROOT/etc/apt/sources.list.d/docker.list" | cut -d' ' -f1)
+	[ "$json" = "$(printf '%s\n' '{"storage-driver":"overlay2"}' | sha256sum | cut -d' ' -f1)" ]
+	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=5:27.3.1-1~debian.12~bookworm package=docker-ce containerd_version=1.7.28-1 compose_version=2.40.3-1 storage_driver=overlay2 daemon_json_sha256=$json apt_key_sha256=$key apt_source_sha256=$list fingerprint=$fp" ]
+	refute grep -q 'storage-driver' <<<"$output"
+}
+
+@test "a fingerprint file that is not 64 hex digits is reported invalid" {
+	touch "$FAKE_STATE/docker.active"
+	mkdir -p "$PHOENIX_ROOT/etc/phoenix"
+	printf 'edited by hand\n' >"$PHOENIX_ROOT/etc/phoenix/docker.fingerprint"
+	run_script check_docker_service.sh
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" == *" fingerprint=invalid" ]]
 }

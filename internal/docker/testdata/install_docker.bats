@@ -12,7 +12,7 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	assert_prefixed
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1" ]
+	[[ "${lines[-1]}" == "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages="* ]]
 	grep -qx -- '-q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --allow-downgrades docker-ce docker-ce-cli containerd.io docker-compose-plugin' "$FAKE_STATE/apt.log"
 	grep -q 'install --no-install-recommends ca-certificates curl' "$FAKE_STATE/apt.log"
 	[ "$(cat "$PHOENIX_ROOT/etc/apt/sources.list.d/docker.list")" = "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian bookworm stable" ]
@@ -40,7 +40,7 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	cmp "$BATS_TEST_TMPDIR/apt.before" "$FAKE_STATE/apt.log"
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=0" ]
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=0 packages= items=" ]
 	grep -q 'nothing to do' <<<"$output"
 	# Only the is-active probe reached systemctl; daemon.json untouched.
 	[ "$(diff "$BATS_TEST_TMPDIR/systemctl.before" "$FAKE_STATE/systemctl.log" | grep '^>')" = "> is-active --quiet docker" ]
@@ -62,7 +62,7 @@ setup() {
 	grep -qx 'restart docker' "$FAKE_STATE/systemctl.log"
 	refute grep -q 'enable --now' "$FAKE_STATE/systemctl.log"
 	[ "$(cat "$PHOENIX_ROOT/etc/docker/daemon.json")" = '{"log-driver":"journald","storage-driver":"overlay2"}' ]
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1" ]
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages= items=daemon.json,service-restart" ]
 	refute grep -q 'waiting for the network' <<<"$output"
 }
 
@@ -91,7 +91,7 @@ setup() {
 	[ "$(apt_installs)" = "-q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --allow-downgrades docker.io docker-compose" ]
 	[ ! -e "$PHOENIX_ROOT/etc/apt/sources.list.d/docker.list" ]
 	[ ! -e "$FAKE_STATE/curl.log" ]
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=20.10.24+dfsg1-1+b3 changed=1" ]
+	[[ "${lines[-1]}" == "phoenix-docker: result installed_version=20.10.24+dfsg1-1+b3 changed=1 packages="* ]]
 }
 
 @test "distro source on Ubuntu uses docker-compose-v2; compose 0 installs no plugin" {
@@ -136,7 +136,7 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(apt_installs)" = "-q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --allow-downgrades docker-ce=5:26.1.4-1~debian.12~bookworm docker-ce-cli=5:26.1.4-1~debian.12~bookworm" ]
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:26.1.4-1~debian.12~bookworm changed=1" ]
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:26.1.4-1~debian.12~bookworm changed=1 packages=docker-ce=5:26.1.4-1~debian.12~bookworm,docker-ce-cli=5:26.1.4-1~debian.12~bookworm items=packages,marker" ]
 	grep -qx 'version=26.1.4' "$PHOENIX_ROOT/etc/phoenix/docker-feature.conf"
 }
 
@@ -242,4 +242,68 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ ${lines[-1]} == "FATAL: unexpected failure (exit 7) in: "*"dpkg --print-architecture"* ]]
+}
+
+@test "a pinned package upgraded by hand is put back with --allow-downgrades, nothing else is installed" {
+	run_script "${INSTALL[@]}" --version '5:26.1.4-1~debian.12~bookworm'
+	[ "$status" -eq 0 ]
+	echo "5:27.3.1-1~debian.12~bookworm" >"$FAKE_STATE/pkg/docker-ce"
+	: >"$FAKE_STATE/apt.log"
+	: >"$FAKE_STATE/systemctl.log"
+	run_script "${INSTALL[@]}" --version '5:26.1.4-1~debian.12~bookworm'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q 'change needed: docker-ce is 5:27.3.1-1~debian.12~bookworm, not 5:26.1.4-1~debian.12~bookworm' <<<"$output"
+	[ "$(apt_installs)" = "-q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --allow-downgrades docker-ce=5:26.1.4-1~debian.12~bookworm" ]
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:26.1.4-1~debian.12~bookworm changed=1 packages=docker-ce=5:26.1.4-1~debian.12~bookworm items=packages" ]
+	refute grep -q 'restart' "$FAKE_STATE/systemctl.log"
+}
+
+@test "the fingerprint is written only after a successful run, and a changed one is rewritten alone" {
+	local fp1 fp2
+	fp1=$(printf 'one' | sha256sum | cut -d' ' -f1)
+	fp2=$(printf 'two' | sha256sum | cut -d' ' -f1)
+	touch "$FAKE_STATE/docker.fail_start"
+	run_script "${INSTALL[@]}" --fingerprint "$fp1"
+	assert_fatal
+	[ ! -e "$PHOENIX_ROOT/etc/phoenix/docker.fingerprint" ]
+
+	rm "$FAKE_STATE/docker.fail_start"
+	run_script "${INSTALL[@]}" --fingerprint "$fp1"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$PHOENIX_ROOT/etc/phoenix/docker.fingerprint")" = "$fp1" ]
+	grep -q 'items=.*fingerprint' <<<"${lines[-1]}"
+
+	: >"$FAKE_STATE/apt.log"
+	run_script "${INSTALL[@]}" --fingerprint "$fp1"
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=0 packages= items=" ]
+
+	run_script "${INSTALL[@]}" --fingerprint "$fp2"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$PHOENIX_ROOT/etc/phoenix/docker.fingerprint")" = "$fp2" ]
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages= items=fingerprint" ]
+	[ ! -s "$FAKE_STATE/apt.log" ]
+}
+
+@test "a tampered source list is restored without installing packages" {
+	run_script "${INSTALL[@]}"
+	[ "$status" -eq 0 ]
+	echo "deb [trusted=yes] http://mirror.example/docker bookworm stable" >"$PHOENIX_ROOT/etc/apt/sources.list.d/docker.list"
+	: >"$FAKE_STATE/apt.log"
+	run_script "${INSTALL[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$PHOENIX_ROOT/etc/apt/sources.list.d/docker.list")" = "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian bookworm stable" ]
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages= items=apt-source" ]
+	[ -z "$(apt_installs)" ]
+}
+
+@test "malformed --fingerprint and --apt-key-sha256 are refused" {
+	run_script "${INSTALL[@]}" --fingerprint ABC
+	assert_fatal
+	grep -q -- '--fingerprint must be 64 lower-case hex digits' <<<"$output"
+	run_script "${INSTALL[@]}" --apt-key-sha256 "$(printf '%064d' 0)x"
+	assert_fatal
+	grep -q -- '--apt-key-sha256 must be 64 lower-case hex digits' <<<"$output"
 }

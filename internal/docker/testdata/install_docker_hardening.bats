@@ -59,7 +59,7 @@ assert_no_temp_files() {
 	grep -q "has the expected fingerprint $DOCKER_FPR_SHOWN" <<<"$output"
 	grep -q -- '--show-keys' "$FAKE_STATE/gpg.log"
 	grep -q -- '--with-colons' "$FAKE_STATE/gpg.log"
-	cmp "$BATS_TEST_DIRNAME/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+	cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
 	[ "$(stat -c %a "$PHOENIX_ROOT/$KEY")" = 644 ]
 	assert_no_temp_files
 }
@@ -70,7 +70,7 @@ assert_no_temp_files() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	grep -q "has the expected fingerprint $DOCKER_FPR_SHOWN" <<<"$output"
-	cmp "$BATS_TEST_DIRNAME/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+	cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
 	assert_no_temp_files
 }
 
@@ -82,7 +82,7 @@ assert_no_temp_files() {
 	run_script "${INSTALL[@]}"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=0" ]
+	[[ "${lines[-1]}" == "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=0 packages="* ]]
 	[ ! -s "$FAKE_STATE/curl.log" ]
 	grep -q -- "--show-keys.*$PHOENIX_ROOT/$KEY" "$FAKE_STATE/gpg.log"
 	assert_no_temp_files
@@ -102,8 +102,8 @@ assert_no_temp_files() {
 			[ "$status" -eq 0 ]
 			grep -q "change needed: Docker apt key /$KEY is not Docker's release key $DOCKER_FPR_SHOWN (it holds: 4D64FEC119C2029067D6E791F8D2585B8783D481)" <<<"$output"
 			grep -q 'https://download.docker.com/linux/debian/gpg' "$FAKE_STATE/curl.log"
-			cmp "$BATS_TEST_DIRNAME/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
-			[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1" ]
+			cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+			[[ "${lines[-1]}" == "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages="* ]]
 		)
 	done
 }
@@ -118,7 +118,7 @@ assert_no_temp_files() {
 	grep -q "it holds: 9DC858229FC7DD38854AE2D88D81803C0EBFCD88, 4D64FEC119C2029067D6E791F8D2585B8783D481" <<<"$output" ||
 		grep -q "it holds: 4D64FEC119C2029067D6E791F8D2585B8783D481, 9DC858229FC7DD38854AE2D88D81803C0EBFCD88" <<<"$output" ||
 		grep -q "it holds: 9DC858229FC7DD38854AE2D88D81803C0EBFCD88" <<<"$output"
-	cmp "$BATS_TEST_DIRNAME/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+	cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
 }
 
 @test "a garbage or empty key file is replaced" {
@@ -129,11 +129,11 @@ assert_no_temp_files() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	grep -q "change needed: Docker apt key /$KEY is not Docker's release key" <<<"$output"
-	cmp "$BATS_TEST_DIRNAME/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+	cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
 	: >"$PHOENIX_ROOT/$KEY"
 	run_script "${INSTALL[@]}"
 	[ "$status" -eq 0 ]
-	cmp "$BATS_TEST_DIRNAME/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+	cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
 }
 
 @test "a downloaded key with another fingerprint is FATAL and installs nothing (gpg and coreutils)" {
@@ -193,7 +193,7 @@ assert_no_temp_files() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	grep -q 'waiting up to 20 s' <<<"$output"
-	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1" ]
+	[[ "${lines[-1]}" == "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages="* ]]
 }
 
 @test "the lock is held for the whole run and released at its end" {
@@ -315,4 +315,29 @@ assert_no_temp_files() {
 	run_script "${INSTALL[@]}"
 	assert_fatal
 	assert_no_temp_files
+}
+
+@test "with --apt-key-sha256 a key file with Docker's fingerprint but other bytes is replaced" {
+	local want
+	want=$(sha256sum "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" | cut -d' ' -f1)
+	run_script "${INSTALL[@]}" --apt-key-sha256 "$want"
+	[ "$status" -eq 0 ]
+	# The same key with CRLF line ends: the same fingerprint, other bytes.
+	sed -i 's/$/\r/' "$PHOENIX_ROOT/$KEY"
+	without_gpg
+	run_script "${INSTALL[@]}" --apt-key-sha256 "$want"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q "change needed: Docker apt key /$KEY is not Docker's release key .*not the expected file" <<<"$output"
+	cmp "$BATS_TEST_DIRNAME/../keys/docker-release-key.asc" "$PHOENIX_ROOT/$KEY"
+	[ "${lines[-1]}" = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages= items=apt-key" ]
+}
+
+@test "with --apt-key-sha256 a download with other bytes is FATAL" {
+	run_script "${INSTALL[@]}" --apt-key-sha256 "$(printf '%064d' 0)"
+	echo "$output"
+	assert_fatal
+	grep -q "not the expected file" <<<"$output"
+	[ ! -e "$PHOENIX_ROOT/$KEY" ]
+	refute grep -q docker-ce <<<"$(apt_installs)"
 }

@@ -21,6 +21,11 @@ const (
 	FaultAptFail CTFault = "apt-fail"
 	// FaultDockerFail makes "systemctl start docker" fail.
 	FaultDockerFail CTFault = "docker-fail"
+	// FaultDpkgInterrupt kills dpkg while apt-get unpacks a package, as a
+	// power loss or an OOM kill would: the package is unpacked, its new
+	// state sits in dpkg's journal (/var/lib/dpkg/updates), nothing is
+	// configured, and apt-get refuses to run until "dpkg --configure -a".
+	FaultDpkgInterrupt CTFault = "dpkg-interrupt"
 	// FaultNetworkDown makes name resolution, ping, curl, apt downloads and
 	// image pulls fail. It does not count down.
 	FaultNetworkDown CTFault = "network-down"

@@ -39,7 +39,7 @@ func TestDockerInstallSafeguardsInCT(t *testing.T) {
 	e.addCT(105, ctConf(105, "nesting=1,keyctl=1", secure...), true)
 	r := e.run(installCmd, install)
 	if r.exit != 0 || !strings.Contains(r.stdout, "phoenix-docker: [dpkg] running dpkg --configure -a") ||
-		!strings.Contains(r.stdout, "phoenix-docker: [dpkg] Setting up docker-ce") || !strings.HasSuffix(r.stdout, "changed=1\n") {
+		!strings.Contains(r.stdout, "phoenix-docker: [dpkg] Setting up docker-ce") || !strings.Contains(r.stdout, "\nphoenix-docker: result installed_version=5:") || !strings.Contains(r.stdout, " changed=1 ") {
 		t.Fatalf("install after nesting was enabled: %s", r)
 	}
 	if r := e.mustRun("pct exec 105 -- dpkg --audit", ""); r.stdout != "" {
@@ -69,7 +69,7 @@ func TestDockerInstallSafeguardsInCT(t *testing.T) {
 	if !strings.Contains(r.stdout, "\nfpr:::::::::9DC858229FC7DD38854AE2D88D81803C0EBFCD88:\n") {
 		t.Errorf("gpg --show-keys: %s", r)
 	}
-	if r := e.run(installCmd, install); r.exit != 0 || !strings.HasSuffix(r.stdout, "changed=0\n") {
+	if r := e.run(installCmd, install); r.exit != 0 || !strings.HasSuffix(r.stdout, "changed=0 packages= items=\n") {
 		t.Errorf("install with gpg present: %s", r)
 	}
 	// The first octets of the real "gpg --dearmor" of Docker's key.
@@ -119,7 +119,7 @@ func TestDockerInstallSafeguardsInCT(t *testing.T) {
 	if h := <-holder; h.exit != 0 {
 		t.Errorf("lock holder: %s", h)
 	}
-	if r := e.run(installCmd, install); r.exit != 0 || !strings.HasSuffix(r.stdout, "changed=0\n") {
+	if r := e.run(installCmd, install); r.exit != 0 || !strings.HasSuffix(r.stdout, "changed=0 packages= items=\n") {
 		t.Errorf("install after the lock was released: %s", r)
 	}
 }

@@ -1,0 +1,128 @@
+package docker
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"reflect"
+	"testing"
+)
+
+func mustPlan(t *testing.T, o Options) Plan {
+	t.Helper()
+	p, err := NewPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// extendedOptions stands for a future version of Options with one more field.
+type extendedOptions struct {
+	Options
+	Mirror string
+}
+
+// A field added to the options changes the fingerprint by itself: the
+// encoding walks the struct, no list of fields has to learn it.
+func TestFingerprintCoversNewFields(t *testing.T) {
+	o := DefaultOptions()
+	base, err := fingerprintOf(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{base: "Options"}
+	for _, v := range []extendedOptions{{Options: o}, {Options: o, Mirror: "https://mirror.example"}} {
+		fp, err := fingerprintOf(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, dup := seen[fp]; dup {
+			t.Errorf("%+v has the fingerprint of %s", v, prev)
+		}
+		seen[fp] = v.Mirror
+	}
+}
+
+// Every field of Options, changed alone, changes the fingerprint.
+func TestFingerprintCoversEveryField(t *testing.T) {
+	base := mustPlan(t, DefaultOptions()).Fingerprint()
+	changed := map[string]func(*Options){
+		"PackageSource": func(o *Options) { o.PackageSource = PackageSourceDistro },
+		"Version":       func(o *Options) { o.Version = "27.5.1" },
+		"Compose":       func(o *Options) { o.Compose = false },
+		"StorageDriver": func(o *Options) { o.StorageDriver = StorageDriverFuseOverlayfs },
+		"DaemonJSON":    func(o *Options) { o.DaemonJSON = `{"debug":true}` },
+		"HelloWorld":    func(o *Options) { o.HelloWorld = false },
+		"NetworkTarget": func(o *Options) { o.NetworkTarget = "9.9.9.9" },
+	}
+	typ := reflect.TypeFor[Options]()
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		mod, ok := changed[name]
+		if !ok {
+			t.Errorf("field %s: add a change of it to this test", name)
+			continue
+		}
+		o := DefaultOptions()
+		mod(&o)
+		if mustPlan(t, o).Fingerprint() == base {
+			t.Errorf("changing %s kept the fingerprint", name)
+		}
+	}
+}
+
+// The same request spelled differently has the same fingerprint.
+func TestFingerprintIgnoresSpelling(t *testing.T) {
+	a, b := DefaultOptions(), DefaultOptions()
+	a.DaemonJSON = `{"log-driver":"local","debug":true}`
+	b.DaemonJSON = "{ \"debug\": true,\n  \"log-driver\": \"local\", \"storage-driver\": \"overlay2\" }"
+	pa, pb := mustPlan(t, a), mustPlan(t, b)
+	if pa.Fingerprint() != pb.Fingerprint() {
+		t.Error("the same daemon.json spelled differently changed the fingerprint")
+	}
+	if len(pa.Fingerprint()) != 64 {
+		t.Errorf("fingerprint %q is not 64 hex digits", pa.Fingerprint())
+	}
+	if pa.DaemonJSONSHA256() != pb.DaemonJSONSHA256() {
+		t.Error("the same daemon.json spelled differently changed its digest")
+	}
+}
+
+func TestPlanDigests(t *testing.T) {
+	p := mustPlan(t, DefaultOptions())
+	sum := sha256.Sum256([]byte(`{"storage-driver":"overlay2"}` + "\n"))
+	if got, want := p.DaemonJSONSHA256(), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("DaemonJSONSHA256() = %s, want %s", got, want)
+	}
+	key, err := os.ReadFile("keys/docker-release-key.asc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum = sha256.Sum256(key)
+	if got, want := AptKeySHA256(), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("AptKeySHA256() = %s, want %s", got, want)
+	}
+}
+
+func TestVersionMatches(t *testing.T) {
+	tests := []struct {
+		pin, installed string
+		want           bool
+	}{
+		{"", "5:29.1.3-1~debian.12~bookworm", true},
+		{"28.5.2", "5:28.5.2-1~debian.12~bookworm", true},
+		{"28.5.2", "5:29.1.3-1~debian.12~bookworm", false},
+		{"5:28.5.2-1~debian.12~bookworm", "5:28.5.2-1~debian.12~bookworm", true},
+		{"20.10.24", "20.10.24+dfsg1-1+deb12u1", true},
+		{"20.10", "20.10.24+dfsg1-1+deb12u1", false},
+		{"28.5.2", "", false},
+	}
+	for _, tt := range tests {
+		o := DefaultOptions()
+		o.Version = tt.pin
+		if got := mustPlan(t, o).VersionMatches(tt.installed); got != tt.want {
+			t.Errorf("pin %q, installed %q: %v, want %v", tt.pin, tt.installed, got, tt.want)
+		}
+	}
+}
