@@ -24,6 +24,7 @@ var (
 	_ resource.ResourceWithImportState    = &lxcContainerResource{}
 	_ resource.ResourceWithModifyPlan     = &lxcContainerResource{}
 	_ resource.ResourceWithValidateConfig = &lxcContainerResource{}
+	_ resource.ResourceWithMoveState      = &lxcContainerResource{}
 )
 
 const (
