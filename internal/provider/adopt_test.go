@@ -1,0 +1,252 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// adoptContainer creates container vmid on the simulator outside Terraform,
+// as another provider (or a person) would have, and starts it.
+func (e *accEnv) adoptContainer(t *testing.T, params map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	upid, err := e.client.CreateContainer(ctx, e.node, params)
+	if err == nil {
+		err = e.client.WaitTask(ctx, upid)
+	}
+	var vmid int
+	if err == nil {
+		_, err = fmt.Sscan(params["vmid"], &vmid)
+	}
+	if err == nil {
+		upid, err = e.client.Start(ctx, e.node, vmid)
+		if err == nil {
+			err = e.client.WaitTask(ctx, upid)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sourceProviderDir is a directory holding a provider binary under the
+// name terraform-provider-proxmox. Terraform refuses to plan a state whose
+// resources belong to a provider it cannot start, even when a moved block
+// hands them to another provider; it never asks that provider for the
+// source resource type's schema (the stand-in, this provider's own binary,
+// has none): the raw state goes to MoveResourceState.
+func sourceProviderDir(t *testing.T) string {
+	t.Helper()
+	buildDevProvider(t)
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(devProviderDir, "terraform-provider-phoenix"), filepath.Join(dir, "terraform-provider-proxmox")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// stateFile is a Terraform state (format 4) holding one resource of
+// another provider.
+func stateFile(t *testing.T, provider, typ string, attrs string) string {
+	t.Helper()
+	var a map[string]any
+	if err := json.Unmarshal([]byte(attrs), &a); err != nil {
+		t.Fatalf("source state: %v", err)
+	}
+	doc := map[string]any{
+		"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "0c7e64d0-1d0e-4b5c-9a43-5d8e0ad0b001",
+		"outputs": map[string]any{},
+		"resources": []any{map[string]any{
+			"mode": "managed", "type": typ, "name": "ct",
+			"provider": fmt.Sprintf("provider[%q]", "registry.terraform.io/"+provider),
+			"instances": []any{map[string]any{
+				"schema_version": 0, "attributes": a, "sensitive_attributes": []any{},
+			}},
+		}},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// planActions returns the actions of a saved plan by resource address,
+// with the address each resource moved from.
+func planActions(t *testing.T, dir string, overrides map[string]string) (actions map[string]string, movedFrom map[string]string) {
+	t.Helper()
+	out, err := runTerraformWith(t, dir, overrides, "show", "-json", "tfplan")
+	if err != nil {
+		t.Fatalf("terraform show: %v\n%s", err, out)
+	}
+	var plan struct {
+		ResourceChanges []struct {
+			Address         string `json:"address"`
+			PreviousAddress string `json:"previous_address"`
+			Change          struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatal(err)
+	}
+	actions, movedFrom = map[string]string{}, map[string]string{}
+	for _, rc := range plan.ResourceChanges {
+		actions[rc.Address] = strings.Join(rc.Change.Actions, ",")
+		movedFrom[rc.Address] = rc.PreviousAddress
+	}
+	return actions, movedFrom
+}
+
+// TestAccAdoptMoved adopts containers that bpg/proxmox and Telmate/proxmox
+// managed with a moved block: the first plan moves the state and changes
+// nothing, the plan and its apply send no write to Proxmox VE, and the
+// provider manages the container from then on.
+func TestAccAdoptMoved(t *testing.T) {
+	e, _ := simConfigDir(t, "writes state files for containers the test creates, and counts the API writes: needs the simulator")
+	for _, tc := range []struct {
+		name, provider, typ string
+		vmid                int
+		create              map[string]string
+		state               string
+		config              string
+		warning             string
+	}{
+		{
+			name: "bpg", provider: "bpg/proxmox", typ: "proxmox_virtual_environment_container", vmid: 4310,
+			create: map[string]string{
+				"hostname": "web1", "description": "web front", "memory": "1024", "swap": "256", "cores": "2",
+				"rootfs": e.storage + ":8", "unprivileged": "1", "tags": "prod;web", "onboot": "1",
+				"net0": "name=eth0,bridge=" + e.bridge + ",ip=10.0.0.21/24,gw=10.0.0.1,hwaddr=BC:24:11:00:43:10",
+			},
+			state: `{
+  "id": "4310", "node_name": "pve1", "vm_id": 4310, "description": "web front", "tags": ["prod", "web"],
+  "unprivileged": true, "start_on_boot": true, "started": true, "protection": false, "template": false,
+  "pool_id": "webpool", "timeout_create": 1800, "timeout_clone": 1800, "timeout_update": 1800, "timeout_delete": 60,
+  "ipv4": {"eth0": "10.0.0.21"}, "ipv6": {},
+  "cpu": [{"architecture": "amd64", "cores": 2, "units": 1024, "limit": 0}],
+  "memory": [{"dedicated": 1024, "swap": 256}],
+  "disk": [{"datastore_id": "local-lvm", "size": 8, "replicate": true, "mount_options": [], "path_in_datastore": "vm-4310-disk-0"}],
+  "console": [{"enabled": true, "type": "tty", "tty_count": 2}],
+  "initialization": [{"hostname": "web1",
+    "ip_config": [{"ipv4": [{"address": "10.0.0.21/24", "gateway": "10.0.0.1"}], "ipv6": []}],
+    "user_account": [{"keys": [], "password": "s3cret-pw"}]}],
+  "network_interface": [{"name": "eth0", "bridge": "vmbr0", "enabled": true, "firewall": false,
+    "mac_address": "BC:24:11:00:43:10", "mtu": 0, "rate_limit": 0, "vlan_id": 0}],
+  "operating_system": [{"template_file_id": "` + e.template + `", "type": "debian"}]
+}`,
+			config: `
+  hostname      = "web1"
+  description   = "web front"
+  tags          = ["prod", "web"]
+  memory        = 1024
+  swap          = 256
+  cores         = 2
+  start_on_boot = true
+  rootfs {
+    storage = "local-lvm"
+    size    = "8G"
+  }
+  network {
+    name   = "eth0"
+    bridge = "vmbr0"
+    ip     = "10.0.0.21/24"
+    gw     = "10.0.0.1"
+  }
+`,
+			warning: "pool_id",
+		},
+		{
+			name: "telmate", provider: "telmate/proxmox", typ: "proxmox_lxc", vmid: 4311,
+			create: map[string]string{
+				"hostname": "db1", "memory": "2048", "cores": "1", "rootfs": e.storage + ":8", "unprivileged": "1",
+				"tags": "db", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp,hwaddr=BC:24:11:00:43:11",
+			},
+			state: `{
+  "id": "pve1/lxc/4311", "target_node": "pve1", "vmid": 4311, "hostname": "db1", "tags": "db",
+  "ostemplate": "` + e.template + `", "unprivileged": true, "onboot": false, "start": true,
+  "cores": 1, "cpulimit": 0, "cpuunits": 0, "memory": 2048, "swap": 512, "password": "s3cret-pw",
+  "hastate": "started",
+  "rootfs": [{"storage": "local-lvm", "size": "8G", "volume": "local-lvm:vm-4311-disk-0"}],
+  "network": [{"id": 0, "name": "eth0", "bridge": "vmbr0", "ip": "dhcp", "hwaddr": "BC:24:11:00:43:11", "type": "veth"}]
+}`,
+			config: `
+  hostname = "db1"
+  tags     = ["db"]
+  memory   = 2048
+  cores    = 1
+  rootfs {
+    storage = "local-lvm"
+    size    = "8G"
+  }
+  network {
+    name   = "eth0"
+    bridge = "vmbr0"
+    ip     = "dhcp"
+  }
+`,
+			warning: "hastate",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			create := map[string]string{"vmid": fmt.Sprint(tc.vmid), "ostemplate": e.template}
+			for k, v := range tc.create {
+				create[k] = v
+			}
+			e.adoptContainer(t, create)
+			dir := t.TempDir()
+			overrides := map[string]string{tc.provider: sourceProviderDir(t)}
+			writeFile(t, filepath.Join(dir, "terraform.tfstate"), stateFile(t, tc.provider, tc.typ, tc.state))
+			resourceBlock := func(body string) string {
+				return fmt.Sprintf("resource \"phoenix_lxc_container\" \"ct\" {\n  node_name = %q\n  vmid      = %d\n  template  = %q\n%s}\n",
+					e.node, tc.vmid, e.template, body)
+			}
+			main := requirePhoenix + e.providerHCL() + fmt.Sprintf("moved {\n  from = %s.ct\n  to   = phoenix_lxc_container.ct\n}\n", tc.typ)
+			writeFile(t, filepath.Join(dir, "main.tf"), main+resourceBlock(tc.config))
+
+			e.resetLog()
+			out, err := runTerraformWith(t, dir, overrides, "plan", "-no-color", "-input=false", "-out=tfplan")
+			if err != nil {
+				t.Fatalf("plan: %v\n%s", err, out)
+			}
+			actions, from := planActions(t, dir, overrides)
+			if got := actions["phoenix_lxc_container.ct"]; got != "no-op" || from["phoenix_lxc_container.ct"] != tc.typ+".ct" {
+				t.Fatalf("plan: %s from %q, want no-op from %s.ct\n%s", got, from["phoenix_lxc_container.ct"], tc.typ, out)
+			}
+			if !strings.Contains(out, tc.typ+".ct has moved to phoenix_lxc_container.ct") ||
+				!strings.Contains(out, "Settings not carried over") || !strings.Contains(out, tc.warning) {
+				t.Errorf("plan output lacks the move or the warning naming %s:\n%s", tc.warning, out)
+			}
+			if out, err := runTerraformWith(t, dir, overrides, "apply", "-no-color", "-input=false", "tfplan"); err != nil {
+				t.Fatalf("apply of the move: %v\n%s", err, out)
+			}
+			if err := e.checkNoMutations()(nil); err != nil {
+				t.Error(err)
+			}
+
+			// From here on the provider manages it: a change is applied in
+			// place, and then nothing is left to do.
+			writeFile(t, filepath.Join(dir, "main.tf"), main+resourceBlock(strings.Replace(tc.config, "  cores ", "  cpu_units = 2048\n  cores ", 1)))
+			if out, err := runTerraformWith(t, dir, overrides, "apply", "-no-color", "-input=false", "-auto-approve"); err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			cfg, err := e.client.ContainerConfig(context.Background(), e.node, tc.vmid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Values["cpuunits"] != "2048" {
+				t.Errorf("cpuunits = %q after the update, want 2048", cfg.Values["cpuunits"])
+			}
+			out, err = runTerraformWith(t, dir, overrides, "plan", "-no-color", "-input=false", "-detailed-exitcode")
+			if err != nil {
+				t.Errorf("plan after the update is not empty: %v\n%s", err, out)
+			}
+		})
+	}
+}
