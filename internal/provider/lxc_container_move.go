@@ -679,6 +679,9 @@ func (r *lxcContainerResource) MoveState(context.Context) []resource.StateMover 
 				// configuration names never replace the adopted container.
 				resp.Diagnostics.Append(resp.TargetPrivate.SetKey(ctx, importedKey, []byte("true"))...)
 			}
+			if resp.TargetIdentity != nil {
+				resp.Diagnostics.Append(resp.TargetIdentity.Set(ctx, identityOf(m))...)
+			}
 		}})
 	}
 	return movers
