@@ -5,9 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 )
 
 // adoptContainer creates container vmid on the simulator outside Terraform,
@@ -74,6 +80,38 @@ func stateFile(t *testing.T, provider, typ string, attrs string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// needTerraform skips a test when the Terraform CLI the tests run is older
+// than min, which what needs.
+func needTerraform(t *testing.T, min, what string) {
+	t.Helper()
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		tf = "terraform"
+	}
+	out, err := exec.Command(tf, "version", "-json").Output()
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	if err != nil || json.Unmarshal(out, &v) != nil {
+		t.Skipf("cannot tell the version of the Terraform CLI %s (%v): %s needs %s or newer", tf, err, what, min)
+	}
+	if !versionAtLeast(v.Version, min) {
+		t.Skipf("Terraform %s is older than %s, which %s need (make testacc-next builds one)", v.Version, min, what)
+	}
+}
+
+// versionAtLeast compares the major and minor numbers of two versions.
+func versionAtLeast(have, min string) bool {
+	var hMaj, hMin, mMaj, mMin int
+	if _, err := fmt.Sscanf(have, "%d.%d", &hMaj, &hMin); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(min, "%d.%d", &mMaj, &mMin); err != nil {
+		return false
+	}
+	return hMaj > mMaj || hMaj == mMaj && hMin >= mMin
 }
 
 // planActions returns the actions of a saved plan by resource address,
@@ -249,4 +287,66 @@ func TestAccAdoptMoved(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAccAdoptImportByIdentity adopts a container with an import block that
+// names its identity (Terraform 1.12 or newer; make testacc-next runs it
+// with a Terraform built for it): nothing to change, and the state's
+// identity names the container.
+func TestAccAdoptImportByIdentity(t *testing.T) {
+	e := newAccEnv(t)
+	needTerraform(t, "1.12", "import blocks with an identity")
+	e.adoptContainer(t, map[string]string{
+		"vmid": "4320", "ostemplate": e.template, "hostname": "byidentity", "memory": "768",
+		"rootfs": e.storage + ":4", "unprivileged": "1",
+		"net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
+	})
+	cfg := e.providerHCL() + fmt.Sprintf(`
+import {
+  to       = phoenix_lxc_container.test
+  identity = { node_name = %[1]q, vmid = 4320 }
+}
+
+resource "phoenix_lxc_container" "test" {
+  node_name = %[1]q
+  vmid      = 4320
+  hostname  = "byidentity"
+  memory    = 768
+  rootfs {
+    storage = %[2]q
+    size    = "4G"
+  }
+  network {
+    name   = "eth0"
+    bridge = %[3]q
+    ip     = "dhcp"
+  }
+}
+`, e.node, e.storage, e.bridge)
+	identity := statecheck.ExpectIdentity(ctAddr, map[string]knownvalue.Check{
+		"node_name": knownvalue.StringExact(e.node),
+		"vmid":      knownvalue.Int64Exact(4320),
+	})
+	e.resetLog()
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionNoop)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{identity},
+				Check:             e.checkNoMutations(),
+			},
+			{
+				// Adopted: a change is an update in place, and keeps the identity.
+				Config:            strings.Replace(cfg, "memory    = 768", "memory    = 1024", 1),
+				ConfigStateChecks: []statecheck.StateCheck{identity},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
+				},
+			},
+		},
+	})
 }
