@@ -350,3 +350,78 @@ resource "phoenix_lxc_container" "test" {
 		},
 	})
 }
+
+// TestAccAdoptQuery finds containers with "terraform query" (Terraform 1.14
+// or newer; make testacc-next runs it with a Terraform built for it) and
+// adopts what -generate-config-out writes: the filters pick the right
+// containers, and the generated configuration imports them with nothing to
+// change.
+func TestAccAdoptQuery(t *testing.T) {
+	e, dir := simConfigDir(t, "creates containers the filters must tell apart in a cluster that holds nothing else: needs the simulator")
+	needTerraform(t, "1.14", "list resources and terraform query")
+	for vmid, p := range map[int][2]string{4330: {"web-a", "web"}, 4331: {"web-b", "prod;web"}, 4332: {"db-a", "db;web"}, 4340: {"web-c", "web"}} {
+		e.adoptContainer(t, map[string]string{
+			"vmid": fmt.Sprint(vmid), "ostemplate": e.template, "hostname": p[0], "tags": p[1], "memory": "512",
+			"rootfs": e.storage + ":4", "unprivileged": "1", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
+		})
+	}
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+e.providerHCL())
+	writeFile(t, filepath.Join(dir, "web.tfquery.hcl"), `
+list "phoenix_lxc_container" "web" {
+  provider         = phoenix
+  include_resource = true
+  config {
+    tags             = ["web"]
+    hostname_pattern = "^web-"
+    vmid_min         = 4330
+    vmid_max         = 4339
+  }
+}
+`)
+	out, err := runTerraform(t, dir, "query", "-no-color", "-generate-config-out=generated.tf")
+	if err != nil {
+		t.Fatalf("terraform query: %v\n%s", err, out)
+	}
+	for _, want := range []string{"web-a (" + e.node + "/4330)", "web-b (" + e.node + "/4331)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("query output lacks %s:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"db-a", "web-c"} {
+		if strings.Contains(out, not) {
+			t.Errorf("query output holds %s, which the filters leave out:\n%s", not, out)
+		}
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "generated.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gen), "identity") || strings.Count(string(gen), "resource \"phoenix_lxc_container\"") != 2 {
+		t.Fatalf("generated configuration:\n%s", gen)
+	}
+	if err := os.Remove(filepath.Join(dir, "web.tfquery.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	e.resetLog()
+	if out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-out=tfplan"); err != nil {
+		t.Fatalf("plan of the generated configuration: %v\n%s", err, out)
+	}
+	actions, _ := planActions(t, dir, nil)
+	if len(actions) != 2 {
+		t.Errorf("plan changes %v, want the two imports", actions)
+	}
+	for addr, a := range actions {
+		if a != "no-op" {
+			t.Errorf("%s: %s, want an import with nothing to change\n%s", addr, a, gen)
+		}
+	}
+	if out, err := runTerraform(t, dir, "apply", "-no-color", "-input=false", "tfplan"); err != nil {
+		t.Fatalf("apply of the imports: %v\n%s", err, out)
+	}
+	if err := e.checkNoMutations()(nil); err != nil {
+		t.Error(err)
+	}
+	if out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-detailed-exitcode"); err != nil {
+		t.Errorf("plan after the imports is not empty: %v\n%s", err, out)
+	}
+}
