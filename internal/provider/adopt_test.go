@@ -359,7 +359,11 @@ resource "phoenix_lxc_container" "test" {
 func TestAccAdoptQuery(t *testing.T) {
 	e, dir := simConfigDir(t, "creates containers the filters must tell apart in a cluster that holds nothing else: needs the simulator")
 	needTerraform(t, "1.14", "list resources and terraform query")
-	for vmid, p := range map[int][2]string{4330: {"web-a", "web"}, 4331: {"web-b", "prod;web"}, 4332: {"db-a", "db;web"}, 4340: {"web-c", "web"}} {
+	for vmid, p := range map[int][2]string{
+		4330: {"web-a", "web"}, 4331: {"web-b", "prod;web"},
+		// Each of these fails one filter: the tags, the host name, the ID range.
+		4332: {"web-d", "db"}, 4333: {"db-a", "web"}, 4340: {"web-c", "web"},
+	} {
 		e.adoptContainer(t, map[string]string{
 			"vmid": fmt.Sprint(vmid), "ostemplate": e.template, "hostname": p[0], "tags": p[1], "memory": "512",
 			"rootfs": e.storage + ":4", "unprivileged": "1", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
@@ -387,7 +391,7 @@ list "phoenix_lxc_container" "web" {
 			t.Errorf("query output lacks %s:\n%s", want, out)
 		}
 	}
-	for _, not := range []string{"db-a", "web-c"} {
+	for _, not := range []string{"web-d", "db-a", "web-c"} {
 		if strings.Contains(out, not) {
 			t.Errorf("query output holds %s, which the filters leave out:\n%s", not, out)
 		}
@@ -403,8 +407,12 @@ list "phoenix_lxc_container" "web" {
 		t.Fatal(err)
 	}
 	e.resetLog()
-	if out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-out=tfplan"); err != nil {
+	out, err = runTerraform(t, dir, "plan", "-no-color", "-input=false", "-out=tfplan")
+	if err != nil {
 		t.Fatalf("plan of the generated configuration: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.") {
+		t.Errorf("plan of the generated configuration:\n%s", out)
 	}
 	actions, _ := planActions(t, dir, nil)
 	if len(actions) != 2 {
