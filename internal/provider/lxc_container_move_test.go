@@ -30,7 +30,7 @@ const bpgState = `{
   "environment_variables": {"TZ": "UTC"},
   "timeout_create": 1800, "timeout_clone": 1800, "timeout_update": 1800, "timeout_delete": 60,
   "ipv4": {"eth0": "10.0.0.21"}, "ipv6": {},
-  "clone": [],
+  "clone": [{"vm_id": 9000, "node_name": "pve2", "datastore_id": "", "full": true}],
   "console": [{"enabled": true, "type": "tty", "tty_count": 2}],
   "cpu": [{"architecture": "amd64", "cores": 2, "units": 1024, "limit": 0}],
   "memory": [{"dedicated": 1024, "swap": 256}],
@@ -51,7 +51,8 @@ const bpgState = `{
                     "quota": false, "read_only": false, "replicate": true, "shared": false, "mount_options": ["noatime"],
                     "path_in_datastore": "vm-4301-disk-1"}],
   "device_passthrough": [{"path": "/dev/net/tun", "mode": "0660", "uid": 0, "gid": 0, "deny_write": false}],
-  "idmap": [],
+  "idmap": [{"type": "uid", "container_id": 0, "host_id": 100000, "size": 65536},
+            {"type": "gid", "container_id": 0, "host_id": 100000, "size": 65536}],
   "operating_system": [{"template_file_id": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "type": "debian"}],
   "startup": [{"order": 2, "up_delay": 10, "down_delay": -1}],
   "wait_for_ip": []
@@ -199,6 +200,9 @@ func TestMoveStateFromBPG(t *testing.T) {
 			`"backup":tftypes.Bool<"true">`, `"noatime"`},
 		"device":  {`"path":tftypes.String<"/dev/net/tun">`, `"mode":tftypes.String<"0660">`},
 		"startup": {`"order":tftypes.Number<"2">`, `"up_delay":tftypes.Number<"10">`, `"down_delay":tftypes.Number<null>`},
+		"clone":   {`"source_vmid":tftypes.Number<"9000">`, `"source_node":tftypes.String<"pve2">`, `"full":tftypes.Bool<"true">`, `"storage":tftypes.String<null>`},
+		"id_map": {`"kind":tftypes.String<"uid">`, `"kind":tftypes.String<"gid">`, `"host_id":tftypes.Number<"100000">`,
+			`"size":tftypes.Number<"65536">`},
 	} {
 		got := flat(st[attr])
 		for _, w := range want {
@@ -207,15 +211,10 @@ func TestMoveStateFromBPG(t *testing.T) {
 			}
 		}
 	}
-	for _, attr := range []string{"docker", "clone", "apparmor_profile", "lxc_config", "timeouts"} {
+	for _, attr := range []string{"docker", "apparmor_profile", "lxc_config", "timeouts"} {
 		if !st[attr].IsNull() {
 			t.Errorf("%s = %s, want null", attr, st[attr])
 		}
-	}
-	// A list block is empty rather than null in a state.
-	var maps []tftypes.Value
-	if err := st["id_map"].As(&maps); err != nil || len(maps) != 0 {
-		t.Errorf("id_map = %s, want none (%v)", st["id_map"], err)
 	}
 	// Attributes with no equivalent are named; defaults, provider
 	// settings and computed outputs are not.
