@@ -83,8 +83,8 @@ func stateFile(t *testing.T, provider, typ string, attrs string) string {
 }
 
 // needTerraform skips a test when the Terraform CLI the tests run is older
-// than min, which what needs.
-func needTerraform(t *testing.T, min, what string) {
+// than least, which what needs.
+func needTerraform(t *testing.T, least, what string) {
 	t.Helper()
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if tf == "" {
@@ -95,20 +95,20 @@ func needTerraform(t *testing.T, min, what string) {
 		Version string `json:"terraform_version"`
 	}
 	if err != nil || json.Unmarshal(out, &v) != nil {
-		t.Skipf("cannot tell the version of the Terraform CLI %s (%v): %s needs %s or newer", tf, err, what, min)
+		t.Skipf("cannot tell the version of the Terraform CLI %s (%v): %s needs %s or newer", tf, err, what, least)
 	}
-	if !versionAtLeast(v.Version, min) {
-		t.Skipf("Terraform %s is older than %s, which %s need (make testacc-next builds one)", v.Version, min, what)
+	if !versionAtLeast(v.Version, least) {
+		t.Skipf("Terraform %s is older than %s, which %s need (make testacc-next builds one)", v.Version, least, what)
 	}
 }
 
 // versionAtLeast compares the major and minor numbers of two versions.
-func versionAtLeast(have, min string) bool {
+func versionAtLeast(have, least string) bool {
 	var hMaj, hMin, mMaj, mMin int
 	if _, err := fmt.Sscanf(have, "%d.%d", &hMaj, &hMin); err != nil {
 		return false
 	}
-	if _, err := fmt.Sscanf(min, "%d.%d", &mMaj, &mMin); err != nil {
+	if _, err := fmt.Sscanf(least, "%d.%d", &mMaj, &mMin); err != nil {
 		return false
 	}
 	return hMaj > mMaj || hMaj == mMaj && hMin >= mMin
