@@ -166,11 +166,11 @@ func TestAccAdoptMoved(t *testing.T) {
 			state: `{
   "id": "4310", "node_name": "pve1", "vm_id": 4310, "description": "web front", "tags": ["prod", "web"],
   "unprivileged": true, "start_on_boot": true, "started": true, "protection": false, "template": false,
-  "pool_id": "webpool", "timeout_create": 1800, "timeout_clone": 1800, "timeout_update": 1800, "timeout_delete": 60,
+  "timeout_create": 1800, "timeout_clone": 1800, "timeout_update": 1800, "timeout_delete": 60,
   "ipv4": {"eth0": "10.0.0.21"}, "ipv6": {},
   "cpu": [{"architecture": "amd64", "cores": 2, "units": 1024, "limit": 0}],
   "memory": [{"dedicated": 1024, "swap": 256}],
-  "disk": [{"datastore_id": "local-lvm", "size": 8, "replicate": true, "mount_options": [], "path_in_datastore": "vm-4310-disk-0"}],
+  "disk": [{"datastore_id": "local-lvm", "size": 8, "replicate": true, "acl": true, "mount_options": [], "path_in_datastore": "vm-4310-disk-0"}],
   "console": [{"enabled": true, "type": "tty", "tty_count": 2}],
   "initialization": [{"hostname": "web1",
     "ip_config": [{"ipv4": [{"address": "10.0.0.21/24", "gateway": "10.0.0.1"}], "ipv6": []}],
@@ -198,7 +198,7 @@ func TestAccAdoptMoved(t *testing.T) {
     gw     = "10.0.0.1"
   }
 `,
-			warning: "pool_id",
+			warning: "disk[0].acl",
 		},
 		{
 			name: "telmate", provider: "telmate/proxmox", typ: "proxmox_lxc", vmid: 4311,
@@ -210,7 +210,7 @@ func TestAccAdoptMoved(t *testing.T) {
   "id": "pve1/lxc/4311", "target_node": "pve1", "vmid": 4311, "hostname": "db1", "tags": "db",
   "ostemplate": "` + e.template + `", "unprivileged": true, "onboot": false, "start": true,
   "cores": 1, "cpulimit": 0, "cpuunits": 0, "memory": 2048, "swap": 512, "password": "s3cret-pw",
-  "hastate": "started",
+  "hagroup": "db-nodes",
   "rootfs": [{"storage": "local-lvm", "size": "8G", "volume": "local-lvm:vm-4311-disk-0"}],
   "network": [{"id": 0, "name": "eth0", "bridge": "vmbr0", "ip": "dhcp", "hwaddr": "BC:24:11:00:43:11", "type": "veth"}]
 }`,
@@ -229,7 +229,7 @@ func TestAccAdoptMoved(t *testing.T) {
     ip     = "dhcp"
   }
 `,
-			warning: "hastate",
+			warning: "hagroup",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,7 +28,8 @@ import (
 // describes; the resource's own Read mapping (applyConfig, the settings
 // table) turns that config into the new state, so that there is one
 // mapping from Proxmox VE to this resource's attributes. A few rows fill
-// attributes Read cannot see (template, clone, SSH keys). Nothing is sent
+// attributes Read cannot see (template, clone, SSH keys) or reads only once
+// they are set (the HA resource). Nothing is sent
 // to the cluster: Terraform's refresh right after the move reads the
 // container itself. Source attributes no row takes and that hold more than
 // their default are named in a warning.
@@ -165,6 +166,7 @@ var bpgContainerSource = moveSource{
 		{from: "clone.0.datastore_id", to: "@clone.storage"},
 		{from: "clone.0.full", to: "@clone.full"},
 		{from: "started", to: "@started"},
+		{from: "pool_id", to: "@pool"},
 	},
 	quiet: map[string]string{
 		"id": "", "node_name": "", "vm_id": "",
@@ -213,6 +215,8 @@ var telmateLXCSource = moveSource{
 		{from: "clone", to: "@clone.source_vmid"},
 		{from: "clone_storage", to: "@clone.storage"},
 		{from: "full", to: "@clone.full"},
+		{from: "pool", to: "@pool"},
+		{from: "hastate", to: "@ha.state"},
 		{from: "features.0.nesting", to: "features", prop: "nesting", conv: asFlag},
 		{from: "features.0.keyctl", to: "features", prop: "keyctl", conv: asFlag},
 		{from: "features.0.fuse", to: "features", prop: "fuse", conv: asFlag},
@@ -731,6 +735,14 @@ func (m *lxcContainerModel) setBlind(ctx context.Context, blind map[string]strin
 		}
 		m.SSHPublicKeys, diags = types.ListValueFrom(ctx, types.StringType, keys)
 	}
+	// Read refreshes the pool and, once the block is there, the HA
+	// resource from the cluster.
+	if v, ok := blind["@pool"]; ok {
+		m.Pool = types.StringValue(v)
+	}
+	if v, ok := blind["@ha.state"]; ok {
+		m.HA = &haModel{State: types.StringValue(v), MaxRestart: types.Int64Null(), MaxRelocate: types.Int64Null(), Comment: types.StringNull()}
+	}
 	if v, ok := blind["@started"]; ok {
 		m.Started = types.BoolValue(v == "1")
 	}
@@ -769,7 +781,7 @@ func nullModel() *lxcContainerModel {
 		Hookscript: types.StringNull(), Entrypoint: types.StringNull(), Environment: types.MapNull(types.StringType),
 		Started: types.BoolNull(), Protection: types.BoolNull(), Password: types.StringNull(), SSHPublicKeys: null(),
 		AppArmor: types.StringNull(), EffectiveAA: types.StringNull(), LXCConfig: types.ListNull(lxcLineObjectType),
-		AllowLXCHooks: types.BoolNull(), IDMap: types.ListNull(idMapObjectType),
+		AllowLXCHooks: types.BoolNull(), IDMap: types.ListNull(idMapObjectType), Pool: types.StringNull(),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{
 			"create": types.StringType, "update": types.StringType, "delete": types.StringType,
 		})},

@@ -81,7 +81,8 @@ const telmateState = `{
   "password": "s3cret-pw",
   "ssh_public_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0 admin@example\n",
   "hastate": "started",
-  "pool": "",
+  "hagroup": "db-nodes",
+  "pool": "dbpool",
   "bwlimit": 0, "force": false, "restore": false, "unique": false, "template": false,
   "features": [{"nesting": true, "keyctl": false, "fuse": false, "mknod": false, "mount": "nfs;cifs"}],
   "rootfs": [{"storage": "local-lvm", "size": "8G", "volume": "local-lvm:vm-4302-disk-0", "acl": false,
@@ -218,12 +219,15 @@ func TestMoveStateFromBPG(t *testing.T) {
 	}
 	// Attributes with no equivalent are named; defaults, provider
 	// settings and computed outputs are not.
-	for _, w := range []string{"pool_id", "disk[0].acl"} {
+	for _, w := range []string{"disk[0].acl"} {
 		if !strings.Contains(warnings, w) {
 			t.Errorf("warning does not name %s: %q", w, warnings)
 		}
 	}
-	for _, quiet := range []string{"timeout_create", "ipv4", "enabled", "replicate", "password", "template_file_id", "host_managed"} {
+	if got := strOf(t, st["pool"]); got != "webpool" {
+		t.Errorf("pool = %q", got)
+	}
+	for _, quiet := range []string{"timeout_create", "ipv4", "enabled", "replicate", "password", "template_file_id", "host_managed", "pool_id"} {
 		if strings.Contains(warnings, quiet) {
 			t.Errorf("warning names %s: %q", quiet, warnings)
 		}
@@ -267,10 +271,16 @@ func TestMoveStateFromTelmate(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(warnings, "hastate") {
-		t.Errorf("warning does not name hastate: %q", warnings)
+	if !strings.Contains(warnings, "hagroup") {
+		t.Errorf("warning does not name hagroup: %q", warnings)
 	}
-	for _, quiet := range []string{"password", "current_node", "unused", "type", "bwlimit"} {
+	if got := strOf(t, st["pool"]); got != "dbpool" {
+		t.Errorf("pool = %q", got)
+	}
+	if got := flat(st["ha"]); !strings.Contains(got, `"state":tftypes.String<"started">`) {
+		t.Errorf("ha = %s", got)
+	}
+	for _, quiet := range []string{"password", "current_node", "unused", "type", "bwlimit", "hastate", "pool"} {
 		if strings.Contains(warnings, quiet) {
 			t.Errorf("warning names %s: %q", quiet, warnings)
 		}
