@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
@@ -40,10 +39,7 @@ func decodeIdentity(t *testing.T, id *tfprotov6.ResourceIdentityData) string {
 // container; an identity that names none is refused at its attribute.
 func TestImportByIdentity(t *testing.T) {
 	ctx := context.Background()
-	srv, err := providerserver.NewProtocol6WithError(New("test")())()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, schemaResp := protocolServer(t)
 	schemas, err := srv.GetResourceIdentitySchemas(ctx, &tfprotov6.GetResourceIdentitySchemasRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -51,10 +47,6 @@ func TestImportByIdentity(t *testing.T) {
 	is := schemas.IdentitySchemas["phoenix_lxc_container"]
 	if is == nil || len(is.IdentityAttributes) != 2 {
 		t.Fatalf("identity schema = %+v", is)
-	}
-	schemaResp, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
 	}
 	resp, err := srv.ImportResourceState(ctx, &tfprotov6.ImportResourceStateRequest{
 		TypeName: "phoenix_lxc_container", Identity: identityValue(t, "pve1", 4305),
@@ -97,15 +89,8 @@ func TestImportByIdentity(t *testing.T) {
 
 // TestMoveStateSetsIdentity: a moved block leaves the identity set.
 func TestMoveStateSetsIdentity(t *testing.T) {
-	ctx := context.Background()
-	srv, err := providerserver.NewProtocol6WithError(New("test")())()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.MoveResourceState(ctx, &tfprotov6.MoveResourceStateRequest{
+	srv, _ := protocolServer(t)
+	resp, err := srv.MoveResourceState(context.Background(), &tfprotov6.MoveResourceStateRequest{
 		SourceProviderAddress: "registry.terraform.io/telmate/proxmox", SourceTypeName: "proxmox_lxc",
 		SourceState: &tfprotov6.RawState{JSON: []byte(telmateState)}, TargetTypeName: "phoenix_lxc_container",
 	})

@@ -92,7 +92,7 @@ var bpgContainerSource = moveSource{
 	typeName: "proxmox_virtual_environment_container",
 	node:     []string{"node_name"},
 	vmid:     []string{"vm_id", "id"},
-	rows: []moveRow{
+	rows: withRows([]moveRow{
 		{from: "description", to: "description"},
 		{from: "tags", to: "tags", conv: joinedWith(";")},
 		{from: "unprivileged", to: "unprivileged", conv: asFlag},
@@ -138,21 +138,12 @@ var bpgContainerSource = moveSource{
 		{from: "mount_point.#.path", to: mpN, prop: "mp"},
 		{from: "mount_point.#.size", to: mpN, prop: "size"},
 		{from: "mount_point.#.read_only", to: mpN, prop: "ro", conv: asFlag},
-		{from: "mount_point.#.backup", to: mpN, prop: "backup", conv: asFlag},
-		{from: "mount_point.#.acl", to: mpN, prop: "acl", conv: asFlag},
-		{from: "mount_point.#.quota", to: mpN, prop: "quota", conv: asFlag},
-		{from: "mount_point.#.replicate", to: mpN, prop: "replicate", conv: asFlag},
-		{from: "mount_point.#.shared", to: mpN, prop: "shared", conv: asFlag},
 		{from: "mount_point.#.mount_options", to: mpN, prop: "mountoptions", conv: joinedWith(";")},
 		{from: "device_passthrough.#.path", to: "dev#", prop: "path"},
 		{from: "device_passthrough.#.mode", to: "dev#", prop: "mode"},
 		{from: "device_passthrough.#.uid", to: "dev#", prop: "uid"},
 		{from: "device_passthrough.#.gid", to: "dev#", prop: "gid"},
 		{from: "device_passthrough.#.deny_write", to: "dev#", prop: "deny-write", conv: asFlag},
-		{from: "features.0.nesting", to: "features", prop: "nesting", conv: asFlag},
-		{from: "features.0.keyctl", to: "features", prop: "keyctl", conv: asFlag},
-		{from: "features.0.fuse", to: "features", prop: "fuse", conv: asFlag},
-		{from: "features.0.mknod", to: "features", prop: "mknod", conv: asFlag},
 		{from: "features.0.mount", to: "features", prop: "mount", conv: joinedWith(";")},
 		{from: "startup.0.order", to: "startup", prop: "order", conv: nonNegative},
 		{from: "startup.0.up_delay", to: "startup", prop: "up", conv: nonNegative},
@@ -167,7 +158,8 @@ var bpgContainerSource = moveSource{
 		{from: "clone.0.full", to: "@clone.full"},
 		{from: "started", to: "@started"},
 		{from: "pool_id", to: "@pool"},
-	},
+	}, flagRows("features.0.", "features", "", "nesting", "keyctl", "fuse", "mknod"),
+		flagRows("mount_point.#.", mpN, "", "backup", "acl", "quota", "replicate", "shared")),
 	quiet: map[string]string{
 		"id": "", "node_name": "", "vm_id": "",
 		"ipv4": "", "ipv6": "",
@@ -186,7 +178,7 @@ var telmateLXCSource = moveSource{
 	typeName: "proxmox_lxc",
 	node:     []string{"current_node", "target_node"},
 	vmid:     []string{"vmid", "id"},
-	rows: []moveRow{
+	rows: withRows([]moveRow{
 		{from: "hostname", to: "hostname"},
 		{from: "description", to: "description"},
 		{from: "tags", to: "tags"},
@@ -217,10 +209,6 @@ var telmateLXCSource = moveSource{
 		{from: "full", to: "@clone.full"},
 		{from: "pool", to: "@pool"},
 		{from: "hastate", to: "@ha.state"},
-		{from: "features.0.nesting", to: "features", prop: "nesting", conv: asFlag},
-		{from: "features.0.keyctl", to: "features", prop: "keyctl", conv: asFlag},
-		{from: "features.0.fuse", to: "features", prop: "fuse", conv: asFlag},
-		{from: "features.0.mknod", to: "features", prop: "mknod", conv: asFlag},
 		{from: "features.0.mount", to: "features", prop: "mount"},
 		{from: "rootfs.0.volume", to: "rootfs", prop: "-"},
 		{from: "rootfs.0.storage"},
@@ -243,18 +231,32 @@ var telmateLXCSource = moveSource{
 		{from: "mountpoint.#.key"},
 		{from: "mountpoint.#.mp", to: mpN, slot: "slot", prop: "mp"},
 		{from: "mountpoint.#.size", to: mpN, slot: "slot", prop: "size"},
-		{from: "mountpoint.#.acl", to: mpN, slot: "slot", prop: "acl", conv: asFlag},
-		{from: "mountpoint.#.backup", to: mpN, slot: "slot", prop: "backup", conv: asFlag},
-		{from: "mountpoint.#.quota", to: mpN, slot: "slot", prop: "quota", conv: asFlag},
-		{from: "mountpoint.#.replicate", to: mpN, slot: "slot", prop: "replicate", conv: asFlag},
-		{from: "mountpoint.#.shared", to: mpN, slot: "slot", prop: "shared", conv: asFlag},
-	},
+	}, flagRows("features.0.", "features", "", "nesting", "keyctl", "fuse", "mknod"),
+		flagRows("mountpoint.#.", mpN, "slot", "backup", "acl", "quota", "replicate", "shared")),
 	quiet: map[string]string{
 		"id": "", "vmid": "", "target_node": "", "current_node": "", "target_nodes": "",
 		"unused": "", "mountpoint.#.file": "", "network.#.type": "veth",
 		"force": "", "restore": "", "unique": "", "ignore_unpack_errors": "", "bwlimit": "",
 		"template": "false", "timeouts": "",
 	},
+}
+
+// withRows joins row lists.
+func withRows(lists ...[]moveRow) []moveRow {
+	var out []moveRow
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// flagRows maps booleans named like Proxmox VE's properties of a key.
+func flagRows(prefix, key, slot string, names ...string) []moveRow {
+	rows := make([]moveRow, len(names))
+	for i, n := range names {
+		rows[i] = moveRow{from: prefix + n, to: key, slot: slot, prop: n, conv: asFlag}
+	}
+	return rows
 }
 
 // asText is a string, number or boolean as Proxmox VE writes it.

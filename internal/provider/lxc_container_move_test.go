@@ -96,20 +96,39 @@ const telmateState = `{
   "unused": []
 }`
 
+// protocolServer is the provider as Terraform talks to it, with its schema.
+func protocolServer(t *testing.T) (tfprotov6.ProviderServer, *tfprotov6.GetProviderSchemaResponse) {
+	t.Helper()
+	srv, err := providerserver.NewProtocol6WithError(New("test")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemaResp, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, schemaResp
+}
+
+// movedWithoutErrors moves a source state and returns the new state and
+// the warnings' text, failing on an error.
+func movedWithoutErrors(t *testing.T, providerAddr, typeName, raw string) (map[string]tftypes.Value, string, []byte) {
+	t.Helper()
+	st, diags, private := moveThroughServer(t, providerAddr, typeName, raw)
+	warnings, errs := warningText(diags)
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	return st, warnings, private
+}
+
 // moveThroughServer sends a MoveResourceState request to the provider
 // server, as Terraform does for a moved block, and returns the new state as
 // a map of attribute values with the diagnostics.
 func moveThroughServer(t *testing.T, providerAddr, typeName, raw string) (map[string]tftypes.Value, []*tfprotov6.Diagnostic, []byte) {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := providerserver.NewProtocol6WithError(New("test")())()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemaResp, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, schemaResp := protocolServer(t)
 	resp, err := srv.MoveResourceState(ctx, &tfprotov6.MoveResourceStateRequest{
 		SourceProviderAddress: providerAddr,
 		SourceTypeName:        typeName,
@@ -150,6 +169,20 @@ func strOf(t *testing.T, v tftypes.Value) string {
 // nested values.
 func flat(v tftypes.Value) string { return v.String() }
 
+// expectHolds checks that each attribute's value, printed, holds the
+// given parts.
+func expectHolds(t *testing.T, st map[string]tftypes.Value, want map[string][]string) {
+	t.Helper()
+	for attr, parts := range want {
+		got := flat(st[attr])
+		for _, w := range parts {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s = %s, want it to hold %s", attr, got, w)
+			}
+		}
+	}
+}
+
 func warningText(diags []*tfprotov6.Diagnostic) (warnings string, errs []string) {
 	var w []string
 	for _, d := range diags {
@@ -163,11 +196,7 @@ func warningText(diags []*tfprotov6.Diagnostic) (warnings string, errs []string)
 }
 
 func TestMoveStateFromBPG(t *testing.T) {
-	st, diags, private := moveThroughServer(t, "registry.terraform.io/bpg/proxmox", "proxmox_virtual_environment_container", bpgState)
-	warnings, errs := warningText(diags)
-	if len(errs) > 0 {
-		t.Fatalf("errors: %v", errs)
-	}
+	st, warnings, private := movedWithoutErrors(t, "registry.terraform.io/bpg/proxmox", "proxmox_virtual_environment_container", bpgState)
 	for attr, want := range map[string]string{
 		"id": "pve1/4301", "node_name": "pve1", "hostname": "web1", "description": "web front",
 		"os_type": "debian", "arch": "amd64", "nameserver": "10.0.0.1 10.0.0.2", "searchdomain": "lan",
@@ -189,7 +218,7 @@ func TestMoveStateFromBPG(t *testing.T) {
 			t.Errorf("%s = %s, want %s", attr, got, want)
 		}
 	}
-	for attr, want := range map[string][]string{
+	expectHolds(t, st, map[string][]string{
 		"tags":            {`"prod"`, `"web"`},
 		"ssh_public_keys": {`"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0 admin@example"`},
 		"environment":     {`"TZ":tftypes.String<"UTC">`},
@@ -204,14 +233,7 @@ func TestMoveStateFromBPG(t *testing.T) {
 		"clone":   {`"source_vmid":tftypes.Number<"9000">`, `"source_node":tftypes.String<"pve2">`, `"full":tftypes.Bool<"true">`, `"storage":tftypes.String<null>`},
 		"id_map": {`"kind":tftypes.String<"uid">`, `"kind":tftypes.String<"gid">`, `"host_id":tftypes.Number<"100000">`,
 			`"size":tftypes.Number<"65536">`},
-	} {
-		got := flat(st[attr])
-		for _, w := range want {
-			if !strings.Contains(got, w) {
-				t.Errorf("%s = %s, want it to hold %s", attr, got, w)
-			}
-		}
-	}
+	})
 	for _, attr := range []string{"docker", "apparmor_profile", "lxc_config", "timeouts"} {
 		if !st[attr].IsNull() {
 			t.Errorf("%s = %s, want null", attr, st[attr])
@@ -238,11 +260,7 @@ func TestMoveStateFromBPG(t *testing.T) {
 }
 
 func TestMoveStateFromTelmate(t *testing.T) {
-	st, diags, _ := moveThroughServer(t, "registry.terraform.io/telmate/proxmox", "proxmox_lxc", telmateState)
-	warnings, errs := warningText(diags)
-	if len(errs) > 0 {
-		t.Fatalf("errors: %v", errs)
-	}
+	st, warnings, _ := movedWithoutErrors(t, "registry.terraform.io/telmate/proxmox", "proxmox_lxc", telmateState)
 	for attr, want := range map[string]string{
 		"id": "pve1/4302", "node_name": "pve1", "hostname": "db1", "description": "<null>",
 		"template": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "nameserver": "10.0.0.1",
@@ -251,7 +269,7 @@ func TestMoveStateFromTelmate(t *testing.T) {
 			t.Errorf("%s = %q, want %q", attr, got, want)
 		}
 	}
-	for attr, want := range map[string][]string{
+	expectHolds(t, st, map[string][]string{
 		"vmid":            {"4302"},
 		"memory":          {"2048"},
 		"cpu_limit":       {"null"},
@@ -263,14 +281,7 @@ func TestMoveStateFromTelmate(t *testing.T) {
 		// The slot is Telmate's: mp1.
 		"mount_point": {`"slot":tftypes.Number<"1">`, `"path":tftypes.String<"/var/lib/postgresql">`, `"volume":tftypes.String<"local-lvm:vm-4302-disk-1">`},
 		"startup":     {`"order":tftypes.Number<"3">`},
-	} {
-		got := flat(st[attr])
-		for _, w := range want {
-			if !strings.Contains(got, w) {
-				t.Errorf("%s = %s, want it to hold %s", attr, got, w)
-			}
-		}
-	}
+	})
 	if !strings.Contains(warnings, "hagroup") {
 		t.Errorf("warning does not name hagroup: %q", warnings)
 	}
