@@ -12,7 +12,9 @@ import (
 
 type fakePrivate map[string][]byte
 
-func (p fakePrivate) GetKey(_ context.Context, key string) ([]byte, diag.Diagnostics) { return p[key], nil }
+func (p fakePrivate) GetKey(_ context.Context, key string) ([]byte, diag.Diagnostics) {
+	return p[key], nil
+}
 
 // TestReplaceUnlessImported: a create-time attribute's change replaces the
 // container, except for an adopted one (import, moved block) that gains a
