@@ -12,8 +12,10 @@ import (
 // A container's source (template or clone) and its create-time keys cannot
 // be read back from Proxmox VE. After an import they are null in state, and
 // setting them in configuration then must not replace the adopted container
-// (import marks it in private state). Any other change, null to a value
-// included, replaces it: Proxmox VE cannot apply it in place.
+// (import, and a moved block from another provider, mark it in private
+// state); neither does leaving out a value a moved block carried over. Any
+// other change, null to a value included, replaces it: Proxmox VE cannot
+// apply it in place.
 
 // importedKey marks, in a resource's private state, a container adopted by
 // import.
@@ -25,7 +27,8 @@ type privateGetter interface {
 
 // replaceUnlessImported is the plan modifier of the create-time attributes
 // (template, clone, ssh_public_keys): any change replaces the container,
-// except when an imported container gains a value it could not read back.
+// except when an adopted container gains a value it could not read back or
+// loses one.
 // One type serves strings, objects and lists.
 type replaceUnlessImported struct {
 	// what says what changed, for the description.
@@ -39,7 +42,7 @@ var (
 )
 
 func (m replaceUnlessImported) Description(context.Context) string {
-	return "replaces the container when " + m.what + " (not when an imported container gains a value)"
+	return "replaces the container when " + m.what + " (not when an adopted container gains or loses a value)"
 }
 
 func (m replaceUnlessImported) MarkdownDescription(ctx context.Context) string {
@@ -51,7 +54,7 @@ func (replaceUnlessImported) needsReplace(ctx context.Context, stateRaw tftypes.
 	if stateRaw.IsNull() || plan.IsUnknown() || state.Equal(plan) {
 		return false
 	}
-	if state.IsNull() && priv != nil {
+	if (state.IsNull() || plan.IsNull()) && priv != nil {
 		if v, _ := priv.GetKey(ctx, importedKey); len(v) > 0 {
 			return false
 		}

@@ -24,6 +24,8 @@ var (
 	_ resource.ResourceWithImportState    = &lxcContainerResource{}
 	_ resource.ResourceWithModifyPlan     = &lxcContainerResource{}
 	_ resource.ResourceWithValidateConfig = &lxcContainerResource{}
+	_ resource.ResourceWithMoveState      = &lxcContainerResource{}
+	_ resource.ResourceWithIdentity       = &lxcContainerResource{}
 )
 
 const (
@@ -273,6 +275,9 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if resp.Identity != nil {
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, identityOf(&plan))...)
+	}
 }
 
 // createContainer posts the create request, retrying with a fresh ID when
@@ -603,6 +608,11 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The identity first: Terraform wants one even for a container that
+	// turns out to be gone (a state written before identities had none).
+	if resp.Identity != nil {
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, identityOf(&state))...)
+	}
 	c := r.client(&resp.Diagnostics)
 	if c == nil {
 		return
@@ -790,6 +800,9 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if resp.Identity != nil {
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, identityOf(&plan))...)
+	}
 }
 
 // digestAttempts bounds how often an update reads the config again after
@@ -913,17 +926,40 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 	}
 }
 
-// ImportState adopts a container by "node/vmid" or by bare "vmid".
+// ImportState adopts a container by "node/vmid" or by bare "vmid", or by
+// its identity (an import block's identity, Terraform 1.12 or newer).
 func (r *lxcContainerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	node, idStr, hasNode := strings.Cut(req.ID, "/")
-	if !hasNode {
-		idStr, node = node, ""
-	}
-	vmid, err := strconv.Atoi(idStr)
-	if err != nil || vmid < 100 || vmid > 999999999 {
-		resp.Diagnostics.AddError("Invalid import ID",
-			fmt.Sprintf("%q is not NODE/VMID or VMID (e.g. pve1/102 or 102).", req.ID))
-		return
+	var node string
+	var vmid int
+	if req.ID == "" && req.Identity != nil {
+		var id lxcContainerIdentity
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &id)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		node, vmid = id.NodeName.ValueString(), int(id.VMID.ValueInt64())
+		if vmid < 100 || vmid > 999999999 {
+			resp.Diagnostics.AddAttributeError(path.Root("vmid"), "Invalid import identity",
+				fmt.Sprintf("vmid = %d is not a container ID (100 to 999999999).", vmid))
+			return
+		}
+		if node != "" && !nodeNamePattern.MatchString(node) {
+			resp.Diagnostics.AddAttributeError(path.Root("node_name"), "Invalid import identity",
+				fmt.Sprintf("node_name = %q is not a Proxmox VE node name.", node))
+			return
+		}
+	} else {
+		n, idStr, hasNode := strings.Cut(req.ID, "/")
+		if !hasNode {
+			idStr, n = n, ""
+		}
+		id, err := strconv.Atoi(idStr)
+		if err != nil || id < 100 || id > 999999999 {
+			resp.Diagnostics.AddError("Invalid import ID",
+				fmt.Sprintf("%q is not NODE/VMID or VMID (e.g. pve1/102 or 102).", req.ID))
+			return
+		}
+		node, vmid = n, id
 	}
 	if node == "" {
 		c := r.client(&resp.Diagnostics)
@@ -946,6 +982,9 @@ func (r *lxcContainerResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vmid"), int64(vmid))...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, dockerAdoptKey, []byte("true"))...)
+	if resp.Identity != nil {
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, &lxcContainerIdentity{NodeName: types.StringValue(node), VMID: types.Int64Value(int64(vmid))})...)
+	}
 }
 
 // scriptSummary is the diagnostic title for an error from the node.

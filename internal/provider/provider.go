@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -26,6 +27,7 @@ import (
 var (
 	_ provider.ProviderWithValidateConfig = &PhoenixProvider{}
 	_ provider.ProviderWithFunctions      = &PhoenixProvider{}
+	_ provider.ProviderWithListResources  = &PhoenixProvider{}
 )
 
 // PhoenixProvider is the provider implementation.
@@ -265,11 +267,17 @@ func (p *PhoenixProvider) Configure(ctx context.Context, req provider.ConfigureR
 	})
 	resp.ResourceData = data
 	resp.DataSourceData = data
+	resp.ListResourceData = data
 }
 
 // Resources lists the provider's resources.
 func (p *PhoenixProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{NewLXCContainerResource}
+}
+
+// ListResources lists the provider's list resources (terraform query).
+func (p *PhoenixProvider) ListResources(_ context.Context) []func() list.ListResource {
+	return []func() list.ListResource{NewLXCContainerList}
 }
 
 // DataSources lists the provider's data sources.

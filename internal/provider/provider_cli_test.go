@@ -99,6 +99,13 @@ var (
 // standard output (and standard error on failure).
 func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
+	return runTerraformWith(t, dir, nil, args...)
+}
+
+// runTerraformWith is runTerraform with more dev_overrides: provider
+// source address to a directory holding its binary.
+func runTerraformWith(t *testing.T, dir string, overrides map[string]string, args ...string) (string, error) {
+	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("set TF_ACC=1 to run tests that drive the Terraform CLI")
 	}
@@ -109,6 +116,29 @@ func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
 			t.Skip("no Terraform CLI: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
 		}
 	}
+	buildDevProvider(t)
+	rc := filepath.Join(dir, "dev.tfrc")
+	var more strings.Builder
+	for addr, d := range overrides {
+		fmt.Fprintf(&more, "    %q = %q\n", addr, d)
+	}
+	writeFile(t, rc, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n%s  }\n  direct {}\n}\n", devProviderDir, more.String()))
+	cmd := exec.Command(tf, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// buildDevProvider builds the provider binary the CLI tests run, once, into
+// devProviderDir.
+func buildDevProvider(t *testing.T) {
+	t.Helper()
 	devProviderOnce.Do(func() {
 		// Built once for every test of the package, so not tied to one test.
 		devProviderDir, devProviderErr = os.MkdirTemp("", "phoenix-dev-provider") //nolint:usetesting // shared across tests
@@ -124,18 +154,6 @@ func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
 	if devProviderErr != nil {
 		t.Fatal(devProviderErr)
 	}
-	rc := filepath.Join(dir, "dev.tfrc")
-	writeFile(t, rc, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n  }\n  direct {}\n}\n", devProviderDir))
-	cmd := exec.Command(tf, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		return stdout.String() + stderr.String(), err
-	}
-	return stdout.String(), nil
 }
 
 // planDiagnostics plans hcl offline (no endpoint: configuring the provider

@@ -1,0 +1,435 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+)
+
+// adoptContainer creates container vmid on the simulator outside Terraform,
+// as another provider (or a person) would have, and starts it.
+func (e *accEnv) adoptContainer(t *testing.T, params map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	upid, err := e.client.CreateContainer(ctx, e.node, params)
+	if err == nil {
+		err = e.client.WaitTask(ctx, upid)
+	}
+	var vmid int
+	if err == nil {
+		_, err = fmt.Sscan(params["vmid"], &vmid)
+	}
+	if err == nil {
+		upid, err = e.client.Start(ctx, e.node, vmid)
+		if err == nil {
+			err = e.client.WaitTask(ctx, upid)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sourceProviderDir is a directory holding a provider binary under the
+// name terraform-provider-proxmox. Terraform refuses to plan a state whose
+// resources belong to a provider it cannot start, even when a moved block
+// hands them to another provider; it never asks that provider for the
+// source resource type's schema (the stand-in, this provider's own binary,
+// has none): the raw state goes to MoveResourceState.
+func sourceProviderDir(t *testing.T) string {
+	t.Helper()
+	buildDevProvider(t)
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(devProviderDir, "terraform-provider-phoenix"), filepath.Join(dir, "terraform-provider-proxmox")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// stateFile is a Terraform state (format 4) holding one resource of
+// another provider.
+func stateFile(t *testing.T, provider, typ string, attrs string) string {
+	t.Helper()
+	var a map[string]any
+	if err := json.Unmarshal([]byte(attrs), &a); err != nil {
+		t.Fatalf("source state: %v", err)
+	}
+	doc := map[string]any{
+		"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "0c7e64d0-1d0e-4b5c-9a43-5d8e0ad0b001",
+		"outputs": map[string]any{},
+		"resources": []any{map[string]any{
+			"mode": "managed", "type": typ, "name": "ct",
+			"provider": fmt.Sprintf("provider[%q]", "registry.terraform.io/"+provider),
+			"instances": []any{map[string]any{
+				"schema_version": 0, "attributes": a, "sensitive_attributes": []any{},
+			}},
+		}},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// needTerraform skips a test when the Terraform CLI the tests run is older
+// than least, which what needs.
+func needTerraform(t *testing.T, least, what string) {
+	t.Helper()
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		tf = "terraform"
+	}
+	out, err := exec.Command(tf, "version", "-json").Output()
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	if err != nil || json.Unmarshal(out, &v) != nil {
+		t.Skipf("cannot tell the version of the Terraform CLI %s (%v): %s needs %s or newer", tf, err, what, least)
+	}
+	if !versionAtLeast(v.Version, least) {
+		t.Skipf("Terraform %s is older than %s, which %s need (make testacc-next builds one)", v.Version, least, what)
+	}
+}
+
+// versionAtLeast compares the major and minor numbers of two versions.
+func versionAtLeast(have, least string) bool {
+	var hMaj, hMin, mMaj, mMin int
+	if _, err := fmt.Sscanf(have, "%d.%d", &hMaj, &hMin); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(least, "%d.%d", &mMaj, &mMin); err != nil {
+		return false
+	}
+	return hMaj > mMaj || hMaj == mMaj && hMin >= mMin
+}
+
+// planActions returns the actions of a saved plan by resource address,
+// with the address each resource moved from.
+func planActions(t *testing.T, dir string, overrides map[string]string) (actions map[string]string, movedFrom map[string]string) {
+	t.Helper()
+	out, err := runTerraformWith(t, dir, overrides, "show", "-json", "tfplan")
+	if err != nil {
+		t.Fatalf("terraform show: %v\n%s", err, out)
+	}
+	var plan struct {
+		ResourceChanges []struct {
+			Address         string `json:"address"`
+			PreviousAddress string `json:"previous_address"`
+			Change          struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatal(err)
+	}
+	actions, movedFrom = map[string]string{}, map[string]string{}
+	for _, rc := range plan.ResourceChanges {
+		actions[rc.Address] = strings.Join(rc.Change.Actions, ",")
+		movedFrom[rc.Address] = rc.PreviousAddress
+	}
+	return actions, movedFrom
+}
+
+// TestAccAdoptMoved adopts containers that bpg/proxmox and Telmate/proxmox
+// managed with a moved block: the first plan moves the state and changes
+// nothing, the plan and its apply send no write to Proxmox VE, and the
+// provider manages the container from then on.
+func TestAccAdoptMoved(t *testing.T) {
+	e, _ := simConfigDir(t, "writes state files for containers the test creates, and counts the API writes: needs the simulator")
+	for _, tc := range []struct {
+		name, provider, typ string
+		vmid                int
+		create              map[string]string
+		state               string
+		config              string
+		warning             string
+	}{
+		{
+			name: "bpg", provider: "bpg/proxmox", typ: "proxmox_virtual_environment_container", vmid: 4310,
+			create: map[string]string{
+				"hostname": "web1", "description": "web front", "memory": "1024", "swap": "256", "cores": "2",
+				"rootfs": e.storage + ":8", "unprivileged": "1", "tags": "prod;web", "onboot": "1",
+				"net0": "name=eth0,bridge=" + e.bridge + ",ip=10.0.0.21/24,gw=10.0.0.1,hwaddr=BC:24:11:00:43:10",
+			},
+			state: `{
+  "id": "4310", "node_name": "pve1", "vm_id": 4310, "description": "web front", "tags": ["prod", "web"],
+  "unprivileged": true, "start_on_boot": true, "started": true, "protection": false, "template": false,
+  "timeout_create": 1800, "timeout_clone": 1800, "timeout_update": 1800, "timeout_delete": 60,
+  "ipv4": {"eth0": "10.0.0.21"}, "ipv6": {},
+  "cpu": [{"architecture": "amd64", "cores": 2, "units": 1024, "limit": 0}],
+  "memory": [{"dedicated": 1024, "swap": 256}],
+  "disk": [{"datastore_id": "local-lvm", "size": 8, "replicate": true, "acl": true, "mount_options": [], "path_in_datastore": "vm-4310-disk-0"}],
+  "console": [{"enabled": true, "type": "tty", "tty_count": 2}],
+  "initialization": [{"hostname": "web1",
+    "ip_config": [{"ipv4": [{"address": "10.0.0.21/24", "gateway": "10.0.0.1"}], "ipv6": []}],
+    "user_account": [{"keys": [], "password": "s3cret-pw"}]}],
+  "network_interface": [{"name": "eth0", "bridge": "vmbr0", "enabled": true, "firewall": false,
+    "mac_address": "BC:24:11:00:43:10", "mtu": 0, "rate_limit": 0, "vlan_id": 0}],
+  "operating_system": [{"template_file_id": "` + e.template + `", "type": "debian"}]
+}`,
+			config: `
+  hostname      = "web1"
+  description   = "web front"
+  tags          = ["prod", "web"]
+  memory        = 1024
+  swap          = 256
+  cores         = 2
+  start_on_boot = true
+  rootfs {
+    storage = "local-lvm"
+    size    = "8G"
+  }
+  network {
+    name   = "eth0"
+    bridge = "vmbr0"
+    ip     = "10.0.0.21/24"
+    gw     = "10.0.0.1"
+  }
+`,
+			warning: "disk[0].acl",
+		},
+		{
+			name: "telmate", provider: "telmate/proxmox", typ: "proxmox_lxc", vmid: 4311,
+			create: map[string]string{
+				"hostname": "db1", "memory": "2048", "cores": "1", "rootfs": e.storage + ":8", "unprivileged": "1",
+				"tags": "db", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp,hwaddr=BC:24:11:00:43:11",
+			},
+			state: `{
+  "id": "pve1/lxc/4311", "target_node": "pve1", "vmid": 4311, "hostname": "db1", "tags": "db",
+  "ostemplate": "` + e.template + `", "unprivileged": true, "onboot": false, "start": true,
+  "cores": 1, "cpulimit": 0, "cpuunits": 0, "memory": 2048, "swap": 512, "password": "s3cret-pw",
+  "hagroup": "db-nodes",
+  "rootfs": [{"storage": "local-lvm", "size": "8G", "volume": "local-lvm:vm-4311-disk-0"}],
+  "network": [{"id": 0, "name": "eth0", "bridge": "vmbr0", "ip": "dhcp", "hwaddr": "BC:24:11:00:43:11", "type": "veth"}]
+}`,
+			config: `
+  hostname = "db1"
+  tags     = ["db"]
+  memory   = 2048
+  cores    = 1
+  rootfs {
+    storage = "local-lvm"
+    size    = "8G"
+  }
+  network {
+    name   = "eth0"
+    bridge = "vmbr0"
+    ip     = "dhcp"
+  }
+`,
+			warning: "hagroup",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			create := map[string]string{"vmid": fmt.Sprint(tc.vmid), "ostemplate": e.template}
+			for k, v := range tc.create {
+				create[k] = v
+			}
+			e.adoptContainer(t, create)
+			dir := t.TempDir()
+			overrides := map[string]string{tc.provider: sourceProviderDir(t)}
+			writeFile(t, filepath.Join(dir, "terraform.tfstate"), stateFile(t, tc.provider, tc.typ, tc.state))
+			resourceBlock := func(body string) string {
+				return fmt.Sprintf("resource \"phoenix_lxc_container\" \"ct\" {\n  node_name = %q\n  vmid      = %d\n  template  = %q\n%s}\n",
+					e.node, tc.vmid, e.template, body)
+			}
+			main := requirePhoenix + e.providerHCL() + fmt.Sprintf("moved {\n  from = %s.ct\n  to   = phoenix_lxc_container.ct\n}\n", tc.typ)
+			writeFile(t, filepath.Join(dir, "main.tf"), main+resourceBlock(tc.config))
+
+			e.resetLog()
+			out, err := runTerraformWith(t, dir, overrides, "plan", "-no-color", "-input=false", "-out=tfplan")
+			if err != nil {
+				t.Fatalf("plan: %v\n%s", err, out)
+			}
+			actions, from := planActions(t, dir, overrides)
+			if got := actions["phoenix_lxc_container.ct"]; got != "no-op" || from["phoenix_lxc_container.ct"] != tc.typ+".ct" {
+				t.Fatalf("plan: %s from %q, want no-op from %s.ct\n%s", got, from["phoenix_lxc_container.ct"], tc.typ, out)
+			}
+			if !strings.Contains(out, tc.typ+".ct has moved to phoenix_lxc_container.ct") ||
+				!strings.Contains(out, "Settings not carried over") || !strings.Contains(out, tc.warning) {
+				t.Errorf("plan output lacks the move or the warning naming %s:\n%s", tc.warning, out)
+			}
+			if out, err := runTerraformWith(t, dir, overrides, "apply", "-no-color", "-input=false", "tfplan"); err != nil {
+				t.Fatalf("apply of the move: %v\n%s", err, out)
+			}
+			if err := e.checkNoMutations()(nil); err != nil {
+				t.Error(err)
+			}
+
+			// From here on the provider manages it: a change is applied in
+			// place, and then nothing is left to do.
+			writeFile(t, filepath.Join(dir, "main.tf"), main+resourceBlock(strings.Replace(tc.config, "  cores ", "  cpu_units = 2048\n  cores ", 1)))
+			if out, err := runTerraformWith(t, dir, overrides, "apply", "-no-color", "-input=false", "-auto-approve"); err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			cfg, err := e.client.ContainerConfig(context.Background(), e.node, tc.vmid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Values["cpuunits"] != "2048" {
+				t.Errorf("cpuunits = %q after the update, want 2048", cfg.Values["cpuunits"])
+			}
+			out, err = runTerraformWith(t, dir, overrides, "plan", "-no-color", "-input=false", "-detailed-exitcode")
+			if err != nil {
+				t.Errorf("plan after the update is not empty: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestAccAdoptImportByIdentity adopts a container with an import block that
+// names its identity (Terraform 1.12 or newer; make testacc-next runs it
+// with a Terraform built for it): nothing to change, and the state's
+// identity names the container.
+func TestAccAdoptImportByIdentity(t *testing.T) {
+	e := newAccEnv(t)
+	needTerraform(t, "1.12", "import blocks with an identity")
+	e.adoptContainer(t, map[string]string{
+		"vmid": "4320", "ostemplate": e.template, "hostname": "byidentity", "memory": "768",
+		"rootfs": e.storage + ":4", "unprivileged": "1",
+		"net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
+	})
+	cfg := e.providerHCL() + fmt.Sprintf(`
+import {
+  to       = phoenix_lxc_container.test
+  identity = { node_name = %[1]q, vmid = 4320 }
+}
+
+resource "phoenix_lxc_container" "test" {
+  node_name = %[1]q
+  vmid      = 4320
+  hostname  = "byidentity"
+  memory    = 768
+  rootfs {
+    storage = %[2]q
+    size    = "4G"
+  }
+  network {
+    name   = "eth0"
+    bridge = %[3]q
+    ip     = "dhcp"
+  }
+}
+`, e.node, e.storage, e.bridge)
+	identity := statecheck.ExpectIdentity(ctAddr, map[string]knownvalue.Check{
+		"node_name": knownvalue.StringExact(e.node),
+		"vmid":      knownvalue.Int64Exact(4320),
+	})
+	e.resetLog()
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionNoop)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{identity},
+				Check:             e.checkNoMutations(),
+			},
+			{
+				// Adopted: a change is an update in place, and keeps the identity.
+				Config:            strings.Replace(cfg, "memory    = 768", "memory    = 1024", 1),
+				ConfigStateChecks: []statecheck.StateCheck{identity},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
+				},
+			},
+		},
+	})
+}
+
+// TestAccAdoptQuery finds containers with "terraform query" (Terraform 1.14
+// or newer; make testacc-next runs it with a Terraform built for it) and
+// adopts what -generate-config-out writes: the filters pick the right
+// containers, and the generated configuration imports them with nothing to
+// change.
+func TestAccAdoptQuery(t *testing.T) {
+	e, dir := simConfigDir(t, "creates containers the filters must tell apart in a cluster that holds nothing else: needs the simulator")
+	needTerraform(t, "1.14", "list resources and terraform query")
+	for vmid, p := range map[int][2]string{
+		4330: {"web-a", "web"}, 4331: {"web-b", "prod;web"},
+		// Each of these fails one filter: the tags, the host name, the ID range.
+		4332: {"web-d", "db"}, 4333: {"db-a", "web"}, 4340: {"web-c", "web"},
+	} {
+		e.adoptContainer(t, map[string]string{
+			"vmid": fmt.Sprint(vmid), "ostemplate": e.template, "hostname": p[0], "tags": p[1], "memory": "512",
+			"rootfs": e.storage + ":4", "unprivileged": "1", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
+		})
+	}
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+e.providerHCL())
+	writeFile(t, filepath.Join(dir, "web.tfquery.hcl"), `
+list "phoenix_lxc_container" "web" {
+  provider         = phoenix
+  include_resource = true
+  config {
+    tags             = ["web"]
+    hostname_pattern = "^web-"
+    vmid_min         = 4330
+    vmid_max         = 4339
+  }
+}
+`)
+	out, err := runTerraform(t, dir, "query", "-no-color", "-generate-config-out=generated.tf")
+	if err != nil {
+		t.Fatalf("terraform query: %v\n%s", err, out)
+	}
+	for _, want := range []string{"web-a (" + e.node + "/4330)", "web-b (" + e.node + "/4331)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("query output lacks %s:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"web-d", "db-a", "web-c"} {
+		if strings.Contains(out, not) {
+			t.Errorf("query output holds %s, which the filters leave out:\n%s", not, out)
+		}
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "generated.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gen), "identity") || strings.Count(string(gen), "resource \"phoenix_lxc_container\"") != 2 {
+		t.Fatalf("generated configuration:\n%s", gen)
+	}
+	if err := os.Remove(filepath.Join(dir, "web.tfquery.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	e.resetLog()
+	out, err = runTerraform(t, dir, "plan", "-no-color", "-input=false", "-out=tfplan")
+	if err != nil {
+		t.Fatalf("plan of the generated configuration: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.") {
+		t.Errorf("plan of the generated configuration:\n%s", out)
+	}
+	actions, _ := planActions(t, dir, nil)
+	if len(actions) != 2 {
+		t.Errorf("plan changes %v, want the two imports", actions)
+	}
+	for addr, a := range actions {
+		if a != "no-op" {
+			t.Errorf("%s: %s, want an import with nothing to change\n%s", addr, a, gen)
+		}
+	}
+	if out, err := runTerraform(t, dir, "apply", "-no-color", "-input=false", "tfplan"); err != nil {
+		t.Fatalf("apply of the imports: %v\n%s", err, out)
+	}
+	if err := e.checkNoMutations()(nil); err != nil {
+		t.Error(err)
+	}
+	if out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-detailed-exitcode"); err != nil {
+		t.Errorf("plan after the imports is not empty: %v\n%s", err, out)
+	}
+}

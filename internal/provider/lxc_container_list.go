@@ -1,0 +1,200 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/list"
+	"github.com/hashicorp/terraform-plugin-framework/list/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
+)
+
+// The list resource phoenix_lxc_container (Terraform 1.14 or newer): what
+// "terraform query" finds in the cluster, each result with its identity and,
+// when asked (-generate-config-out), its state as Read maps it, from which
+// Terraform writes a resource block and an import block.
+
+var (
+	_ list.ListResource                   = &lxcContainerList{}
+	_ list.ListResourceWithConfigure      = &lxcContainerList{}
+	_ list.ListResourceWithValidateConfig = &lxcContainerList{}
+)
+
+// NewLXCContainerList returns the phoenix_lxc_container list resource.
+func NewLXCContainerList() list.ListResource { return &lxcContainerList{} }
+
+type lxcContainerList struct {
+	data *providerData
+}
+
+// lxcListFilter is the list block's configuration.
+type lxcListFilter struct {
+	NodeName        types.String `tfsdk:"node_name"`
+	Tags            types.List   `tfsdk:"tags"`
+	VMIDMin         types.Int64  `tfsdk:"vmid_min"`
+	VMIDMax         types.Int64  `tfsdk:"vmid_max"`
+	HostnamePattern types.String `tfsdk:"hostname_pattern"`
+}
+
+func (l *lxcContainerList) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_lxc_container"
+}
+
+func (l *lxcContainerList) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The cluster's containers (templates left out), for `terraform query`; every filter set must match.",
+		Attributes: map[string]schema.Attribute{
+			"node_name": schema.StringAttribute{
+				MarkdownDescription: "Only containers on this node.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.RegexMatches(nodeNamePattern, "must be a Proxmox VE node name")},
+			},
+			"tags": schema.ListAttribute{
+				MarkdownDescription: "Only containers that carry all of these tags.",
+				Optional:            true,
+				ElementType:         types.StringType,
+				Validators: []validator.List{listvalidator.ValueStringsAre(
+					stringvalidator.RegexMatches(tagPattern, "must start with a letter, digit or '_' and hold only letters, digits, '_', '-', '+' and '.'"))},
+			},
+			"vmid_min": schema.Int64Attribute{
+				MarkdownDescription: "Only containers whose ID is at least this.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(100, 999999999)},
+			},
+			"vmid_max": schema.Int64Attribute{
+				MarkdownDescription: "Only containers whose ID is at most this.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(100, 999999999)},
+			},
+			"hostname_pattern": schema.StringAttribute{
+				MarkdownDescription: "Only containers whose host name matches this regular expression (RE2 syntax, e.g. `^web-`).",
+				Optional:            true,
+				Validators:          []validator.String{checkWith("Invalid regular expression", "an RE2 regular expression", checkRegexp)},
+			},
+		},
+	}
+}
+
+func checkRegexp(s string) error {
+	_, err := regexp.Compile(s)
+	return err
+}
+
+func (l *lxcContainerList) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if d := configuredData(req.ProviderData, &resp.Diagnostics); d != nil {
+		l.data = d
+	}
+}
+
+func (l *lxcContainerList) ValidateListResourceConfig(ctx context.Context, req list.ValidateConfigRequest, resp *list.ValidateConfigResponse) {
+	var f lxcListFilter
+	resp.Diagnostics.Append(req.Config.Get(ctx, &f)...)
+	if known(f.VMIDMin) && known(f.VMIDMax) && f.VMIDMin.ValueInt64() > f.VMIDMax.ValueInt64() {
+		resp.Diagnostics.AddAttributeError(path.Root("vmid_max"), "Empty ID range",
+			fmt.Sprintf("vmid_max (%d) is less than vmid_min (%d).", f.VMIDMax.ValueInt64(), f.VMIDMin.ValueInt64()))
+	}
+}
+
+// matches reports whether a container of /cluster/resources passes the
+// filters.
+func (f *lxcListFilter) matches(ctx context.Context, r pve.Resource, host *regexp.Regexp) (bool, diag.Diagnostics) {
+	if r.Type != "lxc" || bool(r.Template) {
+		return false, nil
+	}
+	vmid := int64(r.VMID)
+	switch {
+	case known(f.NodeName) && r.Node != f.NodeName.ValueString(),
+		known(f.VMIDMin) && vmid < f.VMIDMin.ValueInt64(),
+		known(f.VMIDMax) && vmid > f.VMIDMax.ValueInt64(),
+		host != nil && !host.MatchString(r.Name):
+		return false, nil
+	}
+	if !known(f.Tags) {
+		return true, nil
+	}
+	var want []string
+	diags := f.Tags.ElementsAs(ctx, &want, false)
+	have := map[string]bool{}
+	for _, t := range pve.SplitTags(r.Tags) {
+		have[t] = true
+	}
+	for _, t := range want {
+		if !have[t] {
+			return false, diags
+		}
+	}
+	return true, diags
+}
+
+func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
+	var f lxcListFilter
+	var diags diag.Diagnostics
+	diags.Append(req.Config.Get(ctx, &f)...)
+	var host *regexp.Regexp
+	if known(f.HostnamePattern) {
+		var err error
+		if host, err = regexp.Compile(f.HostnamePattern.ValueString()); err != nil {
+			diags.AddAttributeError(path.Root("hostname_pattern"), "Invalid regular expression", err.Error())
+		}
+	}
+	r := &lxcContainerResource{data: l.data}
+	c := r.client(&diags)
+	if diags.HasError() {
+		stream.Results = list.ListResultsStreamDiagnostics(diags)
+		return
+	}
+	all, err := c.ClusterResources(ctx, "vm")
+	if err != nil {
+		diags.AddError("Cannot list the cluster's containers", err.Error())
+		stream.Results = list.ListResultsStreamDiagnostics(diags)
+		return
+	}
+	var found []pve.Resource
+	for _, res := range all {
+		ok, d := f.matches(ctx, res, host)
+		diags.Append(d...)
+		if ok {
+			found = append(found, res)
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].VMID < found[j].VMID })
+	stream.Results = func(push func(list.ListResult) bool) {
+		for i, res := range found {
+			if req.Limit > 0 && int64(i) >= req.Limit {
+				return
+			}
+			result := req.NewListResult(ctx)
+			if i == 0 {
+				result.Diagnostics.Append(diags...)
+			}
+			m := nullModel()
+			m.NodeName = types.StringValue(res.Node)
+			m.VMID = types.Int64Value(int64(res.VMID))
+			m.ID = types.StringValue(fmt.Sprintf("%s/%d", res.Node, int64(res.VMID)))
+			result.DisplayName = fmt.Sprintf("%s (%s)", res.Name, m.ID.ValueString())
+			result.Diagnostics.Append(result.Identity.Set(ctx, identityOf(m))...)
+			if req.IncludeResource {
+				if err := r.read(ctx, c, m, &result.Diagnostics, readRefresh); err != nil {
+					result.Diagnostics.AddError("Cannot read the container", fmt.Sprintf("%s: %v", m.ID.ValueString(), err))
+				}
+				// As after an import: every value is read back, and nothing
+				// Proxmox VE cannot report is set.
+				result.Diagnostics.Append(result.Resource.Set(ctx, m)...)
+			}
+			if !push(result) {
+				return
+			}
+		}
+	}
+}
