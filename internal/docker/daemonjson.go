@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 )
@@ -34,8 +35,49 @@ func MergeDaemonJSON(user string, storageDriver string) (string, error) {
 				StorageDriverKey, compact(v), storageDriver)
 		}
 	}
+	for key, trees := range profileRoots {
+		v, ok := obj[key]
+		if !ok {
+			continue
+		}
+		if err := checkRoot(key, v, trees); err != nil {
+			return "", err
+		}
+	}
 	obj[StorageDriverKey] = storageDriver
 	return compact(obj), nil
+}
+
+// profileRoots are the daemon.json keys that move Docker's state, and the
+// trees the lxc-docker-secure profile lets Docker mount in, which they must
+// stay within: Docker mounts its images' layers, volumes and the containers'
+// proc and sys below its data root, and its runtime state below its exec
+// root. Outside these trees Docker fails at run time with AppArmor denials,
+// so the plan refuses such a value ("graph" is data-root's old name).
+var profileRoots = map[string][]string{
+	"data-root": {"/var/lib/docker"},
+	"graph":     {"/var/lib/docker"},
+	"exec-root": {"/run/docker", "/var/run/docker"},
+}
+
+// checkRoot accepts a root directory that lies in one of trees.
+func checkRoot(key string, v any, trees []string) error {
+	s, ok := v.(string)
+	if !ok || !strings.HasPrefix(s, "/") {
+		return fmt.Errorf("daemon_json sets %q to %s: it must be an absolute directory", key, compact(v))
+	}
+	clean := path.Clean(s)
+	for _, t := range trees {
+		if clean == t || strings.HasPrefix(clean, t+"/") {
+			if clean != strings.TrimRight(s, "/") {
+				return fmt.Errorf("daemon_json sets %q to %q: write it in its plain form, %s", key, s, clean)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("daemon_json sets %q to %q, outside %s: the lxc-docker-secure profile lets Docker mount only "+
+		"there, so Docker would fail at run time with AppArmor denials. Keep the default or a directory below it "+
+		"(a mount point of the container can be mounted there)", key, s, strings.Join(trees, " and "))
 }
 
 // decodeObject parses s as exactly one JSON object; "" is an empty object.

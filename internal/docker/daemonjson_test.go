@@ -86,3 +86,33 @@ func TestMergeDaemonJSONErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDaemonJSONRootsStayInTheProfile: data-root (and its old name graph)
+// and exec-root must stay in the trees lxc-docker-secure lets Docker mount
+// in; elsewhere Docker fails at run time with AppArmor denials.
+func TestDaemonJSONRootsStayInTheProfile(t *testing.T) {
+	for _, tc := range []struct {
+		json, wantErr string
+	}{
+		{`{"data-root": "/var/lib/docker"}`, ""},
+		{`{"data-root": "/var/lib/docker/alt"}`, ""},
+		{`{"exec-root": "/run/docker"}`, ""},
+		{`{"exec-root": "/var/run/docker/x"}`, ""},
+		{`{"data-root": "/srv/docker"}`, "outside /var/lib/docker"},
+		{`{"graph": "/mnt/data"}`, "outside /var/lib/docker"},
+		{`{"data-root": "/var/lib/docker-x"}`, "outside /var/lib/docker"},
+		{`{"data-root": "/var/lib/docker/../../srv"}`, "outside /var/lib/docker"},
+		{`{"data-root": "/var/lib//docker/x"}`, "plain form"},
+		{`{"exec-root": "/tmp/docker"}`, "outside /run/docker and /var/run/docker"},
+		{`{"data-root": "docker"}`, "absolute directory"},
+		{`{"data-root": 1}`, "absolute directory"},
+	} {
+		_, err := MergeDaemonJSON(tc.json, "overlay2")
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.json, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: error %v, want one containing %q", tc.json, err, tc.wantErr)
+		}
+	}
+}

@@ -299,6 +299,7 @@ func badInputCases() []badCase {
 		{name: "docker_daemon_json_malformed", group: "docker", attr: "docker.daemon_json", blocks: docker("    daemon_json = \"{not json\" # bad\n"), want: `Invalid JSON String Value`},
 		{name: "docker_daemon_json_array", group: "docker", attr: "docker.daemon_json", blocks: docker("    daemon_json = \"[1, 2]\" # bad\n"), want: `must be a JSON object`},
 		{name: "docker_daemon_json_driver_conflict", group: "docker", attr: "docker.daemon_json", blocks: docker("    daemon_json = jsonencode({ \"storage-driver\" = \"vfs\" }) # bad\n"), want: `conflicts with storage_driver`},
+		{name: "docker_daemon_json_data_root_outside_profile", group: "docker", attr: "docker.daemon_json", blocks: docker("    daemon_json = jsonencode({ \"data-root\" = \"/srv/docker\" }) # bad\n"), want: `outside /var/lib/docker`},
 		{name: "docker_network_target_injection", group: "docker", attr: "docker.health_checks.network_target", blocks: docker("    health_checks {\n      network_target = \"1.1.1.1; reboot\" # bad\n    }\n"), want: `Invalid network target`},
 		{name: "docker_fuse_overlayfs_without_fuse", group: "docker", attr: "docker.storage_driver", blocks: docker("    storage_driver = \"fuse-overlayfs\" # bad\n"), want: `fuse-overlayfs needs FUSE`},
 		{name: "docker_nesting_false", group: "docker", attr: "features.nesting", attrs: "  features = { nesting = false } # bad\n", blocks: docker(""), want: `Docker needs nesting`},
