@@ -21,6 +21,12 @@ import (
 // import.
 const importedKey = "imported"
 
+// movedKey marks a container whose state a moved block converted from
+// another provider's: its template, clone and SSH keys are that provider's
+// spelling of values Proxmox VE keeps no record of, so no difference in
+// them can be shown to be real, and none replaces the container.
+const movedKey = "moved"
+
 type privateGetter interface {
 	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
 }
@@ -53,6 +59,11 @@ func (m replaceUnlessImported) MarkdownDescription(ctx context.Context) string {
 func (replaceUnlessImported) needsReplace(ctx context.Context, stateRaw tftypes.Value, priv privateGetter, state, plan attr.Value) bool {
 	if stateRaw.IsNull() || plan.IsUnknown() || state.Equal(plan) {
 		return false
+	}
+	if priv != nil {
+		if v, _ := priv.GetKey(ctx, movedKey); len(v) > 0 {
+			return false
+		}
 	}
 	if (state.IsNull() || plan.IsNull()) && priv != nil {
 		if v, _ := priv.GetKey(ctx, importedKey); len(v) > 0 {

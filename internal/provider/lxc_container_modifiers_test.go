@@ -23,6 +23,7 @@ func TestReplaceUnlessImported(t *testing.T) {
 	ctx := context.Background()
 	exists := tftypes.NewValue(tftypes.Object{}, map[string]tftypes.Value{})
 	adopted := fakePrivate{importedKey: []byte("true")}
+	moved := fakePrivate{importedKey: []byte("true"), movedKey: []byte("true")}
 	a, b, null := types.StringValue("local:vztmpl/a.tar.zst"), types.StringValue("local:vztmpl/b.tar.zst"), types.StringNull()
 	for _, tc := range []struct {
 		name        string
@@ -37,6 +38,10 @@ func TestReplaceUnlessImported(t *testing.T) {
 		{"adopted, named", adopted, null, a, false},
 		{"adopted, carried over and removed", adopted, a, null, false},
 		{"adopted, changed", adopted, a, b, true},
+		// A moved block carried another provider's spelling of a value PVE
+		// keeps no record of: no difference in it replaces the container.
+		{"moved, spelled otherwise", moved, a, b, false},
+		{"moved, removed", moved, a, null, false},
 	} {
 		if got := (replaceUnlessImported{}).needsReplace(ctx, exists, tc.priv, tc.state, tc.plan); got != tc.want {
 			t.Errorf("%s: replace = %v, want %v", tc.name, got, tc.want)

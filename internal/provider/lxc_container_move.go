@@ -555,6 +555,12 @@ func (s *moveSource) convert(raw []byte) (*moved, error) {
 		return nil, fmt.Errorf("the %s state names no node and container ID (%s, %s)", s.typeName,
 			strings.Join(s.node, " or "), strings.Join(s.vmid, " or "))
 	}
+	// As an import checks them: the refresh after the move calls the API
+	// with these in its paths.
+	if !nodeNamePattern.MatchString(mv.node) || mv.vmid < 100 || mv.vmid > 999999999 {
+		return nil, fmt.Errorf("the %s state names node %q and container ID %d: not a Proxmox VE node name and a "+
+			"container ID from 100 to 999999999", s.typeName, mv.node, mv.vmid)
+	}
 
 	var leaves []leaf
 	flatten(nil, state, &leaves)
@@ -690,6 +696,7 @@ func (r *lxcContainerResource) MoveState(context.Context) []resource.StateMover 
 				// As after an import: the template, clone and SSH keys the
 				// configuration names never replace the adopted container.
 				resp.Diagnostics.Append(resp.TargetPrivate.SetKey(ctx, importedKey, []byte("true"))...)
+				resp.Diagnostics.Append(resp.TargetPrivate.SetKey(ctx, movedKey, []byte("true"))...)
 			}
 			if resp.TargetIdentity != nil {
 				resp.Diagnostics.Append(resp.TargetIdentity.Set(ctx, identityOf(m))...)

@@ -308,4 +308,12 @@ func TestMoveStateRefusals(t *testing.T) {
 	if _, errs := warningText(diags); len(errs) == 0 || !strings.Contains(errs[0], "names no node") {
 		t.Errorf("diagnostics = %v", errs)
 	}
+	// A node name or ID an import would refuse is refused too: the refresh
+	// after the move puts them in API paths.
+	for _, bad := range []string{`{"target_node": "pve1/../x", "vmid": 4302}`, `{"target_node": "pve1", "vmid": 5}`} {
+		_, diags, _ = moveThroughServer(t, "registry.terraform.io/telmate/proxmox", "proxmox_lxc", bad)
+		if _, errs := warningText(diags); len(errs) == 0 || !strings.Contains(errs[0], "not a Proxmox VE node name") {
+			t.Errorf("%s: diagnostics = %v", bad, errs)
+		}
+	}
 }
