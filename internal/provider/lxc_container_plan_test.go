@@ -60,7 +60,7 @@ func TestAccLXCContainer_dockerPlan(t *testing.T) {
 			{
 				Config:      e.dockerCT("", `    daemon_json = jsonencode({ "storage-driver" = "vfs" })`+"\n"),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`Conflicting daemon_json`),
+				ExpectError: regexp.MustCompile(`(?s)Invalid docker block.*conflicts with\s+storage_driver`),
 			},
 			{
 				Config:      e.dockerCT("", `    package_source = "snap"`+"\n"),
