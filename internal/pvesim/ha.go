@@ -258,15 +258,22 @@ func haJSON(res *haResource, digest string) map[string]any {
 	return e
 }
 
-// handleHARead serves GET /cluster/ha/resources/{sid}.
-func (s *server) handleHARead(r *request) (any, error) {
+// haForSID parses the request's sid and reads the HA configuration (under
+// the cluster lock), as the read and delete of one resource start.
+func (s *server) haForSID(r *request) (string, *haConfig, error) {
 	sid, _, _, err := s.parseSID(r.params["sid"])
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	s.store.clusterMu.Lock()
 	hc, err := s.store.readHA()
 	s.store.clusterMu.Unlock()
+	return sid, hc, err
+}
+
+// handleHARead serves GET /cluster/ha/resources/{sid}.
+func (s *server) handleHARead(r *request) (any, error) {
+	sid, hc, err := s.haForSID(r)
 	if err != nil {
 		return nil, err
 	}
@@ -351,13 +358,7 @@ func (s *server) handleHAUpdate(r *request) (any, error) {
 
 // handleHADelete serves DELETE /cluster/ha/resources/{sid}.
 func (s *server) handleHADelete(r *request) (any, error) {
-	sid, _, _, err := s.parseSID(r.params["sid"])
-	if err != nil {
-		return nil, err
-	}
-	s.store.clusterMu.Lock()
-	hc, err := s.store.readHA()
-	s.store.clusterMu.Unlock()
+	sid, hc, err := s.haForSID(r)
 	if err != nil {
 		return nil, err
 	}
