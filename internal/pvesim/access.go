@@ -342,8 +342,9 @@ func (a *accessConfig) privsOf(roles map[string]bool) map[string]bool {
 // token on path, each with its propagate flag. root@pam has every
 // privilege; a token without privilege separation has its user's; a
 // privilege-separated token has what both its own ACLs and its user's give
-// (its own ACLs only when the user is root@pam).
-func (a *accessConfig) permissions(authid, path string) map[string]bool {
+// (its own ACLs only when the user is root@pam). pools (nil: none) lend
+// their roles to their members (rolesWithPools).
+func (a *accessConfig) permissions(authid, path string, pools *poolsConfig) map[string]bool {
 	path = normalizePath(path)
 	if authid == rootPam {
 		out := map[string]bool{}
@@ -357,11 +358,11 @@ func (a *accessConfig) permissions(authid, path string) map[string]bool {
 		if tok == nil {
 			return map[string]bool{}
 		}
-		userPerms := a.permissions(user, path)
+		userPerms := a.permissions(user, path, pools)
 		if !tok.privsep {
 			return userPerms
 		}
-		own := a.privsOf(a.rolesOf(authid, path))
+		own := a.privsOf(a.rolesWithPools(authid, path, pools))
 		if user == rootPam {
 			return own
 		}
@@ -377,12 +378,50 @@ func (a *accessConfig) permissions(authid, path string) map[string]bool {
 	if u == nil || !u.enabled {
 		return map[string]bool{}
 	}
-	return a.privsOf(a.rolesOf(authid, path))
+	return a.privsOf(a.rolesWithPools(authid, path, pools))
+}
+
+// rolesWithPools is the pool part of RPCEnvironment's compile_acl_path: a
+// guest or storage that is a member of pools also gets the roles the
+// user or token holds on /pool/{pool} of each (roles(cfg, user,
+// "/pool/P"), so propagation within the pool tree counts), never
+// propagated further. An ACL's NoAccess on the path itself is kept; else a
+// NoAccess from a pool replaces every role; else the pools' roles join the
+// path's own ones.
+func (a *accessConfig) rolesWithPools(ugid, path string, pools *poolsConfig) map[string]bool {
+	roles := a.rolesOf(ugid, path)
+	if pools == nil {
+		return roles
+	}
+	fromPools := map[string]bool{}
+	for id, p := range pools.pools {
+		if p.hasMember(path) {
+			for r := range a.rolesOf(ugid, "/pool/"+id) {
+				fromPools[r] = true
+			}
+		}
+	}
+	if len(fromPools) == 0 {
+		return roles
+	}
+	if _, ok := roles["NoAccess"]; ok {
+		return roles
+	}
+	if fromPools["NoAccess"] {
+		return map[string]bool{"NoAccess": false}
+	}
+	for r := range fromPools {
+		if _, ok := roles[r]; !ok {
+			roles[r] = false
+		}
+	}
+	return roles
 }
 
 // effectivePermissions is get_effective_permissions: the default paths and
-// every path with an ACL, without the paths where nothing is granted.
-func (a *accessConfig) effectivePermissions(authid string) map[string]map[string]int {
+// every path with an ACL and every pool member's path, without the paths
+// where nothing is granted.
+func (a *accessConfig) effectivePermissions(authid string, pools *poolsConfig) map[string]map[string]int {
 	paths := map[string]bool{}
 	for _, p := range []string{"/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms"} {
 		paths[p] = true
@@ -390,9 +429,19 @@ func (a *accessConfig) effectivePermissions(authid string) map[string]map[string
 	for p := range a.acl {
 		paths[p] = true
 	}
+	if pools != nil {
+		for _, pc := range pools.pools {
+			for vmid := range pc.vms {
+				paths["/vms/"+strconv.Itoa(vmid)] = true
+			}
+			for sid := range pc.storage {
+				paths["/storage/"+sid] = true
+			}
+		}
+	}
 	out := map[string]map[string]int{}
 	for p := range paths {
-		perms := a.permissions(authid, p)
+		perms := a.permissions(authid, p, pools)
 		if len(perms) == 0 {
 			continue
 		}
@@ -414,10 +463,16 @@ func permError(what string) *apiError {
 	return &apiError{status: http.StatusForbidden, msg: msg}
 }
 
+// permissions are authid's privileges on path with the pools as they are
+// now (RPCEnvironment::permissions).
+func (s *server) permissions(authid, path string) map[string]bool {
+	return s.access.permissions(authid, path, s.store.poolsSnapshot())
+}
+
 // check is RPCEnvironment::check: every privilege on path, the first
 // missing one named.
 func (s *server) check(authid, path string, privs ...string) error {
-	perms := s.access.permissions(authid, path)
+	perms := s.permissions(authid, path)
 	for _, p := range privs {
 		if _, ok := perms[p]; !ok {
 			return permError(normalizePath(path) + ", " + p)
@@ -428,7 +483,7 @@ func (s *server) check(authid, path string, privs ...string) error {
 
 // checkAny is RPCEnvironment::check_any: one of privs on path.
 func (s *server) checkAny(authid, path string, privs ...string) error {
-	perms := s.access.permissions(authid, path)
+	perms := s.permissions(authid, path)
 	for _, p := range privs {
 		if _, ok := perms[p]; ok {
 			return nil
@@ -439,7 +494,7 @@ func (s *server) checkAny(authid, path string, privs ...string) error {
 
 // has reports whether authid holds priv on path.
 func (s *server) has(authid, path, priv string) bool {
-	_, ok := s.access.permissions(authid, path)[priv]
+	_, ok := s.permissions(authid, path)[priv]
 	return ok
 }
 
@@ -654,20 +709,23 @@ func featureFlags(v string) map[string]string {
 // everyone else each key needs its privilege on /vms/{vmid}, and feature
 // flags other than nesting, non-volume mount points, dev[n] and hookscript
 // are refused whatever their privileges. Keys are checked in sorted order
-// (PVE's hash order is arbitrary).
-func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newconf map[string]string, deletes []string, unprivileged bool) error {
+// (PVE's hash order is arbitrary). pool is create_vm's pool parameter ("" for
+// other callers): the VM.* privileges may then come from /pool/{pool}
+// (RPCEnvironment::check_vm_perm).
+func (s *server) checkCTModifyConfigPerm(authid string, vmid int, pool string, oldconf, newconf map[string]string, deletes []string, unprivileged bool) error {
 	if authid == rootPam {
 		return nil
 	}
 	vms := "/vms/" + strconv.Itoa(vmid)
+	vmPerm := func(priv string) error { return s.checkVMPerm(authid, vmid, pool, priv) }
 	check := func(opt string, del bool) error {
 		switch {
 		case opt == "cores" || opt == "cpuunits" || opt == "cpulimit":
-			return s.check(authid, vms, "VM.Config.CPU")
+			return vmPerm("VM.Config.CPU")
 		case opt == "memory" || opt == "swap":
-			return s.check(authid, vms, "VM.Config.Memory")
+			return vmPerm("VM.Config.Memory")
 		case opt == "rootfs" || reMP.MatchString(opt):
-			if err := s.check(authid, vms, "VM.Config.Disk"); err != nil || del {
+			if err := vmPerm("VM.Config.Disk"); err != nil || del {
 				return err
 			}
 			props := splitProps(newconf[opt], "volume")
@@ -680,7 +738,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 			}
 			return s.checkVolumeAccess(authid, vmid, vol)
 		case reNet.MatchString(opt):
-			if err := s.check(authid, vms, "VM.Config.Network"); err != nil {
+			if err := vmPerm("VM.Config.Network"); err != nil {
 				return err
 			}
 			if old := oldconf[opt]; old != "" {
@@ -695,7 +753,7 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 		case reDev.MatchString(opt):
 			return permError("configuring device passthrough is only allowed for root@pam")
 		case opt == "nameserver" || opt == "searchdomain" || opt == "hostname":
-			return s.check(authid, vms, "VM.Config.Network")
+			return vmPerm("VM.Config.Network")
 		case opt == "features":
 			if !unprivileged {
 				return permError("changing feature flags for privileged container is only allowed for root@pam")
@@ -734,15 +792,18 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 				return permError("changing feature flags (except nesting) is only allowed for root@pam")
 			}
 			if nesting {
-				return s.check(authid, vms, "VM.Allocate")
+				return vmPerm("VM.Allocate")
 			}
 			return nil
 		case opt == "hookscript":
 			return permError("changing the hookscript is only allowed for root@pam")
-		default:
-			// tags: assert_tag_permissions needs VM.Config.Options on
-			// /vms/{vmid} (the default user-tag-access allows any tag).
+		case opt == "tags":
+			// pve-guest-common's assert_tag_permissions: VM.Config.Options
+			// through check_vm_perm without the pool, so on /vms/{vmid}
+			// even at create (the default user-tag-access allows any tag).
 			return s.check(authid, vms, "VM.Config.Options")
+		default:
+			return vmPerm("VM.Config.Options")
 		}
 	}
 	keys := slices.Sorted(maps.Keys(newconf))
@@ -757,6 +818,16 @@ func (s *server) checkCTModifyConfigPerm(authid string, vmid int, oldconf, newco
 		}
 	}
 	return nil
+}
+
+// checkVMPerm is RPCEnvironment::check_vm_perm: priv on /pool/{pool} when
+// a pool is given and grants it, else on /vms/{vmid} (whose refusal is the
+// one reported).
+func (s *server) checkVMPerm(authid string, vmid int, pool, priv string) error {
+	if pool != "" && s.has(authid, "/pool/"+pool, priv) {
+		return nil
+	}
+	return s.check(authid, "/vms/"+strconv.Itoa(vmid), priv)
 }
 
 // checkBridgeAccess is pve-container's check_bridge_access with
@@ -864,10 +935,10 @@ func (s *server) handlePermissions(r *request) (any, error) {
 	}
 	if path, ok := r.params["path"]; ok && path != "" {
 		m := map[string]int{}
-		for k, prop := range s.access.permissions(userid, path) {
+		for k, prop := range s.permissions(userid, path) {
 			m[k] = boolInt(prop)
 		}
 		return map[string]any{path: m}, nil
 	}
-	return s.access.effectivePermissions(userid), nil
+	return s.access.effectivePermissions(userid, s.store.poolsSnapshot()), nil
 }

@@ -218,7 +218,7 @@ func TestACLInheritance(t *testing.T) {
 		"acl:1:/:u@pve!sep:Administrator:",
 	}})
 	a := s.srv.access
-	has := func(id, path, priv string) bool { _, ok := a.permissions(id, path)[priv]; return ok }
+	has := func(id, path, priv string) bool { _, ok := a.permissions(id, path, nil)[priv]; return ok }
 	checks := []struct {
 		id, path, priv string
 		want           bool

@@ -171,9 +171,15 @@ func (s *server) handleClusterResources(r *request) (any, error) {
 	typ := r.params["type"]
 	out := []map[string]any{}
 	var pools *poolsConfig
+	var haStates map[string]string
+	ha := &haConfig{ids: map[string]*haResource{}}
 	if typ == "" || typ == "vm" {
 		s.store.clusterMu.Lock()
 		pools, _ = s.store.readPools()
+		if hc, err := s.store.readHA(); err == nil {
+			ha = hc
+		}
+		haStates = s.store.serviceStatesLocked()
 		s.store.clusterMu.Unlock()
 	}
 	if typ == "" || typ == "vm" {
@@ -200,10 +206,16 @@ func (s *server) handleClusterResources(r *request) (any, error) {
 				if v, ok := st["lock"]; ok {
 					e["lock"] = v
 				}
+				// The pool only with Pool.Audit on it, the HA state from
+				// the CRM's status or the resource's config (pve-manager's
+				// PVE::API2::Cluster resources).
 				if pools != nil {
-					if p := pools.poolOf(id); p != "" {
+					if p := pools.poolOf(id); p != "" && s.has(r.user, "/pool/"+p, "Pool.Audit") {
 						e["pool"] = p
 					}
+				}
+				if hs := haClusterState(id, ha, haStates); hs != "" {
+					e["hastate"] = hs
 				}
 				out = append(out, e)
 			}

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"crypto/sha1" //nolint:gosec // PVE's config digests are SHA-1.
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"maps"
@@ -27,6 +28,14 @@ import (
 // out at once by a task on the container's node (started, enabled: start;
 // stopped, disabled: stop; ignored: nothing). This is Proxmox VE 9: HA
 // groups have been migrated to rules, so the group option is refused.
+//
+// What the HA stack reports of each resource is the CRM's manager status
+// (/etc/pve/ha/manager_status, kept as <state>/cluster/ha/manager_status):
+// a service state per resource, "started" or "stopped" once the simulated
+// CRM has taken the request, "error" when the start of a started resource
+// failed. As in PVE::HA::Manager, an ignored or removed resource leaves
+// the status, and a service in error stays there until it is disabled
+// (next_state_error), which takes it to stopped.
 
 // haOptions are the options a ct or vm resource takes
 // (PVE::HA::Resources::PVECT::options), in the order they are written.
@@ -157,15 +166,98 @@ func haRequested(res *haResource) string {
 }
 
 // removeHAResource is delete_service_from_config, which destroy_vm runs
-// with purge (rules are not simulated).
+// with purge (rules are not simulated). The CRM then drops the service
+// from its status.
 func (st *store) removeHAResource(sid string) error {
-	return st.withHA("delete resource failed", func(hc *haConfig) (bool, error) {
+	err := st.withHA("delete resource failed", func(hc *haConfig) (bool, error) {
 		if hc.ids[sid] == nil {
 			return false, nil
 		}
 		delete(hc.ids, sid)
 		return true, nil
 	})
+	if err != nil {
+		return err
+	}
+	return st.setServiceState(sid, "")
+}
+
+func (st *store) managerStatusPath() string {
+	return filepath.Join(st.dir, "cluster", "ha", "manager_status")
+}
+
+// managerStatus is the part of the CRM's manager status the simulator
+// keeps: service_status, each with its state.
+type managerStatus struct {
+	ServiceStatus map[string]struct {
+		State string `json:"state"`
+	} `json:"service_status"`
+}
+
+// serviceStates reads the service state of every resource the CRM
+// manages (PVE::HA::Config::read_manager_status); none without the file.
+func (st *store) serviceStates() map[string]string {
+	st.clusterMu.Lock()
+	defer st.clusterMu.Unlock()
+	return st.serviceStatesLocked()
+}
+
+func (st *store) serviceStatesLocked() map[string]string {
+	out := map[string]string{}
+	data, err := os.ReadFile(st.managerStatusPath())
+	if err != nil {
+		return out
+	}
+	var ms managerStatus
+	if json.Unmarshal(data, &ms) != nil {
+		return out
+	}
+	for sid, v := range ms.ServiceStatus {
+		out[sid] = v.State
+	}
+	return out
+}
+
+// setServiceState records the CRM's state of sid ("" drops the service).
+func (st *store) setServiceState(sid, state string) error {
+	st.clusterMu.Lock()
+	defer st.clusterMu.Unlock()
+	states := st.serviceStatesLocked()
+	if states[sid] == state {
+		return nil
+	}
+	if state == "" {
+		delete(states, sid)
+	} else {
+		states[sid] = state
+	}
+	ms := map[string]any{}
+	for k, v := range states {
+		ms[k] = map[string]string{"state": v}
+	}
+	data, err := json.Marshal(map[string]any{"service_status": ms})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(st.managerStatusPath()), 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(st.managerStatusPath(), data, 0o640)
+}
+
+// haClusterState is the hastate of a guest's /cluster/resources entry
+// (pve-manager's PVE::API2::Cluster resources): the CRM's service state,
+// else the state option of the resource's config as written (absent when
+// unset); "" without an HA resource.
+func haClusterState(vmid int, hc *haConfig, states map[string]string) string {
+	sid := "ct:" + strconv.Itoa(vmid)
+	if v, ok := states[sid]; ok {
+		return v
+	}
+	if res := hc.ids[sid]; res != nil {
+		return res.opts["state"]
+	}
+	return ""
 }
 
 var reHAVMID = regexp.MustCompile(`^[1-9][0-9]+$`)
@@ -370,7 +462,10 @@ func (s *server) handleHADelete(r *request) (any, error) {
 
 // haApply plays the HA stack: it brings the container of sid to the state
 // its resource requests, with a task on the container's node run as
-// root@pam (the local resource manager's own start or stop).
+// root@pam (the local resource manager's own start or stop), and records
+// the CRM's service state. A failed start puts the service in error (in
+// PVE after max_restart and max_relocate attempts: next_state_started);
+// a service in error moves only when its resource is disabled.
 func (s *server) haApply(sid string) {
 	typ, name, _ := strings.Cut(sid, ":")
 	vmid, err := strconv.Atoi(name)
@@ -383,16 +478,31 @@ func (s *server) haApply(sid string) {
 		return
 	}
 	want := haRequested(res)
+	if want == "" {
+		_ = s.store.setServiceState(sid, "")
+		return
+	}
+	if s.store.serviceStates()[sid] == "error" && res.opts["state"] != "disabled" {
+		return
+	}
+	_ = s.store.setServiceState(sid, want)
 	_, running := s.store.running(node, vmid)
 	switch {
 	case want == "started" && !running:
 		s.tasks.start(node, "vzstart", name, rootPam, nil, func(t *task) error {
-			return s.store.withLock(vmid, func() error {
+			err := s.store.withLock(vmid, func() error {
 				if _, running := s.store.running(node, vmid); running {
 					return nil
 				}
+				if err := t.fault(); err != nil {
+					return err
+				}
 				return s.startCT(node, vmid, false)
 			})
+			if err != nil {
+				_ = s.store.setServiceState(sid, "error")
+			}
+			return err
 		})
 	case want == "stopped" && running:
 		s.tasks.start(node, "vzstop", name, rootPam, nil, func(t *task) error {
@@ -438,11 +548,15 @@ func (s *server) haPowerOp(r *request, start bool) (any, error) {
 
 // haStatus is PVE::HA::Config::get_service_status for a container, as
 // status/current reports it: managed (an ignored resource is not) and the
-// state the HA stack keeps it in.
+// CRM's service state.
 func (s *server) haStatus(vmid int) map[string]any {
 	res := s.store.haResourceOf(vmid)
 	if res == nil || haRequested(res) == "" {
 		return map[string]any{"managed": 0}
 	}
-	return map[string]any{"managed": 1, "state": haRequested(res)}
+	out := map[string]any{"managed": 1}
+	if st, ok := s.store.serviceStates()["ct:"+strconv.Itoa(vmid)]; ok {
+		out["state"] = st
+	}
+	return out
 }

@@ -669,7 +669,7 @@ func (s *server) handleCreate(r *request) (any, error) {
 			confParams[k] = v
 		}
 	}
-	if err := s.checkCTModifyConfigPerm(r.user, vmid, nil, confParams, nil, unprivileged); err != nil {
+	if err := s.checkCTModifyConfigPerm(r.user, vmid, pool, nil, confParams, nil, unprivileged); err != nil {
 		return nil, err
 	}
 	ostemplate := p["ostemplate"]
@@ -888,6 +888,8 @@ func (j createJob) run(s *server) func(t *task) error {
 			sid := "ct:" + strconv.Itoa(j.vmid)
 			if err := s.store.addHAResource(sid, "ct", map[string]string{"state": state}); err != nil {
 				t.logf("WARN: %s", err.Error())
+			} else {
+				s.haApply(sid)
 			}
 		}
 		return nil

@@ -76,10 +76,10 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 			}
 		}
 		unprivileged := c.get("unprivileged") == "1"
-		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, oldconf, nil, deletes, unprivileged); err != nil {
+		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, "", oldconf, nil, deletes, unprivileged); err != nil {
 			return err
 		}
-		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, oldconf, nil, reverts, unprivileged); err != nil {
+		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, "", oldconf, nil, reverts, unprivileged); err != nil {
 			return err
 		}
 		for _, opt := range deletes {
@@ -98,7 +98,7 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 				return paramErr1("revert", fmt.Sprintf("you can't use '-%s' and '-revert %s' at the same time", opt, opt))
 			}
 		}
-		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, oldconf, norm, nil, unprivileged); err != nil {
+		if err := s.checkCTModifyConfigPerm(r.user, r.vmid, "", oldconf, norm, nil, unprivileged); err != nil {
 			return err
 		}
 		for _, opt := range deletes {

@@ -434,7 +434,7 @@ func (s *server) handleResize(r *request) (any, error) {
 		}
 		// resize_vm runs check_ct_modify_config_perm over {disk => ...}:
 		// "disk" is no config key, so it needs VM.Config.Options.
-		if err := s.checkCTModifyConfigPerm(r.user, vmid, nil, map[string]string{"disk": disk}, nil, c.get("unprivileged") == "1"); err != nil {
+		if err := s.checkCTModifyConfigPerm(r.user, vmid, "", nil, map[string]string{"disk": disk}, nil, c.get("unprivileged") == "1"); err != nil {
 			return nil, nil, 0, err
 		}
 		v, ok := c.main().Get(disk)

@@ -232,3 +232,162 @@ func TestDestroyHAManaged(t *testing.T) {
 		t.Fatalf("%d HA resources left after a purge", n)
 	}
 }
+
+// A role on /pool/{pool} alone: RPCEnvironment's compile_acl_path lends
+// the roles a user or token holds on a pool to the pool's members
+// (/vms/{vmid}, /storage/{storage}), not propagated further, with a
+// NoAccess on the member's own path kept; create_vm accepts VM.Allocate on
+// the pool it creates into, and check_ct_modify_config_perm checks the
+// config keys with check_vm_perm on that pool, except tags, whose
+// assert_tag_permissions (pve-guest-common) checks /vms/{vmid} only.
+func TestPoolDelegatedPermissions(t *testing.T) {
+	const tok = "pooluser@pve!t"
+	s := startSim(t, Options{Access: []string{
+		"user:pooluser@pve:1:0:::::pools:",
+		"token:" + tok + ":0:1::",
+		"role:PoolCT:Datastore.AllocateSpace,Datastore.Audit,Pool.Audit,VM.Allocate,VM.Audit,VM.Config.CPU," +
+			"VM.Config.Disk,VM.Config.Memory,VM.Config.Network,VM.Config.Options,VM.PowerMgmt:",
+		"acl:1:/pool/team:pooluser@pve:PoolCT:",
+		"acl:1:/pool/team:" + tok + ":PoolCT:",
+		"acl:0:/vms/322:pooluser@pve:NoAccess:",
+		// Bridges are no pool members: SDN.Use stays an ACL of its own.
+		"role:Bridge:SDN.Use:",
+		"acl:1:/sdn/zones/localnetwork/vmbr0:pooluser@pve:Bridge:",
+		"acl:1:/sdn/zones/localnetwork/vmbr0:" + tok + ":Bridge:",
+	}})
+	call(t, s, http.MethodPost, "/pools", url.Values{"poolid": {"team"}}).ok(t)
+	call(t, s, http.MethodPut, "/pools", url.Values{"poolid": {"team"}, "storage": {"local,local-lvm"}}).ok(t)
+	auth := tokenAuth(s.Tokens[tok])
+
+	// Into the pool: allowed; outside it: VM.Allocate on /vms/{vmid} lacks.
+	createCTAs(t, s, auth, 320, url.Values{"pool": {"team"}, "memory": {"256"}})
+	if got := poolOfCT(t, s, 320); got != "team" {
+		t.Fatalf("pool %q, want team", got)
+	}
+	form := url.Values{"vmid": {"321"}, "ostemplate": {debianTemplate}, "rootfs": {"local-lvm:8"}}
+	wantError(t, callWith(t, s, http.MethodPost, "/nodes/pve1/lxc", form, auth), http.StatusForbidden, "Permission check failed")
+	form.Set("pool", "team")
+	form.Set("tags", "web")
+	wantError(t, callWith(t, s, http.MethodPost, "/nodes/pve1/lxc", form, auth), http.StatusForbidden,
+		"Permission check failed (/vms/321, VM.Config.Options)")
+
+	// The member is the token's to read, change and start; another
+	// container is not.
+	callWith(t, s, http.MethodGet, "/nodes/pve1/lxc/320/config", nil, auth).ok(t)
+	callWith(t, s, http.MethodPut, "/nodes/pve1/lxc/320/config", url.Values{"memory": {"512"}}, auth).ok(t)
+	mustTask(t, s, callWith(t, s, http.MethodPost, "/nodes/pve1/lxc/320/status/start", nil, auth).upid(t))
+	createCT(t, s, "pve1", 323, nil)
+	wantError(t, callWith(t, s, http.MethodGet, "/nodes/pve1/lxc/323/config", nil, auth), http.StatusForbidden,
+		"Permission check failed (/vms/323, VM.Audit)")
+	perms := callWith(t, s, http.MethodGet, "/access/permissions", nil, auth).obj(t)
+	if m, _ := perms["/vms/320"].(map[string]any); m["VM.Config.Memory"] != float64(0) {
+		t.Fatalf("/access/permissions of the member: %v", perms["/vms/320"])
+	}
+	if _, ok := perms["/vms/323"]; ok {
+		t.Fatalf("/access/permissions lists the non-member: %v", perms["/vms/323"])
+	}
+	if _, ok := perms["/vms"]; ok {
+		t.Fatalf("the pool's roles reach /vms: %v", perms["/vms"])
+	}
+
+	// NoAccess on the guest's own path trumps the pool's roles.
+	createCT(t, s, "pve1", 322, url.Values{"pool": {"team"}})
+	wantError(t, callWith(t, s, http.MethodGet, "/nodes/pve1/lxc/322/config", nil, auth), http.StatusForbidden,
+		"Permission check failed (/vms/322, VM.Audit)")
+}
+
+// pve-manager's PVE::API2::Cluster resources leaves a guest's pool out for
+// a caller without Pool.Audit on it.
+func TestClusterResourcesPoolNeedsAudit(t *testing.T) {
+	s := startSim(t, Options{Access: []string{
+		"role:PoolAlloc:Pool.Allocate:",
+		"acl:1:/pool:phoenix@pve:PoolAlloc:",
+		"acl:1:/pool:" + ProviderTokenID + ":PoolAlloc:",
+	}})
+	call(t, s, http.MethodPost, "/pools", url.Values{"poolid": {"p"}}).ok(t)
+	createCT(t, s, "pve1", 324, url.Values{"pool": {"p"}})
+	for _, e := range callWith(t, s, http.MethodGet, "/cluster/resources", url.Values{"type": {"vm"}}, tokenAuth(s.ProviderToken)).list(t) {
+		if m, _ := e.(map[string]any); m["vmid"] == float64(324) {
+			if _, has := m["pool"]; has {
+				t.Fatalf("pool shown without Pool.Audit: %v", m)
+			}
+			return
+		}
+	}
+	t.Fatal("CT 324 not listed")
+}
+
+// hastateOf is the hastate /cluster/resources reports for a container.
+func hastateOf(t *testing.T, s *Sim, vmid int) (string, bool) {
+	t.Helper()
+	for _, e := range call(t, s, http.MethodGet, "/cluster/resources", url.Values{"type": {"vm"}}).list(t) {
+		m, _ := e.(map[string]any)
+		if v, _ := m["vmid"].(float64); int(v) == vmid {
+			hs, ok := m["hastate"].(string)
+			return hs, ok
+		}
+	}
+	t.Fatalf("CT %d not in /cluster/resources", vmid)
+	return "", false
+}
+
+// hastate in /cluster/resources (pve-manager's PVE::API2::Cluster
+// resources): the CRM's service state from the manager status, else the
+// state option of the resource's config; none without an HA resource. A
+// started resource whose start fails goes to error (PVE::HA::Manager
+// next_state_started), where a new request leaves it until it is disabled
+// (next_state_error), which stops it; status/current reports the same
+// state (PVE::HA::Config::get_service_status).
+func TestHAStateInClusterResources(t *testing.T) {
+	s := startSim(t, Options{})
+	createCT(t, s, "pve1", 330, nil)
+	if hs, ok := hastateOf(t, s, 330); ok {
+		t.Fatalf("hastate %q without an HA resource", hs)
+	}
+	call(t, s, http.MethodPost, "/cluster/ha/resources", url.Values{"sid": {"ct:330"}}).ok(t)
+	waitRunning(t, s, 330, "running")
+	if hs, _ := hastateOf(t, s, 330); hs != "started" {
+		t.Fatalf("hastate %q, want started", hs)
+	}
+	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"ignored"}}).ok(t)
+	if hs, _ := hastateOf(t, s, 330); hs != "ignored" {
+		t.Fatalf("hastate %q, want ignored (the config's state)", hs)
+	}
+	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"disabled"}}).ok(t)
+	waitRunning(t, s, 330, "stopped")
+	if hs, _ := hastateOf(t, s, 330); hs != "stopped" {
+		t.Fatalf("hastate %q, want stopped", hs)
+	}
+
+	if err := s.AddFault(Fault{TaskFail: &TaskFault{Type: "vzstart", Message: "startup for container '330' failed"}}); err != nil {
+		t.Fatal(err)
+	}
+	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"started"}}).ok(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if hs, _ := hastateOf(t, s, 330); hs == "error" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failed start did not put the service in error")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := call(t, s, http.MethodGet, "/nodes/pve1/lxc/330/status/current", nil).obj(t)
+	if ha, _ := st["ha"].(map[string]any); ha["state"] != "error" || ha["managed"] != float64(1) {
+		t.Fatalf("status ha: %v", st["ha"])
+	}
+	s.ClearFaults()
+	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"started"}}).ok(t)
+	if hs, _ := hastateOf(t, s, 330); hs != "error" {
+		t.Fatalf("hastate %q after a new request, want error", hs)
+	}
+	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"disabled"}}).ok(t)
+	if hs, _ := hastateOf(t, s, 330); hs != "stopped" {
+		t.Fatalf("hastate %q after disabling, want stopped", hs)
+	}
+	call(t, s, http.MethodDelete, "/cluster/ha/resources/ct:330", nil).ok(t)
+	if hs, ok := hastateOf(t, s, 330); ok {
+		t.Fatalf("hastate %q after the removal", hs)
+	}
+}

@@ -99,6 +99,31 @@ func (st *store) withPools(fn func(pc *poolsConfig) (changed bool, err error)) e
 	return st.writePools(pc)
 }
 
+// hasMember reports whether the guest or storage of an ACL path
+// (/vms/{vmid}, /storage/{storage}) is a member of the pool.
+func (p *poolConfig) hasMember(path string) bool {
+	if v, ok := strings.CutPrefix(path, "/vms/"); ok {
+		n, err := strconv.Atoi(v)
+		return err == nil && p.vms[n]
+	}
+	if sid, ok := strings.CutPrefix(path, "/storage/"); ok {
+		return p.storage[sid]
+	}
+	return false
+}
+
+// poolsSnapshot reads the pools for a permission check without the user
+// config lock (the file is replaced atomically), as PVE's permission
+// checks read the user config the request started with; nil when it
+// cannot be read.
+func (st *store) poolsSnapshot() *poolsConfig {
+	pc, err := st.readPools()
+	if err != nil {
+		return nil
+	}
+	return pc
+}
+
 // poolOf returns the pool guest vmid belongs to ("" when none).
 func (pc *poolsConfig) poolOf(vmid int) string {
 	for id, p := range pc.pools {
