@@ -213,7 +213,7 @@ func (d *lxcContainerDataSource) Read(ctx context.Context, req datasource.ReadRe
 		Tags: types.SetValueMust(types.StringType, nil),
 	}
 	resp.Diagnostics.Append(applyConfig(ctx, &full, cfg)...)
-	d.data.readPool(ctx, c, &full)
+	d.data.readFleet(ctx, c, &full)
 	if full.Tags.IsNull() {
 		full.Tags = types.SetValueMust(types.StringType, nil)
 	}

@@ -2,9 +2,14 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -241,27 +246,41 @@ func (h *haCache) lookup(ctx context.Context, c *pve.Client, vmid int) (pve.HARe
 	return r, ok, nil
 }
 
-// readPool sets m.Pool from the cluster's view (the fleet cache): no
-// request of its own during a refresh.
-func (d *providerData) readPool(ctx context.Context, c *pve.Client, m *lxcContainerModel) {
+// readFleet sets m.Pool from the cluster's view (the fleet cache: no
+// request of its own during a refresh) and returns the container's HA
+// state there ("" without an HA resource; known false when the cache
+// cannot answer).
+func (d *providerData) readFleet(ctx context.Context, c *pve.Client, m *lxcContainerModel) (haState string, known bool) {
 	r, ok := d.fleet.lookup(ctx, c, m.NodeName.ValueString(), int(m.VMID.ValueInt64()))
 	if !ok {
-		return
+		return "", false
 	}
 	if r.Pool == "" {
 		m.Pool = types.StringNull()
-		return
+	} else {
+		m.Pool = types.StringValue(r.Pool)
 	}
-	m.Pool = types.StringValue(r.Pool)
+	return r.HAState, true
 }
 
-// readHA sets m.HA from the cluster's HA resources.
-func (d *providerData) readHA(ctx context.Context, c *pve.Client, m *lxcContainerModel) error {
-	r, found, err := d.ha.lookup(ctx, c, int(m.VMID.ValueInt64()))
-	if err != nil {
-		return err
+// readHA sets m.HA from the cluster's HA resources. A container without
+// an ha block costs no HA request: the fleet's hastate tells whether it
+// has an HA resource (added outside Terraform), and only then are the
+// resources read, so that the plan shows its removal. Without Sys.Audit
+// to read them, the block is built from the hastate alone.
+func (d *providerData) readHA(ctx context.Context, c *pve.Client, m *lxcContainerModel, haState string, fleetKnown bool) error {
+	if m.HA == nil && fleetKnown && haState == "" {
+		return nil
 	}
-	if !found {
+	r, found, err := d.ha.lookup(ctx, c, int(m.VMID.ValueInt64()))
+	var ae *pve.APIError
+	switch {
+	case err != nil && m.HA == nil && errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		m.HA = &haModel{State: types.StringValue(haState), MaxRestart: types.Int64Null(), MaxRelocate: types.Int64Null(), Comment: types.StringNull()}
+		return nil
+	case err != nil:
+		return err
+	case !found:
 		m.HA = nil
 		return nil
 	}
@@ -269,50 +288,95 @@ func (d *providerData) readHA(ctx context.Context, c *pve.Client, m *lxcContaine
 	return nil
 }
 
-// movePool takes container vmid out of pool from and into pool to.
+// movePool puts container vmid into pool to, out of pool from: one call
+// (MoveToPool), or the removal from its pool when to is empty.
 func (d *providerData) movePool(ctx context.Context, c *pve.Client, vmid int, from, to string) error {
 	defer d.fleet.invalidate()
-	if from == to {
+	switch {
+	case from == to:
 		return nil
-	}
-	if from != "" {
+	case to == "":
 		if err := c.RemoveFromPool(ctx, from, vmid); err != nil {
 			return fmt.Errorf("taking the container out of pool %s: %w", from, err)
 		}
-	}
-	if to != "" {
-		if err := c.AddToPool(ctx, to, vmid); err != nil {
-			return fmt.Errorf("adding the container to pool %s: %w", to, err)
+	default:
+		if err := c.MoveToPool(ctx, to, vmid); err != nil {
+			return fmt.Errorf("moving the container to pool %s: %w", to, err)
 		}
 	}
 	return nil
 }
 
 // poolNeeds are the privileges of moving container vmid between pools
-// (PVE::API2::Pool update_pool: Pool.Allocate on the pool, and
-// check_perm_modify on the guest).
+// (PVE::API2::Pool update_pool: Pool.Allocate on the pool, on the pool the
+// guest leaves too, and check_perm_modify on the guest) and of reading its
+// pool back (PVE::API2::Cluster resources shows a guest's pool only to
+// holders of Pool.Audit on it).
 func poolNeeds(vmid, from, to string) []privNeed {
 	var out []privNeed
 	for _, p := range []string{from, to} {
 		if p != "" {
-			out = append(out, privNeed{"/pool/" + p, []string{"Pool.Allocate"}, "pool"})
+			out = append(out, privNeed{path: "/pool/" + p, privs: []string{"Pool.Allocate"}, attr: "pool"})
 		}
 	}
 	if len(out) > 0 {
-		out = append(out, privNeed{vmsPath(vmid), []string{"VM.Allocate", "Permissions.Modify"}, "pool"})
+		out = append(out, privNeed{path: vmsPath(vmid), privs: []string{"VM.Allocate", "Permissions.Modify"}, attr: "pool"})
+	}
+	if to != "" {
+		out = append(out, poolAuditNeed(to))
 	}
 	return out
 }
 
-// haNeeds are the privileges of changing an HA resource (Sys.Console on /)
-// and of reading it back (Sys.Audit on /).
-func haNeeds() []privNeed {
-	return []privNeed{{"/", []string{"Sys.Console"}, "ha"}, {"/", []string{"Sys.Audit"}, "ha (reading it back)"}}
+// poolAuditNeed is the privilege of reading a container's pool back.
+func poolAuditNeed(pool string) privNeed {
+	return privNeed{path: "/pool/" + pool, privs: []string{"Pool.Audit"}, attr: "pool (reading it back)"}
+}
+
+// haReadNeeds are the privileges of reading an HA resource (Sys.Audit on
+// /), haWriteNeeds those of adding, changing or removing one (Sys.Console
+// on /).
+func haReadNeeds() []privNeed {
+	return []privNeed{{path: "/", privs: []string{"Sys.Audit"}, attr: "ha (reading it back)"}}
+}
+
+func haWriteNeeds() []privNeed {
+	return []privNeed{{path: "/", privs: []string{"Sys.Console"}, attr: "ha"}}
+}
+
+// haNeeds are the privileges of creating an HA resource and reading it
+// back.
+func haNeeds() []privNeed { return append(haWriteNeeds(), haReadNeeds()...) }
+
+// haSame reports whether two ha blocks ask the same of HA.
+func haSame(a, b *haModel) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.State.Equal(b.State) && a.MaxRestart.Equal(b.MaxRestart) && a.MaxRelocate.Equal(b.MaxRelocate) && a.Comment.Equal(b.Comment)
+}
+
+// updateHANeeds are the HA privileges of an update: reading the resource
+// whenever there is one, and writing it only when the block changes or
+// the run state goes through HA (a Docker install in a container kept
+// stopped starts and stops it through HA).
+func updateHANeeds(plan, state *lxcContainerModel) []privNeed {
+	if plan.HA == nil && state.HA == nil {
+		return nil
+	}
+	out := haReadNeeds()
+	if !haSame(plan.HA, state.HA) || haDrives(plan.HA) && plan.Docker != nil && !plan.Started.ValueBool() {
+		out = append(out, haWriteNeeds()...)
+	}
+	return out
 }
 
 // waitRunState waits until HA has brought the container to the run state
-// it asks for.
+// it asks for. It gives up at once when HA stops managing the container
+// (the resource was removed or set to ignored) or puts it in the error
+// state, which HA leaves only when the resource is disabled.
 func waitRunState(ctx context.Context, c *pve.Client, node string, vmid int, running bool) error {
+	verb := map[bool]string{true: "started", false: "stopped"}[running]
 	delay := 200 * time.Millisecond
 	for {
 		st, err := c.ContainerStatus(ctx, node, vmid)
@@ -322,15 +386,60 @@ func waitRunState(ctx context.Context, c *pve.Client, node string, vmid int, run
 		if st.Running() == running {
 			return nil
 		}
+		switch {
+		case st.HA.Managed == 0:
+			return fmt.Errorf("container %d is no longer managed by HA (its HA resource %s was removed or set to ignored) "+
+				"while the provider waited for HA to have it %s", vmid, pve.ContainerSID(vmid), verb)
+		case st.HA.State == "error":
+			return fmt.Errorf("the HA stack put %s in the error state instead of having it %s: see `ha-manager status` and the "+
+				"HA task log on node %s; HA leaves the error state only when the resource is disabled (ha.state = \"disabled\"), "+
+				"after which it can be started again", pve.ContainerSID(vmid), verb, node)
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the HA stack has not %s container %d yet: %w", map[bool]string{true: "started", false: "stopped"}[running], vmid, ctx.Err())
+			return fmt.Errorf("the HA stack has not %s container %d yet: %w", verb, vmid, ctx.Err())
 		case <-time.After(delay):
 		}
 		if delay < 2*time.Second {
 			delay *= 2
 		}
 	}
+}
+
+// createHA adds the container's HA resource. When PVE already has one
+// (made outside Terraform, or by a request of this apply whose answer was
+// lost), it is updated to the configuration instead, refusing a change
+// made meanwhile (digest); a warning names what differed.
+func (d *providerData) createHA(ctx context.Context, c *pve.Client, vmid int, h *haModel, diags *diag.Diagnostics) error {
+	defer d.fleet.invalidate()
+	defer d.ha.invalidate()
+	sid := pve.ContainerSID(vmid)
+	err := c.CreateHAResource(ctx, sid, haCreateOptions(h))
+	if err == nil || !pve.IsHAAlreadyDefined(err) {
+		return err
+	}
+	cur, err := c.GetHAResource(ctx, sid)
+	if err != nil {
+		return fmt.Errorf("%s exists already and cannot be read: %w", sid, err)
+	}
+	set, del := haUpdate(&cur, h)
+	if len(set) == 0 && len(del) == 0 {
+		return nil
+	}
+	if err := c.UpdateHAResource(ctx, sid, set, del, cur.Digest); err != nil {
+		return fmt.Errorf("%s exists already with other settings and cannot be updated to the configuration: %w", sid, err)
+	}
+	changed := make([]string, 0, len(set)+len(del))
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		changed = append(changed, k+" = "+set[k])
+	}
+	for _, k := range del {
+		changed = append(changed, k+" reset to Proxmox VE's default")
+	}
+	diags.AddAttributeWarning(path.Root("ha"), "Existing HA resource taken over",
+		fmt.Sprintf("Container %d already had the HA resource %s, with other settings; it now has the configuration's (%s).",
+			vmid, sid, strings.Join(changed, ", ")))
+	return nil
 }
 
 // setHAState asks HA for a run state and waits for it.

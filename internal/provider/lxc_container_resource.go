@@ -263,8 +263,7 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 	if plan.HA != nil {
 		// The container is in its planned run state already: HA takes it
 		// over from here.
-		r.data.ha.invalidate()
-		if err := c.CreateHAResource(ctx, pve.ContainerSID(vmid), haCreateOptions(plan.HA)); err != nil {
+		if err := r.data.createHA(ctx, c, vmid, plan.HA, &resp.Diagnostics); err != nil {
 			fail("Cannot add the container to HA", err)
 			return
 		}
@@ -588,11 +587,9 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 		return err
 	}
 	m.Started = types.BoolValue(running)
-	r.data.readPool(ctx, c, m)
-	if m.HA != nil {
-		if err := r.data.readHA(ctx, c, m); err != nil {
-			return err
-		}
+	haState, fleetKnown := r.data.readFleet(ctx, c, m)
+	if err := r.data.readHA(ctx, c, m, haState, fleetKnown); err != nil {
+		return err
 	}
 	diags.Append(readAddresses(ctx, c, m, running)...)
 	if refresh {
@@ -670,9 +667,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	running := st.Running()
 	needs := updateNeeds(&plan, &state, ch, cfg, running, r.data.apiIsRootPam())
 	needs = append(needs, poolNeeds(strconv.Itoa(vmid), state.Pool.ValueString(), plan.Pool.ValueString())...)
-	if plan.HA != nil || state.HA != nil {
-		needs = append(needs, haNeeds()...)
-	}
+	needs = append(needs, updateHANeeds(&plan, &state)...)
 	if plan.Pool.ValueString() == state.Pool.ValueString() {
 		needs = slices.DeleteFunc(needs, func(n privNeed) bool { return n.attr == "pool" })
 	}
@@ -732,6 +727,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 			viaHA = haDrives(plan.HA)
 		}
 		r.data.ha.invalidate()
+		r.data.fleet.invalidate()
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("ha"), "Cannot change the container's HA resource", err.Error())
 			return
@@ -789,11 +785,10 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 	if plan.HA != nil && !haFound {
-		if err := c.CreateHAResource(ctx, pve.ContainerSID(vmid), haCreateOptions(plan.HA)); err != nil {
+		if err := r.data.createHA(ctx, c, vmid, plan.HA, &resp.Diagnostics); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("ha"), "Cannot add the container to HA", err.Error())
 			return
 		}
-		r.data.ha.invalidate()
 	}
 	resp.Diagnostics.Append(r.refresh(ctx, c, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -888,12 +883,12 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 	if st.Lock != "" {
 		tflog.Debug(ctx, "container is locked; destroy waits for the lock", map[string]any{"lock": st.Lock})
 	}
-	needs := []privNeed{{vmsPath(strconv.Itoa(vmid)), []string{"VM.Allocate"}, "the destroy"}}
+	needs := []privNeed{{path: vmsPath(strconv.Itoa(vmid)), privs: []string{"VM.Allocate"}, attr: "the destroy"}}
 	if st.Running() {
-		needs = append(needs, privNeed{vmsPath(strconv.Itoa(vmid)), []string{"VM.PowerMgmt"}, "stopping before the destroy"})
+		needs = append(needs, privNeed{path: vmsPath(strconv.Itoa(vmid)), privs: []string{"VM.PowerMgmt"}, attr: "stopping before the destroy"})
 	}
 	if state.HA != nil {
-		needs = append(needs, privNeed{"/", []string{"Sys.Console"}, "removing the HA resource before the destroy"})
+		needs = append(needs, privNeed{path: "/", privs: []string{"Sys.Console"}, attr: "removing the HA resource before the destroy"})
 	}
 	if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
 		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())

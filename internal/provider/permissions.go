@@ -404,10 +404,33 @@ type privNeed struct {
 	path  string
 	privs []string
 	attr  string
+	// pool, when set, is a pool whose privileges also meet the need: a
+	// create or clone into a pool checks the new guest's privileges there
+	// (RPCEnvironment::check_vm_perm), and a pool's member gets them.
+	pool string
 }
 
 func (n privNeed) String() string {
-	return strings.Join(n.privs, " or ") + " on " + n.path + ", for " + n.attr
+	where := n.path
+	if n.pool != "" {
+		where += " (or /pool/" + n.pool + ")"
+	}
+	return strings.Join(n.privs, " or ") + " on " + where + ", for " + n.attr
+}
+
+// inPool lets the container's own needs (on vms) be met on pool too, but
+// for tags: pve-guest-common's assert_tag_permissions checks
+// VM.Config.Options on /vms/{vmid} only, pool or not.
+func inPool(needs []privNeed, vms, pool string, tagsAsSent bool) []privNeed {
+	if pool == "" {
+		return needs
+	}
+	for i := range needs {
+		if needs[i].path == vms && !(tagsAsSent && needs[i].attr == settingAttr("tags")) {
+			needs[i].pool = pool
+		}
+	}
+	return needs
 }
 
 // settingAttr names the resource attribute behind a Proxmox VE key (the
@@ -487,9 +510,9 @@ func vmsPath(vmid string) string { return "/vms/" + vmid }
 func createNeeds(params map[string]string, vmid string, start bool) []privNeed {
 	vms := vmsPath(vmid)
 	unpriv := params["unprivileged"] != "0"
-	out := []privNeed{{vms, []string{"VM.Allocate"}, "vmid"}, {vms, []string{"VM.Audit"}, "id (reading the container back)"}}
+	out := []privNeed{{path: vms, privs: []string{"VM.Allocate"}, attr: "vmid"}, {path: vms, privs: []string{"VM.Audit"}, attr: "id (reading the container back)"}}
 	if !unpriv {
-		out = append(out, privNeed{"/", []string{"Sys.Modify"}, "unprivileged = false"})
+		out = append(out, privNeed{path: "/", privs: []string{"Sys.Modify"}, attr: "unprivileged = false"})
 	}
 	ks := make([]string, 0, len(params))
 	for k := range params {
@@ -504,10 +527,15 @@ func createNeeds(params map[string]string, vmid string, start bool) []privNeed {
 		out = append(out, configNeeds(vms, k, "", params[k], unpriv)...)
 	}
 	if sid, _, ok := strings.Cut(params["ostemplate"], ":"); ok {
-		out = append(out, privNeed{"/storage/" + sid, []string{"Datastore.AllocateSpace", "Datastore.Audit"}, "template"})
+		out = append(out, privNeed{path: "/storage/" + sid, privs: []string{"Datastore.AllocateSpace", "Datastore.Audit"}, attr: "template"})
 	}
 	if start {
-		out = append(out, privNeed{vms, []string{"VM.PowerMgmt"}, "started"})
+		out = append(out, privNeed{path: vms, privs: []string{"VM.PowerMgmt"}, attr: "started"})
+	}
+	if pool := params["pool"]; pool != "" {
+		// create_vm takes VM.Allocate and the keys' privileges on the pool
+		// (check_vm_perm); what follows the create, on the pool's member.
+		out = append(inPool(out, vms, pool, true), poolAuditNeed(pool))
 	}
 	return out
 }
@@ -591,13 +619,19 @@ func (d *providerData) checkPrivileges(ctx context.Context, c *pve.Client, needs
 		return nil
 	}
 	met := func(n privNeed, fresh bool) (bool, error) {
-		privs, err := d.privilegesAt(ctx, c, n.path, fresh)
-		if err != nil {
-			return false, err
+		paths := []string{n.path}
+		if n.pool != "" {
+			paths = append(paths, "/pool/"+n.pool)
 		}
-		for _, p := range n.privs {
-			if _, ok := privs[p]; ok {
-				return true, nil
+		for _, path := range paths {
+			privs, err := d.privilegesAt(ctx, c, path, fresh)
+			if err != nil {
+				return false, err
+			}
+			for _, p := range n.privs {
+				if _, ok := privs[p]; ok {
+					return true, nil
+				}
 			}
 		}
 		if bridge, ok := strings.CutPrefix(n.path, "/sdn/zones/localnetwork/"); ok && slices.Contains(n.privs, "SDN.Use") {
@@ -642,15 +676,15 @@ func cloneNeeds(ctx context.Context, plan *lxcContainerModel, params map[string]
 	vms := vmsPath(params["newid"])
 	src := "/vms/" + strconv.FormatInt(plan.Clone.SourceVMID.ValueInt64(), 10)
 	out := []privNeed{
-		{src, []string{"VM.Clone"}, "clone.source_vmid"},
-		{vms, []string{"VM.Allocate"}, "vmid"},
-		{vms, []string{"VM.Audit"}, "id (reading the container back)"},
+		{path: src, privs: []string{"VM.Clone"}, attr: "clone.source_vmid"},
+		{path: vms, privs: []string{"VM.Allocate"}, attr: "vmid"},
+		{path: vms, privs: []string{"VM.Audit"}, attr: "id (reading the container back)"},
 	}
 	if !ssh {
-		out = append(out, privNeed{src, []string{"VM.Audit"}, "clone.source_vmid (its features are read first)"})
+		out = append(out, privNeed{path: src, privs: []string{"VM.Audit"}, attr: "clone.source_vmid (its features are read first)"})
 	}
 	if s := params["storage"]; s != "" {
-		out = append(out, privNeed{"/storage/" + s, []string{"Datastore.AllocateSpace"}, "clone.storage"})
+		out = append(out, privNeed{path: "/storage/" + s, privs: []string{"Datastore.AllocateSpace"}, attr: "clone.storage"})
 	}
 	desired, _ := desiredConfig(ctx, plan)
 	unpriv := !known(plan.Unprivileged) || plan.Unprivileged.ValueBool()
@@ -666,7 +700,12 @@ func cloneNeeds(ctx context.Context, plan *lxcContainerModel, params map[string]
 		out = append(out, configNeeds(vms, k, "", desired[k], unpriv)...)
 	}
 	if plan.Started.ValueBool() || plan.Docker != nil {
-		out = append(out, privNeed{vms, []string{"VM.PowerMgmt"}, "started"})
+		out = append(out, privNeed{path: vms, privs: []string{"VM.PowerMgmt"}, attr: "started"})
+	}
+	if pool := params["pool"]; pool != "" {
+		// The clone checks VM.Allocate on the pool; the settings follow on
+		// the pool's new member.
+		out = append(inPool(out, vms, pool, false), poolAuditNeed(pool))
 	}
 	return out
 }
@@ -689,12 +728,12 @@ func updateNeeds(plan, state *lxcContainerModel, ch configChange, cfg *pve.RawCo
 	}
 	want := plan.Started.ValueBool()
 	if want != running || running && ch.needsRestart() || plan.Docker != nil && !want {
-		out = append(out, privNeed{vms, []string{"VM.PowerMgmt"}, "started"})
+		out = append(out, privNeed{path: vms, privs: []string{"VM.PowerMgmt"}, attr: "started"})
 	}
 	if plan.RootFS != nil && state.RootFS != nil && known(plan.RootFS.Size) && !plan.RootFS.Size.Equal(state.RootFS.Size) {
-		out = append(out, privNeed{vms, []string{"VM.Config.Disk"}, "rootfs.size"}, privNeed{vms, []string{"VM.Config.Options"}, "rootfs.size"})
+		out = append(out, privNeed{path: vms, privs: []string{"VM.Config.Disk"}, attr: "rootfs.size"}, privNeed{path: vms, privs: []string{"VM.Config.Options"}, attr: "rootfs.size"})
 		if rf, err := pve.ParseRootFS(cfg.Values["rootfs"]); err == nil && rf.Storage != "" {
-			out = append(out, privNeed{"/storage/" + rf.Storage, []string{"Datastore.AllocateSpace"}, "rootfs.size"})
+			out = append(out, privNeed{path: "/storage/" + rf.Storage, privs: []string{"Datastore.AllocateSpace"}, attr: "rootfs.size"})
 		}
 	}
 	return out

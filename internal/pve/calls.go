@@ -23,10 +23,14 @@ type Resource struct {
 	Tags     string   `json:"tags"`
 	Lock     string   `json:"lock"`
 	Pool     string   `json:"pool"`
-	Storage  string   `json:"storage"`
-	MaxMem   FlexInt  `json:"maxmem"`
-	MaxDisk  FlexInt  `json:"maxdisk"`
-	Uptime   FlexInt  `json:"uptime"`
+	// HAState is the guest's HA state: the CRM's service state (started,
+	// stopped, error, ...) or, before the CRM has it, the state option of
+	// its HA resource; "" without an HA resource.
+	HAState string  `json:"hastate"`
+	Storage string  `json:"storage"`
+	MaxMem  FlexInt `json:"maxmem"`
+	MaxDisk FlexInt `json:"maxdisk"`
+	Uptime  FlexInt `json:"uptime"`
 }
 
 // ClusterResources lists cluster resources; typ filters ("vm" for guests,
@@ -256,6 +260,13 @@ type Status struct {
 	Disk     FlexInt  `json:"disk"`
 	Tags     string   `json:"tags"`
 	Template FlexBool `json:"template"`
+	// HA is the container's HA status (PVE::HA::Config::get_service_status):
+	// managed unless it has no HA resource or an ignored one, and the CRM's
+	// service state.
+	HA struct {
+		Managed FlexInt `json:"managed"`
+		State   string  `json:"state"`
+	} `json:"ha"`
 }
 
 // Running reports whether the container runs.

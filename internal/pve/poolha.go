@@ -2,20 +2,28 @@ package pve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 )
 
-// AddToPool adds guest vmid to pool with PUT /pools/{poolid}, the form
-// every Proxmox VE from 8.0 on accepts (8.1 also serves PUT /pools). The
-// guest must not be in another pool: RemoveFromPool it first. A repeat
-// after a lost answer that finds the guest already added succeeds.
-func (c *Client) AddToPool(ctx context.Context, pool string, vmid int) error {
-	err := c.write(ctx, http.MethodPut, "/pools/"+seg(pool), map[string]string{"vms": strconv.Itoa(vmid)}, nil)
-	if err != nil && strings.Contains(err.Error(), "is already a pool member") {
+// MoveToPool puts guest vmid into pool in one call, out of any pool it is
+// in (PUT /pools with allow-move, Proxmox VE 8.1 and later: PVE::API2::Pool
+// update_pool takes the guest out of its old pool and adds it to the new
+// one under one lock, so a failure leaves it where it was). A repeat after
+// a lost answer that finds the guest already added succeeds.
+func (c *Client) MoveToPool(ctx context.Context, pool string, vmid int) error {
+	err := c.write(ctx, http.MethodPut, "/pools", map[string]string{"poolid": pool, "vms": strconv.Itoa(vmid), "allow-move": "1"}, nil)
+	var ae *APIError
+	switch {
+	case err == nil:
 		return nil
+	case strings.Contains(err.Error(), "is already a pool member"):
+		return nil
+	case errors.As(err, &ae) && ae.Status == http.StatusNotImplemented:
+		return fmt.Errorf("%w (moving a container between pools needs Proxmox VE 8.1 or later, which serves PUT /pools)", err)
 	}
 	return err
 }
@@ -55,21 +63,34 @@ func (c *Client) HAResources(ctx context.Context) ([]HAResource, error) {
 	}
 	out := make([]HAResource, 0, len(raw))
 	for _, m := range raw {
-		r := HAResource{}
-		r.SID, _ = m["sid"].(string)
-		r.Type, _ = m["type"].(string)
-		r.State, _ = m["state"].(string)
-		r.Comment, _ = m["comment"].(string)
-		r.Digest, _ = m["digest"].(string)
-		if v, ok := m["max_restart"]; ok {
-			r.HasMaxRestart, r.MaxRestart = true, FlexInt(toInt(v))
-		}
-		if v, ok := m["max_relocate"]; ok {
-			r.HasMaxRelocate, r.MaxRelocate = true, FlexInt(toInt(v))
-		}
-		out = append(out, r)
+		out = append(out, haResourceFrom(m))
 	}
 	return out, nil
+}
+
+// GetHAResource reads HA resource sid (GET /cluster/ha/resources/{sid}).
+func (c *Client) GetHAResource(ctx context.Context, sid string) (HAResource, error) {
+	var raw map[string]any
+	if err := c.get(ctx, "/cluster/ha/resources/"+seg(sid), nil, &raw); err != nil {
+		return HAResource{}, err
+	}
+	return haResourceFrom(raw), nil
+}
+
+func haResourceFrom(m map[string]any) HAResource {
+	r := HAResource{}
+	r.SID, _ = m["sid"].(string)
+	r.Type, _ = m["type"].(string)
+	r.State, _ = m["state"].(string)
+	r.Comment, _ = m["comment"].(string)
+	r.Digest, _ = m["digest"].(string)
+	if v, ok := m["max_restart"]; ok {
+		r.HasMaxRestart, r.MaxRestart = true, FlexInt(toInt(v))
+	}
+	if v, ok := m["max_relocate"]; ok {
+		r.HasMaxRelocate, r.MaxRelocate = true, FlexInt(toInt(v))
+	}
+	return r
 }
 
 func toInt(v any) int64 {
@@ -84,23 +105,33 @@ func toInt(v any) int64 {
 }
 
 // CreateHAResource adds sid as an HA resource with options (state,
-// max_restart, max_relocate, comment). A repeat after a lost answer that
-// finds it defined succeeds.
+// max_restart, max_relocate, comment). PVE's refusal of a resource that
+// exists ("already defined") comes back as an error IsHAAlreadyDefined
+// recognizes: the existing one may carry other settings.
 func (c *Client) CreateHAResource(ctx context.Context, sid string, options map[string]string) error {
 	params := map[string]string{"sid": sid}
 	for k, v := range options {
 		params[k] = v
 	}
-	err := c.write(ctx, http.MethodPost, "/cluster/ha/resources", params, nil)
-	if err != nil && strings.Contains(err.Error(), "already defined") {
-		return nil
-	}
-	return err
+	return c.write(ctx, http.MethodPost, "/cluster/ha/resources", params, nil)
 }
 
-// UpdateHAResource sets and deletes options of HA resource sid.
-func (c *Client) UpdateHAResource(ctx context.Context, sid string, set map[string]string, del []string) error {
+// IsHAAlreadyDefined reports whether PVE refused to create an HA resource
+// because one with that ID exists ("resource ID 'ct:100' already
+// defined").
+func IsHAAlreadyDefined(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && strings.Contains(ae.text(), "already defined")
+}
+
+// UpdateHAResource sets and deletes options of HA resource sid; with a
+// digest, PVE refuses the change if the resources changed since they were
+// read.
+func (c *Client) UpdateHAResource(ctx context.Context, sid string, set map[string]string, del []string, digest ...string) error {
 	params := map[string]string{}
+	if len(digest) > 0 && digest[0] != "" && (len(set) > 0 || len(del) > 0) {
+		params["digest"] = digest[0]
+	}
 	for k, v := range set {
 		params[k] = v
 	}
