@@ -28,8 +28,8 @@ import (
 // the container's config: PVE keeps pools in user.cfg (the pool field of
 // /cluster/resources reports them, read from the fleet cache at no cost per
 // container) and HA resources in ha/resources.cfg (GET
-// /cluster/ha/resources, read once per run and only for containers that
-// have an ha block).
+// /cluster/ha/resources, read once per run and only when a container has
+// an ha block or the fleet's hastate says it has an HA resource).
 
 // poolPattern is pve-access-control's verify_poolname: up to three levels.
 var poolPattern = regexp.MustCompile(`^[A-Za-z0-9.\-_]+(?:/[A-Za-z0-9.\-_]+){0,2}$`)
@@ -37,8 +37,9 @@ var poolPattern = regexp.MustCompile(`^[A-Za-z0-9.\-_]+(?:/[A-Za-z0-9.\-_]+){0,2
 func poolAttribute() schema.StringAttribute {
 	return schema.StringAttribute{
 		MarkdownDescription: "Resource pool the container belongs to; the pool must exist. Changing it moves the container " +
-			"to the other pool in place; removing it takes the container out of its pool. Moving or removing needs " +
-			"`Pool.Allocate` on the pools involved (see the permissions guide).",
+			"to the other pool in place, in one call (Proxmox VE 8.1 or later); removing it takes the container out of its " +
+			"pool. Reading it needs `Pool.Audit` on the pool; moving or removing needs `Pool.Allocate` on the pools " +
+			"involved (see the permissions guide).",
 		Optional: true,
 		Validators: []validator.String{
 			stringvalidator.RegexMatches(poolPattern, "must be a pool name (letters, digits, '.', '-', '_', up to three levels separated by '/')"),
@@ -54,7 +55,8 @@ func haBlock() schema.SingleNestedBlock {
 		MarkdownDescription: "Manage the container with Proxmox VE's HA stack (the HA resource `ct:<vmid>`). While HA manages " +
 			"it (any state but `ignored`), HA starts and stops the container: `started` must agree with `state`, and the " +
 			"provider changes the run state through HA. HA groups (Proxmox VE 8) and HA rules (Proxmox VE 9) are left " +
-			"alone. Needs `Sys.Console` and `Sys.Audit` on `/`.",
+			"alone. An HA resource added outside Terraform shows as a change. Needs `Sys.Audit` on `/`, and `Sys.Console` on " +
+			"`/` to add, change or remove the HA resource.",
 		Attributes: map[string]schema.Attribute{
 			"state": schema.StringAttribute{
 				MarkdownDescription: "Requested state: `started` (the default; `enabled` is its alias), `stopped`, `disabled` " +

@@ -587,3 +587,23 @@ func TestAccHAWaitEndsWhenUnmanaged(t *testing.T) {
 		t.Fatalf("wait: %v", err)
 	}
 }
+
+// TestAccHAUnknownAtPlan: started comes from another resource, unknown
+// when Terraform plans; the contradiction with ha.state is refused once it
+// is known, before the container is created.
+func TestAccHAUnknownAtPlan(t *testing.T) {
+	e := newAccEnv(t, withHAPrivileges)
+	const vmid = 4192
+	cfg := "resource \"terraform_data\" \"run\" {\n  input = false\n}\n" +
+		strings.Replace(e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  ha {\n    state = \"started\"\n  }\n"}),
+			"resource \"phoenix_lxc_container\" \"test\" {\n", "resource \"phoenix_lxc_container\" \"test\" {\n  started = terraform_data.run.output\n", 1)
+	e.resetLog()
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      cfg,
+			ExpectError: phrases("started contradicts the HA state"),
+		}},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
