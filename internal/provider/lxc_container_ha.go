@@ -114,6 +114,9 @@ func haDrives(h *haModel) bool {
 
 // validateHA refuses a configuration whose started contradicts the HA
 // state: while HA manages the container, it alone starts and stops it.
+// The rule needs both values; while either is unknown no value of the
+// other contradicts it, and Terraform validates the configuration again
+// once they are known, before the apply changes anything.
 func validateHA(m *lxcContainerModel, diags *diag.Diagnostics) {
 	if m.HA == nil || m.HA.State.IsUnknown() || m.Started.IsUnknown() {
 		return

@@ -426,7 +426,7 @@ func inPool(needs []privNeed, vms, pool string, tagsAsSent bool) []privNeed {
 		return needs
 	}
 	for i := range needs {
-		if needs[i].path == vms && !(tagsAsSent && needs[i].attr == settingAttr("tags")) {
+		if needs[i].path == vms && (!tagsAsSent || needs[i].attr != settingAttr("tags")) {
 			needs[i].pool = pool
 		}
 	}

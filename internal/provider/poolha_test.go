@@ -42,7 +42,7 @@ func (e *accEnv) poolOf(vmid int) string {
 	return ""
 }
 
-func (e *accEnv) checkPool(vmid int, want string) resource.TestCheckFunc { //nolint:unparam // a check of any container
+func (e *accEnv) checkPool(vmid int, want string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		if got := e.poolOf(vmid); got != want {
 			return fmt.Errorf("container %d is in pool %q, want %q", vmid, got, want)
@@ -183,7 +183,7 @@ func (e *accEnv) haState(vmid int) (pve.HAResource, bool) {
 	return pve.HAResource{}, false
 }
 
-func (e *accEnv) checkHA(vmid int, state string, running bool) resource.TestCheckFunc { //nolint:unparam // a check of any container
+func (e *accEnv) checkHA(vmid int, state string, running bool) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		r, found := e.haState(vmid)
 		switch {

@@ -317,8 +317,9 @@ func TestClusterResourcesPoolNeedsAudit(t *testing.T) {
 	t.Fatal("CT 324 not listed")
 }
 
-// hastateOf is the hastate /cluster/resources reports for a container.
-func hastateOf(t *testing.T, s *Sim, vmid int) (string, bool) {
+// hastateOf is the hastate /cluster/resources reports for container 330.
+func hastateOf(t *testing.T, s *Sim) (string, bool) {
+	const vmid = 330
 	t.Helper()
 	for _, e := range call(t, s, http.MethodGet, "/cluster/resources", url.Values{"type": {"vm"}}).list(t) {
 		m, _ := e.(map[string]any)
@@ -341,21 +342,21 @@ func hastateOf(t *testing.T, s *Sim, vmid int) (string, bool) {
 func TestHAStateInClusterResources(t *testing.T) {
 	s := startSim(t, Options{})
 	createCT(t, s, "pve1", 330, nil)
-	if hs, ok := hastateOf(t, s, 330); ok {
+	if hs, ok := hastateOf(t, s); ok {
 		t.Fatalf("hastate %q without an HA resource", hs)
 	}
 	call(t, s, http.MethodPost, "/cluster/ha/resources", url.Values{"sid": {"ct:330"}}).ok(t)
 	waitRunning(t, s, 330, "running")
-	if hs, _ := hastateOf(t, s, 330); hs != "started" {
+	if hs, _ := hastateOf(t, s); hs != "started" {
 		t.Fatalf("hastate %q, want started", hs)
 	}
 	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"ignored"}}).ok(t)
-	if hs, _ := hastateOf(t, s, 330); hs != "ignored" {
+	if hs, _ := hastateOf(t, s); hs != "ignored" {
 		t.Fatalf("hastate %q, want ignored (the config's state)", hs)
 	}
 	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"disabled"}}).ok(t)
 	waitRunning(t, s, 330, "stopped")
-	if hs, _ := hastateOf(t, s, 330); hs != "stopped" {
+	if hs, _ := hastateOf(t, s); hs != "stopped" {
 		t.Fatalf("hastate %q, want stopped", hs)
 	}
 
@@ -365,7 +366,7 @@ func TestHAStateInClusterResources(t *testing.T) {
 	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"started"}}).ok(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if hs, _ := hastateOf(t, s, 330); hs == "error" {
+		if hs, _ := hastateOf(t, s); hs == "error" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -379,15 +380,15 @@ func TestHAStateInClusterResources(t *testing.T) {
 	}
 	s.ClearFaults()
 	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"started"}}).ok(t)
-	if hs, _ := hastateOf(t, s, 330); hs != "error" {
+	if hs, _ := hastateOf(t, s); hs != "error" {
 		t.Fatalf("hastate %q after a new request, want error", hs)
 	}
 	call(t, s, http.MethodPut, "/cluster/ha/resources/ct:330", url.Values{"state": {"disabled"}}).ok(t)
-	if hs, _ := hastateOf(t, s, 330); hs != "stopped" {
+	if hs, _ := hastateOf(t, s); hs != "stopped" {
 		t.Fatalf("hastate %q after disabling, want stopped", hs)
 	}
 	call(t, s, http.MethodDelete, "/cluster/ha/resources/ct:330", nil).ok(t)
-	if hs, ok := hastateOf(t, s, 330); ok {
+	if hs, ok := hastateOf(t, s); ok {
 		t.Fatalf("hastate %q after the removal", hs)
 	}
 }
