@@ -295,6 +295,20 @@ func reducedAccess(without []string, extra ...string) func(*pvesim.Options) {
 	}, extra...)...)
 }
 
+// checkMemory fails unless container vmid's memory is want.
+func (e *accEnv) checkMemory(vmid int, want string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		cfg, err := e.client.ContainerConfig(e.t.Context(), e.node, vmid)
+		if err != nil {
+			return err
+		}
+		if cfg.Values["memory"] != want {
+			return fmt.Errorf("memory %s, want %s", cfg.Values["memory"], want)
+		}
+		return nil
+	}
+}
+
 // withToken renders the configuration for another API token.
 func (e *accEnv) withToken(token, cfg string) string {
 	return strings.Replace(cfg, fmt.Sprintf("api_token      = %q", e.token), fmt.Sprintf("api_token      = %q", token), 1)
@@ -329,18 +343,7 @@ func TestAccMissingPrivilegeOnUpdateAndDestroy(t *testing.T) {
 	more := e.containerConfig(ctConfig{VMID: 4310, Memory: 2048, Unprivileged: true})
 	tagged := e.containerConfig(ctConfig{VMID: 4310, Memory: 1024, Tags: []string{"audited"}, Unprivileged: true})
 	gone := e.providerHCL()
-	memory := func(want string) resource.TestCheckFunc {
-		return func(*terraform.State) error {
-			cfg, err := e.client.ContainerConfig(t.Context(), e.node, 4310)
-			if err != nil {
-				return err
-			}
-			if cfg.Values["memory"] != want {
-				return fmt.Errorf("memory %s, want %s", cfg.Values["memory"], want)
-			}
-			return nil
-		}
-	}
+	memory := func(want string) resource.TestCheckFunc { return e.checkMemory(4310, want) }
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{

@@ -438,25 +438,13 @@ func TestAccHAUnchangedNeedsNoConsole(t *testing.T) {
 		return e.containerConfig(ctConfig{VMID: vmid, Memory: memory, Unprivileged: true,
 			Extra: fmt.Sprintf("  ha {\n    state   = \"started\"\n    comment = %q\n  }\n", comment)})
 	}
-	memory := func(want string) resource.TestCheckFunc {
-		return func(*terraform.State) error {
-			cfg, err := e.client.ContainerConfig(t.Context(), e.node, vmid)
-			if err != nil {
-				return err
-			}
-			if cfg.Values["memory"] != want {
-				return fmt.Errorf("memory %s, want %s", cfg.Values["memory"], want)
-			}
-			return nil
-		}
-	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: cfg(512, "web")},
 			{
 				Config: e.withToken(token, cfg(1024, "web")),
-				Check:  resource.ComposeTestCheckFunc(memory("1024"), e.checkHA(vmid, "started", true), e.checkNoForbidden()),
+				Check:  resource.ComposeTestCheckFunc(e.checkMemory(vmid, "1024"), e.checkHA(vmid, "started", true), e.checkNoForbidden()),
 			},
 			{
 				PreConfig:   e.resetLog,
