@@ -314,3 +314,39 @@ func (e *accEnv) checkNoForbidden() resource.TestCheckFunc {
 		return nil
 	}
 }
+
+// checkRequests asserts that the API saw want calls of method on a path
+// ending in suffix since the last resetLog (a node's own pct set counts
+// too: it is what the provider caused).
+func (e *accEnv) checkRequests(method, suffix string, want int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if !e.simOnly("counting " + method + " " + suffix) {
+			return nil
+		}
+		n := 0
+		for _, r := range e.sim.Requests() {
+			if r.Source != "ssh" && r.Method == method && strings.HasSuffix(r.Path, suffix) {
+				n++
+			}
+		}
+		if n != want {
+			return fmt.Errorf("%s ...%s: %d calls, want %d", method, suffix, n, want)
+		}
+		return nil
+	}
+}
+
+// checkNoRestart asserts that vmid was not started, stopped, shut down or
+// rebooted since the last resetLog.
+func (e *accEnv) checkNoRestart(vmid int) resource.TestCheckFunc {
+	var checks []resource.TestCheckFunc
+	for _, op := range []string{"start", "stop", "reboot", "shutdown"} {
+		checks = append(checks, e.checkRequests("POST", fmt.Sprintf("/lxc/%d/status/%s", vmid, op), 0))
+	}
+	return resource.ComposeTestCheckFunc(checks...)
+}
+
+// checkRebooted asserts that vmid was rebooted once since the last resetLog.
+func (e *accEnv) checkRebooted(vmid int) resource.TestCheckFunc {
+	return e.checkRequests("POST", fmt.Sprintf("/lxc/%d/status/reboot", vmid), 1)
+}

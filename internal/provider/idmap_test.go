@@ -48,21 +48,6 @@ func (e *accEnv) checkIDMapLines(vmid int, want ...string) resource.TestCheckFun
 	}
 }
 
-// rebooted reports whether the request log holds a reboot of vmid.
-func (e *accEnv) checkRebooted(vmid int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if !e.simOnly("reading the request log") {
-			return nil
-		}
-		for _, r := range e.sim.Requests() {
-			if r.Method == "POST" && strings.HasSuffix(r.Path, fmt.Sprintf("/lxc/%d/status/reboot", vmid)) {
-				return nil
-			}
-		}
-		return fmt.Errorf("container %d was not rebooted: LXC applies an ID map at start", vmid)
-	}
-}
-
 // TestAccLXCContainer_idMap: id_map blocks become lxc.idmap lines of the
 // config file, written over SSH; an unchanged configuration writes nothing;
 // a line edited out of band is drift that the apply repairs (and, the map

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -42,24 +41,6 @@ func (e *accEnv) checkPool(vmid int, want string) resource.TestCheckFunc { //nol
 	return func(*terraform.State) error {
 		if got := e.poolOf(vmid); got != want {
 			return fmt.Errorf("container %d is in pool %q, want %q", vmid, got, want)
-		}
-		return nil
-	}
-}
-
-// checkNoRestart fails when the request log holds a start, stop or reboot
-// of vmid since the last resetLog.
-func (e *accEnv) checkNoRestart(vmid int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if !e.simOnly("reading the request log") {
-			return nil
-		}
-		for _, r := range e.sim.Requests() {
-			for _, op := range []string{"start", "stop", "reboot", "shutdown"} {
-				if r.Method == "POST" && strings.HasSuffix(r.Path, fmt.Sprintf("/lxc/%d/status/%s", vmid, op)) {
-					return fmt.Errorf("container %d saw %s %s", vmid, r.Method, r.Path)
-				}
-			}
 		}
 		return nil
 	}
