@@ -294,11 +294,9 @@ func TestAccLXCContainer_idMap(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: withMap,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
-				}},
-				Check: resource.ComposeTestCheckFunc(e.checkIDMapLines(vmid, wantLines...), e.checkRebooted(vmid)),
+				Config:           withMap,
+				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				Check:            resource.ComposeTestCheckFunc(e.checkIDMapLines(vmid, wantLines...), e.checkRebooted(vmid)),
 			},
 			{
 				ResourceName:            ctAddr,

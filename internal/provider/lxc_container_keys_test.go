@@ -91,28 +91,23 @@ data "phoenix_lxc_container" "lookup" {
 			unchanged(first),
 			{
 				// The hookscript applies at once: no restart.
-				PreConfig: e.resetLog,
-				Config:    second,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				PreConfig:        e.resetLog,
+				Config:           second,
+				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("hookscript"), knownvalue.StringExact("local:snippets/other.sh")),
 				},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkSetAsRoot(4170, "--hookscript local:snippets/other.sh"),
-					e.checkRequests("POST", "/status/reboot", 0),
-					e.checkRequests("POST", "/status/stop", 0),
+					e.checkNoRestart(4170),
 				),
 			},
 			{
 				// The console settings, the entrypoint and the environment
 				// wait for the next start: one PUT, one restart.
-				PreConfig: e.resetLog,
-				Config:    third,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				PreConfig:        e.resetLog,
+				Config:           third,
+				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("console_mode"), knownvalue.StringExact("console")),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("tty_count"), knownvalue.Int64Exact(6)),

@@ -463,11 +463,9 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 			},
 			{
 				// Growing resizes the volume in place.
-				Config: cfg(grown + bind + dev),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
-				}},
-				Check: e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G"}),
+				Config:           cfg(grown + bind + dev),
+				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				Check:            e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G"}),
 			},
 			{
 				// Shrinking is refused at plan time.
@@ -483,11 +481,9 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: cfg(grown + bind + dev),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
-				}},
-				Check: e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G", "mp1": "/srv/phoenix-shared,mp=/shared,ro=1"}),
+				Config:           cfg(grown + bind + dev),
+				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				Check:            e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G", "mp1": "/srv/phoenix-shared,mp=/shared,ro=1"}),
 			},
 			{
 				// Import reads every block back.

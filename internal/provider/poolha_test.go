@@ -159,13 +159,7 @@ func (e *accEnv) checkHA(vmid int, state string, running bool) resource.TestChec
 
 // withHAPrivileges grants the provider's user and token what the ha block
 // needs: Sys.Console and Sys.Audit on "/".
-func withHAPrivileges(o *pvesim.Options) {
-	withAccess(
-		"role:PhoenixHA:Sys.Audit,Sys.Console:",
-		"acl:1:/:phoenix@pve:"+pvesim.ProviderRole+",PhoenixHA:",
-		"acl:1:/:"+pvesim.ProviderTokenID+":"+pvesim.ProviderRole+",PhoenixHA:",
-	)(o)
-}
+var withHAPrivileges = withRoleOnRoot("PhoenixHA", "Sys.Audit,Sys.Console")
 
 // TestAccLXCContainer_ha: a container created under HA; its state changed
 // to stopped (HA stops it: the provider asks HA, not the container); a
