@@ -367,7 +367,8 @@ func diskAndNIC(storage, size, bridge, ip, gw string) string {
 	return hcl + "  }\n"
 }
 
-// planAction expects the plan to take action on addr before the apply.
-func planAction(addr string, action plancheck.ResourceActionType) resource.ConfigPlanChecks {
-	return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, action)}}
+// planAction expects the plan to take action on the test container
+// (ctAddr) before the apply.
+func planAction(action plancheck.ResourceActionType) resource.ConfigPlanChecks {
+	return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, action)}}
 }

@@ -305,7 +305,7 @@ resource "phoenix_lxc_container" "test" {
 		Steps: []resource.TestStep{
 			{
 				Config:            cfg,
-				ConfigPlanChecks:  planAction(ctAddr, plancheck.ResourceActionNoop),
+				ConfigPlanChecks:  planAction(plancheck.ResourceActionNoop),
 				ConfigStateChecks: []statecheck.StateCheck{identity},
 				Check:             e.checkNoMutations(),
 			},
@@ -313,7 +313,7 @@ resource "phoenix_lxc_container" "test" {
 				// Adopted: a change is an update in place, and keeps the identity.
 				Config:            strings.Replace(cfg, "memory    = 768", "memory    = 1024", 1),
 				ConfigStateChecks: []statecheck.StateCheck{identity},
-				ConfigPlanChecks:  planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks:  planAction(plancheck.ResourceActionUpdate),
 			},
 		},
 	})

@@ -295,7 +295,7 @@ func TestAccLXCContainer_idMap(t *testing.T) {
 					}
 				},
 				Config:           withMap,
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				Check:            resource.ComposeTestCheckFunc(e.checkIDMapLines(vmid, wantLines...), e.checkRebooted(vmid)),
 			},
 			{

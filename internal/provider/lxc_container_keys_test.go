@@ -93,7 +93,7 @@ data "phoenix_lxc_container" "lookup" {
 				// The hookscript applies at once: no restart.
 				PreConfig:        e.resetLog,
 				Config:           second,
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("hookscript"), knownvalue.StringExact("local:snippets/other.sh")),
 				},
@@ -107,7 +107,7 @@ data "phoenix_lxc_container" "lookup" {
 				// wait for the next start: one PUT, one restart.
 				PreConfig:        e.resetLog,
 				Config:           third,
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("console_mode"), knownvalue.StringExact("console")),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("tty_count"), knownvalue.Int64Exact(6)),

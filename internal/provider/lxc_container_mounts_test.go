@@ -464,7 +464,7 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 			{
 				// Growing resizes the volume in place.
 				Config:           cfg(grown + bind + dev),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				Check:            e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G"}),
 			},
 			{
@@ -482,7 +482,7 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 					}
 				},
 				Config:           cfg(grown + bind + dev),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				Check:            e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G", "mp1": "/srv/phoenix-shared,mp=/shared,ro=1"}),
 			},
 			{

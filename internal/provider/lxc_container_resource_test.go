@@ -156,7 +156,7 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 				// Cores, memory, network, tags and features change in place.
 				PreConfig:        e.resetLog,
 				Config:           e.containerConfig(grown),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("cores"), knownvalue.Int64Exact(2)),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("memory"), knownvalue.Int64Exact(2048)),
@@ -177,7 +177,7 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 			{
 				// Growing the root file system resizes in place.
 				Config:           e.containerConfig(resized),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("rootfs").AtMapKey("size"), knownvalue.StringExact("12G")),
 				},
@@ -191,7 +191,7 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 			{
 				// unprivileged cannot change in place: the container is replaced.
 				Config:           e.containerConfig(privileged),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionDestroyBeforeCreate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("unprivileged"), knownvalue.Bool(false)),
 				},
@@ -199,12 +199,12 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 			{
 				// So does another template.
 				Config:           e.containerConfig(retemplated),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionDestroyBeforeCreate),
 			},
 			{
 				// And SSH keys added after creation: PVE only takes them at create.
 				Config:           e.containerConfig(withKeys(retemplated)),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionDestroyBeforeCreate),
 			},
 		},
 		CheckDestroy: e.checkNoContainers(),
@@ -356,7 +356,7 @@ func TestAccLXCContainer_drift(t *testing.T) {
 					}
 				},
 				Config:           cfg,
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionCreate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionCreate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("id"), knownvalue.StringExact(e.node+"/4110")),
 				},
@@ -493,7 +493,7 @@ resource "phoenix_lxc_container" "test" {
 				// ...and naming the template the adopted container came from records it,
 				// without replacing the container.
 				Config:           strings.Replace(cfg, "  cores     = 2\n", "  cores     = 2\n  template  = \""+e.template+"\"\n", 1),
-				ConfigPlanChecks: planAction(ctAddr, plancheck.ResourceActionUpdate),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 			},
 		},
 	})
