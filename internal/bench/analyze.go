@@ -8,20 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 )
 
 // LogEntry is one entry of the simulator's request log (GET
 // /_sim/requests): an API call, or an SSH command when Source is "ssh".
-type LogEntry struct {
-	Time       time.Time `json:"time"`
-	Method     string    `json:"method"`
-	Path       string    `json:"path"`
-	Query      string    `json:"query,omitempty"`
-	Status     int       `json:"status"`
-	DurationMS float64   `json:"duration_ms"`
-	Source     string    `json:"source,omitempty"`
-	Node       string    `json:"node,omitempty"`
-}
+type LogEntry pvesim.Request
 
 // IsSSH reports whether the entry is an SSH command.
 func (e LogEntry) IsSSH() bool { return e.Source == "ssh" }

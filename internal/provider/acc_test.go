@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
@@ -271,15 +272,20 @@ func withAccess(lines ...string) func(*pvesim.Options) {
 	return func(o *pvesim.Options) { o.Access = append(o.Access, lines...) }
 }
 
+// withRoleOnRoot defines role with privs and grants it on "/" to the
+// provider's user and token, beside their ProviderRole.
+func withRoleOnRoot(role, privs string) func(*pvesim.Options) {
+	roles := pvesim.ProviderRole + "," + role
+	return withAccess(
+		"role:"+role+":"+privs+":",
+		"acl:1:/:phoenix@pve:"+roles+":",
+		"acl:1:/:"+pvesim.ProviderTokenID+":"+roles+":",
+	)
+}
+
 // withPrivilegedContainers grants the provider's user and token Sys.Modify
 // on "/", which PVE requires to create a privileged container.
-func withPrivilegedContainers(o *pvesim.Options) {
-	withAccess(
-		"role:PhoenixPrivileged:Sys.Modify:",
-		"acl:1:/:phoenix@pve:"+pvesim.ProviderRole+",PhoenixPrivileged:",
-		"acl:1:/:"+pvesim.ProviderTokenID+":"+pvesim.ProviderRole+",PhoenixPrivileged:",
-	)(o)
-}
+var withPrivilegedContainers = withRoleOnRoot("PhoenixPrivileged", "Sys.Modify")
 
 // checkSetAsRoot asserts that the provider ran "pct set <vmid>" with args on
 // the node since the last resetLog (a setting PVE reserves to root@pam).
@@ -313,4 +319,56 @@ func (e *accEnv) checkNoForbidden() resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// checkRequests asserts that the API saw want calls of method on a path
+// ending in suffix since the last resetLog (a node's own pct set counts
+// too: it is what the provider caused).
+func (e *accEnv) checkRequests(method, suffix string, want int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if !e.simOnly("counting " + method + " " + suffix) {
+			return nil
+		}
+		n := 0
+		for _, r := range e.sim.Requests() {
+			if r.Source != "ssh" && r.Method == method && strings.HasSuffix(r.Path, suffix) {
+				n++
+			}
+		}
+		if n != want {
+			return fmt.Errorf("%s ...%s: %d calls, want %d", method, suffix, n, want)
+		}
+		return nil
+	}
+}
+
+// checkNoRestart asserts that vmid was not started, stopped, shut down or
+// rebooted since the last resetLog.
+func (e *accEnv) checkNoRestart(vmid int) resource.TestCheckFunc {
+	var checks []resource.TestCheckFunc
+	for _, op := range []string{"start", "stop", "reboot", "shutdown"} {
+		checks = append(checks, e.checkRequests("POST", fmt.Sprintf("/lxc/%d/status/%s", vmid, op), 0))
+	}
+	return resource.ComposeTestCheckFunc(checks...)
+}
+
+// checkRebooted asserts that vmid was rebooted once since the last resetLog.
+func (e *accEnv) checkRebooted(vmid int) resource.TestCheckFunc {
+	return e.checkRequests("POST", fmt.Sprintf("/lxc/%d/status/reboot", vmid), 1)
+}
+
+// diskAndNIC renders a container's rootfs block and its eth0 network block
+// (gw left out when empty).
+func diskAndNIC(storage, size, bridge, ip, gw string) string {
+	hcl := fmt.Sprintf("  rootfs {\n    storage = %q\n    size    = %q\n  }\n  network {\n    name   = \"eth0\"\n    bridge = %q\n    ip     = %q\n", storage, size, bridge, ip)
+	if gw != "" {
+		hcl += fmt.Sprintf("    gw     = %q\n", gw)
+	}
+	return hcl + "  }\n"
+}
+
+// planAction expects the plan to take action on the test container
+// (ctAddr) before the apply.
+func planAction(action plancheck.ResourceActionType) resource.ConfigPlanChecks {
+	return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, action)}}
 }

@@ -23,17 +23,8 @@ func TestAccLXCContainer_ipAddresses(t *testing.T) {
   hostname    = "dhcp-test"
   template    = %q
   wait_for_ip = true
-  rootfs {
-    storage = %q
-    size    = "8G"
-  }
-  network {
-    name   = "eth0"
-    bridge = %q
-    ip     = "dhcp"
-  }
-}
-`, e.node, e.template, e.storage, e.bridge)
+%s}
+`, e.node, e.template, diskAndNIC(e.storage, "8G", e.bridge, "dhcp", ""))
 	static := e.containerConfig(ctConfig{VMID: 4161, Unprivileged: true, IP: "10.0.0.161/24"})
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -187,17 +187,7 @@ func TestAccAdoptMoved(t *testing.T) {
   swap          = 256
   cores         = 2
   start_on_boot = true
-  rootfs {
-    storage = "local-lvm"
-    size    = "8G"
-  }
-  network {
-    name   = "eth0"
-    bridge = "vmbr0"
-    ip     = "10.0.0.21/24"
-    gw     = "10.0.0.1"
-  }
-`,
+` + diskAndNIC("local-lvm", "8G", "vmbr0", "10.0.0.21/24", "10.0.0.1"),
 			warning: "disk[0].acl",
 		},
 		{
@@ -219,16 +209,7 @@ func TestAccAdoptMoved(t *testing.T) {
   tags     = ["db"]
   memory   = 2048
   cores    = 1
-  rootfs {
-    storage = "local-lvm"
-    size    = "8G"
-  }
-  network {
-    name   = "eth0"
-    bridge = "vmbr0"
-    ip     = "dhcp"
-  }
-`,
+` + diskAndNIC("local-lvm", "8G", "vmbr0", "dhcp", ""),
 			warning: "hagroup",
 		},
 	} {
@@ -312,17 +293,8 @@ resource "phoenix_lxc_container" "test" {
   vmid      = 4320
   hostname  = "byidentity"
   memory    = 768
-  rootfs {
-    storage = %[2]q
-    size    = "4G"
-  }
-  network {
-    name   = "eth0"
-    bridge = %[3]q
-    ip     = "dhcp"
-  }
-}
-`, e.node, e.storage, e.bridge)
+%[2]s}
+`, e.node, diskAndNIC(e.storage, "4G", e.bridge, "dhcp", ""))
 	identity := statecheck.ExpectIdentity(ctAddr, map[string]knownvalue.Check{
 		"node_name": knownvalue.StringExact(e.node),
 		"vmid":      knownvalue.Int64Exact(4320),
@@ -332,10 +304,8 @@ resource "phoenix_lxc_container" "test" {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionNoop)},
-				},
+				Config:            cfg,
+				ConfigPlanChecks:  planAction(plancheck.ResourceActionNoop),
 				ConfigStateChecks: []statecheck.StateCheck{identity},
 				Check:             e.checkNoMutations(),
 			},
@@ -343,9 +313,7 @@ resource "phoenix_lxc_container" "test" {
 				// Adopted: a change is an update in place, and keeps the identity.
 				Config:            strings.Replace(cfg, "memory    = 768", "memory    = 1024", 1),
 				ConfigStateChecks: []statecheck.StateCheck{identity},
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				ConfigPlanChecks:  planAction(plancheck.ResourceActionUpdate),
 			},
 		},
 	})

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -20,27 +19,6 @@ import (
 // snippets (local:snippets/NAME).
 func withSnippets(names ...string) func(*pvesim.Options) {
 	return func(o *pvesim.Options) { o.Snippets = append(o.Snippets, names...) }
-}
-
-// checkRequests asserts that the API saw want calls of method on a path
-// ending in suffix since the last resetLog (a node's own pct set counts
-// too: it is what the provider caused).
-func (e *accEnv) checkRequests(method, suffix string, want int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if !e.simOnly("counting " + method + " " + suffix) {
-			return nil
-		}
-		n := 0
-		for _, r := range e.sim.Requests() {
-			if r.Source != "ssh" && r.Method == method && strings.HasSuffix(r.Path, suffix) {
-				n++
-			}
-		}
-		if n != want {
-			return fmt.Errorf("%s ...%s: %d calls, want %d", method, suffix, n, want)
-		}
-		return nil
-	}
 }
 
 // TestAccLXCContainer_consoleAndApplicationKeys sets arch, the console
@@ -113,28 +91,23 @@ data "phoenix_lxc_container" "lookup" {
 			unchanged(first),
 			{
 				// The hookscript applies at once: no restart.
-				PreConfig: e.resetLog,
-				Config:    second,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				PreConfig:        e.resetLog,
+				Config:           second,
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("hookscript"), knownvalue.StringExact("local:snippets/other.sh")),
 				},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkSetAsRoot(4170, "--hookscript local:snippets/other.sh"),
-					e.checkRequests("POST", "/status/reboot", 0),
-					e.checkRequests("POST", "/status/stop", 0),
+					e.checkNoRestart(4170),
 				),
 			},
 			{
 				// The console settings, the entrypoint and the environment
 				// wait for the next start: one PUT, one restart.
-				PreConfig: e.resetLog,
-				Config:    third,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				PreConfig:        e.resetLog,
+				Config:           third,
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("console_mode"), knownvalue.StringExact("console")),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("tty_count"), knownvalue.Int64Exact(6)),

@@ -69,8 +69,7 @@ func (e *accEnv) containerConfig(c ctConfig) string {
 	if c.Started != nil {
 		fmt.Fprintf(&b, "  started      = %v\n", *c.Started)
 	}
-	fmt.Fprintf(&b, "  rootfs {\n    storage = %q\n    size    = %q\n  }\n", e.storage, c.Size)
-	fmt.Fprintf(&b, "  network {\n    name   = \"eth0\"\n    bridge = %q\n    ip     = %q\n    gw     = \"10.0.0.1\"\n  }\n", c.Bridge, c.IP)
+	b.WriteString(diskAndNIC(e.storage, c.Size, c.Bridge, c.IP, "10.0.0.1"))
 	if c.Nesting {
 		fmt.Fprintf(&b, "  features = {\n    nesting = true\n    keyctl  = true\n  }\n")
 	}
@@ -155,11 +154,9 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 			},
 			{
 				// Cores, memory, network, tags and features change in place.
-				PreConfig: e.resetLog,
-				Config:    e.containerConfig(grown),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				PreConfig:        e.resetLog,
+				Config:           e.containerConfig(grown),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("cores"), knownvalue.Int64Exact(2)),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("memory"), knownvalue.Int64Exact(2048)),
@@ -179,10 +176,8 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 			},
 			{
 				// Growing the root file system resizes in place.
-				Config: e.containerConfig(resized),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				Config:           e.containerConfig(resized),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("rootfs").AtMapKey("size"), knownvalue.StringExact("12G")),
 				},
@@ -195,27 +190,21 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 			},
 			{
 				// unprivileged cannot change in place: the container is replaced.
-				Config: e.containerConfig(privileged),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
+				Config:           e.containerConfig(privileged),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionDestroyBeforeCreate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("unprivileged"), knownvalue.Bool(false)),
 				},
 			},
 			{
 				// So does another template.
-				Config: e.containerConfig(retemplated),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
+				Config:           e.containerConfig(retemplated),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionDestroyBeforeCreate),
 			},
 			{
 				// And SSH keys added after creation: PVE only takes them at create.
-				Config: e.containerConfig(withKeys(retemplated)),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
+				Config:           e.containerConfig(withKeys(retemplated)),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionDestroyBeforeCreate),
 			},
 		},
 		CheckDestroy: e.checkNoContainers(),
@@ -366,10 +355,8 @@ func TestAccLXCContainer_drift(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionCreate)},
-				},
+				Config:           cfg,
+				ConfigPlanChecks: planAction(plancheck.ResourceActionCreate),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("id"), knownvalue.StringExact(e.node+"/4110")),
 				},
@@ -478,17 +465,8 @@ resource "phoenix_lxc_container" "test" {
   memory    = 1024
   cores     = 2
   tags      = ["phoenix", "legacy"]
-  rootfs {
-    storage = %q
-    size    = "8G"
-  }
-  network {
-    name   = "eth0"
-    bridge = %q
-    ip     = "dhcp"
-  }
-}
-`, e.node, e.storage, e.bridge)
+%s}
+`, e.node, diskAndNIC(e.storage, "8G", e.bridge, "dhcp", ""))
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -514,10 +492,8 @@ resource "phoenix_lxc_container" "test" {
 			{
 				// ...and naming the template the adopted container came from records it,
 				// without replacing the container.
-				Config: strings.Replace(cfg, "  cores     = 2\n", "  cores     = 2\n  template  = \""+e.template+"\"\n", 1),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate)},
-				},
+				Config:           strings.Replace(cfg, "  cores     = 2\n", "  cores     = 2\n  template  = \""+e.template+"\"\n", 1),
+				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 			},
 		},
 	})

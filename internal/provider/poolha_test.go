@@ -51,24 +51,6 @@ func (e *accEnv) checkPool(vmid int, want string) resource.TestCheckFunc {
 	}
 }
 
-// checkNoRestart fails when the request log holds a start, stop or reboot
-// of vmid since the last resetLog.
-func (e *accEnv) checkNoRestart(vmid int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if !e.simOnly("reading the request log") {
-			return nil
-		}
-		for _, r := range e.sim.Requests() {
-			for _, op := range []string{"start", "stop", "reboot", "shutdown"} {
-				if r.Method == "POST" && strings.HasSuffix(r.Path, fmt.Sprintf("/lxc/%d/status/%s", vmid, op)) {
-					return fmt.Errorf("container %d saw %s %s", vmid, r.Method, r.Path)
-				}
-			}
-		}
-		return nil
-	}
-}
-
 // poolWrites are the pool changes in the request log since resetLog.
 func (e *accEnv) poolWrites() []string {
 	var out []string
@@ -207,13 +189,7 @@ func (e *accEnv) checkHA(vmid int, state string, running bool) resource.TestChec
 
 // withHAPrivileges grants the provider's user and token what the ha block
 // needs: Sys.Console and Sys.Audit on "/".
-func withHAPrivileges(o *pvesim.Options) {
-	withAccess(
-		"role:PhoenixHA:Sys.Audit,Sys.Console:",
-		"acl:1:/:phoenix@pve:"+pvesim.ProviderRole+",PhoenixHA:",
-		"acl:1:/:"+pvesim.ProviderTokenID+":"+pvesim.ProviderRole+",PhoenixHA:",
-	)(o)
-}
+var withHAPrivileges = withRoleOnRoot("PhoenixHA", "Sys.Audit,Sys.Console")
 
 // TestAccLXCContainer_ha: a container created under HA; its state changed
 // to stopped (HA stops it: the provider asks HA, not the container); a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -52,15 +53,7 @@ func configValue(t *testing.T, attrs map[string]tftypes.Value) *tfprotov6.Dynami
 	if !ok {
 		t.Fatalf("schema type is %T", typ)
 	}
-	vals := map[string]tftypes.Value{}
-	for name, at := range obj.AttributeTypes {
-		if v, ok := attrs[name]; ok {
-			vals[name] = v
-		} else {
-			vals[name] = tftypes.NewValue(at, nil)
-		}
-	}
-	dv, err := tfprotov6.NewDynamicValue(obj, tftypes.NewValue(obj, vals))
+	dv, err := tfprotov6.NewDynamicValue(obj, objectWithNulls(obj, attrs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +67,12 @@ func sshBlock(t *testing.T, attrs map[string]tftypes.Value) tftypes.Value {
 	if !ok {
 		t.Fatal("ssh is not an object")
 	}
+	return objectWithNulls(obj, attrs)
+}
+
+// objectWithNulls is a value of obj with the given attributes, the others
+// null.
+func objectWithNulls(obj tftypes.Object, attrs map[string]tftypes.Value) tftypes.Value {
 	vals := map[string]tftypes.Value{}
 	for name, at := range obj.AttributeTypes {
 		if v, ok := attrs[name]; ok {
@@ -176,43 +175,19 @@ func TestValidateProviderConfig(t *testing.T) {
 		{
 			name:  "token and password",
 			attrs: map[string]tftypes.Value{"api_token": str(testToken), "username": str("root@pam"), "password": str("secret")},
-			want:  []string{"error|AttributeName(\"api_token\")|Invalid Attribute Combination"},
+			want:  errorAt("api_token", "Invalid Attribute Combination"),
 		},
-		{
-			name:  "malformed token",
-			attrs: map[string]tftypes.Value{"api_token": str("root@pam:terraform:secret")},
-			want:  []string{"error|AttributeName(\"api_token\")|Invalid API token"},
-		},
-		{
-			name:  "token without secret",
-			attrs: map[string]tftypes.Value{"api_token": str("root@pam!terraform")},
-			want:  []string{"error|AttributeName(\"api_token\")|Invalid API token"},
-		},
-		{
-			name:  "endpoint without scheme",
-			attrs: map[string]tftypes.Value{"endpoint": str("pve1.lan:8006")},
-			want:  []string{"error|AttributeName(\"endpoint\")|Invalid endpoint"},
-		},
-		{
-			name:  "endpoint with a foreign scheme",
-			attrs: map[string]tftypes.Value{"endpoint": str("ftp://pve1.lan/")},
-			want:  []string{"error|AttributeName(\"endpoint\")|Invalid endpoint"},
-		},
+		{name: "malformed token", attrs: oneAttr("api_token", "root@pam:terraform:secret"), want: errorAt("api_token", "Invalid API token")},
+		{name: "token without secret", attrs: oneAttr("api_token", "root@pam!terraform"), want: errorAt("api_token", "Invalid API token")},
+		{name: "endpoint without scheme", attrs: oneAttr("endpoint", "pve1.lan:8006"), want: errorAt("endpoint", "Invalid endpoint")},
+		{name: "endpoint with a foreign scheme", attrs: oneAttr("endpoint", "ftp://pve1.lan/"), want: errorAt("endpoint", "Invalid endpoint")},
 		{
 			name:  "username without realm",
 			attrs: map[string]tftypes.Value{"username": str("root"), "password": str("x")},
-			want:  []string{"error|AttributeName(\"username\")|Invalid Attribute Value Match"},
+			want:  errorAt("username", "Invalid Attribute Value Match"),
 		},
-		{
-			name:  "username without password warns",
-			attrs: map[string]tftypes.Value{"username": str("root@pam")},
-			want:  []string{"warning|AttributeName(\"password\")|Password not set in configuration"},
-		},
-		{
-			name:  "not a certificate",
-			attrs: map[string]tftypes.Value{"ca_certificate": str("not a pem")},
-			want:  []string{"error|AttributeName(\"ca_certificate\")|Invalid CA certificate"},
-		},
+		{name: "username without password warns", attrs: oneAttr("username", "root@pam"), want: warningAt("password", "Password not set in configuration")},
+		{name: "not a certificate", attrs: oneAttr("ca_certificate", "not a pem"), want: errorAt("ca_certificate", "Invalid CA certificate")},
 		{
 			name:  "unknown values are tolerated",
 			attrs: map[string]tftypes.Value{"endpoint": unknownStr(), "api_token": unknownStr(), "password": unknownStr()},
@@ -254,6 +229,21 @@ func TestValidateProviderConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneAttr is a provider configuration that sets one string attribute.
+func oneAttr(name, value string) map[string]tftypes.Value {
+	return map[string]tftypes.Value{name: str(value)}
+}
+
+// errorAt and warningAt are the diagnostics summary (see diagSummary) of
+// one error or warning at a top-level attribute.
+func errorAt(attr, summary string) []string {
+	return []string{fmt.Sprintf("error|AttributeName(%q)|%s", attr, summary)}
+}
+
+func warningAt(attr, summary string) []string {
+	return []string{fmt.Sprintf("warning|AttributeName(%q)|%s", attr, summary)}
 }
 
 func envMap(m map[string]string) func(string) string {

@@ -48,36 +48,9 @@ func (m *MountPoint) flags() map[string]**bool {
 // ParseMountPoint parses an mpN value such as
 // local-lvm:vm-101-disk-1,mp=/data,backup=1,size=8G.
 func ParseMountPoint(s string) (MountPoint, error) {
-	pairs, err := parseProps(s, "volume")
+	m, err := parsePropValue(s, "mount point", "volume", (*MountPoint).set)
 	if err != nil {
-		return MountPoint{}, fmt.Errorf("mount point %q: %w", s, err)
-	}
-	var m MountPoint
-	flags := m.flags()
-	for _, p := range pairs {
-		if f, ok := flags[p.k]; ok {
-			b, err := parseBool(p.k, p.v)
-			if err != nil {
-				return MountPoint{}, fmt.Errorf("mount point %q: %w", s, err)
-			}
-			*f = &b
-			continue
-		}
-		switch p.k {
-		case "volume":
-			m.Volume = p.v
-		case "mp":
-			m.Path = p.v
-		case "size":
-			m.Size = p.v
-		case "mountoptions":
-			m.MountOptions = strings.Split(p.v, ";")
-		default:
-			if m.Extra == nil {
-				m.Extra = map[string]string{}
-			}
-			m.Extra[p.k] = p.v
-		}
+		return MountPoint{}, err
 	}
 	if m.Volume == "" || m.Path == "" {
 		return MountPoint{}, fmt.Errorf("mount point %q: volume and mp are required", s)
@@ -85,13 +58,34 @@ func ParseMountPoint(s string) (MountPoint, error) {
 	return m, nil
 }
 
+func (m *MountPoint) set(k, v string) error {
+	if f, ok := m.flags()[k]; ok {
+		b, err := parseBool(k, v)
+		if err != nil {
+			return err
+		}
+		*f = &b
+		return nil
+	}
+	switch k {
+	case "volume":
+		m.Volume = v
+	case "mp":
+		m.Path = v
+	case "size":
+		m.Size = v
+	case "mountoptions":
+		m.MountOptions = strings.Split(v, ";")
+	default:
+		setExtra(&m.Extra, k, v)
+	}
+	return nil
+}
+
 // String formats the mount point as PVE prints it: the volume, mp, then
 // the other keys sorted. Size is left out when empty.
 func (m MountPoint) String() string {
-	kv := map[string]string{}
-	for k, v := range m.Extra {
-		kv[k] = v
-	}
+	kv := copyExtra(m.Extra)
 	for k, f := range m.flags() {
 		if *f != nil {
 			kv[k] = formatBool(**f)
@@ -120,39 +114,9 @@ type Device struct {
 
 // ParseDevice parses a devN value such as /dev/dri/renderD128,gid=104.
 func ParseDevice(s string) (Device, error) {
-	pairs, err := parseProps(s, "path")
+	d, err := parsePropValue(s, "device", "path", (*Device).set)
 	if err != nil {
-		return Device{}, fmt.Errorf("device %q: %w", s, err)
-	}
-	var d Device
-	for _, p := range pairs {
-		switch p.k {
-		case "path":
-			d.Path = p.v
-		case "mode":
-			d.Mode = p.v
-		case "uid", "gid":
-			n, err := strconv.Atoi(p.v)
-			if err != nil || n < 0 {
-				return Device{}, fmt.Errorf("device %q: %s=%q is not a non-negative integer", s, p.k, p.v)
-			}
-			if p.k == "uid" {
-				d.UID = &n
-			} else {
-				d.GID = &n
-			}
-		case "deny-write":
-			b, err := parseBool(p.k, p.v)
-			if err != nil {
-				return Device{}, fmt.Errorf("device %q: %w", s, err)
-			}
-			d.DenyWrite = &b
-		default:
-			if d.Extra == nil {
-				d.Extra = map[string]string{}
-			}
-			d.Extra[p.k] = p.v
-		}
+		return Device{}, err
 	}
 	if d.Path == "" {
 		return Device{}, fmt.Errorf("device %q: path is required", s)
@@ -160,13 +124,38 @@ func ParseDevice(s string) (Device, error) {
 	return d, nil
 }
 
+func (d *Device) set(k, v string) error {
+	switch k {
+	case "path":
+		d.Path = v
+	case "mode":
+		d.Mode = v
+	case "uid", "gid":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s=%q is not a non-negative integer", k, v)
+		}
+		if k == "uid" {
+			d.UID = &n
+		} else {
+			d.GID = &n
+		}
+	case "deny-write":
+		b, err := parseBool(k, v)
+		if err != nil {
+			return err
+		}
+		d.DenyWrite = &b
+	default:
+		setExtra(&d.Extra, k, v)
+	}
+	return nil
+}
+
 // String formats the device as PVE prints it: the path, then the other keys
 // sorted.
 func (d Device) String() string {
-	kv := map[string]string{}
-	for k, v := range d.Extra {
-		kv[k] = v
-	}
+	kv := copyExtra(d.Extra)
 	if d.Mode != "" {
 		kv["mode"] = d.Mode
 	}

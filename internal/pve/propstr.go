@@ -43,6 +43,40 @@ func parseProps(s, defaultKey string) ([]kv, error) {
 	return out, nil
 }
 
+// parsePropValue parses a property string into a T: set takes each key
+// and value in order. what names the value in errors ("rootfs
+// \"x\": ...").
+func parsePropValue[T any](s, what, defaultKey string, set func(v *T, key, value string) error) (T, error) {
+	var v, zero T
+	pairs, err := parseProps(s, defaultKey)
+	if err != nil {
+		return zero, fmt.Errorf("%s %q: %w", what, s, err)
+	}
+	for _, p := range pairs {
+		if err := set(&v, p.k, p.v); err != nil {
+			return zero, fmt.Errorf("%s %q: %w", what, s, err)
+		}
+	}
+	return v, nil
+}
+
+// setExtra keeps key=value verbatim in extra, making the map on first use.
+func setExtra(extra *map[string]string, key, value string) {
+	if *extra == nil {
+		*extra = map[string]string{}
+	}
+	(*extra)[key] = value
+}
+
+// copyExtra is a copy of extra to print from, never nil.
+func copyExtra(extra map[string]string) map[string]string {
+	out := make(map[string]string, len(extra))
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 // joinProps writes pairs as PVE prints them: first the given leading keys in
 // order, then the rest sorted by key.
 func joinProps(m map[string]string, lead ...string) string {
@@ -122,15 +156,9 @@ var netKeys = map[string]bool{
 // ParseNet parses a netN value such as
 // name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,type=veth.
 func ParseNet(s string) (Net, error) {
-	pairs, err := parseProps(s, "")
+	n, err := parsePropValue(s, "network device", "", (*Net).set)
 	if err != nil {
-		return Net{}, fmt.Errorf("network device %q: %w", s, err)
-	}
-	var n Net
-	for _, p := range pairs {
-		if err := n.set(p.k, p.v); err != nil {
-			return Net{}, fmt.Errorf("network device %q: %w", s, err)
-		}
+		return Net{}, err
 	}
 	if n.Name == "" {
 		return Net{}, fmt.Errorf("network device %q: name is required", s)
@@ -175,10 +203,7 @@ func (n *Net) set(k, v string) error {
 		r += 0 // turns -0 into 0
 		n.Rate = &r
 	default:
-		if n.Extra == nil {
-			n.Extra = map[string]string{}
-		}
-		n.Extra[k] = v
+		setExtra(&n.Extra, k, v)
 	}
 	return nil
 }
@@ -228,23 +253,19 @@ type RootFS struct {
 
 // ParseRootFS parses a rootfs value such as local-lvm:vm-102-disk-0,size=8G.
 func ParseRootFS(s string) (RootFS, error) {
-	pairs, err := parseProps(s, "volume")
-	if err != nil {
-		return RootFS{}, fmt.Errorf("rootfs %q: %w", s, err)
-	}
-	var r RootFS
-	for _, p := range pairs {
-		switch p.k {
+	r, err := parsePropValue(s, "rootfs", "volume", func(r *RootFS, k, v string) error {
+		switch k {
 		case "volume":
-			r.Volume = p.v
+			r.Volume = v
 		case "size":
-			r.Size = p.v
+			r.Size = v
 		default:
-			if r.Extra == nil {
-				r.Extra = map[string]string{}
-			}
-			r.Extra[p.k] = p.v
+			setExtra(&r.Extra, k, v)
 		}
+		return nil
+	})
+	if err != nil {
+		return RootFS{}, err
 	}
 	if r.Volume == "" {
 		return RootFS{}, fmt.Errorf("rootfs %q: volume is required", s)
@@ -321,10 +342,7 @@ func ParseFeaturesWithKeys(s string) (Features, []string, error) {
 			}
 			continue
 		default:
-			if f.Extra == nil {
-				f.Extra = map[string]string{}
-			}
-			f.Extra[p.k] = p.v
+			setExtra(&f.Extra, p.k, p.v)
 			continue
 		}
 		b, err := parseBool(p.k, p.v)
@@ -372,17 +390,12 @@ type Startup struct {
 // ParseStartup parses a startup value such as order=1,up=30,down=60 (the
 // order key may be omitted: "1,up=30").
 func ParseStartup(s string) (Startup, error) {
-	pairs, err := parseProps(s, "order")
-	if err != nil {
-		return Startup{}, fmt.Errorf("startup %q: %w", s, err)
-	}
-	var st Startup
-	for _, p := range pairs {
-		n, err := parseIntRange(p.k, p.v, 0, math.MaxInt32)
+	return parsePropValue(s, "startup", "order", func(st *Startup, k, v string) error {
+		n, err := parseIntRange(k, v, 0, math.MaxInt32)
 		if err != nil {
-			return Startup{}, fmt.Errorf("startup %q: %w", s, err)
+			return err
 		}
-		switch p.k {
+		switch k {
 		case "order":
 			st.Order = &n
 		case "up":
@@ -390,10 +403,10 @@ func ParseStartup(s string) (Startup, error) {
 		case "down":
 			st.Down = &n
 		default:
-			return Startup{}, fmt.Errorf("startup %q: unknown key %q (order, up, down)", s, p.k)
+			return fmt.Errorf("unknown key %q (order, up, down)", k)
 		}
-	}
-	return st, nil
+		return nil
+	})
 }
 
 // String formats the startup order as order=N,up=N,down=N, leaving out

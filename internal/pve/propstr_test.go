@@ -209,3 +209,29 @@ func TestTags(t *testing.T) {
 		t.Errorf("JoinTags = %q", got)
 	}
 }
+
+// TestParseErrorsNameTheValue: a parse error names the kind of value and
+// the whole value, then what is wrong with which key.
+func TestParseErrorsNameTheValue(t *testing.T) {
+	parsers := map[string]func(string) error{
+		"net":     func(s string) error { _, err := ParseNet(s); return err },
+		"rootfs":  func(s string) error { _, err := ParseRootFS(s); return err },
+		"mp":      func(s string) error { _, err := ParseMountPoint(s); return err },
+		"dev":     func(s string) error { _, err := ParseDevice(s); return err },
+		"startup": func(s string) error { _, err := ParseStartup(s); return err },
+	}
+	for _, c := range []struct{ parser, in, want string }{
+		{"net", "name=eth0,mtu=10", `network device "name=eth0,mtu=10": mtu=10 is out of range 64..65535`},
+		{"net", "name=eth0,name=eth1", `network device "name=eth0,name=eth1": duplicate key "name"`},
+		{"rootfs", "local-lvm:vm-1-disk-0,=8G", `rootfs "local-lvm:vm-1-disk-0,=8G": "=8G" has an empty key`},
+		{"mp", "local:1,mp=/a,ro=maybe", `mount point "local:1,mp=/a,ro=maybe": ro="maybe" is not a boolean (1 or 0)`},
+		{"dev", "/dev/dri,uid=-1", `device "/dev/dri,uid=-1": uid="-1" is not a non-negative integer`},
+		{"dev", "/dev/dri,deny-write=2", `device "/dev/dri,deny-write=2": deny-write="2" is not a boolean (1 or 0)`},
+		{"startup", "order=1,left=2", `startup "order=1,left=2": unknown key "left" (order, up, down)`},
+	} {
+		err := parsers[c.parser](c.in)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s(%q) = %v, want %s", c.parser, c.in, err, c.want)
+		}
+	}
+}
