@@ -12,10 +12,11 @@
 //  1. lxc: Debian's lxc, PVE's runtime, with the configuration
 //     pve-container writes for an unprivileged container with
 //     features nesting=1,keyctl=1 (PVE::LXC::update_lxc_config);
-//  2. nspawn: systemd-nspawn booting the same tree;
-//  3. sandbox: no init; unshare namespaces, real apt and dpkg, dockerd
-//     started by hand (systemctl cannot work, so the scripts cannot pass
-//     there and the test fails saying so).
+//  2. nspawn: systemd-nspawn booting the same tree (privileged, all
+//     capabilities, keyctl allowed).
+//
+// A sandbox without systemd (dockerd started by hand) is not a level: the
+// scripts need systemctl, so the test fails naming what each level refused.
 //
 // The root file system is built once with mmdebstrap and kept outside the
 // checkout (PHOENIX_USERLAND_CACHE, default

@@ -95,6 +95,7 @@ const lxcSeccompExtra = "ioctl errno 1 [1,0x9400,SCMP_CMP_MASKED_EQ,0xff00]\n" +
 // the cgroup2 memory and cpu limits (the host's memory and cpu controllers
 // are on cgroup v1 here, so PVE would not write them either) and the
 // lxcnetaddbr up-script (PVE's; lxc.net.0.link joins the bridge instead).
+// On a kernel without AppArmor lxc applies no profile, "generated" included.
 func lxcConfig(dir string) string {
 	lines := []string{
 		"lxc.cgroup.relative = 0",
@@ -129,14 +130,6 @@ func lxcConfig(dir string) string {
 		"lxc.net.0.ipv4.address = " + ctCIDR,
 		"lxc.net.0.ipv4.gateway = " + hostAddr,
 		"lxc.net.0.flags = up",
-	}
-	if os.Getenv("PHOENIX_USERLAND_APPARMOR") == "unconfined" {
-		// The kernel has no AppArmor: lxc refuses "generated" there.
-		for i, l := range lines {
-			if l == "lxc.apparmor.profile = generated" {
-				lines[i] = "lxc.apparmor.profile = unconfined"
-			}
-		}
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
