@@ -240,7 +240,7 @@ func (n *nspawnLevel) boot(tarball, resolvConf string) error {
 	for path, content := range map[string]string{
 		"etc/resolv.conf":                      resolvConf,
 		"etc/hostname":                         ctName + "\n",
-		"etc/systemd/network/80-host0.network": network,
+		"etc/systemd/network/10-host0.network": network, // before systemd's 80-container-host0
 	} {
 		if err := writeFile(n.dir, path, content, false); err != nil {
 			return err
