@@ -13,7 +13,10 @@
 //     pve-container writes for an unprivileged container with
 //     features nesting=1,keyctl=1 (PVE::LXC::update_lxc_config);
 //  2. nspawn: systemd-nspawn booting the same tree (privileged, all
-//     capabilities, keyctl allowed).
+//     capabilities, keyctl allowed). On a host with cgroup v1 controllers
+//     nspawn mounts them read-only, so dockerd starts but "docker run"
+//     fails ("mkdir /sys/fs/cgroup/cpuset/docker: read-only file system")
+//     and the two image test cases fail there.
 //
 // A sandbox without systemd (dockerd started by hand) is not a level: the
 // scripts need systemctl, so the test fails naming what each level refused.
