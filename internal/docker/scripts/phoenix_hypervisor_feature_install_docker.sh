@@ -75,7 +75,9 @@
 # interrupted (journal files in /var/lib/dpkg/updates, or packages reported by
 # "dpkg --audit": unpacked, half-configured, awaiting triggers) is completed
 # with "dpkg --configure -a"; apt-get would otherwise refuse with "dpkg was
-# interrupted". Its failure is fatal.
+# interrupted". Its failure is fatal. A package whose unpack was interrupted
+# stays half-installed ("reinstreq") after that, so its install runs with
+# apt-get --reinstall.
 #
 # Files are written through mktemp(1) files beside their destination and
 # renamed into place; the download goes to a mktemp -d directory. An EXIT
@@ -243,6 +245,18 @@ os_field() {
 			return 0
 		fi
 	done <"$ROOT/etc/os-release"
+}
+
+# reinstall_required PACKAGE: whether dpkg marks PACKAGE "reinstreq", as it
+# does when an unpack was interrupted (half-installed): "dpkg --configure -a"
+# cannot complete that, and apt-get install only reinstalls it with
+# --reinstall (without it apt reports the package as already the newest
+# version and leaves it broken).
+reinstall_required() {
+	local out
+	# shellcheck disable=SC2016 # dpkg-query expands ${...} itself.
+	out=$(dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null) || return 1
+	[[ $out == *" reinstreq "* ]]
 }
 
 # installed_version PACKAGE: the installed dpkg version, or "" when absent.
@@ -738,8 +752,15 @@ main() {
 					args+=("$pkg")
 				fi
 			done
+			local reinstall=()
+			for pkg in "${missing[@]}"; do
+				if reinstall_required "$pkg"; then
+					log packages "$pkg is half-installed (dpkg: reinstreq): reinstalling it"
+					reinstall=(--reinstall)
+				fi
+			done
 			log packages "installing ${args[*]}"
-			apt_get packages install --allow-downgrades "${args[@]}"
+			apt_get packages install --allow-downgrades "${reinstall[@]}" "${args[@]}"
 			installed_packages=("${args[@]}")
 			changed packages
 		fi

@@ -224,6 +224,23 @@ assert_no_temp_files() {
 	[ -f "$FAKE_STATE/pkg/docker-ce" ]
 }
 
+@test "a package whose unpack was killed (half-installed) is installed again with --reinstall" {
+	# dpkg killed while it unpacks docker-ce: a journal, and docker-ce marked
+	# "install reinstreq half-installed", which dpkg --configure -a leaves so.
+	mkdir -p "$PHOENIX_ROOT/var/lib/dpkg/updates"
+	printf 'Package: docker-ce\nStatus: install reinstreq half-installed\n' >"$PHOENIX_ROOT/var/lib/dpkg/updates/0001"
+	echo docker-ce >"$FAKE_STATE/dpkg.reinstreq"
+	run_script "${INSTALL[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q 'dpkg\] The following packages are in a mess' <<<"$output"
+	grep -q 'packages\] docker-ce is half-installed (dpkg: reinstreq): reinstalling it' <<<"$output"
+	grep -q -- '--reinstall .*docker-ce' "$FAKE_STATE/apt.log"
+	[ ! -s "$FAKE_STATE/dpkg.reinstreq" ]
+	[ -f "$FAKE_STATE/pkg/docker-ce" ]
+	assert_prefixed
+}
+
 @test "packages that dpkg --audit reports are configured before apt-get" {
 	echo docker-ce >"$FAKE_STATE/dpkg.half"
 	run_script "${INSTALL[@]}"

@@ -22,9 +22,11 @@ const (
 	// FaultDockerFail makes "systemctl start docker" fail.
 	FaultDockerFail CTFault = "docker-fail"
 	// FaultDpkgInterrupt kills dpkg while apt-get unpacks a package, as a
-	// power loss or an OOM kill would: the package is unpacked, its new
-	// state sits in dpkg's journal (/var/lib/dpkg/updates), nothing is
-	// configured, and apt-get refuses to run until "dpkg --configure -a".
+	// power loss or an OOM kill would, and as dpkg really leaves it: the
+	// package is "install reinstreq half-installed" in dpkg's journal
+	// (/var/lib/dpkg/updates), apt-get refuses to run until "dpkg
+	// --configure -a", which leaves the package half-installed, and apt-get
+	// install mends it only with --reinstall.
 	FaultDpkgInterrupt CTFault = "dpkg-interrupt"
 	// FaultNetworkDown makes name resolution, ping, curl, apt downloads and
 	// image pulls fail. It does not count down.

@@ -45,6 +45,39 @@ func TestDockerInstallSafeguardsInCT(t *testing.T) {
 	if r := e.mustRun("pct exec 105 -- dpkg --audit", ""); r.stdout != "" {
 		t.Errorf("dpkg --audit after the repair: %s", r)
 	}
+
+	// dpkg killed while it unpacks docker-ce, as make test-userland does to
+	// Debian's real dpkg: the package is left half-installed ("reinstreq"),
+	// apt-get refuses until "dpkg --configure -a", which does not mend it,
+	// and a plain "apt-get install" calls it the newest version; the script
+	// reinstalls it.
+	e.mustRun("pct exec 105 -- apt-get -y remove docker-ce", "")
+	if err := SetCTFault(e.state, "pve1", 105, FaultDpkgInterrupt, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run(installCmd, install); r.exit == 0 || !strings.Contains(r.stdout, "E: Sub-process /usr/bin/dpkg exited unexpectedly") {
+		t.Fatalf("install with dpkg killed: %s", r)
+	}
+	if r := e.run("pct exec 105 -- apt-get -y install docker-ce", ""); r.exit != 100 || !strings.Contains(r.stderr, "dpkg was interrupted") {
+		t.Errorf("apt-get after the kill: %s", r)
+	}
+	e.mustRun("pct exec 105 -- dpkg --configure -a", "")
+	if r := e.mustRun("pct exec 105 -- dpkg --audit", ""); !strings.Contains(r.stdout, "in a mess due to serious problems") || !strings.Contains(r.stdout, " docker-ce ") {
+		t.Errorf("dpkg --audit after dpkg --configure -a: %s", r)
+	}
+	if r := e.mustRun("pct exec 105 -- apt-get -y install docker-ce", ""); !strings.Contains(r.stdout, "docker-ce is already the newest version") || !strings.Contains(r.stdout, "1 not fully installed or removed.") {
+		t.Errorf("apt-get install of a half-installed package: %s", r)
+	}
+	if r := e.mustRun("pct exec 105 -- dpkg-query -W '-f=${Status}' docker-ce", ""); r.stdout != "install reinstreq half-installed" {
+		t.Errorf("docker-ce after a plain apt-get install: %s", r)
+	}
+	r = e.run(installCmd, install)
+	if r.exit != 0 || !strings.Contains(r.stdout, "[packages] docker-ce is half-installed (dpkg: reinstreq): reinstalling it") || !strings.Contains(r.stdout, "1 reinstalled") {
+		t.Fatalf("install after the kill: %s", r)
+	}
+	if r := e.mustRun("pct exec 105 -- dpkg --audit", ""); r.stdout != "" {
+		t.Errorf("dpkg --audit after the reinstall: %s", r)
+	}
 	if r := e.mustRun("pct exec 105 -- cat /etc/apt/keyrings/docker.asc", ""); r.stdout != string(dockerKey) {
 		t.Errorf("the key in the CT is not Docker's: %s", r)
 	}
