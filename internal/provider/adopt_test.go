@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,14 +17,22 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 )
 
 // adoptContainer creates container vmid on the simulator outside Terraform,
 // as another provider (or a person) would have, and starts it.
 func (e *accEnv) adoptContainer(t *testing.T, params map[string]string) {
 	t.Helper()
+	e.adoptContainerOn(t, e.node, params)
+}
+
+// adoptContainerOn is adoptContainer on another node.
+func (e *accEnv) adoptContainerOn(t *testing.T, node string, params map[string]string) {
+	t.Helper()
 	ctx := context.Background()
-	upid, err := e.client.CreateContainer(ctx, e.node, params)
+	upid, err := e.client.CreateContainer(ctx, node, params)
 	if err == nil {
 		err = e.client.WaitTask(ctx, upid)
 	}
@@ -30,7 +41,7 @@ func (e *accEnv) adoptContainer(t *testing.T, params map[string]string) {
 		_, err = fmt.Sscan(params["vmid"], &vmid)
 	}
 	if err == nil {
-		upid, err = e.client.Start(ctx, e.node, vmid)
+		upid, err = e.client.Start(ctx, node, vmid)
 		if err == nil {
 			err = e.client.WaitTask(ctx, upid)
 		}
@@ -320,71 +331,123 @@ resource "phoenix_lxc_container" "test" {
 }
 
 // TestAccAdoptQuery finds containers with "terraform query" (Terraform 1.14
-// or newer; make testacc-next runs it with a Terraform built for it) and
-// adopts what -generate-config-out writes: the filters pick the right
-// containers, and the generated configuration imports them with nothing to
-// change.
+// or newer; make testacc-next runs it with a Terraform built for it) in a
+// cluster of 20 containers on two nodes, and adopts what
+// -generate-config-out writes: a list block without filters finds all 20,
+// one with every filter set finds exactly the four that pass them all, and
+// the generated configuration imports those with nothing to change.
 func TestAccAdoptQuery(t *testing.T) {
-	e, dir := simConfigDir(t, "creates containers the filters must tell apart in a cluster that holds nothing else: needs the simulator")
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (make test does) to run it")
+	}
 	needTerraform(t, "1.14", "list resources and terraform query")
-	for vmid, p := range map[int][2]string{
-		4330: {"web-a", "web"}, 4331: {"web-b", "prod;web"},
-		// Each of these fails one filter: the tags, the host name, the ID range.
-		4332: {"web-d", "db"}, 4333: {"db-a", "web"}, 4340: {"web-c", "web"},
-	} {
-		e.adoptContainer(t, map[string]string{
-			"vmid": fmt.Sprint(vmid), "ostemplate": e.template, "hostname": p[0], "tags": p[1], "memory": "512",
+	e := newAccEnv(t, func(o *pvesim.Options) { o.Nodes = []string{"pve1", "pve2"} })
+	if e.sim == nil {
+		t.Skip("creates 20 containers the filters must tell apart in a cluster that holds nothing else: needs the simulator")
+	}
+	dir := t.TempDir()
+	// Containers 4330-4339 on pve1, 4340-4349 on pve2; every third one a
+	// "db-" host name, every fourth one tagged db instead of web.
+	for i := range 20 {
+		node, host, tags := "pve1", fmt.Sprintf("web-%02d", i), "prod;web"
+		if i >= 10 {
+			node = "pve2"
+		}
+		if i%3 == 2 {
+			host = fmt.Sprintf("db-%02d", i)
+		}
+		if i%4 == 3 {
+			tags = "db"
+		}
+		e.adoptContainerOn(t, node, map[string]string{
+			"vmid": fmt.Sprint(4330 + i), "ostemplate": e.template, "hostname": host, "tags": tags, "memory": "512",
 			"rootfs": e.storage + ":4", "unprivileged": "1", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
 		})
 	}
 	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+e.providerHCL())
+	// Terraform generates configuration for every list block of a query:
+	// the unfiltered list runs on its own first.
+	writeFile(t, filepath.Join(dir, "all.tfquery.hcl"), `
+list "phoenix_lxc_container" "all" {
+  provider = phoenix
+}
+`)
+	out, err := runTerraform(t, dir, "query", "-no-color")
+	if err != nil {
+		t.Fatalf("terraform query: %v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(dir, "all.tfquery.hcl")); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(dir, "web.tfquery.hcl"), `
 list "phoenix_lxc_container" "web" {
   provider         = phoenix
   include_resource = true
   config {
+    node_name        = "pve2"
     tags             = ["web"]
     hostname_pattern = "^web-"
-    vmid_min         = 4330
-    vmid_max         = 4339
+    vmid_max         = 4347
   }
 }
 `)
-	out, err := runTerraform(t, dir, "query", "-no-color", "-generate-config-out=generated.tf")
+	webOut, err := runTerraform(t, dir, "query", "-no-color", "-generate-config-out=generated.tf")
 	if err != nil {
-		t.Fatalf("terraform query: %v\n%s", err, out)
+		t.Fatalf("terraform query: %v\n%s", err, webOut)
 	}
-	for _, want := range []string{"web-a (" + e.node + "/4330)", "web-b (" + e.node + "/4331)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("query output lacks %s:\n%s", want, out)
+	out += webOut
+	var all, web []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case f[0] == "list.phoenix_lxc_container.all":
+			all = append(all, f[len(f)-1])
+		case f[0] == "list.phoenix_lxc_container.web":
+			web = append(web, f[len(f)-1])
 		}
 	}
-	for _, not := range []string{"web-d", "db-a", "web-c"} {
-		if strings.Contains(out, not) {
-			t.Errorf("query output holds %s, which the filters leave out:\n%s", not, out)
-		}
+	if len(all) != 20 {
+		t.Errorf("the unfiltered list found %d containers, want 20:\n%s", len(all), out)
 	}
+	// 4341 and 4344 are "db-" hosts, 4345 is tagged db, 4348 and 4349 are
+	// past vmid_max, 4330-4339 are on pve1.
+	if want := []string{"(pve2/4340)", "(pve2/4342)", "(pve2/4343)", "(pve2/4346)"}; !slices.Equal(web, want) {
+		t.Errorf("the filtered list found %v, want %v:\n%s", web, want, out)
+	}
+	e.planGeneratedImports(dir, 4)
+}
+
+// planGeneratedImports plans the configuration query -generate-config-out
+// wrote in dir (its query files removed): n imports with nothing to change;
+// applies them, which must write nothing; and plans again, empty.
+func (e *accEnv) planGeneratedImports(dir string, n int) {
+	t := e.t
+	t.Helper()
 	gen, err := os.ReadFile(filepath.Join(dir, "generated.tf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(gen), "identity") || strings.Count(string(gen), "resource \"phoenix_lxc_container\"") != 2 {
-		t.Fatalf("generated configuration:\n%s", gen)
+	if got := strings.Count(string(gen), "resource \"phoenix_lxc_container\""); !strings.Contains(string(gen), "identity") || got != n {
+		t.Fatalf("generated configuration holds %d containers, want %d with their identity:\n%s", got, n, gen)
 	}
-	if err := os.Remove(filepath.Join(dir, "web.tfquery.hcl")); err != nil {
-		t.Fatal(err)
+	queries, _ := filepath.Glob(filepath.Join(dir, "*.tfquery.hcl"))
+	for _, q := range queries {
+		if err := os.Remove(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.resetLog()
-	out, err = runTerraform(t, dir, "plan", "-no-color", "-input=false", "-out=tfplan")
+	out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-out=tfplan")
 	if err != nil {
 		t.Fatalf("plan of the generated configuration: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.") {
-		t.Errorf("plan of the generated configuration:\n%s", out)
+	if want := fmt.Sprintf("Plan: %d to import, 0 to add, 0 to change, 0 to destroy.", n); !strings.Contains(out, want) {
+		t.Errorf("plan of the generated configuration, want %q:\n%s", want, out)
 	}
 	actions, _ := planActions(t, dir, nil)
-	if len(actions) != 2 {
-		t.Errorf("plan changes %v, want the two imports", actions)
+	if len(actions) != n {
+		t.Errorf("plan changes %v, want the %d imports", actions, n)
 	}
 	for addr, a := range actions {
 		if a != "no-op" {
@@ -399,5 +462,103 @@ list "phoenix_lxc_container" "web" {
 	}
 	if out, err := runTerraform(t, dir, "plan", "-no-color", "-input=false", "-detailed-exitcode"); err != nil {
 		t.Errorf("plan after the imports is not empty: %v\n%s", err, out)
+	}
+}
+
+// TestAccAdoptQueryDocker finds the containers that run Docker with the
+// has_docker filter (one read-only check per running container, over SSH)
+// and adopts them: the generated configuration holds the docker block read
+// from the container, and its import plans nothing and installs nothing.
+func TestAccAdoptQueryDocker(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (make test does) to run it")
+	}
+	needTerraform(t, "1.14", "list resources and terraform query")
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("containers with and without Docker made outside the configuration") {
+		t.Skip("needs the simulator")
+	}
+	// 4350 gets Docker from a configuration of its own; 4351 runs without
+	// it and 4352 is stopped.
+	made := t.TempDir()
+	writeFile(t, filepath.Join(made, "main.tf"), requirePhoenix+e.containerConfig(ctConfig{VMID: 4350, Unprivileged: true, Extra: "  docker {}\n"}))
+	if out, err := runTerraform(t, made, "apply", "-no-color", "-auto-approve", "-input=false"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	e.adoptContainer(t, map[string]string{
+		"vmid": "4351", "ostemplate": e.template, "hostname": "plain", "memory": "512",
+		"rootfs": e.storage + ":4", "unprivileged": "1", "net0": "name=eth0,bridge=" + e.bridge + ",ip=dhcp",
+	})
+	upid, err := e.client.CreateContainer(t.Context(), e.node, map[string]string{
+		"vmid": "4352", "ostemplate": e.template, "hostname": "stopped", "rootfs": e.storage + ":4", "unprivileged": "1",
+	})
+	if err == nil {
+		err = e.client.WaitTask(t.Context(), upid)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.tf"), requirePhoenix+e.providerHCL())
+	writeFile(t, filepath.Join(dir, "docker.tfquery.hcl"), `
+list "phoenix_lxc_container" "docker" {
+  provider         = phoenix
+  include_resource = true
+  config {
+    has_docker = true
+  }
+}
+
+list "phoenix_lxc_container" "plain" {
+  provider = phoenix
+  config {
+    has_docker = false
+  }
+}
+`)
+	e.resetLog()
+	out, err := runTerraform(t, dir, "query", "-no-color", "-generate-config-out=generated.tf")
+	if err != nil {
+		t.Fatalf("terraform query: %v\n%s", err, out)
+	}
+	if err := e.checkNoMutations()(nil); err != nil {
+		t.Errorf("query: %v", err)
+	}
+	if err := e.checkNoSSHWrites()(nil); err != nil {
+		t.Errorf("query: %v", err)
+	}
+	listed := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "list.phoenix_lxc_container.") {
+			listed[f[0]] = append(listed[f[0]], f[len(f)-1])
+		}
+	}
+	want := map[string][]string{
+		"list.phoenix_lxc_container.docker": {"(" + e.node + "/4350)"},
+		"list.phoenix_lxc_container.plain":  {"(" + e.node + "/4351)"},
+	}
+	if !reflect.DeepEqual(listed, want) {
+		t.Errorf("query listed %v, want %v:\n%s", listed, want, out)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), "not checked, so not listed: "+e.node+"/4352.") {
+		t.Errorf("query output does not name the stopped container it could not check:\n%s", out)
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "generated.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Terraform writes configuration for both lists' results; only 4350's
+	// has a docker block.
+	if n := len(regexp.MustCompile(`(?m)^\s*docker\s*{`).FindAll(gen, -1)); n != 1 {
+		t.Errorf("the generated configuration has %d docker blocks, want 1:\n%s", n, gen)
+	}
+	e.planGeneratedImports(dir, 2)
+	if n := e.installRuns(); n != 0 {
+		t.Errorf("the install script ran %d times for the adopted container", n)
+	}
+	if out, err := runTerraform(t, made, "destroy", "-no-color", "-auto-approve", "-input=false"); err != nil {
+		t.Errorf("destroy: %v\n%s", err, out)
 	}
 }

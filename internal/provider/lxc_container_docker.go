@@ -261,6 +261,14 @@ func (r *lxcContainerResource) adoptDocker(ctx context.Context, m *lxcContainerM
 		tflog.Debug(ctx, "no Docker adopted", map[string]any{"id": m.ID.ValueString(), "error": fmt.Sprint(err), "package": check.Package})
 		return
 	}
+	adoptDockerCheck(m, check)
+	tflog.Info(ctx, "adopted the Docker found in an imported container", map[string]any{"id": m.ID.ValueString(),
+		"package": check.Package, "version": check.InstalledVersion, "fingerprint": check.Fingerprint})
+}
+
+// adoptDockerCheck sets m's docker block from the check of an active
+// Docker found in the container (see adoptDocker).
+func adoptDockerCheck(m *lxcContainerModel, check docker.CheckResult) {
 	o := docker.DefaultOptions()
 	if check.Package != "docker-ce" {
 		o.PackageSource = docker.PackageSourceDistro
@@ -284,6 +292,4 @@ func (r *lxcContainerResource) adoptDocker(ctx context.Context, m *lxcContainerM
 	}
 	setDockerCheck(d, check)
 	m.Docker = d
-	tflog.Info(ctx, "adopted the Docker found in an imported container", map[string]any{"id": m.ID.ValueString(),
-		"package": check.Package, "version": check.InstalledVersion, "fingerprint": check.Fingerprint})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -17,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
@@ -45,6 +48,7 @@ type lxcListFilter struct {
 	VMIDMin         types.Int64  `tfsdk:"vmid_min"`
 	VMIDMax         types.Int64  `tfsdk:"vmid_max"`
 	HostnamePattern types.String `tfsdk:"hostname_pattern"`
+	HasDocker       types.Bool   `tfsdk:"has_docker"`
 }
 
 func (l *lxcContainerList) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -80,11 +84,24 @@ func (l *lxcContainerList) ListResourceConfigSchema(_ context.Context, _ list.Li
 			"hostname_pattern": schema.StringAttribute{
 				MarkdownDescription: "Only containers whose host name matches this regular expression (RE2 syntax, e.g. `^web-`).",
 				Optional:            true,
-				Validators:          []validator.String{checkWith("Invalid regular expression", "an RE2 regular expression", checkRegexp)},
+				Validators: []validator.String{
+					stringvalidator.LengthAtMost(maxHostnamePattern),
+					checkWith("Invalid regular expression", "an RE2 regular expression", checkRegexp),
+				},
+			},
+			"has_docker": schema.BoolAttribute{
+				MarkdownDescription: "Only running containers with (`true`) or without (`false`) an active Docker, found by " +
+					"`check_docker_service.sh` over the provider's SSH access (required). Stopped containers cannot be checked: " +
+					"they are left out, and a warning names them.",
+				Optional: true,
 			},
 		},
 	}
 }
+
+// maxHostnamePattern bounds hostname_pattern: a host name is at most 253
+// characters, and a longer pattern only costs memory to compile.
+const maxHostnamePattern = 1024
 
 func checkRegexp(s string) error {
 	_, err := regexp.Compile(s)
@@ -169,6 +186,33 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 		}
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].VMID < found[j].VMID })
+	if !known(f.HasDocker) && req.Limit > 0 && int64(len(found)) > req.Limit {
+		found = found[:req.Limit]
+	}
+	checks := map[pve.Resource]docker.CheckResult{}
+	sshReady := l.data != nil && l.data.hasSSHAuth()
+	switch {
+	case known(f.HasDocker) && !sshReady:
+		diags.AddAttributeError(path.Root("has_docker"), "Docker cannot be looked for",
+			"has_docker runs check_docker_service.sh in each container over SSH: configure the provider's ssh block.")
+		stream.Results = list.ListResultsStreamDiagnostics(diags)
+		return
+	case known(f.HasDocker) || (req.IncludeResource && sshReady):
+		// The docker block of each result, and the has_docker filter, come
+		// from one read-only check per running container.
+		checks = l.checkDocker(ctx, found, &diags)
+	}
+	if known(f.HasDocker) {
+		found = filterHasDocker(found, checks, f.HasDocker.ValueBool(), &diags)
+	}
+	if len(found) == 0 {
+		stream.Results = list.NoListResults
+		if len(diags) > 0 {
+			// No result to carry the warnings.
+			stream.Results = list.ListResultsStreamDiagnostics(diags)
+		}
+		return
+	}
 	stream.Results = func(push func(list.ListResult) bool) {
 		for i, res := range found {
 			if req.Limit > 0 && int64(i) >= req.Limit {
@@ -188,6 +232,10 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 				if err := r.read(ctx, c, m, &result.Diagnostics, readRefresh); err != nil {
 					result.Diagnostics.AddError("Cannot read the container", fmt.Sprintf("%s: %v", m.ID.ValueString(), err))
 				}
+				if check, ok := checks[res]; ok && dockerFound(check) && m.Docker == nil {
+					// As the first Read after an import adopts it.
+					adoptDockerCheck(m, check)
+				}
 				// As after an import: every value is read back, and nothing
 				// Proxmox VE cannot report is set.
 				result.Diagnostics.Append(result.Resource.Set(ctx, m)...)
@@ -197,4 +245,64 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 			}
 		}
 	}
+}
+
+// dockerFound reports whether a check found an installed, active Docker.
+func dockerFound(c docker.CheckResult) bool { return c.Package != "" && c.ServiceActive }
+
+// listDockerChecks is how many Docker checks the list resource runs at
+// once: each is one pct exec on the container's node.
+const listDockerChecks = 4
+
+// checkDocker runs check_docker_service.sh in each running container of
+// found, a few at a time. A container whose check cannot run gets a warning
+// and no result.
+func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource, diags *diag.Diagnostics) map[pve.Resource]docker.CheckResult {
+	out := map[pve.Resource]docker.CheckResult{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, listDockerChecks)
+	ops := l.data.NodeOps()
+	for _, res := range found {
+		if res.Status != "running" {
+			continue
+		}
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			check, err := ops.CheckDocker(ctx, res.Node, int(res.VMID))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, err))
+				return
+			}
+			out[res] = check
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// filterHasDocker keeps the containers whose check found Docker (want) or
+// found none (!want); a container with no check (stopped, or the check
+// failed) is left out and named in a warning.
+func filterHasDocker(found []pve.Resource, checks map[pve.Resource]docker.CheckResult, want bool, diags *diag.Diagnostics) []pve.Resource {
+	var kept []pve.Resource
+	var unchecked []string
+	for _, res := range found {
+		check, ok := checks[res]
+		switch {
+		case !ok:
+			unchecked = append(unchecked, fmt.Sprintf("%s/%d", res.Node, int64(res.VMID)))
+		case dockerFound(check) == want:
+			kept = append(kept, res)
+		}
+	}
+	if len(unchecked) > 0 {
+		diags.AddAttributeWarning(path.Root("has_docker"), "Containers left out unchecked",
+			fmt.Sprintf("Docker can only be looked for in a running container; not checked, so not listed: %s.", strings.Join(unchecked, ", ")))
+	}
+	return kept
 }

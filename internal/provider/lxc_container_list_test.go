@@ -2,8 +2,12 @@ package provider
 
 import (
 	"context"
+	"os"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/list"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -55,5 +59,25 @@ func TestListFilterMatches(t *testing.T) {
 				t.Errorf("matches = %v (%v), want %v", got, diags, tc.want)
 			}
 		})
+	}
+}
+
+// TestListResourceDocsNameEveryFilter keeps the list resource's page (written
+// by hand: tfplugindocs renders list resources only with a Terraform that
+// reports their schema) in step with its schema.
+func TestListResourceDocsNameEveryFilter(t *testing.T) {
+	page, err := os.ReadFile("../../docs/list-resources/lxc_container.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp list.ListResourceSchemaResponse
+	NewLXCContainerList().ListResourceConfigSchema(context.Background(), list.ListResourceSchemaRequest{}, &resp)
+	if len(resp.Schema.Attributes) == 0 {
+		t.Fatal("the list resource has no filter")
+	}
+	for name := range resp.Schema.Attributes {
+		if !strings.Contains(string(page), "- `"+name+"` (") {
+			t.Errorf("docs/list-resources/lxc_container.md does not describe the filter %s", name)
+		}
 	}
 }

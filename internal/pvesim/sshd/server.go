@@ -96,6 +96,12 @@ type Server struct {
 	// were open at once.
 	accepted int
 	peak     int
+
+	// seedMu serialises the filling of container volumes (seedCT); seeded
+	// holds what each fill left at each path it changed, so that a command
+	// running meanwhile does not count the fill as its own write.
+	seedMu sync.Mutex
+	seeded map[string]stamp
 }
 
 var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
@@ -482,6 +488,7 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 		s.emit(ev)
 		return
 	}
+	s.seedCT(command)
 	before := s.snapshot()
 	cmd := exec.Command(s.spec.bwrap, s.spec.args(command)...) //nolint:gosec // running the client's command in the sandbox is the point.
 	cmd.Env = s.environ(conn, env)
@@ -516,7 +523,7 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 	}
 	waitErr := cmd.Wait()
 	s.track(cmd, false)
-	ev.Write = !sameSnapshot(before, s.snapshot())
+	ev.Write = s.wrote(before, s.snapshot())
 	switch {
 	case droppedDuring:
 	case faults.match(command, DropAfter) != nil:
@@ -540,12 +547,16 @@ type stamp struct {
 // node's commands can change.
 func (s *Server) snapshot() map[string]stamp {
 	st := s.opts.StateDir
-	roots := []string{
+	return walkStamps(
 		filepath.Join(st, "nodes"),
 		filepath.Join(st, "apparmor", s.opts.Node),
 		filepath.Join(st, "volumes", s.opts.Node),
 		filepath.Join(st, "runtime", s.opts.Node),
-	}
+	)
+}
+
+// walkStamps stamps every path below roots.
+func walkStamps(roots ...string) map[string]stamp {
 	m := map[string]stamp{}
 	for _, root := range roots {
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -561,6 +572,73 @@ func (s *Server) snapshot() map[string]stamp {
 		})
 	}
 	return m
+}
+
+// pctExecVMID finds the container of a "pct exec" command.
+var pctExecVMID = regexp.MustCompile(`^pct exec ([0-9]+) `)
+
+// seedCT gives the container a command is about to run in its root file
+// system before the command's write detection starts. On Proxmox VE the
+// template is unpacked into the volume when the container is created; the
+// simulator's pct fills a volume on its first pct exec instead (from the
+// stand-ins), and without this a read-only first command, such as a Docker
+// check in a container made outside Terraform, would count as a write.
+func (s *Server) seedCT(command string) {
+	m := pctExecVMID.FindStringSubmatch(command)
+	if m == nil {
+		return
+	}
+	vmid, err := strconv.Atoi(m[1])
+	if err != nil {
+		return
+	}
+	root, err := CTRootfs(s.opts.StateDir, s.opts.Node, vmid)
+	if err != nil {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(root, "var", "lib", "dpkg", "status")); err == nil {
+		return
+	}
+	// A stopped container is not filled (pct exec refuses it first); the
+	// command then fails the same way.
+	s.seedMu.Lock()
+	defer s.seedMu.Unlock()
+	before := walkStamps(root)
+	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true")...) //nolint:gosec // the simulator's own command.
+	seed.Env = []string{"PATH=" + nodePath, "HOME=/root", "USER=root", "LANG=C.UTF-8"}
+	seed.WaitDelay = 5 * time.Second
+	_ = seed.Run()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seeded == nil {
+		s.seeded = map[string]stamp{}
+	}
+	for p, st := range walkStamps(root) {
+		if before[p] != st {
+			s.seeded[p] = st
+		}
+	}
+}
+
+// wrote reports whether the state changed between two snapshots, leaving
+// out the changes a concurrent seedCT made (a path still as a fill left it).
+func (s *Server) wrote(before, after map[string]stamp) bool {
+	if sameSnapshot(before, after) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, a := range after {
+		if b, ok := before[p]; (!ok || b != a) && s.seeded[p] != a {
+			return true
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSnapshot(a, b map[string]stamp) bool {
