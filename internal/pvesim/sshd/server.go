@@ -97,7 +97,7 @@ type Server struct {
 	accepted int
 	peak     int
 
-	// seedMu serialises the filling of container volumes (seedCT); seeded
+	// seedMu serializes the filling of container volumes (seedCT); seeded
 	// holds what each fill left at each path it changed, so that a command
 	// running meanwhile does not count the fill as its own write.
 	seedMu sync.Mutex
