@@ -274,7 +274,10 @@ func (d *providerData) readFleet(ctx context.Context, c *pve.Client, m *lxcConta
 // resources read, so that the plan shows its removal. Without Sys.Audit
 // to read them, the block is built from the hastate alone.
 func (d *providerData) readHA(ctx context.Context, c *pve.Client, m *lxcContainerModel, haState string, fleetKnown bool) error {
-	if m.HA == nil && fleetKnown && haState == "" {
+	if m.HA == nil && (!fleetKnown || haState == "") {
+		// No ha block and no hastate to say otherwise: when the fleet
+		// cannot answer (a container it does not list yet), nothing is
+		// read, and the next refresh sees an HA resource added meanwhile.
 		return nil
 	}
 	r, found, err := d.ha.lookup(ctx, c, int(m.VMID.ValueInt64()))
