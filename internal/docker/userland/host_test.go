@@ -100,7 +100,7 @@ func ensureRootfs(t *testing.T, logf func(string, ...any)) string {
 		t.Fatal(err)
 	}
 	tarball := filepath.Join(dir, "debian-12-rootfs.tar")
-	if fi, err := os.Stat(tarball); err == nil && fi.Size() > 0 {
+	if fi, err := os.Stat(tarball); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
 		logf("rootfs: cached %s (%d MiB)", tarball, fi.Size()>>20)
 		return tarball
 	}
@@ -108,12 +108,16 @@ func ensureRootfs(t *testing.T, logf func(string, ...any)) string {
 		t.Fatalf("mmdebstrap is not installed (apt-get install mmdebstrap): it builds the Debian 12 root file system")
 	}
 	start := time.Now()
+	// mmdebstrap picks its output format from the target's extension and
+	// writes a directory for one it does not know (".tmp"): say tar.
 	tmp := tarball + ".tmp"
-	args := append([]string{"--variant=minbase", "--include=" + strings.Join(rootfsPackages, ","), "bookworm", tmp}, mirrors...)
+	_ = os.RemoveAll(tmp)
+	args := append([]string{"--format=tar", "--variant=minbase", "--include=" + strings.Join(rootfsPackages, ","), "bookworm", tmp}, mirrors...)
 	if _, err := run("mmdebstrap", args...); err != nil {
-		_ = os.Remove(tmp)
+		_ = os.RemoveAll(tmp)
 		t.Fatalf("building the root file system: %v", err)
 	}
+	_ = os.RemoveAll(tarball) // a directory an older build left
 	if err := os.Rename(tmp, tarball); err != nil {
 		t.Fatal(err)
 	}
