@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -68,7 +69,8 @@ func sourceProviderDir(t *testing.T) string {
 }
 
 // stateFile is a Terraform state (format 4) holding one resource of
-// another provider.
+// another provider, as the CLI the tests run would have written it (its
+// version, its default registry host).
 func stateFile(t *testing.T, provider, typ string, attrs string) string {
 	t.Helper()
 	var a map[string]any
@@ -76,11 +78,11 @@ func stateFile(t *testing.T, provider, typ string, attrs string) string {
 		t.Fatalf("source state: %v", err)
 	}
 	doc := map[string]any{
-		"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "0c7e64d0-1d0e-4b5c-9a43-5d8e0ad0b001",
+		"version": 4, "terraform_version": testCLI(t).version, "serial": 1, "lineage": "0c7e64d0-1d0e-4b5c-9a43-5d8e0ad0b001",
 		"outputs": map[string]any{},
 		"resources": []any{map[string]any{
 			"mode": "managed", "type": typ, "name": "ct",
-			"provider": fmt.Sprintf("provider[%q]", "registry.terraform.io/"+provider),
+			"provider": fmt.Sprintf("provider[%q]", envOr("TF_ACC_PROVIDER_HOST", "registry.terraform.io")+"/"+provider),
 			"instances": []any{map[string]any{
 				"schema_version": 0, "attributes": a, "sensitive_attributes": []any{},
 			}},
@@ -93,23 +95,76 @@ func stateFile(t *testing.T, provider, typ string, attrs string) string {
 	return string(b)
 }
 
-// needTerraform skips a test when the Terraform CLI the tests run is older
-// than least, which what needs.
-func needTerraform(t *testing.T, least, what string) {
+// cli is the Terraform-compatible CLI the tests run.
+type cli struct {
+	// name is "Terraform" or "OpenTofu"; version is its version without
+	// the "v".
+	name, version string
+	err           error
+}
+
+var (
+	testCLIOnce sync.Once
+	testCLIInfo cli
+)
+
+// testCLI tells which CLI the tests run (TF_ACC_TERRAFORM_PATH, else
+// terraform on PATH) from its "version" output: OpenTofu prints
+// "OpenTofu v1.x.y" and, in -json, the same terraform_version key.
+func testCLI(t *testing.T) cli {
 	t.Helper()
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		tf = "terraform"
+	testCLIOnce.Do(func() {
+		tf := envOr("TF_ACC_TERRAFORM_PATH", "terraform")
+		cmd := exec.Command(tf, "version")
+		cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+		plain, err := cmd.Output()
+		if err != nil {
+			testCLIInfo.err = fmt.Errorf("%s version: %w", tf, err)
+			return
+		}
+		first, _, _ := strings.Cut(string(plain), "\n")
+		f := strings.Fields(first)
+		if len(f) < 2 || !strings.HasPrefix(f[1], "v") {
+			testCLIInfo.err = fmt.Errorf("%s version printed %q", tf, first)
+			return
+		}
+		testCLIInfo = cli{name: f[0], version: strings.TrimPrefix(f[1], "v")}
+	})
+	if testCLIInfo.err != nil {
+		t.Skipf("cannot tell which Terraform CLI the tests run: %v", testCLIInfo.err)
 	}
-	out, err := exec.Command(tf, "version", "-json").Output()
-	var v struct {
-		Version string `json:"terraform_version"`
+	return testCLIInfo
+}
+
+// cliFeature is what a test needs of the CLI: the first Terraform and
+// OpenTofu releases that have it, "" for an OpenTofu that has none.
+type cliFeature struct{ what, terraform, openTofu string }
+
+var (
+	// OpenTofu 1.10 added moves between resource types
+	// (opentofu/opentofu#2370).
+	featureMoveAcrossTypes = cliFeature{"moved blocks between resource types", "1.8", "1.10"}
+	// OpenTofu added resource identity after 1.11.0
+	// (opentofu/opentofu#3671).
+	featureImportIdentity = cliFeature{"import blocks with an identity", "1.12", "1.12"}
+	// OpenTofu has no list resources nor query command.
+	featureQuery = cliFeature{"list resources and terraform query", "1.14", ""}
+)
+
+// needCLI skips a test, saying why in one line, when the CLI the tests run
+// lacks f.
+func needCLI(t *testing.T, f cliFeature) {
+	t.Helper()
+	c := testCLI(t)
+	least := f.terraform
+	if c.name == "OpenTofu" {
+		if f.openTofu == "" {
+			t.Skipf("OpenTofu %s: OpenTofu has no %s", c.version, f.what)
+		}
+		least = f.openTofu
 	}
-	if err != nil || json.Unmarshal(out, &v) != nil {
-		t.Skipf("cannot tell the version of the Terraform CLI %s (%v): %s needs %s or newer", tf, err, what, least)
-	}
-	if !versionAtLeast(v.Version, least) {
-		t.Skipf("Terraform %s is older than %s, which %s need (make testacc-next builds one)", v.Version, least, what)
+	if !versionAtLeast(c.version, least) {
+		t.Skipf("%s %s is older than %s, which %s need (make testacc-next builds a newer Terraform)", c.name, c.version, least, f.what)
 	}
 }
 
@@ -159,6 +214,7 @@ func planActions(t *testing.T, dir string, overrides map[string]string) (actions
 // provider manages the container from then on.
 func TestAccAdoptMoved(t *testing.T) {
 	e, _ := simConfigDir(t, "writes state files for containers the test creates, and counts the API writes: needs the simulator")
+	needCLI(t, featureMoveAcrossTypes)
 	for _, tc := range []struct {
 		name, provider, typ string
 		vmid                int
@@ -230,54 +286,228 @@ func TestAccAdoptMoved(t *testing.T) {
 				create[k] = v
 			}
 			e.adoptContainer(t, create)
-			dir := t.TempDir()
-			overrides := map[string]string{tc.provider: sourceProviderDir(t)}
-			writeFile(t, filepath.Join(dir, "terraform.tfstate"), stateFile(t, tc.provider, tc.typ, tc.state))
-			resourceBlock := func(body string) string {
-				return fmt.Sprintf("resource \"phoenix_lxc_container\" \"ct\" {\n  node_name = %q\n  vmid      = %d\n  template  = %q\n%s}\n",
-					e.node, tc.vmid, e.template, body)
-			}
-			main := requirePhoenix + e.providerHCL() + fmt.Sprintf("moved {\n  from = %s.ct\n  to   = phoenix_lxc_container.ct\n}\n", tc.typ)
-			writeFile(t, filepath.Join(dir, "main.tf"), main+resourceBlock(tc.config))
+			m := e.newMoveRun(t, tc.provider, tc.typ, tc.state)
+			m.configure(tc.vmid, tc.config)
+			m.move(tc.warning)
+			// From here on the provider manages it.
+			m.configure(tc.vmid, strings.Replace(tc.config, "  cores ", "  cpu_units = 2048\n  cores ", 1))
+			m.applyCPUUnits(tc.vmid)
+		})
+	}
+}
 
-			e.resetLog()
-			out, err := runTerraformWith(t, dir, overrides, "plan", "-no-color", "-input=false", "-out=tfplan")
-			if err != nil {
-				t.Fatalf("plan: %v\n%s", err, out)
-			}
-			actions, from := planActions(t, dir, overrides)
-			if got := actions["phoenix_lxc_container.ct"]; got != "no-op" || from["phoenix_lxc_container.ct"] != tc.typ+".ct" {
-				t.Fatalf("plan: %s from %q, want no-op from %s.ct\n%s", got, from["phoenix_lxc_container.ct"], tc.typ, out)
-			}
-			if !strings.Contains(out, tc.typ+".ct has moved to phoenix_lxc_container.ct") ||
-				!strings.Contains(out, "Settings not carried over") || !strings.Contains(out, tc.warning) {
-				t.Errorf("plan output lacks the move or the warning naming %s:\n%s", tc.warning, out)
-			}
-			if out, err := runTerraformWith(t, dir, overrides, "apply", "-no-color", "-input=false", "tfplan"); err != nil {
-				t.Fatalf("apply of the move: %v\n%s", err, out)
-			}
-			if err := e.checkNoMutations()(nil); err != nil {
-				t.Error(err)
-			}
-
-			// From here on the provider manages it: a change is applied in
-			// place, and then nothing is left to do.
-			writeFile(t, filepath.Join(dir, "main.tf"), main+resourceBlock(strings.Replace(tc.config, "  cores ", "  cpu_units = 2048\n  cores ", 1)))
-			if out, err := runTerraformWith(t, dir, overrides, "apply", "-no-color", "-input=false", "-auto-approve"); err != nil {
+// TestAccAdoptMovedDocker adopts, with a moved block, containers that run
+// Docker and that bpg/proxmox or Telmate/proxmox managed (neither knows of
+// Docker): the refresh after the move reads the running Docker back, so a
+// configuration with a docker block plans nothing, the plan and its apply
+// write nothing to Proxmox VE nor to the node and never run the install,
+// and the provider updates the container afterwards.
+func TestAccAdoptMovedDocker(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("containers with Docker made outside the configuration, and the API and SSH logs") {
+		t.Skip("needs the simulator")
+	}
+	needCLI(t, featureMoveAcrossTypes)
+	for _, tc := range []struct {
+		name, provider, typ, host, ip string
+		vmid                          int
+		// state is the source's state, given the container's MAC address
+		// and root volume.
+		state func(hwaddr, volume string) string
+	}{
+		{
+			name: "bpg", provider: "bpg/proxmox", typ: "proxmox_virtual_environment_container",
+			host: "dock1", ip: "10.0.0.34/24", vmid: 4314,
+			state: func(hwaddr, volume string) string {
+				return fmt.Sprintf(`{
+  "id": "4314", "node_name": %[1]q, "vm_id": 4314, "tags": [], "unprivileged": true, "started": true,
+  "start_on_boot": false, "protection": false, "template": false,
+  "timeout_create": 1800, "timeout_clone": 1800, "timeout_update": 1800, "timeout_delete": 60,
+  "cpu": [{"architecture": "amd64", "cores": 1, "units": 0, "limit": 0}],
+  "memory": [{"dedicated": 1024, "swap": 512}],
+  "disk": [{"datastore_id": %[2]q, "size": 8, "replicate": true, "mount_options": [], "path_in_datastore": %[3]q}],
+  "features": [{"nesting": true, "keyctl": true, "fuse": false, "mount": []}],
+  "initialization": [{"hostname": "dock1",
+    "ip_config": [{"ipv4": [{"address": "10.0.0.34/24", "gateway": "10.0.0.1"}], "ipv6": []}]}],
+  "network_interface": [{"name": "eth0", "bridge": %[4]q, "enabled": true, "firewall": false,
+    "mac_address": %[5]q, "mtu": 0, "rate_limit": 0, "vlan_id": 0}],
+  "operating_system": [{"template_file_id": %[6]q, "type": "debian"}]
+}`, e.node, e.storage, strings.TrimPrefix(volume, e.storage+":"), e.bridge, hwaddr, e.template)
+			},
+		},
+		{
+			name: "telmate", provider: "telmate/proxmox", typ: "proxmox_lxc",
+			host: "dock2", ip: "10.0.0.35/24", vmid: 4315,
+			state: func(hwaddr, volume string) string {
+				return fmt.Sprintf(`{
+  "id": "%[1]s/lxc/4315", "target_node": %[1]q, "vmid": 4315, "hostname": "dock2", "ostemplate": %[2]q,
+  "unprivileged": true, "onboot": false, "start": true, "cores": 1, "memory": 1024, "swap": 512,
+  "features": [{"nesting": true, "keyctl": true, "fuse": false, "mount": ""}],
+  "rootfs": [{"storage": %[3]q, "size": "8G", "volume": %[4]q}],
+  "network": [{"id": 0, "name": "eth0", "bridge": %[5]q, "ip": "10.0.0.35/24", "gw": "10.0.0.1", "hwaddr": %[6]q, "type": "veth"}]
+}`, e.node, e.template, e.storage, volume, e.bridge, hwaddr)
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fmt.Sprintf("  hostname     = %q\n  unprivileged = true\n  memory       = 1024\n  cores        = 1\n", tc.host) +
+				diskAndNIC(e.storage, "8G", e.bridge, tc.ip, "10.0.0.1") + "  docker {}\n"
+			// The container and its Docker, made by a configuration of
+			// their own; the state the move starts from is the source
+			// provider's.
+			made := t.TempDir()
+			writeFile(t, filepath.Join(made, "main.tf"), requirePhoenix+e.providerHCL()+
+				fmt.Sprintf("resource \"phoenix_lxc_container\" \"ct\" {\n  node_name = %q\n  vmid      = %d\n  template  = %q\n%s}\n",
+					e.node, tc.vmid, e.template, body))
+			if out, err := runTerraform(t, made, "apply", "-no-color", "-auto-approve", "-input=false"); err != nil {
 				t.Fatalf("apply: %v\n%s", err, out)
 			}
-			cfg, err := e.client.ContainerConfig(context.Background(), e.node, tc.vmid)
+			cfg, err := e.client.ContainerConfig(t.Context(), e.node, tc.vmid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Values["cpuunits"] != "2048" {
-				t.Errorf("cpuunits = %q after the update, want 2048", cfg.Values["cpuunits"])
+			hwaddr := regexp.MustCompile(`hwaddr=([0-9A-Fa-f:]+)`).FindStringSubmatch(cfg.Values["net0"])
+			volume, _, _ := strings.Cut(cfg.Values["rootfs"], ",")
+			if hwaddr == nil || volume == "" {
+				t.Fatalf("net0 %q or rootfs %q without a MAC address or volume", cfg.Values["net0"], cfg.Values["rootfs"])
 			}
-			out, err = runTerraformWith(t, dir, overrides, "plan", "-no-color", "-input=false", "-detailed-exitcode")
-			if err != nil {
-				t.Errorf("plan after the update is not empty: %v\n%s", err, out)
+
+			m := e.newMoveRun(t, tc.provider, tc.typ, tc.state(hwaddr[1], volume))
+			m.configure(tc.vmid, body)
+			m.move("")
+			if err := e.checkNoSSHWrites()(nil); err != nil {
+				t.Error(err)
+			}
+			if n := e.installRuns(); n != 0 {
+				t.Errorf("the install script ran %d times for the moved container", n)
+			}
+			docker := m.stateDocker()
+			if docker["service_active"] != true || docker["installed_version"] == "" || docker["fingerprint"] == "" {
+				t.Errorf("the moved state's docker block does not hold the Docker found running: %v", docker)
+			}
+
+			m.configure(tc.vmid, strings.Replace(body, "  cores ", "  cpu_units = 2048\n  cores ", 1))
+			m.applyCPUUnits(tc.vmid)
+			if n := e.installRuns(); n != 0 {
+				t.Errorf("the install script ran %d times after the move", n)
 			}
 		})
+	}
+}
+
+// stateDocker is the docker block of phoenix_lxc_container.ct in the state.
+func (m *moveRun) stateDocker() map[string]any {
+	t := m.t
+	t.Helper()
+	out, err := m.terraform("show", "-json")
+	if err != nil {
+		t.Fatalf("terraform show: %v\n%s", err, out)
+	}
+	var st struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Values.RootModule.Resources {
+		if r.Address == "phoenix_lxc_container.ct" {
+			d, _ := r.Values["docker"].(map[string]any)
+			return d
+		}
+	}
+	t.Fatalf("phoenix_lxc_container.ct not in the state:\n%s", out)
+	return nil
+}
+
+// moveRun is a configuration directory whose state holds one resource, ct,
+// of another provider, and whose configuration moves it to
+// phoenix_lxc_container.ct.
+type moveRun struct {
+	e         *accEnv
+	t         *testing.T
+	dir, typ  string
+	overrides map[string]string
+}
+
+// newMoveRun writes the source provider's state (typ's attributes as JSON).
+func (e *accEnv) newMoveRun(t *testing.T, provider, typ, state string) *moveRun {
+	t.Helper()
+	m := &moveRun{e: e, t: t, dir: t.TempDir(), typ: typ, overrides: map[string]string{provider: sourceProviderDir(t)}}
+	writeFile(t, filepath.Join(m.dir, "terraform.tfstate"), stateFile(t, provider, typ, state))
+	return m
+}
+
+// configure writes the configuration: the moved block and container vmid
+// with body.
+func (m *moveRun) configure(vmid int, body string) {
+	m.t.Helper()
+	e := m.e
+	writeFile(m.t, filepath.Join(m.dir, "main.tf"), requirePhoenix+e.providerHCL()+
+		fmt.Sprintf("moved {\n  from = %s.ct\n  to   = phoenix_lxc_container.ct\n}\n", m.typ)+
+		fmt.Sprintf("resource \"phoenix_lxc_container\" \"ct\" {\n  node_name = %q\n  vmid      = %d\n  template  = %q\n%s}\n",
+			e.node, vmid, e.template, body))
+}
+
+func (m *moveRun) terraform(args ...string) (string, error) {
+	m.t.Helper()
+	return runTerraformWith(m.t, m.dir, m.overrides, args...)
+}
+
+// move plans the move: the resource moves and nothing else is to do; the
+// plan's warning names warning, or there is none when it is empty. Then it
+// applies the plan; neither sends a write to Proxmox VE.
+func (m *moveRun) move(warning string) {
+	t := m.t
+	t.Helper()
+	m.e.resetLog()
+	out, err := m.terraform("plan", "-no-color", "-input=false", "-out=tfplan")
+	if err != nil {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	actions, from := planActions(t, m.dir, m.overrides)
+	if got := actions["phoenix_lxc_container.ct"]; got != "no-op" || from["phoenix_lxc_container.ct"] != m.typ+".ct" {
+		t.Fatalf("plan: %s from %q, want no-op from %s.ct\n%s", got, from["phoenix_lxc_container.ct"], m.typ, out)
+	}
+	if !strings.Contains(out, m.typ+".ct has moved to phoenix_lxc_container.ct") {
+		t.Errorf("plan output does not show the move:\n%s", out)
+	}
+	if warned := strings.Contains(out, "Settings not carried over"); warned != (warning != "") || !strings.Contains(out, warning) {
+		t.Errorf("plan output: want the warning naming %q (none if empty):\n%s", warning, out)
+	}
+	if out, err := m.terraform("apply", "-no-color", "-input=false", "tfplan"); err != nil {
+		t.Fatalf("apply of the move: %v\n%s", err, out)
+	}
+	if err := m.e.checkNoMutations()(nil); err != nil {
+		t.Error(err)
+	}
+}
+
+// applyCPUUnits applies a configuration that sets cpu_units to 2048: the
+// provider manages the moved container, so the change is applied in place,
+// and then nothing is left to do.
+func (m *moveRun) applyCPUUnits(vmid int) {
+	t := m.t
+	t.Helper()
+	if out, err := m.terraform("apply", "-no-color", "-input=false", "-auto-approve"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	cfg, err := m.e.client.ContainerConfig(context.Background(), m.e.node, vmid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Values["cpuunits"] != "2048" {
+		t.Errorf("cpuunits = %q after the update, want 2048", cfg.Values["cpuunits"])
+	}
+	if out, err := m.terraform("plan", "-no-color", "-input=false", "-detailed-exitcode"); err != nil {
+		t.Errorf("plan after the update is not empty: %v\n%s", err, out)
 	}
 }
 
@@ -287,7 +517,7 @@ func TestAccAdoptMoved(t *testing.T) {
 // identity names the container.
 func TestAccAdoptImportByIdentity(t *testing.T) {
 	e := newAccEnv(t)
-	needTerraform(t, "1.12", "import blocks with an identity")
+	needCLI(t, featureImportIdentity)
 	e.adoptContainer(t, map[string]string{
 		"vmid": "4320", "ostemplate": e.template, "hostname": "byidentity", "memory": "768",
 		"rootfs": e.storage + ":4", "unprivileged": "1",
@@ -340,7 +570,7 @@ func TestAccAdoptQuery(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 (make test does) to run it")
 	}
-	needTerraform(t, "1.14", "list resources and terraform query")
+	needCLI(t, featureQuery)
 	e := newAccEnv(t, func(o *pvesim.Options) { o.Nodes = []string{"pve1", "pve2"} })
 	if e.sim == nil {
 		t.Skip("creates 20 containers the filters must tell apart in a cluster that holds nothing else: needs the simulator")
@@ -473,7 +703,7 @@ func TestAccAdoptQueryDocker(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 (make test does) to run it")
 	}
-	needTerraform(t, "1.14", "list resources and terraform query")
+	needCLI(t, featureQuery)
 	e := newAccEnv(t, withSSH)
 	e.needSSH()
 	if !e.simOnly("containers with and without Docker made outside the configuration") {

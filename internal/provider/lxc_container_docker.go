@@ -239,19 +239,21 @@ func recordDockerSource(ctx context.Context, d *dockerModel, priv privateSetter)
 	return priv.SetKey(ctx, dockerSourceKey, b)
 }
 
-// dockerAdoptKey marks, in a resource's private state, an import whose first
-// Read still has to look for Docker in the container.
+// dockerAdoptKey marks, in a resource's private state, an import or a move
+// from another provider whose first Read still has to look for Docker in the
+// container.
 const dockerAdoptKey = "docker_adopt"
 
-// adoptDocker is the first Read after an import: when the container runs
-// an active Docker, the docker block is read back from it, so that a
-// configuration asking for that Docker plans no change and no install. The
-// options come from what is installed (the engine package, the Compose
-// plugin, the driver in use) and are otherwise the block's defaults;
-// daemon_json stays unset. The results are the check's, the fingerprint
-// the one the container records, so planDocker decides by it, or without
-// one by the read-back values. One read-only check runs, once; a container
-// without Docker, stopped or out of SSH reach keeps no docker block.
+// adoptDocker is the first Read after an import or a move: when the
+// container runs an active Docker, the docker block is read back from it, so
+// that a configuration asking for that Docker plans no change and no
+// install. The options come from what is installed (the engine package,
+// the Compose plugin, the driver in use) and are otherwise the block's
+// defaults; daemon_json stays unset. The results are the check's, the
+// fingerprint the one the container records, so planDocker decides by it,
+// or without one by the read-back values. One read-only check runs, once; a
+// container without Docker, stopped or out of SSH reach keeps no docker
+// block.
 func (r *lxcContainerResource) adoptDocker(ctx context.Context, m *lxcContainerModel) {
 	if m.Docker != nil || r.data == nil || !m.Started.ValueBool() {
 		return
@@ -262,7 +264,7 @@ func (r *lxcContainerResource) adoptDocker(ctx context.Context, m *lxcContainerM
 		return
 	}
 	adoptDockerCheck(m, check)
-	tflog.Info(ctx, "adopted the Docker found in an imported container", map[string]any{"id": m.ID.ValueString(),
+	tflog.Info(ctx, "adopted the Docker found in an imported or moved container", map[string]any{"id": m.ID.ValueString(),
 		"package": check.Package, "version": check.InstalledVersion, "fingerprint": check.Fingerprint})
 }
 

@@ -671,9 +671,14 @@ func quietText(v any) string {
 	return ""
 }
 
-// matches reports whether a moved block's source is this one.
+// matches reports whether a moved block's source is this one. The address
+// is the source provider's full address (any registry host), or, from
+// OpenTofu before 1.11.12 and 1.12.4, its type name alone ("proxmox"): the
+// resource type tells the sources apart.
 func (s *moveSource) matches(providerAddr, typeName string) bool {
-	return typeName == s.typeName && strings.HasSuffix(strings.ToLower(providerAddr), "/"+s.provider)
+	addr := strings.ToLower(providerAddr)
+	return typeName == s.typeName && (strings.HasSuffix(addr, "/"+s.provider) || addr == s.provider ||
+		addr == s.provider[strings.LastIndex(s.provider, "/")+1:])
 }
 
 // MoveState lets a moved block adopt a container managed by bpg/proxmox or
@@ -694,9 +699,14 @@ func (r *lxcContainerResource) MoveState(context.Context) []resource.StateMover 
 			resp.Diagnostics.Append(resp.TargetState.Set(ctx, m)...)
 			if resp.TargetPrivate != nil {
 				// As after an import: the template, clone and SSH keys the
-				// configuration names never replace the adopted container.
+				// configuration names never replace the adopted container,
+				// and the refresh right after the move reads a running
+				// Docker back into the docker block (the source provider
+				// knew nothing of it), so that a docker block plans no
+				// install.
 				resp.Diagnostics.Append(resp.TargetPrivate.SetKey(ctx, importedKey, []byte("true"))...)
 				resp.Diagnostics.Append(resp.TargetPrivate.SetKey(ctx, movedKey, []byte("true"))...)
+				resp.Diagnostics.Append(resp.TargetPrivate.SetKey(ctx, dockerAdoptKey, []byte("true"))...)
 			}
 			if resp.TargetIdentity != nil {
 				resp.Diagnostics.Append(resp.TargetIdentity.Set(ctx, identityOf(m))...)

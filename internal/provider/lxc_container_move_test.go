@@ -254,8 +254,45 @@ func TestMoveStateFromBPG(t *testing.T) {
 			t.Errorf("warning names %s: %q", quiet, warnings)
 		}
 	}
-	if !strings.Contains(string(private), importedKey) {
-		t.Errorf("private state %q does not mark the container adopted", private)
+	// Adopted, and the refresh after the move looks for a running Docker.
+	for _, key := range []string{importedKey, movedKey, dockerAdoptKey} {
+		if !strings.Contains(string(private), `"`+key+`"`) {
+			t.Errorf("private state %q lacks %s", private, key)
+		}
+	}
+}
+
+// TestMoveStateProviderAddresses: Terraform sends the source provider's
+// full address; OpenTofu before 1.11.12 and 1.12.4 sends its type name
+// alone (opentofu/opentofu#4352). Either is taken, the resource type
+// telling bpg's source from Telmate's; another namespace is not.
+func TestMoveStateProviderAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		addr, typ string
+		ok        bool
+	}{
+		{"registry.terraform.io/bpg/proxmox", bpgContainerSource.typeName, true},
+		{"registry.opentofu.org/bpg/proxmox", bpgContainerSource.typeName, true},
+		{"proxmox", bpgContainerSource.typeName, true},
+		{"bpg/proxmox", bpgContainerSource.typeName, true},
+		{"proxmox", telmateLXCSource.typeName, true},
+		{"registry.opentofu.org/Telmate/proxmox", telmateLXCSource.typeName, true},
+		{"registry.terraform.io/example/proxmox", bpgContainerSource.typeName, false},
+		{"registry.terraform.io/notbpg/proxmox", bpgContainerSource.typeName, false},
+		{"proxmox", "proxmox_virtual_environment_vm", false},
+		{"docker", bpgContainerSource.typeName, false},
+	} {
+		got := false
+		for i := range moveSources {
+			got = got || moveSources[i].matches(tc.addr, tc.typ)
+		}
+		if got != tc.ok {
+			t.Errorf("%s %s: taken = %v, want %v", tc.addr, tc.typ, got, tc.ok)
+		}
+	}
+	// Through the server: a bare address moves bpg's state.
+	if st, _, _ := movedWithoutErrors(t, "proxmox", bpgContainerSource.typeName, bpgState); strOf(t, st["hostname"]) != "web1" {
+		t.Errorf("hostname = %s after a move from the bare address", strOf(t, st["hostname"]))
 	}
 }
 
