@@ -100,7 +100,9 @@ func TestPlanDockerRun(t *testing.T) {
 		}, want: false},
 		{name: "adopted: no tests fingerprint, other checks configured", prior: func(d *dockerModel) {
 			d.Tests, d.TestsFingerprint, d.HealthChecks = types.MapNull(dockerTestType), types.StringNull(), nil
-		}, plan: func(d *dockerModel) { d.HealthChecks.HelloWorldImage = types.StringValue("mirror.lan:5000/library/hello-world") }, tests: true},
+		}, plan: func(d *dockerModel) {
+			d.HealthChecks.HelloWorldImage = types.StringValue("mirror.lan:5000/library/hello-world")
+		}, tests: true},
 		{name: "unset in the plan, the default in the state", plan: func(d *dockerModel) {
 			d.PackageSource, d.Compose, d.StorageDriver = types.StringNull(), types.BoolNull(), types.StringNull()
 		}, want: false},
