@@ -53,6 +53,7 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 		return cfg("    health_checks {\n      hello_world_image = \"" + image + "\"\n    }\n")
 	}
 	var testsFP, ranAt string
+	var starts int
 	allPassed := statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("tests"), knownvalue.MapExact(map[string]knownvalue.Check{
 		docker.CaseServiceIsRunning: testRun(docker.Passed),
 		docker.CaseHelloWorld:       testRun(docker.Passed),
@@ -63,6 +64,9 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 		return func(s *terraform.State) error {
 			if n := e.installRuns(); n != 0 {
 				return fmt.Errorf("the install script ran %d times for a change of the health checks, want 0", n)
+			}
+			if n := e.dockerStarts(vmid); n != starts {
+				return fmt.Errorf("docker was started %d times by a run of the tests alone", n-starts)
 			}
 			reads, writes := simssh.SSHCommands(e.sim)
 			runs := 0
@@ -104,7 +108,7 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 					if n, m := e.installRuns(), e.testRuns(); n != 1 || m != 1 {
 						return fmt.Errorf("create ran the install %d and the tests %d times, want once each", n, m)
 					}
-					testsFP = dockerState(s, "tests_fingerprint")
+					testsFP, starts = dockerState(s, "tests_fingerprint"), e.dockerStarts(vmid)
 					ranAt = s.RootModule().Resources[ctAddr].Primary.Attributes["docker.tests."+docker.CaseHelloWorld+".ran_at"]
 					return nil
 				},
@@ -254,7 +258,7 @@ func TestAccLXCContainer_dockerRacingApplies(t *testing.T) {
 	}
 	for _, dir := range []string{dirA, dirB} {
 		if out, err := runTerraform(t, dir, "plan", "-detailed-exitcode", "-input=false", "-no-color"); err != nil {
-			t.Errorf("plan after the racing applies in %s: %v\n%s", dir, err, lastLines(out, 40))
+			t.Errorf("plan after the racing applies in %s: %v\n%s", dir, err, lastLines(out, 30))
 		}
 	}
 }
