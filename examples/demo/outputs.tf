@@ -7,7 +7,7 @@ output "docker_container" {
     keyctl                     = phoenix_lxc_container.docker.features.keyctl
     docker_version             = phoenix_lxc_container.docker.docker.installed_version
     docker_service_active      = phoenix_lxc_container.docker.docker.service_active
-    docker_tests               = phoenix_lxc_container.docker.docker.tests
+    docker_tests               = { for name, t in phoenix_lxc_container.docker.docker.tests : name => t.result }
   }
 }
 

@@ -23,7 +23,8 @@
 //     ..." with the versions, the driver in use, the digests of daemon.json
 //     and of the apt key and source list, and the recorded fingerprint; exit
 //     0 only when the service is active (see [ParseCheckResult]).
-//   - Test: one line per case "test_case_<name>: passed|failed|skipped", a
+//   - Test: one line per case "test_case_<name>: passed|failed|skipped
+//     duration_ms=<n> ran_at=<YYYY-MM-DDTHH:MM:SSZ>", a
 //     failed case followed by its output tail as "  | <line>" lines, then
 //     "N passed, N failed" with ", N skipped" appended when a case was skipped
 //     (see [ParseTestResults]).
@@ -72,6 +73,10 @@ const (
 // is configured.
 const DefaultNetworkTarget = "1.1.1.1"
 
+// DefaultHelloWorldImage is the image the hello-world test case runs when
+// none is configured (Docker Hub's library/hello-world).
+const DefaultHelloWorldImage = "hello-world"
+
 //go:embed scripts/phoenix_hypervisor_feature_install_docker.sh
 var installScript []byte
 
@@ -117,11 +122,31 @@ type Options struct {
 	// DaemonJSON is the user's daemon.json (a JSON object, may be empty);
 	// NewPlan merges it with StorageDriver through MergeDaemonJSON.
 	DaemonJSON string
+	// Tests are the test script's options. They are not part of the
+	// install's fingerprint (Plan.Fingerprint) but of their own
+	// (Plan.TestFingerprint): changing them reruns the tests, never the
+	// install.
+	Tests TestOptions `json:"-"`
+}
+
+// TestOptions are what the test script checks after the install.
+type TestOptions struct {
 	// HelloWorld runs the hello-world test case; false marks it skipped.
 	HelloWorld bool
+	// HelloWorldImage is the image the hello-world case runs (see
+	// ValidateImage): Docker Hub's hello-world, a registry mirror's copy,
+	// or an image pinned by digest.
+	HelloWorldImage string
 	// NetworkTarget is the host name or IP address pinged from a container
-	// by the network test case and while waiting for the network.
+	// by the network test case. The install script also pings it while
+	// waiting for the container's network, which changes nothing it
+	// installs.
 	NetworkTarget string
+}
+
+// DefaultTestOptions returns the defaults of the health checks.
+func DefaultTestOptions() TestOptions {
+	return TestOptions{HelloWorld: true, HelloWorldImage: DefaultHelloWorldImage, NetworkTarget: DefaultNetworkTarget}
 }
 
 // DefaultOptions returns the defaults of the docker block.
@@ -130,8 +155,7 @@ func DefaultOptions() Options {
 		PackageSource: PackageSourceDockerCE,
 		Compose:       true,
 		StorageDriver: StorageDriverOverlay2,
-		HelloWorld:    true,
-		NetworkTarget: DefaultNetworkTarget,
+		Tests:         DefaultTestOptions(),
 	}
 }
 
@@ -147,7 +171,68 @@ func (o Options) Validate() error {
 	if err := ValidateVersion(o.Version); err != nil {
 		return err
 	}
-	return ValidateNetworkTarget(o.NetworkTarget)
+	return o.Tests.Validate()
+}
+
+// Validate checks the test script's options.
+func (t TestOptions) Validate() error {
+	if err := ValidateImage(t.HelloWorldImage); err != nil {
+		return err
+	}
+	return ValidateNetworkTarget(t.NetworkTarget)
+}
+
+// Image references, after the grammar of Docker's distribution/reference
+// package: [domain[:port]/]path[:tag][@sha256:<64 hex>], the domain told
+// from the path's first component by a dot, a colon or "localhost".
+var (
+	imageDomainRE    = regexp.MustCompile(`^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]{1,5})?$`)
+	imageComponentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	imageTagRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	imageDigestRE    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// ValidateImage accepts an image reference the test script may hand to
+// "docker run": a path of lower-case components ("hello-world",
+// "library/hello-world"), optionally behind a registry host with a port
+// ("mirror.lan:5000/library/hello-world"), with an optional tag (":latest")
+// and an optional digest ("@sha256:" and 64 lower-case hex digits).
+func ValidateImage(ref string) error {
+	if ref == "" {
+		return fmt.Errorf("image is empty: an image reference such as %q is required", DefaultHelloWorldImage)
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("image %q is not an image reference ([registry[:port]/]path[:tag][@sha256:<64 hex digits>]): %s", ref, why)
+	}
+	name := ref
+	if n, digest, ok := strings.Cut(ref, "@"); ok {
+		if !imageDigestRE.MatchString(digest) {
+			return bad(fmt.Sprintf("digest %q is not sha256: and 64 lower-case hex digits", digest))
+		}
+		name = n
+	}
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		if tag := name[i+1:]; !imageTagRE.MatchString(tag) {
+			return bad(fmt.Sprintf("tag %q is not letters, digits, _ . - (at most 128, not starting with . or -)", tag))
+		}
+		name = name[:i]
+	}
+	if len(name) > 255 {
+		return bad("the name is longer than 255 characters")
+	}
+	parts := strings.Split(name, "/")
+	if first := parts[0]; len(parts) > 1 && (strings.ContainsAny(first, ".:") || first == "localhost" || first != strings.ToLower(first)) {
+		if !imageDomainRE.MatchString(first) {
+			return bad(fmt.Sprintf("registry %q is not a host name with an optional port", first))
+		}
+		parts = parts[1:]
+	}
+	for _, c := range parts {
+		if !imageComponentRE.MatchString(c) {
+			return bad(fmt.Sprintf("path component %q is not lower-case letters and digits joined by . _ __ or -", c))
+		}
+	}
+	return nil
 }
 
 // versionRE matches a Debian version or its upstream part; the install

@@ -55,7 +55,7 @@ func TestInstallArgs(t *testing.T) {
 				o.Compose = false
 				o.StorageDriver = StorageDriverFuseOverlayfs
 				o.DaemonJSON = "{ \"log-driver\": \"journald\",\n \"debug\": true }"
-				o.NetworkTarget = "gw.example.net"
+				o.Tests.NetworkTarget = "gw.example.net"
 			},
 			want: []string{"--package-source", "distro", "--version", "26.1.3", "--compose", "0",
 				"--storage-driver", "fuse-overlayfs",
@@ -102,7 +102,8 @@ func TestInstallArgsErrors(t *testing.T) {
 		{"unknown driver", func(o *Options) { o.StorageDriver = "btrfs" }, `storage driver "btrfs" is not one of overlay2, fuse-overlayfs`},
 		{"version with a space", func(o *Options) { o.Version = "27.3.1 docker-ce" }, `version "27.3.1 docker-ce" is not a Debian package version`},
 		{"version like an option", func(o *Options) { o.Version = "--force" }, `version "--force"`},
-		{"bad target", func(o *Options) { o.NetworkTarget = "-c 100" }, `network target "-c 100"`},
+		{"bad target", func(o *Options) { o.Tests.NetworkTarget = "-c 100" }, `network target "-c 100"`},
+		{"bad image", func(o *Options) { o.Tests.HelloWorldImage = "--privileged" }, `image "--privileged" is not an image reference`},
 		{"bad json", func(o *Options) { o.DaemonJSON = "{" }, "daemon_json is not valid JSON"},
 		{"conflicting driver", func(o *Options) { o.DaemonJSON = `{"storage-driver":"vfs"}` }, `conflicts with storage_driver "overlay2"`},
 	}
@@ -120,19 +121,20 @@ func TestInstallArgsErrors(t *testing.T) {
 
 func TestTestArgs(t *testing.T) {
 	o := DefaultOptions()
-	if got, want := mustPlan(t, o).TestArgs(), []string{"--network-target", "1.1.1.1", "--hello-world", "1"}; !slices.Equal(got, want) {
+	if got, want := mustPlan(t, o).TestArgs(), []string{"--network-target", "1.1.1.1", "--hello-world", "1", "--hello-world-image", "hello-world"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	o.HelloWorld = false
-	o.NetworkTarget = "2606:4700:4700::1111"
+	o.Tests.HelloWorld = false
+	o.Tests.NetworkTarget = "2606:4700:4700::1111"
+	o.Tests.HelloWorldImage = "mirror.lan:5000/library/hello-world@sha256:" + strings.Repeat("ab", 32)
 	inv := mustPlan(t, o).Test()
-	if want := []string{"--network-target", "2606:4700:4700::1111", "--hello-world", "0"}; !slices.Equal(inv.Args, want) {
+	if want := []string{"--network-target", "2606:4700:4700::1111", "--hello-world", "0", "--hello-world-image", o.Tests.HelloWorldImage}; !slices.Equal(inv.Args, want) {
 		t.Errorf("got %q, want %q", inv.Args, want)
 	}
 	if inv.Name != TestScriptName || !bytes.Equal(inv.Script, TestScript()) {
 		t.Errorf("Test() = %q, want the test script", inv.Name)
 	}
-	o.NetworkTarget = "1.1.1.1; reboot"
+	o.Tests.NetworkTarget = "1.1.1.1; reboot"
 	if _, err := NewPlan(o); err == nil {
 		t.Error("NewPlan() accepted a network target with a shell command")
 	}
@@ -163,6 +165,46 @@ func TestValidateNetworkTarget(t *testing.T) {
 	}
 }
 
+func TestValidateImage(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("0123456789abcdef", 4)
+	valid := []string{"hello-world", "hello-world:latest", "library/hello-world", "docker.io/library/hello-world:linux",
+		"mirror.lan:5000/library/hello-world", "mirror.lan:5000/library/hello-world:latest", "localhost/hello", "localhost:5000/a/b/c:v1.2_3",
+		"registry-1.example.com/team/hello__world-x.y", "hello-world" + digest, "mirror.lan:5000/hello-world:latest" + digest,
+		"10.0.0.5:5000/hello-world", "Registry.LAN/hello-world"}
+	for _, ref := range valid {
+		if err := ValidateImage(ref); err != nil {
+			t.Errorf("ValidateImage(%q) = %v, want nil", ref, err)
+		}
+	}
+	invalid := map[string]string{
+		"":               "image is empty",
+		"-it":            `path component "-it"`,
+		"--privileged":   `path component "--privileged"`,
+		"Hello-World":    `path component "Hello-World"`,
+		"hello world":    `path component "hello world"`,
+		"hello-world:":   `tag ""`,
+		"hello-world:-x": `tag "-x"`,
+		"hello-world:" + strings.Repeat("t", 129):    "tag",
+		"hello-world@sha256:abc":                     `digest "sha256:abc"`,
+		"hello-world@md5:" + strings.Repeat("a", 32): "digest",
+		"hello-world" + strings.ToUpper(digest):      "digest",
+		"mirror.lan:port/hello-world":                `registry "mirror.lan:port"`,
+		"-mirror.lan/hello-world":                    `registry "-mirror.lan"`,
+		"mirror.lan//hello-world":                    `path component ""`,
+		"hello-world/":                               `path component ""`,
+		"hello..world":                               `path component "hello..world"`,
+		"hello-world;reboot":                         `path component "hello-world;reboot"`,
+		"hello-world\n":                              "path component",
+		strings.Repeat("a", 256):                     "longer than 255",
+	}
+	for ref, want := range invalid {
+		err := ValidateImage(ref)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidateImage(%q) = %v, want an error containing %q", ref, err, want)
+		}
+	}
+}
+
 func TestValidateVersion(t *testing.T) {
 	for _, v := range []string{"", "27.3.1", "5:27.3.1-1~debian.12~bookworm", "20.10.24+dfsg1-1+b3", "26.1.3-0ubuntu1~24.04.1"} {
 		if err := ValidateVersion(v); err != nil {
@@ -184,8 +226,7 @@ func TestEnumLists(t *testing.T) {
 		t.Errorf("StorageDrivers() = %q", got)
 	}
 	d := DefaultOptions()
-	if d.PackageSource != PackageSources()[0] || d.StorageDriver != StorageDrivers()[0] || !d.Compose || !d.HelloWorld ||
-		d.NetworkTarget != DefaultNetworkTarget || d.Version != "" || d.DaemonJSON != "" {
+	if d.PackageSource != PackageSources()[0] || d.StorageDriver != StorageDrivers()[0] || !d.Compose || d.Tests != DefaultTestOptions() || d.Version != "" || d.DaemonJSON != "" {
 		t.Errorf("DefaultOptions() = %+v", d)
 	}
 	if err := d.Validate(); err != nil {

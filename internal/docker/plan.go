@@ -22,7 +22,9 @@ func AptKeySHA256() string { return sha256Hex(releaseKey) }
 const FingerprintPath = "/etc/phoenix/docker.fingerprint"
 
 // fingerprintDomain starts the hashed encoding, so that a fingerprint can
-// never equal the digest of something else.
+// never equal the digest of something else. The encoding of Options leaves
+// out its Tests (json:"-"), whose encoding is an object with other keys, so
+// the install's and the tests' fingerprints never collide either.
 const fingerprintDomain = "phoenix docker plan v1\n"
 
 // Plan is the docker block of a container resolved once: the validated
@@ -35,8 +37,9 @@ type Plan struct {
 	Options Options
 	// DaemonJSON is the complete /etc/docker/daemon.json (without the
 	// newline the install script appends).
-	DaemonJSON  string
-	fingerprint string
+	DaemonJSON      string
+	fingerprint     string
+	testFingerprint string
 }
 
 // NewPlan validates o, merges its daemon.json with the storage driver and
@@ -54,7 +57,11 @@ func NewPlan(o Options) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Options: o, DaemonJSON: merged, fingerprint: fp}, nil
+	tfp, err := fingerprintOf(o.Tests)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Options: o, DaemonJSON: merged, fingerprint: fp, testFingerprint: tfp}, nil
 }
 
 // fingerprintOf is the hex SHA-256 of the JSON encoding of v. encoding/json
@@ -73,10 +80,15 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Fingerprint is the hex SHA-256 of a canonical encoding of the whole
-// options (daemon.json merged and normalized): equal fingerprints mean the
-// same request, a different one that the install and the tests must run.
+// Fingerprint is the hex SHA-256 of a canonical encoding of the install's
+// options (daemon.json merged and normalized; the test options left out):
+// equal fingerprints mean the same request, a different one that the
+// install and the tests must run.
 func (p Plan) Fingerprint() string { return p.fingerprint }
+
+// TestFingerprint is the hex SHA-256 of the encoding of the test options:
+// a different one means that the tests must run again, and only they.
+func (p Plan) TestFingerprint() string { return p.testFingerprint }
 
 // DaemonJSONSHA256 is the hex SHA-256 of /etc/docker/daemon.json as the
 // install script writes it (the merged JSON and a newline).
@@ -131,7 +143,7 @@ func (p Plan) InstallArgs() []string {
 		"--compose", flag(o.Compose),
 		"--storage-driver", o.StorageDriver,
 		"--daemon-json", p.DaemonJSON,
-		"--network-target", o.NetworkTarget,
+		"--network-target", o.Tests.NetworkTarget,
 		"--fingerprint", p.fingerprint,
 	)
 	if p.ManagesAptRepository() {
@@ -142,9 +154,10 @@ func (p Plan) InstallArgs() []string {
 
 // TestArgs are the arguments of the test script:
 //
-//	--network-target HOST --hello-world 1|0
+//	--network-target HOST --hello-world 1|0 --hello-world-image IMAGE
 func (p Plan) TestArgs() []string {
-	return []string{"--network-target", p.Options.NetworkTarget, "--hello-world", flag(p.Options.HelloWorld)}
+	t := p.Options.Tests
+	return []string{"--network-target", t.NetworkTarget, "--hello-world", flag(t.HelloWorld), "--hello-world-image", t.HelloWorldImage}
 }
 
 // Install is the install script's invocation.

@@ -44,21 +44,34 @@ func TestFingerprintCoversNewFields(t *testing.T) {
 	}
 }
 
-// Every field of Options, changed alone, changes the fingerprint.
+// Every field of Options, changed alone, changes the install's fingerprint
+// and not the tests'; every field of TestOptions changes the tests'
+// fingerprint and not the install's. A new field fails here until the test
+// changes it, so neither fingerprint can silently miss it.
 func TestFingerprintCoversEveryField(t *testing.T) {
-	base := mustPlan(t, DefaultOptions()).Fingerprint()
+	basePlan := mustPlan(t, DefaultOptions())
+	base, baseTests := basePlan.Fingerprint(), basePlan.TestFingerprint()
+	if base == baseTests {
+		t.Fatal("the install's and the tests' fingerprints are equal")
+	}
 	changed := map[string]func(*Options){
 		"PackageSource": func(o *Options) { o.PackageSource = PackageSourceDistro },
 		"Version":       func(o *Options) { o.Version = "27.5.1" },
 		"Compose":       func(o *Options) { o.Compose = false },
 		"StorageDriver": func(o *Options) { o.StorageDriver = StorageDriverFuseOverlayfs },
 		"DaemonJSON":    func(o *Options) { o.DaemonJSON = `{"debug":true}` },
-		"HelloWorld":    func(o *Options) { o.HelloWorld = false },
-		"NetworkTarget": func(o *Options) { o.NetworkTarget = "9.9.9.9" },
+	}
+	testsChanged := map[string]func(*TestOptions){
+		"HelloWorld":      func(o *TestOptions) { o.HelloWorld = false },
+		"HelloWorldImage": func(o *TestOptions) { o.HelloWorldImage = "mirror.lan:5000/library/hello-world:latest" },
+		"NetworkTarget":   func(o *TestOptions) { o.NetworkTarget = "9.9.9.9" },
 	}
 	typ := reflect.TypeFor[Options]()
 	for i := range typ.NumField() {
 		name := typ.Field(i).Name
+		if typ.Field(i).Type == reflect.TypeFor[TestOptions]() {
+			continue
+		}
 		mod, ok := changed[name]
 		if !ok {
 			t.Errorf("field %s: add a change of it to this test", name)
@@ -66,8 +79,30 @@ func TestFingerprintCoversEveryField(t *testing.T) {
 		}
 		o := DefaultOptions()
 		mod(&o)
-		if mustPlan(t, o).Fingerprint() == base {
-			t.Errorf("changing %s kept the fingerprint", name)
+		p := mustPlan(t, o)
+		if p.Fingerprint() == base {
+			t.Errorf("changing %s kept the install's fingerprint", name)
+		}
+		if p.TestFingerprint() != baseTests {
+			t.Errorf("changing %s changed the tests' fingerprint", name)
+		}
+	}
+	typ = reflect.TypeFor[TestOptions]()
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		mod, ok := testsChanged[name]
+		if !ok {
+			t.Errorf("field TestOptions.%s: add a change of it to this test", name)
+			continue
+		}
+		o := DefaultOptions()
+		mod(&o.Tests)
+		p := mustPlan(t, o)
+		if p.TestFingerprint() == baseTests {
+			t.Errorf("changing Tests.%s kept the tests' fingerprint", name)
+		}
+		if p.Fingerprint() != base {
+			t.Errorf("changing Tests.%s changed the install's fingerprint: the install would rerun", name)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // OutputPrefix starts every progress and result line of the scripts.
@@ -374,10 +375,21 @@ func ParseCheckResult(out string) (CheckResult, error) {
 	return res, nil
 }
 
+// CaseRun is when a test case ran and how long it took.
+type CaseRun struct {
+	// DurationMS is the case's wall time in milliseconds (0 when skipped).
+	DurationMS int64
+	// RanAt is when the case started (or was skipped), in UTC, to the
+	// second.
+	RanAt time.Time
+}
+
 // TestReport is the parsed output of the test script.
 type TestReport struct {
 	// Cases maps each reported case to Passed, Failed or Skipped.
 	Cases map[string]string
+	// Runs maps each reported case to its start time and duration.
+	Runs map[string]CaseRun
 	// Order lists the cases as they were reported.
 	Order []string
 	// Output maps a failed case to the tail of its output.
@@ -399,22 +411,23 @@ func (r TestReport) FailedCases() []string {
 }
 
 var (
-	caseLineRE    = regexp.MustCompile(`^(test_case_[A-Za-z0-9_]+): (passed|failed|skipped)$`)
+	caseLineRE    = regexp.MustCompile(`^(test_case_[A-Za-z0-9_]+): (passed|failed|skipped) duration_ms=([0-9]{1,12}) ran_at=([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)$`)
 	summaryLineRE = regexp.MustCompile(`^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$`)
 )
 
 // caseOutputPrefix indents the output tail of a failed case.
 const caseOutputPrefix = "  | "
 
-// ParseTestResults reads the test script's output: the case lines, the
-// output tails of failed cases and the summary, which must be the last line
-// and agree with the case lines. Failed cases are not an error. Output that
+// ParseTestResults reads the test script's output: the case lines
+// ("test_case_<name>: <status> duration_ms=<n> ran_at=<YYYY-MM-DDTHH:MM:SSZ>"),
+// the output tails of failed cases and the summary, which must be the last
+// line and agree with the case lines. Failed cases are not an error. Output that
 // does not follow the format is, with the script named: after the shell's
 // start-up messages, every line must be a case line, an output line
 // ("  | ...") of a failed case, or the final summary. A FATAL line is
 // returned as the error.
 func ParseTestResults(out string) (TestReport, error) {
-	r := TestReport{Cases: map[string]string{}, Output: map[string][]string{}}
+	r := TestReport{Cases: map[string]string{}, Runs: map[string]CaseRun{}, Output: map[string][]string{}}
 	ls := lines(out)
 	if len(ls) == 0 {
 		return r, fmt.Errorf("%s printed nothing", TestScriptName)
@@ -447,7 +460,15 @@ func ParseTestResults(out string) (TestReport, error) {
 		if _, dup := r.Cases[name]; dup {
 			return r, fmt.Errorf("%s reported %s twice", TestScriptName, name)
 		}
+		run, err := caseRun(m[3], m[4])
+		if err != nil {
+			return r, fmt.Errorf("%s reported %s with %w", TestScriptName, name, err)
+		}
+		if status == Skipped && run.DurationMS != 0 {
+			return r, fmt.Errorf("%s reported the skipped %s with a duration of %d ms", TestScriptName, name, run.DurationMS)
+		}
 		r.Cases[name] = status
+		r.Runs[name] = run
 		r.Order = append(r.Order, name)
 		last = ""
 		if status == Failed {
@@ -473,6 +494,19 @@ func ParseTestResults(out string) (TestReport, error) {
 			TestScriptName, ls[len(ls)-1], counts[Passed], counts[Failed], counts[Skipped])
 	}
 	return r, nil
+}
+
+// caseRun reads the duration and the time of a case line.
+func caseRun(ms, at string) (CaseRun, error) {
+	d, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return CaseRun{}, fmt.Errorf("duration_ms=%s: %w", ms, err)
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return CaseRun{}, fmt.Errorf("ran_at=%s, which is not a time: %w", at, err)
+	}
+	return CaseRun{DurationMS: d, RanAt: t.UTC()}, nil
 }
 
 // count parses a summary count; "" is 0.

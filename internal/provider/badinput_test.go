@@ -301,6 +301,9 @@ func badInputCases() []badCase {
 		{name: "docker_daemon_json_driver_conflict", group: "docker", attr: "docker.daemon_json", blocks: docker("    daemon_json = jsonencode({ \"storage-driver\" = \"vfs\" }) # bad\n"), want: `conflicts with storage_driver`},
 		{name: "docker_daemon_json_data_root_outside_profile", group: "docker", attr: "docker.daemon_json", blocks: docker("    daemon_json = jsonencode({ \"data-root\" = \"/srv/docker\" }) # bad\n"), want: `outside /var/lib/docker`},
 		{name: "docker_network_target_injection", group: "docker", attr: "docker.health_checks.network_target", blocks: docker("    health_checks {\n      network_target = \"1.1.1.1; reboot\" # bad\n    }\n"), want: `Invalid network target`},
+		{name: "docker_hello_world_image_option", group: "docker", attr: "docker.health_checks.hello_world_image", blocks: docker("    health_checks {\n      hello_world_image = \"--privileged\" # bad\n    }\n"), want: `Invalid hello-world image`},
+		{name: "docker_hello_world_image_short_digest", group: "docker", attr: "docker.health_checks.hello_world_image", blocks: docker("    health_checks {\n      hello_world_image = \"hello-world@sha256:abc123\" # bad\n    }\n"), want: `digest "sha256:abc123"`},
+		{name: "docker_hello_world_image_bad_port", group: "docker", attr: "docker.health_checks.hello_world_image", blocks: docker("    health_checks {\n      hello_world_image = \"mirror.lan:http/hello-world\" # bad\n    }\n"), want: `registry "mirror.lan:http"`},
 		{name: "docker_fuse_overlayfs_without_fuse", group: "docker", attr: "docker.storage_driver", blocks: docker("    storage_driver = \"fuse-overlayfs\" # bad\n"), want: `fuse-overlayfs needs FUSE`},
 		{name: "docker_nesting_false", group: "docker", attr: "features.nesting", attrs: "  features = { nesting = false } # bad\n", blocks: docker(""), want: `Docker needs nesting`},
 		{name: "docker_keyctl_false", group: "docker", attr: "features.keyctl", attrs: "  features = { keyctl = false } # bad\n", blocks: docker(""), want: `Docker needs keyctl`},
@@ -451,7 +454,7 @@ func TestAccBadInput(t *testing.T) {
 			set: map[string]string{"gw": "gw = \"10.0.0.1\"\n    ip6 = \"fd00::2/64\"\n    gw6 = \"fd00::1\"\n    hwaddr = \"BC:24:11:00:00:01\"\n    vlan = 4094\n    mtu = 9000\n    rate = 0",
 				"bridge": `bridge = "vmbr0123456789a"`},
 			blocks: "  startup {\n    order = 0\n  }\n  timeouts {\n    create = \"10m\"\n  }\n  docker {\n    package_source = \"distro\"\n    version = \"27.3.1\"\n" +
-				"    storage_driver = \"fuse-overlayfs\"\n    daemon_json = jsonencode({ \"log-driver\" = \"journald\" })\n    health_checks {\n      network_target = \"one.one.one.one\"\n    }\n  }\n",
+				"    storage_driver = \"fuse-overlayfs\"\n    daemon_json = jsonencode({ \"log-driver\" = \"journald\" })\n    health_checks {\n      network_target = \"one.one.one.one\"\n      hello_world_image = \"mirror.lan:5000/library/hello-world@sha256:" + strings.Repeat("0f", 32) + "\"\n    }\n  }\n",
 			providerBody: "  ssh {\n    agent = true\n    node {\n      name    = \"pve1\"\n      address = \"10.0.0.1\"\n      port    = 2222\n    }\n  }\n"},
 		{name: "control_clone", set: map[string]string{"template": "", "storage": "", "size": ""}, blocks: "  clone {\n    source_vmid = 900\n    full        = false\n  }\n"},
 		{name: "control_grow", prior: true, set: map[string]string{"size": `size = "16G"`}},

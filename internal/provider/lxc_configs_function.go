@@ -290,7 +290,8 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object,
 		def := docker.DefaultOptions()
 		dt := attrsOf(t["docker"])
 		checks, d := objectOf(ctx, attrsOf(dt["health_checks"]), map[string]attr.Value{
-			"hello_world": types.BoolValue(c.Docker.HelloWorld), "network_target": types.StringValue(def.NetworkTarget),
+			"hello_world": types.BoolValue(c.Docker.HelloWorld), "network_target": types.StringValue(def.Tests.NetworkTarget),
+			"hello_world_image": types.StringValue(def.Tests.HelloWorldImage),
 		})
 		diags.Append(d...)
 		set("docker")(objectOf(ctx, dt, map[string]attr.Value{

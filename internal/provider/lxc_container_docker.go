@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -41,6 +43,7 @@ type dockerModel struct {
 	InstalledVersion types.String         `tfsdk:"installed_version"`
 	ServiceActive    types.Bool           `tfsdk:"service_active"`
 	Tests            types.Map            `tfsdk:"tests"`
+	TestsFingerprint types.String         `tfsdk:"tests_fingerprint"`
 	AppArmorSHA256   types.String         `tfsdk:"apparmor_profile_sha256"`
 	// What the check reads back from the container (see docker.CheckResult).
 	Fingerprint       types.String `tfsdk:"fingerprint"`
@@ -49,11 +52,56 @@ type dockerModel struct {
 	DaemonJSONSHA256  types.String `tfsdk:"daemon_json_sha256"`
 	AptKeySHA256      types.String `tfsdk:"apt_key_sha256"`
 	AptSourceSHA256   types.String `tfsdk:"apt_source_sha256"`
+	StorageDriverUsed types.String `tfsdk:"storage_driver_in_use"`
 }
 
 type healthChecksModel struct {
-	HelloWorld    types.Bool   `tfsdk:"hello_world"`
-	NetworkTarget types.String `tfsdk:"network_target"`
+	HelloWorld      types.Bool   `tfsdk:"hello_world"`
+	HelloWorldImage types.String `tfsdk:"hello_world_image"`
+	NetworkTarget   types.String `tfsdk:"network_target"`
+}
+
+// dockerTestType is an element of docker.tests: one test case's result.
+var dockerTestType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"result":      types.StringType,
+	"duration_ms": types.Int64Type,
+	"ran_at":      types.StringType,
+}}
+
+// dockerTests turns the test script's report into docker.tests.
+func dockerTests(r docker.TestReport) (types.Map, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make(map[string]attr.Value, len(r.Cases))
+	for name, result := range r.Cases {
+		run := r.Runs[name]
+		obj, d := types.ObjectValue(dockerTestType.AttrTypes, map[string]attr.Value{
+			"result":      types.StringValue(result),
+			"duration_ms": types.Int64Value(run.DurationMS),
+			"ran_at":      types.StringValue(run.RanAt.UTC().Format(time.RFC3339)),
+		})
+		diags.Append(d...)
+		elems[name] = obj
+	}
+	m, d := types.MapValue(dockerTestType, elems)
+	diags.Append(d...)
+	return m, diags
+}
+
+// dockerTestResults maps each case in docker.tests to its result; nil when
+// the map is null or unknown.
+func dockerTestResults(m types.Map) map[string]string {
+	if !known(m) {
+		return nil
+	}
+	out := map[string]string{}
+	for name, v := range m.Elements() {
+		if o, ok := v.(types.Object); ok && known(o) {
+			if s, ok := o.Attributes()["result"].(types.String); ok {
+				out[name] = s.ValueString()
+			}
+		}
+	}
+	return out
 }
 
 func dockerBlock() schema.SingleNestedBlock {
@@ -115,9 +163,17 @@ func dockerBlock() schema.SingleNestedBlock {
 				Computed:            true,
 			},
 			"tests": schema.MapAttribute{
-				MarkdownDescription: "Result of each test case (`" + strings.Join(docker.Cases(), "`, `") + "`): `passed`, `failed` or `skipped`.",
-				Computed:            true,
-				ElementType:         types.StringType,
+				MarkdownDescription: "The last run of each test case (`" + strings.Join(docker.Cases(), "`, `") + "`), keyed by its name: " +
+					"`result` (`passed`, `failed` or `skipped`), `duration_ms` (its wall time in milliseconds, 0 when skipped) and " +
+					"`ran_at` (when it started, RFC 3339 in UTC, to the second). The tests run after each install and when " +
+					"`health_checks` changes; a failed case reruns the install and the tests on the next apply.",
+				Computed:    true,
+				ElementType: dockerTestType,
+			},
+			"tests_fingerprint": schema.StringAttribute{
+				MarkdownDescription: "SHA-256 of the `health_checks` options the tests in `tests` ran with. A change of `health_checks` " +
+					"alone shows here and in `tests` as a planned update that reruns the tests, never the install.",
+				Computed: true,
 			},
 			"fingerprint": schema.StringAttribute{
 				MarkdownDescription: "SHA-256 of the whole block's options (daemon.json merged and normalized) that the last successful " +
@@ -148,6 +204,12 @@ func dockerBlock() schema.SingleNestedBlock {
 					"A changed file shows as a planned change; the apply writes it again.",
 				Computed: true,
 			},
+			"storage_driver_in_use": schema.StringAttribute{
+				MarkdownDescription: "Storage driver of the running Docker daemon (`docker info`), empty when the service is not active. " +
+					"A daemon running with another driver than `storage_driver` (daemon.json changed without a restart, a driver set " +
+					"elsewhere) shows as a planned change; the apply restarts Docker.",
+				Computed: true,
+			},
 			"apparmor_profile_sha256": schema.StringAttribute{
 				MarkdownDescription: "SHA-256 of the `" + dockerProfile.Name + "` profile this provider version ships. A provider " +
 					"upgrade that changes the profile shows here in the plan and reinstalls it on apply.",
@@ -162,10 +224,18 @@ func dockerBlock() schema.SingleNestedBlock {
 						MarkdownDescription: "Run `docker run --rm hello-world`. Defaults to `true`.",
 						Optional:            true,
 					},
+					"hello_world_image": schema.StringAttribute{
+						MarkdownDescription: "Image the `hello-world` test runs, e.g. a registry mirror's copy " +
+							"(`mirror.lan:5000/library/hello-world:latest`) or an image pinned by digest (`hello-world@sha256:<64 hex digits>`). " +
+							"It must print Docker's greeting (`Hello from Docker!`). Defaults to `" + docker.DefaultHelloWorldImage + "`.",
+						Optional:   true,
+						Validators: []validator.String{checkWith("Invalid hello-world image", "an image reference", docker.ValidateImage)},
+					},
 					"network_target": schema.StringAttribute{
-						MarkdownDescription: "Host or IP address a container pings to prove network access. Defaults to `" + docker.DefaultNetworkTarget + "`.",
-						Optional:            true,
-						Validators:          []validator.String{checkWith("Invalid network target", "a host name or IP address", docker.ValidateNetworkTarget)},
+						MarkdownDescription: "Host or IP address a container pings to prove network access (the install also pings it " +
+							"while waiting for the network). Defaults to `" + docker.DefaultNetworkTarget + "`.",
+						Optional:   true,
+						Validators: []validator.String{checkWith("Invalid network target", "a host name or IP address", docker.ValidateNetworkTarget)},
 					},
 				},
 			},
@@ -193,10 +263,13 @@ func dockerOptions(d *dockerModel) docker.Options {
 	}
 	if d.HealthChecks != nil {
 		if known(d.HealthChecks.HelloWorld) {
-			o.HelloWorld = d.HealthChecks.HelloWorld.ValueBool()
+			o.Tests.HelloWorld = d.HealthChecks.HelloWorld.ValueBool()
+		}
+		if known(d.HealthChecks.HelloWorldImage) {
+			o.Tests.HelloWorldImage = d.HealthChecks.HelloWorldImage.ValueString()
 		}
 		if known(d.HealthChecks.NetworkTarget) {
-			o.NetworkTarget = d.HealthChecks.NetworkTarget.ValueString()
+			o.Tests.NetworkTarget = d.HealthChecks.NetworkTarget.ValueString()
 		}
 	}
 	return o
@@ -280,14 +353,15 @@ func adoptDockerCheck(m *lxcContainerModel, check docker.CheckResult) {
 		o.StorageDriver = check.StorageDriver
 	}
 	d := &dockerModel{
-		PackageSource:   types.StringValue(o.PackageSource),
-		Version:         types.StringNull(),
-		Compose:         types.BoolValue(o.Compose),
-		StorageDriver:   types.StringValue(o.StorageDriver),
-		DaemonJSON:      jsontypes.NewNormalizedNull(),
-		VerifyOnRefresh: types.BoolValue(true),
-		Tests:           types.MapNull(types.StringType),
-		AppArmorSHA256:  types.StringNull(),
+		PackageSource:    types.StringValue(o.PackageSource),
+		Version:          types.StringNull(),
+		Compose:          types.BoolValue(o.Compose),
+		StorageDriver:    types.StringValue(o.StorageDriver),
+		DaemonJSON:       jsontypes.NewNormalizedNull(),
+		VerifyOnRefresh:  types.BoolValue(true),
+		Tests:            types.MapNull(dockerTestType),
+		TestsFingerprint: types.StringNull(),
+		AppArmorSHA256:   types.StringNull(),
 	}
 	if m.EffectiveAA.ValueString() == dockerProfile.Name {
 		d.AppArmorSHA256 = types.StringValue(dockerProfile.SHA256())

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -47,6 +48,13 @@ func (e *accEnv) conf(vmid int) *lxcconf.Config {
 // ctExec runs a command inside a container over SSH, as an administrator would.
 func (e *accEnv) ctExec(vmid int, argv ...string) {
 	e.t.Helper()
+	e.ctOutput(vmid, argv...)
+}
+
+// ctOutput runs a command inside a container over SSH and returns its
+// standard output.
+func (e *accEnv) ctOutput(vmid int, argv ...string) string {
+	e.t.Helper()
 	key, err := os.ReadFile(e.sshKeyFile)
 	if err != nil {
 		e.t.Fatal(err)
@@ -60,9 +68,35 @@ func (e *accEnv) ctExec(vmid int, argv ...string) {
 		e.t.Fatal(err)
 	}
 	defer pool.Close()
-	if _, err := pool.Run(context.Background(), e.node, nodeexec.PctExec(vmid, argv...)); err != nil {
+	r, err := pool.Run(context.Background(), e.node, nodeexec.PctExec(vmid, argv...))
+	if err != nil {
 		e.t.Fatal(err)
 	}
+	return string(r.Stdout)
+}
+
+// testRun checks one element of docker.tests: the result, a duration and
+// the time it ran (RFC 3339 in UTC, within the last hour).
+func testRun(result string) knownvalue.Check {
+	return knownvalue.ObjectExact(map[string]knownvalue.Check{
+		"result": knownvalue.StringExact(result),
+		"duration_ms": knownvalue.Int64Func(func(v int64) error {
+			if v < 0 || v > 600_000 || (result == docker.Skipped && v != 0) {
+				return fmt.Errorf("duration_ms = %d", v)
+			}
+			return nil
+		}),
+		"ran_at": knownvalue.StringFunc(func(v string) error {
+			at, err := time.Parse(time.RFC3339, v)
+			if err != nil || !strings.HasSuffix(v, "Z") {
+				return fmt.Errorf("ran_at %q is not an RFC 3339 time in UTC: %v", v, err)
+			}
+			if d := time.Since(at); d < -time.Minute || d > time.Hour {
+				return fmt.Errorf("ran_at %s is %s away from now", v, d)
+			}
+			return nil
+		}),
+	})
 }
 
 // installRuns counts the runs of the install script in the SSH log.
@@ -144,9 +178,9 @@ func TestAccLXCContainer_docker(t *testing.T) {
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("service_active"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("installed_version"), knownvalue.StringRegexp(regexp.MustCompile(`^(\d+:)?\d+\.\d+`))),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("tests"), knownvalue.MapExact(map[string]knownvalue.Check{
-						docker.CaseServiceIsRunning: knownvalue.StringExact("passed"),
-						docker.CaseHelloWorld:       knownvalue.StringExact("passed"),
-						docker.CaseNetworkAccess:    knownvalue.StringExact("passed"),
+						docker.CaseServiceIsRunning: testRun("passed"),
+						docker.CaseHelloWorld:       testRun("passed"),
+						docker.CaseNetworkAccess:    testRun("passed"),
 					})),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("nesting"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("features").AtMapKey("keyctl"), knownvalue.Bool(true)),
@@ -492,6 +526,33 @@ func TestAccLXCContainer_dockerDrift(t *testing.T) {
 					b, err := os.ReadFile(e.ctFile(vmid, "etc/apt/sources.list.d/docker.list"))
 					if err != nil || !strings.Contains(string(b), "https://download.docker.com/linux/") {
 						return fmt.Errorf("source list = %q, %v", b, err)
+					}
+					return nil
+				}),
+			},
+			{
+				// The daemon restarted with another storage driver, daemon.json
+				// put back without a restart: the driver in use is drift, the
+				// apply restarts Docker and installs nothing.
+				PreConfig: func() {
+					good, err := os.ReadFile(e.ctFile(vmid, "etc/docker/daemon.json"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					writeFile(t, e.ctFile(vmid, "etc/docker/daemon.json"), `{"log-driver":"local","storage-driver":"vfs"}`+"\n")
+					e.ctExec(vmid, "systemctl", "restart", "docker")
+					writeFile(t, e.ctFile(vmid, "etc/docker/daemon.json"), string(good))
+					starts = e.dockerStarts(vmid)
+				},
+				Config: pinned,
+				ConfigPlanChecks: driftPlan(plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("storage_driver_in_use"),
+					knownvalue.StringExact(docker.StorageDriverOverlay2))),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("storage_driver_in_use"), knownvalue.StringExact(docker.StorageDriverOverlay2)),
+				},
+				Check: resource.ComposeTestCheckFunc(noPackages, func(*terraform.State) error {
+					if n := e.dockerStarts(vmid); n != starts+1 {
+						return fmt.Errorf("docker started %d times during the repair, want one restart", n-starts)
 					}
 					return nil
 				}),

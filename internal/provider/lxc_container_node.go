@@ -162,13 +162,18 @@ func refuseDockerProfileOnPrivileged(profile string, main *lxcconf.Section) erro
 
 // runDocker installs (idempotently), checks and tests Docker in the
 // container and records the results in m.Docker: the plan is built once
-// from the block and serves the install and the tests.
-func (r *lxcContainerResource) runDocker(ctx context.Context, m *lxcContainerModel) error {
+// from the block and serves the install and the tests. With install false
+// only the tests run (health_checks changed, nothing else).
+func (r *lxcContainerResource) runDocker(ctx context.Context, m *lxcContainerModel, install bool) error {
 	node, vmid := m.NodeName.ValueString(), int(m.VMID.ValueInt64())
 	ops := r.data.NodeOps()
 	plan, err := docker.NewPlan(dockerOptions(m.Docker))
 	if err != nil {
 		return fmt.Errorf("docker block: %w", err)
+	}
+	if !install {
+		tflog.Info(ctx, "running the Docker tests", map[string]any{"id": m.ID.ValueString(), "tests_fingerprint": plan.TestFingerprint()})
+		return r.testDocker(ctx, m, plan)
 	}
 	tflog.Info(ctx, "installing Docker", map[string]any{"id": m.ID.ValueString(), "source": plan.Options.PackageSource,
 		"driver": plan.Options.StorageDriver, "fingerprint": plan.Fingerprint()})
@@ -189,11 +194,18 @@ func (r *lxcContainerResource) runDocker(ctx context.Context, m *lxcContainerMod
 	if !check.ServiceActive {
 		return fmt.Errorf("check_docker_service.sh: the docker service in container %d is not active after the install", vmid)
 	}
-	report, err := ops.TestDocker(ctx, node, vmid, plan)
+	return r.testDocker(ctx, m, plan)
+}
+
+// testDocker runs the tests of plan and records their results and the
+// fingerprint of the options they ran with.
+func (r *lxcContainerResource) testDocker(ctx context.Context, m *lxcContainerModel, plan docker.Plan) error {
+	report, err := r.data.NodeOps().TestDocker(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()), plan)
 	if len(report.Cases) > 0 {
-		tests, d := types.MapValueFrom(ctx, types.StringType, report.Cases)
+		tests, d := dockerTests(report)
 		if !d.HasError() {
 			m.Docker.Tests = tests
+			m.Docker.TestsFingerprint = types.StringValue(plan.TestFingerprint())
 		}
 	}
 	return err
@@ -209,6 +221,7 @@ func setDockerCheck(d *dockerModel, c docker.CheckResult) {
 	d.DaemonJSONSHA256 = types.StringValue(c.DaemonJSONSHA256)
 	d.AptKeySHA256 = types.StringValue(c.AptKeySHA256)
 	d.AptSourceSHA256 = types.StringValue(c.AptSourceSHA256)
+	d.StorageDriverUsed = types.StringValue(c.StorageDriver)
 }
 
 // nullDockerUnknowns makes the docker block's unknown results null, for a
@@ -218,13 +231,16 @@ func nullDockerUnknowns(d *dockerModel) {
 		return
 	}
 	for _, v := range []*types.String{&d.InstalledVersion, &d.Fingerprint, &d.ContainerdVersion, &d.ComposeVersion,
-		&d.DaemonJSONSHA256, &d.AptKeySHA256, &d.AptSourceSHA256} {
+		&d.DaemonJSONSHA256, &d.AptKeySHA256, &d.AptSourceSHA256, &d.StorageDriverUsed} {
 		if v.IsUnknown() {
 			*v = types.StringNull()
 		}
 	}
 	if d.Tests.IsUnknown() {
-		d.Tests = types.MapNull(types.StringType)
+		d.Tests = types.MapNull(dockerTestType)
+	}
+	if d.TestsFingerprint.IsUnknown() {
+		d.TestsFingerprint = types.StringNull()
 	}
 }
 

@@ -146,7 +146,9 @@ func planAppArmor(plan, config *lxcContainerModel, diags *diag.Diagnostics) {
 // the pinned version. A drift is named in a warning, and the attributes it
 // concerns are planned with their expected values, so the plan shows them.
 // sourceSHA256 is the digest of the source list the last apply left, "" when
-// unknown.
+// unknown. The tests run with every install; without one, they run again
+// alone when the health_checks options differ from those the tests in state
+// ran with (tests_fingerprint).
 func planDocker(plan, state *lxcContainerModel, sourceSHA256 string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	d := plan.Docker
@@ -196,11 +198,28 @@ func planDocker(plan, state *lxcContainerModel, sourceSHA256 string) diag.Diagno
 		&d.InstalledVersion: prior.InstalledVersion, &d.Fingerprint: prior.Fingerprint,
 		&d.ContainerdVersion: prior.ContainerdVersion, &d.ComposeVersion: prior.ComposeVersion,
 		&d.DaemonJSONSHA256: prior.DaemonJSONSHA256, &d.AptKeySHA256: prior.AptKeySHA256, &d.AptSourceSHA256: prior.AptSourceSHA256,
+		&d.StorageDriverUsed: prior.StorageDriverUsed,
 	} {
 		*dst = src
 	}
-	d.Tests = prior.Tests
+	d.Tests, d.TestsFingerprint = prior.Tests, prior.TestsFingerprint
+	if dockerTestsChanged(prior, p) {
+		d.Tests = types.MapUnknown(dockerTestType)
+		d.TestsFingerprint = types.StringValue(p.TestFingerprint())
+	}
 	return diags
+}
+
+// dockerTestsChanged reports whether the health checks of p differ from
+// those the tests in the prior state ran with: by tests_fingerprint, or,
+// when the state holds none (an adopted Docker), by the health_checks
+// options in state, whose tests never ran unless recorded.
+func dockerTestsChanged(prior *dockerModel, p docker.Plan) bool {
+	if fp := prior.TestsFingerprint.ValueString(); known(prior.TestsFingerprint) && fp != "" {
+		return fp != p.TestFingerprint()
+	}
+	was, err := docker.NewPlan(dockerOptions(prior))
+	return err != nil || was.TestFingerprint() != p.TestFingerprint()
 }
 
 // dockerOptionsKnown reports whether every option of the block is known.
@@ -210,7 +229,8 @@ func dockerOptionsKnown(d *dockerModel) bool {
 			return false
 		}
 	}
-	return d.HealthChecks == nil || (!d.HealthChecks.HelloWorld.IsUnknown() && !d.HealthChecks.NetworkTarget.IsUnknown())
+	return d.HealthChecks == nil || (!d.HealthChecks.HelloWorld.IsUnknown() && !d.HealthChecks.HelloWorldImage.IsUnknown() &&
+		!d.HealthChecks.NetworkTarget.IsUnknown())
 }
 
 // planDockerRun plans the results of an install run: what p fixes is known
@@ -218,14 +238,18 @@ func dockerOptionsKnown(d *dockerModel) bool {
 // list), the rest is unknown until the apply reads it back.
 func planDockerRun(d *dockerModel, p *docker.Plan, sourceSHA256 string) {
 	for _, v := range []*types.String{&d.InstalledVersion, &d.Fingerprint, &d.ContainerdVersion, &d.ComposeVersion,
-		&d.DaemonJSONSHA256, &d.AptKeySHA256, &d.AptSourceSHA256} {
+		&d.DaemonJSONSHA256, &d.AptKeySHA256, &d.AptSourceSHA256, &d.StorageDriverUsed} {
 		*v = types.StringUnknown()
 	}
-	d.Tests = types.MapUnknown(types.StringType)
+	d.Tests = types.MapUnknown(dockerTestType)
+	d.TestsFingerprint = types.StringUnknown()
 	if p == nil {
 		return
 	}
 	d.Fingerprint = types.StringValue(p.Fingerprint())
+	d.TestsFingerprint = types.StringValue(p.TestFingerprint())
+	// The install restarts a daemon that runs with another driver.
+	d.StorageDriverUsed = types.StringValue(p.Options.StorageDriver)
 	d.DaemonJSONSHA256 = types.StringValue(p.DaemonJSONSHA256())
 	if p.ManagesAptRepository() {
 		d.AptKeySHA256 = types.StringValue(docker.AptKeySHA256())
@@ -247,11 +271,9 @@ func dockerRunReasons(prior *dockerModel, p docker.Plan, sourceSHA256 string) (r
 	if prior.AppArmorSHA256.ValueString() != dockerProfile.SHA256() {
 		run = true
 	}
-	if known(prior.Tests) {
-		for _, v := range prior.Tests.Elements() {
-			if s, ok := v.(types.String); ok && s.ValueString() == docker.Failed {
-				run = true
-			}
+	for _, result := range dockerTestResults(prior.Tests) {
+		if result == docker.Failed {
+			run = true
 		}
 	}
 	// What the prior configuration asked for: a difference from it is drift,
@@ -284,6 +306,14 @@ func dockerRunReasons(prior *dockerModel, p docker.Plan, sourceSHA256 string) (r
 		check(prior.AptSourceSHA256, sourceSHA256, sourceSHA256,
 			"Docker's apt source list differs from the one the install wrote (apt_source_sha256)")
 	}
+	// The driver in use ("" while the service is not active, already a
+	// drift of its own) against the one daemon.json sets.
+	if v := prior.StorageDriverUsed.ValueString(); known(prior.StorageDriverUsed) && v != "" && v != p.Options.StorageDriver {
+		run = true
+		if wasErr == nil && v != was.Options.StorageDriver {
+			drift = append(drift, fmt.Sprintf("Docker runs with the storage driver %s, not the configured %s (storage_driver_in_use)", v, p.Options.StorageDriver))
+		}
+	}
 	if v := prior.InstalledVersion.ValueString(); known(prior.InstalledVersion) && v != "" && !p.VersionMatches(v) {
 		run = true
 		if wasErr == nil && was.Options.Version == p.Options.Version {
@@ -297,6 +327,12 @@ func dockerRunReasons(prior *dockerModel, p docker.Plan, sourceSHA256 string) (r
 // install: planDocker leaves the installed version unknown only then.
 func dockerRunPlanned(d *dockerModel) bool {
 	return d != nil && d.InstalledVersion.IsUnknown()
+}
+
+// dockerTestsPlanned reports whether the plan of a docker block runs the
+// tests (with the install, or alone): their results are unknown only then.
+func dockerTestsPlanned(d *dockerModel) bool {
+	return d != nil && d.Tests.IsUnknown()
 }
 
 // planUpdateChecks refuses impossible updates and warns about restarts.

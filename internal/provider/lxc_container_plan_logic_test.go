@@ -32,15 +32,14 @@ func installedDocker() *dockerModel {
 		Compose:          types.BoolValue(true),
 		StorageDriver:    types.StringValue(docker.StorageDriverOverlay2),
 		DaemonJSON:       jsontypes.NewNormalizedValue(`{"log-driver":"journald"}`),
-		HealthChecks:     &healthChecksModel{HelloWorld: types.BoolValue(true), NetworkTarget: types.StringValue("1.1.1.1")},
+		HealthChecks:     &healthChecksModel{HelloWorld: types.BoolValue(true), HelloWorldImage: types.StringNull(), NetworkTarget: types.StringValue("1.1.1.1")},
 		VerifyOnRefresh:  types.BoolValue(true),
 		InstalledVersion: types.StringValue("5:27.3.1-1~debian.12~bookworm"),
 		ServiceActive:    types.BoolValue(true),
-		Tests: types.MapValueMust(types.StringType, map[string]attr.Value{
-			"service_running": types.StringValue(docker.Passed),
-			"hello_world":     types.StringValue(docker.Passed),
-			"network_access":  types.StringValue(docker.Passed),
+		Tests: testResults(map[string]string{
+			docker.CaseServiceIsRunning: docker.Passed, docker.CaseHelloWorld: docker.Passed, docker.CaseNetworkAccess: docker.Passed,
 		}),
+		StorageDriverUsed: types.StringValue(docker.StorageDriverOverlay2),
 		AppArmorSHA256:    types.StringValue(dockerProfile.SHA256()),
 		ContainerdVersion: types.StringValue("2.2.1-1~debian.12~bookworm"),
 		ComposeVersion:    types.StringValue("2.40.3-1~debian.12~bookworm"),
@@ -52,8 +51,20 @@ func installedDocker() *dockerModel {
 		panic(err)
 	}
 	d.Fingerprint = types.StringValue(p.Fingerprint())
+	d.TestsFingerprint = types.StringValue(p.TestFingerprint())
 	d.DaemonJSONSHA256 = types.StringValue(p.DaemonJSONSHA256())
 	return d
+}
+
+// testResults is a docker.tests value with the given results.
+func testResults(results map[string]string) types.Map {
+	elems := map[string]attr.Value{}
+	for name, r := range results {
+		elems[name] = types.ObjectValueMust(dockerTestType.AttrTypes, map[string]attr.Value{
+			"result": types.StringValue(r), "duration_ms": types.Int64Value(12), "ran_at": types.StringValue("2026-01-02T03:04:05Z"),
+		})
+	}
+	return types.MapValueMust(dockerTestType, elems)
 }
 
 // planDockerFor runs planDocker for a container whose state holds prior and
@@ -73,6 +84,8 @@ func TestPlanDockerRun(t *testing.T) {
 		prior func(d *dockerModel)
 		plan  func(d *dockerModel)
 		want  bool
+		// tests: the tests run alone (always with an install).
+		tests bool
 		// drift is a part of the drift warning, "" when none is expected.
 		drift string
 	}{
@@ -81,8 +94,15 @@ func TestPlanDockerRun(t *testing.T) {
 			d.DaemonJSON = jsontypes.NewNormalizedValue("{ \"log-driver\" :  \"journald\" }")
 		}, want: false},
 		{name: "verify_on_refresh changed", plan: func(d *dockerModel) { d.VerifyOnRefresh = types.BoolValue(false) }, want: false},
-		{name: "prior tests unknown", prior: func(d *dockerModel) { d.Tests = types.MapUnknown(types.StringType) }, want: false},
-		{name: "prior tests null", prior: func(d *dockerModel) { d.Tests = types.MapNull(types.StringType) }, want: false},
+		{name: "prior tests null", prior: func(d *dockerModel) { d.Tests = types.MapNull(dockerTestType) }, want: false},
+		{name: "adopted: no tests fingerprint, default checks", prior: func(d *dockerModel) {
+			d.Tests, d.TestsFingerprint, d.HealthChecks = types.MapNull(dockerTestType), types.StringNull(), nil
+		}, want: false},
+		{name: "adopted: no tests fingerprint, other checks configured", prior: func(d *dockerModel) {
+			d.Tests, d.TestsFingerprint, d.HealthChecks = types.MapNull(dockerTestType), types.StringNull(), nil
+		}, plan: func(d *dockerModel) {
+			d.HealthChecks.HelloWorldImage = types.StringValue("mirror.lan:5000/library/hello-world")
+		}, tests: true},
 		{name: "unset in the plan, the default in the state", plan: func(d *dockerModel) {
 			d.PackageSource, d.Compose, d.StorageDriver = types.StringNull(), types.BoolNull(), types.StringNull()
 		}, want: false},
@@ -99,15 +119,24 @@ func TestPlanDockerRun(t *testing.T) {
 		{name: "package source", plan: func(d *dockerModel) { d.PackageSource = types.StringValue(docker.PackageSourceDistro) }, want: true},
 		{name: "version", plan: func(d *dockerModel) { d.Version = types.StringValue("5:27.3.1-1~debian.12~bookworm") }, want: true},
 		{name: "compose", plan: func(d *dockerModel) { d.Compose = types.BoolValue(false) }, want: true},
-		{name: "storage driver", plan: func(d *dockerModel) { d.StorageDriver = types.StringValue(docker.StorageDriverFuseOverlayfs) }, want: true},
 		{name: "daemon_json", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedValue(`{"log-driver":"local"}`) }, want: true},
 		{name: "daemon_json removed", plan: func(d *dockerModel) { d.DaemonJSON = jsontypes.NewNormalizedNull() }, want: true},
-		{name: "hello_world check", plan: func(d *dockerModel) { d.HealthChecks.HelloWorld = types.BoolValue(false) }, want: true},
-		{name: "network target", plan: func(d *dockerModel) { d.HealthChecks.NetworkTarget = types.StringValue("9.9.9.9") }, want: true},
+		{name: "hello_world check", plan: func(d *dockerModel) { d.HealthChecks.HelloWorld = types.BoolValue(false) }, tests: true},
+		{name: "hello_world image", plan: func(d *dockerModel) {
+			d.HealthChecks.HelloWorldImage = types.StringValue("hello-world@sha256:" + strings.Repeat("ab", 32))
+		}, tests: true},
+		{name: "hello_world image spelled as the default", plan: func(d *dockerModel) { d.HealthChecks.HelloWorldImage = types.StringValue("hello-world") }},
+		{name: "network target", plan: func(d *dockerModel) { d.HealthChecks.NetworkTarget = types.StringValue("9.9.9.9") }, tests: true},
 		{name: "a test failed", prior: func(d *dockerModel) {
-			d.Tests = types.MapValueMust(types.StringType, map[string]attr.Value{
-				"service_running": types.StringValue(docker.Passed), "hello_world": types.StringValue(docker.Failed),
-			})
+			d.Tests = testResults(map[string]string{docker.CaseServiceIsRunning: docker.Passed, docker.CaseHelloWorld: docker.Failed})
+		}, want: true},
+		{name: "another storage driver in use", prior: func(d *dockerModel) { d.StorageDriverUsed = types.StringValue("vfs") },
+			want: true, drift: "Docker runs with the storage driver vfs, not the configured overlay2 (storage_driver_in_use)"},
+		{name: "no storage driver read (service not active)", prior: func(d *dockerModel) {
+			d.StorageDriverUsed, d.ServiceActive = types.StringValue(""), types.BoolValue(false)
+		}, want: true, drift: "not active"},
+		{name: "storage driver changed in the configuration: a run, no drift", plan: func(d *dockerModel) {
+			d.StorageDriver = types.StringValue(docker.StorageDriverFuseOverlayfs)
 		}, want: true},
 		{name: "another fingerprint recorded in the container", prior: func(d *dockerModel) { d.Fingerprint = types.StringValue(other) }, want: true},
 		{name: "an invalid fingerprint file", prior: func(d *dockerModel) { d.Fingerprint = types.StringValue(docker.FingerprintInvalid) }, want: true},
@@ -138,6 +167,7 @@ func TestPlanDockerRun(t *testing.T) {
 		{name: "storage driver unknown", plan: func(d *dockerModel) { d.StorageDriver = types.StringUnknown() }, want: true},
 		{name: "compose unknown", plan: func(d *dockerModel) { d.Compose = types.BoolUnknown() }, want: true},
 		{name: "network target unknown", plan: func(d *dockerModel) { d.HealthChecks.NetworkTarget = types.StringUnknown() }, want: true},
+		{name: "hello_world image unknown", plan: func(d *dockerModel) { d.HealthChecks.HelloWorldImage = types.StringUnknown() }, want: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,6 +188,15 @@ func TestPlanDockerRun(t *testing.T) {
 			}
 			if run := dockerRunPlanned(got); run != tc.want {
 				t.Errorf("install planned = %v, want %v", run, tc.want)
+			}
+			if tests := dockerTestsPlanned(got); tests != (tc.want || tc.tests) {
+				t.Errorf("tests planned = %v, want %v", tests, tc.want || tc.tests)
+			}
+			if tc.tests && !tc.want {
+				p, _ := docker.NewPlan(dockerOptions(planned))
+				if got.TestsFingerprint.ValueString() != p.TestFingerprint() || got.TestsFingerprint.Equal(prior.TestsFingerprint) {
+					t.Errorf("tests_fingerprint planned %s, want the configuration's %s", got.TestsFingerprint, p.TestFingerprint())
+				}
 			}
 			var warning string
 			for _, w := range diags.Warnings() {

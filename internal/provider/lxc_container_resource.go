@@ -248,7 +248,7 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		}
 	}
 	if plan.Docker != nil {
-		if err := r.runDocker(ctx, &plan); err != nil {
+		if err := r.runDocker(ctx, &plan, true); err != nil {
 			fail(scriptSummary(err, "Docker feature failed"), err)
 			return
 		}
@@ -763,7 +763,8 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
 	}
-	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunPlanned(plan.Docker)) {
+	install := plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunPlanned(plan.Docker))
+	if install || dockerTestsPlanned(plan.Docker) {
 		// Docker is installed and tested in a running container; one kept
 		// stopped is started for it and stopped again, as on create.
 		if !wantRunning {
@@ -772,7 +773,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 				return
 			}
 		}
-		if err := r.runDocker(ctx, &plan); err != nil {
+		if err := r.runDocker(ctx, &plan, install); err != nil {
 			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
 			return
 		}

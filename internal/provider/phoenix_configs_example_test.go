@@ -234,9 +234,16 @@ func (r *phoenixConfigsRun) reapplyChangesNothing() {
 
 // phoenixDocker is one value of the module's docker output.
 type phoenixDocker struct {
-	InstalledVersion *string           `json:"installed_version"`
-	ServiceActive    bool              `json:"service_active"`
-	Tests            map[string]string `json:"tests"`
+	InstalledVersion *string                `json:"installed_version"`
+	ServiceActive    bool                   `json:"service_active"`
+	Tests            map[string]phoenixTest `json:"tests"`
+}
+
+// phoenixTest is one test case's run in the docker output.
+type phoenixTest struct {
+	Result     string `json:"result"`
+	DurationMS int64  `json:"duration_ms"`
+	RanAt      string `json:"ran_at"`
 }
 
 // checkDocker checks that Docker was installed, is active and passed its
@@ -256,8 +263,9 @@ func (r *phoenixConfigsRun) checkDocker(ids []string) {
 			t.Errorf("CT %s: no docker output", id)
 		case d.InstalledVersion == nil || *d.InstalledVersion == "" || !d.ServiceActive:
 			t.Errorf("CT %s: Docker not verified: %+v", id, d)
-		case len(d.Tests) != 3 || d.Tests[docker.CaseServiceIsRunning] != "passed" ||
-			d.Tests[docker.CaseNetworkAccess] != "passed" || d.Tests[docker.CaseHelloWorld] == "failed":
+		case len(d.Tests) != 3 || d.Tests[docker.CaseServiceIsRunning].Result != "passed" ||
+			d.Tests[docker.CaseNetworkAccess].Result != "passed" || d.Tests[docker.CaseHelloWorld].Result == "failed" ||
+			d.Tests[docker.CaseServiceIsRunning].RanAt == "":
 			t.Errorf("CT %s: tests %v", id, d.Tests)
 		}
 	}

@@ -106,6 +106,14 @@ func runTerraform(t *testing.T, dir string, args ...string) (string, error) {
 // source address to a directory holding its binary.
 func runTerraformWith(t *testing.T, dir string, overrides map[string]string, args ...string) (string, error) {
 	t.Helper()
+	return runTerraformEnv(t, dir, overrides, nil, args...)
+}
+
+// runTerraformEnv is runTerraformWith with more environment variables
+// (NAME=value). It may run in a goroutine once the CLI was found and the
+// provider built (by an earlier call in the test's goroutine).
+func runTerraformEnv(t *testing.T, dir string, overrides map[string]string, env []string, args ...string) (string, error) {
+	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("set TF_ACC=1 to run tests that drive the Terraform CLI")
 	}
@@ -125,7 +133,7 @@ func runTerraformWith(t *testing.T, dir string, overrides map[string]string, arg
 	writeFile(t, rc, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"phoenix-hypervisor/phoenix\" = %q\n%s  }\n  direct {}\n}\n", devProviderDir, more.String()))
 	cmd := exec.Command(tf, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	cmd.Env = append(append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -89,7 +89,8 @@ resource "phoenix_lxc_container" "docker" {
 }
 
 output "docker_tests" {
-  value = phoenix_lxc_container.docker.docker.tests # { test_case_docker_hello_world = "passed", ... }
+  # { test_case_docker_hello_world = { result = "passed", duration_ms = 412, ran_at = "2026-01-02T03:04:05Z" }, ... }
+  value = phoenix_lxc_container.docker.docker.tests
 }
 
 # Shared data and a GPU. The volume mount point is allocated and can grow;

@@ -43,7 +43,8 @@
 # only the packages that are missing or not at the pinned version (a pinned
 # package upgraded by hand is put back with --allow-downgrades), writes
 # daemon.json when its content differs, restarts docker when daemon.json
-# changed (or runs "systemctl enable --now docker" when it is not active),
+# changed or the running daemon uses another storage driver than the one
+# asked for (or runs "systemctl enable --now docker" when it is not active),
 # and verifies that the service is active. The result line lists what it
 # installed and which items it changed.
 #
@@ -379,6 +380,15 @@ write_if_changed() {
 	return 0
 }
 
+# running_storage_driver: the storage driver of the running daemon ("docker
+# info"), "" when it cannot be read.
+running_storage_driver() {
+	local d
+	d=$(timeout 20 docker info --format '{{.Driver}}' 2>/dev/null) || return 0
+	[[ $d =~ ^[A-Za-z0-9._-]+$ ]] && printf '%s' "$d"
+	return 0
+}
+
 # acquire_lock: hold the exclusive lock for the rest of the run (fd 9).
 acquire_lock() {
 	local lock=$ROOT$LOCK_PATH
@@ -706,7 +716,17 @@ main() {
 	if [[ -n $fingerprint ]] && ! file_holds "$ROOT$FINGERPRINT_PATH" "$fingerprint"; then
 		reasons+=("$FINGERPRINT_PATH differs")
 	fi
-	systemctl is-active --quiet docker || reasons+=("docker service not active")
+	local driver_in_use=""
+	if systemctl is-active --quiet docker; then
+		driver_in_use=$(running_storage_driver)
+		if [[ -n $driver_in_use && $driver_in_use != "$storage_driver" ]]; then
+			reasons+=("docker runs with the storage driver $driver_in_use, not $storage_driver")
+		else
+			driver_in_use=""
+		fi
+	else
+		reasons+=("docker service not active")
+	fi
 
 	if ((${#reasons[@]} == 0)); then
 		log check "docker is active and configured as requested; nothing to do"
@@ -780,7 +800,7 @@ main() {
 
 	# Service.
 	local action="" rc=0
-	if ((json_changed == 1)) && systemctl is-active --quiet docker; then
+	if ((json_changed == 1 || ${#driver_in_use} > 0)) && systemctl is-active --quiet docker; then
 		action="restart docker"
 		changed service-restart
 		run_logged service systemctl restart docker || rc=$?

@@ -11,18 +11,27 @@
 #                          (default 1.1.1.1).
 #   --hello-world 1|0      run the hello-world case (default 1); 0 marks it
 #                          skipped.
+#   --hello-world-image I  the image of the hello-world case (default
+#                          hello-world): [registry[:port]/]path[:tag] or
+#                          path@sha256:<64 hex>, e.g. a registry mirror's
+#                          copy.
 #
 # Cases:
 #   test_case_docker_service_is_running  systemctl is-active docker
-#   test_case_docker_hello_world         docker run --rm hello-world prints
+#   test_case_docker_hello_world         docker run --rm IMAGE prints
 #                                        "Hello from Docker!"
 #   test_case_docker_network_access      docker run --rm busybox ping -c 1 -W 5 HOST
 #
-# Output: one line per case, "test_case_<name>: passed|failed|skipped"; a
-# failed case is followed by the last lines of its output, each indented as
-# "  | <line>". The last line is "N passed, N failed", with ", N skipped"
-# appended when a case was skipped. Exit status 1 when any case failed, 2 on
-# invalid arguments, 0 otherwise.
+# Output: one line per case,
+#
+#   test_case_<name>: passed|failed|skipped duration_ms=<n> ran_at=<UTC time>
+#
+# with the case's wall time in milliseconds (0 for a skipped case) and the
+# time it started (or was skipped) as YYYY-MM-DDTHH:MM:SSZ. A failed case is
+# followed by the last lines of its output, each indented as "  | <line>".
+# The last line is "N passed, N failed", with ", N skipped" appended when a
+# case was skipped. Exit status 1 when any case failed, 2 on invalid
+# arguments, 0 otherwise.
 #
 # Environment, for tests only: PHOENIX_TEST_TIMEOUT (seconds per docker run,
 # default 300).
@@ -37,6 +46,23 @@ failed=0
 skipped=0
 network_target=1.1.1.1
 hello_world=1
+hello_world_image=hello-world
+
+# now_ms: the wall clock in milliseconds.
+now_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	if [[ -n $t ]]; then
+		printf '%s' "$((10#$t / 1000))"
+	else
+		date +%s%3N
+	fi
+}
+
+# utc_now: the current time as YYYY-MM-DDTHH:MM:SSZ.
+utc_now() {
+	local TZ=UTC0
+	printf '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+}
 
 # with_timeout COMMAND...: COMMAND bounded by TEST_TIMEOUT when timeout exists.
 with_timeout() {
@@ -53,10 +79,10 @@ case_docker_service_is_running() {
 
 case_docker_hello_world() {
 	local out rc=0
-	out=$(with_timeout docker run --rm hello-world 2>&1) || rc=$?
+	out=$(with_timeout docker run --rm "$hello_world_image" 2>&1) || rc=$?
 	printf '%s\n' "$out"
 	if ((rc != 0)); then
-		echo "docker run --rm hello-world exited $rc"
+		echo "docker run --rm $hello_world_image exited $rc"
 		return 1
 	fi
 	if [[ $out != *"Hello from Docker!"* ]]; then
@@ -71,14 +97,18 @@ case_docker_network_access() {
 
 # run_case NAME FUNCTION: run one case and report it.
 run_case() {
-	local name=$1 fn=$2 out rc=0 line
+	local name=$1 fn=$2 out rc=0 line start ran_at took
+	ran_at=$(utc_now)
+	start=$(now_ms)
 	out=$("$fn" 2>&1) || rc=$?
+	took=$(($(now_ms) - start))
+	((took >= 0)) || took=0
 	if ((rc == 0)); then
-		printf '%s: passed\n' "$name"
+		printf '%s: passed duration_ms=%d ran_at=%s\n' "$name" "$took" "$ran_at"
 		passed=$((passed + 1))
 		return 0
 	fi
-	printf '%s: failed\n' "$name"
+	printf '%s: failed duration_ms=%d ran_at=%s\n' "$name" "$took" "$ran_at"
 	failed=$((failed + 1))
 	while IFS= read -r line; do
 		printf '  | %s\n' "${line%$'\r'}"
@@ -86,7 +116,7 @@ run_case() {
 }
 
 skip_case() {
-	printf '%s: skipped\n' "$1"
+	printf '%s: skipped duration_ms=0 ran_at=%s\n' "$1" "$(utc_now)"
 	skipped=$((skipped + 1))
 }
 
@@ -99,9 +129,13 @@ main() {
 	exec </dev/null 2>&1
 	while (($# > 0)); do
 		case $1 in
-		--network-target | --hello-world)
+		--network-target | --hello-world | --hello-world-image)
 			(($# >= 2)) || usage_error "$1 needs a value"
-			if [[ $1 == --network-target ]]; then network_target=$2; else hello_world=$2; fi
+			case $1 in
+			--network-target) network_target=$2 ;;
+			--hello-world) hello_world=$2 ;;
+			*) hello_world_image=$2 ;;
+			esac
 			shift 2
 			;;
 		*) usage_error "unknown argument: $1" ;;
@@ -109,6 +143,10 @@ main() {
 	done
 	case $hello_world in 0 | 1) ;; *) usage_error "--hello-world must be 1 or 0, not '$hello_world'" ;; esac
 	[[ $network_target =~ ^[A-Za-z0-9:][A-Za-z0-9.:-]*$ ]] || usage_error "--network-target must be a host name or IP address, not '$network_target'"
+	# The provider validates the reference fully (docker.ValidateImage); this
+	# keeps anything that is not an image reference out of docker's argv.
+	[[ $hello_world_image =~ ^[A-Za-z0-9][A-Za-z0-9._:/@-]*$ ]] ||
+		usage_error "--hello-world-image must be an image reference, not '$hello_world_image'"
 
 	run_case test_case_docker_service_is_running case_docker_service_is_running
 	if ((hello_world == 1)); then

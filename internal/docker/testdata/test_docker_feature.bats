@@ -3,11 +3,24 @@
 
 load helpers
 
+# A case line's duration and start time.
+readonly RUN_RE=' duration_ms=[0-9]+ ran_at=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+
+# case_line LINE CASE STATUS: LINE reports CASE with STATUS, its duration
+# and start time (a skipped case lasts 0 ms).
+case_line() {
+	if [[ $3 == skipped ]]; then
+		[[ $1 =~ ^$2:\ skipped\ duration_ms=0\ ran_at=[0-9T:Z-]{20}$ ]]
+	else
+		[[ $1 =~ ^$2:\ $3$RUN_RE$ ]]
+	fi
+}
+
 # assert_case_failed CASE LINE SUMMARY: the run exited 1, CASE failed with
 # LINE in the tail it printed, and SUMMARY is the last line.
 assert_case_failed() {
 	[ "$status" -eq 1 ] || return 1
-	grep -qx "$1: failed" <<<"$output" || return 1
+	grep -qE "^$1: failed$RUN_RE\$" <<<"$output" || return 1
 	grep -qxF "  | $2" <<<"$output" || return 1
 	[ "${lines[-1]}" = "$3" ]
 }
@@ -23,9 +36,9 @@ setup() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 4 ]
-	[ "${lines[0]}" = "test_case_docker_service_is_running: passed" ]
-	[ "${lines[1]}" = "test_case_docker_hello_world: passed" ]
-	[ "${lines[2]}" = "test_case_docker_network_access: passed" ]
+	case_line "${lines[0]}" test_case_docker_service_is_running passed
+	case_line "${lines[1]}" test_case_docker_hello_world passed
+	case_line "${lines[2]}" test_case_docker_network_access passed
 	[ "${lines[3]}" = "3 passed, 0 failed" ]
 	grep -qx 'run --rm busybox ping -c 1 -W 5 1.1.1.1' "$FAKE_STATE/docker.log"
 	grep -qx 'run --rm hello-world' "$FAKE_STATE/docker.log"
@@ -35,7 +48,7 @@ setup() {
 	run_script test_docker_feature.sh --network-target 10.0.0.1 --hello-world 0
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${lines[1]}" = "test_case_docker_hello_world: skipped" ]
+	case_line "${lines[1]}" test_case_docker_hello_world skipped
 	[ "${lines[-1]}" = "2 passed, 0 failed, 1 skipped" ]
 	refute grep -q hello-world "$FAKE_STATE/docker.log"
 	grep -qx 'run --rm busybox ping -c 1 -W 5 10.0.0.1' "$FAKE_STATE/docker.log"
@@ -46,10 +59,10 @@ setup() {
 	run_script test_docker_feature.sh --network-target 1.1.1.1 --hello-world 1
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[ "${lines[1]}" = "test_case_docker_hello_world: failed" ]
+	case_line "${lines[1]}" test_case_docker_hello_world failed
 	[ "${lines[2]}" = "  | Unable to find image 'hello-world:latest' locally" ]
 	grep -qx '  | docker run --rm hello-world exited 125' <<<"$output"
-	grep -qx 'test_case_docker_network_access: passed' <<<"$output"
+	grep -qE "^test_case_docker_network_access: passed$RUN_RE\$" <<<"$output"
 	[ "${lines[-1]}" = "2 passed, 1 failed" ]
 }
 
@@ -57,7 +70,7 @@ setup() {
 	run_with docker 'echo "Hello from Podman"' test_docker_feature.sh --hello-world 1
 	echo "$output"
 	[ "$status" -eq 1 ]
-	grep -qx 'test_case_docker_hello_world: failed' <<<"$output"
+	grep -qE "^test_case_docker_hello_world: failed$RUN_RE\$" <<<"$output"
 	grep -q 'greeting "Hello from Docker!" is missing' <<<"$output"
 }
 
@@ -83,11 +96,39 @@ setup() {
 	refute grep -qx '  | 20' <<<"$output"
 }
 
+@test "hello-world image from a registry mirror, or by digest" {
+	run_script test_docker_feature.sh --hello-world-image mirror.lan:5000/library/hello-world:latest
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx 'run --rm mirror.lan:5000/library/hello-world:latest' "$FAKE_STATE/docker.log"
+	digest=sha256:$(printf '%064d' 7)
+	run_script test_docker_feature.sh --hello-world-image "hello-world@$digest"
+	[ "$status" -eq 0 ]
+	grep -qx "run --rm hello-world@$digest" "$FAKE_STATE/docker.log"
+}
+
+@test "a case's duration and start time are its own" {
+	run_with docker $'sleep 0.3\necho "64 bytes from x"' test_docker_feature.sh --hello-world 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[2]} =~ duration_ms=([0-9]+)\ ran_at=(.*)$ ]]
+	((BASH_REMATCH[1] >= 300 && BASH_REMATCH[1] < 5000))
+	before=$(date -u -d "${BASH_REMATCH[2]}" +%s)
+	(($(date -u +%s) - before < 60))
+	[[ ${lines[0]} =~ duration_ms=([0-9]+) ]]
+	((BASH_REMATCH[1] < 300))
+}
+
 @test "invalid arguments: exit 2" {
 	run_script test_docker_feature.sh --hello-world maybe
 	[ "$status" -eq 2 ]
 	grep -q '^FATAL: invalid arguments' <<<"$output"
 	run_script test_docker_feature.sh --network-target '1.1.1.1;reboot'
+	[ "$status" -eq 2 ]
+	run_script test_docker_feature.sh --hello-world-image '--privileged'
+	[ "$status" -eq 2 ]
+	grep -q "^FATAL: invalid arguments: --hello-world-image" <<<"$output"
+	run_script test_docker_feature.sh --hello-world-image 'hello-world;reboot'
 	[ "$status" -eq 2 ]
 	[ ! -e "$FAKE_STATE/docker.log" ]
 }

@@ -130,7 +130,7 @@ func plan(t *testing.T, daemonJSON string) docker.Plan {
 	o.PackageSource = docker.PackageSourceDistro
 	// Debian 12's docker-compose is the Python Compose v1; the docker block's
 	// default still installs it, so it is kept.
-	o.NetworkTarget = hostAddr
+	o.Tests.NetworkTarget = hostAddr
 	o.DaemonJSON = daemonJSON
 	p, err := docker.NewPlan(o)
 	if err != nil {

@@ -28,6 +28,11 @@ const (
 	// --configure -a", which leaves the package half-installed, and apt-get
 	// install mends it only with --reinstall.
 	FaultDpkgInterrupt CTFault = "dpkg-interrupt"
+	// FaultAptSlow holds apt-get (install, remove, purge) right after it
+	// took the dpkg frontend lock, until the test releases it with
+	// ReleaseCTFault (or 120 s have passed): runs that overlap it are sure
+	// to meet the lock. CTFaultWaiting reports that an apt-get waits there.
+	FaultAptSlow CTFault = "apt-slow"
 	// FaultNetworkDown makes name resolution, ping, curl, apt downloads and
 	// image pulls fail. It does not count down.
 	FaultNetworkDown CTFault = "network-down"
@@ -87,6 +92,29 @@ func SetCTFault(stateDir, node string, vmid int, fault CTFault, count int) error
 		content = strconv.Itoa(count) + "\n"
 	}
 	return os.WriteFile(filepath.Join(dir, string(fault)), []byte(content), 0o644)
+}
+
+// CTFaultWaiting reports whether a stand-in is held by fault (FaultAptSlow)
+// in the container now.
+func CTFaultWaiting(stateDir, node string, vmid int, fault CTFault) (bool, error) {
+	root, err := CTRootfs(stateDir, node, vmid)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(filepath.Join(root, "var", "lib", "phoenix-sim", "faults", string(fault)+".waiting"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ReleaseCTFault lets go the stand-in that fault holds (FaultAptSlow).
+func ReleaseCTFault(stateDir, node string, vmid int, fault CTFault) error {
+	root, err := CTRootfs(stateDir, node, vmid)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, "var", "lib", "phoenix-sim", "faults", string(fault)+".release"), nil, 0o644)
 }
 
 // ClearCTFault removes an injected fault.

@@ -52,8 +52,20 @@ func TestDockerScriptsInCT(t *testing.T) {
 		t.Errorf("test script: %s", r)
 	}
 	for _, c := range []string{"test_case_docker_service_is_running", "test_case_docker_hello_world", "test_case_docker_network_access"} {
-		if !strings.Contains(r.stdout, c+": passed\n") {
+		if !strings.Contains(r.stdout, c+": passed duration_ms=") {
 			t.Errorf("%s did not pass:\n%s", c, r)
+		}
+	}
+	// A registry mirror's copy of hello-world, and one pinned by digest;
+	// a mirror that does not resolve fails the case.
+	for image, want := range map[string]string{
+		"mirror.lan:5000/library/hello-world:latest":                  "test_case_docker_hello_world: passed ",
+		"hello-world@sha256:" + strings.Repeat("0123456789abcdef", 4): "test_case_docker_hello_world: passed ",
+		"mirror.invalid:5000/library/hello-world":                     "  | docker: Error response from daemon: Get \"https://mirror.invalid:5000/v2/\"",
+	} {
+		r := e.run("pct exec 102 -- bash -s -- --hello-world-image "+image, tests)
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("hello-world image %s: want %q in\n%s", image, want, r)
 		}
 	}
 	if !strings.HasSuffix(r.stdout, "3 passed, 0 failed\n") {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -397,5 +398,61 @@ func TestDropFaults(t *testing.T) {
 	evs := e.waitEvents(4)
 	if len(evs) < 4 || evs[0].Dropped != "before" || evs[1].Dropped != "after" || evs[1].Exit != -1 {
 		t.Errorf("events: %+v", evs)
+	}
+}
+
+// apt-get meets a held dpkg frontend lock as apt does: debSystem::Lock
+// (apt-pkg/deb/debsystem.cc) waits DPkg::Lock::Timeout seconds, 0 unless
+// set (only the apt binary defaults it to 120, in BinarySpecificConfiguration
+// of apt-private/private-cmndline.cc), so apt-get fails at once; "update"
+// takes the lists lock instead and is not held up by it.
+func TestAptLockTimeout(t *testing.T) {
+	e := newTestEnv(t)
+	e.addCT(104, ctConf(104, "nesting=1,keyctl=1"), true)
+	e.mustRun("pct exec 104 -- apt-get update", "")
+	if err := SetCTFault(e.state, "pve1", 104, FaultAptSlow, 1); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan result, 1)
+	go func() { held <- e.run("pct exec 104 -- apt-get install -y gnupg", "") }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		waiting, err := CTFaultWaiting(e.state, "pve1", 104, FaultAptSlow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("apt-get never reached the apt-slow fault")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	e.wantExit("apt-get without a lock timeout", "pct exec 104 -- apt-get install -y pigz", 100,
+		"E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("apt-get without a timeout took %s to fail, want at once", d)
+	}
+	start = time.Now()
+	e.wantExit("apt-get with a 1 s lock timeout", "pct exec 104 -- apt-get -o DPkg::Lock::Timeout=1 install -y pigz", 100, "dpkg frontend lock")
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("apt-get with DPkg::Lock::Timeout=1 failed after %s, before its timeout", d)
+	}
+	e.mustRun("pct exec 104 -- apt-get update", "")
+	waited := make(chan result, 1)
+	go func() { waited <- e.run("pct exec 104 -- apt-get -o dpkg::lock::timeout=60 install -y pigz", "") }()
+	time.Sleep(500 * time.Millisecond)
+	if err := ReleaseCTFault(e.state, "pve1", 104, FaultAptSlow); err != nil {
+		t.Fatal(err)
+	}
+	for what, ch := range map[string]chan result{"the held install": held, "the waiting install": waited} {
+		if r := <-ch; r.exit != 0 {
+			t.Errorf("%s: %s", what, r)
+		}
+	}
+	if n, err := CTInstalls(e.state, "pve1", 104); err != nil || n < 2 {
+		t.Errorf("CTInstalls = %d, %v; want gnupg and pigz", n, err)
 	}
 }
