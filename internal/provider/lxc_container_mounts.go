@@ -167,6 +167,9 @@ var (
 	guestDisk = regexp.MustCompile(`^/dev/(?:.*/)?(?:(?:vm|base)-\d+-disk-\d+|(?:subvol|basevol)-\d+-disk-\d+|osd-block-|osd-(?:db|wal)-)[^/]*$|^/dev/ceph-[^/]*/`)
 )
 
+// matcher is a set of refused device names (a regexp).
+type matcher interface{ MatchString(s string) bool }
+
 // hasDotDot reports a path with a "." or ".." component, which PVE refuses
 // and which would hide where a path leads.
 func hasDotDot(p string) bool {
@@ -226,7 +229,7 @@ func validateMounts(ctx context.Context, m *lxcContainerModel, diags *diag.Diagn
 }
 
 // checkHostPath refuses a bind source or device that gives away the node.
-func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.Diagnostics) {
+func checkHostPath(p string, at path.Path, devices matcher, diags *diag.Diagnostics) {
 	if !strings.HasPrefix(p, "/") {
 		return
 	}
@@ -263,7 +266,7 @@ var guestStorage = regexp.MustCompile(`^/mnt/pve(?:/[^/]+(?:/(?:images|private|d
 // trees (also through a parent directory of one of them), the kernel's
 // /proc and /sys, /dev as a whole, a disk, volume or memory device
 // (devices), the container runtime, or another guest's storage.
-func hostPathRefusal(p string, devices *regexp.Regexp) string {
+func hostPathRefusal(p string, devices matcher) string {
 	if !strings.HasPrefix(p, "/") {
 		return ""
 	}

@@ -158,6 +158,10 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 
+	r.checkHostPathsOnNode(ctx, &plan, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	node := plan.NodeName.ValueString()
 	var vmid int
 	var upid string
@@ -673,6 +677,10 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	}
 	if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
 		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())
+		return
+	}
+	r.checkHostPathsOnNode(ctx, &plan, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	rawChanged := false
