@@ -118,7 +118,7 @@ func TestAccRootOnlyWithTokenNeedsSSH(t *testing.T) {
 		}, {
 			// So is a hookscript (check_ct_modify_config_perm's hookscript
 			// branch).
-			Config:   e.containerConfig(ctConfig{VMID: 4152, Unprivileged: true, Extra: "  hookscript = \"local:snippets/hook.sh\"\n"}),
+			Config:   e.containerConfig(ctConfig{VMID: 4152, Unprivileged: true, Extra: "  hookscript = \"local:snippets/hook.sh\"\n  allow_lxc_hooks = true\n"}),
 			PlanOnly: true,
 			ExpectError: phrases("Setting reserved to root@pam", "hookscript = local:snippets/hook.sh",
 				"changing the hookscript is only allowed for root@pam", "add an ssh block"),
