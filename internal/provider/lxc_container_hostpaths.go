@@ -252,8 +252,8 @@ func (r *lxcContainerResource) checkHostPathsOnNode(ctx context.Context, plan, s
 	if !r.data.hasSSHAuth() {
 		for _, u := range uses {
 			diags.AddAttributeWarning(u.at, "Host path not checked on the node",
-				fmt.Sprintf("%s was checked by its name only: without an ssh block the provider cannot ask the node whether it "+
-					"is a symlink or a disk the node uses. Add an ssh block to have it checked.", u.path))
+				fmt.Sprintf("%s = %s was checked by its name only: without an ssh block the provider cannot ask the node whether it "+
+					"is a symlink or a disk the node uses. Add an ssh block to have it checked.", u.at, u.path))
 		}
 		return
 	}
@@ -277,7 +277,7 @@ func (r *lxcContainerResource) checkHostPathsOnNode(ctx context.Context, plan, s
 		f := facts[u.path]
 		tflog.Debug(ctx, "host path on the node", map[string]any{"path": u.path, "kind": f.Kind, "resolved": f.Resolved})
 		if why := hostPathVerdict(u.path, f, u.devices, roots); why != "" {
-			diags.AddAttributeError(u.at, "Host path refused on the node", fmt.Sprintf("%s on node %s: %s. Nothing was changed.", u.path, node, why))
+			diags.AddAttributeError(u.at, "Host path refused on the node", fmt.Sprintf("%s = %s on node %s: %s. Nothing was changed.", u.at, u.path, node, why))
 		}
 	}
 }

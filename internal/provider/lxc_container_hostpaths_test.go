@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
@@ -171,7 +174,7 @@ func TestAccLXCContainer_mountSymlinkRefusedOnNode(t *testing.T) {
 		Steps: []resource.TestStep{{
 			Config: e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true,
 				Extra: mountBlock(0, "    path   = \"/shared\"\n    volume = \"/tmp/phoenix-escape-4147\"\n")}),
-			ExpectError: phrases("Host path refused on the node", "/tmp/phoenix-escape-4147", "leads to /etc through a symlink"),
+			ExpectError: phrases("Host path refused on the node", "mount_point[0].volume = /tmp/phoenix-escape-4147", "leads to /etc through a symlink"),
 		}},
 		CheckDestroy: func(*terraform.State) error {
 			if e.sim.CountMutating() != 0 {
@@ -180,4 +183,39 @@ func TestAccLXCContainer_mountSymlinkRefusedOnNode(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// TestNewHostPaths: the apply asks the node about the bind sources, device
+// mounts and devices a plan adds or changes, by slot; volumes and what the
+// state already has in the same slot are not asked again.
+func TestNewHostPaths(t *testing.T) {
+	ctx := t.Context()
+	dev := func(p string) deviceModel {
+		return deviceModel{Slot: types.Int64Value(0), Path: types.StringValue(p), Mode: types.StringNull(), UID: types.Int64Null(), GID: types.Int64Null(), DenyWrite: types.BoolNull()}
+	}
+	bind := func(slot int64, src string) mountPointModel {
+		m := testMount(slot, "/m"+strconv.FormatInt(slot, 10), "", "", src)
+		m.Size = types.StringNull()
+		return m
+	}
+	state := withMounts(bind(0, "/srv/a"), bind(1, "/dev/sdb1"))
+	state.Devices = types.ListValueMust(deviceObjectType, []attr.Value{mustObjectOf(deviceObjectType, dev("/dev/nvidia0"))})
+	plan := withMounts(bind(0, "/srv/a"), bind(1, "/dev/sdc1"), testMount(2, "/data", "local-lvm", "2G", ""), bind(3, "/srv/b"))
+	plan.Devices = types.ListValueMust(deviceObjectType, []attr.Value{mustObjectOf(deviceObjectType, dev("/dev/nvidia0"))})
+	uses, diags := newHostPaths(ctx, plan, state)
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	var got []string
+	for _, u := range uses {
+		got = append(got, u.at.String()+"="+u.path)
+	}
+	want := []string{"mount_point[1].volume=/dev/sdc1", "mount_point[3].volume=/srv/b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("changed: %v, want %v", got, want)
+	}
+	uses, _ = newHostPaths(ctx, plan, nil)
+	if len(uses) != 4 {
+		t.Errorf("create: %d host paths, want 4 (three mounts and the device)", len(uses))
+	}
 }
