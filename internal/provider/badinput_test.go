@@ -286,6 +286,22 @@ func badInputCases() []badCase {
 		{name: "environment_value_newline", group: "app", attr: "environment[\"A\"]", attrs: "  environment = { A = \"x\\ny\" } # bad\n", want: `no control characters`},
 		{name: "lxc_config_environment", group: "lxc_config", attr: "lxc_config[0].key", attrs: "  lxc_config = [{ key = \"lxc.environment.runtime\", value = \"A=1\" }] # bad\n", want: `managed through environment`},
 
+		// Host paths and hooks.
+		{name: "device_guest_disk", group: "mounts", attr: "device[0].path", blocks: "  device {\n    slot = 0\n    path = \"/dev/vgdata/vm-101-disk-0\" # bad\n  }\n", want: `Host device refused: .*a guest's disk`},
+		{name: "device_rbd_image", group: "mounts", attr: "device[0].path", blocks: "  device {\n    slot = 0\n    path = \"/dev/rbd/rbdpool/vm-103-disk-0\" # bad\n  }\n", want: `Host device refused`},
+		{name: "mount_point_raid_device", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/dev/md2\" # bad\n  }\n", want: `Host device refused`},
+		{name: "mount_point_zvol", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/dev/zvol/rpool/data/vm-100-disk-0\" # bad\n  }\n", want: `Host device refused`},
+		{name: "mount_point_bind_snippets", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/var/lib/vz/snippets\" # bad\n  }\n", want: `Host path refused`},
+		{name: "mount_point_bind_dump", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/mnt/pve/nas/dump\" # bad\n  }\n", want: `Host path refused: .*storage of Proxmox VE's guests`},
+		{name: "mount_point_bind_home", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/home/alice\" # bad\n  }\n", want: `Host path refused`},
+		{name: "mount_point_outside_bind_roots", group: "mounts", attr: "mount_point[0].volume", providerBody: "  bind_mount_roots = [\"/srv/shared\"]\n" + "  ssh {\n    agent = true\n  }\n", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/srv/other\" # bad\n  }\n", want: `Bind source outside bind_mount_roots`},
+		{name: "provider_bind_mount_roots_relative", group: "provider", attr: "bind_mount_roots[0]", providerBody: "  bind_mount_roots = [\"srv/shared\"] # bad\n", want: `must be an absolute path`},
+		{name: "id_map_host_root", group: "mounts", attr: "id_map[0].host_id", providerBody: "  ssh {\n    agent = true\n  }\n",
+			blocks: "  id_map {\n    kind         = \"uid\"\n    container_id = 0\n    host_id      = 0 # bad\n    size         = 65536\n  }\n" +
+				"  id_map {\n    kind         = \"gid\"\n    container_id = 0\n    host_id      = 100000\n    size         = 65536\n  }\n",
+			want: `ID map gives the container the node's root: .*unprivileged = false`},
+		{name: "hookscript_without_opt_in", group: "console", attr: "hookscript", providerBody: "  ssh {\n    agent = true\n  }\n", attrs: "  hookscript = \"local:snippets/h.sh\" # bad\n", want: `Hookscript without opt-in`},
+
 		// Credentials of the container.
 		{name: "password_4_chars", group: "credentials", attr: "password", attrs: "  password = \"abcd\" # bad\n", want: `length must be at least 5`},
 		{name: "ssh_public_key_garbage", group: "credentials", attr: "ssh_public_keys[0]", attrs: "  ssh_public_keys = [\"nope\"] # bad\n", want: `Invalid SSH public key`},
@@ -449,7 +465,7 @@ func TestAccBadInput(t *testing.T) {
 			"  cpu_units = 1024\n  memory = 16\n  swap = 0\n  nameserver = \"1.1.1.1 2606:4700:4700::1111,fe80::1%eth0\"\n  searchdomain = \"lan example.com\"\n" +
 			"  features = { fuse = true, mount = [\"nfs\"] }\n  password = \"hunter22\"\n  ssh_public_keys = [\"" + testPublicKey + " me@host\"]\n" +
 			"  lxc_config = [{ key = \"lxc.cgroup2.devices.allow\", value = \"c 10:200 rwm\" }]\n" +
-			"  arch = \"arm64\"\n  console_mode = \"shell\"\n  console = false\n  tty_count = 0\n  hookscript = \"local:snippets/h.sh\"\n" +
+			"  arch = \"arm64\"\n  console_mode = \"shell\"\n  console = false\n  tty_count = 0\n  hookscript = \"local:snippets/h.sh\"\n  allow_lxc_hooks = true\n" +
 			"  entrypoint = \"/bin/app\\t--x\"\n  environment = { A_1 = \"x\\ty\" }\n",
 			set: map[string]string{"gw": "gw = \"10.0.0.1\"\n    ip6 = \"fd00::2/64\"\n    gw6 = \"fd00::1\"\n    hwaddr = \"BC:24:11:00:00:01\"\n    vlan = 4094\n    mtu = 9000\n    rate = 0",
 				"bridge": `bridge = "vmbr0123456789a"`},

@@ -37,6 +37,7 @@ var (
 )
 
 var (
+	bindRootPattern = regexp.MustCompile(`^/(?:[^/,;=\s]+(?:/[^/,;=\s]+)*)?$`)
 	userPattern     = regexp.MustCompile(`^[^\s@!=:]+@[A-Za-z][A-Za-z0-9._-]*$`)
 	nodeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 )
@@ -65,6 +66,9 @@ func known(v interface {
 type settings struct {
 	API pve.Config
 	SSH sshSettings
+	// BindMountRoots are the host directories bind mounts may come from
+	// (none: anywhere the provider does not refuse).
+	BindMountRoots []string
 	// Sources records, per attribute path, where a value came from
 	// ("config" or the name of an environment variable), for logs and tests.
 	Sources map[string]string
@@ -179,6 +183,11 @@ func resolveSettings(cfg phoenixProviderModel, getenv func(string) string) (sett
 	s.API.Password = r.str("password", cfg.Password, envPassword)
 	s.API.Insecure = r.boolean(path.Root("insecure"), "insecure", cfg.Insecure, envInsecure)
 	s.API.CACertificatePEM = r.str("ca_certificate", cfg.CACertificate, envCACertificate)
+	if cfg.BindRoots.IsUnknown() {
+		r.unknown = true
+	} else if !cfg.BindRoots.IsNull() {
+		r.diags.Append(cfg.BindRoots.ElementsAs(context.Background(), &s.BindMountRoots, false)...)
+	}
 
 	ssh := cfg.SSH
 	if ssh == nil {

@@ -78,7 +78,8 @@ func idMapBlock() schema.ListNestedBlock {
 			"default applies (container IDs 0-65535 on host IDs 100000-165535, for users and groups) and no line is " +
 			"written. With blocks, each kind must map container IDs 0 to 65535 exactly once (the plan names missing or " +
 			"doubled IDs), host ranges of a kind must not overlap, and `unprivileged` must be `true`. A host range that " +
-			"contains 0 gives the container the node's root: refused with a `docker` block, a warning otherwise. LXC applies " +
+			"contains 0 gives the container the node's root and is refused: a container that is meant to be root on the node is " +
+			"a privileged one (`unprivileged = false`, without `id_map`). LXC applies " +
 			"the map when the container starts, so a change restarts a running container. Proxmox VE does not change the " +
 			"owners of existing files: after a change, files in the root file system and mount points keep their host " +
 			"owners and must be shifted by the administrator (the plan warns). A new container's template is unpacked with " +
@@ -211,8 +212,10 @@ func idRange(first, last int64) string {
 // checkIDMap checks a complete map: each range within 32 bits; per kind the
 // container IDs 0-65535 mapped exactly once and no container or host ID
 // mapped twice (PVE::LXC::validate_id_maps refuses overlaps on either
-// side); and a host range holding 0, the node's root, refused when
-// rootForbidden (a docker block) and a warning otherwise.
+// side); and a host range holding 0, the node's root, refused always (that
+// container is privileged: unprivileged = false says so). The node's
+// privileged groups are refused when rootForbidden (a docker block), a
+// warning otherwise.
 func checkIDMap(entries []idMapEntry, rootForbidden bool) []idMapIssue {
 	var issues []idMapIssue
 	byKind := map[string][]idMapEntry{}
@@ -241,14 +244,14 @@ func checkIDMap(entries []idMapEntry, rootForbidden bool) []idMapIssue {
 		if e.host == 0 {
 			detail := fmt.Sprintf("host %ss %s include 0: container %s %d is root on the node, so a process that escapes "+
 				"the container owns the node.", kindName(e.kind), idRange(e.host, e.host+e.size-1), kindName(e.kind), e.ct)
+			detail += " An unprivileged container whose root is the node's root is a privileged container in disguise: map " +
+				"to host IDs above 0 (e.g. from 100000), or, if the container is meant to run as the node's root, say so with " +
+				"unprivileged = false (Proxmox VE's privileged container) and no id_map."
 			if rootForbidden {
-				issues = append(issues, idMapIssue{at: e.index, attr: "host_id", summary: "ID map gives the container the node's root",
-					detail: detail + " The docker block's " + dockerProfile.Name + " profile relies on the container's root being " +
-						"unprivileged on the node; map to host IDs above 0 (e.g. from 100000)."})
-			} else {
-				issues = append(issues, idMapIssue{at: e.index, attr: "host_id", warning: true, summary: "ID map gives the container the node's root",
-					detail: detail + " Make sure this is intended."})
+				detail += " The docker block's " + dockerProfile.Name + " profile relies on the container's root being " +
+					"unprivileged on the node."
 			}
+			issues = append(issues, idMapIssue{at: e.index, attr: "host_id", summary: "ID map gives the container the node's root", detail: detail})
 		}
 	}
 	for _, letter := range []string{"u", "g"} {

@@ -91,9 +91,9 @@ func TestValidateIDMap(t *testing.T) {
 			wantErrors: []string{"id_map[0].size: host uids 4294967200-4295032735 go past 4294967294"},
 		},
 		{
-			name:         "the node's root, without Docker",
-			maps:         []idMapModel{idm("uid", 0, 0, 65536), idm("gid", 0, 100000, 65536)},
-			wantWarnings: []string{"id_map[0].host_id: host uids 0-65535 include 0: container uid 0 is root on the node"},
+			name:       "the node's root, without Docker",
+			maps:       []idMapModel{idm("uid", 0, 0, 65536), idm("gid", 0, 100000, 65536)},
+			wantErrors: []string{"id_map[0].host_id: host uids 0-65535 include 0: container uid 0 is root on the node", "unprivileged = false"},
 		},
 		{
 			name:       "the node's root, with Docker",

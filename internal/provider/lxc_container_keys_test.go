@@ -37,6 +37,7 @@ func TestAccLXCContainer_consoleAndApplicationKeys(t *testing.T) {
   console      = false
   tty_count    = %d
   hookscript   = %q
+  allow_lxc_hooks = true
   entrypoint   = %q
   environment  = %s
   lxc_config   = [{ key = "lxc.cgroup2.devices.allow", value = "c 10:200 rwm" }]

@@ -142,19 +142,33 @@ func deviceBlock() schema.ListNestedBlock {
 // /dev/ (verify_lxc_mp_string, verify_lxc_dev_string); the provider sets
 // these over SSH as root, so it refuses the rest at plan time.
 var (
-	forbiddenBindPaths = []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
-		"/sys", "/usr", "/var/lib/lxc", "/var/lib/pve-cluster", "/var/lib/vz/images", "/var/run", "/var/lib/docker"}
+	forbiddenBindPaths = []string{"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+		"/run", "/sbin", "/sys", "/usr", "/var/lib/lxc", "/var/lib/pve-cluster", "/var/lib/pve-manager", "/var/lib/pve-firewall",
+		"/var/lib/ceph", "/var/lib/vz", "/var/run", "/var/lib/docker", "/var/lib/containerd", "/var/lib/dpkg", "/var/lib/apt",
+		"/var/cache/apt", "/var/lib/systemd", "/var/spool/cron", "/var/spool/anacron"}
 	// The node's container runtimes: their sockets and state are root on
 	// the node.
 	dockerSockets = []string{"/run/docker.sock", "/var/run/docker.sock", "/run/docker", "/var/run/docker",
 		"/run/containerd", "/var/run/containerd"}
 	// Raw passthrough (device blocks) of a disk, volume or memory device.
 	// The names under /dev/block and /dev/char are links to any of them.
-	forbiddenDevices = regexp.MustCompile(`^/dev/(?:mem|kmem|port|sd[a-z]+\d*|nvme\d+(?:n\d+)?(?:p\d+)?|ng\d+n\d+|vd[a-z]+\d*|xvd[a-z]+\d*|hd[a-z]+\d*|dm-\d+|mapper/.*|md\d+|loop\d+|zd\d+|zvol/.*|disk/.*|pve/.*|block/.*|char/.*|bsg/.*|sg\d+|sr\d+|st\d+|nst\d+|nbd\d+(?:p\d+)?|rbd\d+(?:p\d+)?|mmcblk\d+(?:p\d+|boot\d+|rpmb)?|ubd[a-z]+\d*|drbd\d+|bcache\d+|zram\d+|mtd.*)$`)
+	forbiddenDevices = regexp.MustCompile(`^/dev/(?:mem|kmem|port|sd[a-z]+\d*|nvme\d+(?:n\d+)?(?:p\d+)?|ng\d+n\d+|vd[a-z]+\d*|xvd[a-z]+\d*|hd[a-z]+\d*|dm-\d+|mapper/.*|md\d+(?:p\d+)?|md/.*|loop\d+|zd\d+(?:p\d+)?|zvol/.*|disk/.*|pve/.*|block/.*|char/.*|bsg/.*|sg\d+|sr\d+|st\d+|nst\d+|nbd\d+(?:p\d+)?|rbd\d+(?:p\d+)?|rbd/.*|rbd-pve/.*|mmcblk\d+(?:p\d+|boot\d+|rpmb)?|ubd[a-z]+\d*|drbd\d+|bcache\d+|zram\d+|mtd.*)$`)
 	// Device mount points mount a file system: a dedicated disk is a normal
-	// use, the node's own volumes (PVE's LVM, memory) are not.
-	forbiddenDeviceMounts = regexp.MustCompile(`^/dev/(?:mem|kmem|port|mapper/pve-.*|pve/.*|dm-\d+)$`)
+	// use; the node's own volumes (PVE's LVM, device mapper, RAID, ZFS
+	// volumes, Ceph and RBD images, loop and network block devices, memory)
+	// are not. A plain disk or partition the node itself uses (its root file
+	// system, swap, an LVM or RAID member) has no telling name: the apply
+	// checks it on the node (see hostPathCheckScript).
+	forbiddenDeviceMounts = regexp.MustCompile(`^/dev/(?:mem|kmem|port|mapper/.*|pve/.*|dm-\d+|md\d+(?:p\d+)?|md/.*|zd\d+(?:p\d+)?|zvol/.*|rbd\d+(?:p\d+)?|rbd/.*|rbd-pve/.*|nbd\d+(?:p\d+)?|loop\d+|drbd\d+|bcache\d+|zram\d+|block/.*|char/.*|disk/by-id/(?:dm-|md-|lvm-).*)$`)
+	// Every guest's disk, whatever the volume group, pool or Ceph cluster
+	// holds it: PVE's volume names (vm-100-disk-0, base-100-disk-0,
+	// subvol-100-disk-0) and Ceph's OSD volumes. Refused for devices and
+	// device mounts alike.
+	guestDisk = regexp.MustCompile(`^/dev/(?:.*/)?(?:(?:vm|base)-\d+-disk-\d+|(?:subvol|basevol)-\d+-disk-\d+|osd-block-|osd-(?:db|wal)-)[^/]*$|^/dev/ceph-[^/]*/`)
 )
+
+// matcher is a set of refused device names (a regexp).
+type matcher interface{ MatchString(s string) bool }
 
 // hasDotDot reports a path with a "." or ".." component, which PVE refuses
 // and which would hide where a path leads.
@@ -215,7 +229,7 @@ func validateMounts(ctx context.Context, m *lxcContainerModel, diags *diag.Diagn
 }
 
 // checkHostPath refuses a bind source or device that gives away the node.
-func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.Diagnostics) {
+func checkHostPath(p string, at path.Path, devices matcher, diags *diag.Diagnostics) {
 	if !strings.HasPrefix(p, "/") {
 		return
 	}
@@ -225,7 +239,7 @@ func checkHostPath(p string, at path.Path, devices *regexp.Regexp, diags *diag.D
 		return
 	}
 	summary := "Host path refused"
-	if strings.HasPrefix(p, "/dev/") && devices.MatchString(strings.TrimRight(p, "/")) {
+	if d := strings.TrimRight(p, "/"); strings.HasPrefix(p, "/dev/") && (devices.MatchString(d) || guestDisk.MatchString(d)) {
 		summary = "Host device refused"
 	}
 	if why := hostPathRefusal(p, devices); why != "" {
@@ -241,20 +255,25 @@ func plainPath(p string) string {
 }
 
 // guestStorage matches the directories of Proxmox VE storages that hold
-// guests' disks and root file systems: a storage mounted under /mnt/pve (or
-// its images and private directories), and ZFS or directory subvolumes.
-var guestStorage = regexp.MustCompile(`^/mnt/pve(?:/[^/]+(?:/(?:images|private)(?:/.*)?)?)?$|(?:^|/)(?:subvol|basevol)-\d+-disk-\d+(?:/|$)`)
+// guests' disks, root file systems, backups, hookscripts and templates: a
+// storage mounted under /mnt/pve (or its images, private, dump, snippets and
+// template directories), and ZFS or directory subvolumes. The local
+// storage, /var/lib/vz, is in forbiddenBindPaths.
+var guestStorage = regexp.MustCompile(`^/mnt/pve(?:/[^/]+(?:/(?:images|private|dump|snippets|template)(?:/.*)?)?)?$|(?:^|/)(?:subvol|basevol)-\d+-disk-\d+(?:/|$)`)
 
 // hostPathRefusal says what of the node a host path would hand to the
 // container ("" when none): its root, system, configuration or guests'
 // trees (also through a parent directory of one of them), the kernel's
 // /proc and /sys, /dev as a whole, a disk, volume or memory device
 // (devices), the container runtime, or another guest's storage.
-func hostPathRefusal(p string, devices *regexp.Regexp) string {
+func hostPathRefusal(p string, devices matcher) string {
 	if !strings.HasPrefix(p, "/") {
 		return ""
 	}
 	clean := plainPath(p)
+	if strings.HasPrefix(clean, "/dev/") && guestDisk.MatchString(clean) {
+		return clean + ", a guest's disk (another container's or VM's data)"
+	}
 	if strings.HasPrefix(clean, "/dev/") && devices.MatchString(clean) {
 		return clean + ", a host disk, volume or memory device (the node's data)"
 	}

@@ -232,6 +232,26 @@ func TestValidateMounts(t *testing.T) {
 		m.Size = types.StringNull()
 		return m
 	}
+	run := func(t *testing.T, mps []mountPointModel, devs []deviceModel, want string) {
+		t.Helper()
+		m := withMounts(mps...)
+		if len(mps) == 0 {
+			m.MountPoints = types.ListNull(mountPointObjectType)
+		}
+		var els []attr.Value
+		for _, d := range devs {
+			els = append(els, mustObjectOf(deviceObjectType, d))
+		}
+		m.Devices = types.ListValueMust(deviceObjectType, els)
+		var diags diag.Diagnostics
+		validateMounts(context.Background(), m, &diags)
+		switch {
+		case want == "" && diags.HasError():
+			t.Fatalf("refused: %v", diags)
+		case want != "" && (!diags.HasError() || diags.Errors()[0].Summary() != want):
+			t.Fatalf("want %q, got %v", want, diags)
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		mps  []mountPointModel
@@ -257,25 +277,40 @@ func TestValidateMounts(t *testing.T) {
 		{"PVE root volume", []mountPointModel{bindMount(0, "/host", "/dev/mapper/pve-root")}, nil, "Host device refused"},
 		{"raw host disk", nil, []deviceModel{dev("/dev/sda")}, "Host device refused"},
 		{"memory", nil, []deviceModel{dev("/dev/mem")}, "Host device refused"},
+		{"GPU under nvidia", nil, []deviceModel{dev("/dev/nvidia0")}, ""},
+		{"device mount by id", []mountPointModel{bindMount(0, "/disk", "/dev/disk/by-id/ata-WDC_WD40-part1")}, nil, ""},
+		{"bind under /mnt", []mountPointModel{bindMount(0, "/data", "/mnt/media")}, nil, ""},
+		{"bind of a storage's other directory", []mountPointModel{bindMount(0, "/data", "/mnt/pve/nas/media")}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := withMounts(tc.mps...)
-			if len(tc.mps) == 0 {
-				m.MountPoints = types.ListNull(mountPointObjectType)
-			}
-			var els []attr.Value
-			for _, d := range tc.devs {
-				els = append(els, mustObjectOf(deviceObjectType, d))
-			}
-			m.Devices = types.ListValueMust(deviceObjectType, els)
-			var diags diag.Diagnostics
-			validateMounts(context.Background(), m, &diags)
-			switch {
-			case tc.want == "" && diags.HasError():
-				t.Fatalf("refused: %v", diags)
-			case tc.want != "" && (!diags.HasError() || diags.Errors()[0].Summary() != tc.want):
-				t.Fatalf("want %q, got %v", tc.want, diags)
-			}
+			run(t, tc.mps, tc.devs, tc.want)
+		})
+	}
+	// What other guests' disks and the node's own volumes are called: each
+	// refused as a device and as a device mount point.
+	for _, p := range []string{
+		"/dev/data/vm-101-disk-0", "/dev/vgfast/base-9000-disk-1", "/dev/tank/subvol-102-disk-0",
+		"/dev/ceph-0c5e7a3a-1f0b-4d7c-9b39-1a2b3c4d5e6f/osd-block-7b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+		"/dev/rbd-pve/1f2e3d4c-5b6a-7980-a1b2-c3d4e5f60718/rbdpool/vm-103-disk-0", "/dev/rbd/rbdpool/vm-103-disk-0",
+		"/dev/rbd/rbdpool/backup-image", "/dev/rbd0", "/dev/zd0", "/dev/zd16p1", "/dev/zvol/rpool/data/vm-100-disk-0",
+		"/dev/dm-3", "/dev/mapper/vgdata-lvdata", "/dev/md2", "/dev/md127p1", "/dev/md/root", "/dev/loop0", "/dev/nbd0",
+		"/dev/pve/root", "/dev/block/259:2", "/dev/disk/by-id/dm-name-pve-root", "/dev/disk/by-id/md-name-host:0",
+	} {
+		t.Run("device "+p, func(t *testing.T) { run(t, nil, []deviceModel{dev(p)}, "Host device refused") })
+		t.Run("device mount "+p, func(t *testing.T) {
+			run(t, []mountPointModel{bindMount(0, "/disk", p)}, nil, "Host device refused")
+		})
+	}
+	// Host trees whose files the node runs or trusts as root, and every
+	// guest's backups, hookscripts and templates.
+	for _, p := range []string{
+		"/var/lib/vz", "/var/lib/vz/snippets", "/var/lib/vz/dump", "/var/lib/vz/template/cache", "/var/lib/dpkg/info",
+		"/var/lib/apt/lists", "/var/cache/apt/archives", "/var/spool/cron", "/var/spool/cron/crontabs", "/home",
+		"/home/alice/share", "/root/.ssh", "/opt", "/opt/tool", "/mnt/pve/nas/dump", "/mnt/pve/nas/snippets",
+		"/mnt/pve/nas/template/cache", "/var/lib/ceph/osd", "/var/lib/pve-manager", "/var/lib/systemd",
+	} {
+		t.Run("bind "+p, func(t *testing.T) {
+			run(t, []mountPointModel{bindMount(0, "/host", p)}, nil, "Host path refused")
 		})
 	}
 }

@@ -63,6 +63,8 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	resp.Diagnostics.Append(planAddresses(ctx, &plan, state)...)
 	resp.Diagnostics.Append(planDocker(&plan, state, dockerSourceSHA256(ctx, req.Private))...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
+	planBindRoots(ctx, r.data, &plan, &resp.Diagnostics)
+	planHookscriptOptIn(&plan, state, &resp.Diagnostics)
 	planNodeAccess(ctx, r.data, &plan, state, &resp.Diagnostics)
 	planIDMap(ctx, &plan, state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -397,6 +399,23 @@ func joinReasons(r []string) string {
 // ID map must not void.
 func dockerHardened(m *lxcContainerModel) bool {
 	return m.Docker != nil || (known(m.EffectiveAA) && m.EffectiveAA.ValueString() == dockerProfile.Name)
+}
+
+// planHookscriptOptIn refuses a new or changed hookscript without
+// allow_lxc_hooks: like an lxc.hook.* line, Proxmox VE runs it as root on
+// the node at each step of the container's life (PVE::GuestHelpers::
+// exec_hookscript). One the container already has (an import) stays.
+func planHookscriptOptIn(plan, state *lxcContainerModel, diags *diag.Diagnostics) {
+	if !known(plan.Hookscript) || plan.Hookscript.ValueString() == "" || plan.AllowLXCHooks.ValueBool() {
+		return
+	}
+	if state != nil && state.Hookscript.Equal(plan.Hookscript) {
+		return
+	}
+	diags.AddAttributeError(path.Root("hookscript"), "Hookscript without opt-in",
+		fmt.Sprintf("hookscript = %q: Proxmox VE runs the script as root on the node before and after each start and stop "+
+			"of the container, so whoever can write the snippet is root on the node. Set allow_lxc_hooks = true to accept "+
+			"that, after reviewing the script and who may change it.", plan.Hookscript.ValueString()))
 }
 
 // hostCommandKeys are raw keys that make the node run a command as root,

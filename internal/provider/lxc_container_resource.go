@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,6 +159,10 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 
+	r.checkHostPathsOnNode(ctx, &plan, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	node := plan.NodeName.ValueString()
 	var vmid int
 	var upid string
@@ -301,6 +306,9 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 		if known(plan.Pool) {
 			params["pool"] = plan.Pool.ValueString()
 		}
+		// The privileges are those of the whole request: what goes to
+		// the node needs them as well.
+		needs := createNeeds(maps.Clone(params), strconv.Itoa(vmid), plan.Started.ValueBool() || plan.Docker != nil)
 		if !r.data.apiIsRootPam() && deferRootOnly(params) {
 			deferred = true
 		}
@@ -314,8 +322,6 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 				}
 			}
 		}
-		start := plan.Started.ValueBool() || plan.Docker != nil
-		needs := createNeeds(params, strconv.Itoa(vmid), start)
 		if plan.HA != nil {
 			needs = append(needs, haNeeds()...)
 		}
@@ -665,7 +671,7 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	running := st.Running()
-	needs := updateNeeds(&plan, &state, ch, cfg, running, r.data.apiIsRootPam())
+	needs := updateNeeds(&plan, &state, ch, cfg, running)
 	needs = append(needs, poolNeeds(strconv.Itoa(vmid), state.Pool.ValueString(), plan.Pool.ValueString())...)
 	needs = append(needs, updateHANeeds(&plan, &state)...)
 	if plan.Pool.ValueString() == state.Pool.ValueString() {
@@ -673,6 +679,10 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	}
 	if err := r.data.checkPrivileges(ctx, c, needs); err != nil {
 		resp.Diagnostics.AddError("Missing Proxmox VE privileges", err.Error())
+		return
+	}
+	r.checkHostPathsOnNode(ctx, &plan, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	rawChanged := false

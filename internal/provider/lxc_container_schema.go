@@ -354,9 +354,9 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				},
 			},
 			"allow_lxc_hooks": schema.BoolAttribute{
-				MarkdownDescription: "Accept `lxc.hook.*` lines in `lxc_config`. A hook is a command the node runs as root at each " +
-					"start of the container, so such lines are refused unless this is `true`; they are then allowed with a warning. " +
-					"Defaults to `false`.",
+				MarkdownDescription: "Accept `lxc.hook.*` lines in `lxc_config` and a new or changed `hookscript`. A hook or a " +
+					"hookscript is a command the node runs as root at each start of the container, so they are refused unless this is " +
+					"`true`; hook lines are then allowed with a warning. Defaults to `false`.",
 				Optional: true,
 			},
 			"ip_addresses": schema.ListAttribute{
@@ -400,7 +400,8 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			},
 			"hookscript": optString("Script Proxmox VE runs at the container's lifecycle steps, a snippet volume such as "+
 				"`local:snippets/hook.sh` (it must exist on the node and be executable). Applied at once. Proxmox VE lets only "+
-				"root@pam set it: with another API identity the provider sets it on the node with `pct set` over its SSH access.",
+				"root@pam set it: with another API identity the provider sets it on the node with `pct set` over its SSH access. "+
+				"The node runs it as root: a new or changed hookscript needs `allow_lxc_hooks = true`.",
 				stringvalidator.RegexMatches(hookscriptPattern, "must be a snippet volume such as local:snippets/hook.sh")),
 			"entrypoint": optString("Command the container runs as init, with optional arguments (Proxmox VE's default is "+
 				"`/sbin/init`), for application containers. A change takes effect at the next start (a running container restarts).",

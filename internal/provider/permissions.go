@@ -450,14 +450,28 @@ func settingAttr(key string) string {
 // key's VM.Config.* privilege on the container, Datastore.AllocateSpace for
 // a new volume, SDN.Use on a network's bridge (zone localnetwork for a
 // plain bridge, bridge/tag with a VLAN tag), VM.Allocate for nesting.
-// Settings reserved to root@pam need none: they go to the node.
+//
+// A setting reserved to root@pam goes to the node, where pct set runs as
+// root and checks nothing: the API identity still needs what PVE would
+// check were the key not root@pam's, so that SSH access does not lift an
+// identity above its ACLs. VM.Config.Disk for a bind or device mount point
+// (PVE checks it before it refuses the type), VM.Allocate for feature flags
+// (what nesting, the one flag PVE leaves to others, takes), and
+// VM.Config.Options for devN and hookscript (PVE's privilege for the keys
+// it does not name).
 func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 	attr := settingAttr(key)
 	need := func(path, attr string, privs ...string) privNeed {
 		return privNeed{path: path, privs: privs, attr: attr}
 	}
 	if rootOnlyReason(key, old, value, unprivileged) != "" {
-		return nil
+		switch {
+		case key == "rootfs" || isMountKey(key):
+			return []privNeed{need(vms, attr, "VM.Config.Disk")}
+		case key == "features":
+			return []privNeed{need(vms, "features", "VM.Allocate")}
+		}
+		return []privNeed{need(vms, attr, privOptions)}
 	}
 	switch {
 	case key == "rootfs" || isMountKey(key):
@@ -505,8 +519,9 @@ func configNeeds(vms, key, old, value string, unprivileged bool) []privNeed {
 // choosing its vmid, so the path is always a container's own.
 func vmsPath(vmid string) string { return "/vms/" + vmid }
 
-// createNeeds are the privileges of a create from a template (params as
-// sent, root-only settings already left out) and of what follows it.
+// createNeeds are the privileges of a create from a template and of what
+// follows it: params are the whole request, root-only settings included
+// (they are set on the node afterwards, see configNeeds).
 func createNeeds(params map[string]string, vmid string, start bool) []privNeed {
 	vms := vmsPath(vmid)
 	unpriv := params["unprivileged"] != "0"
@@ -710,13 +725,14 @@ func cloneNeeds(ctx context.Context, plan *lxcContainerModel, params map[string]
 	return out
 }
 
-// updateNeeds are the privileges of an update: each changed key's (root-only
-// ones go to the node), VM.PowerMgmt for a start, stop or restart, and a
-// resize's VM.Config.Disk, VM.Config.Options and Datastore.AllocateSpace.
-func updateNeeds(plan, state *lxcContainerModel, ch configChange, cfg *pve.RawConfig, running, rootPam bool) []privNeed {
+// updateNeeds are the privileges of an update: each changed key's (also
+// of those that go to the node, see configNeeds), VM.PowerMgmt for a start,
+// stop or restart, and a resize's VM.Config.Disk, VM.Config.Options and
+// Datastore.AllocateSpace.
+func updateNeeds(plan, state *lxcContainerModel, ch configChange, cfg *pve.RawConfig, running bool) []privNeed {
 	vms := vmsPath(strconv.FormatInt(plan.VMID.ValueInt64(), 10))
 	unpriv := cfg.Values["unprivileged"] == "1"
-	api, _ := splitRootOnly(ch, cfg.Values, rootPam)
+	api := ch
 	var out []privNeed
 	ks := keys(api.Set)
 	sort.Strings(ks)

@@ -118,7 +118,7 @@ func TestAccRootOnlyWithTokenNeedsSSH(t *testing.T) {
 		}, {
 			// So is a hookscript (check_ct_modify_config_perm's hookscript
 			// branch).
-			Config:   e.containerConfig(ctConfig{VMID: 4152, Unprivileged: true, Extra: "  hookscript = \"local:snippets/hook.sh\"\n"}),
+			Config:   e.containerConfig(ctConfig{VMID: 4152, Unprivileged: true, Extra: "  hookscript = \"local:snippets/hook.sh\"\n  allow_lxc_hooks = true\n"}),
 			PlanOnly: true,
 			ExpectError: phrases("Setting reserved to root@pam", "hookscript = local:snippets/hook.sh",
 				"changing the hookscript is only allowed for root@pam", "add an ssh block"),
@@ -153,7 +153,9 @@ func TestAccRootPamTicketUsesAPI(t *testing.T) {
 			Check: func(*terraform.State) error {
 				var post string
 				for _, r := range e.sim.Requests() {
-					if r.Source == "ssh" {
+					// The read-only check of the bind source on the node
+					// is the only command SSH may carry.
+					if r.Source == "ssh" && !strings.Contains(r.Path, opCheckHostPaths) {
 						return fmt.Errorf("SSH command with a root@pam login: %s", r.Path)
 					}
 					if r.Method == "POST" && strings.HasSuffix(r.Path, "/lxc") {
@@ -429,6 +431,73 @@ resource "phoenix_lxc_container" "test" {
 				},
 			},
 			{Config: clone("  features = { nesting = true, keyctl = true }\n")},
+		},
+	})
+}
+
+// TestConfigNeedsOfRootOnlySettings: a setting that goes to the node as
+// root still needs the privilege PVE's check_ct_modify_config_perm would
+// check were it not root@pam's: VM.Config.Disk for a bind or device mount,
+// VM.Config.Options for devN and hookscript, VM.Allocate for feature flags.
+func TestConfigNeedsOfRootOnlySettings(t *testing.T) {
+	cases := []struct {
+		key, old, value string
+		want            string
+	}{
+		{"mp0", "", "/srv/data,mp=/data", "VM.Config.Disk on /vms/101, for mount_point"},
+		{"mp1", "", "/dev/sdb1,mp=/disk", "VM.Config.Disk on /vms/101, for mount_point"},
+		{"dev0", "", "/dev/dri/renderD128", "VM.Config.Options on /vms/101, for device"},
+		{"dev0", "/dev/dri/renderD128", "", "VM.Config.Options on /vms/101, for device"},
+		{"hookscript", "", "local:snippets/h.sh", "VM.Config.Options on /vms/101, for hookscript"},
+		{"features", "nesting=1", "keyctl=1,nesting=1", "VM.Allocate on /vms/101, for features"},
+	}
+	for _, c := range cases {
+		var got []string
+		for _, n := range configNeeds("/vms/101", c.key, c.old, c.value, true) {
+			got = append(got, n.String())
+		}
+		if !slices.Equal(got, []string{c.want}) {
+			t.Errorf("%s %q -> %q: %v, want %s", c.key, c.old, c.value, got, c.want)
+		}
+	}
+}
+
+// TestAccRootOnlyNeedsAPIPrivileges: with SSH access, settings that go to
+// the node as root (a bind mount, a device, a hookscript) still need the
+// API identity's privilege for them; a token without it is stopped before
+// any change, and the message names the privilege and the path.
+func TestAccRootOnlyNeedsAPIPrivileges(t *testing.T) {
+	e := newAccEnv(t, withSSH, reducedAccess([]string{"VM.Config.Disk", "VM.Config.Options"}))
+	if !e.simOnly("tokens with reduced ACLs") {
+		t.Skip("runs on the simulator only: it defines its own tokens")
+	}
+	reduced := e.sim.Tokens["reduced@pve!t"]
+	base := e.containerConfig(ctConfig{VMID: 4325, Unprivileged: true})
+	bind := e.containerConfig(ctConfig{VMID: 4325, Unprivileged: true, Extra: mountBlock(0, "    path   = \"/data\"\n    volume = \"/srv/data\"\n")})
+	dev := e.containerConfig(ctConfig{VMID: 4325, Unprivileged: true, Extra: "  device {\n    slot = 0\n    path = \"/dev/dri/renderD128\"\n  }\n"})
+	unchanged := func(*terraform.State) error {
+		cfg, err := e.client.ContainerConfig(t.Context(), e.node, 4325)
+		if err != nil {
+			return err
+		}
+		if cfg.Values["mp0"] != "" || cfg.Values["dev0"] != "" {
+			return fmt.Errorf("the refused apply changed the container: mp0 %q dev0 %q", cfg.Values["mp0"], cfg.Values["dev0"])
+		}
+		return nil
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: base},
+			{
+				Config:      e.withToken(reduced, bind),
+				ExpectError: phrases("Missing Proxmox VE privileges", "reduced@pve!t lacks", "VM.Config.Disk on /vms/4325, for mount_point"),
+			},
+			{
+				Config:      e.withToken(reduced, dev),
+				ExpectError: phrases("Missing Proxmox VE privileges", "reduced@pve!t lacks", "VM.Config.Options on /vms/4325, for device"),
+			},
+			{Config: base, Check: unchanged},
 		},
 	})
 }

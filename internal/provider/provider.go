@@ -45,6 +45,7 @@ type phoenixProviderModel struct {
 	Password      types.String `tfsdk:"password"`
 	Insecure      types.Bool   `tfsdk:"insecure"`
 	CACertificate types.String `tfsdk:"ca_certificate"`
+	BindRoots     types.List   `tfsdk:"bind_mount_roots"`
 	SSH           *sshModel    `tfsdk:"ssh"`
 }
 
@@ -127,6 +128,17 @@ func providerSchema() schema.Schema {
 					envDoc(envCACertificate),
 				Optional:   true,
 				Validators: []validator.String{pemCheck},
+			},
+			"bind_mount_roots": schema.ListAttribute{
+				MarkdownDescription: "Host directories that bind mounts may come from, e.g. `[\"/srv/shared\", \"/mnt/media\"]`. " +
+					"When set, every `mount_point` whose `volume` is a host directory must be one of them or below one, at plan " +
+					"time by its name and at apply, over SSH, where it leads (symlinks resolved). Recommended: the provider's own " +
+					"list of refused host paths cannot know every directory of a node that root there trusts. Unset: any " +
+					"directory the provider does not refuse.",
+				Optional:    true,
+				ElementType: types.StringType,
+				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.RegexMatches(bindRootPattern,
+					"must be an absolute path in its plain form, e.g. /srv/shared"))},
 			},
 		},
 		Blocks: map[string]schema.Block{

@@ -367,3 +367,7 @@ func (s *sandboxSpec) args(command string) []string {
 	)
 	return a
 }
+
+// NodeTmpDir is where node's /tmp lives in the state dir stateDir: tests
+// put files there for node commands to find.
+func NodeTmpDir(stateDir, node string) string { return nodeTmpDir(stateDir, node) }

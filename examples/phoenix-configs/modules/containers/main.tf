@@ -29,6 +29,7 @@ resource "phoenix_lxc_container" "ct" {
   console          = each.value.console
   tty_count        = each.value.tty_count
   hookscript       = each.value.hookscript
+  allow_lxc_hooks  = each.value.allow_lxc_hooks
   entrypoint       = each.value.entrypoint
   environment      = each.value.environment
 
