@@ -743,14 +743,17 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 	wantRunning := plan.Started.ValueBool()
+	booted := false // the container (re)started: a DHCP or SLAAC address comes back later
 	switch {
 	case viaHA && running != wantRunning:
 		err = waitRunState(ctx, c, node, vmid, wantRunning)
 		r.data.fleet.invalidate()
+		booted = wantRunning
 	case running && !wantRunning:
 		err = stop(ctx, c, node, vmid)
 	case !running && wantRunning:
 		err = start(ctx, c, node, vmid)
+		booted = true
 	case running && (ch.needsRestart() || rawChanged):
 		tflog.Info(ctx, "rebooting the container so that the new settings take effect", map[string]any{"id": plan.ID.ValueString()})
 		r.data.fleet.invalidate()
@@ -758,10 +761,17 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		if upid, err = c.Reboot(ctx, node, vmid); err == nil {
 			err = c.WaitTask(ctx, upid)
 		}
+		booted = true
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
+	}
+	if booted && plan.WaitForIP.ValueBool() {
+		if err := waitForAddress(ctx, c, node, vmid); err != nil {
+			resp.Diagnostics.AddError("The container reported no IP address", err.Error())
+			return
+		}
 	}
 	if plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunPlanned(plan.Docker)) {
 		// Docker is installed and tested in a running container; one kept
