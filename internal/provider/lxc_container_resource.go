@@ -736,10 +736,12 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	start, stop := r.start, r.stop
 	if viaHA {
 		start = func(ctx context.Context, c *pve.Client, node string, vmid int) error {
-			return r.data.setHAState(ctx, c, node, vmid, true)
+			return r.data.setHAState(ctx, c, node, vmid, "started")
 		}
+		// Back to the planned state (disabled stays disabled), not to
+		// stopped, after the container ran for the Docker install.
 		stop = func(ctx context.Context, c *pve.Client, node string, vmid int) error {
-			return r.data.setHAState(ctx, c, node, vmid, false)
+			return r.data.setHAState(ctx, c, node, vmid, haStopState(plan.HA))
 		}
 	}
 	wantRunning := plan.Started.ValueBool()

@@ -571,3 +571,33 @@ func TestAccHAUnknownAtPlan(t *testing.T) {
 		CheckDestroy: e.checkNoContainers(),
 	})
 }
+
+// TestAccHADockerRerunKeepsState: a Docker install rerun in a container
+// that HA keeps stopped runs it under HA (started for the install, stopped
+// again) and leaves the HA resource in its planned state: disabled stays
+// disabled, not stopped.
+func TestAccHADockerRerunKeepsState(t *testing.T) {
+	e := newAccEnv(t, withSSH, withHAPrivileges)
+	e.needSSH()
+	const vmid = 4185
+	cfg := func(logDriver string) string {
+		started := false
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Started: &started, Extra: "  ha {\n    state = \"disabled\"\n  }\n" +
+			"  docker {\n    daemon_json = jsonencode({ \"log-driver\" = \"" + logDriver + "\" })\n  }\n"})
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("local"), Check: e.checkHA(vmid, "disabled", false)},
+			{
+				Config: cfg("journald"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("ha").AtMapKey("state"), knownvalue.StringExact("disabled")),
+				}},
+				Check: e.checkHA(vmid, "disabled", false),
+			},
+			{Config: cfg("journald"), PlanOnly: true},
+		},
+	})
+}
