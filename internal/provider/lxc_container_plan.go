@@ -29,6 +29,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 				resp.Diagnostics.AddWarning("Protected container",
 					fmt.Sprintf("Container %s has protection = true: Proxmox VE refuses to destroy it until protection is set to false.", state.ID.ValueString()))
 			}
+			r.planVolumeLoss(ctx, &state, nil, &resp.Diagnostics)
 		}
 		return
 	}
@@ -70,7 +71,11 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 
 	if state != nil {
-		planUpdateChecks(ctx, &plan, state, &resp.Diagnostics)
+		if replaced := replacedBy(ctx, req, &plan, &config, state); len(replaced) > 0 {
+			r.planVolumeLoss(ctx, state, replaced, &resp.Diagnostics)
+		} else {
+			planUpdateChecks(ctx, &plan, state, &resp.Diagnostics)
+		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }

@@ -921,7 +921,11 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 			return
 		}
 	}
-	upid, err := c.DeleteContainer(ctx, node, vmid, pve.DeleteOptions{Purge: true, DestroyUnreferencedDisks: true})
+	// Not destroy-unreferenced-disks: PVE frees what the config references
+	// (unusedN included); a volume named for this container that it does
+	// not reference (reassigned to it outside its config, or held by
+	// another guest) is left alone.
+	upid, err := c.DeleteContainer(ctx, node, vmid, pve.DeleteOptions{Purge: true})
 	if pve.IsNotFound(err) || (err == nil && upid == "") {
 		return
 	}
