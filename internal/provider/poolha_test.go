@@ -63,7 +63,8 @@ func (e *accEnv) poolWrites() []string {
 }
 
 // checkOnePoolMove fails unless the pool changed with exactly one call,
-// PUT /pools (allow-move): never a removal followed by an addition.
+// PUT /pools (allow-move, or delete for a removal): never a removal
+// followed by an addition, never the deprecated PUT /pools/{poolid}.
 func (e *accEnv) checkOnePoolMove() resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		if !e.simOnly("reading the request log") {
@@ -139,11 +140,14 @@ func TestAccLXCContainer_pool(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"template", "timeouts"},
 			},
 			{
-				Config: cfg(""),
+				// Out of the pool with one PUT /pools (update_pool with
+				// delete), not the deprecated PUT /pools/{poolid}.
+				PreConfig: e.resetLog,
+				Config:    cfg(""),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("pool"), knownvalue.Null()),
 				},
-				Check: e.checkPool(vmid, ""),
+				Check: resource.ComposeTestCheckFunc(e.checkPool(vmid, ""), e.checkOnePoolMove()),
 			},
 		},
 	})
