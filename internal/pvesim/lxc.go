@@ -1025,6 +1025,12 @@ func (s *server) handleDestroy(r *request) (any, error) {
 				return err
 			}
 			for v := range vols {
+				// delete_mountpoint_volume frees only what the container
+				// owns.
+				if volumeOwner(v) != vmid {
+					t.logf("ignore deletion of '%s', CT %d isn't the owner!", v, vmid)
+					continue
+				}
 				s.removeVolume(node, v, c)
 				_, name, _ := strings.Cut(v, ":")
 				t.logf("  Logical volume \"%s\" successfully removed.", name)

@@ -40,6 +40,10 @@ type Options struct {
 	// needs a moment after the container's network comes up. Zero means at
 	// once.
 	LeaseDelay time.Duration
+	// NodeDevices are the device nodes under /dev of each node, by node
+	// name; a node not listed has DefaultDevices. A devN path must be one of
+	// them (PVE stats it on the node).
+	NodeDevices map[string][]string
 	// APIToken is the accepted token "root@pam!ID=SECRET". When empty the
 	// token saved in the state dir is reused, or root@pam!phoenix=<uuid>
 	// generated.
