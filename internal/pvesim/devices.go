@@ -9,14 +9,14 @@ import (
 // DefaultDevices are the device nodes (character or block) of a node's /dev
 // when Options.NodeDevices does not list the node: the usual ones of a
 // Proxmox VE host with an LVM-thin disk, a FUSE and TUN module, an Intel or
-// AMD GPU's render node and an NVIDIA GPU with its driver loaded.
+// AMD GPU's render node and two NVIDIA GPUs with their driver loaded.
 var DefaultDevices = []string{
 	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/console", "/dev/ptmx",
 	"/dev/kmsg", "/dev/mem", "/dev/kvm", "/dev/fuse", "/dev/net/tun", "/dev/loop0", "/dev/loop-control",
 	"/dev/sda", "/dev/sda1", "/dev/sda2", "/dev/sda3", "/dev/sdb", "/dev/sdb1", "/dev/dm-0", "/dev/dm-1",
 	"/dev/mapper/pve-root", "/dev/mapper/pve-swap", "/dev/block/8:0", "/dev/block/8:16",
 	"/dev/dri/card0", "/dev/dri/renderD128",
-	"/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset",
+	"/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset",
 	"/dev/ttyS0", "/dev/ttyUSB0", "/dev/bus/usb/001/001",
 }
 

@@ -96,7 +96,7 @@ func TestUnusedVolumes(t *testing.T) {
 	put(url.Values{"mp1": {vol + ",mp=/again"}})
 	put(url.Values{"delete": {"mp1"}})
 	cfg := config(t, s, 100)
-	if cfg["unused0"] != nil || !strings.HasPrefix(cfg["mp0"].(string), vol+",") {
+	if mp0, _ := cfg["mp0"].(string); cfg["unused0"] != nil || !strings.HasPrefix(mp0, vol+",") {
 		t.Fatalf("after detaching mp1 (the volume mp0 still mounts): %v", cfg)
 	}
 	// A snapshot holds the volume; detached, it becomes unused0 all the
