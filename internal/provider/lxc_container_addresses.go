@@ -80,14 +80,12 @@ func readAddresses(ctx context.Context, c *pve.Client, m *lxcContainerModel, run
 	return diags
 }
 
-// planAddresses keeps ip_addresses from the state while neither the
-// networks nor the run state change, and knows them at plan time when every
-// address is static; otherwise they are known after apply.
+// planAddresses knows ip_addresses at plan time when every address is
+// static, and keeps them from the state while neither the networks nor the
+// run state change and the apply does not reboot the container (a DHCP or
+// SLAAC address comes back some time after a start, maybe another one);
+// otherwise they are known after apply.
 func planAddresses(ctx context.Context, plan, state *lxcContainerModel) diag.Diagnostics {
-	if state != nil && plan.Network.Equal(state.Network) && plan.Started.Equal(state.Started) {
-		plan.IPAddresses = state.IPAddresses
-		return nil
-	}
 	nets, diags := plan.networks(ctx)
 	if plan.Network.IsUnknown() || diags.HasError() {
 		return diags
@@ -98,6 +96,11 @@ func planAddresses(ctx context.Context, plan, state *lxcContainerModel) diag.Dia
 		}
 	}
 	addrs, dynamic := staticAddresses(nets)
+	if state != nil && plan.Network.Equal(state.Network) && plan.Started.Equal(state.Started) &&
+		(!dynamic || len(restartReasons(ctx, plan, state)) == 0) {
+		plan.IPAddresses = state.IPAddresses
+		return diags
+	}
 	if !dynamic {
 		l, d := types.ListValueFrom(ctx, types.StringType, addrs)
 		diags.Append(d...)

@@ -450,16 +450,27 @@ func (d *providerData) createHA(ctx context.Context, c *pve.Client, vmid int, h 
 	return nil
 }
 
-// setHAState asks HA for a run state and waits for it.
-func (d *providerData) setHAState(ctx context.Context, c *pve.Client, node string, vmid int, running bool) error {
+// setHAState sets the HA resource's state (one HA manages the run state
+// with: started, stopped or disabled) and waits for the run state it asks.
+func (d *providerData) setHAState(ctx context.Context, c *pve.Client, node string, vmid int, state string) error {
 	defer d.fleet.invalidate()
 	defer d.ha.invalidate()
-	state := "stopped"
-	if running {
-		state = "started"
-	}
+	_, running := haRunState(state)
 	if err := c.UpdateHAResource(ctx, pve.ContainerSID(vmid), map[string]string{"state": state}, nil); err != nil {
 		return err
 	}
 	return waitRunState(ctx, c, node, vmid, running)
+}
+
+// haStopState is the HA state that stops the container for h: its own
+// when that keeps the container stopped (stopped, disabled), so that a
+// container started for a while (to install Docker) ends in the planned
+// HA state, else stopped.
+func haStopState(h *haModel) string {
+	if h != nil && known(h.State) {
+		if managed, running := haRunState(h.State.ValueString()); managed && !running {
+			return h.State.ValueString()
+		}
+	}
+	return "stopped"
 }

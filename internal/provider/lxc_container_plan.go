@@ -29,6 +29,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 				resp.Diagnostics.AddWarning("Protected container",
 					fmt.Sprintf("Container %s has protection = true: Proxmox VE refuses to destroy it until protection is set to false.", state.ID.ValueString()))
 			}
+			r.planVolumeLoss(ctx, &state, nil, &resp.Diagnostics)
 		}
 		return
 	}
@@ -72,7 +73,11 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 
 	if state != nil {
-		planUpdateChecks(ctx, &plan, state, &resp.Diagnostics)
+		if replaced := replacedBy(ctx, req, &plan, &config, state); len(replaced) > 0 {
+			r.planVolumeLoss(ctx, state, replaced, &resp.Diagnostics)
+		} else {
+			planUpdateChecks(ctx, &plan, state, &resp.Diagnostics)
+		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -348,9 +353,25 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 					"would lose data. Keep size at %s or more, or replace the container.", state.RootFS.Size.ValueString(), state.RootFS.Size.ValueString()))
 		}
 	}
-	running := state.Started.ValueBool() && plan.Started.ValueBool()
-	if !running {
-		return
+	if reasons := restartReasons(ctx, plan, state); len(reasons) > 0 {
+		diags.AddWarning("Container restart",
+			fmt.Sprintf("Container %s will be rebooted during apply because %s: Proxmox VE applies these at the next start.",
+				state.ID.ValueString(), joinReasons(reasons)))
+	}
+	if state.Docker != nil && plan.Docker == nil {
+		diags.AddAttributeWarning(path.Root("docker"), "Docker stays installed",
+			fmt.Sprintf("Removing the docker block of %s restores Proxmox VE's AppArmor profile and restarts the container; "+
+				"Docker itself stays installed inside it and is no longer checked.", state.ID.ValueString()))
+	}
+}
+
+// restartReasons says why the apply reboots a container that runs and
+// stays running (nothing when it does not run on both sides): keys PVE
+// applies at the next start, and the raw lines (AppArmor profile,
+// lxc_config, id_map) LXC reads at start.
+func restartReasons(ctx context.Context, plan, state *lxcContainerModel) []string {
+	if !state.Started.ValueBool() || !plan.Started.ValueBool() {
+		return nil
 	}
 	var reasons []string
 	want, d1 := desiredConfig(ctx, plan)
@@ -369,16 +390,7 @@ func planUpdateChecks(ctx context.Context, plan, state *lxcContainerModel, diags
 	if !plan.IDMap.Equal(state.IDMap) && (len(plan.IDMap.Elements()) != 0 || len(state.IDMap.Elements()) != 0) {
 		reasons = append(reasons, "id_map changes (LXC applies the map at start)")
 	}
-	if len(reasons) > 0 {
-		diags.AddWarning("Container restart",
-			fmt.Sprintf("Container %s will be rebooted during apply because %s: Proxmox VE applies these at the next start.",
-				state.ID.ValueString(), joinReasons(reasons)))
-	}
-	if state.Docker != nil && plan.Docker == nil {
-		diags.AddAttributeWarning(path.Root("docker"), "Docker stays installed",
-			fmt.Sprintf("Removing the docker block of %s restores Proxmox VE's AppArmor profile and restarts the container; "+
-				"Docker itself stays installed inside it and is no longer checked.", state.ID.ValueString()))
-	}
+	return reasons
 }
 
 func joinReasons(r []string) string {

@@ -746,21 +746,26 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 	start, stop := r.start, r.stop
 	if viaHA {
 		start = func(ctx context.Context, c *pve.Client, node string, vmid int) error {
-			return r.data.setHAState(ctx, c, node, vmid, true)
+			return r.data.setHAState(ctx, c, node, vmid, "started")
 		}
+		// Back to the planned state (disabled stays disabled), not to
+		// stopped, after the container ran for the Docker install.
 		stop = func(ctx context.Context, c *pve.Client, node string, vmid int) error {
-			return r.data.setHAState(ctx, c, node, vmid, false)
+			return r.data.setHAState(ctx, c, node, vmid, haStopState(plan.HA))
 		}
 	}
 	wantRunning := plan.Started.ValueBool()
+	booted := false // the container (re)started: a DHCP or SLAAC address comes back later
 	switch {
 	case viaHA && running != wantRunning:
 		err = waitRunState(ctx, c, node, vmid, wantRunning)
 		r.data.fleet.invalidate()
+		booted = wantRunning
 	case running && !wantRunning:
 		err = stop(ctx, c, node, vmid)
 	case !running && wantRunning:
 		err = start(ctx, c, node, vmid)
+		booted = true
 	case running && (ch.needsRestart() || rawChanged):
 		tflog.Info(ctx, "rebooting the container so that the new settings take effect", map[string]any{"id": plan.ID.ValueString()})
 		r.data.fleet.invalidate()
@@ -768,10 +773,17 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 		if upid, err = c.Reboot(ctx, node, vmid); err == nil {
 			err = c.WaitTask(ctx, upid)
 		}
+		booted = true
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot change the container's run state", err.Error())
 		return
+	}
+	if booted && plan.WaitForIP.ValueBool() {
+		if err := waitForAddress(ctx, c, node, vmid); err != nil {
+			resp.Diagnostics.AddError("The container reported no IP address", err.Error())
+			return
+		}
 	}
 	install := plan.Docker != nil && (state.Docker == nil || rawChanged || dockerRunPlanned(plan.Docker))
 	if install || dockerTestsPlanned(plan.Docker) {
@@ -920,7 +932,11 @@ func (r *lxcContainerResource) Delete(ctx context.Context, req resource.DeleteRe
 			return
 		}
 	}
-	upid, err := c.DeleteContainer(ctx, node, vmid, pve.DeleteOptions{Purge: true, DestroyUnreferencedDisks: true})
+	// Not destroy-unreferenced-disks: PVE frees what the config references
+	// (unusedN included); a volume named for this container that it does
+	// not reference (reassigned to it outside its config, or held by
+	// another guest) is left alone.
+	upid, err := c.DeleteContainer(ctx, node, vmid, pve.DeleteOptions{Purge: true})
 	if pve.IsNotFound(err) || (err == nil && upid == "") {
 		return
 	}

@@ -366,8 +366,9 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				ElementType: types.StringType,
 			},
 			"wait_for_ip": schema.BoolAttribute{
-				MarkdownDescription: "On create, wait (within the create timeout) until the container reports an address, so that " +
-					"`ip_addresses` holds its DHCP or SLAAC address. Defaults to `false`.",
+				MarkdownDescription: "On create, and whenever an update starts or reboots the container, wait (within the create or " +
+					"update timeout) until the container reports an address, so that `ip_addresses` holds its DHCP or SLAAC " +
+					"address. Defaults to `false`.",
 				Optional: true,
 			},
 			"arch": keptString("Architecture of the container's OS: `amd64`, `i386`, `arm64`, `armhf`, `riscv32` or `riscv64`. "+

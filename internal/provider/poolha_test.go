@@ -63,7 +63,8 @@ func (e *accEnv) poolWrites() []string {
 }
 
 // checkOnePoolMove fails unless the pool changed with exactly one call,
-// PUT /pools (allow-move): never a removal followed by an addition.
+// PUT /pools (allow-move, or delete for a removal): never a removal
+// followed by an addition, never the deprecated PUT /pools/{poolid}.
 func (e *accEnv) checkOnePoolMove() resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		if !e.simOnly("reading the request log") {
@@ -139,11 +140,14 @@ func TestAccLXCContainer_pool(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"template", "timeouts"},
 			},
 			{
-				Config: cfg(""),
+				// Out of the pool with one PUT /pools (update_pool with
+				// delete), not the deprecated PUT /pools/{poolid}.
+				PreConfig: e.resetLog,
+				Config:    cfg(""),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(ctAddr, tfjsonpath.New("pool"), knownvalue.Null()),
 				},
-				Check: e.checkPool(vmid, ""),
+				Check: resource.ComposeTestCheckFunc(e.checkPool(vmid, ""), e.checkOnePoolMove()),
 			},
 		},
 	})
@@ -569,5 +573,35 @@ func TestAccHAUnknownAtPlan(t *testing.T) {
 			ExpectError: phrases("started contradicts the HA state"),
 		}},
 		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
+// TestAccHADockerRerunKeepsState: a Docker install rerun in a container
+// that HA keeps stopped runs it under HA (started for the install, stopped
+// again) and leaves the HA resource in its planned state: disabled stays
+// disabled, not stopped.
+func TestAccHADockerRerunKeepsState(t *testing.T) {
+	e := newAccEnv(t, withSSH, withHAPrivileges)
+	e.needSSH()
+	const vmid = 4185
+	cfg := func(logDriver string) string {
+		started := false
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Started: &started, Extra: "  ha {\n    state = \"disabled\"\n  }\n" +
+			"  docker {\n    daemon_json = jsonencode({ \"log-driver\" = \"" + logDriver + "\" })\n  }\n"})
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("local"), Check: e.checkHA(vmid, "disabled", false)},
+			{
+				Config: cfg("journald"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(ctAddr, tfjsonpath.New("ha").AtMapKey("state"), knownvalue.StringExact("disabled")),
+				}},
+				Check: e.checkHA(vmid, "disabled", false),
+			},
+			{Config: cfg("journald"), PlanOnly: true},
+		},
 	})
 }

@@ -28,10 +28,13 @@ func (c *Client) MoveToPool(ctx context.Context, pool string, vmid int) error {
 	return err
 }
 
-// RemoveFromPool takes guest vmid out of pool (PUT /pools/{poolid} with
-// delete). A guest no longer in the pool is not an error.
+// RemoveFromPool takes guest vmid out of pool (PUT /pools with poolid and
+// delete, PVE::API2::Pool update_pool; the pool ID goes in the body, so a
+// nested pool's "parent/child" needs no escaping in the path, and the
+// deprecated PUT /pools/{poolid} is not used). A guest no longer in the
+// pool is not an error.
 func (c *Client) RemoveFromPool(ctx context.Context, pool string, vmid int) error {
-	err := c.write(ctx, http.MethodPut, "/pools/"+seg(pool), map[string]string{"vms": strconv.Itoa(vmid), "delete": "1"}, nil)
+	err := c.write(ctx, http.MethodPut, "/pools", map[string]string{"poolid": pool, "vms": strconv.Itoa(vmid), "delete": "1"}, nil)
 	if err != nil && strings.Contains(err.Error(), "is not a pool member") {
 		return nil
 	}

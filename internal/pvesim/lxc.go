@@ -479,9 +479,12 @@ func (s *server) handleInterfaces(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := s.store.running(r.node, r.vmid); !ok {
+	ri, ok := s.store.running(r.node, r.vmid)
+	if !ok {
 		return nil, errf("CT %d not running", r.vmid)
 	}
+	// A DHCP lease arrives some time after the start (Options.LeaseDelay).
+	leased := ri.since(s.now()) >= s.opts.LeaseDelay
 	iface := func(name, mac, inet, inet6 string) map[string]any {
 		e := map[string]any{"name": name, "hwaddr": mac, "hardware-address": mac}
 		var addrs []map[string]any
@@ -520,7 +523,7 @@ func (s *server) handleInterfaces(r *request) (any, error) {
 		inet := p["ip"]
 		if inet == "dhcp" || inet == "manual" || inet == "" {
 			inet = ""
-			if p["ip"] == "dhcp" {
+			if p["ip"] == "dhcp" && leased {
 				inet = fmt.Sprintf("192.168.%d.%d/24", 100+c.vmid%100, 2+(c.vmid/100)%250)
 			}
 		}
@@ -1022,6 +1025,12 @@ func (s *server) handleDestroy(r *request) (any, error) {
 				return err
 			}
 			for v := range vols {
+				// delete_mountpoint_volume frees only what the container
+				// owns.
+				if volumeOwner(v) != vmid {
+					t.logf("ignore deletion of '%s', CT %d isn't the owner!", v, vmid)
+					continue
+				}
 				s.removeVolume(node, v, c)
 				_, name, _ := strings.Cut(v, ":")
 				t.logf("  Logical volume \"%s\" successfully removed.", name)

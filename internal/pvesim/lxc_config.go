@@ -116,6 +116,9 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 				return err
 			}
 		}
+		if err := s.checkSetVolumes(r.node, norm); err != nil {
+			return err
+		}
 		_, running := s.store.running(r.node, r.vmid)
 		if err := s.updateConfig(c, running, norm, deletes, reverts); err != nil {
 			return err
@@ -124,6 +127,35 @@ func (s *server) handleConfigPut(r *request) (any, error) {
 		return s.store.save(c)
 	})
 	return nil, err
+}
+
+// checkSetVolumes is update_pct_config's check of each set mount point and
+// device, in key order: a volume's storage must allow the content type
+// rootdir (its check_content_type), a device must be one of the node's
+// (PVE::LXC::Tools::get_device_mode_and_rdev).
+func (s *server) checkSetVolumes(node string, set map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		switch {
+		case k == "rootfs" || reMP.MatchString(k):
+			vol := splitProps(set[k], "volume")["volume"]
+			if mountType(vol) != "volume" {
+				continue
+			}
+			sid, _, _ := strings.Cut(vol, ":")
+			d, err := storageConfig(sid)
+			if err != nil {
+				return err
+			}
+			if !d.has("rootdir") {
+				return errf("storage '%s' does not allow content type 'rootdir' (Container)", sid)
+			}
+		case reDev.MatchString(k):
+			if err := s.checkDevice(node, splitProps(set[k], "path")["path"]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // updateConfig is update_pct_config followed by applying what can be
@@ -307,8 +339,14 @@ func (s *server) applyOption(c *ct, k, v string) error {
 		}
 	}
 	if hadOld && old["volume"] != props["volume"] && mountType(old["volume"]) == "volume" {
+		// apply_pending_mountpoint asks is_volume_in_use about the old
+		// mount point's whole property string, which no volume ID equals:
+		// the old volume always becomes unusedN (add_unused_volume skips a
+		// duplicate).
 		s.store.noteDetached(c.node, old)
-		addUnused(main, old["volume"])
+		if err := addUnused(main, old["volume"]); err != nil {
+			return err
+		}
 	}
 	main.Set(k, v)
 	return nil
@@ -324,41 +362,70 @@ func (s *server) deleteOption(c *ct, k string) error {
 	}
 	switch {
 	case reMP.MatchString(k):
+		// vmconfig_apply_pending asks is_volume_in_use about the mount
+		// point's whole property string ($conf->{$opt}), which no volume
+		// ID equals: a detached volume always becomes unusedN, once.
 		if props := splitProps(v, "volume"); mountType(props["volume"]) == "volume" {
 			s.store.noteDetached(c.node, props)
-			addUnused(main, props["volume"])
-		}
-	case reUnused.MatchString(k):
-		vol := splitProps(v, "volume")["volume"]
-		for _, sec := range c.cfg.Snapshots() {
-			for _, sv := range configVolumes(sec) {
-				if sv == vol {
-					return errf("unable to delete '%s' - volume is used by snapshot", k)
-				}
+			if err := addUnused(main, props["volume"]); err != nil {
+				return err
 			}
 		}
-		_ = os.RemoveAll(s.store.volumeDir(c.node, vol))
+	case reUnused.MatchString(k):
+		// vmconfig_apply_pending and vmconfig_hotplug_pending: the volume
+		// is freed (delete_mountpoint_volume) unless it is still in use
+		// (is_volume_in_use with snapshots and pending), and then only when
+		// the container owns it; the key goes either way.
+		vol := splitProps(v, "volume")["volume"]
+		if !volumeInUse(c, vol) && volumeOwner(vol) == c.vmid {
+			_ = os.RemoveAll(s.store.volumeDir(c.node, vol))
+		}
 	}
 	deleteSectionOption(main, k)
 	return nil
 }
 
-// addUnused records a volume as the first free unusedN.
-func addUnused(sec *lxcconf.Section, vol string) {
-	for _, k := range sec.Keys() {
-		if reUnused.MatchString(k) {
-			if v, _ := sec.Get(k); v == vol {
-				return
+// volumeInUse is PVE::LXC::Config's is_volume_in_use with snapshots and
+// pending changes included: a mount point or the root file system of the
+// current config, a snapshot or the pending section uses volid (unusedN
+// keys do not count).
+func volumeInUse(c *ct, volid string) bool {
+	secs := append([]*lxcconf.Section{c.main()}, c.cfg.Snapshots()...)
+	if pend := c.cfg.Section(lxcconf.PendingSection); pend != nil {
+		secs = append(secs, pend)
+	}
+	for _, sec := range secs {
+		for k, v := range configVolumes(sec) {
+			if !reUnused.MatchString(k) && v == volid {
+				return true
 			}
 		}
 	}
-	for i := 0; i < 256; i++ {
+	return false
+}
+
+// maxUnused is pve-container's $MAX_UNUSED_DISKS.
+const maxUnused = 256
+
+// addUnused is AbstractConfig's add_unused_volume: the volume goes to the
+// lowest free unusedN, unless an unusedN holds it already.
+func addUnused(sec *lxcconf.Section, vol string) error {
+	free := ""
+	for i := maxUnused - 1; i >= 0; i-- {
 		k := "unused" + strconv.Itoa(i)
-		if _, ok := sec.Get(k); !ok {
-			sec.Set(k, vol)
-			return
+		if v, ok := sec.Get(k); ok && v != "" {
+			if v == vol {
+				return nil
+			}
+		} else {
+			free = k
 		}
 	}
+	if free == "" {
+		return errf("Too many unused volumes - please delete them first.")
+	}
+	sec.Set(free, vol)
+	return nil
 }
 
 // keysOf returns the keys of m.

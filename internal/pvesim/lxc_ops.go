@@ -50,6 +50,16 @@ func (s *server) startCT(node string, vmid int, skiplock bool) error {
 			return err
 		}
 	}
+	// update_lxc_config writes a cgroup rule per device, from the device
+	// node's mode and number (get_device_mode_and_rdev): a device the node
+	// lacks fails the start.
+	for _, k := range c.main().Keys() {
+		if reDev.MatchString(k) {
+			if err := s.checkDevice(node, splitProps(c.get(k), "path")["path"]); err != nil {
+				return err
+			}
+		}
+	}
 	if vol := splitProps(c.get("rootfs"), "volume")["volume"]; mountType(vol) == "volume" {
 		if err := os.MkdirAll(s.store.volumeDir(node, vol), 0o755); err != nil {
 			return err

@@ -35,6 +35,15 @@ type Options struct {
 	TaskDelay time.Duration
 	// APILatency delays every API call.
 	APILatency time.Duration
+	// LeaseDelay is how long after a start (or reboot) a DHCP network's
+	// address appears on the container's interfaces: a real DHCP client
+	// needs a moment after the container's network comes up. Zero means at
+	// once.
+	LeaseDelay time.Duration
+	// NodeDevices are the device nodes under /dev of each node, by node
+	// name; a node not listed has DefaultDevices. A devN path must be one of
+	// them (PVE stats it on the node).
+	NodeDevices map[string][]string
 	// APIToken is the accepted token "root@pam!ID=SECRET". When empty the
 	// token saved in the state dir is reused, or root@pam!phoenix=<uuid>
 	// generated.

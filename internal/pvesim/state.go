@@ -258,6 +258,17 @@ func (st *store) withLock(vmid int, fn func() error) error {
 type runInfo struct {
 	PID     int   `json:"pid"`
 	Started int64 `json:"started"`
+	// StartedNS is the start time in nanoseconds (Started is in seconds,
+	// as PVE's uptime counts).
+	StartedNS int64 `json:"started_ns,omitempty"`
+}
+
+// since is how long the container has been running at now.
+func (ri runInfo) since(now time.Time) time.Duration {
+	if ri.StartedNS != 0 {
+		return now.Sub(time.Unix(0, ri.StartedNS))
+	}
+	return now.Sub(time.Unix(ri.Started, 0))
 }
 
 func (st *store) runPath(node string, vmid int) string {
@@ -285,7 +296,8 @@ func (st *store) setRunning(node string, vmid int, on bool, pid int) error {
 		}
 		return err
 	}
-	b, _ := json.Marshal(runInfo{PID: pid, Started: time.Now().Unix()})
+	now := time.Now()
+	b, _ := json.Marshal(runInfo{PID: pid, Started: now.Unix(), StartedNS: now.UnixNano()})
 	return writeFileAtomic(path, b, 0o644)
 }
 
