@@ -213,6 +213,7 @@ func planActions(t *testing.T, dir string, overrides map[string]string) (actions
 // nothing, the plan and its apply send no write to Proxmox VE, and the
 // provider manages the container from then on.
 func TestAccAdoptMoved(t *testing.T) {
+	t.Parallel()
 	e, _ := simConfigDir(t, "writes state files for containers the test creates, and counts the API writes: needs the simulator")
 	needCLI(t, featureMoveAcrossTypes)
 	for _, tc := range []struct {

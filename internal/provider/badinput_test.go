@@ -440,6 +440,7 @@ type badFigures struct {
 
 // TestAccBadInput is described at the top of this file.
 func TestAccBadInput(t *testing.T) {
+	t.Parallel()
 	e := newAccEnv(t)
 	if e.sim == nil {
 		t.Skip("needs the simulator: that no bad input reaches the API is asserted through its request log")

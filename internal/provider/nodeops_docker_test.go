@@ -50,6 +50,7 @@ func dockerPlanOf(t *testing.T, o docker.Options) docker.Plan {
 }
 
 func TestDockerInstallCheckAndTest(t *testing.T) {
+	t.Parallel()
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	e.prepareDockerCT(120)
@@ -148,6 +149,7 @@ func TestDockerInstallCheckAndTest(t *testing.T) {
 }
 
 func TestDockerInstallFailureCarriesTheFatalLine(t *testing.T) {
+	t.Parallel()
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	e.prepareDockerCT(121)

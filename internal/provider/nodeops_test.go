@@ -590,6 +590,7 @@ func TestEditMainKeepsOtherSections(t *testing.T) {
 }
 
 func TestEnsureProfileInstallsThenIsIdempotent(t *testing.T) {
+	t.Parallel()
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	ctx := t.Context()
@@ -647,6 +648,7 @@ func TestEnsureProfileInstallsThenIsIdempotent(t *testing.T) {
 // installed even when one is known current, and the first is installed
 // again after it.
 func TestEnsureProfileKnowsProfilesByNameAndHash(t *testing.T) {
+	t.Parallel()
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	ctx := t.Context()
@@ -760,6 +762,7 @@ func TestNodesBuildsOnePool(t *testing.T) {
 // the warning, also once the profile is known current; a fixed parser draws
 // none.
 func TestEnsureProfileWarnsOnOldParser(t *testing.T) {
+	t.Parallel()
 	e := newNodeEnv(t)
 	e.addCT(140, "arch: amd64\nrootfs: local-lvm:vm-140-disk-0,size=8G\nunprivileged: 1\n", true)
 	e.addCT(141, "arch: amd64\nrootfs: local-lvm:vm-141-disk-0,size=8G\nunprivileged: 1\n", true)

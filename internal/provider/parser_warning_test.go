@@ -13,6 +13,7 @@ import (
 // holds (CVE-2016-1585 turns the profile's mount rules into generic ones
 // before 3.0.10). A node with 3.0.10 draws no warning.
 func TestAccOldParserWarns(t *testing.T) {
+	t.Parallel()
 	e := newAccEnv(t, withSSH)
 	e.needSSH()
 	if !e.simOnly("setting the node's parser version") {

@@ -278,6 +278,7 @@ func (r *phoenixConfigsRun) checkDocker(ids []string) {
 // AppArmor profile; the module's overrides map the storage pool, the bridge
 // and the template path. Destroying removes everything, clones first.
 func TestAccPhoenixConfigsExample_small(t *testing.T) {
+	t.Parallel()
 	e := newAccEnv(t, withSSH)
 	e.needSSH()
 	const file = "../phoenixcfg/testdata/phoenix_lxc_configs_migration.json"
@@ -388,6 +389,7 @@ func (e *accEnv) checkSmallClone() {
 // docker feature must end up with Docker verified under lxc-docker-secure,
 // and a last apply must change nothing.
 func TestAccPhoenixConfigsExample_realFixture(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile(realPhoenixConfigs)
 	if err != nil {
 		t.Fatal(err)

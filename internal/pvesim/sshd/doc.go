@@ -3,7 +3,8 @@
 // Start serves SSH (public-key auth for root, exec requests only, many
 // concurrent sessions per connection). Every command runs for real with
 // "bash -c" inside a bubblewrap sandbox that looks like a PVE node: the host's
-// /usr, /bin, /lib* and /etc read-only, and from the state dir (contract 3):
+// /usr, /bin, /lib* and /etc read-only (/etc mounted once, its entries linked
+// from the node's own /etc), and from the state dir (contract 3):
 //
 //	<state>/nodes                -> /etc/pve/nodes (/etc/pve/lxc and /etc/pve/local are links, as with pmxcfs)
 //	<state>/apparmor/<node>      -> /etc/apparmor.d (seeded from the host's on first start)

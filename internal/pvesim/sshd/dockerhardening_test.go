@@ -14,6 +14,7 @@ import (
 // installed), apt's refusal while the dpkg journal is not empty, and the
 // lock against a concurrent run.
 func TestDockerInstallSafeguardsInCT(t *testing.T) {
+	t.Parallel()
 	install := dockerScript(t, "phoenix_hypervisor_feature_install_docker.sh")
 	dockerKey, err := os.ReadFile(filepath.Join("standins", "ct", "keys", "docker-release-key.asc"))
 	if err != nil {

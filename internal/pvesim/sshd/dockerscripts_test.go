@@ -25,6 +25,7 @@ func dockerScript(t *testing.T, name string) string {
 // TestDockerScriptsInCT runs the provider's install and test scripts inside a
 // simulated CT the way the provider does (pct exec <vmid> -- bash -s -- ...).
 func TestDockerScriptsInCT(t *testing.T) {
+	t.Parallel()
 	install := dockerScript(t, "phoenix_hypervisor_feature_install_docker.sh")
 	tests := dockerScript(t, "test_docker_feature.sh")
 	check := dockerScript(t, "check_docker_service.sh")

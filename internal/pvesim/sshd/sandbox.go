@@ -35,6 +35,10 @@ const (
 	nodePath       = nodeBinDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
+// hostEtcDir is where the node sandbox mounts the host's /etc (read-only);
+// the node's /etc links there (see sandboxSpec.args).
+const hostEtcDir = "/.phoenix-sim-etc"
+
 // etcOverridden lists the host /etc entries the node sandbox replaces.
 var etcOverridden = map[string]bool{
 	"pve":        true,
@@ -320,21 +324,28 @@ func (s *sandboxSpec) args(command string) []string {
 		}
 		a = append(a, "--ro-bind", top, top)
 	}
-	a = append(a, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/etc")
+	// The host's /etc is mounted once, read-only, at hostEtcDir, and the
+	// node's /etc (a tmpfs, so that pve, apparmor.d and hostname can be the
+	// node's own) links each of its other entries there. One mount instead
+	// of one per entry: bubblewrap reads the whole mount table for every
+	// mount it makes, so a sandbox of a hundred /etc mounts cost more than
+	// most of the commands run in it. hostEtcDir sits at the depth of /etc,
+	// so relative links inside the entries resolve as they do on the host.
+	a = append(a, "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/etc", hostEtcDir, "--tmpfs", "/etc")
 	if entries, err := os.ReadDir("/etc"); err == nil {
 		for _, e := range entries {
 			name := e.Name()
 			if etcOverridden[name] {
 				continue
 			}
-			src := path.Join("/etc", name)
+			dst := path.Join("/etc", name)
 			if e.Type()&fs.ModeSymlink != 0 {
-				if link, err := os.Readlink(src); err == nil {
-					a = append(a, "--symlink", link, src)
+				if link, err := os.Readlink(dst); err == nil {
+					a = append(a, "--symlink", link, dst)
 				}
 				continue
 			}
-			a = append(a, "--ro-bind", src, src)
+			a = append(a, "--symlink", path.Join(hostEtcDir, name), dst)
 		}
 	}
 	if v := s.parserVersion(); v != "" {

@@ -190,6 +190,7 @@ func installDistroDocker(e *testEnv, vmid int) result {
 }
 
 func TestDockerStartNeedsNestingKeyctlAndProfile(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.addCT(102, ctConf(102, ""), true)
 	r := installDistroDocker(e, 102)
