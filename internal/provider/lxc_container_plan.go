@@ -183,7 +183,9 @@ func planDocker(plan, state *lxcContainerModel, sourceSHA256 string) diag.Diagno
 		diags.AddAttributeError(path.Root("docker").AtName("daemon_json"), "Invalid docker block", err.Error())
 		return diags
 	}
-	if prior == nil {
+	if prior == nil || rawLinesChange(plan, state) {
+		// The apply reruns the install and the tests after it rewrites the
+		// raw lines (they restart the container), so their results are new.
 		planDockerRun(d, &p, sourceSHA256)
 		return diags
 	}
@@ -613,4 +615,17 @@ func planIsolation(ctx context.Context, plan *lxcContainerModel, diags *diag.Dia
 			diags.AddAttributeWarning(p, "Raw line weakens isolation", msg+" Make sure this is intended.")
 		}
 	}
+}
+
+// rawLinesChange reports whether the plan asks for other raw lxc lines
+// (id_map, lxc_config, AppArmor) than the state holds, or for lines not
+// known yet.
+func rawLinesChange(plan, state *lxcContainerModel) bool {
+	ctx := context.Background()
+	want, d1 := desiredRawLXC(ctx, plan)
+	have, d2 := desiredRawLXC(ctx, state)
+	if d1.HasError() || d2.HasError() || plan.EffectiveAA.IsUnknown() {
+		return true
+	}
+	return !sameRawLXC(want, have)
 }

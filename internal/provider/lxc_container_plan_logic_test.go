@@ -72,9 +72,34 @@ func testResults(results map[string]string) types.Map {
 // diagnostics.
 func planDockerFor(prior, planned *dockerModel, sourceSHA256 string) (*dockerModel, diag.Diagnostics) {
 	state := &lxcContainerModel{ID: types.StringValue("pve1/100"), EffectiveAA: types.StringValue(dockerProfile.Name), Docker: prior}
-	plan := &lxcContainerModel{ID: state.ID, Docker: planned}
+	plan := &lxcContainerModel{ID: state.ID, EffectiveAA: state.EffectiveAA, Docker: planned}
 	diags := planDocker(plan, state, sourceSHA256)
 	return plan.Docker, diags
+}
+
+// A change of the raw lines alone (an lxc_config line added to a Docker
+// container) makes the apply rewrite them and rerun the install and the
+// tests, so the plan must not promise the tests' old results.
+func TestPlanDockerRunOnRawLineChange(t *testing.T) {
+	block := installedDocker
+	state := &lxcContainerModel{ID: types.StringValue("pve1/100"), EffectiveAA: types.StringValue(dockerProfile.Name), Docker: block()}
+	same := &lxcContainerModel{ID: state.ID, EffectiveAA: state.EffectiveAA, Docker: block()}
+	if diags := planDocker(same, state, ""); diags.HasError() {
+		t.Fatal(diags)
+	}
+	if !known(same.Docker.Tests) {
+		t.Fatalf("unchanged raw lines: tests planned unknown")
+	}
+	lines := types.ListValueMust(lxcLineObjectType, []attr.Value{types.ObjectValueMust(lxcLineObjectType.AttrTypes, map[string]attr.Value{
+		"key": types.StringValue("lxc.cgroup2.devices.allow"), "value": types.StringValue("c 10:200 rwm"),
+	})})
+	changed := &lxcContainerModel{ID: state.ID, EffectiveAA: state.EffectiveAA, LXCConfig: lines, Docker: block()}
+	if diags := planDocker(changed, state, ""); diags.HasError() {
+		t.Fatal(diags)
+	}
+	if !changed.Docker.Tests.IsUnknown() {
+		t.Fatalf("an added lxc_config line reruns the install and the tests, but the plan kept the tests: %v", changed.Docker.Tests)
+	}
 }
 
 func TestPlanDockerRun(t *testing.T) {
