@@ -295,6 +295,7 @@ func badInputCases() []badCase {
 		{name: "mount_point_bind_dump", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/mnt/pve/nas/dump\" # bad\n  }\n", want: `Host path refused: .*storage of Proxmox VE's guests`},
 		{name: "mount_point_bind_home", group: "mounts", attr: "mount_point[0].volume", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/home/alice\" # bad\n  }\n", want: `Host path refused`},
 		{name: "mount_point_outside_bind_roots", group: "mounts", attr: "mount_point[0].volume", providerBody: "  bind_mount_roots = [\"/srv/shared\"]\n" + "  ssh {\n    agent = true\n  }\n", blocks: "  mount_point {\n    slot   = 0\n    path   = \"/data\"\n    volume = \"/srv/other\" # bad\n  }\n", want: `Bind source outside bind_mount_roots`},
+		{name: "provider_bind_mount_roots_dotdot", group: "provider", attr: "bind_mount_roots[0]", providerBody: "  bind_mount_roots = [\"/srv/../etc\"] # bad\n", want: `must be an absolute path`},
 		{name: "provider_bind_mount_roots_relative", group: "provider", attr: "bind_mount_roots[0]", providerBody: "  bind_mount_roots = [\"srv/shared\"] # bad\n", want: `must be an absolute path`},
 		{name: "id_map_host_root", group: "mounts", attr: "id_map[0].host_id", providerBody: "  ssh {\n    agent = true\n  }\n",
 			blocks: "  id_map {\n    kind         = \"uid\"\n    container_id = 0\n    host_id      = 0 # bad\n    size         = 65536\n  }\n" +

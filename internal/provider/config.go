@@ -36,8 +36,12 @@ var (
 	envSSHTrustOnFirstUse = []string{"PHOENIX_SSH_TRUST_ON_FIRST_USE"}
 )
 
+// plainSegment is one name of a path in its plain form: no separator, no
+// character PVE's property strings give a meaning, and not "." or "..".
+const plainSegment = `(?:[^/,;=\s.][^/,;=\s]*|\.[^/,;=\s.][^/,;=\s]*|\.\.[^/,;=\s]+)`
+
 var (
-	bindRootPattern = regexp.MustCompile(`^/(?:[^/,;=\s]+(?:/[^/,;=\s]+)*)?$`)
+	bindRootPattern = regexp.MustCompile(`^/(?:` + plainSegment + `(?:/` + plainSegment + `)*)?$`)
 	userPattern     = regexp.MustCompile(`^[^\s@!=:]+@[A-Za-z][A-Za-z0-9._-]*$`)
 	nodeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 )

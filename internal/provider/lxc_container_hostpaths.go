@@ -32,7 +32,9 @@ const opCheckHostPaths = "check-host-paths"
 // block device why the node needs it ("" when nothing says so): a device
 // mapper, RAID, ZFS, RBD, loop or network block device, one with holders
 // (LVM, RAID, bcache), or a disk one of whose partitions is mounted on the
-// node, is its swap or, for a whole disk, has holders; or a signature of a
+// node (by mountinfo's device number or its source, as for btrfs), is a
+// device of a mounted btrfs file system, is its swap or, for a whole disk,
+// has holders; or a signature of a
 // member of a ZFS pool, LVM, RAID or encrypted volume (blkid). It changes
 // nothing.
 const hostPathCheckScript = `set -u
@@ -40,6 +42,14 @@ root=$1
 shift
 strip() { r=${1#"$root"}; [ -n "$r" ] || r=/; printf '%s' "$r"; }
 devnum() { printf '%d:%d' "0x$(stat -L -c %t -- "$1")" "0x$(stat -L -c %T -- "$1")"; }
+# The device numbers of the block devices named as mount sources. A btrfs
+# mount shows an anonymous device number in mountinfo's third field; its
+# source field still names the device.
+srcmounts=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 2), $5; break } }' "$root/proc/self/mountinfo" 2>/dev/null |
+	while read -r src mp; do
+		case $src in /dev/*) ;; *) continue ;; esac
+		[ -b "$root$src" ] && printf '%s %s\n' "$(devnum "$root$src")" "$mp"
+	done)
 for p in "$@"; do
 	kind=missing
 	if [ -b "$root$p" ]; then kind=block
@@ -80,7 +90,17 @@ for p in "$@"; do
 			done
 			for d in $devs; do
 				m=$(awk -v d="$d" '$3 == d { print $5; exit }' "$root/proc/self/mountinfo" 2>/dev/null)
+				[ -n "$m" ] || m=$(printf '%s\n' "$srcmounts" | awk -v d="$d" '$1 == d { print $2; exit }')
 				[ -n "$m" ] && [ -z "$why" ] && why="it or a partition of its disk ($d) is mounted on the node at $m"
+			done
+			# Every device of a mounted btrfs file system, also those
+			# mountinfo does not name (a multi-device file system).
+			for f in "$root"/sys/fs/btrfs/*/devices/*; do
+				[ -e "$f" ] || continue
+				bd=$(cat "$(readlink -f -- "$f")/dev" 2>/dev/null)
+				for d in $devs; do
+					[ "$bd" = "$d" ] && [ -z "$why" ] && why="it or a partition of its disk (${f##*/}) is a device of a btrfs file system mounted on the node"
+				done
 			done
 			while read -r f _; do
 				[ "$f" = Filename ] && continue
@@ -283,11 +303,23 @@ func (r *lxcContainerResource) checkHostPathsOnNode(ctx context.Context, plan, s
 }
 
 // planBindRoots refuses at plan time a bind source outside the provider's
-// bind_mount_roots, by its name (the apply checks where it leads).
-func planBindRoots(ctx context.Context, d *providerData, plan *lxcContainerModel, diags *diag.Diagnostics) {
+// bind_mount_roots, by its name (the apply checks where it leads). A mount
+// the state already has in the same slot with the same source is left as it
+// is, with a warning: setting bind_mount_roots does not block the updates
+// of containers that predate it.
+func planBindRoots(ctx context.Context, d *providerData, plan, state *lxcContainerModel, diags *diag.Diagnostics) {
 	if d == nil || len(d.Settings.BindMountRoots) == 0 {
 		return
 	}
+	had := map[string]bool{}
+	if state != nil {
+		mps, ds := state.mountPoints(ctx)
+		diags.Append(ds...)
+		for _, mm := range mps {
+			had[fmt.Sprintf("mp%d=%s", mm.Slot.ValueInt64(), mm.Volume.ValueString())] = true
+		}
+	}
+	roots := strings.Join(d.Settings.BindMountRoots, ", ")
 	mps, ds := plan.mountPoints(ctx)
 	diags.Append(ds...)
 	for i, mm := range mps {
@@ -295,7 +327,13 @@ func planBindRoots(ctx context.Context, d *providerData, plan *lxcContainerModel
 		if !known(mm.Volume) || pve.MountKind(v) != "bind" || underRoots(plainPath(v), d.Settings.BindMountRoots) {
 			continue
 		}
-		diags.AddAttributeError(path.Root("mount_point").AtListIndex(i).AtName("volume"), "Bind source outside bind_mount_roots",
-			fmt.Sprintf("%s is not below any of the provider's bind_mount_roots (%s).", v, strings.Join(d.Settings.BindMountRoots, ", ")))
+		at := path.Root("mount_point").AtListIndex(i).AtName("volume")
+		if had[fmt.Sprintf("mp%d=%s", mm.Slot.ValueInt64(), v)] {
+			diags.AddAttributeWarning(at, "Bind source outside bind_mount_roots",
+				fmt.Sprintf("%s is not below any of the provider's bind_mount_roots (%s). The container has this mount already, so it is kept; a new or changed bind source outside them is refused.", v, roots))
+			continue
+		}
+		diags.AddAttributeError(at, "Bind source outside bind_mount_roots",
+			fmt.Sprintf("%s is not below any of the provider's bind_mount_roots (%s).", v, roots))
 	}
 }

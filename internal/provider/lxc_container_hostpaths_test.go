@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -25,7 +27,9 @@ import (
 // hostPathCheckScript: disk sdb (240:0) with an unused partition sdb1; disk
 // sdc (241:0) whose partition sdc2 is mounted at /mnt/host; disk vdd
 // (243:0) whose partition vdd1 is held by dm-0 (242:0, an LVM volume); sde
-// (244:0), the node's swap; a GPU (char 195:0); /dev/disk/by-id links.
+// (244:0), the node's swap; disk sdf (245:0) whose partition sdf1 is
+// mounted as btrfs (anonymous device 0:34 in mountinfo); disk sdg (246:0)
+// whose partition sdg1 is the second device of a btrfs file system; a GPU (char 195:0); /dev/disk/by-id links.
 // Creating device nodes needs root (CAP_MKNOD): without it the test is
 // skipped, saying so.
 func fakeNodeRoot(t *testing.T) string {
@@ -80,11 +84,17 @@ func fakeNodeRoot(t *testing.T) string {
 	block("vdd1", "sys/devices/pci0/block/vdd/vdd1", 243, 1, true)
 	link("../../../../../virtual/block/dm-0", "sys/devices/pci0/block/vdd/vdd1/holders/dm-0")
 	block("sde", "sys/devices/pci0/block/sde", 244, 0, false)
+	block("sdf", "sys/devices/pci0/block/sdf", 245, 0, false)
+	block("sdf1", "sys/devices/pci0/block/sdf/sdf1", 245, 1, true)
+	block("sdg", "sys/devices/pci0/block/sdg", 246, 0, false)
+	block("sdg1", "sys/devices/pci0/block/sdg/sdg1", 246, 1, true)
+	link("../../../../devices/pci0/block/sdg/sdg1", "sys/fs/btrfs/5b1e7c9a/devices/sdg1")
 	node("dev/nvidia0", syscall.S_IFCHR, 195, 0)
 	link("../../dm-0", "dev/disk/by-id/dm-name-data-lv")
 	link("../../sdb1", "dev/disk/by-id/ata-DATA-part1")
 	link("../../sdc1", "dev/disk/by-id/ata-HOST-part1")
-	write("proc/self/mountinfo", "22 1 0:21 / /proc rw,relatime - proc proc rw\n30 1 241:2 / /mnt/host rw,relatime - ext4 /dev/sdc2 rw\n")
+	write("proc/self/mountinfo", "22 1 0:21 / /proc rw,relatime - proc proc rw\n30 1 241:2 / /mnt/host rw,relatime - ext4 /dev/sdc2 rw\n"+
+		"31 1 0:34 /@data /mnt/pool rw,relatime shared:5 - btrfs /dev/sdf1 rw,space_cache=v2,subvol=/@data\n")
 	write("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/sde                                partition\t1048572\t\t0\t\t-2\n")
 	mk("srv/data")
 	mk("srv/shared")
@@ -121,6 +131,13 @@ func TestHostPathCheckScript(t *testing.T) {
 		{"/dev/sde", forbiddenDeviceMounts, nil, "the node's swap (/dev/sde)"},
 		{"/dev/disk/by-id/dm-name-data-lv", forbiddenDeviceMounts, nil, "leads to /dev/dm-0"},
 		{"/dev/nvidia0", forbiddenDevices, nil, ""},
+		// A btrfs mount has an anonymous device number (0:34): its source
+		// names the partition, and a second device of the same file system
+		// is named only under /sys/fs/btrfs.
+		{"/dev/sdf1", forbiddenDeviceMounts, nil, "mounted on the node at /mnt/pool"},
+		{"/dev/sdf", forbiddenDeviceMounts, nil, "mounted on the node at /mnt/pool"},
+		{"/dev/sdg1", forbiddenDeviceMounts, nil, "a device of a btrfs file system mounted on the node"},
+		{"/dev/sdg", forbiddenDeviceMounts, nil, "a device of a btrfs file system mounted on the node"},
 	}
 	args := []string{"-c", hostPathCheckScript, opCheckHostPaths, root}
 	for _, c := range cases {
@@ -217,5 +234,38 @@ func TestNewHostPaths(t *testing.T) {
 	uses, _ = newHostPaths(ctx, plan, nil)
 	if len(uses) != 4 {
 		t.Errorf("create: %d host paths, want 4 (three mounts and the device)", len(uses))
+	}
+}
+
+// TestPlanBindRoots: with bind_mount_roots set, a new bind source outside
+// them is an error at its attribute path; the same source the state already
+// has in the same slot is kept with a warning, so that containers that
+// predate the setting can still be updated; a source below a root passes.
+func TestPlanBindRoots(t *testing.T) {
+	ctx := t.Context()
+	d := &providerData{Settings: settings{BindMountRoots: []string{"/srv/shared"}}}
+	bind := func(slot int64, src string) mountPointModel {
+		m := testMount(slot, "/m"+strconv.FormatInt(slot, 10), "", "", src)
+		m.Size = types.StringNull()
+		return m
+	}
+	state := withMounts(bind(0, "/mnt/old"))
+	plan := withMounts(bind(0, "/mnt/old"), bind(1, "/mnt/new"), bind(2, "/srv/shared/data"))
+	var diags diag.Diagnostics
+	planBindRoots(ctx, d, plan, state, &diags)
+	if diags.ErrorsCount() != 1 || diags.WarningsCount() != 1 {
+		t.Fatalf("want one error and one warning, got %v", diags)
+	}
+	if e := diags.Errors()[0].(diag.DiagnosticWithPath); !e.Path().Equal(path.Root("mount_point").AtListIndex(1).AtName("volume")) {
+		t.Errorf("error at %s, want mount_point[1].volume", e.Path())
+	}
+	if w := diags.Warnings()[0].(diag.DiagnosticWithPath); !w.Path().Equal(path.Root("mount_point").AtListIndex(0).AtName("volume")) ||
+		!strings.Contains(w.Detail(), "has this mount already") {
+		t.Errorf("warning %s: %s", w.Path(), w.Detail())
+	}
+	diags = nil
+	planBindRoots(ctx, d, plan, nil, &diags)
+	if diags.ErrorsCount() != 2 {
+		t.Errorf("create: want both outside sources refused, got %v", diags)
 	}
 }

@@ -64,7 +64,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	resp.Diagnostics.Append(planAddresses(ctx, &plan, state)...)
 	resp.Diagnostics.Append(planDocker(&plan, state, dockerSourceSHA256(ctx, req.Private))...)
 	planRootOnly(ctx, r.data, &plan, state, &resp.Diagnostics)
-	planBindRoots(ctx, r.data, &plan, &resp.Diagnostics)
+	planBindRoots(ctx, r.data, &plan, state, &resp.Diagnostics)
 	planHookscriptOptIn(&plan, state, &resp.Diagnostics)
 	planNodeAccess(ctx, r.data, &plan, state, &resp.Diagnostics)
 	planIDMap(ctx, &plan, state, &resp.Diagnostics)

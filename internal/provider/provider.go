@@ -132,7 +132,8 @@ func providerSchema() schema.Schema {
 			"bind_mount_roots": schema.ListAttribute{
 				MarkdownDescription: "Host directories that bind mounts may come from, e.g. `[\"/srv/shared\", \"/mnt/media\"]`. " +
 					"When set, every `mount_point` whose `volume` is a host directory must be one of them or below one, at plan " +
-					"time by its name and at apply, over SSH, where it leads (symlinks resolved). Recommended: the provider's own " +
+					"time by its name and at apply, over SSH, where it leads (symlinks resolved). A mount a container already has " +
+					"keeps working, with a warning. Recommended: the provider's own " +
 					"list of refused host paths cannot know every directory of a node that root there trusts. Unset: any " +
 					"directory the provider does not refuse.",
 				Optional:    true,
