@@ -219,23 +219,31 @@ type hostPathUse struct {
 	devices matcher
 }
 
+// hadHostPaths names the mount sources ("mpN=source") and device paths
+// ("devN=path") state has, by slot.
+func hadHostPaths(ctx context.Context, state *lxcContainerModel, diags *diag.Diagnostics) map[string]bool {
+	had := map[string]bool{}
+	if state == nil {
+		return had
+	}
+	mps, d := state.mountPoints(ctx)
+	diags.Append(d...)
+	for _, mm := range mps {
+		had[fmt.Sprintf("mp%d=%s", mm.Slot.ValueInt64(), mm.Volume.ValueString())] = true
+	}
+	devs, d := state.devices(ctx)
+	diags.Append(d...)
+	for _, dm := range devs {
+		had[fmt.Sprintf("dev%d=%s", dm.Slot.ValueInt64(), dm.Path.ValueString())] = true
+	}
+	return had
+}
+
 // newHostPaths lists the bind sources, device mounts and devices that plan
 // sets and state (nil on create) does not have in the same slot.
 func newHostPaths(ctx context.Context, plan, state *lxcContainerModel) ([]hostPathUse, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	had := map[string]bool{}
-	if state != nil {
-		mps, d := state.mountPoints(ctx)
-		diags.Append(d...)
-		for _, mm := range mps {
-			had[fmt.Sprintf("mp%d=%s", mm.Slot.ValueInt64(), mm.Volume.ValueString())] = true
-		}
-		devs, d := state.devices(ctx)
-		diags.Append(d...)
-		for _, dm := range devs {
-			had[fmt.Sprintf("dev%d=%s", dm.Slot.ValueInt64(), dm.Path.ValueString())] = true
-		}
-	}
+	had := hadHostPaths(ctx, state, &diags)
 	var out []hostPathUse
 	mps, d := plan.mountPoints(ctx)
 	diags.Append(d...)
@@ -311,14 +319,7 @@ func planBindRoots(ctx context.Context, d *providerData, plan, state *lxcContain
 	if d == nil || len(d.Settings.BindMountRoots) == 0 {
 		return
 	}
-	had := map[string]bool{}
-	if state != nil {
-		mps, ds := state.mountPoints(ctx)
-		diags.Append(ds...)
-		for _, mm := range mps {
-			had[fmt.Sprintf("mp%d=%s", mm.Slot.ValueInt64(), mm.Volume.ValueString())] = true
-		}
-	}
+	had := hadHostPaths(ctx, state, diags)
 	roots := strings.Join(d.Settings.BindMountRoots, ", ")
 	mps, ds := plan.mountPoints(ctx)
 	diags.Append(ds...)
