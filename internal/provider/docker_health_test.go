@@ -153,6 +153,68 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 	})
 }
 
+// Tests that fail during an update are recorded in state, with the
+// fingerprint of the health checks they ran with, as on create: the apply
+// fails, and the state says which case failed. Here a hello-world image
+// that greets nobody (busybox) fails test_case_docker_hello_world.
+func TestAccLXCContainer_dockerUpdateTestFailureInState(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("an image from the simulated registry") {
+		t.Skip("needs the simulator")
+	}
+	const vmid = 4341
+	cfg := func(checks string) string {
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  docker {\n" + checks + "  }\n"})
+	}
+	silent := cfg("    health_checks {\n      hello_world_image = \"busybox\"\n    }\n")
+	var passedFP string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(""),
+				Check: func(s *terraform.State) error {
+					passedFP = dockerState(s, "tests_fingerprint")
+					return nil
+				},
+			},
+			{
+				Config:      silent,
+				ExpectError: regexp.MustCompile(docker.CaseHelloWorld),
+			},
+			{
+				// The state after the failed update, as it was saved; its
+				// plan reruns the failed tests (the next step).
+				RefreshState:       true,
+				ExpectNonEmptyPlan: true,
+				Check: func(s *terraform.State) error {
+					if got := dockerState(s, "tests."+docker.CaseHelloWorld+".result"); got != docker.Failed {
+						return fmt.Errorf("%s in state after the failed update: %q, want %q", docker.CaseHelloWorld, got, docker.Failed)
+					}
+					if got := dockerState(s, "tests."+docker.CaseServiceIsRunning+".result"); got != docker.Passed {
+						return fmt.Errorf("%s in state: %q, want %q", docker.CaseServiceIsRunning, got, docker.Passed)
+					}
+					if fp := dockerState(s, "tests_fingerprint"); fp == "" || fp == passedFP {
+						return fmt.Errorf("tests_fingerprint %q: want the failed run's, not the create's %q", fp, passedFP)
+					}
+					return nil
+				},
+			},
+			{
+				// The failed tests run again on the next apply.
+				Config: silent,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("tests")),
+				}},
+				ExpectError: regexp.MustCompile(docker.CaseHelloWorld),
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
 // Two provider processes (two terraform CLIs, each with its own working
 // directory and state) apply the same Docker upgrade to one container at
 // the same time. The first holds dpkg's frontend lock (FaultAptSlow keeps

@@ -256,12 +256,13 @@ func TestPlanBindRoots(t *testing.T) {
 	if diags.ErrorsCount() != 1 || diags.WarningsCount() != 1 {
 		t.Fatalf("want one error and one warning, got %v", diags)
 	}
-	if e := diags.Errors()[0].(diag.DiagnosticWithPath); !e.Path().Equal(path.Root("mount_point").AtListIndex(1).AtName("volume")) {
-		t.Errorf("error at %s, want mount_point[1].volume", e.Path())
+	e, ok := diags.Errors()[0].(diag.DiagnosticWithPath)
+	if !ok || !e.Path().Equal(path.Root("mount_point").AtListIndex(1).AtName("volume")) {
+		t.Errorf("error %v: want it at mount_point[1].volume", diags.Errors()[0])
 	}
-	if w := diags.Warnings()[0].(diag.DiagnosticWithPath); !w.Path().Equal(path.Root("mount_point").AtListIndex(0).AtName("volume")) ||
-		!strings.Contains(w.Detail(), "has this mount already") {
-		t.Errorf("warning %s: %s", w.Path(), w.Detail())
+	w, ok := diags.Warnings()[0].(diag.DiagnosticWithPath)
+	if !ok || !w.Path().Equal(path.Root("mount_point").AtListIndex(0).AtName("volume")) || !strings.Contains(w.Detail(), "has this mount already") {
+		t.Errorf("warning %v: want it at mount_point[0].volume, saying the mount is kept", diags.Warnings()[0])
 	}
 	diags = nil
 	planBindRoots(ctx, d, plan, nil, &diags)

@@ -533,7 +533,9 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 		m.Hostname = types.StringNull()
 	}
 	if m.Docker != nil {
-		m.Docker.ServiceActive = types.BoolValue(false)
+		if !m.Docker.ServiceActive.ValueBool() || m.Docker.ServiceActive.IsUnknown() {
+			m.Docker.ServiceActive = types.BoolValue(false)
+		}
 		nullDockerUnknowns(m.Docker)
 	}
 	if m.Features.IsUnknown() {
@@ -796,7 +798,11 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 			}
 		}
 		if err := r.runDocker(ctx, &plan, install); err != nil {
+			// The configuration is written and the tests that ran are
+			// results: the state keeps both, so that the next plan
+			// reruns what failed.
 			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
+			r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
 			return
 		}
 		resp.Diagnostics.Append(recordDockerSource(ctx, plan.Docker, resp.Private)...)
