@@ -77,6 +77,10 @@ const DefaultNetworkTarget = "1.1.1.1"
 // none is configured (Docker Hub's library/hello-world).
 const DefaultHelloWorldImage = "hello-world"
 
+// DefaultNetworkImage is the image the network test case pings from when
+// TestOptions.NetworkImage is empty.
+const DefaultNetworkImage = "busybox"
+
 //go:embed scripts/phoenix_hypervisor_feature_install_docker.sh
 var installScript []byte
 
@@ -142,6 +146,11 @@ type TestOptions struct {
 	// waiting for the container's network, which changes nothing it
 	// installs.
 	NetworkTarget string
+	// NetworkImage is the image the network case runs ping in (it needs
+	// ping with -c and -W, as busybox has): "" is DefaultNetworkImage.
+	// NewPlan keeps the default as "", so that it leaves the tests'
+	// fingerprint as it was before the option existed.
+	NetworkImage string `json:",omitempty"`
 }
 
 // DefaultTestOptions returns the defaults of the health checks.
@@ -178,6 +187,11 @@ func (o Options) Validate() error {
 func (t TestOptions) Validate() error {
 	if err := ValidateImage(t.HelloWorldImage); err != nil {
 		return err
+	}
+	if t.NetworkImage != "" {
+		if err := ValidateImage(t.NetworkImage); err != nil {
+			return err
+		}
 	}
 	return ValidateNetworkTarget(t.NetworkTarget)
 }

@@ -53,6 +53,9 @@ func NewPlan(o Options) (Plan, error) {
 		return Plan{}, err
 	}
 	o.DaemonJSON = merged
+	if o.Tests.NetworkImage == DefaultNetworkImage {
+		o.Tests.NetworkImage = ""
+	}
 	fp, err := fingerprintOf(o)
 	if err != nil {
 		return Plan{}, err
@@ -154,10 +157,14 @@ func (p Plan) InstallArgs() []string {
 
 // TestArgs are the arguments of the test script:
 //
-//	--network-target HOST --hello-world 1|0 --hello-world-image IMAGE
+//	--network-target HOST --hello-world 1|0 --hello-world-image IMAGE [--network-image IMAGE]
 func (p Plan) TestArgs() []string {
 	t := p.Options.Tests
-	return []string{"--network-target", t.NetworkTarget, "--hello-world", flag(t.HelloWorld), "--hello-world-image", t.HelloWorldImage}
+	args := []string{"--network-target", t.NetworkTarget, "--hello-world", flag(t.HelloWorld), "--hello-world-image", t.HelloWorldImage}
+	if t.NetworkImage != "" {
+		args = append(args, "--network-image", t.NetworkImage)
+	}
+	return args
 }
 
 // Install is the install script's invocation.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -65,6 +66,7 @@ func TestFingerprintCoversEveryField(t *testing.T) {
 		"HelloWorld":      func(o *TestOptions) { o.HelloWorld = false },
 		"HelloWorldImage": func(o *TestOptions) { o.HelloWorldImage = "mirror.lan:5000/library/hello-world:latest" },
 		"NetworkTarget":   func(o *TestOptions) { o.NetworkTarget = "9.9.9.9" },
+		"NetworkImage":    func(o *TestOptions) { o.NetworkImage = "mirror.lan:5000/library/busybox:latest" },
 	}
 	typ := reflect.TypeFor[Options]()
 	for i := range typ.NumField() {
@@ -104,6 +106,43 @@ func TestFingerprintCoversEveryField(t *testing.T) {
 		if p.Fingerprint() != base {
 			t.Errorf("changing Tests.%s changed the install's fingerprint: the install would rerun", name)
 		}
+	}
+}
+
+// The network image added to the health checks leaves the tests'
+// fingerprint of states written before it unchanged, unset or set to its
+// default: they are the fingerprint of the options as they were then (three
+// fields), and the script gets no --network-image. Another image is passed.
+func TestNetworkImageKeepsEarlierFingerprints(t *testing.T) {
+	type earlierTestOptions struct {
+		HelloWorld      bool
+		HelloWorldImage string
+		NetworkTarget   string
+	}
+	d := DefaultTestOptions()
+	want, err := fingerprintOf(earlierTestOptions{d.HelloWorld, d.HelloWorldImage, d.NetworkTarget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range []string{"", DefaultNetworkImage} {
+		o := DefaultOptions()
+		o.Tests.NetworkImage = img
+		p := mustPlan(t, o)
+		if p.TestFingerprint() != want {
+			t.Errorf("network image %q: tests fingerprint %s, want the earlier %s", img, p.TestFingerprint(), want)
+		}
+		if slices.Contains(p.TestArgs(), "--network-image") {
+			t.Errorf("network image %q: the script gets %v", img, p.TestArgs())
+		}
+	}
+	o := DefaultOptions()
+	o.Tests.NetworkImage = "mirror.lan:5000/library/busybox:latest"
+	if args := mustPlan(t, o).TestArgs(); !slices.Equal(args[len(args)-2:], []string{"--network-image", o.Tests.NetworkImage}) {
+		t.Errorf("test args %v lack the network image", args)
+	}
+	o.Tests.NetworkImage = "--privileged"
+	if _, err := NewPlan(o); err == nil {
+		t.Error("an option as network image was accepted")
 	}
 }
 

@@ -134,6 +134,27 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 				Check:             testsOnly(digest),
 			},
 			{
+				// The network case from a registry mirror's busybox: the
+				// tests run again, alone, with it.
+				PreConfig:         e.resetLog,
+				Config:            cfg("    health_checks {\n      network_image = \"mirror.lan:5000/library/busybox:latest\"\n    }\n"),
+				ConfigPlanChecks:  rerunPlan,
+				ConfigStateChecks: []statecheck.StateCheck{allPassed},
+				Check: func(*terraform.State) error {
+					reads, writes := simssh.SSHCommands(e.sim)
+					with := 0
+					for _, c := range append(reads, writes...) {
+						if strings.Contains(c, "--network-image mirror.lan:5000/library/busybox:latest") {
+							with++
+						}
+					}
+					if n, m := e.installRuns(), e.testRuns(); n != 0 || m != 1 || with != 1 {
+						return fmt.Errorf("the install ran %d and the tests %d times (%d with the network image), want 0, 1 and 1", n, m, with)
+					}
+					return nil
+				},
+			},
+			{
 				// The hello-world case turned off: skipped, 0 ms.
 				PreConfig:        e.resetLog,
 				Config:           cfg("    health_checks {\n      hello_world = false\n    }\n"),

@@ -291,7 +291,7 @@ func lxcConfigsEntry(ctx context.Context, c phoenixcfg.Container) (types.Object,
 		dt := attrsOf(t["docker"])
 		checks, d := objectOf(ctx, attrsOf(dt["health_checks"]), map[string]attr.Value{
 			"hello_world": types.BoolValue(c.Docker.HelloWorld), "network_target": types.StringValue(def.Tests.NetworkTarget),
-			"hello_world_image": types.StringValue(def.Tests.HelloWorldImage),
+			"hello_world_image": types.StringValue(def.Tests.HelloWorldImage), "network_image": types.StringValue(docker.DefaultNetworkImage),
 		})
 		diags.Append(d...)
 		set("docker")(objectOf(ctx, dt, map[string]attr.Value{

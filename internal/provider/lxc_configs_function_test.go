@@ -169,7 +169,7 @@ func smallFixtureWant() map[string]any {
 		return map[string]any{
 			"package_source": "docker-ce", "version": nil, "compose": true, "storage_driver": "overlay2",
 			"daemon_json": nil, "verify_on_refresh": nil,
-			"health_checks": map[string]any{"hello_world": helloWorld, "hello_world_image": "hello-world", "network_target": "1.1.1.1"},
+			"health_checks": map[string]any{"hello_world": helloWorld, "hello_world_image": "hello-world", "network_image": "busybox", "network_target": "1.1.1.1"},
 		}
 	}
 	return map[string]any{

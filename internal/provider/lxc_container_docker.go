@@ -59,6 +59,7 @@ type healthChecksModel struct {
 	HelloWorld      types.Bool   `tfsdk:"hello_world"`
 	HelloWorldImage types.String `tfsdk:"hello_world_image"`
 	NetworkTarget   types.String `tfsdk:"network_target"`
+	NetworkImage    types.String `tfsdk:"network_image"`
 }
 
 // dockerTestType is an element of docker.tests: one test case's result.
@@ -237,6 +238,13 @@ func dockerBlock() schema.SingleNestedBlock {
 						Optional:   true,
 						Validators: []validator.String{checkWith("Invalid network target", "a host name or IP address", docker.ValidateNetworkTarget)},
 					},
+					"network_image": schema.StringAttribute{
+						MarkdownDescription: "Image the network test runs `ping -c 1 -W 5 <network_target>` in, e.g. a registry mirror's " +
+							"copy of busybox (`mirror.lan:5000/library/busybox:latest`) where Docker Hub is out of reach. Its `ping` must " +
+							"take busybox's options. Defaults to `" + docker.DefaultNetworkImage + "`.",
+						Optional:   true,
+						Validators: []validator.String{checkWith("Invalid network image", "an image reference", docker.ValidateImage)},
+					},
 				},
 			},
 		},
@@ -267,6 +275,9 @@ func dockerOptions(d *dockerModel) docker.Options {
 		}
 		if known(d.HealthChecks.HelloWorldImage) {
 			o.Tests.HelloWorldImage = d.HealthChecks.HelloWorldImage.ValueString()
+		}
+		if known(d.HealthChecks.NetworkImage) {
+			o.Tests.NetworkImage = d.HealthChecks.NetworkImage.ValueString()
 		}
 		if known(d.HealthChecks.NetworkTarget) {
 			o.Tests.NetworkTarget = d.HealthChecks.NetworkTarget.ValueString()

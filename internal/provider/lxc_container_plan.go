@@ -239,7 +239,7 @@ func dockerOptionsKnown(d *dockerModel) bool {
 		}
 	}
 	return d.HealthChecks == nil || (!d.HealthChecks.HelloWorld.IsUnknown() && !d.HealthChecks.HelloWorldImage.IsUnknown() &&
-		!d.HealthChecks.NetworkTarget.IsUnknown())
+		!d.HealthChecks.NetworkTarget.IsUnknown() && !d.HealthChecks.NetworkImage.IsUnknown())
 }
 
 // planDockerRun plans the results of an install run: what p fixes is known

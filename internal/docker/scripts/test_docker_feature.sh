@@ -47,6 +47,7 @@ skipped=0
 network_target=1.1.1.1
 hello_world=1
 hello_world_image=hello-world
+network_image=busybox
 
 # now_ms: the wall clock in milliseconds.
 now_ms() {
@@ -92,7 +93,7 @@ case_docker_hello_world() {
 }
 
 case_docker_network_access() {
-	with_timeout docker run --rm busybox ping -c 1 -W 5 "$network_target"
+	with_timeout docker run --rm "$network_image" ping -c 1 -W 5 "$network_target"
 }
 
 # run_case NAME FUNCTION: run one case and report it.
@@ -129,11 +130,12 @@ main() {
 	exec </dev/null 2>&1
 	while (($# > 0)); do
 		case $1 in
-		--network-target | --hello-world | --hello-world-image)
+		--network-target | --hello-world | --hello-world-image | --network-image)
 			(($# >= 2)) || usage_error "$1 needs a value"
 			case $1 in
 			--network-target) network_target=$2 ;;
 			--hello-world) hello_world=$2 ;;
+			--network-image) network_image=$2 ;;
 			*) hello_world_image=$2 ;;
 			esac
 			shift 2
@@ -147,6 +149,8 @@ main() {
 	# keeps anything that is not an image reference out of docker's argv.
 	[[ $hello_world_image =~ ^[A-Za-z0-9][A-Za-z0-9._:/@-]*$ ]] ||
 		usage_error "--hello-world-image must be an image reference, not '$hello_world_image'"
+	[[ $network_image =~ ^[A-Za-z0-9][A-Za-z0-9._:/@-]*$ ]] ||
+		usage_error "--network-image must be an image reference, not '$network_image'"
 
 	run_case test_case_docker_service_is_running case_docker_service_is_running
 	if ((hello_world == 1)); then

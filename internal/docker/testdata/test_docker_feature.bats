@@ -107,6 +107,14 @@ setup() {
 	grep -qx "run --rm hello-world@$digest" "$FAKE_STATE/docker.log"
 }
 
+@test "network case from a registry mirror's busybox" {
+	run_script test_docker_feature.sh --network-image mirror.lan:5000/library/busybox:latest
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx 'run --rm mirror.lan:5000/library/busybox:latest ping -c 1 -W 5 1.1.1.1' "$FAKE_STATE/docker.log"
+	refute grep -q 'run --rm busybox ' "$FAKE_STATE/docker.log"
+}
+
 @test "a case's duration and start time are its own" {
 	run_with docker $'sleep 0.3\necho "64 bytes from x"' test_docker_feature.sh --hello-world 0
 	echo "$output"
@@ -130,5 +138,8 @@ setup() {
 	grep -q "^FATAL: invalid arguments: --hello-world-image" <<<"$output"
 	run_script test_docker_feature.sh --hello-world-image 'hello-world;reboot'
 	[ "$status" -eq 2 ]
+	run_script test_docker_feature.sh --network-image '-v/:/host'
+	[ "$status" -eq 2 ]
+	grep -q "^FATAL: invalid arguments: --network-image" <<<"$output"
 	[ ! -e "$FAKE_STATE/docker.log" ]
 }

@@ -72,6 +72,17 @@ func TestDockerScriptsInCT(t *testing.T) {
 	if !strings.HasSuffix(r.stdout, "3 passed, 0 failed\n") {
 		t.Errorf("test summary: %s", r)
 	}
+	// The network case from a registry mirror's busybox; a mirror that
+	// does not resolve fails it.
+	for image, want := range map[string]string{
+		"mirror.lan:5000/library/busybox:latest": "test_case_docker_network_access: passed ",
+		"mirror.invalid:5000/library/busybox":    "  | docker: Error response from daemon: Get \"https://mirror.invalid:5000/v2/\"",
+	} {
+		r := e.run("pct exec 102 -- bash -s -- --network-image "+image, tests)
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("network image %s: want %q in\n%s", image, want, r)
+		}
+	}
 
 	// Second run: nothing to do, nothing installed, nothing written.
 	before := len(e.waitEvents(len(e.eventsSnapshot())))
