@@ -108,13 +108,13 @@ func TestParseCheckResultAcceptsShellPreamble(t *testing.T) {
 
 func TestParseTestResultsStrict(t *testing.T) {
 	tests := []struct{ name, out, wantErr string }{
-		{"output line after a passed case", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n  | stray\n1 passed, 0 failed\n", `output line "  | stray" that follows no failed case`},
-		{"output line after a skipped case", "test_case_a: skipped duration_ms=0 ran_at=2026-01-02T03:04:05Z\n  | stray\n0 passed, 0 failed, 1 skipped\n", "follows no failed case"},
-		{"unindented output", "test_case_a: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\nping: sendto: Network unreachable\n0 passed, 1 failed\n", `unexpected line "ping: sendto: Network unreachable"`},
-		{"bad status", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\ntest_case_b: flaky\n1 passed, 0 failed\n", `unexpected line "test_case_b: flaky"`},
-		{"summary twice", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed\n1 passed, 0 failed\n", `unexpected line "1 passed, 0 failed"`},
-		{"garbage after the summary", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed\ntrailing\n", "did not end with the summary line"},
-		{"summary with extra words", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed, 0 skipped, 3 ignored\n", "did not end with the summary line"},
+		{"output line after a passed case", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n  | stray\n1 passed, 0 failed\n", `output line "  | stray" that follows no failed case`},
+		{"output line after a skipped case", "test_case_docker_service_is_running: skipped duration_ms=0 ran_at=2026-01-02T03:04:05Z\n  | stray\n0 passed, 0 failed, 1 skipped\n", "follows no failed case"},
+		{"unindented output", "test_case_docker_service_is_running: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\nping: sendto: Network unreachable\n0 passed, 1 failed\n", `unexpected line "ping: sendto: Network unreachable"`},
+		{"bad status", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\ntest_case_docker_hello_world: flaky\n1 passed, 0 failed\n", `unexpected line "test_case_docker_hello_world: flaky"`},
+		{"summary twice", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed\n1 passed, 0 failed\n", `unexpected line "1 passed, 0 failed"`},
+		{"garbage after the summary", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed\ntrailing\n", "did not end with the summary line"},
+		{"summary with extra words", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed, 0 skipped, 3 ignored\n", "did not end with the summary line"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

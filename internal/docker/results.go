@@ -457,6 +457,9 @@ func ParseTestResults(out string) (TestReport, error) {
 		}
 		started = true
 		name, status := m[1], m[2]
+		if !slices.Contains(Cases(), name) {
+			return r, fmt.Errorf("%s reported %s, which is none of its cases (%s)", TestScriptName, name, strings.Join(Cases(), ", "))
+		}
 		if _, dup := r.Cases[name]; dup {
 			return r, fmt.Errorf("%s reported %s twice", TestScriptName, name)
 		}

@@ -174,10 +174,10 @@ func TestParseTestResults(t *testing.T) {
 		},
 		{
 			name:   "zero skipped written out, unknown lines ignored",
-			out:    "noise\ntest_case_custom: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n  | why\n0 passed, 1 failed, 0 skipped",
-			cases:  map[string]string{"test_case_custom": Failed},
-			order:  []string{"test_case_custom"},
-			output: map[string][]string{"test_case_custom": {"why"}},
+			out:    "noise\ntest_case_docker_network_access: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n  | why\n0 passed, 1 failed, 0 skipped",
+			cases:  map[string]string{"test_case_docker_network_access": Failed},
+			order:  []string{"test_case_docker_network_access"},
+			output: map[string][]string{"test_case_docker_network_access": {"why"}},
 			failed: 1,
 		},
 	}
@@ -215,13 +215,14 @@ func TestParseTestResults(t *testing.T) {
 func TestParseTestResultsErrors(t *testing.T) {
 	tests := []struct{ name, out, wantErr string }{
 		{"empty", "", "printed nothing"},
-		{"no summary", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n", "did not end with the summary line"},
-		{"summary not last", "1 passed, 0 failed\ntest_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n", "did not end with the summary line"},
-		{"counts disagree", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\ntest_case_b: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n2 passed, 0 failed\n", "disagrees with its case lines (1 passed, 1 failed, 0 skipped)"},
-		{"skipped not counted", "test_case_a: skipped duration_ms=0 ran_at=2026-01-02T03:04:05Z\n0 passed, 0 failed\n", "disagrees"},
-		{"duplicate case", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\ntest_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n2 passed, 0 failed\n", "reported test_case_a twice"},
+		{"no summary", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n", "did not end with the summary line"},
+		{"summary not last", "1 passed, 0 failed\ntest_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n", "did not end with the summary line"},
+		{"counts disagree", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\ntest_case_docker_hello_world: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n2 passed, 0 failed\n", "disagrees with its case lines (1 passed, 1 failed, 0 skipped)"},
+		{"skipped not counted", "test_case_docker_service_is_running: skipped duration_ms=0 ran_at=2026-01-02T03:04:05Z\n0 passed, 0 failed\n", "disagrees"},
+		{"duplicate case", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\ntest_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n2 passed, 0 failed\n", "reported test_case_docker_service_is_running twice"},
 		{"usage error", "FATAL: invalid arguments: --hello-world must be 1 or 0, not 'x'\n", "FATAL: invalid arguments"},
-		{"fatal before the end", "test_case_a: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\nFATAL: oops\ntrailing\n", "FATAL: oops"},
+		{"fatal before the end", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\nFATAL: oops\ntrailing\n", "FATAL: oops"},
+		{"unknown case", "test_case_docker_evil: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed\n", "reported test_case_docker_evil, which is none of its cases"},
 		{"huge count", "99999999999999999999 passed, 0 failed\n", "summary count"},
 	}
 	for _, tt := range tests {
