@@ -102,6 +102,8 @@ type Server struct {
 	// running meanwhile does not count the fill as its own write.
 	seedMu sync.Mutex
 	seeded map[string]stamp
+	// filling is the volume a fill is changing now ("" when none).
+	filling string
 
 	// journal detects the writes of commands; nil (or broken) means that
 	// every command walks the state before and after instead.
@@ -628,6 +630,22 @@ func (s *Server) endWrites(w writeWindow) bool {
 		return true
 	}
 	s.mu.Lock()
+	filling := s.filling
+	s.mu.Unlock()
+	if filling != "" {
+		prefix := filling + string(filepath.Separator)
+		for _, c := range changes {
+			if c.path == filling || strings.HasPrefix(c.path, prefix) {
+				// A fill runs in a volume the command's changes lie in:
+				// what the fill leaves is known when it ends.
+				s.seedMu.Lock()
+				//nolint:staticcheck // waiting for the fill is the point.
+				s.seedMu.Unlock()
+				break
+			}
+		}
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range changes {
 		if c.path == "" {
@@ -719,6 +737,9 @@ func (s *Server) seedCT(command string) {
 	if !w.journal {
 		before = walkStamps(root)
 	}
+	s.mu.Lock()
+	s.filling = root
+	s.mu.Unlock()
 	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true")...) //nolint:gosec // the simulator's own command.
 	seed.Env = []string{"PATH=" + nodePath, "HOME=/root", "USER=root", "LANG=C.UTF-8"}
 	seed.WaitDelay = 5 * time.Second
@@ -747,6 +768,7 @@ func (s *Server) seedCT(command string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.filling = ""
 	if s.seeded == nil {
 		s.seeded = map[string]stamp{}
 	}
