@@ -77,6 +77,10 @@ type Options struct {
 	// Faults, when set, returns the faults in force; it is called for every
 	// command.
 	Faults func() FaultSet
+	// ExecLatency, when set, returns how long each pct exec waits before it
+	// runs its command (a real one spends that in lxc-attach); it is
+	// called for every command, and every pct exec the command runs waits.
+	ExecLatency func() time.Duration
 }
 
 // Server is one node's SSH server.
@@ -507,7 +511,11 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 	}
 	s.seedCT(command)
 	w := s.beginWrites()
-	cmd := exec.Command(s.spec.bwrap, s.spec.args(command)...) //nolint:gosec // running the client's command in the sandbox is the point.
+	var latency time.Duration
+	if s.opts.ExecLatency != nil {
+		latency = s.opts.ExecLatency()
+	}
+	cmd := exec.Command(s.spec.bwrap, s.spec.args(command, latency)...) //nolint:gosec // running the client's command in the sandbox is the point.
 	cmd.Env = s.environ(conn, env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout = &drainWriter{w: ch}
@@ -740,7 +748,7 @@ func (s *Server) seedCT(command string) {
 	s.mu.Lock()
 	s.filling = root
 	s.mu.Unlock()
-	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true")...) //nolint:gosec // the simulator's own command.
+	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true", 0)...) //nolint:gosec // the simulator's own command.
 	seed.Env = []string{"PATH=" + nodePath, "HOME=/root", "USER=root", "LANG=C.UTF-8"}
 	seed.WaitDelay = 5 * time.Second
 	_ = seed.Run()
