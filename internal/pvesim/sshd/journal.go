@@ -159,10 +159,10 @@ func (j *journal) end(start uint64) ([]change, error) {
 		delete(j.open, start)
 	}
 	// Keep only what an open window still needs.
-	oldest, any := j.seq, false
+	oldest, found := j.seq, false
 	for s := range j.open {
-		if !any || s < oldest {
-			oldest, any = s, true
+		if !found || s < oldest {
+			oldest, found = s, true
 		}
 	}
 	if drop := oldest - j.base; drop > 0 {
