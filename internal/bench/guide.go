@@ -20,8 +20,8 @@ func GuideFigures(rep *Report, command string) string {
 	st := rep.Settings
 	fmt.Fprintf(&b, "Measured on %s with %s, %d CPUs (load average %s at the start), commit `%s`:\n",
 		rep.Started.Format("2006-01-02"), rep.Terraform, rep.CPUs, rep.Environment.LoadAvgStart, rep.Commit)
-	fmt.Fprintf(&b, "%d simulated nodes, task delay %gs, API latency %g ms, `-parallelism=%d`, %d interleaved plan repetitions; ",
-		len(st.Nodes), st.TaskDelayS, st.APILatencyMS, st.Parallelism, st.Reps)
+	fmt.Fprintf(&b, "%d simulated nodes, task delay %gs, API latency %g ms, `pct exec` latency %g ms (%g ms in the verify-on plans of the rotation), `-parallelism=%d`, %d interleaved plan repetitions; ",
+		len(st.Nodes), st.TaskDelayS, st.APILatencyMS, st.ExecLatencyMS, st.VerifyExecLatencyMS, st.Parallelism, st.Reps)
 	fmt.Fprintf(&b, "fleets larger than %d are cloned from containers with Docker installed, one per parallelism slot. Command:\n\n", st.FullInstallMax)
 	fmt.Fprintf(&b, "```shell\n%s\n```\n\n", command)
 	b.WriteString(rep.Markdown())

@@ -20,6 +20,10 @@ const (
 	TargetApplyOverhead      = 1.10
 	TargetPeakRSSMB          = 150.0
 	TargetAPIPerContainerMin = 10
+	// TargetVerifyOverOff bounds the verify-on plan (its pct exec as slow
+	// as Options.VerifyExecLatency) over the verify-off plan at
+	// TargetPlanRatioN.
+	TargetVerifyOverOff = 2.0
 )
 
 // Report is everything one run measured.
@@ -47,13 +51,18 @@ type Environment struct {
 
 // Settings are the simulator and CLI settings of the run.
 type Settings struct {
-	Ns             []int    `json:"n"`
-	Nodes          []string `json:"nodes"`
-	TaskDelayS     float64  `json:"task_delay_s"`
-	APILatencyMS   float64  `json:"api_latency_ms"`
-	Parallelism    int      `json:"parallelism"`
-	Reps           int      `json:"plan_repetitions"`
-	FullInstallMax int      `json:"full_install_max_n"`
+	Ns           []int    `json:"n"`
+	Nodes        []string `json:"nodes"`
+	TaskDelayS   float64  `json:"task_delay_s"`
+	APILatencyMS float64  `json:"api_latency_ms"`
+	// ExecLatencyMS is the wait of each pct exec in every measurement but
+	// the verify-on plans of the plan rotation, which wait
+	// VerifyExecLatencyMS.
+	ExecLatencyMS       float64 `json:"exec_latency_ms"`
+	VerifyExecLatencyMS float64 `json:"verify_plan_exec_latency_ms"`
+	Parallelism         int     `json:"parallelism"`
+	Reps                int     `json:"plan_repetitions"`
+	FullInstallMax      int     `json:"full_install_max_n"`
 }
 
 // NResult holds the figures for one fleet size.
@@ -178,6 +187,18 @@ type PlanTiming struct {
 	FloorRatio float64 `json:"floor_plugin_ratio,omitempty"`
 	// OverFloor is ContainerMedian / FloorMedian.
 	OverFloor float64 `json:"containers_over_floor,omitempty"`
+	// VerifyOn are plans of the fleet with verify_on_refresh = true (a
+	// second workspace on the same state), every pct exec on the nodes
+	// waiting VerifyExecLatencyMS, as on a real node.
+	VerifyOn            []float64 `json:"containers_verify_on_s,omitempty"`
+	VerifyOnMedian      float64   `json:"containers_verify_on_median_s,omitempty"`
+	VerifyExecLatencyMS float64   `json:"verify_on_exec_latency_ms,omitempty"`
+	// VerifyOverOff is VerifyOnMedian / ContainerMedian.
+	VerifyOverOff float64 `json:"verify_on_over_off,omitempty"`
+	// VerifySSH and VerifySSHWrites count the SSH commands of the first
+	// verify-on plan, and those that changed a node.
+	VerifySSH       *int `json:"containers_verify_on_ssh_commands,omitempty"`
+	VerifySSHWrites *int `json:"containers_verify_on_ssh_writes,omitempty"`
 }
 
 // Check is one target against one figure.
@@ -235,6 +256,9 @@ func Evaluate(results []NResult) []Check {
 				c.Note = fmt.Sprintf("a do-nothing plugin provider measures %s in the same rotation, the containers %s times that", fmtNum(r.Plan.FloorRatio), fmtNum(r.Plan.OverFloor))
 			}
 			out = append(out, c)
+			v := check("plan time, verify on / verify off", r.N, r.Plan.VerifyOverOff, "≤", TargetVerifyOverOff)
+			v.Note = fmt.Sprintf("every pct exec waits %g ms in the verify-on plans", r.Plan.VerifyExecLatencyMS)
+			out = append(out, v)
 		}
 		out = append(out,
 			check("apply overhead (wall / ideal)", r.N, r.Apply.Overhead, "≤", TargetApplyOverhead),
@@ -286,6 +310,22 @@ func rows() []row {
 		{"plan: terraform_data, median", "", func(r NResult) string { return secs(r.Plan.BaselineMedian) }},
 		{"plan time ratio (verify off)", "≤ 1.5 (N = 100)", func(r NResult) string { return f2(r.Plan.Ratio) }},
 		{"plan time ratio (verify on, 1 run)", "", func(r NResult) string { return f2(r.Plan.VerifyRatio) }},
+		{"plan: containers verify on, exec latency, median (SSH commands)", "", func(r NResult) string {
+			if len(r.Plan.VerifyOn) == 0 {
+				return "not measured"
+			}
+			out := fmt.Sprintf("%s at %g ms", secs(r.Plan.VerifyOnMedian), r.Plan.VerifyExecLatencyMS)
+			if r.Plan.VerifySSH != nil {
+				out += fmt.Sprintf(" (%d)", *r.Plan.VerifySSH)
+			}
+			return out
+		}},
+		{"plan time, verify on / verify off", "≤ 2 (N = 100)", func(r NResult) string {
+			if len(r.Plan.VerifyOn) == 0 {
+				return "n/a"
+			}
+			return f2(r.Plan.VerifyOverOff)
+		}},
 		{"plan: do-nothing plugin provider, median", "", func(r NResult) string { return secs(r.Plan.FloorMedian) }},
 		{"plan time ratio of that plugin (floor of a framework provider)", "", func(r NResult) string { return f2(r.Plan.FloorRatio) }},
 		{"plan: containers / do-nothing plugin", "", func(r NResult) string { return f2(r.Plan.OverFloor) }},

@@ -104,3 +104,34 @@ func TestPlanRatioCheckNamesThePluginFloor(t *testing.T) {
 	}
 	t.Error("no plan time ratio check at N = 100")
 }
+
+func TestVerifyOverOffCheck(t *testing.T) {
+	find := func(r NResult) (Check, bool) {
+		for _, c := range Evaluate([]NResult{r}) {
+			if c.Name == "plan time, verify on / verify off" {
+				return c, true
+			}
+		}
+		return Check{}, false
+	}
+	ssh := 2
+	r := sample()
+	r.Plan.VerifyOn, r.Plan.VerifyOnMedian, r.Plan.VerifyExecLatencyMS, r.Plan.VerifyOverOff, r.Plan.VerifySSH = []float64{7.1, 7.3}, 7.2, 200, 2.4, &ssh
+	c, ok := find(r)
+	if !ok || c.OK || c.Limit != TargetVerifyOverOff || !strings.Contains(c.String(), "every pct exec waits 200 ms") {
+		t.Errorf("N = 100, ratio 2.4: %v (found %v)", c, ok)
+	}
+	r.Plan.VerifyOverOff = 1.9
+	if c, _ := find(r); !c.OK {
+		t.Errorf("N = 100, ratio 1.9: %v", c)
+	}
+	md := (&Report{Results: []NResult{r}}).Markdown()
+	if !strings.Contains(md, "| plan: containers verify on, exec latency, median (SSH commands) | 7.20 s at 200 ms (2) |") ||
+		!strings.Contains(md, "| plan time, verify on / verify off | 1.90 | ≤ 2 (N = 100) |") {
+		t.Errorf("rows:\n%s", md)
+	}
+	r.N = 10
+	if c, ok := find(r); ok {
+		t.Errorf("checked at N = 10: %v", c)
+	}
+}

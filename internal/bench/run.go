@@ -28,11 +28,18 @@ type Options struct {
 	TaskDelay time.Duration
 	// APILatency is added to every simulated API call.
 	APILatency time.Duration
+	// ExecLatency is how long each pct exec waits on the simulated nodes
+	// (pvesim --exec-latency) in every measurement but the verify-on plans
+	// of the plan rotation.
+	ExecLatency time.Duration
+	// VerifyExecLatency is the exec latency of the verify-on plans of the
+	// plan rotation: a real pct exec takes a few hundred milliseconds.
+	VerifyExecLatency time.Duration
 	// Parallelism is Terraform's -parallelism for applies.
 	Parallelism int
-	// Reps is how many plans of each kind the plan time ratio takes the
-	// median of; with 4 (the default) each of the four kinds takes each
-	// place in the rotating order once.
+	// Reps is how many plans of each kind the plan time ratios take the
+	// median of; the five kinds rotate, each starting the round once in
+	// five.
 	Reps int
 	// FullInstallMax is the largest N whose fleet is created from the OS
 	// template with a full Docker install; larger fleets are cloned from a
@@ -51,13 +58,15 @@ type Options struct {
 // Defaults are the settings of make bench.
 func Defaults() Options {
 	return Options{
-		Ns:             []int{1, 10, 100},
-		Nodes:          []string{"pve1", "pve2"},
-		TaskDelay:      2 * time.Second,
-		APILatency:     5 * time.Millisecond,
-		Parallelism:    10,
-		Reps:           4,
-		FullInstallMax: 10,
+		Ns:         []int{1, 10, 100},
+		Nodes:      []string{"pve1", "pve2"},
+		TaskDelay:  2 * time.Second,
+		APILatency: 5 * time.Millisecond,
+		// ExecLatency stays 0: the other figures keep their meaning.
+		VerifyExecLatency: 200 * time.Millisecond,
+		Parallelism:       10,
+		Reps:              4,
+		FullInstallMax:    10,
 	}
 }
 
@@ -152,6 +161,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Commit:    gitCommit(o.Repo),
 		Settings: Settings{
 			Ns: o.Ns, Nodes: o.Nodes, TaskDelayS: o.TaskDelay.Seconds(), APILatencyMS: float64(o.APILatency) / float64(time.Millisecond),
+			ExecLatencyMS: float64(o.ExecLatency) / float64(time.Millisecond), VerifyExecLatencyMS: float64(o.VerifyExecLatency) / float64(time.Millisecond),
 			Parallelism: o.Parallelism, Reps: o.Reps, FullInstallMax: o.FullInstallMax,
 		},
 		Environment: Environment{LoadAvgStart: loadAvg()},
@@ -221,7 +231,7 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	dir := filepath.Join(r.work, fmt.Sprintf("n%d", n))
 	sim, err := StartSim(ctx, SimOptions{
 		Binary: r.simBin, StateDir: filepath.Join(dir, "state"), Nodes: r.o.Nodes,
-		TaskDelay: r.o.TaskDelay, APILatency: r.o.APILatency, LogFile: filepath.Join(dir, "pvesim.log"),
+		TaskDelay: r.o.TaskDelay, APILatency: r.o.APILatency, ExecLatency: r.o.ExecLatency, LogFile: filepath.Join(dir, "pvesim.log"),
 	})
 	if err != nil {
 		return res, err
@@ -350,6 +360,13 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	}
 	res.RefreshVerify = rv
 
+	// A second workspace on the same containers and state keeps
+	// verify_on_refresh = true for the verify-on plans of the rotation.
+	verifyDir := filepath.Join(dir, "fleet-verify")
+	if err := copyWorkspace(fleetDir, verifyDir); err != nil {
+		return res, err
+	}
+
 	// Turn verify_on_refresh off and measure again.
 	fleet.Verify = false
 	if err := writeFile(filepath.Join(fleetDir, "main.tf"), FleetHCL(sim.Start, fleet)); err != nil {
@@ -412,14 +429,15 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	if _, err := r.tf.Must(ctx, floorDir, "apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		return res, err
 	}
-	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh), of %d terraform_data and of %d floor_data", n, reps, n, n)
-	pt := PlanTiming{Verify: false, Reps: reps}
+	r.logf("N=%d: %d interleaved plans of the fleet (with and without refresh, verify_on_refresh on with exec latency %s), of %d terraform_data and of %d floor_data", n, reps, r.o.VerifyExecLatency, n, n)
+	pt := PlanTiming{Verify: false, Reps: reps, VerifyExecLatencyMS: float64(r.o.VerifyExecLatency) / float64(time.Millisecond)}
 	planArgs := []string{"plan", "-input=false", "-no-color", "-detailed-exitcode"}
 	for i := range reps {
 		// The fleet, the baseline, and (to tell where the fleet's time goes)
-		// the fleet without refresh and the do-nothing plugin, in an order
-		// that rotates.
-		kinds := []int{0, 1, 2, 3}
+		// the fleet without refresh, the do-nothing plugin and the fleet
+		// with verify_on_refresh (its pct exec as slow as a real node's),
+		// in an order that rotates.
+		kinds := []int{0, 1, 2, 3, 4}
 		for k := 0; k < i%len(kinds); k++ {
 			kinds = append(kinds[1:], kinds[0])
 		}
@@ -432,16 +450,28 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 				args = append(append([]string(nil), planArgs...), "-refresh=false")
 			case 3:
 				d = floorDir
+			case 4:
+				d = verifyDir
 			}
 			// The first plan without refresh is logged: it should not need
-			// the API at all.
-			logIt := kind == 2 && i == 0
+			// the API at all; so is the first verify-on plan.
+			logIt := (kind == 2 || kind == 4) && i == 0
 			if logIt {
 				if err := sim.ResetLog(ctx); err != nil {
 					return res, err
 				}
 			}
+			if kind == 4 {
+				if err := sim.SetExecLatency(ctx, r.o.VerifyExecLatency); err != nil {
+					return res, err
+				}
+			}
 			pr, err := r.tf.Run(ctx, d, args...)
+			if kind == 4 {
+				if lerr := sim.SetExecLatency(ctx, r.o.ExecLatency); err == nil && lerr != nil {
+					err = lerr
+				}
+			}
 			if err != nil {
 				return res, err
 			}
@@ -451,7 +481,11 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 					return res, err
 				}
 				ls := Summarize(l)
-				pt.NoRefreshAPI, pt.NoRefreshSSH = &ls.APIRequests, &ls.SSHCommands
+				if kind == 2 {
+					pt.NoRefreshAPI, pt.NoRefreshSSH = &ls.APIRequests, &ls.SSHCommands
+				} else {
+					pt.VerifySSH, pt.VerifySSHWrites = &ls.SSHCommands, &ls.SSHWrites
+				}
 			}
 			if pr.ExitCode != 0 {
 				return res, fmt.Errorf("terraform %s in %s exited %d, want 0:\n%s", strings.Join(args, " "), d, pr.ExitCode, pr.Tail(30))
@@ -465,6 +499,8 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 				pt.NoRefresh = append(pt.NoRefresh, pr.Duration.Seconds())
 			case 3:
 				pt.Floor = append(pt.Floor, pr.Duration.Seconds())
+			case 4:
+				pt.VerifyOn = append(pt.VerifyOn, pr.Duration.Seconds())
 			}
 		}
 	}
@@ -474,6 +510,10 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 		pt.VerifyRatio = verifyPlan / pt.BaselineMedian
 	}
 	pt.FloorMedian = Median(pt.Floor)
+	pt.VerifyOnMedian = Median(pt.VerifyOn)
+	if pt.ContainerMedian > 0 {
+		pt.VerifyOverOff = pt.VerifyOnMedian / pt.ContainerMedian
+	}
 	if pt.BaselineMedian > 0 && pt.FloorMedian > 0 {
 		pt.FloorRatio = pt.FloorMedian / pt.BaselineMedian
 		pt.OverFloor = pt.ContainerMedian / pt.FloorMedian
@@ -485,6 +525,21 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 	res.Seconds = time.Since(began).Seconds()
 	r.logf("N=%d: done in %.0f s", n, res.Seconds)
 	return res, nil
+}
+
+// copyWorkspace copies a Terraform working directory's configuration and
+// state (the provider comes from the CLI configuration's dev_overrides).
+func copyWorkspace(from, to string) error {
+	for _, name := range []string{"main.tf", "terraform.tfstate"} {
+		b, err := os.ReadFile(filepath.Join(from, name))
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(to, name), string(b)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }

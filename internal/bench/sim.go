@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -61,6 +62,9 @@ type SimOptions struct {
 	Nodes      []string
 	TaskDelay  time.Duration
 	APILatency time.Duration
+	// ExecLatency is how long each pct exec on the nodes waits
+	// (--exec-latency; Sim.SetExecLatency changes it).
+	ExecLatency time.Duration
 	// LogFile receives the simulator's standard error.
 	LogFile string
 }
@@ -78,7 +82,7 @@ func StartSim(ctx context.Context, o SimOptions) (*Sim, error) {
 		nodes += n
 	}
 	cmd := exec.Command(o.Binary, "--listen", "127.0.0.1:0", "--nodes", nodes, "--state-dir", o.StateDir, //nolint:gosec // the simulator built for this run.
-		"--task-delay", o.TaskDelay.String(), "--api-latency", o.APILatency.String(), "--ssh=true")
+		"--task-delay", o.TaskDelay.String(), "--api-latency", o.APILatency.String(), "--exec-latency", o.ExecLatency.String(), "--ssh=true")
 	logf, err := os.Create(o.LogFile)
 	if err != nil {
 		return nil, err
@@ -236,6 +240,25 @@ func (s *Sim) Tasks(ctx context.Context) ([]TaskTiming, error) {
 		return nil, fmt.Errorf("task list: %w", err)
 	}
 	return out, nil
+}
+
+// SetExecLatency changes how long each pct exec waits from the next one
+// on (PUT /_sim/exec-latency).
+func (s *Sim) SetExecLatency(ctx context.Context, d time.Duration) error {
+	body := fmt.Sprintf(`{"exec_latency_ms": %g}`, float64(d)/float64(time.Millisecond))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.Start.Endpoint+"_sim/exec-latency", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("PUT /_sim/exec-latency: %s", res.Status)
+	}
+	return nil
 }
 
 // Close stops the simulator (SIGTERM, then SIGKILL of its process group).

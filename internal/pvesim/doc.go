@@ -40,6 +40,8 @@
 //	GET    /_sim/faults                   active rules
 //	POST   /_sim/faults                   add a rule (or an array of rules)
 //	DELETE /_sim/faults                   remove all rules, release hanging tasks
+//	GET    /_sim/exec-latency             {"exec_latency_ms": N}: the wait of each pct exec
+//	PUT    /_sim/exec-latency             set it (Options.ExecLatency, Sim.SetExecLatency)
 //
 // Rules, see Fault:
 //

@@ -402,9 +402,26 @@ func (s *server) serveSim(w http.ResponseWriter, hr *http.Request) {
 	case hr.URL.Path == "/_sim/faults" && hr.Method == http.MethodDelete:
 		s.faults.clear()
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	case hr.URL.Path == "/_sim/exec-latency" && hr.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, execLatencyBody{MS: float64(s.controls.execLatency.Load()) / float64(time.Millisecond)})
+	case hr.URL.Path == "/_sim/exec-latency" && hr.Method == http.MethodPut:
+		var b execLatencyBody
+		d := json.NewDecoder(io.LimitReader(hr.Body, 1<<10))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&b); err != nil || b.MS < 0 || b.MS > 600000 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"exec_latency_ms": N}, 0 <= N <= 600000`})
+			return
+		}
+		s.controls.execLatency.Store(int64(b.MS * float64(time.Millisecond)))
+		writeJSON(w, http.StatusOK, b)
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such simulator endpoint"})
 	}
+}
+
+// execLatencyBody is the body of /_sim/exec-latency.
+type execLatencyBody struct {
+	MS float64 `json:"exec_latency_ms"`
 }
 
 // decodeFaults accepts one rule object or an array of rules.

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,12 @@ type Options struct {
 	// token ProviderTokenID, which holds ProviderRole on "/". Each token's
 	// secret is in Sim.Tokens.
 	Access []string
+	// ExecLatency is how long every "pct exec" on a node waits before it
+	// runs its command, each one, also when one SSH command runs several:
+	// on Proxmox VE lxc-attach and the setup of the container's namespaces
+	// take a few hundred milliseconds. Sim.SetExecLatency (and PUT
+	// /_sim/exec-latency) change it while the simulator runs.
+	ExecLatency time.Duration
 	// StartSSH, when set, starts the per-node SSH servers once the API
 	// listens. The info it returns is published as Sim.SSH and as the "ssh"
 	// field of the start line; stop is called by Close.
@@ -118,6 +125,7 @@ type server struct {
 	tasks    *taskManager
 	faults   *faultSet
 	reqlog   *requestLog
+	controls *controls
 	auth     *authenticator
 	access   *accessConfig
 	nodeKeys map[string]string // node -> key of its node channel
@@ -140,10 +148,12 @@ func New(opts Options) (*Sim, error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("pvesim: Options.StateDir is required")
 	}
-	return newSim(opts, newFaultSet(), &requestLog{})
+	ctl := &controls{}
+	ctl.execLatency.Store(int64(max(opts.ExecLatency, 0)))
+	return newSim(opts, newFaultSet(), &requestLog{}, ctl)
 }
 
-func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
+func newSim(opts Options, faults *faultSet, reqlog *requestLog, ctl *controls) (*Sim, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
 	}
@@ -230,6 +240,7 @@ func newSim(opts Options, faults *faultSet, reqlog *requestLog) (*Sim, error) {
 		store:    st,
 		faults:   faults,
 		reqlog:   reqlog,
+		controls: ctl,
 		closing:  make(chan struct{}),
 		nodeKeys: newNodeKeys(opts.Nodes),
 		serveErr: make(chan error, 1),
@@ -447,6 +458,23 @@ func (s *Sim) ClearFaults() { s.srv.faults.clear() }
 // Faults returns the active fault rules.
 func (s *Sim) Faults() []Fault { return s.srv.faults.list() }
 
+// ExecLatency is how long each pct exec waits now (Options.ExecLatency).
+func (s *Sim) ExecLatency() time.Duration {
+	return time.Duration(s.srv.controls.execLatency.Load())
+}
+
+// SetExecLatency changes the wait of each pct exec from the next one on;
+// a negative value counts as zero.
+func (s *Sim) SetExecLatency(d time.Duration) {
+	s.srv.controls.execLatency.Store(int64(max(d, 0)))
+}
+
+// controls are the settings that can change while the simulator runs; they
+// carry over a restart.
+type controls struct {
+	execLatency atomic.Int64 // time.Duration
+}
+
 // TaskDelay is the effective task duration.
 func (s *Sim) TaskDelay() time.Duration { return s.srv.tasks.delay }
 
@@ -462,10 +490,10 @@ func (s *Sim) restart() error {
 	opts.APIToken = s.APIToken
 	opts.Password = s.Password
 	opts.Faults = nil
-	ns, err := newSim(opts, s.srv.faults, s.srv.reqlog)
+	ns, err := newSim(opts, s.srv.faults, s.srv.reqlog, s.srv.controls)
 	if err != nil {
 		opts.Listen = "127.0.0.1:0"
-		ns, err = newSim(opts, s.srv.faults, s.srv.reqlog)
+		ns, err = newSim(opts, s.srv.faults, s.srv.reqlog, s.srv.controls)
 		if err != nil {
 			return err
 		}

@@ -88,6 +88,7 @@ func Starter() func(s *pvesim.Sim) (any, func() error, error) {
 				Listen:         "127.0.0.1:0",
 				AuthorizedKeys: []ssh.PublicKey{pub},
 				Faults:         info.faults.get,
+				ExecLatency:    s.ExecLatency,
 				OnCommand: func(ev sshd.Event) {
 					method := "SSH"
 					if ev.Write {

@@ -32,6 +32,13 @@
 // PVE's generated default, or a named profile loaded on the node together with
 // lxc.apparmor.allow_nesting: 1.
 //
+// Event.Write tells whether a command changed the node's state: the
+// server keeps a journal of the changes under the state (inotify watches,
+// journal.go), so the cost of a command does not grow with the node's
+// containers; without inotify it walks the state before and after.
+// Options.ExecLatency makes every pct exec wait, as lxc-attach takes a few
+// hundred milliseconds on a real node.
+//
 // Faults: Options.Faults drops connections before, during or after matching
 // commands (see Injector); SetCTFault makes a container's apt-get or docker
 // fail, or its network unreachable. CTInstalls counts installs from the

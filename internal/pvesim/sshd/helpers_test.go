@@ -36,13 +36,19 @@ func newTestEnv(t *testing.T) *testEnv {
 
 func newTestEnvTB(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil)
+}
+
+// newTestEnvWith is newTestEnv with Options changed by edit.
+func newTestEnvWith(t testing.TB, edit func(*Options)) *testEnv {
+	t.Helper()
 	e := &testEnv{t: t, state: t.TempDir(), faults: &Injector{}}
 	keyPath, pub, err := EnsureClientKey(e.state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.keyPath = keyPath
-	srv, err := Start(Options{
+	opts := Options{
 		StateDir:       e.state,
 		Node:           "pve1",
 		AuthorizedKeys: []ssh.PublicKey{pub},
@@ -52,7 +58,11 @@ func newTestEnvTB(t testing.TB) *testEnv {
 			e.events = append(e.events, ev)
 		},
 		Faults: e.faults.FaultSet,
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	srv, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

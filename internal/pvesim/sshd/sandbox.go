@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -299,8 +300,13 @@ func (s *sandboxSpec) parserVersion() string {
 	return s.version
 }
 
-// args returns bubblewrap's arguments for running bash -c command on the node.
-func (s *sandboxSpec) args(command string) []string {
+// execLatencyEnv tells the pct stand-in how many seconds each pct exec
+// waits (Options.ExecLatency).
+const execLatencyEnv = "PHOENIX_SIM_EXEC_LATENCY"
+
+// args returns bubblewrap's arguments for running bash -c command on the
+// node, with each pct exec in it waiting execLatency.
+func (s *sandboxSpec) args(command string, execLatency time.Duration) []string {
 	a := []string{
 		"--die-with-parent", "--new-session",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", s.node,
@@ -347,6 +353,9 @@ func (s *sandboxSpec) args(command string) []string {
 			}
 			a = append(a, "--symlink", path.Join(hostEtcDir, name), dst)
 		}
+	}
+	if execLatency > 0 {
+		a = append(a, "--setenv", execLatencyEnv, strconv.FormatFloat(execLatency.Seconds(), 'f', 6, 64))
 	}
 	if v := s.parserVersion(); v != "" {
 		a = append(a, "--setenv", parserVersionEnv, v)

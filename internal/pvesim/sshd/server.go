@@ -77,6 +77,10 @@ type Options struct {
 	// Faults, when set, returns the faults in force; it is called for every
 	// command.
 	Faults func() FaultSet
+	// ExecLatency, when set, returns how long each pct exec waits before it
+	// runs its command (a real one spends that in lxc-attach); it is
+	// called for every command, and every pct exec the command runs waits.
+	ExecLatency func() time.Duration
 }
 
 // Server is one node's SSH server.
@@ -102,6 +106,12 @@ type Server struct {
 	// running meanwhile does not count the fill as its own write.
 	seedMu sync.Mutex
 	seeded map[string]stamp
+	// filling is the volume a fill is changing now ("" when none).
+	filling string
+
+	// journal detects the writes of commands; nil (or broken) means that
+	// every command walks the state before and after instead.
+	journal *journal
 }
 
 var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
@@ -169,8 +179,16 @@ func Start(opts Options) (*Server, error) {
 		PublicKeyCallback: s.checkKey,
 	}
 	s.config.AddHostKey(signer)
+	if os.Getenv(walkEnv) == "" {
+		// Without a journal (no inotify instance or watch left on this
+		// machine) writes are found by walking the state.
+		s.journal, _ = newJournal(s.roots()...)
+	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
+		if s.journal != nil {
+			s.journal.close()
+		}
 		return nil, fmt.Errorf("pvesim sshd: listen on %s: %w", opts.Listen, err)
 	}
 	s.listener = ln
@@ -237,6 +255,9 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.journal != nil {
+		s.journal.close()
+	}
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
@@ -489,8 +510,12 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 		return
 	}
 	s.seedCT(command)
-	before := s.snapshot()
-	cmd := exec.Command(s.spec.bwrap, s.spec.args(command)...) //nolint:gosec // running the client's command in the sandbox is the point.
+	w := s.beginWrites()
+	var latency time.Duration
+	if s.opts.ExecLatency != nil {
+		latency = s.opts.ExecLatency()
+	}
+	cmd := exec.Command(s.spec.bwrap, s.spec.args(command, latency)...) //nolint:gosec // running the client's command in the sandbox is the point.
 	cmd.Env = s.environ(conn, env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout = &drainWriter{w: ch}
@@ -507,6 +532,7 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 	}
 	if err != nil {
 		_, _ = fmt.Fprintf(ch.Stderr(), "pvesim sshd: cannot start the sandbox: %v\n", err)
+		ev.Write = s.endWrites(w)
 		ev.Exit = sendExit(ch, err)
 		ev.Duration = time.Since(start)
 		s.emit(ev)
@@ -523,7 +549,7 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 	}
 	waitErr := cmd.Wait()
 	s.track(cmd, false)
-	ev.Write = s.wrote(before, s.snapshot())
+	ev.Write = s.endWrites(w)
 	switch {
 	case droppedDuring:
 	case faults.match(command, DropAfter) != nil:
@@ -543,16 +569,120 @@ type stamp struct {
 	mode fs.FileMode
 }
 
-// snapshot records size, mtime and mode of every file under the state the
-// node's commands can change.
-func (s *Server) snapshot() map[string]stamp {
+// absent is the stamp of a path that does not exist.
+var absent = stamp{size: -1}
+
+// walkEnv, when set in the simulator's environment, turns the journal off:
+// every command then walks the state (for comparing the two).
+const walkEnv = "PHOENIX_SIM_WALK_WRITES"
+
+// roots are the directories under the state dir that the node's commands
+// can change and whose changes count as writes: the PVE configs of all
+// nodes, the node's /etc/apparmor.d, its CT volumes and runtime files.
+func (s *Server) roots() []string {
 	st := s.opts.StateDir
-	return walkStamps(
+	return []string{
 		filepath.Join(st, "nodes"),
 		filepath.Join(st, "apparmor", s.opts.Node),
 		filepath.Join(st, "volumes", s.opts.Node),
 		filepath.Join(st, "runtime", s.opts.Node),
-	)
+	}
+}
+
+// writeWindow is what a command's write detection started with: a journal
+// window, or (without a working journal) a snapshot of the state.
+type writeWindow struct {
+	start    time.Time
+	journal  bool
+	seq      uint64
+	snapshot map[string]stamp
+}
+
+// WriteDetection reports how the server finds the writes of commands:
+// "journal" (inotify watches kept up to date) or "walk" (every command
+// stamps the whole state before and after).
+func (s *Server) WriteDetection() string {
+	if s.journal != nil {
+		s.journal.mu.Lock()
+		defer s.journal.mu.Unlock()
+		if s.journal.broken == nil {
+			return "journal"
+		}
+	}
+	return "walk"
+}
+
+// beginWrites starts the write detection of a command.
+func (s *Server) beginWrites() writeWindow {
+	w := writeWindow{start: time.Now()}
+	if s.journal != nil {
+		if seq, err := s.journal.begin(); err == nil {
+			w.journal, w.seq = true, seq
+			return w
+		}
+	}
+	w.snapshot = s.snapshot()
+	return w
+}
+
+// endWrites reports whether the state changed since beginWrites, leaving
+// out the changes a concurrent seedCT made (a path still as a fill left it).
+func (s *Server) endWrites(w writeWindow) bool {
+	if !w.journal {
+		return s.wrote(w.snapshot, s.snapshot())
+	}
+	changes, err := s.journal.end(w.seq)
+	if err != nil {
+		// The journal broke while the command ran: what it changed is
+		// not known.
+		return true
+	}
+	s.mu.Lock()
+	filling := s.filling
+	s.mu.Unlock()
+	if filling != "" {
+		prefix := filling + string(filepath.Separator)
+		for _, c := range changes {
+			if c.path == filling || strings.HasPrefix(c.path, prefix) {
+				// A fill runs in a volume the command's changes lie in:
+				// what the fill leaves is known when it ends.
+				s.seedMu.Lock()
+				//nolint:staticcheck // waiting for the fill is the point.
+				s.seedMu.Unlock()
+				break
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range changes {
+		if c.path == "" {
+			return true
+		}
+		st, ok := lstamp(c.path)
+		if !ok {
+			st = absent
+		}
+		if seeded, ok := s.seeded[c.path]; ok && seeded == st {
+			continue
+		}
+		// A file opened for writing and closed is written unless its
+		// mtime predates the command (the kernel's file clock may lag the
+		// wall clock by a tick).
+		if !c.closeWrite || ok && st.mod >= w.start.Add(-closeWriteSlack).UnixNano() {
+			return true
+		}
+	}
+	return false
+}
+
+// closeWriteSlack is how far a file's mtime may lie before the start of
+// the command that wrote it.
+const closeWriteSlack = 50 * time.Millisecond
+
+// snapshot records size, mtime and mode of every file under the roots.
+func (s *Server) snapshot() map[string]stamp {
+	return walkStamps(s.roots()...)
 }
 
 // walkStamps stamps every path below roots.
@@ -583,6 +713,8 @@ var pctExecVMID = regexp.MustCompile(`^pct exec ([0-9]+) `)
 // simulator's pct fills a volume on its first pct exec instead (from the
 // stand-ins), and without this a read-only first command, such as a Docker
 // check in a container made outside Terraform, would count as a write.
+// What the fill left at each path it changed is kept in s.seeded, so that
+// a command running meanwhile does not count the fill as its own write.
 func (s *Server) seedCT(command string) {
 	m := pctExecVMID.FindStringSubmatch(command)
 	if m == nil {
@@ -603,20 +735,53 @@ func (s *Server) seedCT(command string) {
 	// command then fails the same way.
 	s.seedMu.Lock()
 	defer s.seedMu.Unlock()
-	before := walkStamps(root)
-	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true")...) //nolint:gosec // the simulator's own command.
+	var before map[string]stamp
+	w := writeWindow{}
+	if s.journal != nil {
+		if seq, err := s.journal.begin(); err == nil {
+			w.journal, w.seq = true, seq
+		}
+	}
+	if !w.journal {
+		before = walkStamps(root)
+	}
+	s.mu.Lock()
+	s.filling = root
+	s.mu.Unlock()
+	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true", 0)...) //nolint:gosec // the simulator's own command.
 	seed.Env = []string{"PATH=" + nodePath, "HOME=/root", "USER=root", "LANG=C.UTF-8"}
 	seed.WaitDelay = 5 * time.Second
 	_ = seed.Run()
+	left := map[string]stamp{}
+	if w.journal {
+		changes, err := s.journal.end(w.seq)
+		if err == nil {
+			prefix := root + string(filepath.Separator)
+			for _, c := range changes {
+				if c.path == root || strings.HasPrefix(c.path, prefix) {
+					st, ok := lstamp(c.path)
+					if !ok {
+						st = absent
+					}
+					left[c.path] = st
+				}
+			}
+		}
+	} else {
+		for p, st := range walkStamps(root) {
+			if before[p] != st {
+				left[p] = st
+			}
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.filling = ""
 	if s.seeded == nil {
 		s.seeded = map[string]stamp{}
 	}
-	for p, st := range walkStamps(root) {
-		if before[p] != st {
-			s.seeded[p] = st
-		}
+	for p, st := range left {
+		s.seeded[p] = st
 	}
 }
 
@@ -634,7 +799,7 @@ func (s *Server) wrote(before, after map[string]stamp) bool {
 		}
 	}
 	for p := range before {
-		if _, ok := after[p]; !ok {
+		if _, ok := after[p]; !ok && s.seeded[p] != absent {
 			return true
 		}
 	}

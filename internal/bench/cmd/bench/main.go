@@ -5,7 +5,8 @@
 //	go run ./internal/bench/cmd/bench -n 1,10,100 -out bench-results.json
 //
 // Environment: BENCH_N (fleet sizes, e.g. 1,10,100,500), BENCH_OUT (JSON
-// output), BENCH_REPS (plan repetitions), BENCH_GUIDE (guide template whose
+// output), BENCH_REPS (plan repetitions), BENCH_EXEC_LATENCY (the wait of
+// each pct exec outside the verify-on plans, default 0), BENCH_GUIDE (guide template whose
 // figures to rewrite), TERRAFORM (the CLI). It exits 1 when a target is
 // missed and 2 when the run fails.
 package main
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/bench"
 )
@@ -44,6 +46,16 @@ func run() int {
 	nodes := flag.String("nodes", strings.Join(d.Nodes, ","), "simulated nodes")
 	flag.DurationVar(&d.TaskDelay, "task-delay", d.TaskDelay, "simulated task duration")
 	flag.DurationVar(&d.APILatency, "api-latency", d.APILatency, "latency added to every simulated API call")
+	if v := os.Getenv("BENCH_EXEC_LATENCY"); v != "" {
+		el, err := time.ParseDuration(v)
+		if err != nil || el < 0 {
+			fmt.Fprintf(os.Stderr, "bench: BENCH_EXEC_LATENCY=%q: want a duration such as 200ms\n", v)
+			return 2
+		}
+		d.ExecLatency = el
+	}
+	flag.DurationVar(&d.ExecLatency, "exec-latency", d.ExecLatency, "how long each pct exec waits on the simulated nodes (pvesim --exec-latency), except in the verify-on plans")
+	flag.DurationVar(&d.VerifyExecLatency, "verify-exec-latency", d.VerifyExecLatency, "how long each pct exec waits in the verify-on plans of the plan rotation")
 	flag.IntVar(&d.Parallelism, "parallelism", d.Parallelism, "terraform -parallelism of the applies")
 	flag.IntVar(&d.Reps, "reps", reps, "interleaved plan repetitions for the plan time ratio")
 	flag.IntVar(&d.FullInstallMax, "full-install-max", d.FullInstallMax, "largest N created from the template with a full Docker install; larger fleets are cloned")
@@ -71,6 +83,10 @@ func run() int {
 	var err error
 	if d.Ns, err = bench.ParseNs(*ns); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	if d.ExecLatency < 0 || d.VerifyExecLatency < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -exec-latency and -verify-exec-latency must not be negative")
 		return 2
 	}
 	d.Nodes = strings.Split(*nodes, ",")
@@ -120,6 +136,9 @@ func command(o bench.Options) string {
 	s := "make bench"
 	if j := strings.Join(ns, ","); j != "1,10,100" {
 		s = "BENCH_N=" + j + " " + s
+	}
+	if o.ExecLatency > 0 {
+		s = "BENCH_EXEC_LATENCY=" + o.ExecLatency.String() + " " + s
 	}
 	return s
 }

@@ -42,6 +42,7 @@ func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 	stateDir := fs.String("state-dir", "", "state directory (config files, volumes); required")
 	taskDelay := fs.Duration("task-delay", pvesim.DefaultTaskDelay, "how long each task runs")
 	apiLatency := fs.Duration("api-latency", 0, "delay added to every API call")
+	execLatency := fs.Duration("exec-latency", 0, "how long each pct exec on a node waits, as lxc-attach takes on a real node (PUT /_sim/exec-latency changes it)")
 	faultJSON := fs.String("fault-json", "", "fault rules to activate: a JSON object or array (see POST /_sim/faults)")
 	faultFile := fs.String("fault-file", "", "file holding fault rules as JSON")
 	templates := fs.String("templates", "", "comma-separated extra templates for local:vztmpl")
@@ -61,6 +62,10 @@ func run(args []string, stdout io.Writer, stop <-chan os.Signal) error {
 		TaskDelay:  *taskDelay,
 		APILatency: *apiLatency,
 	}
+	if *execLatency < 0 {
+		return errors.New("--exec-latency must not be negative")
+	}
+	opts.ExecLatency = *execLatency
 	if *taskDelay == 0 {
 		opts.TaskDelay = -1
 	}

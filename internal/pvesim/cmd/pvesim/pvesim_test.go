@@ -20,7 +20,7 @@ func TestRunPrintsStartLineAndServes(t *testing.T) {
 	stop := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run([]string{"--listen", "127.0.0.1:0", "--nodes", "pve1,pve2", "--state-dir", dir, "--task-delay", "0s",
+		done <- run([]string{"--listen", "127.0.0.1:0", "--nodes", "pve1,pve2", "--state-dir", dir, "--task-delay", "0s", "--exec-latency", "250ms",
 			"--fault-json", `{"path_regex":"/cluster/nextid$","status":500,"message":"no ids today","times":1}`}, pw, stop)
 		_ = pw.Close()
 	}()
@@ -70,6 +70,15 @@ func TestRunPrintsStartLineAndServes(t *testing.T) {
 	if res := get("/cluster/nextid"); res.StatusCode != http.StatusOK {
 		t.Fatalf("nextid: %s", res.Status)
 	}
+	res, err := client.Get(start.Endpoint + "_sim/exec-latency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if strings.TrimSpace(string(body)) != `{"exec_latency_ms":250}` {
+		t.Fatalf("exec latency from --exec-latency: %s", body)
+	}
 
 	stop <- syscall.SIGTERM
 	select {
@@ -79,6 +88,13 @@ func TestRunPrintsStartLineAndServes(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after SIGTERM")
+	}
+}
+
+func TestRunRefusesNegativeExecLatency(t *testing.T) {
+	err := run([]string{"--state-dir", t.TempDir(), "--exec-latency", "-1s"}, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "--exec-latency") {
+		t.Fatalf("got %v", err)
 	}
 }
 
