@@ -20,15 +20,21 @@ import (
 // containers of one node.
 const opDockerCheckBatch = "docker-check-batch"
 
-// dockerCheckWindow is how long the first refresh check of a node waits
-// for the checks of other containers of that node, which Terraform's
-// concurrent reads ask for within a few milliseconds of each other. A
-// container checked alone pays this once before its own check.
+// dockerCheckWindow is how long a node's batch of refresh checks waits for
+// another container after the last one joined: Terraform's concurrent reads
+// ask within a few milliseconds of each other. A container checked alone
+// pays this once before its own check.
 const dockerCheckWindow = 25 * time.Millisecond
+
+// dockerCheckWindowMax bounds how long a batch keeps taking containers
+// after its first.
+const dockerCheckWindowMax = 250 * time.Millisecond
 
 // checkBatch is the refresh checks asked of one node within one window.
 type checkBatch struct {
 	vmids   []int
+	opened  time.Time
+	timer   *time.Timer
 	done    chan struct{}
 	results map[int]checkOutcome
 }
@@ -74,26 +80,33 @@ func (o *nodeOps) joinCheckBatch(ctx context.Context, node string, vmid int) *ch
 	if bt.pending == nil {
 		bt.pending = map[string]*checkBatch{}
 	}
+	window := bt.window
+	if window <= 0 {
+		window = dockerCheckWindow
+	}
 	b := bt.pending[node]
-	if b == nil {
-		b = &checkBatch{done: make(chan struct{})}
+	switch {
+	case b == nil:
+		b = &checkBatch{done: make(chan struct{}), opened: time.Now()}
 		bt.pending[node] = b
-		window := bt.window
-		if window <= 0 {
-			window = dockerCheckWindow
-		}
 		// The batch serves every read that joined it: it runs to its end
 		// even when the read that opened it gives up.
 		runCtx := context.WithoutCancel(ctx)
-		time.AfterFunc(window, func() {
+		b.timer = time.AfterFunc(window, func() {
 			bt.mu.Lock()
-			if bt.pending[node] == b {
-				delete(bt.pending, node)
+			if bt.pending[node] != b {
+				// A window extended after it had ended: already taken.
+				bt.mu.Unlock()
+				return
 			}
+			delete(bt.pending, node)
 			bt.mu.Unlock()
 			b.results = o.runCheckBatch(runCtx, node, b.vmids)
 			close(b.done)
 		})
+	case time.Since(b.opened)+window <= dockerCheckWindowMax:
+		// Wait for more as long as they keep coming, within the bound.
+		b.timer.Reset(window)
 	}
 	if !slices.Contains(b.vmids, vmid) {
 		b.vmids = append(b.vmids, vmid)
