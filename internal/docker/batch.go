@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	_ "embed"
 	"fmt"
 	"slices"
@@ -16,9 +15,6 @@ const CheckBatchScriptName = "check_docker_batch.sh"
 //go:embed scripts/check_docker_batch.sh
 var checkBatchScript []byte
 
-// CheckBatchScript returns the text of check_docker_batch.sh (a copy).
-func CheckBatchScript() []byte { return bytes.Clone(checkBatchScript) }
-
 // CheckBatchParallel is how many checks of one batch run at once on the
 // node: each is a pct exec, a process of its own.
 const CheckBatchParallel = 16
@@ -31,14 +27,17 @@ const CheckBatchTimeoutSeconds = 60
 // that checks each container of vmids, and its standard input: bash -c with
 // check_docker_batch.sh, then the nonce, the parallel count, the timeout and
 // the vmids as words; the check script on stdin. nonce must be at least 32
-// hex digits, picked at random for each batch.
-func CheckBatch(nonce string, vmids []int) (argv []string, stdin []byte) {
+// lower-case hex digits, picked at random for each batch.
+func CheckBatch(nonce string, vmids []int) (argv []string, stdin []byte, err error) {
+	if !ValidBatchNonce(nonce) {
+		return nil, nil, fmt.Errorf("%s: the delimiter must be 32 or more lower-case hex digits", CheckBatchScriptName)
+	}
 	argv = []string{"bash", "-c", string(checkBatchScript), CheckBatchScriptName, nonce,
 		strconv.Itoa(CheckBatchParallel), strconv.Itoa(CheckBatchTimeoutSeconds)}
 	for _, v := range vmids {
 		argv = append(argv, strconv.Itoa(v))
 	}
-	return argv, CheckScript()
+	return argv, CheckScript(), nil
 }
 
 // BatchSection is one container's part of a batch's output.

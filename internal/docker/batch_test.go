@@ -165,7 +165,13 @@ func TestCheckBatchScript(t *testing.T) {
 		write(filepath.Join(state, name), content, 0o644)
 	}
 	vmids := []int{101, 102, 103, 104, 105}
-	argv, stdin := CheckBatch(testNonce, vmids)
+	if _, _, err := CheckBatch(strings.ToUpper(testNonce), vmids); err == nil {
+		t.Error("CheckBatch accepted an upper-case nonce")
+	}
+	argv, stdin, err := CheckBatch(testNonce, vmids)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if argv[0] != "bash" || argv[1] != "-c" || argv[3] != CheckBatchScriptName || argv[4] != testNonce {
 		t.Fatalf("argv = %q", argv[:5])
 	}

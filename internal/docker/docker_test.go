@@ -13,7 +13,7 @@ func TestEmbeddedScriptsMatchFiles(t *testing.T) {
 		InstallScriptName:    InstallScript(),
 		CheckScriptName:      CheckScript(),
 		TestScriptName:       TestScript(),
-		CheckBatchScriptName: CheckBatchScript(),
+		CheckBatchScriptName: checkBatchScript,
 	} {
 		want, err := os.ReadFile("scripts/" + name)
 		if err != nil {

@@ -154,7 +154,10 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids []int
 		return nil, fmt.Errorf("%s: %w", docker.CheckBatchScriptName, err)
 	}
 	nonce := hex.EncodeToString(raw[:])
-	argv, stdin := docker.CheckBatch(nonce, vmids)
+	argv, stdin, err := docker.CheckBatch(nonce, vmids)
+	if err != nil {
+		return nil, err
+	}
 	cmd := nodeexec.Command{Op: opDockerCheckBatch, Argv: argv, Stdin: stdin, Sudo: true, Retry: true}
 	tflog.Debug(ctx, "checking Docker in several containers with one node command", map[string]any{"node": node, "vmids": vmids})
 	// Each check is bounded on the node; the batch by its rounds of them.
