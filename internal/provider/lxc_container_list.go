@@ -250,38 +250,36 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 // dockerFound reports whether a check found an installed, active Docker.
 func dockerFound(c docker.CheckResult) bool { return c.Package != "" && c.ServiceActive }
 
+// listDockerChecks is how many Docker checks the list resource runs at
+// once: each is one pct exec on the container's node.
+const listDockerChecks = 4
+
 // checkDocker runs check_docker_service.sh in each running container of
-// found: one node command per node (check_docker_batch.sh), the nodes at
-// once. A container whose check cannot run gets a warning and no result.
+// found, a few at a time. A container whose check cannot run gets a warning
+// and no result.
 func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource, diags *diag.Diagnostics) map[pve.Resource]docker.CheckResult {
 	out := map[pve.Resource]docker.CheckResult{}
-	byNode := map[string][]pve.Resource{}
-	for _, res := range found {
-		if res.Status == "running" {
-			byNode[res.Node] = append(byNode[res.Node], res)
-		}
-	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, listDockerChecks)
 	ops := l.data.NodeOps()
-	for node, list := range byNode {
-		wg.Go(func() {
-			vmids := make([]int, len(list))
-			for i, res := range list {
-				vmids[i] = int(res.VMID)
-			}
-			checks := ops.runCheckBatch(ctx, node, vmids)
+	for _, res := range found {
+		if res.Status != "running" {
+			continue
+		}
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			check, err := ops.CheckDocker(ctx, res.Node, int(res.VMID))
 			mu.Lock()
 			defer mu.Unlock()
-			for _, res := range list {
-				c := checks[int(res.VMID)]
-				if c.err != nil {
-					diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, c.err))
-					continue
-				}
-				out[res] = c.check
+			if err != nil {
+				diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, err))
+				return
 			}
-		})
+			out[res] = check
+		}()
 	}
 	wg.Wait()
 	return out
