@@ -254,7 +254,7 @@ func (r *lxcContainerResource) refreshDocker(ctx context.Context, m *lxcContaine
 	if d == nil || !running || (known(d.VerifyOnRefresh) && !d.VerifyOnRefresh.ValueBool()) || r.data == nil {
 		return
 	}
-	check, err := r.data.NodeOps().CheckDockerShared(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()))
+	check, err := r.data.NodeOps().CheckDockerShared(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()), dockerTicketFrom(ctx))
 	if err != nil {
 		var noSSH *noSSHAccessError
 		if errors.As(err, &noSSH) {

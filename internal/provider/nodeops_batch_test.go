@@ -20,7 +20,7 @@ func sharedChecks(ctx context.Context, ops *nodeOps, node string, vmids ...int) 
 	out := map[int]checkOutcome{}
 	for _, v := range vmids {
 		wg.Go(func() {
-			c, err := ops.CheckDockerShared(ctx, node, v)
+			c, err := ops.CheckDockerShared(ctx, node, v, nil)
 			mu.Lock()
 			out[v] = checkOutcome{c, err}
 			mu.Unlock()
@@ -147,7 +147,7 @@ func TestDockerCheckSharedPerNode(t *testing.T) {
 	ops.batches.window = 50 * time.Millisecond
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := ops.CheckDockerShared(canceled, "pve1", 100); !errors.Is(err, context.Canceled) {
+	if _, err := ops.CheckDockerShared(canceled, "pve1", 100, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled read: %v", err)
 	}
 	var wg sync.WaitGroup
@@ -160,5 +160,85 @@ func TestDockerCheckSharedPerNode(t *testing.T) {
 	// pve1: the canceled read's container joined the same window.
 	if asked["calls"] != 2 {
 		t.Errorf("%d node commands attempted, want one per node", asked["calls"])
+	}
+}
+
+// countingOps is node operations without SSH, with a 20 ms window, whose
+// pool function counts the commands attempted.
+func countingOps() (*nodeOps, func() int) {
+	var mu sync.Mutex
+	n := 0
+	ops := newNodeOps(func(context.Context) (*nodeexec.Pool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return nil, errNoSSHAuth
+	})
+	ops.batches.window = 20 * time.Millisecond
+	return ops, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// A read that holds a ticket keeps its node's batch open past the quiet
+// window until it joins or gives up, within dockerCheckWindowMax.
+func TestDockerCheckSharedWaitsForTickets(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	late := func(ops *nodeOps, t1 *dockerCheckTicket, after time.Duration, join bool) {
+		time.Sleep(after)
+		if join {
+			_, _ = ops.CheckDockerShared(ctx, "pve1", 102, t1)
+		} else {
+			t1.release()
+		}
+	}
+
+	// The second read joins 100 ms after the first, long after the window:
+	// one command all the same.
+	ops, commands := countingOps()
+	a, b := ops.expectDockerCheck("pve1"), ops.expectDockerCheck("pve1")
+	go late(ops, b, 100*time.Millisecond, true)
+	start := time.Now()
+	if _, err := ops.CheckDockerShared(ctx, "pve1", 101, a); err == nil {
+		t.Fatal("no error without SSH")
+	}
+	if took := time.Since(start); took < 100*time.Millisecond || commands() != 1 {
+		t.Errorf("%d commands after %s, want one batch once the second read joined (after 100 ms)", commands(), took)
+	}
+
+	// A read that ends without asking starts the batch at once.
+	ops, commands = countingOps()
+	a, b = ops.expectDockerCheck("pve1"), ops.expectDockerCheck("pve1")
+	go late(ops, b, 60*time.Millisecond, false)
+	start = time.Now()
+	_, _ = ops.CheckDockerShared(ctx, "pve1", 101, a)
+	if took := time.Since(start); took < 60*time.Millisecond || took >= dockerCheckWindowMax || commands() != 1 {
+		t.Errorf("%d commands after %s, want one once the other read gave up (60 ms), before %s", commands(), took, dockerCheckWindowMax)
+	}
+
+	// A ticket never released holds the batch until the bound; tickets of
+	// another node do not.
+	ops, commands = countingOps()
+	a = ops.expectDockerCheck("pve1")
+	held := ops.expectDockerCheck("pve1")
+	other := ops.expectDockerCheck("pve2")
+	defer held.release()
+	defer other.release()
+	start = time.Now()
+	_, _ = ops.CheckDockerShared(ctx, "pve1", 101, a)
+	if took := time.Since(start); took < dockerCheckWindowMax || commands() != 1 {
+		t.Errorf("%d commands after %s, want one at the bound %s", commands(), took, dockerCheckWindowMax)
+	}
+	ops, _ = countingOps()
+	a = ops.expectDockerCheck("pve1")
+	other = ops.expectDockerCheck("pve2")
+	defer other.release()
+	start = time.Now()
+	_, _ = ops.CheckDockerShared(ctx, "pve1", 101, a)
+	if took := time.Since(start); took >= dockerCheckWindowMax {
+		t.Errorf("a ticket of pve2 held pve1's batch for %s", took)
 	}
 }
