@@ -63,6 +63,7 @@ func APIRoute(e LogEntry) string {
 const (
 	SSHInstall     = "install (pct exec install script)"
 	SSHCheck       = "check (pct exec check script)"
+	SSHCheckBatch  = "checks of a node's containers (check_docker_batch.sh)"
 	SSHTests       = "tests (pct exec test script)"
 	SSHPctExec     = "pct exec (other)"
 	SSHReadConfig  = "read /etc/pve/lxc/<vmid>.conf"
@@ -92,6 +93,8 @@ func SSHKind(cmd string) string {
 			return SSHCheck
 		}
 		return SSHPctExec
+	case strings.HasPrefix(first, "bash -c ") && strings.Contains(cmd, " check_docker_batch.sh "):
+		return SSHCheckBatch
 	case strings.HasPrefix(first, "flock ") && reLockPath.MatchString(first):
 		return SSHWriteConfig
 	case strings.HasPrefix(first, "cat ") && reConfPath.MatchString(first):

@@ -38,6 +38,7 @@ func TestSSHKindAndVMID(t *testing.T) {
 		{"cat -- /etc/pve/lxc/1004.conf", SSHReadConfig, 1004},
 		{"flock -w 10 -- /run/lock/lxc/pve-config-1005.lock sh -c 'set -eu\ntarget=$1\n'", SSHWriteConfig, 1005},
 		{"sh -c 'set -eu\numask 022\nkernel_profiles=$1 name=$2 policy=$3\n' apparmor_parser", SSHProfile, 0},
+		{"bash -c '#!/usr/bin/env bash\n# check_docker_batch.sh: runs\n' check_docker_batch.sh 0123456789abcdef0123456789abcdef 16 60 1001 1003", SSHCheckBatch, 0},
 		{"pveversion", SSHOther, 0},
 	}
 	for _, c := range cases {

@@ -10,7 +10,7 @@ import (
 func sample() NResult {
 	return NResult{
 		N: 100, NodesUsed: 2,
-		RefreshVerify:   RefreshResult{Verify: true, APIPerContainer: 1.01, SSHPerContainer: 1, SSHConnectionsMax: 1},
+		RefreshVerify:   RefreshResult{Verify: true, APIPerContainer: 1.01, SSHCommands: 2, SSHPerContainer: 0.02, SSHConnectionsMax: 1, NodesWithContainer: 2},
 		RefreshNoVerify: RefreshResult{APIPerContainer: 2.0, SSHConnectionsMax: 0},
 		Plan:            PlanTiming{Ratio: 1.4},
 		Apply:           ApplyResult{Mode: "clone", Overhead: 1.2},
@@ -34,6 +34,13 @@ func TestEvaluate(t *testing.T) {
 	for _, w := range want {
 		if !missed[w] {
 			t.Errorf("%q should be missed; missed: %v", w, missed)
+		}
+	}
+	perPlan := sample()
+	perPlan.RefreshVerify.SSHCommands = 3
+	for _, c := range Evaluate([]NResult{perPlan}) {
+		if strings.HasPrefix(c.Name, "refresh SSH commands per plan (verify_on_refresh=true)") && (c.OK || c.Limit != 2) {
+			t.Errorf("3 SSH commands for 2 nodes must miss the target of 2: %v", c)
 		}
 	}
 	small := sample()

@@ -10,9 +10,10 @@ import (
 
 func TestEmbeddedScriptsMatchFiles(t *testing.T) {
 	for name, got := range map[string][]byte{
-		InstallScriptName: InstallScript(),
-		CheckScriptName:   CheckScript(),
-		TestScriptName:    TestScript(),
+		InstallScriptName:    InstallScript(),
+		CheckScriptName:      CheckScript(),
+		TestScriptName:       TestScript(),
+		CheckBatchScriptName: checkBatchScript,
 	} {
 		want, err := os.ReadFile("scripts/" + name)
 		if err != nil {

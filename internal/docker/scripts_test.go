@@ -20,6 +20,7 @@ func scriptFiles(t *testing.T) []string {
 		filepath.Join("scripts", InstallScriptName),
 		filepath.Join("scripts", CheckScriptName),
 		filepath.Join("scripts", TestScriptName),
+		filepath.Join("scripts", CheckBatchScriptName),
 	}
 	fakes, err := filepath.Glob(filepath.Join("testdata", "fakebin", "*"))
 	if err != nil || len(fakes) == 0 {

@@ -245,14 +245,16 @@ func nullDockerUnknowns(d *dockerModel) {
 }
 
 // refreshDocker checks the service and reads back what the install
-// manages, with one read-only command, when the block asks for it; a check
-// that cannot run keeps the prior values and warns.
+// manages, when the block asks for it, with the read-only check that the
+// refreshes of the node's containers share (CheckDockerShared: one node
+// command for the containers whose reads arrive together); a check that
+// cannot run keeps the prior values and warns.
 func (r *lxcContainerResource) refreshDocker(ctx context.Context, m *lxcContainerModel, running bool, diags *diag.Diagnostics) {
 	d := m.Docker
 	if d == nil || !running || (known(d.VerifyOnRefresh) && !d.VerifyOnRefresh.ValueBool()) || r.data == nil {
 		return
 	}
-	check, err := r.data.NodeOps().CheckDocker(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()))
+	check, err := r.data.NodeOps().CheckDockerShared(ctx, m.NodeName.ValueString(), int(m.VMID.ValueInt64()), dockerTicketFrom(ctx))
 	if err != nil {
 		var noSSH *noSSHAccessError
 		if errors.As(err, &noSSH) {

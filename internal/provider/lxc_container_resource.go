@@ -622,6 +622,11 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 	if c == nil {
 		return
 	}
+	if t := r.expectDockerCheck(&state); t != nil {
+		// Until this read has asked, the node's batch of checks waits.
+		defer t.release()
+		ctx = withDockerTicket(ctx, t)
+	}
 	if err := r.read(ctx, c, &state, &resp.Diagnostics, readRefresh); err != nil {
 		if pve.IsNotFound(err) {
 			resp.Diagnostics.AddWarning("Container no longer exists",

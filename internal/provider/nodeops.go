@@ -210,6 +210,9 @@ type nodeOps struct {
 	// onCommand, when set, is called before each command is sent (tests).
 	onCommand func(node string, cmd nodeexec.Command, write bool)
 
+	// batches gathers the refresh checks of each node (CheckDockerShared).
+	batches checkBatcher
+
 	mu       sync.Mutex
 	commands int
 	writes   int
@@ -301,6 +304,10 @@ func commandTimeout(op string) time.Duration {
 		// One read-only check per container on every refresh: a wedged
 		// container must not stall a plan for long.
 		return time.Minute
+	case opDockerCheckBatch:
+		// Each check of a batch has its own bound on the node; this is the
+		// backstop (checkDockerBatch sets the batch's own deadline).
+		return 15 * time.Minute
 	default:
 		return 3 * time.Minute
 	}
@@ -778,17 +785,25 @@ func (o *nodeOps) InstallDocker(ctx context.Context, node string, vmid int, plan
 // (ServiceActive false), not an error; the error is for a check that could
 // not run or whose output is not understood.
 func (o *nodeOps) CheckDocker(ctx context.Context, node string, vmid int) (docker.CheckResult, error) {
-	r, err := runDocker(ctx, o, node, vmid, opDockerCheck, scriptChecks,
-		func() (docker.Invocation, error) { return docker.Check(), nil }, docker.ParseCheckResult)
+	r, err := o.runScript(ctx, node, vmid, opDockerCheck, docker.Check(), scriptChecks)
+	if err != nil {
+		return docker.CheckResult{}, err
+	}
+	return judgeCheck(r, node, vmid)
+}
+
+// judgeCheck reads the result of one run of check_docker_service.sh: an
+// inactive service is a result, output that is not understood or a failed
+// run that claims an active service is an error.
+func judgeCheck(r scriptRun, node string, vmid int) (docker.CheckResult, error) {
+	v, err := docker.ParseCheckResult(r.output)
 	switch {
 	case err != nil:
-		return docker.CheckResult{}, err
-	case r.parseErr != nil:
-		return docker.CheckResult{}, r.failure(node, vmid, r.script, r.parseErr)
-	case r.err != nil && r.value.ServiceActive:
-		return docker.CheckResult{}, r.failure(node, vmid, r.script, nil)
+		return docker.CheckResult{}, r.failure(node, vmid, docker.CheckScriptName, err)
+	case r.err != nil && v.ServiceActive:
+		return docker.CheckResult{}, r.failure(node, vmid, docker.CheckScriptName, nil)
 	}
-	return r.value, nil
+	return v, nil
 }
 
 // TestDocker runs test_docker_feature.sh for plan in container vmid on node.

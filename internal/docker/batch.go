@@ -1,0 +1,142 @@
+package docker
+
+import (
+	_ "embed"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// CheckBatchScriptName is the node-side script that runs the check in
+// several containers of one node.
+const CheckBatchScriptName = "check_docker_batch.sh"
+
+//go:embed scripts/check_docker_batch.sh
+var checkBatchScript []byte
+
+// CheckBatchParallel is how many checks of one batch run at once on the
+// node: each is a pct exec, a process of its own.
+const CheckBatchParallel = 16
+
+// CheckBatchTimeoutSeconds bounds each container's check within a batch,
+// as the single check is bounded: a wedged container fails alone.
+const CheckBatchTimeoutSeconds = 60
+
+// CheckBatch is the command line (to run on the node, not in a container)
+// that checks each container of vmids, and its standard input: bash -c with
+// check_docker_batch.sh, then the nonce, the parallel count, the timeout and
+// the vmids as words; the check script on stdin. nonce must be at least 32
+// lower-case hex digits, picked at random for each batch.
+func CheckBatch(nonce string, vmids []int) (argv []string, stdin []byte, err error) {
+	if !ValidBatchNonce(nonce) {
+		return nil, nil, fmt.Errorf("%s: the delimiter must be 32 or more lower-case hex digits", CheckBatchScriptName)
+	}
+	argv = []string{"bash", "-c", string(checkBatchScript), CheckBatchScriptName, nonce,
+		strconv.Itoa(CheckBatchParallel), strconv.Itoa(CheckBatchTimeoutSeconds)}
+	for _, v := range vmids {
+		argv = append(argv, strconv.Itoa(v))
+	}
+	return argv, CheckScript(), nil
+}
+
+// BatchSection is one container's part of a batch's output.
+type BatchSection struct {
+	// Output is what the check printed (both streams).
+	Output string
+	// ExitCode is the exit status of its pct exec.
+	ExitCode int
+	// Err says why the section cannot be trusted (missing, cut short,
+	// or out of order); Output and ExitCode are then meaningless.
+	Err error
+}
+
+// ParseCheckBatch splits the output of a CheckBatch run into one section per
+// container of vmids. Only lines that start with the nonce delimit sections,
+// so a container cannot end its own section or forge another's without
+// knowing the nonce. Every asked container gets an entry; one whose section
+// is missing, unterminated or malformed gets an Err, and the others keep
+// theirs. Lines outside any section (a node's login noise) are ignored.
+func ParseCheckBatch(out, nonce string, vmids []int) map[int]BatchSection {
+	res := make(map[int]BatchSection, len(vmids))
+	asked := make(map[int]bool, len(vmids))
+	for _, v := range vmids {
+		asked[v] = true
+	}
+	prefix := nonce + " "
+	cur := -1 // the vmid of the open section
+	var body []string
+	broken := func(vmid int, format string, args ...any) {
+		if _, done := res[vmid]; !done || res[vmid].Err == nil {
+			res[vmid] = BatchSection{ExitCode: -1, Err: fmt.Errorf(format, args...)}
+		}
+	}
+	for _, l := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
+		if nonce == "" || !strings.HasPrefix(l, prefix) {
+			if cur >= 0 {
+				body = append(body, l)
+			}
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(l, prefix))
+		var vmid int
+		var err error
+		if len(f) >= 2 {
+			vmid, err = strconv.Atoi(f[1])
+		}
+		switch {
+		case len(f) < 2 || err != nil || !asked[vmid]:
+			if cur >= 0 {
+				broken(cur, "%s: malformed delimiter in the section of container %d", CheckBatchScriptName, cur)
+				cur = -1
+			}
+		case f[0] == "begin" && len(f) == 2:
+			if cur >= 0 {
+				broken(cur, "%s: the section of container %d has no end", CheckBatchScriptName, cur)
+			}
+			if _, seen := res[vmid]; seen {
+				broken(vmid, "%s: container %d has two sections", CheckBatchScriptName, vmid)
+				cur = -1
+				continue
+			}
+			cur, body = vmid, nil
+		case f[0] == "end" && len(f) == 3 && vmid == cur:
+			code, err := strconv.Atoi(f[2])
+			if err != nil || code < 0 {
+				broken(cur, "%s: bad exit status %q for container %d", CheckBatchScriptName, f[2], cur)
+			} else {
+				res[cur] = BatchSection{Output: strings.Join(body, "\n") + lineEnd(body), ExitCode: code}
+			}
+			cur = -1
+		default:
+			if cur >= 0 {
+				broken(cur, "%s: unexpected delimiter in the section of container %d", CheckBatchScriptName, cur)
+				cur = -1
+			}
+		}
+	}
+	if cur >= 0 {
+		broken(cur, "%s: the section of container %d has no end (output cut short)", CheckBatchScriptName, cur)
+	}
+	for _, v := range vmids {
+		if _, ok := res[v]; !ok {
+			res[v] = BatchSection{ExitCode: -1, Err: fmt.Errorf("%s printed no section for container %d", CheckBatchScriptName, v)}
+		}
+	}
+	return res
+}
+
+func lineEnd(body []string) string {
+	if len(body) == 0 {
+		return ""
+	}
+	return "\n"
+}
+
+// ValidBatchNonce reports whether s can delimit a batch: 32 or more
+// lower-case hex digits.
+func ValidBatchNonce(s string) bool {
+	return len(s) >= 32 && !slices.ContainsFunc([]byte(s), func(c byte) bool {
+		return (c < '0' || c > '9') && (c < 'a' || c > 'f')
+	})
+}

@@ -1,0 +1,221 @@
+package docker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testNonce = "0123456789abcdef0123456789abcdef"
+
+func section(vmid int, body string, code int) string {
+	return testNonce + " begin " + strconv.Itoa(vmid) + "\n" + body + testNonce + " end " + strconv.Itoa(vmid) + " " + strconv.Itoa(code) + "\n"
+}
+
+const activeLine = "phoenix-docker: check service_active=1 installed_version=5:28.5.2-1~debian.12~bookworm package=docker-ce containerd_version=1.7.28-1 compose_version=2.40.3-1 storage_driver=overlay2 daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=\n"
+const inactiveLine = "phoenix-docker: check service_active=0 installed_version=5:28.5.2-1~debian.12~bookworm package=docker-ce containerd_version=1.7.28-1 compose_version=2.40.3-1 storage_driver= daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=\nFATAL: docker service is not active (state: inactive)\n"
+
+func TestCheckBatchParseSections(t *testing.T) {
+	out := "sudo: a login banner\n" +
+		section(101, activeLine, 0) +
+		section(102, inactiveLine, 1) +
+		section(103, "", 255)
+	got := ParseCheckBatch(out, testNonce, []int{101, 102, 103})
+	if s := got[101]; s.Err != nil || s.ExitCode != 0 || s.Output != activeLine {
+		t.Errorf("101: %+v", s)
+	}
+	r, err := ParseCheckResult(got[101].Output)
+	if err != nil || !r.ServiceActive || r.InstalledVersion != "5:28.5.2-1~debian.12~bookworm" {
+		t.Errorf("101 parsed: %+v, %v", r, err)
+	}
+	// A non-zero exit of one container is that container's result alone.
+	if s := got[102]; s.Err != nil || s.ExitCode != 1 || s.Output != inactiveLine {
+		t.Errorf("102: %+v", s)
+	}
+	if r, err := ParseCheckResult(got[102].Output); err != nil || r.ServiceActive {
+		t.Errorf("102 parsed: %+v, %v", r, err)
+	}
+	if s := got[103]; s.Err != nil || s.ExitCode != 255 || s.Output != "" {
+		t.Errorf("103: %+v", s)
+	}
+}
+
+func TestCheckBatchParseSpoofedDelimiters(t *testing.T) {
+	// Container 101 prints lines shaped like delimiters, with a nonce it
+	// made up, trying to end its section early and to forge an active
+	// check for container 102, whose Docker is in fact inactive.
+	const forged = "ffffffffffffffffffffffffffffffff"
+	spoof := inactiveLine +
+		forged + " end 101 0\n" +
+		forged + " begin 102\n" + activeLine + forged + " end 102 0\n" +
+		" " + testNonce + " end 101 0\n" // not at the start of the line
+	out := section(101, spoof, 1) + section(102, inactiveLine, 1)
+	got := ParseCheckBatch(out, testNonce, []int{101, 102})
+	if s := got[101]; s.Err != nil || s.ExitCode != 1 || s.Output != spoof {
+		t.Errorf("101: the spoofed lines must stay in its own output: %+v", s)
+	}
+	if _, err := ParseCheckResult(got[101].Output); err == nil {
+		t.Error("101: output with lines after the FATAL line parsed without an error")
+	}
+	if s := got[102]; s.Err != nil || s.Output != inactiveLine {
+		t.Errorf("102: %+v", s)
+	}
+	if r, err := ParseCheckResult(got[102].Output); err != nil || r.ServiceActive {
+		t.Errorf("102 must keep its own (inactive) result: %+v, %v", r, err)
+	}
+}
+
+func TestCheckBatchParseBrokenSections(t *testing.T) {
+	tests := []struct {
+		name string
+		out  string
+		want map[int]string // vmid -> "" for a good section, else a part of the error
+	}{
+		{"missing section", section(101, activeLine, 0), map[int]string{101: "", 102: "no section for container 102"}},
+		{"cut short", section(101, activeLine, 0) + testNonce + " begin 102\n" + activeLine, map[int]string{101: "", 102: "no end"}},
+		{"begin inside a section", testNonce + " begin 101\n" + activeLine + section(102, activeLine, 0), map[int]string{101: "no end", 102: ""}},
+		{"end of another container", testNonce + " begin 101\n" + activeLine + testNonce + " end 102 0\n" + section(102, activeLine, 0), map[int]string{101: "unexpected delimiter", 102: ""}},
+		{"unknown container", testNonce + " begin 101\n" + testNonce + " begin 999\n", map[int]string{101: "malformed delimiter", 102: "no section"}},
+		{"bad exit status", testNonce + " begin 101\n" + testNonce + " end 101 x\n" + section(102, "", 0), map[int]string{101: "bad exit status", 102: ""}},
+		{"two sections", section(101, activeLine, 0) + section(101, activeLine, 0) + section(102, activeLine, 0), map[int]string{101: "two sections", 102: ""}},
+		{"empty output", "", map[int]string{101: "no section", 102: "no section"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseCheckBatch(tt.out, testNonce, []int{101, 102})
+			if len(got) != 2 {
+				t.Fatalf("got %d entries, want 2: %+v", len(got), got)
+			}
+			for vmid, want := range tt.want {
+				s := got[vmid]
+				switch {
+				case want == "" && (s.Err != nil || s.Output != activeLine && s.Output != ""):
+					t.Errorf("%d: want a good section, got %+v", vmid, s)
+				case want != "" && (s.Err == nil || !strings.Contains(s.Err.Error(), want)):
+					t.Errorf("%d: want an error with %q, got %+v", vmid, want, s)
+				}
+			}
+		})
+	}
+}
+
+func TestValidBatchNonce(t *testing.T) {
+	for s, want := range map[string]bool{testNonce: true, testNonce + "00": true, testNonce[:31]: false, strings.ToUpper(testNonce): false, "": false} {
+		if ValidBatchNonce(s) != want {
+			t.Errorf("ValidBatchNonce(%q) = %v", s, !want)
+		}
+	}
+}
+
+// fakePct is a pct that answers "pct exec VMID -- bash -s" from files:
+// it reads the script on stdin, prints the SHA-256 of what it read, then
+// $FAKE_PCT/VMID.out, sleeps $FAKE_PCT/VMID.sleep seconds and exits with
+// $FAKE_PCT/VMID.rc.
+const fakePct = `#!/bin/bash
+[[ $1 == exec && $3 == -- && $4 == bash && $5 == -s ]] || { echo "fake pct: unexpected $*" >&2; exit 99; }
+vmid=$2 d=$FAKE_PCT
+sum=$(sha256sum)
+printf 'stdin-sha256=%s\n' "${sum%% *}"
+[[ -f $d/$vmid.sleep ]] && sleep "$(<"$d/$vmid.sleep")"
+[[ -f $d/$vmid.out ]] && printf '%s' "$(<"$d/$vmid.out")"
+[[ -f $d/$vmid.err ]] && printf '%s\n' "$(<"$d/$vmid.err")" >&2
+exit "$(cat "$d/$vmid.rc" 2>/dev/null || echo 0)"
+`
+
+// TestCheckBatchScript runs check_docker_batch.sh with a stand-in pct and
+// parses its output: sections in the order asked although the first check
+// ends last, each container's exit status, output without a last newline,
+// a forged delimiter, a container pct cannot enter and one that runs out of
+// time.
+func TestCheckBatchScript(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed: the batch script did not run")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	state := filepath.Join(dir, "state")
+	for _, d := range []string{bin, state} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(name, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(bin, "pct"), fakePct, 0o755)
+	files := map[string]string{
+		"101.sleep": "0.4", "101.out": activeLine,
+		"102.out": strings.TrimSuffix(inactiveLine, "\n"), "102.rc": "1",
+		"103.out": activeLine + "ffffffffffffffffffffffffffffffff end 104 0\n", "103.rc": "0",
+		"104.err": "CT 104 not running", "104.rc": "255",
+		"105.sleep": "5",
+	}
+	for name, content := range files {
+		write(filepath.Join(state, name), content, 0o644)
+	}
+	vmids := []int{101, 102, 103, 104, 105}
+	if _, _, err := CheckBatch(strings.ToUpper(testNonce), vmids); err == nil {
+		t.Error("CheckBatch accepted an upper-case nonce")
+	}
+	argv, stdin, err := CheckBatch(testNonce, vmids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if argv[0] != "bash" || argv[1] != "-c" || argv[3] != CheckBatchScriptName || argv[4] != testNonce {
+		t.Fatalf("argv = %q", argv[:5])
+	}
+	// The same script with a short timeout and two checks at a time.
+	args := append([]string{"-c", argv[2], CheckBatchScriptName, testNonce, "2", "1"}, argv[7:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bash, args...)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_PCT="+state)
+	cmd.Stdin = strings.NewReader(string(stdin))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("batch script: %v\n%s", err, out)
+	}
+	sum := sha256.Sum256(stdin)
+	fed := "stdin-sha256=" + hex.EncodeToString(sum[:]) + "\n"
+	got := ParseCheckBatch(string(out), testNonce, vmids)
+	want := map[int]BatchSection{
+		101: {Output: fed + activeLine, ExitCode: 0},
+		102: {Output: fed + inactiveLine, ExitCode: 1},
+		103: {Output: fed + files["103.out"], ExitCode: 0},
+		104: {Output: fed + "CT 104 not running\n", ExitCode: 255},
+		105: {Output: fed, ExitCode: 124},
+	}
+	for _, v := range vmids {
+		if g := got[v]; g.Err != nil || g.Output != want[v].Output || g.ExitCode != want[v].ExitCode {
+			t.Errorf("%d: got %+v, want %+v", v, g, want[v])
+		}
+	}
+	// The sections come in the order asked.
+	var order []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, testNonce+" begin ") {
+			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
+		}
+	}
+	if strings.Join(order, " ") != "101 102 103 104 105" {
+		t.Errorf("sections in order %v\n%s", order, out)
+	}
+	// Bad arguments stop the script before any pct runs.
+	bad := exec.CommandContext(ctx, bash, "-c", argv[2], CheckBatchScriptName, "short", "2", "1", "101")
+	bad.Env = cmd.Env
+	bad.Stdin = strings.NewReader("x")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "nonce") {
+		t.Errorf("a short nonce was accepted: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# check_docker_batch.sh: runs check_docker_service.sh in several containers
+# of one Proxmox VE node, from the node, in one command. Read-only: it runs
+# the read-only check through "pct exec" and writes no file.
+#
+# Run on the node, the check script on stdin:
+#
+#   bash -c "$(cat check_docker_batch.sh)" check_docker_batch.sh NONCE PARALLEL TIMEOUT VMID... < check_docker_service.sh
+#
+# NONCE is a word the caller picks at random for each run; the containers
+# never see it, so no container's output can forge a delimiter. Up to
+# PARALLEL checks run at once, each bounded by TIMEOUT seconds. For each VMID,
+# in the order given, it prints one section:
+#
+#   NONCE begin VMID
+#   <the check's output, both streams; a last newline added when missing>
+#   NONCE end VMID EXIT
+#
+# EXIT is the exit status of "pct exec" (the check's own, or pct's when the
+# container cannot be entered; 124 when the check ran out of time). The
+# command exits 0 once every section is printed, 2 on bad arguments.
+
+set -u
+
+fail() {
+	printf 'FATAL: check_docker_batch.sh: %s\n' "$*" >&2
+	exit 2
+}
+
+(($# >= 4)) || fail "usage: NONCE PARALLEL TIMEOUT VMID..."
+nonce=$1 parallel=$2 limit=$3
+shift 3
+[[ $nonce =~ ^[0-9a-f]{32,}$ ]] || fail "the nonce must be at least 32 hex digits"
+[[ $parallel =~ ^[1-9][0-9]{0,2}$ ]] || fail "bad parallel count '$parallel'"
+[[ $limit =~ ^[1-9][0-9]{0,4}$ ]] || fail "bad timeout '$limit'"
+for vmid in "$@"; do
+	[[ $vmid =~ ^[1-9][0-9]{2,8}$ ]] || fail "bad vmid '$vmid'"
+done
+
+# The check script, byte for byte (the x keeps trailing newlines).
+script=$(
+	cat
+	printf x
+)
+script=${script%x}
+[[ -n $script ]] || fail "no check script on standard input"
+
+# check VMID: one section, printed at once when the check has ended.
+check() {
+	local vmid=$1 out rc
+	out=$(printf '%s' "$script" | timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -s 2>&1)
+	rc=$?
+	if [[ -n $out ]]; then
+		printf '%s begin %s\n%s\n%s end %s %d\n' "$nonce" "$vmid" "$out" "$nonce" "$vmid" "$rc"
+	else
+		printf '%s begin %s\n%s end %s %d\n' "$nonce" "$vmid" "$nonce" "$vmid" "$rc"
+	fi
+}
+
+# Each check writes to a pipe of its own (process substitution); the
+# sections are copied out in order, at most PARALLEL checks ahead of the
+# one being copied, so no two outputs mix and no file is written.
+vmids=("$@")
+fds=()
+started=0
+for ((i = 0; i < ${#vmids[@]}; i++)); do
+	while ((started < ${#vmids[@]} && started < i + parallel)); do
+		exec {fd}< <(check "${vmids[started]}")
+		fds[started]=$fd
+		started=$((started + 1))
+	done
+	fd=${fds[i]}
+	cat <&"$fd"
+	exec {fd}<&-
+done
+exit 0

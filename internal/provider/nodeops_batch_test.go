@@ -1,0 +1,244 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
+)
+
+// sharedChecks asks CheckDockerShared for each vmid at once, as
+// Terraform's concurrent reads do.
+func sharedChecks(ctx context.Context, ops *nodeOps, node string, vmids ...int) map[int]checkOutcome {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := map[int]checkOutcome{}
+	for _, v := range vmids {
+		wg.Go(func() {
+			c, err := ops.CheckDockerShared(ctx, node, v, nil)
+			mu.Lock()
+			out[v] = checkOutcome{c, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// The refresh checks of several containers of a node run as one read-only
+// node command, each container with its own result: the same as its own
+// check, an inactive service as a result, a container pct cannot enter as
+// that container's error. One container alone keeps its own check.
+func TestDockerCheckSharedBatchesANode(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	plan := dockerPlanOf(t, docker.DefaultOptions())
+	vmids := []int{130, 131, 132}
+	for _, v := range vmids {
+		e.prepareDockerCT(v)
+	}
+	var wg sync.WaitGroup
+	for _, v := range vmids {
+		wg.Go(func() {
+			if _, err := ops.InstallDocker(ctx, testNode, v, plan); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// 133 exists but is stopped: pct exec refuses it.
+	e.addCT(133, dockerCTConf(133), false)
+	pool, err := e.data.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Run(ctx, testNode, nodeexec.PctExec(131, "systemctl", "stop", "docker")); err != nil {
+		t.Fatal(err)
+	}
+	own := map[int]docker.CheckResult{}
+	start := time.Now()
+	for _, v := range vmids {
+		if own[v], err = ops.CheckDocker(ctx, testNode, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("three own checks, one after the other: %s", time.Since(start))
+
+	before, events := ops.Counts(), e.eventCount()
+	start = time.Now()
+	got := sharedChecks(ctx, ops, testNode, 130, 131, 132, 133)
+	t.Logf("four shared checks: %s", time.Since(start))
+	after := ops.Counts()
+	if n := after.Commands - before.Commands; n != 1 || after.ByOp[opDockerCheckBatch]-before.ByOp[opDockerCheckBatch] != 1 {
+		t.Errorf("four checks sent %d commands (%v), want one %s", n, after.ByOp, opDockerCheckBatch)
+	}
+	evs := e.waitEvents(events + 1)
+	if w := writesSince(evs, events); len(w) > 0 || len(evs) != events+1 {
+		t.Errorf("the batch wrote on the node or ran more than one command: %d commands, writes %q", len(evs)-events, w)
+	}
+	for _, v := range vmids {
+		if got[v].err != nil || got[v].check != own[v] {
+			t.Errorf("%d: batch result %+v, %v; its own check gave %+v", v, got[v].check, got[v].err, own[v])
+		}
+	}
+	if !got[130].check.ServiceActive || got[131].check.ServiceActive || got[131].check.InstalledVersion == "" {
+		t.Errorf("130 must be active, 131 inactive with its version: %+v / %+v", got[130].check, got[131].check)
+	}
+	var se *scriptError
+	if err := got[133].err; !errors.As(err, &se) || se.VMID != 133 || !strings.Contains(err.Error(), "Failed to get init pid") {
+		t.Errorf("133 (stopped): want its own script error with pct's message, got %v", err)
+	}
+
+	// One container alone: its own check, no batch.
+	before = ops.Counts()
+	start = time.Now()
+	one := sharedChecks(ctx, ops, testNode, 130)
+	took := time.Since(start)
+	after = ops.Counts()
+	if one[130].err != nil || one[130].check != own[130] {
+		t.Errorf("single check = %+v, %v", one[130].check, one[130].err)
+	}
+	if after.ByOp[opDockerCheck]-before.ByOp[opDockerCheck] != 1 || after.Commands-before.Commands != 1 {
+		t.Errorf("a single container sent %v, want its own %s", after.ByOp, opDockerCheck)
+	}
+	t.Logf("single container: %s (window %s)", took, dockerCheckWindow)
+}
+
+// A batch that cannot run gives every container the reason, as each
+// container's own check would have.
+func TestDockerCheckSharedWithoutSSH(t *testing.T) {
+	t.Parallel()
+	ops := newNodeOps(func(context.Context) (*nodeexec.Pool, error) { return nil, errNoSSHAuth })
+	got := sharedChecks(t.Context(), ops, "pve1", 101, 102, 103)
+	for _, v := range []int{101, 102, 103} {
+		var noSSH *noSSHAccessError
+		if !errors.As(got[v].err, &noSSH) {
+			t.Errorf("%d: got %v, want the no-SSH error", v, got[v].err)
+		}
+	}
+	if c := ops.Counts(); c.Commands != 0 {
+		t.Errorf("%d commands counted without SSH", c.Commands)
+	}
+}
+
+// Checks of different nodes never share a command; a read that gives up
+// does not stop the batch of the others.
+func TestDockerCheckSharedPerNode(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	asked := map[string]int{}
+	// The pool function is called once per command: it counts them.
+	ops := newNodeOps(func(context.Context) (*nodeexec.Pool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked["calls"]++
+		return nil, errNoSSHAuth
+	})
+	ops.batches.window = 50 * time.Millisecond
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := ops.CheckDockerShared(canceled, "pve1", 100, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled read: %v", err)
+	}
+	var wg sync.WaitGroup
+	for _, node := range []string{"pve1", "pve2"} {
+		wg.Go(func() { sharedChecks(t.Context(), ops, node, 101, 102) })
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	// pve1: the canceled read's container joined the same window.
+	if asked["calls"] != 2 {
+		t.Errorf("%d node commands attempted, want one per node", asked["calls"])
+	}
+}
+
+// countingOps is node operations without SSH, with a 20 ms window, whose
+// pool function counts the commands attempted.
+func countingOps() (*nodeOps, func() int) {
+	var mu sync.Mutex
+	n := 0
+	ops := newNodeOps(func(context.Context) (*nodeexec.Pool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return nil, errNoSSHAuth
+	})
+	ops.batches.window = 20 * time.Millisecond
+	return ops, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// A read that holds a ticket keeps its node's batch open past the quiet
+// window until it joins or gives up, within dockerCheckWindowMax.
+func TestDockerCheckSharedWaitsForTickets(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	late := func(ops *nodeOps, t1 *dockerCheckTicket, after time.Duration, join bool) {
+		time.Sleep(after)
+		if join {
+			_, _ = ops.CheckDockerShared(ctx, "pve1", 102, t1)
+		} else {
+			t1.release()
+		}
+	}
+
+	// The second read joins 100 ms after the first, long after the window:
+	// one command all the same.
+	ops, commands := countingOps()
+	a, b := ops.expectDockerCheck("pve1"), ops.expectDockerCheck("pve1")
+	go late(ops, b, 100*time.Millisecond, true)
+	start := time.Now()
+	if _, err := ops.CheckDockerShared(ctx, "pve1", 101, a); err == nil {
+		t.Fatal("no error without SSH")
+	}
+	if took := time.Since(start); took < 100*time.Millisecond || commands() != 1 {
+		t.Errorf("%d commands after %s, want one batch once the second read joined (after 100 ms)", commands(), took)
+	}
+
+	// A read that ends without asking starts the batch at once.
+	ops, commands = countingOps()
+	a, b = ops.expectDockerCheck("pve1"), ops.expectDockerCheck("pve1")
+	go late(ops, b, 60*time.Millisecond, false)
+	start = time.Now()
+	_, _ = ops.CheckDockerShared(ctx, "pve1", 101, a)
+	if took := time.Since(start); took < 60*time.Millisecond || took >= dockerCheckWindowMax || commands() != 1 {
+		t.Errorf("%d commands after %s, want one once the other read gave up (60 ms), before %s", commands(), took, dockerCheckWindowMax)
+	}
+
+	// A ticket never released holds the batch until the bound; tickets of
+	// another node do not.
+	ops, commands = countingOps()
+	a = ops.expectDockerCheck("pve1")
+	held := ops.expectDockerCheck("pve1")
+	other := ops.expectDockerCheck("pve2")
+	defer held.release()
+	defer other.release()
+	start = time.Now()
+	_, _ = ops.CheckDockerShared(ctx, "pve1", 101, a)
+	if took := time.Since(start); took < dockerCheckWindowMax || commands() != 1 {
+		t.Errorf("%d commands after %s, want one at the bound %s", commands(), took, dockerCheckWindowMax)
+	}
+	ops, _ = countingOps()
+	a = ops.expectDockerCheck("pve1")
+	other = ops.expectDockerCheck("pve2")
+	defer other.release()
+	start = time.Now()
+	_, _ = ops.CheckDockerShared(ctx, "pve1", 101, a)
+	if took := time.Since(start); took >= dockerCheckWindowMax {
+		t.Errorf("a ticket of pve2 held pve1's batch for %s", took)
+	}
+}
