@@ -214,7 +214,7 @@ type timedTask struct {
 
 // timedTasks serves the status of every task on pve1 from task, and runs
 // one wait per call of the returned function.
-func timedTasks(t *testing.T) (*Client, *sleepRecorder, *timedTask, func(upid string, d time.Duration) (int, time.Duration, error)) {
+func timedTasks(t *testing.T) (*Client, *timedTask, func(upid string, d time.Duration) (int, time.Duration, error)) {
 	f := newFakePVE(t)
 	c, rec := f.client()
 	task := &timedTask{}
@@ -256,7 +256,7 @@ func timedTasks(t *testing.T) (*Client, *sleepRecorder, *timedTask, func(upid st
 		defer task.mu.Unlock()
 		return task.polls, task.seenAt.Sub(task.begin.Add(d)), err
 	}
-	return c, rec, task, run
+	return c, task, run
 }
 
 const (
@@ -269,7 +269,7 @@ const (
 // and returns the client and its runner.
 func learnStart(t *testing.T, d time.Duration) (*Client, *timedTask, func(upid string, d time.Duration) (int, time.Duration), func(upid string, d time.Duration) (int, time.Duration, error)) {
 	t.Helper()
-	c, _, task, run := timedTasks(t)
+	c, task, run := timedTasks(t)
 	mustRun := func(upid string, d time.Duration) (int, time.Duration) {
 		t.Helper()
 		polls, lag, err := run(upid, d)
@@ -286,7 +286,7 @@ func learnStart(t *testing.T, d time.Duration) (*Client, *timedTask, func(upid s
 
 func TestWaitTaskFirstTaskOfAType(t *testing.T) {
 	// Nothing known: the policy's back-off, seen at most its cap late.
-	_, _, _, run := timedTasks(t)
+	_, _, run := timedTasks(t)
 	polls, lag, err := run(startUPID, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -424,7 +424,7 @@ func TestWaitTaskBorrowsTheTypesEstimate(t *testing.T) {
 }
 
 func TestWaitTaskBoundsLatenessAfterLongTasks(t *testing.T) {
-	_, _, _, run := timedTasks(t)
+	_, _, run := timedTasks(t)
 	for range 3 {
 		if _, _, err := run(clone900UPID, 30*time.Second); err != nil {
 			t.Fatal(err)
@@ -438,7 +438,7 @@ func TestWaitTaskBoundsLatenessAfterLongTasks(t *testing.T) {
 }
 
 func TestWaitTaskLearnsPerCloneSource(t *testing.T) {
-	c, _, _, run := timedTasks(t)
+	c, _, run := timedTasks(t)
 	k900, k901 := taskKeyOf(mustUPID(t, clone900UPID)), taskKeyOf(mustUPID(t, clone901UPID))
 	for range 3 {
 		if _, _, err := run(clone900UPID, 2*time.Second); err != nil {
@@ -462,7 +462,7 @@ func TestWaitTaskLearnsPerCloneSource(t *testing.T) {
 }
 
 func TestWaitTaskLearnsOnlyFromCleanSuccesses(t *testing.T) {
-	c, _, task, run := timedTasks(t)
+	c, task, run := timedTasks(t)
 	key := taskKeyOf(mustUPID(t, startUPID))
 	// A task that failed (a start refused on a lock) teaches nothing.
 	task.fail = true
