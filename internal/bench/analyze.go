@@ -373,6 +373,45 @@ func lockedMakespan(chains, firsts []float64, vmids []int, lockOf map[int]string
 	return end
 }
 
+// TaskPolling counts the task polls of a log, status and log reads of a
+// task alike, and how many per task (over the tasks polled at all); lags
+// are how late the end of each task was seen: the end of its last status
+// request less the end the simulator recorded.
+func TaskPolling(log []LogEntry, timings []TaskTiming) (polls int, perTask float64, lags []float64) {
+	lastStatus := map[string]time.Time{}
+	polled := map[string]bool{}
+	for _, e := range log {
+		if !e.IsAPI() || e.Method != http.MethodGet {
+			continue
+		}
+		i := strings.Index(e.Path, "/tasks/")
+		if i < 0 {
+			continue
+		}
+		upid, what, ok := strings.Cut(e.Path[i+len("/tasks/"):], "/")
+		if !ok || (what != "status" && what != "log") {
+			continue
+		}
+		polls++
+		polled[upid] = true
+		if what != "status" {
+			continue
+		}
+		if end := e.Time.Add(time.Duration(e.DurationMS * float64(time.Millisecond))); end.After(lastStatus[upid]) {
+			lastStatus[upid] = end
+		}
+	}
+	if len(polled) > 0 {
+		perTask = float64(polls) / float64(len(polled))
+	}
+	for _, t := range timings {
+		if seen, ok := lastStatus[t.UPID]; ok && !t.End.IsZero() {
+			lags = append(lags, seen.Sub(t.End).Seconds())
+		}
+	}
+	return polls, perTask, lags
+}
+
 // Median returns the median of xs (0 when empty).
 func Median(xs []float64) float64 {
 	if len(xs) == 0 {

@@ -200,3 +200,29 @@ func TestOwnTime(t *testing.T) {
 var t0 = time.Unix(1700000000, 0)
 
 func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+func TestTaskPolling(t *testing.T) {
+	const a, b = "UPID:pve1:0001:0002:65F0A1B2:vzcreate:1:root@pam:", "UPID:pve1:0003:0004:65F0A1B3:vzstart:1:root@pam:"
+	timings := []TaskTiming{
+		{UPID: a, Type: "vzcreate", ID: "1", Start: at(0), End: at(2), Exit: "OK"},
+		{UPID: b, Type: "vzstart", ID: "1", Start: at(2.5), End: at(4.5), Exit: "failed"},
+	}
+	status := func(upid string, s float64) LogEntry {
+		return LogEntry{Time: at(s), Method: "GET", Path: "/api2/json/nodes/pve1/tasks/" + upid + "/status", DurationMS: 10}
+	}
+	log := []LogEntry{
+		status(a, 1), status(a, 2.02),
+		{Time: at(2.1), Method: "GET", Path: "/api2/json/nodes/pve1/lxc/1/config", DurationMS: 5}, // not a poll
+		status(b, 3.5), status(b, 4.6),
+		{Time: at(4.7), Method: "GET", Path: "/api2/json/nodes/pve1/tasks/" + b + "/log", Query: "start=0&limit=500", DurationMS: 5},
+		{Time: at(1), Method: "GET", Path: "/nodes/pve1/tasks/" + a + "/status", Source: "ssh"}, // not an API call
+	}
+	polls, perTask, lags := TaskPolling(log, timings)
+	if polls != 5 || perTask != 2.5 {
+		t.Errorf("%d polls, %v per task; want 5 (the log read included), 2.5", polls, perTask)
+	}
+	// Seen at the end of the last status request: 2.03 - 2 and 4.61 - 4.5.
+	if len(lags) != 2 || math.Abs(lags[0]-0.03) > 1e-6 || math.Abs(lags[1]-0.11) > 1e-6 {
+		t.Errorf("lags %v, want [0.03 0.11]", lags)
+	}
+}

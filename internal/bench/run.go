@@ -572,29 +572,11 @@ func applyResult(log []LogEntry, timings []TaskTiming, since time.Time, fleet Fl
 		a.OverheadDelayModel = a.WallSeconds / a.IdealDelayModel.Seconds
 	}
 	a.ExtraTasks = chainTasks.Extra
-	// Task polling: how many status calls per task, and how late the end of
-	// each task was seen (the answer to its last status request against
-	// the end the simulator recorded).
-	lastPoll := map[string]time.Time{}
-	for _, e := range log {
-		if !e.IsAPI() || !strings.Contains(e.Path, "/tasks/") || !strings.HasSuffix(e.Path, "/status") {
-			continue
-		}
-		a.TaskPolls++
-		upid := e.Path[strings.Index(e.Path, "/tasks/")+7 : len(e.Path)-len("/status")]
-		if end := e.Time.Add(time.Duration(e.DurationMS * float64(time.Millisecond))); end.After(lastPoll[upid]) {
-			lastPoll[upid] = end
-		}
-	}
-	if len(lastPoll) > 0 {
-		a.PollsPerTask = float64(a.TaskPolls) / float64(len(lastPoll))
+	if n := len(fleet.VMIDs()); n > 0 {
+		a.APIPerContainer = float64(a.APIRequests) / float64(n)
 	}
 	var lags []float64
-	for _, t := range timings {
-		if seen, ok := lastPoll[t.UPID]; ok && !t.End.IsZero() {
-			lags = append(lags, seen.Sub(t.End).Seconds())
-		}
-	}
+	a.TaskPolls, a.PollsPerTask, lags = TaskPolling(log, timings)
 	a.TaskLagMedianS = Median(lags)
 	a.OwnTimeMedianS = Median(OwnTime(log, timings, fleet.VMIDs(), since))
 	return a

@@ -13,7 +13,6 @@ import (
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/lxcconf"
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 // What the resource does on the node itself, over SSH: the raw lxc.* lines
@@ -266,13 +265,4 @@ func (r *lxcContainerResource) refreshDocker(ctx context.Context, m *lxcContaine
 		return
 	}
 	setDockerCheck(d, check)
-}
-
-// currentRawLXC reads the raw lines through the API.
-func currentRawLXC(ctx context.Context, c *pve.Client, node string, vmid int) ([][2]string, *pve.RawConfig, error) {
-	cfg, err := c.ContainerConfig(ctx, node, vmid)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg.LXC, cfg, nil
 }

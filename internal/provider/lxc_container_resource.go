@@ -213,23 +213,28 @@ func (r *lxcContainerResource) Create(ctx context.Context, req resource.CreateRe
 		fail("Container creation failed", err)
 		return
 	}
+	// read is the configuration as read after the task: its raw lxc lines
+	// are what the node has, as the API writes below never touch them.
+	var read *pve.RawConfig
 	if plan.Clone != nil {
-		if err := r.configureClone(ctx, c, &plan); err != nil {
+		if read, err = r.configureClone(ctx, c, &plan); err != nil {
 			fail("Cannot configure the cloned container", err)
 			return
 		}
 	}
 	if rootDeferred {
-		if err := r.applyDeferred(ctx, c, &plan); err != nil {
+		if read, err = r.applyDeferred(ctx, c, &plan); err != nil {
 			fail("Cannot apply the settings reserved to root@pam", err)
 			return
 		}
 	}
-	current, _, err := currentRawLXC(ctx, c, node, vmid)
-	if err != nil {
-		fail("Cannot read the container", err)
-		return
+	if read == nil {
+		if read, err = c.ContainerConfig(ctx, node, vmid); err != nil {
+			fail("Cannot read the container", err)
+			return
+		}
 	}
+	current := read.LXC
 	if nodeNeeded(ctx, &plan, current) {
 		_, warning, err := r.applyNodeConfig(ctx, &plan, current)
 		if warning != "" {
@@ -340,13 +345,14 @@ func (r *lxcContainerResource) createContainer(ctx context.Context, c *pve.Clien
 	}
 }
 
-// applyDeferred sets what the create request left out (see createContainer).
-func (r *lxcContainerResource) applyDeferred(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
+// applyDeferred sets what the create request left out (see createContainer)
+// and returns the configuration it read before.
+func (r *lxcContainerResource) applyDeferred(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (*pve.RawConfig, error) {
 	cfg, desired, err := currentAndDesired(ctx, c, plan)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return r.updateConfig(ctx, c, plan.NodeName.ValueString(), int(plan.VMID.ValueInt64()), desired, cfg)
+	return cfg, r.updateConfig(ctx, c, plan.NodeName.ValueString(), int(plan.VMID.ValueInt64()), desired, cfg)
 }
 
 // currentAndDesired reads a new container's configuration and renders what
@@ -422,26 +428,27 @@ func (r *lxcContainerResource) cloneContainer(ctx context.Context, c *pve.Client
 }
 
 // configureClone applies the settings a clone request cannot carry and grows
-// the root file system when asked.
-func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client, plan *lxcContainerModel) error {
+// the root file system when asked; it returns the configuration it read
+// before.
+func (r *lxcContainerResource) configureClone(ctx context.Context, c *pve.Client, plan *lxcContainerModel) (*pve.RawConfig, error) {
 	node, vmid := plan.NodeName.ValueString(), int(plan.VMID.ValueInt64())
 	cfg, desired, err := currentAndDesired(ctx, c, plan)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !plan.Unprivileged.IsUnknown() {
 		if got := cfg.Values["unprivileged"] == "1"; got != plan.Unprivileged.ValueBool() {
-			return fmt.Errorf("the clone source is %s, but unprivileged = %v: set unprivileged to match the source",
+			return nil, fmt.Errorf("the clone source is %s, but unprivileged = %v: set unprivileged to match the source",
 				map[bool]string{true: "unprivileged", false: "privileged"}[got], plan.Unprivileged.ValueBool())
 		}
 	}
 	if err := r.updateConfig(ctx, c, node, vmid, desired, cfg); err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.growRootFS(ctx, c, plan, cfg); err != nil {
-		return err
+		return nil, err
 	}
-	return r.growMountPoints(ctx, c, plan)
+	return cfg, r.growMountPoints(ctx, c, plan)
 }
 
 // growMountPoints resizes, after the configuration is written, the volume

@@ -558,19 +558,47 @@ func createNeeds(params map[string]string, vmid string, start bool) []privNeed {
 // permissionsCache holds the API identity's privileges per path, as
 // Proxmox VE answered them during this run (successful answers only).
 type permissionsCache struct {
-	mu    sync.Mutex
-	paths map[string]map[string]int
-	all   pve.Permissions // GET /access/permissions without a path, for SDN zones
+	mu      sync.Mutex
+	paths   map[string]map[string]int
+	pending map[string]chan struct{} // paths being asked, closed when answered
+	all     pve.Permissions          // GET /access/permissions without a path, for SDN zones
 }
 
 // privilegesAt returns the identity's privileges on path, from the cache
-// unless fresh is set.
+// unless fresh is set. Concurrent callers for a path not yet cached share
+// one request (creates that start together ask for the same storages and
+// bridges).
 func (d *providerData) privilegesAt(ctx context.Context, c *pve.Client, path string, fresh bool) (map[string]int, error) {
-	d.perms.mu.Lock()
-	cached, ok := d.perms.paths[path]
-	d.perms.mu.Unlock()
-	if ok && !fresh {
-		return cached, nil
+	for !fresh {
+		d.perms.mu.Lock()
+		cached, ok := d.perms.paths[path]
+		wait, asking := d.perms.pending[path]
+		if !ok && !asking {
+			if d.perms.pending == nil {
+				d.perms.pending = map[string]chan struct{}{}
+			}
+			done := make(chan struct{})
+			d.perms.pending[path] = done
+			defer func() {
+				d.perms.mu.Lock()
+				delete(d.perms.pending, path)
+				d.perms.mu.Unlock()
+				close(done)
+			}()
+		}
+		d.perms.mu.Unlock()
+		if ok {
+			return cached, nil
+		}
+		if !asking {
+			break
+		}
+		// Another caller asks: take its answer, or ask when it failed.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	got, err := c.PermissionsAt(ctx, path)
 	if err != nil {

@@ -58,6 +58,9 @@ type Client struct {
 	// sleep waits for d or until ctx is done; tests replace it to count
 	// waits without spending wall time.
 	sleep func(ctx context.Context, d time.Duration) error
+	// sleepWake is sleep that also ends when wake is closed (WaitTask
+	// waiting for what another wait learns).
+	sleepWake func(ctx context.Context, d time.Duration, wake <-chan struct{}) error
 	// now is the clock WaitTask measures tasks with; tests replace it
 	// together with sleep.
 	now func() time.Time
@@ -166,6 +169,7 @@ func New(cfg Config) (*Client, error) {
 		writePolicy: DefaultWritePolicy(),
 		poll:        DefaultPollPolicy(),
 		sleep:       sleepCtx,
+		sleepWake:   sleepWakeCtx,
 		now:         time.Now,
 		tasks:       &taskTimes{},
 	}

@@ -110,6 +110,7 @@ func (f *fakePVE) client() (*Client, *sleepRecorder) {
 	}
 	rec := &sleepRecorder{clock: time.Unix(1700000000, 0)}
 	c.sleep = rec.sleep
+	c.sleepWake = func(ctx context.Context, d time.Duration, _ <-chan struct{}) error { return rec.sleep(ctx, d) }
 	c.now = rec.now
 	return c, rec
 }

@@ -129,6 +129,21 @@ func backoff(p RetryPolicy, n int, r float64) time.Duration {
 	return time.Duration(d)
 }
 
+// sleepWakeCtx waits for d, until wake is closed or until ctx is done,
+// whichever comes first.
+func sleepWakeCtx(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-wake:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // sleepCtx waits for d or until ctx is done, whichever comes first.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -106,8 +106,9 @@ func (e *TaskError) Error() string {
 	return b.String()
 }
 
-// PollPolicy shapes how WaitTask polls: the first poll after Initial, then
-// each wait Factor times longer, at most Max.
+// PollPolicy shapes how WaitTask polls a task of a type it has learned
+// nothing about yet: the first poll after Initial, then each wait Factor
+// times longer, at most Max. WaitCreated polls the same way.
 type PollPolicy struct {
 	Initial, Max time.Duration
 	Factor       float64
@@ -117,21 +118,22 @@ type PollPolicy struct {
 }
 
 // DefaultPollPolicy polls first after 50 ms, backs off by 1.5 to at most
-// 250 ms, and tolerates 10 transient errors in a row. Capped at 250 ms, the
-// end of a task of a type not seen before is seen at most a quarter second
-// late, which keeps an apply close to the time Proxmox VE itself needs.
+// 100 ms, and tolerates 10 transient errors in a row. Capped at 100 ms, the
+// end of the first task of a type is seen at most a tenth of a second
+// late; only one wait per task type polls like this at a time (see
+// WaitTask), so the cost in requests is paid once.
 func DefaultPollPolicy() PollPolicy {
-	return PollPolicy{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond, Factor: 1.5, MaxErrors: 10}
+	return PollPolicy{Initial: 50 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 1.5, MaxErrors: 10}
 }
 
 const (
-	// fineWindow is how long past its expected end a task is polled at the
-	// policy's Initial interval before the back-off resumes.
-	fineWindow = 500 * time.Millisecond
-	// maxApproach is the longest wait before a task's expected end: a task
-	// that ends much sooner than the ones before it is seen at most this
+	// maxGap is the longest wait between two polls of a task whose end is
+	// expected (before that end, and in the back-off after it): a task
+	// that ends much sooner or later than expected is seen at most this
 	// late.
-	maxApproach = time.Second
+	maxGap = 1100 * time.Millisecond
+	// endMargin is how long after its expected end a task is polled.
+	endMargin = 25 * time.Millisecond
 )
 
 // next is the wait after a wait of d.
@@ -192,18 +194,26 @@ func (c *Client) TaskLogTail(ctx context.Context, upid string, n int) ([]string,
 // WaitTask waits until the task ends and returns nil when it succeeded, a
 // *TaskError (with the tail of the log) when it failed, or an error naming
 // the UPID when ctx ends first. It is meant to be called right after the
-// request that started the task.
+// request that started the task. The task log is read only when the task
+// failed.
 //
-// It polls adaptively. The first task of a type on a node (for clones: of a
-// source) is polled after 50 ms, then with waits growing by 1.5 up to
-// 250 ms. Once such tasks have succeeded there, polls approach the shortest
-// of their recent durations in steps of at most a second, come 50 ms before
-// it, and stay 50 ms apart for half a second past it before backing off
-// again: a task of the usual length is seen ending within about 50 ms with
-// a few requests, a longer one costs some more requests, and one that ends
-// much sooner is seen at most a second late, after which the estimate
-// follows it. Waits never pass ctx. Transient errors while polling are
-// tolerated up to PollPolicy.MaxErrors in a row.
+// It polls from what it learned about the task's kind (see taskTimes):
+//
+//   - With an estimate of the task's duration, the status is asked for
+//     endMargin after the expected end, with evenly spaced polls at most
+//     maxGap apart before it. A task of the usual length costs one poll
+//     per maxGap of its duration and is seen ending within endMargin (plus
+//     the request's own time). A task still running at that poll is
+//     polled again after Initial, with waits growing by half up to maxGap.
+//   - Without one, the first wait for a task type polls with the policy's
+//     back-off (every 100 ms after the first few). Other waits for that
+//     type meanwhile poll every maxGap and take up the estimate as soon as
+//     the first one learns it (or its lead when it ends without learning).
+//
+// A task much shorter or longer than expected is thus seen at most maxGap
+// late, and the estimate follows it. Waits never pass ctx. Transient
+// errors while polling are tolerated up to PollPolicy.MaxErrors in a row;
+// a wait with such errors teaches nothing.
 func (c *Client) WaitTask(ctx context.Context, upid string) error {
 	u, err := ParseUPID(upid)
 	if err != nil {
@@ -211,36 +221,63 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 	}
 	begin := c.now()
 	key := taskKeyOf(u)
-	est, haveEst := c.tasks.estimate(key)
-	// next is the wait after a poll sent at elapsed, the last wait being d.
-	next := func(elapsed, d time.Duration) time.Duration {
-		switch {
-		case !haveEst || elapsed >= est+fineWindow:
-			if d > c.poll.Max {
-				return c.poll.Max
-			}
-			return c.poll.next(d)
-		case elapsed+c.poll.Initial < est-c.poll.Initial:
-			return min(est-c.poll.Initial-elapsed, maxApproach)
-		default:
-			return c.poll.Initial
+	leading := false
+	defer func() {
+		if leading {
+			c.tasks.unlead(key.typ)
 		}
-	}
-	delay := c.poll.Initial
-	if haveEst {
-		delay = next(0, 0)
-	}
-	// lastRunning is when the last poll that found the task running was
-	// sent: the task ended after it. A poll that failed makes the wait's
-	// timing useless for learning.
-	var lastRunning time.Duration
-	failures, failed := 0, false
+	}()
+	var (
+		// lastRunning is when the last poll that found the task running
+		// was sent: the task ended after it.
+		lastRunning time.Duration
+		// used is the estimate the poll after the expected end was
+		// planned from; pastEnd is set when that poll found the task
+		// still running, after which waits back off from afterEnd.
+		used     time.Duration
+		pastEnd  bool
+		afterEnd time.Duration
+		// backoff is the next wait of a leading wait.
+		backoff = c.poll.Initial
+		// A poll that failed makes the wait's timing useless for learning.
+		failures int
+		failed   bool
+	)
 	for {
-		if err := c.sleep(ctx, delay); err != nil {
+		wake := c.tasks.changes()
+		elapsed := c.now().Sub(begin)
+		est, known := c.tasks.estimate(key)
+		var wait time.Duration
+		atEnd := false
+		switch {
+		case known && !pastEnd:
+			used = est
+			rem := est + endMargin - elapsed
+			if rem <= maxGap {
+				wait, atEnd = max(rem, 0), true
+			} else {
+				wait = rem / ((rem + maxGap - 1) / maxGap)
+			}
+			wake = nil
+		case known:
+			wait = afterEnd
+			afterEnd = min(afterEnd*3/2, maxGap)
+			wake = nil
+		case leading || c.tasks.lead(key.typ):
+			leading = true
+			wait = backoff
+			backoff = c.poll.next(backoff)
+			wake = nil
+		default:
+			wait = maxGap
+		}
+		if failures > 0 {
+			wait = max(wait, c.poll.Initial)
+		}
+		if err := c.pause(ctx, wait, wake); err != nil {
 			return fmt.Errorf("task %s %s on node %s did not finish in time (%s): %w", u.Type, u.ID, u.Node, upid, err)
 		}
 		sent := c.now().Sub(begin)
-		delay = next(sent, delay)
 		var st TaskStatus
 		if err := c.do(ctx, "GET", taskPath(u)+"/status", nil, &st); err != nil {
 			if ctx.Err() == nil && IsTransient(err) && failures < c.poll.MaxErrors {
@@ -257,12 +294,21 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 		failures = 0
 		if st.Running() {
 			lastRunning = sent
+			if atEnd && !pastEnd {
+				pastEnd, afterEnd = true, c.poll.Initial
+			}
 			continue
 		}
-		if st.OK() {
-			if !failed {
+		if st.OK() && !failed {
+			if atEnd && !pastEnd {
+				// Over at the first poll after its expected end: no longer
+				// than expected, by how much is unknown.
+				c.tasks.overAtTarget(key, used, lastRunning)
+			} else {
 				c.tasks.observe(key, c.endedAfter(lastRunning, c.now().Sub(begin)))
 			}
+		}
+		if st.OK() {
 			return nil
 		}
 		te := &TaskError{UPID: upid, Node: u.Node, Type: u.Type, ID: u.ID, ExitStatus: st.ExitStatus}
@@ -271,18 +317,28 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 	}
 }
 
+// pause waits for d, or until wake (when not nil) is closed or ctx ends.
+func (c *Client) pause(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	if wake == nil {
+		return c.sleep(ctx, d)
+	}
+	return c.sleepWake(ctx, d, wake)
+}
+
 // endedAfter estimates how long a task took that was last seen running at
 // lastRunning (0: never) and seen stopped at seen. It takes the middle of
 // that bracket, but no more than one Initial past the last running answer,
-// so that a wide bracket (the back-off's) does not make the next first
-// poll come too late. When no poll found the task running, the first one
-// came too late already: it takes three quarters of seen, so that the
-// estimate falls quickly to where a poll sees the task still running.
+// so that a wide bracket (one maxGap long) does not make the next poll
+// after the expected end come too late: the estimate leans low, which
+// costs at most a poll. When no poll found the task running, the first one
+// came too late already: it takes a quarter of seen, so that the estimate
+// falls at once to where a poll likely sees the task still running (which
+// costs a poll or two and pins the estimate again).
 func (c *Client) endedAfter(lastRunning, seen time.Duration) time.Duration {
 	if lastRunning > 0 {
 		return min((lastRunning+seen)/2, lastRunning+c.poll.Initial)
 	}
-	return seen * 3 / 4
+	return seen / 4
 }
 
 func taskPath(u UPID) string {

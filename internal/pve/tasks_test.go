@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,8 +80,8 @@ func TestWaitTaskAdaptivePolling(t *testing.T) {
 		t.Errorf("%d polls, want 12 (11 running, 1 stopped)", polls.Load())
 	}
 	ms := time.Millisecond
-	q := 250 * ms
-	want := []time.Duration{50 * ms, 75 * ms, 112500 * time.Microsecond, 168750 * time.Microsecond, q, q, q, q, q, q, q, q}
+	q := 100 * ms
+	want := []time.Duration{50 * ms, 75 * ms, q, q, q, q, q, q, q, q, q, q}
 	got := rec.all()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("waits\n got %v\nwant %v", got, want)
@@ -206,12 +208,13 @@ type timedTask struct {
 	fail     bool
 	errs     int // status requests to answer 503 first
 	polls    int
+	logReads int
 	seenAt   time.Time
 }
 
 // timedTasks serves the status of every task on pve1 from task, and runs
 // one wait per call of the returned function.
-func timedTasks(t *testing.T) (*Client, *sleepRecorder, *timedTask, func(upid string, d time.Duration) (int, time.Duration, error)) {
+func timedTasks(t *testing.T) (*Client, *timedTask, func(upid string, d time.Duration) (int, time.Duration, error)) {
 	f := newFakePVE(t)
 	c, rec := f.client()
 	task := &timedTask{}
@@ -237,7 +240,12 @@ func timedTasks(t *testing.T) (*Client, *sleepRecorder, *timedTask, func(upid st
 		}
 		writeData(w, `{"status":"stopped","exitstatus":"`+exit+`","upid":"`+upid+`","node":"pve1"}`)
 	})
-	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/log", func(w http.ResponseWriter, r *http.Request) { writeData(w, `[]`) })
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/log", func(w http.ResponseWriter, r *http.Request) {
+		task.mu.Lock()
+		task.logReads++
+		task.mu.Unlock()
+		writeData(w, `[{"n":1,"t":"TASK ERROR: CT is locked (disk)"}]`)
+	})
 	run := func(upid string, d time.Duration) (int, time.Duration, error) {
 		t.Helper()
 		task.mu.Lock()
@@ -248,7 +256,7 @@ func timedTasks(t *testing.T) (*Client, *sleepRecorder, *timedTask, func(upid st
 		defer task.mu.Unlock()
 		return task.polls, task.seenAt.Sub(task.begin.Add(d)), err
 	}
-	return c, rec, task, run
+	return c, task, run
 }
 
 const (
@@ -257,9 +265,11 @@ const (
 	clone901UPID = "UPID:pve1:00001236:0000567A:5A3B7C8F:vzclone:901:root@pam!tf:"
 )
 
-func TestWaitTaskLearnsTaskDurations(t *testing.T) {
-	c, rec, _, run := timedTasks(t)
-	ms := time.Millisecond
+// learnStart runs start tasks of length d until the estimate has settled
+// and returns the client and its runner.
+func learnStart(t *testing.T, d time.Duration) (*Client, *timedTask, func(upid string, d time.Duration) (int, time.Duration), func(upid string, d time.Duration) (int, time.Duration, error)) {
+	t.Helper()
+	c, task, run := timedTasks(t)
 	mustRun := func(upid string, d time.Duration) (int, time.Duration) {
 		t.Helper()
 		polls, lag, err := run(upid, d)
@@ -268,54 +278,145 @@ func TestWaitTaskLearnsTaskDurations(t *testing.T) {
 		}
 		return polls, lag
 	}
+	for range 3 {
+		mustRun(startUPID, d)
+	}
+	return c, task, mustRun, run
+}
 
-	// Unknown type: the back-off of TestWaitTaskAdaptivePolling, seen up to
-	// 250 ms late.
-	polls, lag := mustRun(startUPID, 2*time.Second)
-	if polls < 9 || lag > 250*ms {
-		t.Errorf("first task: %d polls, seen %v late; want the back-off (≥ 9 polls, ≤ 250 ms late)", polls, lag)
+func TestWaitTaskFirstTaskOfAType(t *testing.T) {
+	// Nothing known: the policy's back-off, seen at most its cap late.
+	_, _, run := timedTasks(t)
+	polls, lag, err := run(startUPID, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Known type: steps of at most a second towards the estimate, one poll
-	// 50 ms before it, then 50 ms apart.
+	if lag > 100*time.Millisecond || polls < 15 {
+		t.Errorf("first task: %d polls, seen %v late; want the back-off (≥ 15 polls, ≤ 100 ms late)", polls, lag)
+	}
+}
+
+func TestWaitTaskOfTheLearnedLength(t *testing.T) {
+	ms := time.Millisecond
+	for _, d := range []time.Duration{300 * ms, 2 * time.Second, 2030 * ms} {
+		_, _, run, _ := learnStart(t, d)
+		total := 0
+		const tasks = 20
+		for i := range tasks {
+			polls, lag := run(startUPID, d)
+			total += polls
+			if lag > 100*ms || lag < 0 {
+				t.Errorf("%v task %d: seen %v late, want ≤ 100 ms", d, i+1, lag)
+			}
+		}
+		// One poll per maxGap of the duration, and the occasional probe
+		// that finds the task still running.
+		avg := float64(total) / tasks
+		t.Logf("%v tasks: %.2f polls per task", d, avg)
+		if avg > 3 {
+			t.Errorf("%v tasks: %.2f polls per task, want ≤ 3", d, avg)
+		}
+	}
+}
+
+func TestWaitTaskOfVaryingLength(t *testing.T) {
+	// Durations spread ±10 % around 2 s (fixed sequence): still few polls
+	// and seen soon after the end.
+	ms := time.Millisecond
+	_, _, run, _ := learnStart(t, 2*time.Second)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	total := 0
+	var lags []time.Duration
+	const tasks = 50
+	for range tasks {
+		d := 1800*ms + time.Duration(rnd.Int64N(int64(400*ms)))
+		polls, lag := run(startUPID, d)
+		total += polls
+		lags = append(lags, lag)
+		if lag > maxGap {
+			t.Errorf("%v task seen %v late", d, lag)
+		}
+	}
+	slices.Sort(lags)
+	t.Logf("±10 %% durations: %.2f polls per task, median %v late, max %v", float64(total)/tasks, lags[tasks/2], lags[tasks-1])
+	if avg, med := float64(total)/tasks, lags[tasks/2]; avg > 4 || med > 100*ms {
+		t.Errorf("±10 %% durations: %.2f polls per task, median %v late; want ≤ 4, ≤ 100 ms", avg, med)
+	}
+}
+
+func TestWaitTaskMuchShorterThanLearned(t *testing.T) {
+	ms := time.Millisecond
+	_, _, run, _ := learnStart(t, 2*time.Second)
+	// Five times shorter: seen at most maxGap late, and the estimate
+	// follows at once.
+	polls, lag := run(startUPID, 400*ms)
+	if lag > maxGap {
+		t.Errorf("task 5x shorter seen %v late (%d polls), want ≤ %v", lag, polls, maxGap)
+	}
 	for i := range 3 {
-		before := len(rec.all())
-		polls, lag = mustRun(startUPID, 2*time.Second)
-		if polls > 4 || lag > 50*ms {
-			t.Errorf("task %d of the same length: %d polls, seen %v late; want ≤ 4 polls, ≤ 50 ms late", i+2, polls, lag)
-		}
-		est, _ := c.tasks.estimate(taskKeyOf(mustUPID(t, startUPID)))
-		waits := rec.all()[before:]
-		if waits[0] != time.Second || waits[1] != est-50*ms-time.Second {
-			t.Errorf("task %d: waits %v, want 1 s, then up to 50 ms before the estimate %v", i+2, waits, est)
+		polls, lag = run(startUPID, 400*ms)
+		if lag > 100*ms || polls > 3 {
+			t.Errorf("short task %d after the first: %d polls, seen %v late; want ≤ 3, ≤ 100 ms", i+1, polls, lag)
 		}
 	}
-	// A longer task costs polls, not lateness: 50 ms apart for half a
-	// second past the estimate, then the back-off.
-	polls, lag = mustRun(startUPID, 2*time.Second+300*ms)
-	if lag > 50*ms || polls > 10 {
-		t.Errorf("longer task: %d polls, seen %v late; want ≤ 50 ms late, ≤ 10 polls", polls, lag)
-	}
-	_, lag = mustRun(startUPID, 4*time.Second)
-	if lag > 250*ms {
-		t.Errorf("much longer task: seen %v late, want ≤ 250 ms (the back-off's cap)", lag)
-	}
-	// A shorter task is seen at most a second late; the estimate then
-	// follows it within a few tasks.
-	prev := time.Hour
-	for i := range 4 {
-		polls, lag = mustRun(startUPID, 500*ms)
-		t.Logf("0.5 s task %d: %d polls, seen %v late", i+1, polls, lag)
-		if lag > prev || lag > time.Second {
-			t.Errorf("0.5 s task %d seen %v late (the one before: %v); want ≤ 1 s and no later than before", i+1, lag, prev)
+	// A task a little shorter than the estimate is found by the
+	// estimate's downward probe within a few tasks.
+	_, _, run, _ = learnStart(t, 2*time.Second)
+	for i := range 8 {
+		_, lag = run(startUPID, 1900*ms)
+		if lag > 150*ms || (i >= 4 && lag > 60*ms) {
+			t.Errorf("1.9 s task %d after 2 s ones seen %v late", i+1, lag)
 		}
-		prev = lag
 	}
-	if prev > 50*ms {
-		t.Errorf("fourth 0.5 s task seen %v late, want ≤ 50 ms", prev)
+}
+
+func TestWaitTaskMuchLongerThanLearned(t *testing.T) {
+	ms := time.Millisecond
+	c, _, run, _ := learnStart(t, 2*time.Second)
+	key := taskKeyOf(mustUPID(t, startUPID))
+	polls, lag := run(startUPID, 6*time.Second)
+	if lag > maxGap || polls > 12 {
+		t.Errorf("task 3x longer: %d polls, seen %v late; want ≤ 12, ≤ %v", polls, lag, maxGap)
 	}
-	// Other nodes and other task types start from the back-off again.
-	if est, ok := c.tasks.estimate(taskKey{node: "pve2", typ: "vzstart"}); ok {
-		t.Errorf("pve2 has an estimate %v without any task", est)
+	if est, _ := c.tasks.estimate(key); est < 5*time.Second || est > 6*time.Second {
+		t.Errorf("estimate after a 6 s task: %v", est)
+	}
+	// A little longer than expected: the back-off from 50 ms.
+	_, _, run, _ = learnStart(t, 2*time.Second)
+	if _, lag = run(startUPID, 2100*ms); lag > 100*ms {
+		t.Errorf("2.1 s task after 2 s ones seen %v late", lag)
+	}
+}
+
+func TestWaitTaskFailedTaskReadsItsLog(t *testing.T) {
+	c, task, _, run := learnStart(t, 2*time.Second)
+	key := taskKeyOf(mustUPID(t, startUPID))
+	before, _ := c.tasks.estimate(key)
+	task.fail = true
+	polls, lag, err := run(startUPID, 300*time.Millisecond)
+	if err == nil {
+		t.Fatal("failed task reported success")
+	}
+	var te *TaskError
+	if !errors.As(err, &te) || te.ExitStatus != "CT is locked (disk)" {
+		t.Errorf("want the task's exit status, got %v", err)
+	}
+	if lag > maxGap || polls > 2 {
+		t.Errorf("failed task: %d polls, seen %v late", polls, lag)
+	}
+	if after, _ := c.tasks.estimate(key); after != before {
+		t.Errorf("a failed task changed the estimate from %v to %v", before, after)
+	}
+	if task.logReads != 1 {
+		t.Errorf("%d log reads for one failed task and %d successful ones, want 1", task.logReads, 3)
+	}
+}
+
+func TestWaitTaskBorrowsTheTypesEstimate(t *testing.T) {
+	c, _, _, _ := learnStart(t, 2*time.Second)
+	// Another node's start tasks begin from pve1's estimate.
+	if est, ok := c.tasks.estimate(taskKey{node: "pve2", typ: "vzstart"}); !ok || est < 1900*time.Millisecond {
+		t.Errorf("pve2's start tasks borrow %v, %v", est, ok)
 	}
 	if est, ok := c.tasks.estimate(taskKey{node: "pve1", typ: "vzcreate"}); ok {
 		t.Errorf("vzcreate has an estimate %v without any task", est)
@@ -323,7 +424,7 @@ func TestWaitTaskLearnsTaskDurations(t *testing.T) {
 }
 
 func TestWaitTaskBoundsLatenessAfterLongTasks(t *testing.T) {
-	_, _, _, run := timedTasks(t)
+	_, _, run := timedTasks(t)
 	for range 3 {
 		if _, _, err := run(clone900UPID, 30*time.Second); err != nil {
 			t.Fatal(err)
@@ -337,20 +438,31 @@ func TestWaitTaskBoundsLatenessAfterLongTasks(t *testing.T) {
 }
 
 func TestWaitTaskLearnsPerCloneSource(t *testing.T) {
-	c, _, _, run := timedTasks(t)
-	if _, _, err := run(clone900UPID, 2*time.Second); err != nil {
-		t.Fatal(err)
+	c, _, run := timedTasks(t)
+	k900, k901 := taskKeyOf(mustUPID(t, clone900UPID)), taskKeyOf(mustUPID(t, clone901UPID))
+	for range 3 {
+		if _, _, err := run(clone900UPID, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, ok := c.tasks.estimate(taskKeyOf(mustUPID(t, clone900UPID))); !ok {
-		t.Fatal("no estimate for clones of 900 after one")
+	// Clones of 901 begin from what clones of 900 took, then learn their own.
+	if est, ok := c.tasks.estimate(k901); !ok || est < 1900*time.Millisecond {
+		t.Fatalf("clones of 901 borrow %v, %v", est, ok)
 	}
-	if est, ok := c.tasks.estimate(taskKeyOf(mustUPID(t, clone901UPID))); ok {
-		t.Errorf("clones of 901 have an estimate %v from clones of 900", est)
+	for range 3 {
+		if _, _, err := run(clone901UPID, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e900, _ := c.tasks.estimate(k900)
+	e901, _ := c.tasks.estimate(k901)
+	if e900 > 2100*time.Millisecond || e901 < 4900*time.Millisecond {
+		t.Errorf("estimates: clones of 900 %v, of 901 %v; want about 2 s and 5 s", e900, e901)
 	}
 }
 
 func TestWaitTaskLearnsOnlyFromCleanSuccesses(t *testing.T) {
-	c, _, task, run := timedTasks(t)
+	c, task, run := timedTasks(t)
 	key := taskKeyOf(mustUPID(t, startUPID))
 	// A task that failed (a start refused on a lock) teaches nothing.
 	task.fail = true
@@ -383,4 +495,117 @@ func mustUPID(t *testing.T, s string) UPID {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// realTimeTasks serves tasks on pve1 that run for their own duration of
+// real time from the call of run, and fail when run is told so; the client
+// sleeps for real.
+func realTimeTasks(t *testing.T) func(upid string, d time.Duration, fail bool) (polls int, lag time.Duration, err error) {
+	f := newFakePVE(t)
+	c, _ := f.client()
+	c.sleep, c.sleepWake, c.now = sleepCtx, sleepWakeCtx, time.Now
+	type task struct {
+		end   time.Time
+		fail  bool
+		polls int
+		seen  time.Time
+	}
+	var mu sync.Mutex
+	tasks := map[string]*task{}
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/status", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		tk := tasks[r.PathValue("upid")]
+		tk.polls++
+		if time.Now().Before(tk.end) {
+			writeData(w, `{"status":"running"}`)
+			return
+		}
+		tk.seen = time.Now()
+		exit := "OK"
+		if tk.fail {
+			exit = "failed"
+		}
+		writeData(w, `{"status":"stopped","exitstatus":"`+exit+`"}`)
+	})
+	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/log", func(w http.ResponseWriter, r *http.Request) { writeData(w, `[]`) })
+	return func(upid string, d time.Duration, fail bool) (int, time.Duration, error) {
+		mu.Lock()
+		tk := &task{end: time.Now().Add(d), fail: fail}
+		tasks[upid] = tk
+		mu.Unlock()
+		err := c.WaitTask(t.Context(), upid)
+		mu.Lock()
+		defer mu.Unlock()
+		return tk.polls, tk.seen.Sub(tk.end), err
+	}
+}
+
+func startUPIDOf(i int) string {
+	return fmt.Sprintf("UPID:pve1:%08X:00005678:5A3B7C8D:vzstart:%d:root@pam!tf:", 0x1000+i, 100+i)
+}
+
+// runAll runs the waits of n tasks of length d at once (real time).
+func runAll(t *testing.T, run func(string, time.Duration, bool) (int, time.Duration, error), first, n int, d time.Duration) ([]int, []time.Duration) {
+	polls := make([]int, n)
+	lags := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var err error
+			polls[i], lags[i], err = run(startUPIDOf(first+i), d, false)
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return polls, lags
+}
+
+func TestWaitTaskConcurrentFirstTasksFollowOneLead(t *testing.T) {
+	// Eight start tasks begin together and nothing is known about the type:
+	// one wait polls closely, the others take up what it learns.
+	run := realTimeTasks(t)
+	const n = 8
+	polls, lags := runAll(t, run, 0, n, 600*time.Millisecond)
+	t.Logf("polls %v, seen late %v", polls, lags)
+	slices.Sort(polls)
+	if polls[n-1] < 5 {
+		t.Errorf("no wait polled closely: polls %v", polls)
+	}
+	if polls[n-2] > 2 {
+		t.Errorf("polls %v: all but the leading wait should need at most 2", polls)
+	}
+	for i, lag := range lags {
+		if lag > maxGap {
+			t.Errorf("task %d seen %v late", i, lag)
+		}
+	}
+}
+
+func TestWaitTaskLeadPassesOnWhenTheLeaderFails(t *testing.T) {
+	// The leading wait's task fails: it teaches nothing, and one of the
+	// waits that followed it takes the lead instead of all of them waiting
+	// for their next poll a maxGap later.
+	run := realTimeTasks(t)
+	failed := make(chan error, 1)
+	go func() {
+		_, _, err := run(startUPIDOf(0), 300*time.Millisecond, true)
+		failed <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the failing wait leads
+	polls, lags := runAll(t, run, 1, 4, 500*time.Millisecond)
+	if err := <-failed; err == nil {
+		t.Error("the failed task reported success")
+	}
+	t.Logf("polls %v, seen late %v", polls, lags)
+	if slices.Max(polls) < 4 {
+		t.Errorf("no follower took the lead: polls %v", polls)
+	}
+	for i, lag := range lags {
+		if lag > 400*time.Millisecond {
+			t.Errorf("follower %d seen %v late: it waited for its own next poll", i, lag)
+		}
+	}
 }
