@@ -22,6 +22,7 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 	sdklog.Quiet()
+	tuneGC()
 	stopProfiles := startProfiles()
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
