@@ -5,10 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -42,8 +45,13 @@ type planBench struct {
 
 func newPlanBench(tb testing.TB) *planBench {
 	tb.Helper()
+	return newPlanBenchOf(tb, New("bench")())
+}
+
+func newPlanBenchOf(tb testing.TB, p provider.Provider) *planBench {
+	tb.Helper()
 	ctx := context.Background()
-	server, err := providerserver.NewProtocol6WithError(New("bench")())()
+	server, err := providerserver.NewProtocol6WithError(p)()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -239,6 +247,46 @@ func BenchmarkPlanContainer(b *testing.B) {
 	}
 }
 
+// BenchmarkPlanContainerSchemaOnly is BenchmarkPlanContainer with the
+// resource's schema (its validators, defaults and plan modifiers) but none
+// of its own code: no ValidateConfig, no ModifyPlan. It is the framework's
+// part of the figure above, which the provider cannot lower short of a
+// smaller schema.
+func BenchmarkPlanContainerSchemaOnly(b *testing.B) {
+	pb := newPlanBenchOf(b, schemaOnlyProvider{New("bench")().(*PhoenixProvider)})
+	b.ReportAllocs()
+	for b.Loop() {
+		pb.planOne(b)
+	}
+}
+
+// schemaOnlyProvider serves the container schema through schemaOnlyResource.
+type schemaOnlyProvider struct{ *PhoenixProvider }
+
+func (schemaOnlyProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{func() resource.Resource { return schemaOnlyResource{} }}
+}
+
+// schemaOnlyResource has the container's schema and identity and no logic.
+type schemaOnlyResource struct{}
+
+func (schemaOnlyResource) Metadata(ctx context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	(&lxcContainerResource{}).Metadata(ctx, req, resp)
+}
+
+func (schemaOnlyResource) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
+	(&lxcContainerResource{}).Schema(ctx, req, resp)
+}
+
+func (schemaOnlyResource) IdentitySchema(ctx context.Context, req resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	(&lxcContainerResource{}).IdentitySchema(ctx, req, resp)
+}
+
+func (schemaOnlyResource) Create(context.Context, resource.CreateRequest, *resource.CreateResponse) {}
+func (schemaOnlyResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse)       {}
+func (schemaOnlyResource) Update(context.Context, resource.UpdateRequest, *resource.UpdateResponse) {}
+func (schemaOnlyResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+
 // BenchmarkStateRoundTrip is the framework's part of a Read: the state into
 // the model and back (tfsdk.State Get and Set, reflection over the model).
 func BenchmarkStateRoundTrip(b *testing.B) {
@@ -259,6 +307,118 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 		out := tfsdk.State{Schema: sch, Raw: tftypes.NewValue(pb.typ, nil)}
 		if d := out.Set(ctx, &m); d.HasError() {
 			b.Fatal(d)
+		}
+	}
+}
+
+// TestModelCodecMatchesFramework checks the model codec against the
+// framework's Get and Set: the same model from the bench container's
+// state, from a state with the optional blocks null, and the same
+// Terraform value back; an unknown block falls back to the framework.
+func TestModelCodecMatchesFramework(t *testing.T) {
+	pb := newPlanBench(t)
+	ctx := context.Background()
+	sch := lxcContainerSchema(ctx)
+	full, err := tftypes.ValueFromJSONWithOpts(pb.raw.JSON, pb.typ, tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg tfsdk.Config
+	cfgVal, err := pb.config.Unmarshal(pb.typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = tfsdk.Config{Schema: sch, Raw: cfgVal}
+	bare, err := tftypes.Transform(full, func(p *tftypes.AttributePath, v tftypes.Value) (tftypes.Value, error) {
+		if len(p.Steps()) == 1 && (p.Equal(tftypes.NewAttributePath().WithAttributeName("docker")) ||
+			p.Equal(tftypes.NewAttributePath().WithAttributeName("rootfs"))) {
+			return tftypes.NewValue(v.Type(), nil), nil
+		}
+		return v, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]tftypes.Value{"state": full, "config": cfg.Raw, "no docker or rootfs": bare} {
+		st := tfsdk.State{Schema: sch, Raw: v}
+		var want, got lxcContainerModel
+		if d := st.Get(ctx, &want); d.HasError() {
+			t.Fatalf("%s: framework Get: %v", name, d)
+		}
+		if err := decodeObject(ctx, containerType(), v, reflect.ValueOf(&got).Elem()); err != nil {
+			t.Fatalf("%s: decode: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: codec model differs from the framework's:\n got %+v\nwant %+v", name, got, want)
+		}
+		enc, err := encodeObject(ctx, containerType(), reflect.ValueOf(&want).Elem())
+		if err != nil {
+			t.Fatalf("%s: encode: %v", name, err)
+		}
+		out := tfsdk.State{Schema: sch, Raw: tftypes.NewValue(pb.typ, nil)}
+		if d := out.Set(ctx, &want); d.HasError() {
+			t.Fatalf("%s: framework Set: %v", name, d)
+		}
+		if !enc.Equal(out.Raw) {
+			t.Errorf("%s: codec value differs from the framework's Set", name)
+		}
+		if !enc.Equal(v) {
+			t.Errorf("%s: the value does not survive a round trip", name)
+		}
+	}
+
+	// An unknown block: the codec gives up and the framework's Get reports
+	// its error.
+	unknownDocker, err := tftypes.Transform(full, func(p *tftypes.AttributePath, v tftypes.Value) (tftypes.Value, error) {
+		if p.Equal(tftypes.NewAttributePath().WithAttributeName("docker")) {
+			return tftypes.NewValue(v.Type(), tftypes.UnknownValue), nil
+		}
+		return v, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m lxcContainerModel
+	st := tfsdk.State{Schema: sch, Raw: unknownDocker}
+	if err := decodeObject(ctx, containerType(), unknownDocker, reflect.ValueOf(&m).Elem()); err == nil {
+		t.Error("decode of an unknown docker block: no error")
+	}
+	d := getContainer(ctx, unknownDocker, &m, st.Get)
+	want := st.Get(ctx, &lxcContainerModel{})
+	if !d.HasError() || !d.Equal(want) {
+		t.Errorf("getContainer with an unknown block: %v, want the framework's %v", d, want)
+	}
+
+	// List elements decode like ElementsAs.
+	var sm lxcContainerModel
+	if d := (tfsdk.State{Schema: sch, Raw: full}).Get(ctx, &sm); d.HasError() {
+		t.Fatal(d)
+	}
+	nets, d := listElements[networkModel](ctx, sm.Network)
+	var wantNets []networkModel
+	d.Append(sm.Network.ElementsAs(ctx, &wantNets, false)...)
+	if d.HasError() || len(nets) != 1 || !reflect.DeepEqual(nets, wantNets) {
+		t.Errorf("listElements: %+v %v, want %+v", nets, d, wantNets)
+	}
+}
+
+// BenchmarkModelCodecRoundTrip is BenchmarkStateRoundTrip through the
+// provider's model codec.
+func BenchmarkModelCodecRoundTrip(b *testing.B) {
+	pb := newPlanBench(b)
+	ctx := context.Background()
+	v, err := tftypes.ValueFromJSONWithOpts(pb.raw.JSON, pb.typ, tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var m lxcContainerModel
+		if err := decodeObject(ctx, containerType(), v, reflect.ValueOf(&m).Elem()); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := encodeObject(ctx, containerType(), reflect.ValueOf(&m).Elem()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
