@@ -37,7 +37,9 @@ var attrValueType = reflect.TypeFor[attr.Value]()
 // fieldsOf returns the tagged fields of struct type t.
 func fieldsOf(t reflect.Type) ([]codecField, error) {
 	if f, ok := codecFields.Load(t); ok {
-		return f.([]codecField), nil
+		if fields, ok := f.([]codecField); ok {
+			return fields, nil
+		}
 	}
 	var out []codecField
 	for i := range t.NumField() {

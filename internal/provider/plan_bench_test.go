@@ -253,7 +253,11 @@ func BenchmarkPlanContainer(b *testing.B) {
 // part of the figure above, which the provider cannot lower short of a
 // smaller schema.
 func BenchmarkPlanContainerSchemaOnly(b *testing.B) {
-	pb := newPlanBenchOf(b, schemaOnlyProvider{New("bench")().(*PhoenixProvider)})
+	p, ok := New("bench")().(*PhoenixProvider)
+	if !ok {
+		b.Fatal("New does not return a *PhoenixProvider")
+	}
+	pb := newPlanBenchOf(b, schemaOnlyProvider{p})
 	b.ReportAllocs()
 	for b.Loop() {
 		pb.planOne(b)
