@@ -65,16 +65,16 @@ func startProfiles() (stop func()) {
 
 // tuneGC trades memory for CPU in the short-lived plugin process: Terraform
 // starts it for one command, and at the default GOGC=100 a plan spends about
-// a fifth of the provider's CPU in the garbage collector. With GOGC=400 the
-// heap may grow to five times what is live before a collection; the soft
-// memory limit of 128 MiB makes the collector run more often again as the
+// a fifth of the provider's CPU in the garbage collector. With GOGC=200 the
+// heap may grow to three times what is live before a collection; the soft
+// memory limit of 96 MiB makes the collector run more often again as the
 // process nears it, so that a large fleet stays within the memory target of
 // make bench. GOGC and GOMEMLIMIT in the environment take precedence.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		debug.SetGCPercent(200)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(128 << 20)
+		debug.SetMemoryLimit(96 << 20)
 	}
 }
