@@ -22,11 +22,14 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 	sdklog.Quiet()
+	tuneGC()
+	stopProfiles := startProfiles()
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/phoenix-hypervisor/phoenix",
 		Debug:   debug,
 	})
+	stopProfiles()
 	if err != nil {
 		log.Fatal(err.Error())
 	}

@@ -63,6 +63,9 @@ func TestEvaluate(t *testing.T) {
 		if strings.HasPrefix(c.Name, "apply API requests") || strings.HasPrefix(c.Name, "apply overhead") {
 			t.Errorf("the apply's requests per container and overhead are not checked at N = 1: %v", c)
 		}
+		if strings.HasPrefix(c.Name, "plan time over") || strings.HasPrefix(c.Name, "plan time, verify") {
+			t.Errorf("the plan time is checked at N = 100 and 500 only: %v", c)
+		}
 	}
 }
 
@@ -110,16 +113,24 @@ func TestParseNs(t *testing.T) {
 func TestPlanRatioCheckNamesThePluginFloor(t *testing.T) {
 	r := sample()
 	r.Plan = PlanTiming{Ratio: 12, FloorRatio: 3.5, OverFloor: 3.43}
-	for _, c := range Evaluate([]NResult{r}) {
-		if !strings.HasPrefix(c.Name, "plan time ratio") {
+	big := r
+	big.N, big.Plan.OverFloor = 500, 2.2
+	checked := 0
+	for _, c := range Evaluate([]NResult{r, big}) {
+		if !strings.HasPrefix(c.Name, "plan time over the do-nothing plugin") {
 			continue
 		}
-		if c.OK || !strings.Contains(c.String(), "a do-nothing plugin provider measures 3.50 in the same rotation, the containers 3.43 times that") {
+		checked++
+		if c.OK {
+			t.Errorf("N=%d: %s should miss (targets 2.5 at N = 100, 2 at N = 500)", c.N, c.String())
+		}
+		if c.N == 100 && !strings.Contains(c.String(), "the containers take 12 times terraform_data, the do-nothing plugin 3.50") {
 			t.Errorf("check %q", c.String())
 		}
-		return
 	}
-	t.Error("no plan time ratio check at N = 100")
+	if checked != 2 {
+		t.Errorf("%d plan time checks, want one at N = 100 and one at N = 500", checked)
+	}
 }
 
 func TestVerifyOverOffCheck(t *testing.T) {

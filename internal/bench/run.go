@@ -51,6 +51,11 @@ type Options struct {
 	WorkDir string
 	// Keep leaves WorkDir in place.
 	Keep bool
+	// ProfileDir, when set, receives pprof profiles of the provider
+	// processes of the timed plans of the fleet (PHOENIX_PROFILE_DIR):
+	// <ProfileDir>/n<N>/plan (with refresh) and .../plan-norefresh (without),
+	// one cpu-<pid>.pprof and allocs-<pid>.pprof per process.
+	ProfileDir string
 	// Progress receives one line per step.
 	Progress io.Writer
 }
@@ -461,12 +466,20 @@ func (r *runner) measure(ctx context.Context, n int) (NResult, error) {
 					return res, err
 				}
 			}
+			var env []string
+			if r.o.ProfileDir != "" && (kind == 0 || kind == 2) {
+				sub := filepath.Join(r.o.ProfileDir, fmt.Sprintf("n%d", n), map[int]string{0: "plan", 2: "plan-norefresh"}[kind])
+				if err := os.MkdirAll(sub, 0o700); err != nil {
+					return res, err
+				}
+				env = []string{"PHOENIX_PROFILE_DIR=" + sub}
+			}
 			if kind == 4 {
 				if err := sim.SetExecLatency(ctx, r.o.VerifyExecLatency); err != nil {
 					return res, err
 				}
 			}
-			pr, err := r.tf.Run(ctx, d, args...)
+			pr, err := r.tf.RunEnv(ctx, d, env, args...)
 			if kind == 4 {
 				if lerr := sim.SetExecLatency(ctx, r.o.ExecLatency); err == nil && lerr != nil {
 					err = lerr

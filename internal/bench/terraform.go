@@ -51,6 +51,12 @@ func (r Result) Tail(n int) string {
 // Run runs the CLI in dir. A non-zero exit is not an error: callers read
 // ExitCode (plan -detailed-exitcode exits 2 on changes).
 func (t *Terraform) Run(ctx context.Context, dir string, args ...string) (Result, error) {
+	return t.RunEnv(ctx, dir, nil, args...)
+}
+
+// RunEnv is Run with extra environment variables (NAME=value) for the CLI
+// and the provider processes it starts.
+func (t *Terraform) RunEnv(ctx context.Context, dir string, extra []string, args ...string) (Result, error) {
 	cmd := exec.CommandContext(ctx, t.Binary, args...) //nolint:gosec // the CLI named by the Makefile.
 	cmd.Dir = dir
 	env := []string{}
@@ -61,6 +67,7 @@ func (t *Terraform) Run(ctx context.Context, dir string, args ...string) (Result
 		env = append(env, kv)
 	}
 	env = append(env, "TF_CLI_CONFIG_FILE="+t.CLIConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0")
+	env = append(env, extra...)
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

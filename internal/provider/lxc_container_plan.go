@@ -24,7 +24,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if req.Plan.Raw.IsNull() {
 		if !req.State.Raw.IsNull() {
 			var state lxcContainerModel
-			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+			resp.Diagnostics.Append(getContainer(ctx, req.State.Raw, &state, req.State.Get)...)
 			if known(state.Protection) && state.Protection.ValueBool() {
 				resp.Diagnostics.AddWarning("Protected container",
 					fmt.Sprintf("Container %s has protection = true: Proxmox VE refuses to destroy it until protection is set to false.", state.ID.ValueString()))
@@ -34,15 +34,15 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	var plan, config lxcContainerModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	resp.Diagnostics.Append(getContainer(ctx, req.Plan.Raw, &plan, req.Plan.Get)...)
+	resp.Diagnostics.Append(getContainer(ctx, req.Config.Raw, &config, req.Config.Get)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	var state *lxcContainerModel
 	if !req.State.Raw.IsNull() {
 		state = &lxcContainerModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		resp.Diagnostics.Append(getContainer(ctx, req.State.Raw, state, req.State.Get)...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -79,7 +79,7 @@ func (r *lxcContainerResource) ModifyPlan(ctx context.Context, req resource.Modi
 			planUpdateChecks(ctx, &plan, state, &resp.Diagnostics)
 		}
 	}
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setContainer(ctx, &plan, resp.Plan.Set)...)
 }
 
 // planFeatures completes the features (unset ones off) and turns on what a

@@ -91,7 +91,7 @@ func (r *lxcContainerResource) begin(ctx context.Context, timeout func(context.C
 // ValidateConfig checks rules that span attributes.
 func (r *lxcContainerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m lxcContainerModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	resp.Diagnostics.Append(getContainer(ctx, req.Config.Raw, &m, req.Config.Get)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -616,7 +616,7 @@ func (r *lxcContainerResource) read(ctx context.Context, c *pve.Client, m *lxcCo
 
 func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state lxcContainerModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getContainer(ctx, req.State.Raw, &state, req.State.Get)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -654,7 +654,7 @@ func (r *lxcContainerResource) Read(ctx context.Context, req resource.ReadReques
 		r.adoptDocker(ctx, &state)
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, dockerAdoptKey, nil)...)
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setContainer(ctx, &state, resp.State.Set)...)
 }
 
 func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

@@ -537,7 +537,17 @@ func listElements[T any](ctx context.Context, l types.List) ([]T, diag.Diagnosti
 	if l.IsNull() || l.IsUnknown() {
 		return nil, nil
 	}
-	var out []T
-	diags := l.ElementsAs(ctx, &out, false)
-	return out, diags
+	// Objects into model structs without the framework's reflection, when
+	// every element fits (see objectAs); else ElementsAs, which reports why.
+	elems := l.Elements()
+	out := make([]T, len(elems))
+	for i, e := range elems {
+		o, ok := e.(types.Object)
+		if !ok || !objectAs(o, &out[i]) {
+			out = nil
+			diags := l.ElementsAs(ctx, &out, false)
+			return out, diags
+		}
+	}
+	return out, nil
 }

@@ -62,6 +62,7 @@ func run() int {
 	guide := flag.String("guide", os.Getenv("BENCH_GUIDE"), "guide template whose figures to rewrite (templates/guides/performance.md.tmpl)")
 	from := flag.String("from", "", "print the table of (and with -guide, write the guide from) an earlier JSON result instead of running")
 	flag.BoolVar(&d.Keep, "keep", false, "keep the work directory")
+	flag.StringVar(&d.ProfileDir, "pprof", os.Getenv("BENCH_PPROF"), "directory for pprof CPU and allocation profiles of the provider during the timed plans (read with go tool pprof -top DIR/n100/plan/cpu-*.pprof)")
 	flag.Parse()
 
 	if *from != "" {
