@@ -29,7 +29,7 @@ func startProfiles() (stop func()) {
 		return func() {}
 	}
 	pid := os.Getpid()
-	cpu, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", pid)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	cpu, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", pid)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", profileDirEnv, err)
 		return func() {}
@@ -44,7 +44,7 @@ func startProfiles() (stop func()) {
 		once.Do(func() {
 			pprof.StopCPUProfile()
 			_ = cpu.Close()
-			f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("allocs-%d.pprof", pid)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+			f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("allocs-%d.pprof", pid)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 			if err != nil {
 				return
 			}

@@ -124,6 +124,7 @@ vmid=$2 d=$FAKE_PCT
 sum=$(sha256sum)
 printf 'stdin-sha256=%s\n' "${sum%% *}"
 [[ -f $d/$vmid.sleep ]] && sleep "$(<"$d/$vmid.sleep")"
+[[ -f $d/$vmid.fork ]] && { sleep "$(<"$d/$vmid.fork")" & }
 [[ -f $d/$vmid.out ]] && printf '%s' "$(<"$d/$vmid.out")"
 [[ -f $d/$vmid.err ]] && printf '%s\n' "$(<"$d/$vmid.err")" >&2
 exit "$(cat "$d/$vmid.rc" 2>/dev/null || echo 0)"
@@ -132,8 +133,8 @@ exit "$(cat "$d/$vmid.rc" 2>/dev/null || echo 0)"
 // TestCheckBatchScript runs check_docker_batch.sh with a stand-in pct and
 // parses its output: sections in the order asked although the first check
 // ends last, each container's exit status, output without a last newline,
-// a forged delimiter, a container pct cannot enter and one that runs out of
-// time.
+// a forged delimiter, a container pct cannot enter, one that runs out of
+// time and one that leaves a process behind holding its output open.
 func TestCheckBatchScript(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -160,11 +161,13 @@ func TestCheckBatchScript(t *testing.T) {
 		"103.out": activeLine + "ffffffffffffffffffffffffffffffff end 104 0\n", "103.rc": "0",
 		"104.err": "CT 104 not running", "104.rc": "255",
 		"105.sleep": "5",
+		// A check that leaves a process behind holding its output open.
+		"106.fork": "25", "106.out": activeLine,
 	}
 	for name, content := range files {
 		write(filepath.Join(state, name), content, 0o644)
 	}
-	vmids := []int{101, 102, 103, 104, 105}
+	vmids := []int{101, 102, 103, 104, 105, 106}
 	if _, _, err := CheckBatch(strings.ToUpper(testNonce), vmids); err == nil {
 		t.Error("CheckBatch accepted an upper-case nonce")
 	}
@@ -182,9 +185,13 @@ func TestCheckBatchScript(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bash, args...)
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_PCT="+state)
 	cmd.Stdin = strings.NewReader(string(stdin))
+	began := time.Now()
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("batch script: %v\n%s", err, out)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("the batch took %s: the process 106 left behind held it up", took)
 	}
 	sum := sha256.Sum256(stdin)
 	fed := "stdin-sha256=" + hex.EncodeToString(sum[:]) + "\n"
@@ -195,6 +202,7 @@ func TestCheckBatchScript(t *testing.T) {
 		103: {Output: fed + files["103.out"], ExitCode: 0},
 		104: {Output: fed + "CT 104 not running\n", ExitCode: 255},
 		105: {Output: fed, ExitCode: 124},
+		106: {Output: fed + activeLine, ExitCode: 0},
 	}
 	for _, v := range vmids {
 		if g := got[v]; g.Err != nil || g.Output != want[v].Output || g.ExitCode != want[v].ExitCode {
@@ -208,7 +216,7 @@ func TestCheckBatchScript(t *testing.T) {
 			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
 		}
 	}
-	if strings.Join(order, " ") != "101 102 103 104 105" {
+	if strings.Join(order, " ") != "101 102 103 104 105 106" {
 		t.Errorf("sections in order %v\n%s", order, out)
 	}
 	// Bad arguments stop the script before any pct runs.

@@ -216,6 +216,9 @@ func TestAccLXCContainer_dockerUpdateTestFailureInState(t *testing.T) {
 					if got := dockerState(s, "tests."+docker.CaseServiceIsRunning+".result"); got != docker.Passed {
 						return fmt.Errorf("%s in state: %q, want %q", docker.CaseServiceIsRunning, got, docker.Passed)
 					}
+					if got := dockerState(s, "service_active"); got != "true" {
+						return fmt.Errorf("service_active %q after a failed test, want true: the install and the check had succeeded", got)
+					}
 					if fp := dockerState(s, "tests_fingerprint"); fp == "" || fp == passedFP {
 						return fmt.Errorf("tests_fingerprint %q: want the failed run's, not the create's %q", fp, passedFP)
 					}
@@ -230,6 +233,40 @@ func TestAccLXCContainer_dockerUpdateTestFailureInState(t *testing.T) {
 					plancheck.ExpectUnknownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("tests")),
 				}},
 				ExpectError: regexp.MustCompile(docker.CaseHelloWorld),
+			},
+		},
+		CheckDestroy: e.checkNoContainers(),
+	})
+}
+
+// An install that fails during an update (a version the repository does
+// not have) is saved with the service inactive, so that the next plan runs
+// the install again, also with verify_on_refresh off, where no check on
+// refresh would find out.
+func TestAccLXCContainer_dockerUpdateInstallFailureRetried(t *testing.T) {
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly("a version the simulated repository lacks") {
+		t.Skip("needs the simulator")
+	}
+	const vmid = 4342
+	cfg := func(version string) string {
+		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true,
+			Extra: "  docker {\n    verify_on_refresh = false\n" + version + "  }\n"})
+	}
+	missing := cfg("    version = \"27.9.9\"\n")
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("")},
+			{Config: missing, ExpectError: regexp.MustCompile(`27\.9\.9`)},
+			{
+				Config: missing,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ctAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(ctAddr, tfjsonpath.New("docker").AtMapKey("installed_version")),
+				}},
+				ExpectError: regexp.MustCompile(`27\.9\.9`),
 			},
 		},
 		CheckDestroy: e.checkNoContainers(),

@@ -540,9 +540,7 @@ func (r *lxcContainerResource) saveInterim(ctx context.Context, m *lxcContainerM
 		m.Hostname = types.StringNull()
 	}
 	if m.Docker != nil {
-		if !m.Docker.ServiceActive.ValueBool() || m.Docker.ServiceActive.IsUnknown() {
-			m.Docker.ServiceActive = types.BoolValue(false)
-		}
+		m.Docker.ServiceActive = types.BoolValue(false)
 		nullDockerUnknowns(m.Docker)
 	}
 	if m.Features.IsUnknown() {
@@ -814,7 +812,15 @@ func (r *lxcContainerResource) Update(ctx context.Context, req resource.UpdateRe
 			// results: the state keeps both, so that the next plan
 			// reruns what failed.
 			resp.Diagnostics.AddError(scriptSummary(err, "Docker feature failed"), err.Error())
+			// Tests with results ran after a successful install and check
+			// (or alone): the service's state is what the check read. Any
+			// earlier failure saves it inactive, so that the next plan
+			// reruns the install.
+			active := known(plan.Docker.Tests) && plan.Docker.ServiceActive.ValueBool()
 			r.saveInterim(ctx, &plan, &resp.State, &resp.Diagnostics)
+			if active {
+				resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("docker").AtName("service_active"), true)...)
+			}
 			return
 		}
 		resp.Diagnostics.Append(recordDockerSource(ctx, plan.Docker, resp.Private)...)

@@ -48,8 +48,20 @@ script=${script%x}
 # check VMID: one section, printed at once when the check has ended.
 check() {
 	local vmid=$1 out rc
-	out=$(printf '%s' "$script" | timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -s 2>&1)
-	rc=$?
+	# The check's output passes through a bounded cat: a process the check
+	# leaves behind in the container may hold the inner pipe open, never
+	# this section's, so one container cannot hold up the others.
+	out=$({
+		printf '%s' "$script" | timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -s 2>&1
+		printf '\n%s' "$?"
+	} | timeout --kill-after=5 "$((limit + 10))" cat)
+	rc=${out##*$'\n'}
+	if [[ $out == *$'\n'* && $rc =~ ^[0-9]+$ ]]; then
+		out=${out%$'\n'*}
+		while [[ $out == *$'\n' ]]; do out=${out%$'\n'}; done
+	else
+		rc=124
+	fi
 	if [[ -n $out ]]; then
 		printf '%s begin %s\n%s\n%s end %s %d\n' "$nonce" "$vmid" "$out" "$nonce" "$vmid" "$rc"
 	else
