@@ -197,6 +197,19 @@ func (e *accEnv) needSSH() {
 	}
 }
 
+// newSimSSHEnv is the environment of a test that needs SSH access to the
+// nodes and the simulator (what names what only the simulator offers; on a
+// real cluster the test is skipped, saying so).
+func newSimSSHEnv(t *testing.T, what string) *accEnv {
+	t.Helper()
+	e := newAccEnv(t, withSSH)
+	e.needSSH()
+	if !e.simOnly(what) {
+		t.Skip("needs the simulator")
+	}
+	return e
+}
+
 // resetLog forgets the simulator's request log.
 func (e *accEnv) resetLog() {
 	if e.sim != nil {

@@ -304,11 +304,7 @@ func TestAccAdoptMoved(t *testing.T) {
 // write nothing to Proxmox VE nor to the node and never run the install,
 // and the provider updates the container afterwards.
 func TestAccAdoptMovedDocker(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("containers with Docker made outside the configuration, and the API and SSH logs") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "containers with Docker made outside the configuration, and the API and SSH logs")
 	needCLI(t, featureMoveAcrossTypes)
 	for _, tc := range []struct {
 		name, provider, typ, host, ip string
@@ -705,11 +701,7 @@ func TestAccAdoptQueryDocker(t *testing.T) {
 		t.Skip("acceptance test: set TF_ACC=1 (make test does) to run it")
 	}
 	needCLI(t, featureQuery)
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("containers with and without Docker made outside the configuration") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "containers with and without Docker made outside the configuration")
 	// 4350 gets Docker from a configuration of its own; 4351 runs without
 	// it and 4352 is stopped.
 	made := t.TempDir()

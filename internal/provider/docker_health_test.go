@@ -38,11 +38,7 @@ func (e *accEnv) testRuns() int {
 // health checks alone (another hello-world image: a registry mirror's, one
 // pinned by digest) reruns the tests and never the install.
 func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("counting install and test runs in the SSH log") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "counting install and test runs in the SSH log")
 	const vmid = 4340
 	const mirror = "mirror.lan:5000/library/hello-world:latest"
 	digest := "hello-world@sha256:" + strings.Repeat("d1", 32)
@@ -179,11 +175,7 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 // fails, and the state says which case failed. Here a hello-world image
 // that greets nobody (busybox) fails test_case_docker_hello_world.
 func TestAccLXCContainer_dockerUpdateTestFailureInState(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("an image from the simulated registry") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "an image from the simulated registry")
 	const vmid = 4341
 	cfg := func(checks string) string {
 		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  docker {\n" + checks + "  }\n"})
@@ -244,11 +236,7 @@ func TestAccLXCContainer_dockerUpdateTestFailureInState(t *testing.T) {
 // the install again, also with verify_on_refresh off, where no check on
 // refresh would find out.
 func TestAccLXCContainer_dockerUpdateInstallFailureRetried(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("a version the simulated repository lacks") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "a version the simulated repository lacks")
 	const vmid = 4342
 	cfg := func(version string) string {
 		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true,
@@ -282,11 +270,7 @@ func TestAccLXCContainer_dockerUpdateInstallFailureRetried(t *testing.T) {
 // DPkg::Lock::Timeout. Both applies succeed, the second finds everything
 // done, and dpkg is left consistent ("dpkg --audit" reports nothing).
 func TestAccLXCContainer_dockerRacingApplies(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("a fault held inside the container") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "a fault held inside the container")
 	const vmid = 4350
 	cfg := func(version string) string {
 		return requirePhoenix + e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true,

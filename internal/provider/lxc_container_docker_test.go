@@ -134,11 +134,7 @@ func (e *accEnv) checkNoSSHWrites() resource.TestCheckFunc {
 }
 
 func TestAccLXCContainer_docker(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("the Docker lifecycle with drift injected in the container") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "the Docker lifecycle with drift injected in the container")
 	const vmid = 4300
 	cfg := func(dockerBody string) string {
 		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  docker {\n" + dockerBody + "  }\n"})
@@ -344,11 +340,7 @@ func lxcValue(s *lxcconf.Section, key string) (string, bool) {
 }
 
 func TestAccLXCContainer_wrongHostKey(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("a wrong host key") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "a wrong host key")
 	// A known_hosts file that holds another key for the node.
 	bad := filepath.Join(t.TempDir(), "known_hosts")
 	n := e.sshNodes[e.node]
@@ -404,11 +396,7 @@ func dockerState(s *terraform.State, name string) string {
 // Drift inside the container, fixed item by item: what the check reads back
 // shows in the plan, and the apply repairs only that.
 func TestAccLXCContainer_dockerDrift(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("drift injected inside the container") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "drift injected inside the container")
 	const vmid = 4320
 	cfg := func(version string) string {
 		return e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true,
@@ -596,11 +584,7 @@ func TestAccLXCContainer_dockerDrift(t *testing.T) {
 // adopted by import {} without a change: the first plan is empty and the
 // install never runs.
 func TestAccLXCContainer_dockerImportAdopts(t *testing.T) {
-	e := newAccEnv(t, withSSH)
-	e.needSSH()
-	if !e.simOnly("a container with Docker made outside the configuration") {
-		t.Skip("needs the simulator")
-	}
+	e := newSimSSHEnv(t, "a container with Docker made outside the configuration")
 	const vmid = 4330
 	cfg := e.containerConfig(ctConfig{VMID: vmid, Unprivileged: true, Extra: "  docker {}\n"})
 	// The import configuration names no template: an imported container has
