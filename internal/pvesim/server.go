@@ -122,12 +122,21 @@ func (s *server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	bw.release()
 }
 
-// heldWriter keeps an answer's status and body until release; a hijacked
+// heldWriter keeps an answer (an error answer too, written raw at release)
+// until release; a hijacked
 // connection (a simulated reset) bypasses it.
 type heldWriter struct {
 	http.ResponseWriter
 	status int
 	body   bytes.Buffer
+	raw    *rawAnswer
+}
+
+// rawAnswer is an error answer held for writeRawError.
+type rawAnswer struct {
+	status int
+	reason string
+	body   []byte
 }
 
 func (h *heldWriter) WriteHeader(code int) {
@@ -152,6 +161,10 @@ func (h *heldWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (h *heldWriter) release() {
+	if h.raw != nil {
+		writeRawError(h.ResponseWriter, h.raw.status, h.raw.reason, h.raw.body)
+		return
+	}
 	if h.status == 0 {
 		return
 	}
@@ -374,6 +387,17 @@ func (s *server) writeError(w http.ResponseWriter, hr *http.Request, e *apiError
 	if status < 100 || status > 999 {
 		status = http.StatusInternalServerError
 	}
+	if h, ok := w.(*heldWriter); ok {
+		h.raw = &rawAnswer{status: status, reason: reasonPhrase(e.msg), body: b}
+		return status
+	}
+	return writeRawError(w, status, reasonPhrase(e.msg), b)
+}
+
+// writeRawError sends an error answer with PVE's message as the status
+// line's reason phrase, which net/http cannot do but over the hijacked
+// connection.
+func writeRawError(w http.ResponseWriter, status int, reason string, b []byte) int {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
@@ -387,7 +411,7 @@ func (s *server) writeError(w http.ResponseWriter, hr *http.Request, e *apiError
 		return status
 	}
 	defer func() { _ = conn.Close() }()
-	writeRawResponse(rw.Writer, status, reasonPhrase(e.msg), b)
+	writeRawResponse(rw.Writer, status, reason, b)
 	_ = rw.Flush()
 	return status
 }
