@@ -123,8 +123,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 }
 
 // heldWriter keeps an answer (an error answer too, written raw at release)
-// until release; a hijacked
-// connection (a simulated reset) bypasses it.
+// until release; a hijacked connection (a simulated reset) bypasses it.
 type heldWriter struct {
 	http.ResponseWriter
 	status int
