@@ -29,15 +29,49 @@ const CheckBatchTimeoutSeconds = 60
 // the vmids as words; the check script on stdin. nonce must be at least 32
 // lower-case hex digits, picked at random for each batch.
 func CheckBatch(nonce string, vmids []int) (argv []string, stdin []byte, err error) {
+	return CheckSweep(nonce, vmids, "", nil)
+}
+
+// CheckSweep is CheckBatch that also checks each container of candidates
+// whose configuration on the node runs it under the AppArmor profile
+// profile (the Docker containers the node has besides those asked); the
+// others of candidates get no section. Its output is read with
+// ParseCheckSweep.
+func CheckSweep(nonce string, vmids []int, profile string, candidates []int) (argv []string, stdin []byte, err error) {
 	if !ValidBatchNonce(nonce) {
 		return nil, nil, fmt.Errorf("%s: the delimiter must be 32 or more lower-case hex digits", CheckBatchScriptName)
 	}
-	argv = []string{"bash", "-c", string(checkBatchScript), CheckBatchScriptName, nonce,
-		strconv.Itoa(CheckBatchParallel), strconv.Itoa(CheckBatchTimeoutSeconds)}
+	argv = []string{"bash", "-c", string(checkBatchScript), CheckBatchScriptName}
+	if len(candidates) > 0 {
+		if !validProfileName(profile) {
+			return nil, nil, fmt.Errorf("%s: bad AppArmor profile name %q", CheckBatchScriptName, profile)
+		}
+		argv = append(argv, "-p", profile)
+	}
+	argv = append(argv, nonce, strconv.Itoa(CheckBatchParallel), strconv.Itoa(CheckBatchTimeoutSeconds))
 	for _, v := range vmids {
 		argv = append(argv, strconv.Itoa(v))
 	}
+	for _, v := range candidates {
+		argv = append(argv, "+"+strconv.Itoa(v))
+	}
 	return argv, CheckScript(), nil
+}
+
+// validProfileName reports whether name is a profile name the batch script
+// takes: a letter or digit, then up to 63 letters, digits, dots, dashes or
+// underscores.
+func validProfileName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		alnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // BatchSection is one container's part of a batch's output.
@@ -58,9 +92,17 @@ type BatchSection struct {
 // is missing, unterminated or malformed gets an Err, and the others keep
 // theirs. Lines outside any section (a node's login noise) are ignored.
 func ParseCheckBatch(out, nonce string, vmids []int) map[int]BatchSection {
-	res := make(map[int]BatchSection, len(vmids))
-	asked := make(map[int]bool, len(vmids))
-	for _, v := range vmids {
+	return ParseCheckSweep(out, nonce, vmids, nil)
+}
+
+// ParseCheckSweep is ParseCheckBatch for a CheckSweep run: the containers
+// of candidates that have a sound section get it too; one without a section
+// (not a Docker container, or the output cut short) or with a broken one
+// gets no entry.
+func ParseCheckSweep(out, nonce string, vmids, candidates []int) map[int]BatchSection {
+	res := make(map[int]BatchSection, len(vmids)+len(candidates))
+	asked := make(map[int]bool, len(vmids)+len(candidates))
+	for _, v := range slices.Concat(vmids, candidates) {
 		asked[v] = true
 	}
 	prefix := nonce + " "
@@ -121,6 +163,11 @@ func ParseCheckBatch(out, nonce string, vmids []int) map[int]BatchSection {
 	for _, v := range vmids {
 		if _, ok := res[v]; !ok {
 			res[v] = BatchSection{ExitCode: -1, Err: fmt.Errorf("%s printed no section for container %d", CheckBatchScriptName, v)}
+		}
+	}
+	for _, v := range candidates {
+		if s, ok := res[v]; ok && s.Err != nil && !slices.Contains(vmids, v) {
+			delete(res, v)
 		}
 	}
 	return res

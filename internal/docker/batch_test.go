@@ -227,3 +227,120 @@ func TestCheckBatchScript(t *testing.T) {
 		t.Errorf("a short nonce was accepted: %v\n%s", err, out)
 	}
 }
+
+// TestCheckSweepScript runs check_docker_batch.sh with +VMID candidates: a
+// candidate is checked only when its configuration's main section runs it
+// under the profile (the last lxc.apparmor.profile line counts, as for
+// LXC); the others print nothing, and the containers asked print their
+// sections as without candidates.
+func TestCheckSweepScript(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed: the batch script did not run")
+	}
+	dir := t.TempDir()
+	bin, state, confs := filepath.Join(dir, "bin"), filepath.Join(dir, "state"), filepath.Join(dir, "lxc")
+	for _, d := range []string{bin, state, confs} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(name, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(bin, "pct"), fakePct, 0o755)
+	for _, v := range []int{101, 201, 202, 203, 205, 206} {
+		write(filepath.Join(state, strconv.Itoa(v)+".out"), activeLine, 0o644)
+	}
+	const prof = "lxc-docker-secure"
+	conf := map[int]string{
+		201: "arch: amd64\nlxc.apparmor.profile: " + prof + "\nunprivileged: 1\n",
+		202: "arch: amd64\nlxc.apparmor.profile: unconfined\n",
+		// Only a snapshot runs under the profile.
+		203: "arch: amd64\n\n[before]\nlxc.apparmor.profile: " + prof + "\n",
+		// The last line counts.
+		205: "lxc.apparmor.profile: unconfined\nlxc.apparmor.profile: " + prof + "\n",
+		206: "lxc.apparmor.profile: " + prof + "\nlxc.apparmor.profile: unconfined\n",
+		// 204 has no configuration on this node.
+	}
+	for v, c := range conf {
+		write(filepath.Join(confs, strconv.Itoa(v)+".conf"), c, 0o640)
+	}
+	asked, candidates := []int{101}, []int{201, 202, 203, 204, 205, 206}
+	if _, _, err := CheckSweep(testNonce, asked, "bad profile", candidates); err == nil {
+		t.Error("CheckSweep accepted a profile name with a space")
+	}
+	argv, stdin, err := CheckSweep(testNonce, asked, prof, candidates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(argv[3:6], " ") != CheckBatchScriptName+" -p "+prof || argv[len(argv)-1] != "+206" {
+		t.Fatalf("argv = %q", argv[3:])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_PCT="+state, "PHOENIX_LXC_CONF_DIR="+confs)
+	cmd := exec.CommandContext(ctx, bash, argv[1:]...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(string(stdin))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("batch script: %v\n%s", err, out)
+	}
+	var order []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, testNonce+" begin ") {
+			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
+		}
+	}
+	if strings.Join(order, " ") != "101 201 205" {
+		t.Errorf("sections for %v, want 101 201 205\n%s", order, out)
+	}
+	got := ParseCheckSweep(string(out), testNonce, asked, candidates)
+	for _, v := range []int{101, 201, 205} {
+		if s, ok := got[v]; !ok || s.Err != nil || s.ExitCode != 0 || !strings.HasSuffix(s.Output, activeLine) {
+			t.Errorf("%d: %+v", v, s)
+		}
+	}
+	for _, v := range []int{202, 203, 204, 206} {
+		if s, ok := got[v]; ok {
+			t.Errorf("%d (not under the profile) got a section: %+v", v, s)
+		}
+	}
+	// A candidate needs the profile; the profile must be a plain name.
+	for _, args := range [][]string{
+		{testNonce, "2", "1", "101", "+201"},
+		{"-p", "a/b", testNonce, "2", "1", "+201"},
+	} {
+		bad := exec.CommandContext(ctx, bash, append([]string{"-c", argv[2], CheckBatchScriptName}, args...)...)
+		bad.Env = env
+		bad.Stdin = strings.NewReader("x")
+		if out, err := bad.CombinedOutput(); err == nil || strings.Contains(string(out), testNonce+" begin") {
+			t.Errorf("%q was accepted: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// A sweep's candidates get an entry only for a sound section; the
+// containers asked get one in any case.
+func TestParseCheckSweep(t *testing.T) {
+	out := section(101, activeLine, 0) + section(201, activeLine, 0) + testNonce + " begin 202\ncut"
+	got := ParseCheckSweep(out, testNonce, []int{101, 102}, []int{201, 202, 203})
+	if s := got[101]; s.Err != nil || s.Output != activeLine {
+		t.Errorf("101: %+v", s)
+	}
+	if s := got[102]; s.Err == nil {
+		t.Errorf("102 (asked, no section) has no error: %+v", s)
+	}
+	if s, ok := got[201]; !ok || s.Err != nil || s.Output != activeLine {
+		t.Errorf("201: %+v", s)
+	}
+	for _, v := range []int{202, 203} {
+		if s, ok := got[v]; ok {
+			t.Errorf("%d: a cut or missing candidate section has an entry: %+v", v, s)
+		}
+	}
+}

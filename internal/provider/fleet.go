@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,12 +40,46 @@ func (f *fleetStatus) invalidate() {
 // lookup returns the cluster's view of container vmid on node; ok is false
 // when the cache cannot answer (then the caller asks the node directly).
 func (f *fleetStatus) lookup(ctx context.Context, c *pve.Client, node string, vmid int) (pve.Resource, bool) {
+	view, _, ok := f.view(ctx, c)
+	if !ok {
+		return pve.Resource{}, false
+	}
+	r, found := view[vmid]
+	return r, found && r.Node == node
+}
+
+// running returns the containers the cluster's view shows running on node,
+// in ascending order, and a function that reports whether that view is
+// still current (no invalidation since); nil when the cache cannot answer.
+func (f *fleetStatus) running(ctx context.Context, c *pve.Client, node string) ([]int, func() bool) {
+	view, gen, ok := f.view(ctx, c)
+	if !ok {
+		return nil, nil
+	}
+	var out []int
+	for vmid, r := range view {
+		if r.Node == node && r.Status == "running" && !bool(r.Template) {
+			out = append(out, vmid)
+		}
+	}
+	slices.Sort(out)
+	return out, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.gen == gen
+	}
+}
+
+// view returns the cached containers by vmid (fetching them when the cache
+// is empty or older than fleetTTL; one fetch serves every caller waiting
+// for it) and the generation they belong to. The map must not be modified.
+func (f *fleetStatus) view(ctx context.Context, c *pve.Client) (map[int]pve.Resource, uint64, bool) {
 	for {
 		f.mu.Lock()
 		if f.byVMID != nil && time.Since(f.fetched) < fleetTTL {
-			r, found := f.byVMID[vmid]
+			view, gen := f.byVMID, f.gen
 			f.mu.Unlock()
-			return r, found && r.Node == node
+			return view, gen, true
 		}
 		if f.loading != nil {
 			wait := f.loading
@@ -53,7 +88,7 @@ func (f *fleetStatus) lookup(ctx context.Context, c *pve.Client, node string, vm
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return pve.Resource{}, false
+				return nil, 0, false
 			}
 		}
 		done := make(chan struct{})
@@ -77,7 +112,7 @@ func (f *fleetStatus) lookup(ctx context.Context, c *pve.Client, node string, vm
 		f.mu.Unlock()
 		close(done)
 		if err != nil || stale {
-			return pve.Resource{}, false
+			return nil, 0, false
 		}
 	}
 }

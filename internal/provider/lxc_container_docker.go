@@ -145,7 +145,7 @@ func dockerBlock() schema.SingleNestedBlock {
 				CustomType: jsontypes.NormalizedType{},
 			},
 			"verify_on_refresh": schema.BoolAttribute{
-				MarkdownDescription: "On refresh, check inside the container (one read-only `pct exec`; the containers of a node refreshed together share one SSH command) that Docker is installed and " +
+				MarkdownDescription: "On refresh, check inside the container (one read-only `pct exec`; the Docker containers of a node refreshed in one plan share one SSH command) that Docker is installed and " +
 					"active and read back the versions, file digests and fingerprint; a stopped or missing Docker or a drifted file, key, " +
 					"source list or pinned version then shows as a planned update that reruns the idempotent install, which repairs only " +
 					"what differs. Defaults to `true`.",

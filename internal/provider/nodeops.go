@@ -127,6 +127,11 @@ func (d *providerData) nodeResolver() *nodeResolver {
 func (d *providerData) NodeOps() *nodeOps {
 	d.node.opsOnce.Do(func() {
 		d.node.ops = newNodeOps(d.Nodes)
+		if c := d.client; c != nil {
+			d.node.ops.sweepCandidates = func(ctx context.Context, node string) ([]int, func() bool) {
+				return d.fleet.running(ctx, c, node)
+			}
+		}
 	})
 	return d.node.ops
 }
@@ -213,6 +218,12 @@ type nodeOps struct {
 	// batches gathers the refresh checks of each node (CheckDockerShared).
 	batches checkBatcher
 
+	// sweepCandidates, when set, returns the containers running on node
+	// (from the cluster's view, and whether that view is still current):
+	// a shared check of several containers also checks those of them that
+	// run Docker, for the reads to come (see checkBatch.candidates).
+	sweepCandidates func(ctx context.Context, node string) ([]int, func() bool)
+
 	mu       sync.Mutex
 	commands int
 	writes   int
@@ -283,6 +294,10 @@ func (o *nodeOps) run(ctx context.Context, node, purpose string, cmd nodeexec.Co
 	o.mu.Unlock()
 	if hook != nil {
 		hook(node, cmd, write)
+	}
+	if write {
+		// Kept check results of the node's containers may not survive it.
+		o.batches.forget(node)
 	}
 	tflog.Debug(ctx, "running node command", map[string]any{"node": node, "op": cmd.Op, "write": write})
 	// Every command has an upper bound of its own, so that a wedged session

@@ -30,12 +30,32 @@ const dockerCheckWindow = 25 * time.Millisecond
 // after its first.
 const dockerCheckWindowMax = 250 * time.Millisecond
 
+// dockerSweepMax bounds how many further containers of the node one batch
+// checks besides those asked (see checkBatch.candidates).
+const dockerSweepMax = 256
+
+// sweptTTL is how long the result of a further container of a batch
+// serves that container's refresh: the plan that made it, as long as the
+// provider changed nothing on the node and the cluster's view of the
+// containers was not invalidated meanwhile.
+const sweptTTL = 30 * time.Second
+
 // checkBatch is the refresh checks asked of one node within one window.
 type checkBatch struct {
-	vmids  []int
-	opened time.Time
-	timer  *time.Timer
-	ctx    context.Context //nolint:containedctx // the batch runs for every read that joined it, after the first has returned.
+	vmids []int
+	// candidates are the node's other running containers that the batch
+	// checks too when their configuration runs them under the Docker
+	// profile: a batch of two or more containers means a plan of many, and
+	// their reads, which Terraform starts later (its parallelism), then
+	// find their results ready instead of asking the node again. Set once
+	// the batch runs; guarded by checkBatcher.mu.
+	candidates []int
+	// current reports whether the cluster's view the candidates came from
+	// is still current.
+	current func() bool
+	opened  time.Time
+	timer   *time.Timer
+	ctx     context.Context //nolint:containedctx // the batch runs for every read that joined it, after the first has returned.
 	// waiting: the window ended while reads of the node that are expected
 	// to ask for a check were still on their way; the last of them to join
 	// or give up starts the batch.
@@ -58,6 +78,43 @@ type checkBatcher struct {
 	// expected counts, per node, the reads under way that are expected to
 	// ask for a check and have neither joined a batch nor given up.
 	expected map[string]int
+	// sweeping is, per node, the batch under way that checks candidates.
+	sweeping map[string]*checkBatch
+	// swept holds, per node, the candidates' results not yet taken.
+	swept map[string]map[int]sweptOutcome
+}
+
+// sweptOutcome is a candidate's result, kept for its own refresh.
+type sweptOutcome struct {
+	checkOutcome
+	at      time.Time
+	current func() bool
+}
+
+// sweptFor takes the kept result of vmid on node, when there is a usable
+// one (each is used once). Else, when a batch under way checks vmid as a
+// candidate, it returns that batch's done channel to wait for.
+func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan struct{}, bool) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if s, ok := bt.swept[node][vmid]; ok {
+		delete(bt.swept[node], vmid)
+		if time.Since(s.at) < sweptTTL && (s.current == nil || s.current()) {
+			return s.checkOutcome, nil, true
+		}
+	}
+	if b := bt.sweeping[node]; b != nil && slices.Contains(b.candidates, vmid) {
+		return checkOutcome{}, b.done, false
+	}
+	return checkOutcome{}, nil, false
+}
+
+// forget drops the kept results of node's containers: the provider is
+// changing something there.
+func (bt *checkBatcher) forget(node string) {
+	bt.mu.Lock()
+	delete(bt.swept, node)
+	bt.mu.Unlock()
 }
 
 // dockerCheckTicket is a read under way that is expected to ask for a
@@ -132,6 +189,24 @@ func (o *nodeOps) CheckDockerShared(ctx context.Context, node string, vmid int, 
 		t.release()
 		return docker.CheckResult{}, err
 	}
+	for {
+		r, wait, ok := o.batches.sweptFor(node, vmid)
+		if ok {
+			t.release()
+			return r.check, r.err
+		}
+		if wait == nil {
+			break
+		}
+		// A batch under way checks this container too: wait for it rather
+		// than ask the node again, and hold up no other batch meanwhile.
+		t.release()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return docker.CheckResult{}, ctx.Err()
+		}
+	}
 	b := o.joinCheckBatch(ctx, node, vmid, t)
 	select {
 	case <-b.done:
@@ -199,24 +274,64 @@ func (o *nodeOps) windowEnded(node string, b *checkBatch) {
 	o.runBatch(node, b)
 }
 
-// runBatch runs a batch taken from pending and hands out its results.
+// runBatch runs a batch taken from pending and hands out its results: to
+// the reads that joined it, and for its candidates to the reads to come.
 func (o *nodeOps) runBatch(node string, b *checkBatch) {
-	b.results = o.runCheckBatch(b.ctx, node, b.vmids)
+	bt := &o.batches
+	if len(b.vmids) > 1 && o.sweepCandidates != nil {
+		running, current := o.sweepCandidates(b.ctx, node)
+		var candidates []int
+		for _, v := range running {
+			if len(candidates) < dockerSweepMax && !slices.Contains(b.vmids, v) && checkVMID(v) == nil {
+				candidates = append(candidates, v)
+			}
+		}
+		if len(candidates) > 0 {
+			bt.mu.Lock()
+			b.candidates, b.current = candidates, current
+			if bt.sweeping == nil {
+				bt.sweeping = map[string]*checkBatch{}
+			}
+			bt.sweeping[node] = b
+			bt.mu.Unlock()
+		}
+	}
+	results, swept := o.runCheckBatch(b.ctx, node, b.vmids, b.candidates)
+	b.results = results
+	bt.mu.Lock()
+	if bt.sweeping[node] == b {
+		delete(bt.sweeping, node)
+	}
+	if len(swept) > 0 {
+		if bt.swept == nil {
+			bt.swept = map[string]map[int]sweptOutcome{}
+		}
+		if bt.swept[node] == nil {
+			bt.swept[node] = map[int]sweptOutcome{}
+		}
+		now := time.Now()
+		for v, r := range swept {
+			bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: now, current: b.current}
+		}
+	}
+	bt.mu.Unlock()
 	close(b.done)
 }
 
 // runCheckBatch checks each container of vmids on node: alone through
-// CheckDocker, else in one node command. A batch that cannot run gives
-// every container its error.
-func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids []int) map[int]checkOutcome {
+// CheckDocker, else in one node command, which also checks those of
+// candidates that run under the Docker profile (their results come back
+// separately). A batch that cannot run gives every container of vmids its
+// error, and none of candidates a result.
+func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int) (asked, swept map[int]checkOutcome) {
 	out := make(map[int]checkOutcome, len(vmids))
-	if len(vmids) == 1 {
+	if len(vmids) == 1 && len(candidates) == 0 {
 		check, err := o.CheckDocker(ctx, node, vmids[0])
 		out[vmids[0]] = checkOutcome{check, err}
-		return out
+		return out, nil
 	}
 	slices.Sort(vmids)
-	res, err := o.checkDockerBatch(ctx, node, vmids)
+	res, swept, err := o.checkDockerBatch(ctx, node, vmids, candidates)
 	var noAccess *noSSHAccessError
 	for _, v := range vmids {
 		switch {
@@ -234,50 +349,66 @@ func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids []int) m
 			out[v] = checkOutcome{err: e}
 		}
 	}
-	return out
+	return out, swept
 }
 
-// checkDockerBatch runs check_docker_batch.sh on node for vmids and judges
-// each container's section as CheckDocker judges its own run.
-func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids []int) (map[int]checkOutcome, error) {
+// checkDockerBatch runs check_docker_batch.sh on node for vmids (and the
+// Docker containers among candidates) and judges each container's section
+// as CheckDocker judges its own run. The candidates with a sound section
+// come back in swept.
+func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, candidates []int) (asked, swept map[int]checkOutcome, err error) {
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return nil, fmt.Errorf("%s: %w", docker.CheckBatchScriptName, err)
+		return nil, nil, fmt.Errorf("%s: %w", docker.CheckBatchScriptName, err)
 	}
 	nonce := hex.EncodeToString(raw[:])
-	argv, stdin, err := docker.CheckBatch(nonce, vmids)
+	argv, stdin, err := docker.CheckSweep(nonce, vmids, dockerProfile.Name, candidates)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := nodeexec.Command{Op: opDockerCheckBatch, Argv: argv, Stdin: stdin, Sudo: true, Retry: true}
-	tflog.Debug(ctx, "checking Docker in several containers with one node command", map[string]any{"node": node, "vmids": vmids})
+	tflog.Debug(ctx, "checking Docker in several containers with one node command",
+		map[string]any{"node": node, "vmids": vmids, "other_candidates": len(candidates)})
 	// Each check is bounded on the node; the batch by its rounds of them.
-	rounds := (len(vmids) + docker.CheckBatchParallel - 1) / docker.CheckBatchParallel
+	rounds := (len(vmids) + len(candidates) + docker.CheckBatchParallel - 1) / docker.CheckBatchParallel
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(rounds)*(docker.CheckBatchTimeoutSeconds+5)*time.Second+30*time.Second)
 	defer cancel()
 	res, err := o.run(ctx, node, purposeDocker, cmd, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	sections := docker.ParseCheckBatch(string(res.Stdout), nonce, vmids)
+	sections := docker.ParseCheckSweep(string(res.Stdout), nonce, vmids, candidates)
 	out := make(map[int]checkOutcome, len(vmids))
-	for _, v := range vmids {
-		s := sections[v]
-		if s.Err != nil {
-			out[v] = checkOutcome{err: &scriptError{Script: docker.CheckScriptName, Node: node, VMID: v, ExitCode: -1, Err: s.Err}}
-			continue
+	swept = map[int]checkOutcome{}
+	for _, v := range slices.Concat(vmids, candidates) {
+		s, ok := sections[v]
+		if !ok {
+			continue // a candidate that is no Docker container
 		}
-		for _, l := range docker.Tail(s.Output, outputTailLines) {
-			tflog.Debug(ctx, l, map[string]any{"node": node, "vmid": v, "step": opDockerCheck, "script": docker.CheckScriptName})
+		check, err := judgeSection(ctx, node, v, s)
+		if slices.Contains(vmids, v) {
+			out[v] = checkOutcome{check, err}
+		} else {
+			swept[v] = checkOutcome{check, err}
 		}
-		r := scriptRun{output: s.Output, exitCode: s.ExitCode}
-		if s.ExitCode != 0 {
-			r.err = &nodeexec.CommandError{Op: opDockerCheck, Node: node, ExitCode: s.ExitCode, StdoutTail: docker.Tail(s.Output, outputTailLines)}
-		}
-		check, err := judgeCheck(r, node, v)
-		out[v] = checkOutcome{check, err}
 	}
-	return out, nil
+	return out, swept, nil
+}
+
+// judgeSection judges container vmid's section of a batch as CheckDocker
+// judges its own run.
+func judgeSection(ctx context.Context, node string, vmid int, s docker.BatchSection) (docker.CheckResult, error) {
+	if s.Err != nil {
+		return docker.CheckResult{}, &scriptError{Script: docker.CheckScriptName, Node: node, VMID: vmid, ExitCode: -1, Err: s.Err}
+	}
+	for _, l := range docker.Tail(s.Output, outputTailLines) {
+		tflog.Debug(ctx, l, map[string]any{"node": node, "vmid": vmid, "step": opDockerCheck, "script": docker.CheckScriptName})
+	}
+	r := scriptRun{output: s.Output, exitCode: s.ExitCode}
+	if s.ExitCode != 0 {
+		r.err = &nodeexec.CommandError{Op: opDockerCheck, Node: node, ExitCode: s.ExitCode, StdoutTail: docker.Tail(s.Output, outputTailLines)}
+	}
+	return judgeCheck(r, node, vmid)
 }
 
 // expectDockerCheck returns a ticket for a refresh of the container of

@@ -242,3 +242,139 @@ func TestDockerCheckSharedWaitsForTickets(t *testing.T) {
 		t.Errorf("a ticket of pve2 held pve1's batch for %s", took)
 	}
 }
+
+// A shared check of several containers of a node also checks the node's
+// other running containers that run under the Docker profile; their own
+// refreshes then take those results (once each, while the cluster's view
+// they came from is current and the provider wrote nothing on the node)
+// instead of asking the node again. A read that comes while such a check is
+// under way waits for it.
+func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	plan := dockerPlanOf(t, docker.DefaultOptions())
+	docked := []int{140, 141, 142, 143, 144}
+	for _, v := range docked {
+		e.prepareDockerCT(v)
+	}
+	var wg sync.WaitGroup
+	for _, v := range docked {
+		wg.Go(func() {
+			if _, err := ops.InstallDocker(ctx, testNode, v, plan); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// 145 runs unconfined: the profile line marks a Docker container.
+	e.addCT(145, dockerCTConf(145), true)
+	pool, err := e.data.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Run(ctx, testNode, nodeexec.PctExec(143, "systemctl", "stop", "docker")); err != nil {
+		t.Fatal(err)
+	}
+	own := map[int]docker.CheckResult{}
+	for _, v := range docked {
+		if own[v], err = ops.CheckDocker(ctx, testNode, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	current := true
+	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
+		return []int{140, 141, 142, 143, 144, 145, 146}, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return current
+		}
+	}
+	commands := func() int { return ops.Counts().Commands }
+	sweep := func() {
+		t.Helper()
+		before := commands()
+		got := sharedChecks(ctx, ops, testNode, 140, 141)
+		if n := commands() - before; n != 1 {
+			t.Fatalf("the shared check sent %d commands, want 1", n)
+		}
+		for _, v := range []int{140, 141} {
+			if got[v].err != nil || got[v].check != own[v] {
+				t.Errorf("%d: %+v, %v; own check %+v", v, got[v].check, got[v].err, own[v])
+			}
+		}
+	}
+	// check asks for vmid's refresh check and wants it answered with
+	// commands node commands (0: from the shared check).
+	check := func(vmid, want int) {
+		t.Helper()
+		before := commands()
+		c, err := ops.CheckDockerShared(ctx, testNode, vmid, nil)
+		if n := commands() - before; n != want {
+			t.Errorf("%d: %d commands, want %d", vmid, n, want)
+		}
+		if err != nil || c != own[vmid] {
+			t.Errorf("%d: %+v, %v; own check %+v", vmid, c, err, own[vmid])
+		}
+	}
+
+	sweep()
+	check(142, 0)
+	check(143, 0) // inactive, as its own check says
+	check(144, 0)
+	if got := own[143]; got.ServiceActive || !own[142].ServiceActive {
+		t.Errorf("143 must be inactive, 142 active: %+v / %+v", got, own[142])
+	}
+	check(142, 1) // each result serves once
+	before := commands()
+	if c, _ := ops.CheckDockerShared(ctx, testNode, 145, nil); c.ServiceActive || commands()-before != 1 {
+		t.Errorf("145 (unconfined, no Docker): want its own check, got %+v after %d commands", c, commands()-before)
+	}
+
+	// The cluster's view changed since: the kept results are not used.
+	sweep()
+	mu.Lock()
+	current = false
+	mu.Unlock()
+	check(142, 1)
+	mu.Lock()
+	current = true
+	mu.Unlock()
+
+	// The provider wrote on the node: the kept results are not used.
+	sweep()
+	if _, err := ops.InstallDocker(ctx, testNode, 144, plan); err != nil {
+		t.Fatal(err)
+	}
+	check(142, 1)
+
+	// A read that comes while the shared check runs waits for it.
+	before = commands()
+	wg.Go(func() { sharedChecks(ctx, ops, testNode, 140, 141) })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ops.batches.mu.Lock()
+		b := ops.batches.sweeping[testNode]
+		ops.batches.mu.Unlock()
+		if b != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no shared check under way")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c, err := ops.CheckDockerShared(ctx, testNode, 142, nil)
+	wg.Wait()
+	if err != nil || c != own[142] {
+		t.Errorf("142 during the shared check: %+v, %v", c, err)
+	}
+	if n := commands() - before; n != 1 {
+		t.Errorf("a read during the shared check: %d commands in all, want 1", n)
+	}
+}

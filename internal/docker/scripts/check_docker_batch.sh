@@ -5,7 +5,13 @@
 #
 # Run on the node, the check script on stdin:
 #
-#   bash -c "$(cat check_docker_batch.sh)" check_docker_batch.sh NONCE PARALLEL TIMEOUT VMID... < check_docker_service.sh
+#   bash -c "$(cat check_docker_batch.sh)" check_docker_batch.sh [-p PROFILE] NONCE PARALLEL TIMEOUT VMID... < check_docker_service.sh
+#
+# A VMID written +VMID is checked only when its configuration
+# (/etc/pve/lxc/VMID.conf, the node's own containers) runs it under the
+# AppArmor profile PROFILE ("lxc.apparmor.profile: PROFILE" before the first
+# snapshot section); otherwise it gets no section. This lets one command
+# check the node's other Docker containers that later reads will ask about.
 #
 # NONCE is a word the caller picks at random for each run; the containers
 # never see it, so no container's output can forge a delimiter. Up to
@@ -27,15 +33,41 @@ fail() {
 	exit 2
 }
 
-(($# >= 4)) || fail "usage: NONCE PARALLEL TIMEOUT VMID..."
+profile=
+if [[ ${1-} == -p ]]; then
+	(($# >= 2)) || fail "-p needs a profile name"
+	profile=$2
+	shift 2
+	[[ $profile =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || fail "bad profile name '$profile'"
+fi
+(($# >= 4)) || fail "usage: [-p PROFILE] NONCE PARALLEL TIMEOUT VMID..."
 nonce=$1 parallel=$2 limit=$3
 shift 3
 [[ $nonce =~ ^[0-9a-f]{32,}$ ]] || fail "the nonce must be at least 32 hex digits"
 [[ $parallel =~ ^[1-9][0-9]{0,2}$ ]] || fail "bad parallel count '$parallel'"
 [[ $limit =~ ^[1-9][0-9]{0,4}$ ]] || fail "bad timeout '$limit'"
 for vmid in "$@"; do
-	[[ $vmid =~ ^[1-9][0-9]{2,8}$ ]] || fail "bad vmid '$vmid'"
+	[[ $vmid =~ ^\+?[1-9][0-9]{2,8}$ ]] || fail "bad vmid '$vmid'"
+	[[ $vmid != +* || -n $profile ]] || fail "+$vmid needs -p PROFILE"
 done
+
+# The node's container configurations (PHOENIX_LXC_CONF_DIR in tests of
+# this script).
+confdir=${PHOENIX_LXC_CONF_DIR:-/etc/pve/lxc}
+
+# uses_profile VMID: whether the container's configuration names PROFILE
+# (the last lxc.apparmor.profile line counts, as for LXC).
+uses_profile() {
+	local conf=$confdir/$1.conf line found=
+	[[ -f $conf ]] || return 1
+	while IFS= read -r line || [[ -n $line ]]; do
+		[[ $line == '['* ]] && break
+		if [[ $line =~ ^lxc\.apparmor\.profile:[[:space:]]*([^[:space:]]+)[[:space:]]*$ ]]; then
+			found=${BASH_REMATCH[1]}
+		fi
+	done <"$conf"
+	[[ -n $found && $found == "$profile" ]]
+}
 
 # The check script, byte for byte (the x keeps trailing newlines).
 script=$(
@@ -69,10 +101,19 @@ check() {
 	fi
 }
 
+# The containers to check, in the order given.
+vmids=()
+for vmid in "$@"; do
+	if [[ $vmid == +* ]]; then
+		uses_profile "${vmid#+}" && vmids+=("${vmid#+}")
+	else
+		vmids+=("$vmid")
+	fi
+done
+
 # Each check writes to a pipe of its own (process substitution); the
 # sections are copied out in order, at most PARALLEL checks ahead of the
 # one being copied, so no two outputs mix and no file is written.
-vmids=("$@")
 fds=()
 started=0
 for ((i = 0; i < ${#vmids[@]}; i++)); do
