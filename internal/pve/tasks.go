@@ -274,8 +274,14 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 		if failures > 0 {
 			wait = max(wait, c.poll.Initial)
 		}
+		paused := c.now()
 		if err := c.pause(ctx, wait, wake); err != nil {
 			return fmt.Errorf("task %s %s on node %s did not finish in time (%s): %w", u.Type, u.ID, u.Node, upid, err)
+		}
+		if woken(wake) && c.now().Sub(paused) < wait {
+			// Woken early: the type's estimate (or its lead) changed, so
+			// the next poll is planned anew instead of sent now.
+			continue
 		}
 		sent := c.now().Sub(begin)
 		var st TaskStatus
@@ -314,6 +320,19 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 		te := &TaskError{UPID: upid, Node: u.Node, Type: u.Type, ID: u.ID, ExitStatus: st.ExitStatus}
 		te.LogTail, _ = c.TaskLogTail(ctx, upid, 10)
 		return te
+	}
+}
+
+// woken reports whether wake (nil: none) is closed.
+func woken(wake <-chan struct{}) bool {
+	if wake == nil {
+		return false
+	}
+	select {
+	case <-wake:
+		return true
+	default:
+		return false
 	}
 }
 

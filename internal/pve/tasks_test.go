@@ -497,10 +497,29 @@ func mustUPID(t *testing.T, s string) UPID {
 	return u
 }
 
+// taskRun is what realTimeTaskRuns reports of one wait.
+type taskRun struct {
+	polls int
+	// early counts the polls that found the task running with more than
+	// 100 ms of it left.
+	early int
+	lag   time.Duration
+	err   error
+}
+
 // realTimeTasks serves tasks on pve1 that run for their own duration of
 // real time from the call of run, and fail when run is told so; the client
 // sleeps for real.
 func realTimeTasks(t *testing.T) func(upid string, d time.Duration, fail bool) (polls int, lag time.Duration, err error) {
+	run := realTimeTaskRuns(t)
+	return func(upid string, d time.Duration, fail bool) (int, time.Duration, error) {
+		r := run(upid, d, fail)
+		return r.polls, r.lag, r.err
+	}
+}
+
+// realTimeTaskRuns is realTimeTasks with the whole taskRun.
+func realTimeTaskRuns(t *testing.T) func(upid string, d time.Duration, fail bool) taskRun {
 	f := newFakePVE(t)
 	c, _ := f.client()
 	c.sleep, c.sleepWake, c.now = sleepCtx, sleepWakeCtx, time.Now
@@ -508,6 +527,7 @@ func realTimeTasks(t *testing.T) func(upid string, d time.Duration, fail bool) (
 		end   time.Time
 		fail  bool
 		polls int
+		early int
 		seen  time.Time
 	}
 	var mu sync.Mutex
@@ -517,7 +537,10 @@ func realTimeTasks(t *testing.T) func(upid string, d time.Duration, fail bool) (
 		defer mu.Unlock()
 		tk := tasks[r.PathValue("upid")]
 		tk.polls++
-		if time.Now().Before(tk.end) {
+		if left := time.Until(tk.end); left > 0 {
+			if left > 100*time.Millisecond {
+				tk.early++
+			}
 			writeData(w, `{"status":"running"}`)
 			return
 		}
@@ -529,7 +552,7 @@ func realTimeTasks(t *testing.T) func(upid string, d time.Duration, fail bool) (
 		writeData(w, `{"status":"stopped","exitstatus":"`+exit+`"}`)
 	})
 	f.handle("GET /api2/json/nodes/pve1/tasks/{upid}/log", func(w http.ResponseWriter, r *http.Request) { writeData(w, `[]`) })
-	return func(upid string, d time.Duration, fail bool) (int, time.Duration, error) {
+	return func(upid string, d time.Duration, fail bool) taskRun {
 		mu.Lock()
 		tk := &task{end: time.Now().Add(d), fail: fail}
 		tasks[upid] = tk
@@ -537,7 +560,7 @@ func realTimeTasks(t *testing.T) func(upid string, d time.Duration, fail bool) (
 		err := c.WaitTask(t.Context(), upid)
 		mu.Lock()
 		defer mu.Unlock()
-		return tk.polls, tk.seen.Sub(tk.end), err
+		return taskRun{polls: tk.polls, early: tk.early, lag: tk.seen.Sub(tk.end), err: err}
 	}
 }
 
@@ -600,12 +623,38 @@ func TestWaitTaskLeadPassesOnWhenTheLeaderFails(t *testing.T) {
 		t.Error("the failed task reported success")
 	}
 	t.Logf("polls %v, seen late %v", polls, lags)
-	if slices.Max(polls) < 4 {
+	if slices.Max(polls) < 3 {
 		t.Errorf("no follower took the lead: polls %v", polls)
 	}
 	for i, lag := range lags {
 		if lag > 400*time.Millisecond {
 			t.Errorf("follower %d seen %v late: it waited for its own next poll", i, lag)
+		}
+	}
+}
+
+func TestWaitTaskWokenFollowersDoNotPollAtOnce(t *testing.T) {
+	// Followers that start after the leading wait are woken when it learns
+	// the type's length, while their tasks have about 0.2 s left: they plan
+	// their poll from the estimate instead of polling at once.
+	run := realTimeTaskRuns(t)
+	lead := make(chan taskRun, 1)
+	go func() { lead <- run(startUPIDOf(0), 400*time.Millisecond, false) }()
+	time.Sleep(250 * time.Millisecond)
+	runs := make([]taskRun, 4)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() { runs[i] = run(startUPIDOf(1+i), 400*time.Millisecond, false) })
+	}
+	wg.Wait()
+	l := <-lead
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	t.Logf("leader %d polls; followers %+v", l.polls, runs)
+	for i, r := range runs {
+		if r.err != nil || r.early > 0 || r.lag > maxGap {
+			t.Errorf("follower %d: %+v (a poll with more than 0.1 s of the task left)", i, r)
 		}
 	}
 }
