@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,17 +100,20 @@ func testRun(result string) knownvalue.Check {
 	})
 }
 
-// installRuns counts the runs of the install script in the SSH log.
-func (e *accEnv) installRuns() int {
+// commandsWith counts the commands of the SSH log that hold one of parts.
+func (e *accEnv) commandsWith(parts ...string) int {
 	reads, writes := simssh.SSHCommands(e.sim)
 	n := 0
 	for _, c := range append(reads, writes...) {
-		if strings.Contains(c, "--package-source") {
+		if slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(c, p) }) {
 			n++
 		}
 	}
 	return n
 }
+
+// installRuns counts the runs of the install script in the SSH log.
+func (e *accEnv) installRuns() int { return e.commandsWith("--package-source") }
 
 // aptInstalls counts the package installs the container's apt-get made.
 func (e *accEnv) aptInstalls(vmid int) int {
