@@ -56,20 +56,26 @@ func (e *accEnv) ctExec(vmid int, argv ...string) {
 // standard output.
 func (e *accEnv) ctOutput(vmid int, argv ...string) string {
 	e.t.Helper()
+	return e.ctOutputOn(e.node, vmid, argv...)
+}
+
+// ctOutputOn is ctOutput for a container of node.
+func (e *accEnv) ctOutputOn(node string, vmid int, argv ...string) string {
+	e.t.Helper()
 	key, err := os.ReadFile(e.sshKeyFile)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	pool, err := nodeexec.NewPool(nodeexec.Config{PrivateKey: string(key), KnownHostsFile: e.sshKnownHosts},
-		func(_ context.Context, node string) (nodeexec.Node, error) {
-			n := e.sshNodes[node]
-			return nodeexec.Node{Name: node, Address: n.Host, Port: n.Port}, nil
+		func(_ context.Context, name string) (nodeexec.Node, error) {
+			n := e.sshNodes[name]
+			return nodeexec.Node{Name: name, Address: n.Host, Port: n.Port}, nil
 		})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer pool.Close()
-	r, err := pool.Run(context.Background(), e.node, nodeexec.PctExec(vmid, argv...))
+	r, err := pool.Run(context.Background(), node, nodeexec.PctExec(vmid, argv...))
 	if err != nil {
 		e.t.Fatal(err)
 	}
