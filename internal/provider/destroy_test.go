@@ -112,10 +112,10 @@ func TestReplacingAttributesMatchSchema(t *testing.T) {
 	var walk func(prefix string, attrs map[string]schema.Attribute, blocks map[string]schema.Block)
 	walk = func(prefix string, attrs map[string]schema.Attribute, blocks map[string]schema.Block) {
 		for name, a := range attrs {
-			replaces(prefix+name, planModifiers(a))
+			replaces(prefix+name, planModifiers(t, a))
 		}
 		for name, b := range blocks {
-			replaces(prefix+name, planModifiers(b))
+			replaces(prefix+name, planModifiers(t, b))
 			switch b := b.(type) {
 			case schema.SingleNestedBlock:
 				walk(prefix+name+".", b.Attributes, b.Blocks)
@@ -135,11 +135,19 @@ func TestReplacingAttributesMatchSchema(t *testing.T) {
 
 // planModifiers are the plan modifiers of an attribute or block of any of
 // the schema's types, each of which holds them in a PlanModifiers field.
-func planModifiers(v any) []planmodifier.Describer {
+func planModifiers(t *testing.T, v any) []planmodifier.Describer {
+	t.Helper()
 	f := reflect.ValueOf(v).FieldByName("PlanModifiers")
+	if !f.IsValid() || f.Kind() != reflect.Slice {
+		t.Fatalf("%T has no PlanModifiers list", v)
+	}
 	out := make([]planmodifier.Describer, f.Len())
 	for i := range out {
-		out[i] = f.Index(i).Interface().(planmodifier.Describer)
+		d, ok := f.Index(i).Interface().(planmodifier.Describer)
+		if !ok {
+			t.Fatalf("a plan modifier of %T is no planmodifier.Describer", v)
+		}
+		out[i] = d
 	}
 	return out
 }
