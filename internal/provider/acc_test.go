@@ -380,6 +380,14 @@ func diskAndNIC(storage, size, bridge, ip, gw string) string {
 	return hcl + "  }\n"
 }
 
+// importVerify is a step that imports the test container (ctAddr), by id
+// or, when id is "", by its own ID, and compares what the import reads with
+// the state; the template and the timeouts are not read back.
+func importVerify(id string) resource.TestStep {
+	return resource.TestStep{ResourceName: ctAddr, ImportState: true, ImportStateId: id, ImportStateVerify: true,
+		ImportStateVerifyIgnore: []string{"template", "timeouts"}}
+}
+
 // planAction expects the plan to take action on the test container
 // (ctAddr) before the apply.
 func planAction(action plancheck.ResourceActionType) resource.ConfigPlanChecks {

@@ -134,19 +134,10 @@ resource "phoenix_lxc_container" "fleet" {
   template     = %q
   unprivileged = true
   description  = %q
-  rootfs {
-    storage = %q
-    size    = "2G"
-  }
-  network {
-    name   = "eth0"
-    bridge = %q
-    ip     = "10.20.${floor(count.index / 200)}.${count.index %% 200 + 2}/16"
-    gw     = "10.20.255.254"
-  }
-  docker {}
+%s  docker {}
 }
-`, strings.Join(quoted, ", "), n, e.template, description, e.storage, e.bridge)
+`, strings.Join(quoted, ", "), n, e.template, description,
+			diskAndNIC(e.storage, "2G", e.bridge, "10.20.${floor(count.index / 200)}.${count.index % 200 + 2}/16", "10.20.255.254"))
 	}
 	phase := func(label, description string, args ...string) {
 		t.Helper()

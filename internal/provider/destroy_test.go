@@ -3,6 +3,7 @@ package provider
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -111,15 +112,14 @@ func TestReplacingAttributesMatchSchema(t *testing.T) {
 	var walk func(prefix string, attrs map[string]schema.Attribute, blocks map[string]schema.Block)
 	walk = func(prefix string, attrs map[string]schema.Attribute, blocks map[string]schema.Block) {
 		for name, a := range attrs {
-			replaces(prefix+name, describers(a))
+			replaces(prefix+name, planModifiers(t, a))
 		}
 		for name, b := range blocks {
+			replaces(prefix+name, planModifiers(t, b))
 			switch b := b.(type) {
 			case schema.SingleNestedBlock:
-				replaces(prefix+name, describersOf(b.PlanModifiers))
 				walk(prefix+name+".", b.Attributes, b.Blocks)
 			case schema.ListNestedBlock:
-				replaces(prefix+name, describersOf(b.PlanModifiers))
 				walk(prefix+name+".", b.NestedObject.Attributes, b.NestedObject.Blocks)
 			}
 		}
@@ -133,36 +133,21 @@ func TestReplacingAttributesMatchSchema(t *testing.T) {
 	}
 }
 
-func describersOf[T planmodifier.Describer](mods []T) []planmodifier.Describer {
-	out := make([]planmodifier.Describer, len(mods))
-	for i, m := range mods {
-		out[i] = m
+// planModifiers are the plan modifiers of an attribute or block of any of
+// the schema's types, each of which holds them in a PlanModifiers field.
+func planModifiers(t *testing.T, v any) []planmodifier.Describer {
+	t.Helper()
+	f := reflect.ValueOf(v).FieldByName("PlanModifiers")
+	if !f.IsValid() || f.Kind() != reflect.Slice {
+		t.Fatalf("%T has no PlanModifiers list", v)
+	}
+	out := make([]planmodifier.Describer, f.Len())
+	for i := range out {
+		d, ok := f.Index(i).Interface().(planmodifier.Describer)
+		if !ok {
+			t.Fatalf("a plan modifier of %T is no planmodifier.Describer", v)
+		}
+		out[i] = d
 	}
 	return out
-}
-
-func describers(a schema.Attribute) []planmodifier.Describer {
-	switch a := a.(type) {
-	case schema.StringAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.Int64Attribute:
-		return describersOf(a.PlanModifiers)
-	case schema.BoolAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.ListAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.SetAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.ObjectAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.MapAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.Float64Attribute:
-		return describersOf(a.PlanModifiers)
-	case schema.SingleNestedAttribute:
-		return describersOf(a.PlanModifiers)
-	case schema.ListNestedAttribute:
-		return describersOf(a.PlanModifiers)
-	}
-	return nil
 }

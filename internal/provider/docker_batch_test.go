@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 )
 
@@ -23,22 +21,7 @@ import (
 // administrator would.
 func (e *accEnv) ctExecOn(node string, vmid int, argv ...string) {
 	e.t.Helper()
-	key, err := os.ReadFile(e.sshKeyFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pool, err := nodeexec.NewPool(nodeexec.Config{PrivateKey: string(key), KnownHostsFile: e.sshKnownHosts},
-		func(_ context.Context, name string) (nodeexec.Node, error) {
-			n := e.sshNodes[name]
-			return nodeexec.Node{Name: name, Address: n.Host, Port: n.Port}, nil
-		})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := pool.Run(context.Background(), node, nodeexec.PctExec(vmid, argv...)); err != nil {
-		e.t.Fatal(err)
-	}
+	e.ctOutputOn(node, vmid, argv...)
 }
 
 // sshDuringPlan checks, before the apply, the SSH commands the plan ran:
@@ -109,19 +92,9 @@ resource "phoenix_lxc_container" "fleet" {
   hostname     = "batch-${count.index}"
   template     = %q
   unprivileged = true
-  rootfs {
-    storage = %q
-    size    = "2G"
-  }
-  network {
-    name   = "eth0"
-    bridge = %q
-    ip     = "10.30.0.${count.index + 2}/24"
-    gw     = "10.30.0.1"
-  }
-  docker {}
+%s  docker {}
 }
-`, n, base, e.template, e.storage, e.bridge)
+`, n, base, e.template, diskAndNIC(e.storage, "2G", e.bridge, "10.30.0.${count.index + 2}/24", "10.30.0.1"))
 	addrOf := func(i int) string { return fmt.Sprintf("phoenix_lxc_container.fleet[%d]", i) }
 	byNode := map[string][]int{}
 	for i := range n {

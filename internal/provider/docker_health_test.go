@@ -18,21 +18,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/simssh"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim/sshd"
 )
 
 // testRuns counts the runs of the test script in the SSH log.
-func (e *accEnv) testRuns() int {
-	reads, writes := simssh.SSHCommands(e.sim)
-	n := 0
-	for _, c := range append(reads, writes...) {
-		if strings.Contains(c, "--hello-world-image") {
-			n++
-		}
-	}
-	return n
-}
+func (e *accEnv) testRuns() int { return e.commandsWith("--hello-world-image") }
 
 // The tests' results, durations and times are in state; a change of the
 // health checks alone (another hello-world image: a registry mirror's, one
@@ -64,13 +54,7 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 			if n := e.dockerStarts(vmid); n != starts {
 				return fmt.Errorf("docker was started %d times by a run of the tests alone", n-starts)
 			}
-			reads, writes := simssh.SSHCommands(e.sim)
-			runs := 0
-			for _, c := range append(reads, writes...) {
-				if strings.Contains(c, "--hello-world-image "+image) || strings.Contains(c, "--hello-world-image '"+image+"'") {
-					runs++
-				}
-			}
+			runs := e.commandsWith("--hello-world-image "+image, "--hello-world-image '"+image+"'")
 			if runs != 1 || e.testRuns() != 1 {
 				return fmt.Errorf("the test script ran %d times with %s (%d in all), want once", runs, image, e.testRuns())
 			}
@@ -137,13 +121,7 @@ func TestAccLXCContainer_dockerHealthChecks(t *testing.T) {
 				ConfigPlanChecks:  rerunPlan,
 				ConfigStateChecks: []statecheck.StateCheck{allPassed},
 				Check: func(*terraform.State) error {
-					reads, writes := simssh.SSHCommands(e.sim)
-					with := 0
-					for _, c := range append(reads, writes...) {
-						if strings.Contains(c, "--network-image mirror.lan:5000/library/busybox:latest") {
-							with++
-						}
-					}
+					with := e.commandsWith("--network-image mirror.lan:5000/library/busybox:latest")
 					if n, m := e.installRuns(), e.testRuns(); n != 0 || m != 1 || with != 1 {
 						return fmt.Errorf("the install ran %d and the tests %d times (%d with the network image), want 0, 1 and 1", n, m, with)
 					}

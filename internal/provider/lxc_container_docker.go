@@ -14,8 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -112,31 +110,13 @@ func dockerBlock() schema.SingleNestedBlock {
 			"(`pct exec` of `" + docker.InstallScriptName + "`), checks that the service is active and runs the tests " +
 			"(service running, `hello-world`, network access). Removing the block restores Proxmox VE's profile and leaves Docker installed.",
 		Attributes: map[string]schema.Attribute{
-			"package_source": schema.StringAttribute{
-				MarkdownDescription: "`docker-ce` (Docker's apt repository, the default) or `distro` (the OS's `docker.io`).",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(docker.PackageSourceDockerCE),
-				Validators:          []validator.String{stringvalidator.OneOf(docker.PackageSources()...)},
-			},
-			"version": schema.StringAttribute{
-				MarkdownDescription: "Package version to pin, e.g. `27.3.1` or the full Debian version; the newest when unset.",
-				Optional:            true,
-				Validators:          []validator.String{checkWith("Invalid Docker version", "a package version", docker.ValidateVersion)},
-			},
-			"compose": schema.BoolAttribute{
-				MarkdownDescription: "Install the Compose plugin. Defaults to `true`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             booldefault.StaticBool(true),
-			},
-			"storage_driver": schema.StringAttribute{
-				MarkdownDescription: "`overlay2` (the default) or `fuse-overlayfs`, which needs `features.fuse = true`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(docker.StorageDriverOverlay2),
-				Validators:          []validator.String{stringvalidator.OneOf(docker.StorageDrivers()...)},
-			},
+			"package_source": defaultString("`docker-ce` (Docker's apt repository, the default) or `distro` (the OS's `docker.io`).",
+				docker.PackageSourceDockerCE, stringvalidator.OneOf(docker.PackageSources()...)),
+			"version": optString("Package version to pin, e.g. `27.3.1` or the full Debian version; the newest when unset.",
+				checkWith("Invalid Docker version", "a package version", docker.ValidateVersion)),
+			"compose": defaultBool("Install the Compose plugin. Defaults to `true`.", true),
+			"storage_driver": defaultString("`overlay2` (the default) or `fuse-overlayfs`, which needs `features.fuse = true`.",
+				docker.StorageDriverOverlay2, stringvalidator.OneOf(docker.StorageDrivers()...)),
 			"daemon_json": schema.StringAttribute{
 				MarkdownDescription: "Content of `/etc/docker/daemon.json` as JSON (`jsonencode({...})`); key order and white space never " +
 					"cause a difference. The storage driver's setting is merged in; a conflicting `storage-driver` is an error. " +
@@ -221,30 +201,18 @@ func dockerBlock() schema.SingleNestedBlock {
 			"health_checks": schema.SingleNestedBlock{
 				MarkdownDescription: "What the tests check after the install.",
 				Attributes: map[string]schema.Attribute{
-					"hello_world": schema.BoolAttribute{
-						MarkdownDescription: "Run `docker run --rm hello-world`. Defaults to `true`.",
-						Optional:            true,
-					},
-					"hello_world_image": schema.StringAttribute{
-						MarkdownDescription: "Image the `hello-world` test runs, e.g. a registry mirror's copy " +
-							"(`mirror.lan:5000/library/hello-world:latest`) or an image pinned by digest (`hello-world@sha256:<64 hex digits>`). " +
-							"It must print Docker's greeting (`Hello from Docker!`). Defaults to `" + docker.DefaultHelloWorldImage + "`.",
-						Optional:   true,
-						Validators: []validator.String{checkWith("Invalid hello-world image", "an image reference", docker.ValidateImage)},
-					},
-					"network_target": schema.StringAttribute{
-						MarkdownDescription: "Host or IP address a container pings to prove network access (the install also pings it " +
-							"while waiting for the network). Defaults to `" + docker.DefaultNetworkTarget + "`.",
-						Optional:   true,
-						Validators: []validator.String{checkWith("Invalid network target", "a host name or IP address", docker.ValidateNetworkTarget)},
-					},
-					"network_image": schema.StringAttribute{
-						MarkdownDescription: "Image the network test runs `ping -c 1 -W 5 <network_target>` in, e.g. a registry mirror's " +
-							"copy of busybox (`mirror.lan:5000/library/busybox:latest`) where Docker Hub is out of reach. Its `ping` must " +
-							"take busybox's options. Defaults to `" + docker.DefaultNetworkImage + "`.",
-						Optional:   true,
-						Validators: []validator.String{checkWith("Invalid network image", "an image reference", docker.ValidateImage)},
-					},
+					"hello_world": optBool("Run `docker run --rm hello-world`. Defaults to `true`."),
+					"hello_world_image": optString("Image the `hello-world` test runs, e.g. a registry mirror's copy "+
+						"(`mirror.lan:5000/library/hello-world:latest`) or an image pinned by digest (`hello-world@sha256:<64 hex digits>`). "+
+						"It must print Docker's greeting (`Hello from Docker!`). Defaults to `"+docker.DefaultHelloWorldImage+"`.",
+						checkWith("Invalid hello-world image", "an image reference", docker.ValidateImage)),
+					"network_target": optString("Host or IP address a container pings to prove network access (the install also pings it "+
+						"while waiting for the network). Defaults to `"+docker.DefaultNetworkTarget+"`.",
+						checkWith("Invalid network target", "a host name or IP address", docker.ValidateNetworkTarget)),
+					"network_image": optString("Image the network test runs `ping -c 1 -W 5 <network_target>` in, e.g. a registry mirror's "+
+						"copy of busybox (`mirror.lan:5000/library/busybox:latest`) where Docker Hub is out of reach. Its `ping` must "+
+						"take busybox's options. Defaults to `"+docker.DefaultNetworkImage+"`.",
+						checkWith("Invalid network image", "an image reference", docker.ValidateImage)),
 				},
 			},
 		},

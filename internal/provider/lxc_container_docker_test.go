@@ -55,20 +55,26 @@ func (e *accEnv) ctExec(vmid int, argv ...string) {
 // standard output.
 func (e *accEnv) ctOutput(vmid int, argv ...string) string {
 	e.t.Helper()
+	return e.ctOutputOn(e.node, vmid, argv...)
+}
+
+// ctOutputOn is ctOutput for a container of node.
+func (e *accEnv) ctOutputOn(node string, vmid int, argv ...string) string {
+	e.t.Helper()
 	key, err := os.ReadFile(e.sshKeyFile)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	pool, err := nodeexec.NewPool(nodeexec.Config{PrivateKey: string(key), KnownHostsFile: e.sshKnownHosts},
-		func(_ context.Context, node string) (nodeexec.Node, error) {
-			n := e.sshNodes[node]
-			return nodeexec.Node{Name: node, Address: n.Host, Port: n.Port}, nil
+		func(_ context.Context, name string) (nodeexec.Node, error) {
+			n := e.sshNodes[name]
+			return nodeexec.Node{Name: name, Address: n.Host, Port: n.Port}, nil
 		})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer pool.Close()
-	r, err := pool.Run(context.Background(), e.node, nodeexec.PctExec(vmid, argv...))
+	r, err := pool.Run(context.Background(), node, nodeexec.PctExec(vmid, argv...))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -99,17 +105,23 @@ func testRun(result string) knownvalue.Check {
 	})
 }
 
-// installRuns counts the runs of the install script in the SSH log.
-func (e *accEnv) installRuns() int {
+// commandsWith counts the commands of the SSH log that hold one of parts.
+func (e *accEnv) commandsWith(parts ...string) int {
 	reads, writes := simssh.SSHCommands(e.sim)
 	n := 0
 	for _, c := range append(reads, writes...) {
-		if strings.Contains(c, "--package-source") {
-			n++
+		for _, p := range parts {
+			if strings.Contains(c, p) {
+				n++
+				break
+			}
 		}
 	}
 	return n
 }
+
+// installRuns counts the runs of the install script in the SSH log.
+func (e *accEnv) installRuns() int { return e.commandsWith("--package-source") }
 
 // aptInstalls counts the package installs the container's apt-get made.
 func (e *accEnv) aptInstalls(vmid int) int {

@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
@@ -35,16 +34,11 @@ import (
 var poolPattern = regexp.MustCompile(`^[A-Za-z0-9.\-_]+(?:/[A-Za-z0-9.\-_]+){0,2}$`)
 
 func poolAttribute() schema.StringAttribute {
-	return schema.StringAttribute{
-		MarkdownDescription: "Resource pool the container belongs to; the pool must exist. Changing it moves the container " +
-			"to the other pool in place, in one call (Proxmox VE 8.1 or later); removing it takes the container out of its " +
-			"pool. Reading it needs `Pool.Audit` on the pool; moving or removing needs `Pool.Allocate` on the pools " +
-			"involved (see the permissions guide).",
-		Optional: true,
-		Validators: []validator.String{
-			stringvalidator.RegexMatches(poolPattern, "must be a pool name (letters, digits, '.', '-', '_', up to three levels separated by '/')"),
-		},
-	}
+	return optString("Resource pool the container belongs to; the pool must exist. Changing it moves the container "+
+		"to the other pool in place, in one call (Proxmox VE 8.1 or later); removing it takes the container out of its "+
+		"pool. Reading it needs `Pool.Audit` on the pool; moving or removing needs `Pool.Allocate` on the pools "+
+		"involved (see the permissions guide).",
+		stringvalidator.RegexMatches(poolPattern, "must be a pool name (letters, digits, '.', '-', '_', up to three levels separated by '/')"))
 }
 
 // haStates are the requested states PVE's HA stack knows.
@@ -58,27 +52,12 @@ func haBlock() schema.SingleNestedBlock {
 			"alone. An HA resource added outside Terraform shows as a change. Needs `Sys.Audit` on `/`, and `Sys.Console` on " +
 			"`/` to add, change or remove the HA resource.",
 		Attributes: map[string]schema.Attribute{
-			"state": schema.StringAttribute{
-				MarkdownDescription: "Requested state: `started` (the default; `enabled` is its alias), `stopped`, `disabled` " +
-					"(stopped, and not recovered on node failure) or `ignored` (HA leaves the container alone).",
-				Optional:   true,
-				Validators: []validator.String{stringvalidator.OneOf(haStates...)},
-			},
-			"max_restart": schema.Int64Attribute{
-				MarkdownDescription: "Restart attempts on the node after a failed start; Proxmox VE's default (1) when unset.",
-				Optional:            true,
-				Validators:          []validator.Int64{int64validator.AtLeast(0)},
-			},
-			"max_relocate": schema.Int64Attribute{
-				MarkdownDescription: "Relocations to another node after failed starts; Proxmox VE's default (1) when unset.",
-				Optional:            true,
-				Validators:          []validator.Int64{int64validator.AtLeast(0)},
-			},
-			"comment": schema.StringAttribute{
-				MarkdownDescription: "Comment of the HA resource.",
-				Optional:            true,
-				Validators:          []validator.String{stringvalidator.LengthAtMost(4096)},
-			},
+			"state": optString("Requested state: `started` (the default; `enabled` is its alias), `stopped`, `disabled` "+
+				"(stopped, and not recovered on node failure) or `ignored` (HA leaves the container alone).",
+				stringvalidator.OneOf(haStates...)),
+			"max_restart":  optInt64("Restart attempts on the node after a failed start; Proxmox VE's default (1) when unset.", int64validator.AtLeast(0)),
+			"max_relocate": optInt64("Relocations to another node after failed starts; Proxmox VE's default (1) when unset.", int64validator.AtLeast(0)),
+			"comment":      optString("Comment of the HA resource.", stringvalidator.LengthAtMost(4096)),
 		},
 	}
 }

@@ -86,22 +86,10 @@ func idMapBlock() schema.ListNestedBlock {
 			"the default map, before the blocks are written. `lxc.idmap` lines belong to these blocks, never to `lxc_config`.",
 		Validators: []validator.List{listvalidator.SizeAtMost(256)},
 		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-			"kind": reqString("`uid` (users, PVE's `u`) or `gid` (groups, PVE's `g`).", stringvalidator.OneOf("uid", "gid")),
-			"container_id": schema.Int64Attribute{
-				MarkdownDescription: "First ID of the range inside the container.",
-				Required:            true,
-				Validators:          []validator.Int64{int64validator.Between(0, idMapMaxID)},
-			},
-			"host_id": schema.Int64Attribute{
-				MarkdownDescription: "First ID of the range on the node.",
-				Required:            true,
-				Validators:          []validator.Int64{int64validator.Between(0, idMapMaxID)},
-			},
-			"size": schema.Int64Attribute{
-				MarkdownDescription: "Number of IDs in the range (at least 1).",
-				Required:            true,
-				Validators:          []validator.Int64{int64validator.Between(1, idMapMaxID+1)},
-			},
+			"kind":         reqString("`uid` (users, PVE's `u`) or `gid` (groups, PVE's `g`).", stringvalidator.OneOf("uid", "gid")),
+			"container_id": reqInt64("First ID of the range inside the container.", int64validator.Between(0, idMapMaxID)),
+			"host_id":      reqInt64("First ID of the range on the node.", int64validator.Between(0, idMapMaxID)),
+			"size":         reqInt64("Number of IDs in the range (at least 1).", int64validator.Between(1, idMapMaxID+1)),
 		}},
 	}
 }

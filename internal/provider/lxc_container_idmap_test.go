@@ -298,12 +298,7 @@ func TestAccLXCContainer_idMap(t *testing.T) {
 				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				Check:            resource.ComposeTestCheckFunc(e.checkIDMapLines(vmid, wantLines...), e.checkRebooted(vmid)),
 			},
-			{
-				ResourceName:            ctAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"template", "timeouts"},
-			},
+			importVerify(""),
 			{
 				// Without blocks PVE's default applies: the lines go.
 				PreConfig: e.resetLog,

@@ -520,13 +520,8 @@ func TestAccLXCContainer_mountPoints(t *testing.T) {
 				ConfigPlanChecks: planAction(plancheck.ResourceActionUpdate),
 				Check:            e.checkConfig(vmid, map[string]string{"mp0": vol + ",mp=/data,backup=1,size=3G", "mp1": "/srv/phoenix-shared,mp=/shared,ro=1"}),
 			},
-			{
-				// Import reads every block back.
-				ResourceName:            ctAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"template", "timeouts"},
-			},
+			// Import reads every block back.
+			importVerify(""),
 			{
 				// Removing the block detaches: the volume stays as unused0.
 				Config: cfg(bind + dev),

@@ -139,10 +139,6 @@ var bpgContainerSource = moveSource{
 		{from: "mount_point.#.size", to: mpN, prop: "size"},
 		{from: "mount_point.#.read_only", to: mpN, prop: "ro", conv: asFlag},
 		{from: "mount_point.#.mount_options", to: mpN, prop: "mountoptions", conv: joinedWith(";")},
-		{from: "device_passthrough.#.path", to: "dev#", prop: "path"},
-		{from: "device_passthrough.#.mode", to: "dev#", prop: "mode"},
-		{from: "device_passthrough.#.uid", to: "dev#", prop: "uid"},
-		{from: "device_passthrough.#.gid", to: "dev#", prop: "gid"},
 		{from: "device_passthrough.#.deny_write", to: "dev#", prop: "deny-write", conv: asFlag},
 		{from: "features.0.mount", to: "features", prop: "mount", conv: joinedWith(";")},
 		{from: "startup.0.order", to: "startup", prop: "order", conv: nonNegative},
@@ -158,8 +154,10 @@ var bpgContainerSource = moveSource{
 		{from: "clone.0.full", to: "@clone.full"},
 		{from: "started", to: "@started"},
 		{from: "pool_id", to: "@pool"},
-	}, flagRows("features.0.", "features", "", "nesting", "keyctl", "fuse", "mknod"),
-		flagRows("mount_point.#.", mpN, "", "backup", "acl", "quota", "replicate", "shared")),
+	},
+		sameProps("device_passthrough.#.", "dev#", "", nil, "path", "mode", "uid", "gid"),
+		sameProps("features.0.", "features", "", asFlag, "nesting", "keyctl", "fuse", "mknod"),
+		sameProps("mount_point.#.", mpN, "", asFlag, "backup", "acl", "quota", "replicate", "shared")),
 	quiet: map[string]string{
 		"id": "", "node_name": "", "vm_id": "",
 		"ipv4": "", "ipv6": "",
@@ -179,26 +177,6 @@ var telmateLXCSource = moveSource{
 	node:     []string{"current_node", "target_node"},
 	vmid:     []string{"vmid", "id"},
 	rows: withRows([]moveRow{
-		{from: "hostname", to: "hostname"},
-		{from: "description", to: "description"},
-		{from: "tags", to: "tags"},
-		{from: "unprivileged", to: "unprivileged", conv: asFlag},
-		{from: "onboot", to: "onboot", conv: asFlag},
-		{from: "protection", to: "protection", conv: asFlag},
-		{from: "hookscript", to: "hookscript"},
-		{from: "arch", to: "arch"},
-		{from: "ostype", to: "ostype"},
-		{from: "cores", to: "cores", conv: nonZero},
-		{from: "cpulimit", to: "cpulimit", conv: nonZero},
-		{from: "cpuunits", to: "cpuunits", conv: nonZero},
-		{from: "memory", to: "memory", conv: nonZero},
-		{from: "swap", to: "swap"},
-		{from: "nameserver", to: "nameserver"},
-		{from: "searchdomain", to: "searchdomain"},
-		{from: "cmode", to: "cmode"},
-		{from: "console", to: "console", conv: asFlag},
-		{from: "tty", to: "tty"},
-		{from: "startup", to: "startup"},
 		{from: "ostemplate", to: "@template"},
 		{from: "ssh_public_keys", to: "@ssh_public_keys"},
 		// The password is write-only here: never in the state.
@@ -213,26 +191,22 @@ var telmateLXCSource = moveSource{
 		{from: "rootfs.0.volume", to: "rootfs", prop: "-"},
 		{from: "rootfs.0.storage"},
 		{from: "rootfs.0.size", to: "rootfs", prop: "size"},
-		{from: "network.#.name", to: netN, slot: "id", prop: "name"},
-		{from: "network.#.bridge", to: netN, slot: "id", prop: "bridge"},
-		{from: "network.#.hwaddr", to: netN, slot: "id", prop: "hwaddr"},
-		{from: "network.#.ip", to: netN, slot: "id", prop: "ip"},
-		{from: "network.#.gw", to: netN, slot: "id", prop: "gw"},
-		{from: "network.#.ip6", to: netN, slot: "id", prop: "ip6"},
-		{from: "network.#.gw6", to: netN, slot: "id", prop: "gw6"},
 		{from: "network.#.firewall", to: netN, slot: "id", prop: "firewall", conv: asFlag},
-		{from: "network.#.tag", to: netN, slot: "id", prop: "tag", conv: nonZero},
-		{from: "network.#.mtu", to: netN, slot: "id", prop: "mtu", conv: nonZero},
-		{from: "network.#.rate", to: netN, slot: "id", prop: "rate", conv: nonZero},
 		{from: "network.#.id"},
 		{from: "mountpoint.#.volume", to: mpN, slot: "slot", prop: "-", conv: mountVolume},
 		{from: "mountpoint.#.storage"},
 		{from: "mountpoint.#.slot"},
 		{from: "mountpoint.#.key"},
-		{from: "mountpoint.#.mp", to: mpN, slot: "slot", prop: "mp"},
-		{from: "mountpoint.#.size", to: mpN, slot: "slot", prop: "size"},
-	}, flagRows("features.0.", "features", "", "nesting", "keyctl", "fuse", "mknod"),
-		flagRows("mountpoint.#.", mpN, "slot", "backup", "acl", "quota", "replicate", "shared")),
+	},
+		sameKeys(nil, "hostname", "description", "tags", "hookscript", "arch", "ostype", "swap", "nameserver",
+			"searchdomain", "cmode", "tty", "startup"),
+		sameKeys(asFlag, "unprivileged", "onboot", "protection", "console"),
+		sameKeys(nonZero, "cores", "cpulimit", "cpuunits", "memory"),
+		sameProps("network.#.", netN, "id", nil, "name", "bridge", "hwaddr", "ip", "gw", "ip6", "gw6"),
+		sameProps("network.#.", netN, "id", nonZero, "tag", "mtu", "rate"),
+		sameProps("mountpoint.#.", mpN, "slot", nil, "mp", "size"),
+		sameProps("features.0.", "features", "", asFlag, "nesting", "keyctl", "fuse", "mknod"),
+		sameProps("mountpoint.#.", mpN, "slot", asFlag, "backup", "acl", "quota", "replicate", "shared")),
 	quiet: map[string]string{
 		"id": "", "vmid": "", "target_node": "", "current_node": "", "target_nodes": "",
 		"unused": "", "mountpoint.#.file": "", "network.#.type": "veth",
@@ -250,11 +224,22 @@ func withRows(lists ...[]moveRow) []moveRow {
 	return out
 }
 
-// flagRows maps booleans named like Proxmox VE's properties of a key.
-func flagRows(prefix, key, slot string, names ...string) []moveRow {
+// sameKeys maps paths named like the Proxmox VE keys they hold; conv nil:
+// asText.
+func sameKeys(conv func(v any, elem map[string]any) (string, bool), names ...string) []moveRow {
 	rows := make([]moveRow, len(names))
 	for i, n := range names {
-		rows[i] = moveRow{from: prefix + n, to: key, slot: slot, prop: n, conv: asFlag}
+		rows[i] = moveRow{from: n, to: n, conv: conv}
+	}
+	return rows
+}
+
+// sameProps maps the paths prefix+name that hold the properties of the
+// same name of key's property string.
+func sameProps(prefix, key, slot string, conv func(v any, elem map[string]any) (string, bool), names ...string) []moveRow {
+	rows := make([]moveRow, len(names))
+	for i, n := range names {
+		rows[i] = moveRow{from: prefix + n, to: key, slot: slot, prop: n, conv: conv}
 	}
 	return rows
 }

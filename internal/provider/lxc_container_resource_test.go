@@ -137,21 +137,10 @@ func TestAccLXCContainer_lifecycle(t *testing.T) {
 				},
 				Check: e.checkNoMutations(),
 			},
-			{
-				// Import by node/vmid reads back exactly what was created.
-				ResourceName:            ctAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"template", "timeouts"},
-			},
-			{
-				// Import by bare vmid finds the node.
-				ResourceName:            ctAddr,
-				ImportState:             true,
-				ImportStateId:           "4102",
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"template", "timeouts"},
-			},
+			// Import by node/vmid reads back exactly what was created.
+			importVerify(""),
+			// Import by bare vmid finds the node.
+			importVerify("4102"),
 			{
 				// Cores, memory, network, tags and features change in place.
 				PreConfig:        e.resetLog,

@@ -170,6 +170,24 @@ func reqString(desc string, v ...validator.String) schema.StringAttribute {
 	return schema.StringAttribute{MarkdownDescription: desc, Required: true, Validators: v}
 }
 
+func reqInt64(desc string, v ...validator.Int64) schema.Int64Attribute {
+	return schema.Int64Attribute{MarkdownDescription: desc, Required: true, Validators: v}
+}
+
+// Optional arguments with a default, which the plan shows when the
+// configuration leaves them unset.
+func defaultString(desc, def string, v ...validator.String) schema.StringAttribute {
+	return schema.StringAttribute{MarkdownDescription: desc, Optional: true, Computed: true, Default: stringdefault.StaticString(def), Validators: v}
+}
+
+func defaultInt64(desc string, def int64, v ...validator.Int64) schema.Int64Attribute {
+	return schema.Int64Attribute{MarkdownDescription: desc, Optional: true, Computed: true, Default: int64default.StaticInt64(def), Validators: v}
+}
+
+func defaultBool(desc string, def bool) schema.BoolAttribute {
+	return schema.BoolAttribute{MarkdownDescription: desc, Optional: true, Computed: true, Default: booldefault.StaticBool(def)}
+}
+
 // keptString is an optional argument that Proxmox VE fills in when it is
 // unset: the prior value stands in the plan until the configuration sets
 // one. more are further plan modifiers.
@@ -251,52 +269,22 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				)},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"cores":     optInt64("CPU cores the container may use; all of the host's when unset.", int64validator.Between(1, 8192)),
-			"cpu_limit": optFloat64("CPU usage limit in cores (0 to 8192; 0 means no limit).", float64validator.Between(0, 8192)),
-			"cpu_units": optInt64("CPU weight relative to other guests (0 to 500000).", int64validator.Between(0, 500000)),
-			"memory": schema.Int64Attribute{
-				MarkdownDescription: "Memory in MiB. Defaults to `512`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             int64default.StaticInt64(defaultMemory),
-				Validators:          []validator.Int64{int64validator.AtLeast(16)},
-			},
-			"swap": schema.Int64Attribute{
-				MarkdownDescription: "Swap in MiB. Defaults to `512`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             int64default.StaticInt64(defaultSwap),
-				Validators:          []validator.Int64{int64validator.AtLeast(0)},
-			},
+			"cores":        optInt64("CPU cores the container may use; all of the host's when unset.", int64validator.Between(1, 8192)),
+			"cpu_limit":    optFloat64("CPU usage limit in cores (0 to 8192; 0 means no limit).", float64validator.Between(0, 8192)),
+			"cpu_units":    optInt64("CPU weight relative to other guests (0 to 500000).", int64validator.Between(0, 500000)),
+			"memory":       defaultInt64("Memory in MiB. Defaults to `512`.", defaultMemory, int64validator.AtLeast(16)),
+			"swap":         defaultInt64("Swap in MiB. Defaults to `512`.", defaultSwap, int64validator.AtLeast(0)),
 			"nameserver":   optString("DNS servers, separated by spaces; the host's settings when unset.", checkWith("Invalid nameserver", "IP addresses separated by spaces", checkNameservers)),
 			"searchdomain": optString("DNS search domains, separated by spaces; the host's settings when unset.", stringvalidator.RegexMatches(searchDomainRegex, "must be domain names separated by spaces")),
-			"timezone": schema.StringAttribute{
-				MarkdownDescription: "Time zone of the container: `host` (the node's), or a zone such as `Europe/Berlin`; " +
-					"the container's own setting when unset. A change takes effect at the next start (a running container restarts).",
-				Optional: true,
-				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(host|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*)$`),
-					"must be host, UTC or a zone name such as Europe/Berlin")},
-			},
-			"start_on_boot": schema.BoolAttribute{
-				MarkdownDescription: "Start the container when its node boots. Defaults to `false`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             booldefault.StaticBool(false),
-			},
-			"pool": poolAttribute(),
-			"started": schema.BoolAttribute{
-				MarkdownDescription: "Whether the container runs. Defaults to `true`. A container stopped outside Terraform shows as a change.",
-				Optional:            true,
-				Computed:            true,
-				Default:             booldefault.StaticBool(true),
-			},
-			"protection": schema.BoolAttribute{
-				MarkdownDescription: "Protect the container from removal and from changes to its disks. Defaults to `false`; " +
-					"destroying a protected container fails until it is set to `false`.",
-				Optional: true,
-				Computed: true,
-				Default:  booldefault.StaticBool(false),
-			},
+			"timezone": optString("Time zone of the container: `host` (the node's), or a zone such as `Europe/Berlin`; "+
+				"the container's own setting when unset. A change takes effect at the next start (a running container restarts).",
+				stringvalidator.RegexMatches(regexp.MustCompile(`^(host|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*)$`),
+					"must be host, UTC or a zone name such as Europe/Berlin")),
+			"start_on_boot": defaultBool("Start the container when its node boots. Defaults to `false`.", false),
+			"pool":          poolAttribute(),
+			"started":       defaultBool("Whether the container runs. Defaults to `true`. A container stopped outside Terraform shows as a change.", true),
+			"protection": defaultBool("Protect the container from removal and from changes to its disks. Defaults to `false`; "+
+				"destroying a protected container fails until it is set to `false`.", false),
 			"password": schema.StringAttribute{
 				MarkdownDescription: "Password of the container's root user, set at creation. Write-only: it is never stored in " +
 					"the plan or the state (Terraform 1.11 or newer).",
@@ -325,16 +313,11 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					},
 				},
 			},
-			"apparmor_profile": schema.StringAttribute{
-				MarkdownDescription: "AppArmor profile to confine the container with, set as the raw line `lxc.apparmor.profile` over SSH. " +
-					"Unset: Proxmox VE's generated profile. `unconfined` removes confinement (a warning says what that means). With a " +
-					"`docker` block the profile is always `" + dockerProfile.Name + "` and a different value here draws a warning.",
-				Optional: true,
-				Validators: []validator.String{
-					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`), "must be an AppArmor profile name such as lxc-docker-secure"),
-					stringvalidator.NoneOf("generated"),
-				},
-			},
+			"apparmor_profile": optString("AppArmor profile to confine the container with, set as the raw line `lxc.apparmor.profile` over SSH. "+
+				"Unset: Proxmox VE's generated profile. `unconfined` removes confinement (a warning says what that means). With a "+
+				"`docker` block the profile is always `"+dockerProfile.Name+"` and a different value here draws a warning.",
+				stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`), "must be an AppArmor profile name such as lxc-docker-secure"),
+				stringvalidator.NoneOf("generated")),
 			"effective_apparmor_profile": schema.StringAttribute{
 				MarkdownDescription: "Profile the container runs under: `" + dockerProfile.Name + "` with a `docker` block, else " +
 					"`apparmor_profile`, else `generated` (Proxmox VE's own). Decided at plan time, so the plan shows it.",
@@ -353,52 +336,31 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 					},
 				},
 			},
-			"allow_lxc_hooks": schema.BoolAttribute{
-				MarkdownDescription: "Accept `lxc.hook.*` lines in `lxc_config` and a new or changed `hookscript`. A hook or a " +
-					"hookscript is a command the node runs as root at each start of the container, so they are refused unless this is " +
-					"`true`; hook lines are then allowed with a warning. Defaults to `false`.",
-				Optional: true,
-			},
+			"allow_lxc_hooks": optBool("Accept `lxc.hook.*` lines in `lxc_config` and a new or changed `hookscript`. A hook or a " +
+				"hookscript is a command the node runs as root at each start of the container, so they are refused unless this is " +
+				"`true`; hook lines are then allowed with a warning. Defaults to `false`."),
 			"ip_addresses": schema.ListAttribute{
 				MarkdownDescription: "The container's IP addresses (without prefix length): those its networks set, known at plan " +
 					"time; with a network on `dhcp` or `auto`, what the running container reports (loopback and link-local left out).",
 				Computed:    true,
 				ElementType: types.StringType,
 			},
-			"wait_for_ip": schema.BoolAttribute{
-				MarkdownDescription: "On create, and whenever an update starts or reboots the container, wait (within the create or " +
-					"update timeout) until the container reports an address, so that `ip_addresses` holds its DHCP or SLAAC " +
-					"address. Defaults to `false`.",
-				Optional: true,
-			},
+			"wait_for_ip": optBool("On create, and whenever an update starts or reboots the container, wait (within the create or " +
+				"update timeout) until the container reports an address, so that `ip_addresses` holds its DHCP or SLAAC " +
+				"address. Defaults to `false`."),
 			"arch": keptString("Architecture of the container's OS: `amd64`, `i386`, `arm64`, `armhf`, `riscv32` or `riscv64`. "+
 				"Proxmox VE detects it from the template when unset and keeps it. A change takes effect at the next start "+
 				"(a running container restarts); it does not convert the root file system.",
 				stringvalidator.OneOf("amd64", "i386", "arm64", "armhf", "riscv32", "riscv64")),
-			"console_mode": schema.StringAttribute{
-				MarkdownDescription: "What the Proxmox VE console opens: `tty` (one of the container's ttys, the default), `console` " +
-					"(`/dev/console`) or `shell` (a shell in the container, without login). A change takes effect at the next start " +
-					"(a running container restarts).",
-				Optional:   true,
-				Computed:   true,
-				Default:    stringdefault.StaticString(defaultConsoleMode),
-				Validators: []validator.String{stringvalidator.OneOf("tty", "console", "shell")},
-			},
-			"console": schema.BoolAttribute{
-				MarkdownDescription: "Attach a console device (`/dev/console`) to the container. Defaults to `true`. A change takes " +
-					"effect at the next start (a running container restarts).",
-				Optional: true,
-				Computed: true,
-				Default:  booldefault.StaticBool(true),
-			},
-			"tty_count": schema.Int64Attribute{
-				MarkdownDescription: "Number of ttys the container gets (0 to 6). Defaults to `2`. A change takes effect at the next " +
-					"start (a running container restarts).",
-				Optional:   true,
-				Computed:   true,
-				Default:    int64default.StaticInt64(defaultTTYCount),
-				Validators: []validator.Int64{int64validator.Between(0, 6)},
-			},
+			"console_mode": defaultString("What the Proxmox VE console opens: `tty` (one of the container's ttys, the default), `console` "+
+				"(`/dev/console`) or `shell` (a shell in the container, without login). A change takes effect at the next start "+
+				"(a running container restarts).",
+				defaultConsoleMode, stringvalidator.OneOf("tty", "console", "shell")),
+			"console": defaultBool("Attach a console device (`/dev/console`) to the container. Defaults to `true`. A change takes "+
+				"effect at the next start (a running container restarts).", true),
+			"tty_count": defaultInt64("Number of ttys the container gets (0 to 6). Defaults to `2`. A change takes effect at the next "+
+				"start (a running container restarts).",
+				defaultTTYCount, int64validator.Between(0, 6)),
 			"hookscript": optString("Script Proxmox VE runs at the container's lifecycle steps, a snippet volume such as "+
 				"`local:snippets/hook.sh` (it must exist on the node and be executable). Applied at once. Proxmox VE lets only "+
 				"root@pam set it: with another API identity the provider sets it on the node with `pct set` over its SSH access. "+
@@ -463,14 +425,8 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
 						"name": reqString("Interface name inside the container, e.g. `eth0`.", stringvalidator.RegexMatches(ifaceNamePattern, "must be an interface name of at most 15 characters")),
-						"bridge": schema.StringAttribute{
-							MarkdownDescription: "Bridge on the host, e.g. `vmbr0`.",
-							Optional:            true,
-							Validators: []validator.String{
-								stringvalidator.RegexMatches(bridgePattern, "must be a bridge name such as vmbr0"),
-								stringvalidator.LengthBetween(1, 15),
-							},
-						},
+						"bridge": optString("Bridge on the host, e.g. `vmbr0`.",
+							stringvalidator.RegexMatches(bridgePattern, "must be a bridge name such as vmbr0"), stringvalidator.LengthBetween(1, 15)),
 						"ip":       optString("IPv4 address in CIDR form, `dhcp` or `manual`.", ipConfigCheck(false)),
 						"gw":       optString("IPv4 gateway.", ipAddrCheck(false), gatewayNeedsAddress{addr: "ip"}),
 						"ip6":      optString("IPv6 address in CIDR form, `auto`, `dhcp` or `manual`.", ipConfigCheck(true)),
@@ -486,9 +442,9 @@ func lxcContainerSchema(ctx context.Context) schema.Schema {
 			"startup": schema.SingleNestedBlock{
 				MarkdownDescription: "Boot order and delays, used with `start_on_boot`.",
 				Attributes: map[string]schema.Attribute{
-					"order":      schema.Int64Attribute{MarkdownDescription: "Position in the node's start order.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
-					"up_delay":   schema.Int64Attribute{MarkdownDescription: "Seconds to wait after starting before starting the next guest.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
-					"down_delay": schema.Int64Attribute{MarkdownDescription: "Seconds to wait for the container to stop at shutdown.", Optional: true, Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"order":      optInt64("Position in the node's start order.", int64validator.AtLeast(0)),
+					"up_delay":   optInt64("Seconds to wait after starting before starting the next guest.", int64validator.AtLeast(0)),
+					"down_delay": optInt64("Seconds to wait for the container to stop at shutdown.", int64validator.AtLeast(0)),
 				},
 			},
 			"mount_point": mountPointBlock(),

@@ -34,9 +34,11 @@ var planBenchConfig = map[string]bool{
 
 // planBench is what one container's plan sends the provider, decoded once.
 type planBench struct {
-	server   tfprotov6.ProviderServer
-	typ      tftypes.Type
-	raw      *tfprotov6.RawState
+	server tfprotov6.ProviderServer
+	typ    tftypes.Type
+	raw    *tfprotov6.RawState
+	// state is raw decoded.
+	state    tftypes.Value
 	private  []byte
 	config   *tfprotov6.DynamicValue
 	schemaV  int64
@@ -126,7 +128,7 @@ func newPlanBenchOf(tb testing.TB, p provider.Provider) *planBench {
 		tb.Fatal(err)
 	}
 	return &planBench{
-		server: server, typ: typ, raw: &tfprotov6.RawState{JSON: st.Attributes}, private: private,
+		server: server, typ: typ, raw: &tfprotov6.RawState{JSON: st.Attributes}, state: state, private: private,
 		config: &cv, schemaV: st.SchemaVersion, resource: name,
 	}
 }
@@ -223,10 +225,7 @@ func TestPlanBenchUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prior, err := tftypes.ValueFromJSONWithOpts(pb.raw.JSON, pb.typ, tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := pb.state
 	if diff, _ := prior.Diff(planned); len(diff) > 0 {
 		for _, d := range diff {
 			t.Errorf("planned differs from state at %s: %v -> %v", d.Path, d.Value1, d.Value2)
@@ -297,10 +296,7 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 	pb := newPlanBench(b)
 	ctx := context.Background()
 	sch := lxcContainerSchema(ctx)
-	v, err := tftypes.ValueFromJSONWithOpts(pb.raw.JSON, pb.typ, tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	v := pb.state
 	b.ReportAllocs()
 	for b.Loop() {
 		st := tfsdk.State{Schema: sch, Raw: v}
@@ -323,10 +319,7 @@ func TestModelCodecMatchesFramework(t *testing.T) {
 	pb := newPlanBench(t)
 	ctx := context.Background()
 	sch := lxcContainerSchema(ctx)
-	full, err := tftypes.ValueFromJSONWithOpts(pb.raw.JSON, pb.typ, tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	full := pb.state
 	var cfg tfsdk.Config
 	cfgVal, err := pb.config.Unmarshal(pb.typ)
 	if err != nil {
@@ -411,10 +404,7 @@ func TestModelCodecMatchesFramework(t *testing.T) {
 func BenchmarkModelCodecRoundTrip(b *testing.B) {
 	pb := newPlanBench(b)
 	ctx := context.Background()
-	v, err := tftypes.ValueFromJSONWithOpts(pb.raw.JSON, pb.typ, tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	v := pb.state
 	b.ReportAllocs()
 	for b.Loop() {
 		var m lxcContainerModel

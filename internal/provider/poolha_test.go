@@ -133,12 +133,7 @@ func TestAccLXCContainer_pool(t *testing.T) {
 				}},
 				Check: e.checkPool(vmid, "phx-b"),
 			},
-			{
-				ResourceName:            ctAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"template", "timeouts"},
-			},
+			importVerify(""),
 			{
 				// Out of the pool with one PUT /pools (update_pool with
 				// delete), not the deprecated PUT /pools/{poolid}.
