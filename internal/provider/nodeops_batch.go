@@ -45,7 +45,8 @@ type checkBatch struct {
 	vmids []int
 	// candidates are the node's other running containers that the batch
 	// checks too when their configuration runs them under the Docker
-	// profile: a batch of two or more containers means a plan of many, and
+	// profile: a batch of two or more containers (or one while more reads
+	// of the node hold tickets) means a plan of many, and
 	// their reads, which Terraform starts later (its parallelism), then
 	// find their results ready instead of asking the node again. Set once
 	// the batch runs; guarded by checkBatcher.mu.
@@ -278,7 +279,12 @@ func (o *nodeOps) windowEnded(node string, b *checkBatch) {
 // the reads that joined it, and for its candidates to the reads to come.
 func (o *nodeOps) runBatch(node string, b *checkBatch) {
 	bt := &o.batches
-	if len(b.vmids) > 1 && o.sweepCandidates != nil {
+	bt.mu.Lock()
+	// More reads of the node's Docker containers under way (past the
+	// window's bound) also mean a plan of many.
+	more := len(b.vmids) > 1 || bt.expected[node] > 0
+	bt.mu.Unlock()
+	if more && o.sweepCandidates != nil {
 		running, current := o.sweepCandidates(b.ctx, node)
 		var candidates []int
 		for _, v := range running {

@@ -377,4 +377,16 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 	if n := commands() - before; n != 1 {
 		t.Errorf("a read during the shared check: %d commands in all, want 1", n)
 	}
+
+	// One container asked while another read of the node, still on its
+	// way, holds a ticket: the check takes the node's other Docker
+	// containers in as well.
+	other := ops.expectDockerCheck(testNode)
+	before = commands()
+	c, err = ops.CheckDockerShared(ctx, testNode, 140, nil)
+	other.release()
+	if err != nil || c != own[140] || commands()-before != 1 {
+		t.Errorf("140 with another read under way: %+v, %v, %d commands", c, err, commands()-before)
+	}
+	check(141, 0)
 }
