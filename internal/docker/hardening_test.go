@@ -11,9 +11,29 @@ import (
 // The parsers take nothing on trust: every malformed result is an error that
 // names the script.
 
+// rejectCase is an output a parser must refuse, with a part of its error.
+type rejectCase struct{ name, out, wantErr string }
+
+// rejects runs parse on each case's output and wants an error that contains
+// the case's wantErr and names script.
+func rejects[R any](t *testing.T, parse func(string) (R, error), script string, tests []rejectCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse(tt.out)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %+v, %v; want an error containing %q", got, err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), script) {
+				t.Errorf("error %q does not name %s", err, script)
+			}
+		})
+	}
+}
+
 func TestParseInstallResultStrict(t *testing.T) {
 	const ok = "phoenix-docker: result installed_version=5:27.3.1-1~debian.12~bookworm changed=1 packages= items=marker"
-	tests := []struct{ name, out, wantErr string }{
+	tests := []rejectCase{
 		{"unknown key", "phoenix-docker: result installed_version=1 changed=0 extra=x\n", `unknown key "extra"`},
 		{"repeated key", "phoenix-docker: result installed_version=1 changed=0 changed=1\n", `key "changed" twice`},
 		{"bad version", "phoenix-docker: result installed_version=1;rm changed=0 packages= items=\n", `installed_version="1;rm" is not a Debian package version`},
@@ -28,17 +48,7 @@ func TestParseInstallResultStrict(t *testing.T) {
 		{"prefixed line that is no progress line", "phoenix-docker: [check] x\nphoenix-docker: hello\n" + ok + "\n", `unexpected line "phoenix-docker: hello"`},
 		{"missing result", "phoenix-docker: [check] x\nphoenix-docker: [packages] installing\n", "printed no result line"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseInstallResult(tt.out)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("got %+v, %v; want an error containing %q", got, err, tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), InstallScriptName) {
-				t.Errorf("error %q does not name %s", err, InstallScriptName)
-			}
-		})
-	}
+	rejects(t, ParseInstallResult, InstallScriptName, tests)
 }
 
 func TestParseInstallResultAccepts(t *testing.T) {
@@ -73,7 +83,7 @@ func TestParseInstallResultFatalWins(t *testing.T) {
 }
 
 func TestParseCheckResultStrict(t *testing.T) {
-	tests := []struct{ name, out, wantErr string }{
+	tests := []rejectCase{
 		{"unknown key", "phoenix-docker: check service_active=1 installed_version=1 healthy=1\n", `unknown key "healthy"`},
 		{"repeated key overriding", "phoenix-docker: check service_active=0 installed_version=1 service_active=1\n", `key "service_active" twice`},
 		{"bad version", "phoenix-docker: check service_active=1 installed_version=$(x)\n", "is not a Debian package version"},
@@ -85,17 +95,7 @@ func TestParseCheckResultStrict(t *testing.T) {
 		{"unexpected line before", "phoenix-docker: [check] docker service is active\nactive\nphoenix-docker: check service_active=1 installed_version=1\n", `unexpected line "active"`},
 		{"no keys", "phoenix-docker: check\n", "malformed check line"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseCheckResult(tt.out)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("got %+v, %v; want an error containing %q", got, err, tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), CheckScriptName) {
-				t.Errorf("error %q does not name %s", err, CheckScriptName)
-			}
-		})
-	}
+	rejects(t, ParseCheckResult, CheckScriptName, tests)
 }
 
 func TestParseCheckResultAcceptsShellPreamble(t *testing.T) {
@@ -107,7 +107,7 @@ func TestParseCheckResultAcceptsShellPreamble(t *testing.T) {
 }
 
 func TestParseTestResultsStrict(t *testing.T) {
-	tests := []struct{ name, out, wantErr string }{
+	tests := []rejectCase{
 		{"output line after a passed case", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n  | stray\n1 passed, 0 failed\n", `output line "  | stray" that follows no failed case`},
 		{"output line after a skipped case", "test_case_docker_service_is_running: skipped duration_ms=0 ran_at=2026-01-02T03:04:05Z\n  | stray\n0 passed, 0 failed, 1 skipped\n", "follows no failed case"},
 		{"unindented output", "test_case_docker_service_is_running: failed duration_ms=5 ran_at=2026-01-02T03:04:05Z\nping: sendto: Network unreachable\n0 passed, 1 failed\n", `unexpected line "ping: sendto: Network unreachable"`},
@@ -116,17 +116,7 @@ func TestParseTestResultsStrict(t *testing.T) {
 		{"garbage after the summary", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed\ntrailing\n", "did not end with the summary line"},
 		{"summary with extra words", "test_case_docker_service_is_running: passed duration_ms=5 ran_at=2026-01-02T03:04:05Z\n1 passed, 0 failed, 0 skipped, 3 ignored\n", "did not end with the summary line"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseTestResults(tt.out)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), TestScriptName) {
-				t.Errorf("error %q does not name %s", err, TestScriptName)
-			}
-		})
-	}
+	rejects(t, ParseTestResults, TestScriptName, tests)
 }
 
 // The scripts' real output passes the strict parsers, failures included.

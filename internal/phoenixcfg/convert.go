@@ -359,11 +359,7 @@ func (p *parser) container(at string, ctid int64, raw json.RawMessage) *converte
 			unmapped(m.key, m.raw)
 		}
 	}
-	for _, key := range requiredFields {
-		if !seen[key] {
-			p.fail(field(key), "required field is missing")
-		}
-	}
+	p.require(at, members, requiredFields...)
 	for _, key := range clonedFields {
 		switch {
 		case seen[key]:
@@ -403,9 +399,7 @@ func (p *parser) network(at string, raw json.RawMessage, n *Network, unmapped fu
 	if !ok {
 		return
 	}
-	seen := map[string]bool{}
 	for _, m := range members {
-		seen[m.key] = true
 		fa := at + "." + m.key
 		switch m.key {
 		case "name":
@@ -440,11 +434,7 @@ func (p *parser) network(at string, raw json.RawMessage, n *Network, unmapped fu
 			unmapped("network_config."+m.key, m.raw)
 		}
 	}
-	for _, key := range []string{"name", "bridge", "ip", "gw"} {
-		if !seen[key] {
-			p.fail(at+"."+key, "required field is missing")
-		}
-	}
+	p.require(at, members, "name", "bridge", "ip", "gw")
 }
 
 // firewall maps firewall.enabled onto the interface's firewall flag; the
@@ -700,9 +690,7 @@ func (p *parser) idMaps(at string, raw json.RawMessage) []IDMapEntry {
 			continue
 		}
 		var e IDMapEntry
-		seen := map[string]bool{}
 		for _, m := range members {
-			seen[m.key] = true
 			fa := ia + "." + m.key
 			switch m.key {
 			case "type":
@@ -722,11 +710,7 @@ func (p *parser) idMaps(at string, raw json.RawMessage) []IDMapEntry {
 				p.fail(fa, "unknown field: an id_maps entry has type, container_id, host_id and size")
 			}
 		}
-		for _, k := range []string{"type", "container_id", "host_id", "size"} {
-			if !seen[k] {
-				p.fail(ia+"."+k, "required field is missing")
-			}
-		}
+		p.require(ia, members, "type", "container_id", "host_id", "size")
 		if e.Kind != "" {
 			byKind[e.Kind] = append(byKind[e.Kind], e)
 		}

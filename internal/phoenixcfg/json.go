@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -114,6 +115,16 @@ func lineColumn(doc []byte, offset int64) (int, int) {
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := at - bytes.LastIndexByte(before, '\n')
 	return line, col
+}
+
+// require reports each of keys that the object at at lacks among its
+// members.
+func (p *parser) require(at string, members []member, keys ...string) {
+	for _, key := range keys {
+		if !slices.ContainsFunc(members, func(m member) bool { return m.key == key }) {
+			p.fail(at+"."+key, "required field is missing")
+		}
+	}
 }
 
 // object decodes a JSON object keeping the order of its members. It reports
