@@ -279,9 +279,13 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 			return fmt.Errorf("task %s %s on node %s did not finish in time (%s): %w", u.Type, u.ID, u.Node, upid, err)
 		}
 		if woken(wake) && c.now().Sub(paused) < wait {
-			// Woken early: the type's estimate (or its lead) changed, so
-			// the next poll is planned anew instead of sent now.
-			continue
+			// Woken early. When the change taught this task's kind its
+			// length, the next poll is planned from it instead of sent
+			// now; any other change (another kind learned, a lead ended)
+			// polls at once, as a wait that is not woken would have.
+			if _, ok := c.tasks.estimate(key); ok {
+				continue
+			}
 		}
 		sent := c.now().Sub(begin)
 		var st TaskStatus

@@ -658,3 +658,34 @@ func TestWaitTaskWokenFollowersDoNotPollAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitTaskWokenByAnotherKindKeepsPolling(t *testing.T) {
+	// A wait with nothing learned about its kind is woken whenever another
+	// kind is learned; such a wake must not put its next poll off. A long
+	// task of one kind leads its kind; a short task of another kind, not
+	// leading (a third wait leads it), must still see its end promptly
+	// while short tasks of yet another kind keep being learned.
+	run := realTimeTaskRuns(t)
+	upidOf := func(typ string, i int) string {
+		return fmt.Sprintf("UPID:pve1:%08X:00005678:5A3B7C8D:%s:%d:root@pam!tf:", 0x2000+i, typ, 300+i)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { run(upidOf("vzdump", 0), 2500*time.Millisecond, false) })
+	// vzmigrate: one wait leads it for 2.5 s, the other follows.
+	wg.Go(func() { run(upidOf("vzmigrate", 1), 2500*time.Millisecond, false) })
+	time.Sleep(50 * time.Millisecond)
+	follower := make(chan taskRun, 1)
+	go func() { follower <- run(upidOf("vzmigrate", 2), 300*time.Millisecond, false) }()
+	// Other kinds are learned every 200 ms meanwhile, each waking the
+	// follower.
+	for i := range 6 {
+		wg.Go(func() { run(upidOf(fmt.Sprintf("kind%d", i), 10+i), 100*time.Millisecond, false) })
+		time.Sleep(200 * time.Millisecond)
+	}
+	r := <-follower
+	wg.Wait()
+	t.Logf("follower: %+v", r)
+	if r.err != nil || r.lag > maxGap+200*time.Millisecond {
+		t.Errorf("the follower saw its task end %v late (%+v): the wakes put its polls off", r.lag, r)
+	}
+}
