@@ -127,6 +127,7 @@ printf 'stdin-sha256=%s\n' "${sum%% *}"
 [[ -f $d/$vmid.fork ]] && { sleep "$(<"$d/$vmid.fork")" & }
 [[ -f $d/$vmid.out ]] && printf '%s' "$(<"$d/$vmid.out")"
 [[ -f $d/$vmid.err ]] && printf '%s\n' "$(<"$d/$vmid.err")" >&2
+[[ -f $d/$vmid.big ]] && head -c 1500000 /dev/zero | tr '\0' x
 exit "$(cat "$d/$vmid.rc" 2>/dev/null || echo 0)"
 `
 
@@ -252,7 +253,7 @@ func TestCheckSweepScript(t *testing.T) {
 		}
 	}
 	write(filepath.Join(bin, "pct"), fakePct, 0o755)
-	for _, v := range []int{101, 201, 202, 203, 205, 206} {
+	for _, v := range []int{101, 201, 202, 203, 205, 206, 207} {
 		write(filepath.Join(state, strconv.Itoa(v)+".out"), activeLine, 0o644)
 	}
 	const prof = "lxc-docker-secure"
@@ -264,12 +265,16 @@ func TestCheckSweepScript(t *testing.T) {
 		// The last line counts.
 		205: "lxc.apparmor.profile: unconfined\nlxc.apparmor.profile: " + prof + "\n",
 		206: "lxc.apparmor.profile: " + prof + "\nlxc.apparmor.profile: unconfined\n",
+		// A backup holds the container.
+		207: "lock: backup\nlxc.apparmor.profile: " + prof + "\n",
 		// 204 has no configuration on this node.
 	}
 	for v, c := range conf {
 		write(filepath.Join(confs, strconv.Itoa(v)+".conf"), c, 0o640)
 	}
-	asked, candidates := []int{101}, []int{201, 202, 203, 204, 205, 206}
+	// 102 prints more than the script passes on.
+	write(filepath.Join(state, "102.big"), "", 0o644)
+	asked, candidates := []int{101, 102}, []int{201, 202, 203, 204, 205, 206, 207}
 	if _, _, err := CheckSweep(testNonce, asked, "bad profile", candidates); err == nil {
 		t.Error("CheckSweep accepted a profile name with a space")
 	}
@@ -277,7 +282,7 @@ func TestCheckSweepScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(argv[3:6], " ") != CheckBatchScriptName+" -p "+prof || argv[len(argv)-1] != "+206" {
+	if strings.Join(argv[3:6], " ") != CheckBatchScriptName+" -p "+prof || argv[len(argv)-1] != "+207" {
 		t.Fatalf("argv = %q", argv[3:])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -296,8 +301,8 @@ func TestCheckSweepScript(t *testing.T) {
 			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
 		}
 	}
-	if strings.Join(order, " ") != "101 201 205" {
-		t.Errorf("sections for %v, want 101 201 205\n%s", order, out)
+	if strings.Join(order, " ") != "101 102 201 205" {
+		t.Errorf("sections for %v, want 101 102 201 205\n%.2000s", order, out)
 	}
 	got := ParseCheckSweep(string(out), testNonce, asked, candidates)
 	for _, v := range []int{101, 201, 205} {
@@ -305,9 +310,12 @@ func TestCheckSweepScript(t *testing.T) {
 			t.Errorf("%d: %+v", v, s)
 		}
 	}
-	for _, v := range []int{202, 203, 204, 206} {
+	if s := got[102]; s.Err != nil || s.ExitCode != 124 || len(s.Output) > 1<<20+1 {
+		t.Errorf("102 (1.5 MB of output): exit %d, %d bytes, %v; want 124 and at most 1 MiB", s.ExitCode, len(s.Output), s.Err)
+	}
+	for _, v := range []int{202, 203, 204, 206, 207} {
 		if s, ok := got[v]; ok {
-			t.Errorf("%d (not under the profile) got a section: %+v", v, s)
+			t.Errorf("%d (not under the profile, or locked) got a section: %+v", v, s)
 		}
 	}
 	// A candidate needs the profile; the profile must be a plain name.

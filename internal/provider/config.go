@@ -21,19 +21,20 @@ import (
 // Environment variables, in the order they are consulted: the PHOENIX_ name
 // first, then the name the most used Proxmox provider reads.
 var (
-	envEndpoint           = []string{"PHOENIX_ENDPOINT", "PROXMOX_VE_ENDPOINT"}
-	envAPIToken           = []string{"PHOENIX_API_TOKEN", "PROXMOX_VE_API_TOKEN"}
-	envUsername           = []string{"PHOENIX_USERNAME", "PROXMOX_VE_USERNAME"}
-	envPassword           = []string{"PHOENIX_PASSWORD", "PROXMOX_VE_PASSWORD"}
-	envInsecure           = []string{"PHOENIX_INSECURE", "PROXMOX_VE_INSECURE"}
-	envCACertificate      = []string{"PHOENIX_CA_CERTIFICATE"}
-	envSSHUsername        = []string{"PHOENIX_SSH_USERNAME", "PROXMOX_VE_SSH_USERNAME"}
-	envSSHPrivateKey      = []string{"PHOENIX_SSH_PRIVATE_KEY", "PROXMOX_VE_SSH_PRIVATE_KEY"}
-	envSSHPassword        = []string{"PHOENIX_SSH_PASSWORD", "PROXMOX_VE_SSH_PASSWORD"}
-	envSSHAgent           = []string{"PHOENIX_SSH_AGENT", "PROXMOX_VE_SSH_AGENT"}
-	envSSHAgentSocket     = []string{"PHOENIX_SSH_AGENT_SOCKET", "PROXMOX_VE_SSH_AGENT_SOCKET", "SSH_AUTH_SOCK"}
-	envSSHKnownHosts      = []string{"PHOENIX_SSH_KNOWN_HOSTS_FILE"}
-	envSSHTrustOnFirstUse = []string{"PHOENIX_SSH_TRUST_ON_FIRST_USE"}
+	envEndpoint             = []string{"PHOENIX_ENDPOINT", "PROXMOX_VE_ENDPOINT"}
+	envAPIToken             = []string{"PHOENIX_API_TOKEN", "PROXMOX_VE_API_TOKEN"}
+	envUsername             = []string{"PHOENIX_USERNAME", "PROXMOX_VE_USERNAME"}
+	envPassword             = []string{"PHOENIX_PASSWORD", "PROXMOX_VE_PASSWORD"}
+	envInsecure             = []string{"PHOENIX_INSECURE", "PROXMOX_VE_INSECURE"}
+	envCACertificate        = []string{"PHOENIX_CA_CERTIFICATE"}
+	envSSHUsername          = []string{"PHOENIX_SSH_USERNAME", "PROXMOX_VE_SSH_USERNAME"}
+	envSSHPrivateKey        = []string{"PHOENIX_SSH_PRIVATE_KEY", "PROXMOX_VE_SSH_PRIVATE_KEY"}
+	envSSHPassword          = []string{"PHOENIX_SSH_PASSWORD", "PROXMOX_VE_SSH_PASSWORD"}
+	envSSHAgent             = []string{"PHOENIX_SSH_AGENT", "PROXMOX_VE_SSH_AGENT"}
+	envSSHAgentSocket       = []string{"PHOENIX_SSH_AGENT_SOCKET", "PROXMOX_VE_SSH_AGENT_SOCKET", "SSH_AUTH_SOCK"}
+	envSSHKnownHosts        = []string{"PHOENIX_SSH_KNOWN_HOSTS_FILE"}
+	envSSHTrustOnFirstUse   = []string{"PHOENIX_SSH_TRUST_ON_FIRST_USE"}
+	envDockerChecksNodeWide = []string{"PHOENIX_DOCKER_CHECKS_NODE_WIDE"}
 )
 
 // plainSegment is one name of a path in its plain form: no separator, no
@@ -73,6 +74,9 @@ type settings struct {
 	// BindMountRoots are the host directories bind mounts may come from
 	// (none: anywhere the provider does not refuse).
 	BindMountRoots []string
+	// DockerChecksNodeWide lets a shared refresh check take in the node's
+	// other Docker containers (docker_checks_node_wide, true by default).
+	DockerChecksNodeWide bool
 	// Sources records, per attribute path, where a value came from
 	// ("config" or the name of an environment variable), for logs and tests.
 	Sources map[string]string
@@ -187,6 +191,9 @@ func resolveSettings(cfg phoenixProviderModel, getenv func(string) string) (sett
 	s.API.Password = r.str("password", cfg.Password, envPassword)
 	s.API.Insecure = r.boolean(path.Root("insecure"), "insecure", cfg.Insecure, envInsecure)
 	s.API.CACertificatePEM = r.str("ca_certificate", cfg.CACertificate, envCACertificate)
+	nodeWide := r.boolean(path.Root("docker_checks_node_wide"), "docker_checks_node_wide", cfg.NodeWide, envDockerChecksNodeWide)
+	_, set := r.sources["docker_checks_node_wide"]
+	s.DockerChecksNodeWide = nodeWide || !set
 	if cfg.BindRoots.IsUnknown() {
 		r.unknown = true
 	} else if !cfg.BindRoots.IsNull() {

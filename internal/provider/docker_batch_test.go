@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,9 +55,11 @@ func (c sshDuringPlan) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest
 			resp.Error = fmt.Errorf("node %s ran something else than the batch check: %.200s", r.Node, r.Path)
 		default:
 			for _, v := range want {
-				// Asked (" VMID") or taken in as a further Docker
-				// container of the node (" +VMID").
-				if !strings.Contains(r.Path, fmt.Sprintf(" %d", v)) && !strings.Contains(r.Path, fmt.Sprintf(" +%d", v)) {
+				// Asked ("VMID") or taken in as a further Docker
+				// container of the node ("+VMID"), as a word of its own.
+				if !slices.ContainsFunc(strings.Fields(r.Path), func(w string) bool {
+					return w == strconv.Itoa(v) || w == "+"+strconv.Itoa(v)
+				}) {
 					resp.Error = fmt.Errorf("the batch on node %s does not check container %d", r.Node, v)
 				}
 			}

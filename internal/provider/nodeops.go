@@ -127,7 +127,7 @@ func (d *providerData) nodeResolver() *nodeResolver {
 func (d *providerData) NodeOps() *nodeOps {
 	d.node.opsOnce.Do(func() {
 		d.node.ops = newNodeOps(d.Nodes)
-		if c := d.client; c != nil {
+		if c := d.client; c != nil && d.Settings.DockerChecksNodeWide {
 			d.node.ops.sweepCandidates = func(ctx context.Context, node string) ([]int, func() bool) {
 				return d.fleet.running(ctx, c, node)
 			}

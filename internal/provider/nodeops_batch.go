@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +56,11 @@ type checkBatch struct {
 	// current reports whether the cluster's view the candidates came from
 	// is still current.
 	current func() bool
+	// sweepDone is closed when the candidates' results are kept (the
+	// results of vmids may come earlier, through done).
+	sweepDone chan struct{}
+	// deliver hands out the results of vmids once.
+	deliver sync.Once
 	opened  time.Time
 	timer   *time.Timer
 	ctx     context.Context //nolint:containedctx // the batch runs for every read that joined it, after the first has returned.
@@ -83,6 +90,9 @@ type checkBatcher struct {
 	sweeping map[string]*checkBatch
 	// swept holds, per node, the candidates' results not yet taken.
 	swept map[string]map[int]sweptOutcome
+	// writes counts, per node, the commands that may change it: a batch
+	// keeps no candidate result when one began while it ran.
+	writes map[string]uint64
 }
 
 // sweptOutcome is a candidate's result, kept for its own refresh.
@@ -105,16 +115,20 @@ func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan st
 		}
 	}
 	if b := bt.sweeping[node]; b != nil && slices.Contains(b.candidates, vmid) {
-		return checkOutcome{}, b.done, false
+		return checkOutcome{}, b.sweepDone, false
 	}
 	return checkOutcome{}, nil, false
 }
 
-// forget drops the kept results of node's containers: the provider is
-// changing something there.
+// forget drops the kept results of node's containers, and those of the
+// batches under way there: the provider is changing something there.
 func (bt *checkBatcher) forget(node string) {
 	bt.mu.Lock()
 	delete(bt.swept, node)
+	if bt.writes == nil {
+		bt.writes = map[string]uint64{}
+	}
+	bt.writes[node]++
 	bt.mu.Unlock()
 }
 
@@ -276,7 +290,8 @@ func (o *nodeOps) windowEnded(node string, b *checkBatch) {
 }
 
 // runBatch runs a batch taken from pending and hands out its results: to
-// the reads that joined it, and for its candidates to the reads to come.
+// the reads that joined it as soon as their sections are in, and for its
+// candidates to the reads to come.
 func (o *nodeOps) runBatch(node string, b *checkBatch) {
 	bt := &o.batches
 	bt.mu.Lock()
@@ -285,6 +300,7 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 	more := len(b.vmids) > 1 || bt.expected[node] > 0
 	bt.mu.Unlock()
 	if more && o.sweepCandidates != nil {
+		began := time.Now()
 		running, current := o.sweepCandidates(b.ctx, node)
 		var candidates []int
 		for _, v := range running {
@@ -294,34 +310,62 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 		}
 		if len(candidates) > 0 {
 			bt.mu.Lock()
-			b.candidates, b.current = candidates, current
+			b.candidates, b.current, b.sweepDone = candidates, current, make(chan struct{})
 			if bt.sweeping == nil {
 				bt.sweeping = map[string]*checkBatch{}
 			}
 			bt.sweeping[node] = b
+			writes := bt.writes[node]
 			bt.mu.Unlock()
+			defer func() {
+				bt.mu.Lock()
+				if bt.sweeping[node] == b {
+					delete(bt.sweeping, node)
+				}
+				bt.mu.Unlock()
+				close(b.sweepDone)
+			}()
+			deliver := func(r map[int]checkOutcome) { o.deliverBatch(b, r) }
+			results, swept := o.runCheckBatch(b.ctx, node, b.vmids, candidates, deliver)
+			deliver(results)
+			o.keepSwept(node, b, swept, began, writes)
+			return
 		}
 	}
-	results, swept := o.runCheckBatch(b.ctx, node, b.vmids, b.candidates)
-	b.results = results
+	results, _ := o.runCheckBatch(b.ctx, node, b.vmids, nil, nil)
+	o.deliverBatch(b, results)
+}
+
+// deliverBatch hands out the results of b's containers, once.
+func (o *nodeOps) deliverBatch(b *checkBatch, results map[int]checkOutcome) {
+	b.deliver.Do(func() {
+		b.results = results
+		close(b.done)
+	})
+}
+
+// keepSwept keeps the candidates' results that succeeded, timed from began,
+// unless the provider wrote on the node since the batch began (the write
+// count was writes then).
+func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutcome, began time.Time, writes uint64) {
+	bt := &o.batches
 	bt.mu.Lock()
-	if bt.sweeping[node] == b {
-		delete(bt.sweeping, node)
+	defer bt.mu.Unlock()
+	if bt.writes[node] != writes {
+		return
 	}
-	if len(swept) > 0 {
+	for v, r := range swept {
+		if r.err != nil {
+			continue // its own refresh asks again
+		}
 		if bt.swept == nil {
 			bt.swept = map[string]map[int]sweptOutcome{}
 		}
 		if bt.swept[node] == nil {
 			bt.swept[node] = map[int]sweptOutcome{}
 		}
-		now := time.Now()
-		for v, r := range swept {
-			bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: now, current: b.current}
-		}
+		bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
 	}
-	bt.mu.Unlock()
-	close(b.done)
 }
 
 // runCheckBatch checks each container of vmids on node: alone through
@@ -329,7 +373,9 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 // candidates that run under the Docker profile (their results come back
 // separately). A batch that cannot run gives every container of vmids its
 // error, and none of candidates a result.
-func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int) (asked, swept map[int]checkOutcome) {
+// With candidates, early (when not nil) receives the results of vmids as
+// soon as their sections are in, before the candidates' checks end.
+func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int, early func(map[int]checkOutcome)) (asked, swept map[int]checkOutcome) {
 	out := make(map[int]checkOutcome, len(vmids))
 	if len(vmids) == 1 && len(candidates) == 0 {
 		check, err := o.CheckDocker(ctx, node, vmids[0])
@@ -337,7 +383,7 @@ func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candida
 		return out, nil
 	}
 	slices.Sort(vmids)
-	res, swept, err := o.checkDockerBatch(ctx, node, vmids, candidates)
+	res, swept, err := o.checkDockerBatch(ctx, node, vmids, candidates, early)
 	var noAccess *noSSHAccessError
 	for _, v := range vmids {
 		switch {
@@ -362,7 +408,7 @@ func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candida
 // Docker containers among candidates) and judges each container's section
 // as CheckDocker judges its own run. The candidates with a sound section
 // come back in swept.
-func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, candidates []int) (asked, swept map[int]checkOutcome, err error) {
+func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, candidates []int, early func(map[int]checkOutcome)) (asked, swept map[int]checkOutcome, err error) {
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", docker.CheckBatchScriptName, err)
@@ -374,31 +420,49 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 	}
 	cmd := nodeexec.Command{Op: opDockerCheckBatch, Argv: argv, Stdin: stdin, Sudo: true, Retry: true}
 	tflog.Debug(ctx, "checking Docker in several containers with one node command",
-		map[string]any{"node": node, "vmids": vmids, "other_candidates": len(candidates)})
+		map[string]any{"node": node, "vmids": vmids, "other_running_containers": candidates})
 	// Each check is bounded on the node; the batch by its rounds of them.
 	rounds := (len(vmids) + len(candidates) + docker.CheckBatchParallel - 1) / docker.CheckBatchParallel
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(rounds)*(docker.CheckBatchTimeoutSeconds+5)*time.Second+30*time.Second)
 	defer cancel()
-	res, err := o.run(ctx, node, purposeDocker, cmd, false)
+	var opts []nodeexec.RunOption
+	if early != nil && len(candidates) > 0 {
+		// The sections of vmids come first: judge them as soon as the
+		// last one has ended.
+		var sofar strings.Builder
+		last := nonce + " end " + strconv.Itoa(vmids[len(vmids)-1]) + " "
+		done := false
+		opts = append(opts, nodeexec.WithLineFunc(func(s nodeexec.Stream, line string) {
+			if s != nodeexec.Stdout || done {
+				return
+			}
+			sofar.WriteString(line)
+			sofar.WriteByte('\n')
+			if strings.HasPrefix(line, last) {
+				done = true
+				early(judgeSections(ctx, node, vmids, docker.ParseCheckBatch(sofar.String(), nonce, vmids)))
+			}
+		}))
+	}
+	res, err := o.run(ctx, node, purposeDocker, cmd, false, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
 	sections := docker.ParseCheckSweep(string(res.Stdout), nonce, vmids, candidates)
+	return judgeSections(ctx, node, vmids, sections), judgeSections(ctx, node, candidates, sections), nil
+}
+
+// judgeSections judges the section of each container of vmids that has
+// one.
+func judgeSections(ctx context.Context, node string, vmids []int, sections map[int]docker.BatchSection) map[int]checkOutcome {
 	out := make(map[int]checkOutcome, len(vmids))
-	swept = map[int]checkOutcome{}
-	for _, v := range slices.Concat(vmids, candidates) {
-		s, ok := sections[v]
-		if !ok {
-			continue // a candidate that is no Docker container
-		}
-		check, err := judgeSection(ctx, node, v, s)
-		if slices.Contains(vmids, v) {
+	for _, v := range vmids {
+		if s, ok := sections[v]; ok {
+			check, err := judgeSection(ctx, node, v, s)
 			out[v] = checkOutcome{check, err}
-		} else {
-			swept[v] = checkOutcome{check, err}
 		}
 	}
-	return out, swept, nil
+	return out
 }
 
 // judgeSection judges container vmid's section of a batch as CheckDocker

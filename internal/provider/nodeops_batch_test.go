@@ -273,6 +273,9 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 	}
 	// 145 runs unconfined: the profile line marks a Docker container.
 	e.addCT(145, dockerCTConf(145), true)
+	// 146 is under the profile but stopped since the cluster's view was
+	// read: its check fails, and a failure is not kept.
+	e.addCT(146, dockerCTConf(146)+"lxc.apparmor.profile: "+dockerProfile.Name+"\n", false)
 	pool, err := e.data.Nodes(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -331,6 +334,10 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 		t.Errorf("143 must be inactive, 142 active: %+v / %+v", got, own[142])
 	}
 	check(142, 1) // each result serves once
+	before0 := commands()
+	if _, err := ops.CheckDockerShared(ctx, testNode, 146, nil); err == nil || commands()-before0 != 1 {
+		t.Errorf("146 (stopped): want its own failing check, got %v after %d commands", err, commands()-before0)
+	}
 	before := commands()
 	if c, _ := ops.CheckDockerShared(ctx, testNode, 145, nil); c.ServiceActive || commands()-before != 1 {
 		t.Errorf("145 (unconfined, no Docker): want its own check, got %+v after %d commands", c, commands()-before)
@@ -377,6 +384,25 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 	if n := commands() - before; n != 1 {
 		t.Errorf("a read during the shared check: %d commands in all, want 1", n)
 	}
+
+	// A write on the node while the shared check runs: its candidates'
+	// results are not kept.
+	wg.Go(func() { sharedChecks(ctx, ops, testNode, 140, 141) })
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ops.batches.mu.Lock()
+		b := ops.batches.sweeping[testNode]
+		ops.batches.mu.Unlock()
+		if b != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no shared check under way")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ops.batches.forget(testNode) // what every write command does first
+	wg.Wait()
+	check(143, 1)
 
 	// One container asked while another read of the node, still on its
 	// way, holds a ticket: the check takes the node's other Docker

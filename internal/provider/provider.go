@@ -46,6 +46,7 @@ type phoenixProviderModel struct {
 	Insecure      types.Bool   `tfsdk:"insecure"`
 	CACertificate types.String `tfsdk:"ca_certificate"`
 	BindRoots     types.List   `tfsdk:"bind_mount_roots"`
+	NodeWide      types.Bool   `tfsdk:"docker_checks_node_wide"`
 	SSH           *sshModel    `tfsdk:"ssh"`
 }
 
@@ -140,6 +141,15 @@ func providerSchema() schema.Schema {
 				ElementType: types.StringType,
 				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.RegexMatches(bindRootPattern,
 					"must be an absolute path in its plain form, e.g. /srv/shared"))},
+			},
+			"docker_checks_node_wide": schema.BoolAttribute{
+				MarkdownDescription: "During a plan, when one SSH command checks Docker in several containers of a node " +
+					"(`docker.verify_on_refresh`), it also checks the node's other running containers whose configuration runs " +
+					"them under `lxc-docker-secure` and holds no lock (read-only, at most 15 s each), and the refreshes Terraform " +
+					"starts later in the plan use those results instead of a command each. Set `false` to enter only the containers " +
+					"being refreshed, e.g. where other workspaces' Docker containers share the nodes. Defaults to `true`. " +
+					envDoc(envDockerChecksNodeWide),
+				Optional: true,
 			},
 		},
 		Blocks: map[string]schema.Block{

@@ -480,3 +480,34 @@ func TestTLSSettings(t *testing.T) {
 		t.Errorf("insecure not honored: %v", err)
 	}
 }
+
+// docker_checks_node_wide is on unless the configuration or its
+// environment variable turns it off, and only then does a shared check
+// take in the node's other containers.
+func TestDockerChecksNodeWideSetting(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  types.Bool
+		env  map[string]string
+		want bool
+	}{
+		{"default", types.BoolNull(), nil, true},
+		{"off in the configuration", types.BoolValue(false), nil, false},
+		{"off in the environment", types.BoolNull(), map[string]string{"PHOENIX_DOCKER_CHECKS_NODE_WIDE": "false"}, false},
+		{"the configuration wins", types.BoolValue(true), map[string]string{"PHOENIX_DOCKER_CHECKS_NODE_WIDE": "0"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, diags := resolveSettings(phoenixProviderModel{NodeWide: tt.cfg}, envMap(tt.env))
+			if diags.HasError() {
+				t.Fatal(diags)
+			}
+			if s.DockerChecksNodeWide != tt.want {
+				t.Fatalf("DockerChecksNodeWide = %v, want %v", s.DockerChecksNodeWide, tt.want)
+			}
+			d := &providerData{Settings: s, client: &pve.Client{}}
+			if got := d.NodeOps().sweepCandidates != nil; got != tt.want {
+				t.Errorf("shared checks take in the node's other containers: %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -10,8 +10,11 @@
 # A VMID written +VMID is checked only when its configuration
 # (/etc/pve/lxc/VMID.conf, the node's own containers) runs it under the
 # AppArmor profile PROFILE ("lxc.apparmor.profile: PROFILE" before the first
-# snapshot section); otherwise it gets no section. This lets one command
-# check the node's other Docker containers that later reads will ask about.
+# snapshot section) and holds no lock (a backup, snapshot or migration under
+# way); otherwise it gets no section. Its check is bounded by at most
+# CANDIDATE_TIMEOUT seconds. This lets one command check the node's other
+# Docker containers that later reads will ask about. The containers asked
+# come first in the output.
 #
 # NONCE is a word the caller picks at random for each run; the containers
 # never see it, so no container's output can forge a delimiter. Up to
@@ -23,7 +26,8 @@
 #   NONCE end VMID EXIT
 #
 # EXIT is the exit status of "pct exec" (the check's own, or pct's when the
-# container cannot be entered; 124 when the check ran out of time). The
+# container cannot be entered; 124 when the check ran out of time or printed
+# more than OUTPUT_MAX bytes). The
 # command exits 0 once every section is printed, 2 on bad arguments.
 
 set -u
@@ -51,17 +55,25 @@ for vmid in "$@"; do
 	[[ $vmid != +* || -n $profile ]] || fail "+$vmid needs -p PROFILE"
 done
 
+# A candidate's check is bounded more tightly than the checks asked: a
+# container no read waits for must not hold up the others for long.
+readonly CANDIDATE_TIMEOUT=15
+# The most output a check may print (a hostile container cannot fill the
+# node's or the provider's memory).
+readonly OUTPUT_MAX=1048576
+
 # The node's container configurations (PHOENIX_LXC_CONF_DIR in tests of
 # this script).
 confdir=${PHOENIX_LXC_CONF_DIR:-/etc/pve/lxc}
 
-# uses_profile VMID: whether the container's configuration names PROFILE
-# (the last lxc.apparmor.profile line counts, as for LXC).
-uses_profile() {
+# candidate VMID: whether the container's configuration names PROFILE (the
+# last lxc.apparmor.profile line counts, as for LXC) and holds no lock.
+candidate() {
 	local conf=$confdir/$1.conf line found=
 	[[ -f $conf ]] || return 1
 	while IFS= read -r line || [[ -n $line ]]; do
 		[[ $line == '['* ]] && break
+		[[ $line =~ ^lock:[[:space:]]*[^[:space:]] ]] && return 1
 		if [[ $line =~ ^lxc\.apparmor\.profile:[[:space:]]*([^[:space:]]+)[[:space:]]*$ ]]; then
 			found=${BASH_REMATCH[1]}
 		fi
@@ -77,20 +89,25 @@ script=$(
 script=${script%x}
 [[ -n $script ]] || fail "no check script on standard input"
 
-# check VMID: one section, printed at once when the check has ended.
+# check VMID LIMIT: one section, printed at once when the check has ended.
 check() {
-	local vmid=$1 out rc
-	# The check's output passes through a bounded cat: a process the check
-	# leaves behind in the container may hold the inner pipe open, never
-	# this section's, so one container cannot hold up the others.
+	local vmid=$1 limit=$2 out rc end
+	# The check's output passes through a bounded, unbuffered head (what it
+	# read is printed when it is stopped): a process the check leaves
+	# behind in the container may hold the inner pipe open, never this
+	# section's, so one container cannot hold up the others.
 	out=$({
 		printf '%s' "$script" | timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -s 2>&1
 		printf '\n%s' "$?"
-	} | timeout --kill-after=5 "$((limit + 10))" cat)
-	rc=${out##*$'\n'}
-	if [[ $out == *$'\n'* && $rc =~ ^[0-9]+$ ]]; then
-		out=${out%$'\n'*}
-		while [[ $out == *$'\n' ]]; do out=${out%$'\n'}; done
+	} | timeout --kill-after=5 "$((limit + 10))" stdbuf -o0 head -c "$OUTPUT_MAX")
+	# Only the end of the output is searched (with up to OUTPUT_MAX bytes,
+	# glob patterns over all of it would take quadratic time).
+	end=$out
+	((${#out} <= 12)) || end=${out: -12}
+	if [[ $end =~ $'\n'([0-9]{1,3})$ ]]; then
+		rc=${BASH_REMATCH[1]}
+		out=${out:0:${#out}-${#rc}-1}
+		while [[ ${out: -1} == $'\n' ]]; do out=${out:0:${#out}-1}; done
 	else
 		rc=124
 	fi
@@ -102,12 +119,15 @@ check() {
 }
 
 # The containers to check, in the order given.
-vmids=()
+vmids=() limits=()
 for vmid in "$@"; do
-	if [[ $vmid == +* ]]; then
-		uses_profile "${vmid#+}" && vmids+=("${vmid#+}")
-	else
-		vmids+=("$vmid")
+	if [[ $vmid != +* ]]; then
+		vmids+=("$vmid") limits+=("$limit")
+	fi
+done
+for vmid in "$@"; do
+	if [[ $vmid == +* ]] && candidate "${vmid#+}"; then
+		vmids+=("${vmid#+}") limits+=("$((limit < CANDIDATE_TIMEOUT ? limit : CANDIDATE_TIMEOUT))")
 	fi
 done
 
@@ -118,7 +138,7 @@ fds=()
 started=0
 for ((i = 0; i < ${#vmids[@]}; i++)); do
 	while ((started < ${#vmids[@]} && started < i + parallel)); do
-		exec {fd}< <(check "${vmids[started]}")
+		exec {fd}< <(check "${vmids[started]}" "${limits[started]}")
 		fds[started]=$fd
 		started=$((started + 1))
 	done
