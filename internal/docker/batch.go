@@ -23,20 +23,16 @@ const CheckBatchParallel = 16
 // as the single check is bounded: a wedged container fails alone.
 const CheckBatchTimeoutSeconds = 60
 
-// CheckBatch is the command line (to run on the node, not in a container)
+// CheckSweep is the command line (to run on the node, not in a container)
 // that checks each container of vmids, and its standard input: bash -c with
 // check_docker_batch.sh, then the nonce, the parallel count, the timeout and
 // the vmids as words; the check script on stdin. nonce must be at least 32
-// lower-case hex digits, picked at random for each batch.
-func CheckBatch(nonce string, vmids []int) (argv []string, stdin []byte, err error) {
-	return CheckSweep(nonce, vmids, "", nil)
-}
-
-// CheckSweep is CheckBatch that also checks each container of candidates
-// whose configuration on the node runs it under the AppArmor profile
-// profile (the Docker containers the node has besides those asked); the
-// others of candidates get no section. Its output is read with
-// ParseCheckSweep.
+// lower-case hex digits, picked at random for each batch. It also checks
+// each container of candidates (written +VMID) whose configuration on the
+// node runs it under the AppArmor profile profile and holds no lock (the
+// Docker containers the node has besides those asked); the others of
+// candidates get no section. Its output is read with ParseCheckSweep, or
+// ParseCheckBatch without candidates.
 func CheckSweep(nonce string, vmids []int, profile string, candidates []int) (argv []string, stdin []byte, err error) {
 	if !ValidBatchNonce(nonce) {
 		return nil, nil, fmt.Errorf("%s: the delimiter must be 32 or more lower-case hex digits", CheckBatchScriptName)

@@ -169,10 +169,10 @@ func TestCheckBatchScript(t *testing.T) {
 		write(filepath.Join(state, name), content, 0o644)
 	}
 	vmids := []int{101, 102, 103, 104, 105, 106}
-	if _, _, err := CheckBatch(strings.ToUpper(testNonce), vmids); err == nil {
-		t.Error("CheckBatch accepted an upper-case nonce")
+	if _, _, err := CheckSweep(strings.ToUpper(testNonce), vmids, "", nil); err == nil {
+		t.Error("CheckSweep accepted an upper-case nonce")
 	}
-	argv, stdin, err := CheckBatch(testNonce, vmids)
+	argv, stdin, err := CheckSweep(testNonce, vmids, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
