@@ -131,31 +131,50 @@ printf 'stdin-sha256=%s\n' "${sum%% *}"
 exit "$(cat "$d/$vmid.rc" 2>/dev/null || echo 0)"
 `
 
-// TestCheckBatchScript runs check_docker_batch.sh with a stand-in pct and
-// parses its output: sections in the order asked although the first check
-// ends last, each container's exit status, output without a last newline,
-// a forged delimiter, a container pct cannot enter, one that runs out of
-// time and one that leaves a process behind holding its output open.
-func TestCheckBatchScript(t *testing.T) {
+// sectionOrder lists the vmids of a batch output's sections in order.
+func sectionOrder(out []byte) []string {
+	var order []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, testNonce+" begin ") {
+			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
+		}
+	}
+	return order
+}
+
+// fakeNode makes the directories of a stand-in node (bin with the fake
+// pct, the fake's state, the containers' configurations) and returns bash,
+// them and a function that writes a file.
+func fakeNode(t *testing.T) (bash, bin, state, confs string, write func(name, content string, mode os.FileMode)) {
+	t.Helper()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash not installed: the batch script did not run")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	state := filepath.Join(dir, "state")
-	for _, d := range []string{bin, state} {
+	bin, state, confs = filepath.Join(dir, "bin"), filepath.Join(dir, "state"), filepath.Join(dir, "lxc")
+	for _, d := range []string{bin, state, confs} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write := func(name, content string, mode os.FileMode) {
+	write = func(name, content string, mode os.FileMode) {
 		t.Helper()
 		if err := os.WriteFile(name, []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write(filepath.Join(bin, "pct"), fakePct, 0o755)
+	return bash, bin, state, confs, write
+}
+
+// TestCheckBatchScript runs check_docker_batch.sh with a stand-in pct and
+// parses its output: sections in the order asked although the first check
+// ends last, each container's exit status, output without a last newline,
+// a forged delimiter, a container pct cannot enter, one that runs out of
+// time and one that leaves a process behind holding its output open.
+func TestCheckBatchScript(t *testing.T) {
+	bash, bin, state, _, write := fakeNode(t)
 	files := map[string]string{
 		"101.sleep": "0.4", "101.out": activeLine,
 		"102.out": strings.TrimSuffix(inactiveLine, "\n"), "102.rc": "1",
@@ -211,12 +230,7 @@ func TestCheckBatchScript(t *testing.T) {
 		}
 	}
 	// The sections come in the order asked.
-	var order []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, testNonce+" begin ") {
-			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
-		}
-	}
+	order := sectionOrder(out)
 	if strings.Join(order, " ") != "101 102 103 104 105 106" {
 		t.Errorf("sections in order %v\n%s", order, out)
 	}
@@ -235,24 +249,7 @@ func TestCheckBatchScript(t *testing.T) {
 // LXC); the others print nothing, and the containers asked print their
 // sections as without candidates.
 func TestCheckSweepScript(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("bash not installed: the batch script did not run")
-	}
-	dir := t.TempDir()
-	bin, state, confs := filepath.Join(dir, "bin"), filepath.Join(dir, "state"), filepath.Join(dir, "lxc")
-	for _, d := range []string{bin, state, confs} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(name, content string, mode os.FileMode) {
-		t.Helper()
-		if err := os.WriteFile(name, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(bin, "pct"), fakePct, 0o755)
+	bash, bin, state, confs, write := fakeNode(t)
 	for _, v := range []int{101, 201, 202, 203, 205, 206, 207} {
 		write(filepath.Join(state, strconv.Itoa(v)+".out"), activeLine, 0o644)
 	}
@@ -295,12 +292,7 @@ func TestCheckSweepScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("batch script: %v\n%s", err, out)
 	}
-	var order []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, testNonce+" begin ") {
-			order = append(order, strings.TrimPrefix(l, testNonce+" begin "))
-		}
-	}
+	order := sectionOrder(out)
 	if strings.Join(order, " ") != "101 102 201 205" {
 		t.Errorf("sections for %v, want 101 102 201 205\n%.2000s", order, out)
 	}

@@ -12,6 +12,25 @@ import (
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
 )
 
+// dockerCTs adds running containers under the Docker profile and installs
+// Docker in them, all at once.
+func (e *nodeEnv) dockerCTs(vmids ...int) {
+	e.t.Helper()
+	ops, plan := e.data.NodeOps(), dockerPlanOf(e.t, docker.DefaultOptions())
+	for _, v := range vmids {
+		e.prepareDockerCT(v)
+	}
+	errs := make([]error, len(vmids))
+	var wg sync.WaitGroup
+	for i, v := range vmids {
+		wg.Go(func() { _, errs[i] = ops.InstallDocker(context.Background(), testNode, v, plan) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // sharedChecks asks CheckDockerShared for each vmid at once, as
 // Terraform's concurrent reads do.
 func sharedChecks(ctx context.Context, ops *nodeOps, node string, vmids ...int) map[int]checkOutcome {
@@ -39,23 +58,8 @@ func TestDockerCheckSharedBatchesANode(t *testing.T) {
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	ctx := t.Context()
-	plan := dockerPlanOf(t, docker.DefaultOptions())
 	vmids := []int{130, 131, 132}
-	for _, v := range vmids {
-		e.prepareDockerCT(v)
-	}
-	var wg sync.WaitGroup
-	for _, v := range vmids {
-		wg.Go(func() {
-			if _, err := ops.InstallDocker(ctx, testNode, v, plan); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	e.dockerCTs(vmids...)
 	// 133 exists but is stopped: pct exec refuses it.
 	e.addCT(133, dockerCTConf(133), false)
 	pool, err := e.data.Nodes(ctx)
@@ -256,21 +260,7 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 	ctx := t.Context()
 	plan := dockerPlanOf(t, docker.DefaultOptions())
 	docked := []int{140, 141, 142, 143, 144}
-	for _, v := range docked {
-		e.prepareDockerCT(v)
-	}
-	var wg sync.WaitGroup
-	for _, v := range docked {
-		wg.Go(func() {
-			if _, err := ops.InstallDocker(ctx, testNode, v, plan); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	e.dockerCTs(docked...)
 	// 145 runs unconfined: the profile line marks a Docker container.
 	e.addCT(145, dockerCTConf(145), true)
 	// 146 is under the profile but stopped since the cluster's view was
@@ -362,20 +352,24 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 
 	// A read that comes while the shared check runs waits for it.
 	before = commands()
-	wg.Go(func() { sharedChecks(ctx, ops, testNode, 140, 141) })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ops.batches.mu.Lock()
-		b := ops.batches.sweeping[testNode]
-		ops.batches.mu.Unlock()
-		if b != nil {
-			break
+	var wg sync.WaitGroup
+	startSweep := func() {
+		t.Helper()
+		wg.Go(func() { sharedChecks(ctx, ops, testNode, 140, 141) })
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			ops.batches.mu.Lock()
+			b := ops.batches.sweeping[testNode]
+			ops.batches.mu.Unlock()
+			if b != nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no shared check under way")
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no shared check under way")
-		}
-		time.Sleep(time.Millisecond)
 	}
+	startSweep()
 	c, err := ops.CheckDockerShared(ctx, testNode, 142, nil)
 	wg.Wait()
 	if err != nil || c != own[142] {
@@ -387,19 +381,7 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 
 	// A write on the node while the shared check runs: its candidates'
 	// results are not kept.
-	wg.Go(func() { sharedChecks(ctx, ops, testNode, 140, 141) })
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		ops.batches.mu.Lock()
-		b := ops.batches.sweeping[testNode]
-		ops.batches.mu.Unlock()
-		if b != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no shared check under way")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	startSweep()
 	ops.batches.forget(testNode) // what every write command does first
 	wg.Wait()
 	check(143, 1)

@@ -40,7 +40,7 @@ func (e *nodeEnv) prepareDockerCT(vmid int) {
 }
 
 // dockerPlanOf is the plan of valid options.
-func dockerPlanOf(t *testing.T, o docker.Options) docker.Plan {
+func dockerPlanOf(t testing.TB, o docker.Options) docker.Plan {
 	t.Helper()
 	p, err := docker.NewPlan(o)
 	if err != nil {
