@@ -430,11 +430,16 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 		// The sections of vmids come first: judge them as soon as the
 		// last one has ended.
 		var sofar strings.Builder
+		first := nonce + " begin " + strconv.Itoa(vmids[0])
 		last := nonce + " end " + strconv.Itoa(vmids[len(vmids)-1]) + " "
 		done := false
 		opts = append(opts, nodeexec.WithLineFunc(func(s nodeexec.Stream, line string) {
 			if s != nodeexec.Stdout || done {
 				return
+			}
+			if line == first {
+				// A command sent again (Retry) prints its sections anew.
+				sofar.Reset()
 			}
 			sofar.WriteString(line)
 			sofar.WriteByte('\n')

@@ -147,7 +147,8 @@ func providerSchema() schema.Schema {
 					"(`docker.verify_on_refresh`), it also checks the node's other running containers whose configuration runs " +
 					"them under `lxc-docker-secure` and holds no lock (read-only, at most 15 s each), and the refreshes Terraform " +
 					"starts later in the plan use those results instead of a command each. Set `false` to enter only the containers " +
-					"being refreshed, e.g. where other workspaces' Docker containers share the nodes. Defaults to `true`. " +
+					"being refreshed, e.g. where other workspaces' Docker containers share the nodes (a container whose own resource sets " +
+					"`verify_on_refresh = false` is entered too). Defaults to `true`. " +
 					envDoc(envDockerChecksNodeWide),
 				Optional: true,
 			},

@@ -274,18 +274,12 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 		if failures > 0 {
 			wait = max(wait, c.poll.Initial)
 		}
-		paused := c.now()
-		if err := c.pause(ctx, wait, wake); err != nil {
+		replan, err := c.pauseUntilDue(ctx, key, wait, wake, &leading)
+		if err != nil {
 			return fmt.Errorf("task %s %s on node %s did not finish in time (%s): %w", u.Type, u.ID, u.Node, upid, err)
 		}
-		if woken(wake) && c.now().Sub(paused) < wait {
-			// Woken early. When the change taught this task's kind its
-			// length, the next poll is planned from it instead of sent
-			// now; any other change (another kind learned, a lead ended)
-			// polls at once, as a wait that is not woken would have.
-			if _, ok := c.tasks.estimate(key); ok {
-				continue
-			}
+		if replan {
+			continue
 		}
 		sent := c.now().Sub(begin)
 		var st TaskStatus
@@ -324,6 +318,32 @@ func (c *Client) WaitTask(ctx context.Context, upid string) error {
 		te := &TaskError{UPID: upid, Node: u.Node, Type: u.Type, ID: u.ID, ExitStatus: st.ExitStatus}
 		te.LogTail, _ = c.TaskLogTail(ctx, upid, 10)
 		return te
+	}
+}
+
+// pauseUntilDue waits for d, the time to the next poll. A wake (wake not
+// nil: a wait that follows another's lead) that taught this task's kind its
+// length, or that ended the kind's lead (which this wait then takes,
+// setting *leading), returns early with replan set, for the next poll to be
+// planned anew. Other wakes (another kind learned) keep the poll's due
+// time.
+func (c *Client) pauseUntilDue(ctx context.Context, key taskKey, d time.Duration, wake <-chan struct{}, leading *bool) (replan bool, err error) {
+	due := c.now().Add(d)
+	for {
+		if err := c.pause(ctx, due.Sub(c.now()), wake); err != nil {
+			return false, err
+		}
+		if !woken(wake) || !c.now().Before(due) {
+			return false, nil
+		}
+		if _, ok := c.tasks.estimate(key); ok {
+			return true, nil
+		}
+		if !*leading && c.tasks.lead(key.typ) {
+			*leading = true
+			return true, nil
+		}
+		wake = c.tasks.changes()
 	}
 }
 

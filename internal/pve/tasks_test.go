@@ -661,7 +661,8 @@ func TestWaitTaskWokenFollowersDoNotPollAtOnce(t *testing.T) {
 
 func TestWaitTaskWokenByAnotherKindKeepsPolling(t *testing.T) {
 	// A wait with nothing learned about its kind is woken whenever another
-	// kind is learned; such a wake must not put its next poll off. A long
+	// kind is learned; such a wake must neither put its next poll off nor
+	// cost a poll of its own. A long
 	// task of one kind leads its kind; a short task of another kind, not
 	// leading (a third wait leads it), must still see its end promptly
 	// while short tasks of yet another kind keep being learned.
@@ -687,5 +688,9 @@ func TestWaitTaskWokenByAnotherKindKeepsPolling(t *testing.T) {
 	t.Logf("follower: %+v", r)
 	if r.err != nil || r.lag > maxGap+200*time.Millisecond {
 		t.Errorf("the follower saw its task end %v late (%+v): the wakes put its polls off", r.lag, r)
+	}
+	// Nor may each wake cost a poll: the next poll keeps its due time.
+	if r.polls > 2 {
+		t.Errorf("the follower polled %d times in its 0.3 s: once per wake", r.polls)
 	}
 }

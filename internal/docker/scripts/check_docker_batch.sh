@@ -100,14 +100,20 @@ check() {
 		printf '%s' "$script" | timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -s 2>&1
 		printf '\n%s' "$?"
 	} | timeout --kill-after=5 "$((limit + 10))" stdbuf -o0 head -c "$OUTPUT_MAX")
-	# Only the end of the output is searched (with up to OUTPUT_MAX bytes,
-	# glob patterns over all of it would take quadratic time).
+	# Bytes, not characters, from here on; only the end of the output is
+	# looked at, a bounded number of times (with up to OUTPUT_MAX bytes,
+	# patterns over all of it, or a step per trailing newline, would take
+	# quadratic time).
+	local LC_ALL=C i
 	end=$out
 	((${#out} <= 12)) || end=${out: -12}
 	if [[ $end =~ $'\n'([0-9]{1,3})$ ]]; then
 		rc=${BASH_REMATCH[1]}
 		out=${out:0:${#out}-${#rc}-1}
-		while [[ ${out: -1} == $'\n' ]]; do out=${out:0:${#out}-1}; done
+		for ((i = 0; i < 4; i++)); do
+			[[ ${out: -1} == $'\n' ]] || break
+			out=${out:0:${#out}-1}
+		done
 	else
 		rc=124
 	fi
