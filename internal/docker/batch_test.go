@@ -128,6 +128,7 @@ printf 'stdin-sha256=%s\n' "${sum%% *}"
 [[ -f $d/$vmid.out ]] && printf '%s' "$(<"$d/$vmid.out")"
 [[ -f $d/$vmid.err ]] && printf '%s\n' "$(<"$d/$vmid.err")" >&2
 [[ -f $d/$vmid.big ]] && head -c 1500000 /dev/zero | tr '\0' x
+[[ -f $d/$vmid.nl ]] && head -c 500000 /dev/zero | tr '\0' '\n'
 exit "$(cat "$d/$vmid.rc" 2>/dev/null || echo 0)"
 `
 
@@ -269,9 +270,11 @@ func TestCheckSweepScript(t *testing.T) {
 	for v, c := range conf {
 		write(filepath.Join(confs, strconv.Itoa(v)+".conf"), c, 0o640)
 	}
-	// 102 prints more than the script passes on.
+	// 102 prints more than the script passes on, 103 half a million
+	// newlines.
 	write(filepath.Join(state, "102.big"), "", 0o644)
-	asked, candidates := []int{101, 102}, []int{201, 202, 203, 204, 205, 206, 207}
+	write(filepath.Join(state, "103.nl"), "", 0o644)
+	asked, candidates := []int{101, 102, 103}, []int{201, 202, 203, 204, 205, 206, 207}
 	if _, _, err := CheckSweep(testNonce, asked, "bad profile", candidates); err == nil {
 		t.Error("CheckSweep accepted a profile name with a space")
 	}
@@ -288,13 +291,20 @@ func TestCheckSweepScript(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bash, argv[1:]...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(string(stdin))
+	began := time.Now()
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("batch script: %v\n%s", err, out)
+		t.Fatalf("batch script: %v\n%.2000s", err, out)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("the script took %s over large outputs", took)
 	}
 	order := sectionOrder(out)
-	if strings.Join(order, " ") != "101 102 201 205" {
-		t.Errorf("sections for %v, want 101 102 201 205\n%.2000s", order, out)
+	if strings.Join(order, " ") != "101 102 103 201 205" {
+		t.Errorf("sections for %v, want 101 102 103 201 205\n%.2000s", order, out)
+	}
+	if s := ParseCheckSweep(string(out), testNonce, asked, nil)[103]; s.Err != nil || s.ExitCode != 0 {
+		t.Errorf("103 (newlines): %v, exit %d", s.Err, s.ExitCode)
 	}
 	got := ParseCheckSweep(string(out), testNonce, asked, candidates)
 	for _, v := range []int{101, 201, 205} {
