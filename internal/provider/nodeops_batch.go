@@ -104,7 +104,8 @@ type sweptOutcome struct {
 
 // sweptFor takes the kept result of vmid on node, when there is a usable
 // one (each is used once). Else, when a batch under way checks vmid as a
-// candidate, it returns that batch's done channel to wait for.
+// candidate, it returns the channel closed when that batch's candidates'
+// results are kept, to wait for.
 func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan struct{}, bool) {
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
@@ -299,10 +300,11 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 	// window's bound) also mean a plan of many.
 	more := len(b.vmids) > 1 || bt.expected[node] > 0
 	bt.mu.Unlock()
+	began := time.Now()
+	var candidates []int
+	var writes uint64
 	if more && o.sweepCandidates != nil {
-		began := time.Now()
 		running, current := o.sweepCandidates(b.ctx, node)
-		var candidates []int
 		for _, v := range running {
 			if len(candidates) < dockerSweepMax && !slices.Contains(b.vmids, v) && checkVMID(v) == nil {
 				candidates = append(candidates, v)
@@ -315,7 +317,7 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 				bt.sweeping = map[string]*checkBatch{}
 			}
 			bt.sweeping[node] = b
-			writes := bt.writes[node]
+			writes = bt.writes[node]
 			bt.mu.Unlock()
 			defer func() {
 				bt.mu.Lock()
@@ -325,15 +327,13 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 				bt.mu.Unlock()
 				close(b.sweepDone)
 			}()
-			deliver := func(r map[int]checkOutcome) { o.deliverBatch(b, r) }
-			results, swept := o.runCheckBatch(b.ctx, node, b.vmids, candidates, deliver)
-			deliver(results)
-			o.keepSwept(node, b, swept, began, writes)
-			return
 		}
 	}
-	results, _ := o.runCheckBatch(b.ctx, node, b.vmids, nil, nil)
+	results, swept := o.runCheckBatch(b.ctx, node, b.vmids, candidates, func(r map[int]checkOutcome) { o.deliverBatch(b, r) })
 	o.deliverBatch(b, results)
+	if len(candidates) > 0 {
+		o.keepSwept(node, b, swept, began, writes)
+	}
 }
 
 // deliverBatch hands out the results of b's containers, once.
@@ -351,20 +351,19 @@ func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutco
 	bt := &o.batches
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
-	if bt.writes[node] != writes {
+	if bt.writes[node] != writes || len(swept) == 0 {
 		return
 	}
+	if bt.swept == nil {
+		bt.swept = map[string]map[int]sweptOutcome{}
+	}
+	if bt.swept[node] == nil {
+		bt.swept[node] = map[int]sweptOutcome{}
+	}
 	for v, r := range swept {
-		if r.err != nil {
-			continue // its own refresh asks again
+		if r.err == nil { // a failed one's own refresh asks again
+			bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
 		}
-		if bt.swept == nil {
-			bt.swept = map[string]map[int]sweptOutcome{}
-		}
-		if bt.swept[node] == nil {
-			bt.swept[node] = map[int]sweptOutcome{}
-		}
-		bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
 	}
 }
 
