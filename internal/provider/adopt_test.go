@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pvesim"
 )
 
@@ -693,8 +694,8 @@ func (e *accEnv) planGeneratedImports(dir string, n int) {
 }
 
 // TestAccAdoptQueryDocker finds the containers that run Docker with the
-// has_docker filter (one read-only check per running container, over SSH)
-// and adopts them: the generated configuration holds the docker block read
+// has_docker filter (one read-only check per running container, over SSH,
+// in one node command a list) and adopts them: the generated configuration holds the docker block read
 // from the container, and its import plans nothing and installs nothing.
 func TestAccAdoptQueryDocker(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
@@ -751,6 +752,22 @@ list "phoenix_lxc_container" "plain" {
 	}
 	if err := e.checkNoSSHWrites()(nil); err != nil {
 		t.Errorf("query: %v", err)
+	}
+	// Each list checks the node's running containers with one command.
+	var cmds []string
+	for _, r := range e.sim.Requests() {
+		if r.Source == "ssh" {
+			cmds = append(cmds, r.Path)
+		}
+	}
+	if len(cmds) != 2 {
+		t.Errorf("the query ran %d SSH commands, want one for each list: %q", len(cmds), cmds)
+	}
+	for _, c := range cmds {
+		words := strings.Fields(c)
+		if !strings.Contains(c, docker.CheckBatchScriptName) || !slices.Contains(words, "4350") || !slices.Contains(words, "4351") || slices.Contains(words, "4352") {
+			t.Errorf("a list's command does not check 4350 and 4351 (and only they) with %s: %.300s", docker.CheckBatchScriptName, c)
+		}
 	}
 	listed := map[string][]string{}
 	for _, line := range strings.Split(out, "\n") {

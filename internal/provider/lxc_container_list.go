@@ -199,7 +199,8 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 		return
 	case known(f.HasDocker) || (req.IncludeResource && sshReady):
 		// The docker block of each result, and the has_docker filter, come
-		// from one read-only check per running container.
+		// from one read-only check per running container, one node
+		// command a node.
 		checks = l.checkDocker(ctx, found, &diags)
 	}
 	if known(f.HasDocker) {
@@ -250,36 +251,42 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 // dockerFound reports whether a check found an installed, active Docker.
 func dockerFound(c docker.CheckResult) bool { return c.Package != "" && c.ServiceActive }
 
-// listDockerChecks is how many Docker checks the list resource runs at
-// once: each is one pct exec on the container's node.
-const listDockerChecks = 4
-
 // checkDocker runs check_docker_service.sh in each running container of
-// found, a few at a time. A container whose check cannot run gets a warning
-// and no result.
+// found: one node command a node (check_docker_batch.sh, a pct exec per
+// container, as a plan's refresh checks run), the nodes at once. A
+// container whose check cannot run gets a warning and no result.
 func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource, diags *diag.Diagnostics) map[pve.Resource]docker.CheckResult {
+	byNode := map[string][]pve.Resource{}
+	for _, res := range found {
+		if res.Status == "running" {
+			byNode[res.Node] = append(byNode[res.Node], res)
+		}
+	}
 	out := map[pve.Resource]docker.CheckResult{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, listDockerChecks)
 	ops := l.data.NodeOps()
-	for _, res := range found {
-		if res.Status != "running" {
-			continue
-		}
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			check, err := ops.CheckDocker(ctx, res.Node, int(res.VMID))
+	for node, list := range byNode {
+		wg.Go(func() {
+			vmids := make([]int, len(list))
+			for i, res := range list {
+				vmids[i] = int(res.VMID)
+			}
+			results, _ := ops.runCheckBatch(ctx, node, vmids, nil, nil)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, err))
-				return
+			for _, res := range list {
+				r, ok := results[int(res.VMID)]
+				if !ok {
+					r.err = fmt.Errorf("%s returned no result", docker.CheckBatchScriptName)
+				}
+				if r.err != nil {
+					diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, r.err))
+					continue
+				}
+				out[res] = r.check
 			}
-			out[res] = check
-		}()
+		})
 	}
 	wg.Wait()
 	return out

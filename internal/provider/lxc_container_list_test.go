@@ -2,15 +2,19 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/docker"
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
@@ -79,5 +83,51 @@ func TestListResourceDocsNameEveryFilter(t *testing.T) {
 		if !strings.Contains(string(page), "- `"+name+"` (") {
 			t.Errorf("docs/list-resources/lxc_container.md does not describe the filter %s", name)
 		}
+	}
+}
+
+// The list resource checks the running containers of a node with one node
+// command; each keeps its own result, as its own check gives it. A stopped
+// container is not checked, and one whose check cannot run gets a warning
+// and no result.
+func TestListChecksDockerWithOneCommandANode(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	e.dockerCTs(150, 151)
+	e.addCT(152, dockerCTConf(152), true) // no Docker
+	e.addCT(153, dockerCTConf(153), false)
+	own := map[int]docker.CheckResult{}
+	for _, v := range []int{150, 151, 152} {
+		c, err := ops.CheckDocker(ctx, testNode, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own[v] = c
+	}
+	if !dockerFound(own[150]) || dockerFound(own[152]) {
+		t.Fatalf("150 must run Docker, 152 not: %+v / %+v", own[150], own[152])
+	}
+	var found []pve.Resource
+	for v, status := range map[int]string{150: "running", 151: "running", 152: "running", 153: "stopped", 154: "running"} {
+		found = append(found, pve.Resource{Node: testNode, VMID: pve.FlexInt(v), Status: status, Name: fmt.Sprint("ct", v)})
+	}
+	before := ops.Counts().Commands
+	var diags diag.Diagnostics
+	got := (&lxcContainerList{data: e.data}).checkDocker(ctx, found, &diags)
+	if n := ops.Counts().Commands - before; n != 1 {
+		t.Errorf("the list's checks sent %d node commands, want 1", n)
+	}
+	byVMID := map[int]docker.CheckResult{}
+	for res, c := range got {
+		byVMID[int(res.VMID)] = c
+	}
+	if !reflect.DeepEqual(byVMID, own) {
+		t.Errorf("checks %+v, want each container's own %+v", byVMID, own)
+	}
+	// 154 has no configuration on the node: pct cannot enter it.
+	if diags.WarningsCount() != 1 || !strings.Contains(fmt.Sprint(diags), testNode+"/154") {
+		t.Errorf("want one warning naming %s/154, got %v", testNode, diags)
 	}
 }

@@ -509,7 +509,7 @@ func (s *Server) run(conn *ssh.ServerConn, ch ssh.Channel, command string, env [
 		s.emit(ev)
 		return
 	}
-	s.seedCT(command)
+	s.seedCTs(command)
 	w := s.beginWrites()
 	var latency time.Duration
 	if s.opts.ExecLatency != nil {
@@ -704,26 +704,39 @@ func walkStamps(roots ...string) map[string]stamp {
 	return m
 }
 
-// pctExecVMID finds the container of a "pct exec" command.
-var pctExecVMID = regexp.MustCompile(`^pct exec ([0-9]+) `)
+// namedVMID finds the words of a command that may name a container: a
+// "pct exec N", or a script that runs pct exec for each of the IDs it is
+// given.
+var namedVMID = regexp.MustCompile(`\b[1-9][0-9]{2,8}\b`)
 
-// seedCT gives the container a command is about to run in its root file
-// system before the command's write detection starts. On Proxmox VE the
-// template is unpacked into the volume when the container is created; the
-// simulator's pct fills a volume on its first pct exec instead (from the
-// stand-ins), and without this a read-only first command, such as a Docker
-// check in a container made outside Terraform, would count as a write.
-// What the fill left at each path it changed is kept in s.seeded, so that
-// a command running meanwhile does not count the fill as its own write.
-func (s *Server) seedCT(command string) {
-	m := pctExecVMID.FindStringSubmatch(command)
-	if m == nil {
-		return
+// maxSeedWords bounds how many words of one command seedCTs looks at.
+const maxSeedWords = 1024
+
+// seedCTs gives each container of the node that the command names (as a
+// word of its own) its root file system, before the command's write
+// detection starts; see seedCT.
+func (s *Server) seedCTs(command string) {
+	seen := map[string]bool{}
+	for _, w := range namedVMID.FindAllString(command, maxSeedWords) {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		if vmid, err := strconv.Atoi(w); err == nil {
+			s.seedCT(vmid)
+		}
 	}
-	vmid, err := strconv.Atoi(m[1])
-	if err != nil {
-		return
-	}
+}
+
+// seedCT gives container vmid, when the node has it, its root file system.
+// On Proxmox VE the template is unpacked into the volume when the
+// container is created; the simulator's pct fills a volume on its first
+// pct exec instead (from the stand-ins), and without this a read-only first
+// command, such as a Docker check in a container made outside Terraform,
+// would count as a write. What the fill left at each path it changed is
+// kept in s.seeded, so that a command running meanwhile does not count the
+// fill as its own write.
+func (s *Server) seedCT(vmid int) {
 	root, err := CTRootfs(s.opts.StateDir, s.opts.Node, vmid)
 	if err != nil {
 		return
@@ -748,7 +761,7 @@ func (s *Server) seedCT(command string) {
 	s.mu.Lock()
 	s.filling = root
 	s.mu.Unlock()
-	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+m[1]+" -- true", 0)...) //nolint:gosec // the simulator's own command.
+	seed := exec.Command(s.spec.bwrap, s.spec.args("pct exec "+strconv.Itoa(vmid)+" -- true", 0)...) //nolint:gosec // the simulator's own command.
 	seed.Env = []string{"PATH=" + nodePath, "HOME=/root", "USER=root", "LANG=C.UTF-8"}
 	seed.WaitDelay = 5 * time.Second
 	_ = seed.Run()
