@@ -6,13 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/nodeexec"
-	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
 func mustEd25519(t *testing.T) ed25519.PrivateKey {
@@ -68,11 +66,7 @@ func TestNodeResolver(t *testing.T) {
 // client from a server answering GET /cluster/status as PVE does.
 func TestClusterNodeIPsFromTheAPI(t *testing.T) {
 	var hits atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api2/json/cluster/status" {
-			http.NotFound(w, r)
-			return
-		}
+	c := apiStub(t, "/cluster/status", func(w http.ResponseWriter, _ *http.Request) {
 		hits.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"data":[
@@ -80,12 +74,7 @@ func TestClusterNodeIPsFromTheAPI(t *testing.T) {
 			{"type":"node","id":"node/pve1","name":"pve1","nodeid":1,"ip":"192.168.1.11","online":1,"local":1},
 			{"type":"node","id":"node/pve2","name":"pve2","nodeid":2,"ip":"192.168.1.12","online":0,"local":0}
 		]}`))
-	}))
-	t.Cleanup(srv.Close)
-	c, err := pve.New(pve.Config{Endpoint: srv.URL, APIToken: testToken, Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	d := &providerData{client: c, Settings: settings{SSH: sshSettings{Config: nodeexec.Config{Username: "root", PrivateKey: testKey}}}}
 	ips, err := clusterNodeIPs(t.Context(), c.API().Get)
 	if err != nil {

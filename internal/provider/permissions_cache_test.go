@@ -11,14 +11,29 @@ import (
 	"github.com/phoenix-hypervisor/terraform-provider-phoenix/internal/pve"
 )
 
-func TestPrivilegesAtSharesConcurrentQuestions(t *testing.T) {
-	var asked atomic.Int32
-	var fail atomic.Bool
+// apiStub is an API client of a TLS server that answers path (below
+// /api2/json) with answer and every other path with 404 Not Found.
+func apiStub(t *testing.T, path string, answer http.HandlerFunc) *pve.Client {
+	t.Helper()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api2/json/access/permissions" {
+		if r.URL.Path != "/api2/json"+path {
 			http.NotFound(w, r)
 			return
 		}
+		answer(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := pve.New(pve.Config{Endpoint: srv.URL, APIToken: testToken, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPrivilegesAtSharesConcurrentQuestions(t *testing.T) {
+	var asked atomic.Int32
+	var fail atomic.Bool
+	c := apiStub(t, "/access/permissions", func(w http.ResponseWriter, r *http.Request) {
 		asked.Add(1)
 		time.Sleep(50 * time.Millisecond) // the others arrive meanwhile
 		if fail.Load() {
@@ -27,12 +42,7 @@ func TestPrivilegesAtSharesConcurrentQuestions(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"data":{"` + r.URL.Query().Get("path") + `":{"Datastore.AllocateSpace":1}}}`))
-	}))
-	t.Cleanup(srv.Close)
-	c, err := pve.New(pve.Config{Endpoint: srv.URL, APIToken: testToken, Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	d := &providerData{client: c}
 	ask := func(n int, fresh bool) {
 		var wg sync.WaitGroup

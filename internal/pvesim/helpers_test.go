@@ -207,6 +207,18 @@ func rootAuth(t testing.TB, s *Sim) func(*http.Request) {
 	}
 }
 
+// tokenGrant is user.cfg lines that give a privilege-separated token and
+// its user the role of privs on path (propagated): such a token holds a
+// privilege only where its user holds it too (PVE::RPCEnvironment::permissions).
+func tokenGrant(token, path, role, privs string) []string {
+	user, _, _ := strings.Cut(token, "!")
+	return []string{
+		"role:" + role + ":" + privs + ":",
+		"acl:1:" + path + ":" + user + ":" + role + ":",
+		"acl:1:" + path + ":" + token + ":" + role + ":",
+	}
+}
+
 // tokenAuth authenticates with an API token USER@REALM!ID=SECRET.
 func tokenAuth(token string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set("Authorization", "PVEAPIToken="+token) }

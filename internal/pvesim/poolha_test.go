@@ -3,6 +3,7 @@ package pvesim
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,11 +112,7 @@ func TestPoolUpdateMembers(t *testing.T) {
 // RPCEnvironment::check_perm_modify (Permissions.Modify or VM.Allocate on
 // /vms/{vmid}).
 func TestPoolPermissions(t *testing.T) {
-	s := startSim(t, Options{Access: []string{
-		"role:PoolOnly:Pool.Allocate,Pool.Audit:",
-		"acl:1:/pool/team:phoenix@pve:PoolOnly:",
-		"acl:1:/pool/team:" + ProviderTokenID + ":PoolOnly:",
-	}})
+	s := startSim(t, Options{Access: tokenGrant(ProviderTokenID, "/pool/team", "PoolOnly", "Pool.Allocate,Pool.Audit")})
 	call(t, s, http.MethodPost, "/pools", url.Values{"poolid": {"other"}}).ok(t)
 	provider := tokenAuth(s.ProviderToken)
 	wantError(t, callWith(t, s, http.MethodPost, "/pools", url.Values{"poolid": {"other2"}}, provider), http.StatusForbidden,
@@ -242,19 +239,14 @@ func TestDestroyHAManaged(t *testing.T) {
 // assert_tag_permissions (pve-guest-common) checks /vms/{vmid} only.
 func TestPoolDelegatedPermissions(t *testing.T) {
 	const tok = "pooluser@pve!t"
-	s := startSim(t, Options{Access: []string{
-		"user:pooluser@pve:1:0:::::pools:",
-		"token:" + tok + ":0:1::",
-		"role:PoolCT:Datastore.AllocateSpace,Datastore.Audit,Pool.Audit,VM.Allocate,VM.Audit,VM.Config.CPU," +
-			"VM.Config.Disk,VM.Config.Memory,VM.Config.Network,VM.Config.Options,VM.PowerMgmt:",
-		"acl:1:/pool/team:pooluser@pve:PoolCT:",
-		"acl:1:/pool/team:" + tok + ":PoolCT:",
-		"acl:0:/vms/322:pooluser@pve:NoAccess:",
+	s := startSim(t, Options{Access: slices.Concat(
+		[]string{"user:pooluser@pve:1:0:::::pools:", "token:" + tok + ":0:1::"},
+		tokenGrant(tok, "/pool/team", "PoolCT", "Datastore.AllocateSpace,Datastore.Audit,Pool.Audit,VM.Allocate,VM.Audit,"+
+			"VM.Config.CPU,VM.Config.Disk,VM.Config.Memory,VM.Config.Network,VM.Config.Options,VM.PowerMgmt"),
+		[]string{"acl:0:/vms/322:pooluser@pve:NoAccess:"},
 		// Bridges are no pool members: SDN.Use stays an ACL of its own.
-		"role:Bridge:SDN.Use:",
-		"acl:1:/sdn/zones/localnetwork/vmbr0:pooluser@pve:Bridge:",
-		"acl:1:/sdn/zones/localnetwork/vmbr0:" + tok + ":Bridge:",
-	}})
+		tokenGrant(tok, "/sdn/zones/localnetwork/vmbr0", "Bridge", "SDN.Use"),
+	)})
 	call(t, s, http.MethodPost, "/pools", url.Values{"poolid": {"team"}}).ok(t)
 	call(t, s, http.MethodPut, "/pools", url.Values{"poolid": {"team"}, "storage": {"local,local-lvm"}}).ok(t)
 	auth := tokenAuth(s.Tokens[tok])
@@ -299,11 +291,7 @@ func TestPoolDelegatedPermissions(t *testing.T) {
 // pve-manager's PVE::API2::Cluster resources leaves a guest's pool out for
 // a caller without Pool.Audit on it.
 func TestClusterResourcesPoolNeedsAudit(t *testing.T) {
-	s := startSim(t, Options{Access: []string{
-		"role:PoolAlloc:Pool.Allocate:",
-		"acl:1:/pool:phoenix@pve:PoolAlloc:",
-		"acl:1:/pool:" + ProviderTokenID + ":PoolAlloc:",
-	}})
+	s := startSim(t, Options{Access: tokenGrant(ProviderTokenID, "/pool", "PoolAlloc", "Pool.Allocate")})
 	call(t, s, http.MethodPost, "/pools", url.Values{"poolid": {"p"}}).ok(t)
 	createCT(t, s, "pve1", 324, url.Values{"pool": {"p"}})
 	for _, e := range callWith(t, s, http.MethodGet, "/cluster/resources", url.Values{"type": {"vm"}}, tokenAuth(s.ProviderToken)).list(t) {
