@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -397,4 +399,65 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 		t.Errorf("140 with another read under way: %+v, %v, %d commands", c, err, commands()-before)
 	}
 	check(141, 0)
+}
+
+// The reads asked get their results as soon as their own sections are in,
+// while a further container's check still runs; that check is stopped at
+// the candidates' bound (check_docker_batch.sh's CANDIDATE_TIMEOUT, 15 s),
+// and its failure is not kept.
+func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	e.dockerCTs(160, 161, 162)
+	own := map[int]docker.CheckResult{}
+	for _, v := range []int{160, 161} {
+		c, err := ops.CheckDocker(ctx, testNode, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own[v] = c
+	}
+	// In 162, "docker info" hangs.
+	hang := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-162-disk-0", "usr", "bin", "docker")
+	if err := os.Remove(hang); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hang, []byte("#!/bin/bash\nexec sleep 60\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
+		t.Fatal(err)
+	}
+	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
+		return []int{160, 161, 162}, func() bool { return true }
+	}
+	start := time.Now()
+	got := sharedChecks(ctx, ops, testNode, 160, 161)
+	answered := time.Since(start)
+	ops.batches.mu.Lock()
+	b := ops.batches.sweeping[testNode]
+	ops.batches.mu.Unlock()
+	if b == nil {
+		t.Fatalf("the shared check had ended when the reads got their results (%s)", answered)
+	}
+	for _, v := range []int{160, 161} {
+		if got[v].err != nil || got[v].check != own[v] {
+			t.Errorf("%d: %+v, %v; own check %+v", v, got[v].check, got[v].err, own[v])
+		}
+	}
+	select {
+	case <-b.sweepDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the shared check still runs after 60 s")
+	}
+	// Stopped at 15 s (then killed within 5 s): had it run on to docker
+	// info's own 20 s bound, it would have succeeded and been kept.
+	if took := time.Since(start); took < 15*time.Second || took > 30*time.Second {
+		t.Errorf("the shared check took %s, want the candidates' 15 s bound", took)
+	}
+	if answered >= 10*time.Second {
+		t.Errorf("the reads asked waited %s for the slow candidate", answered)
+	}
+	if _, wait, ok := ops.batches.sweptFor(testNode, 162); ok || wait != nil {
+		t.Errorf("162's stopped check was kept (%v) or is still awaited (%v)", ok, wait != nil)
+	}
 }
