@@ -404,13 +404,14 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 // The reads asked get their results as soon as their own sections are in,
 // while a further container's check still runs; that check is stopped at
 // the candidates' bound (check_docker_batch.sh's CANDIDATE_TIMEOUT, 15 s),
-// and its failure is not kept.
+// and its failure is not kept. A write on the node that began before the
+// shared check and ended while it ran leaves none of its results kept.
 func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	t.Parallel()
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	ctx := t.Context()
-	e.dockerCTs(160, 161, 162)
+	e.dockerCTs(160, 161, 162, 163)
 	own := map[int]docker.CheckResult{}
 	for _, v := range []int{160, 161} {
 		c, err := ops.CheckDocker(ctx, testNode, v)
@@ -428,7 +429,25 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
-		return []int{160, 161, 162}, func() bool { return true }
+		return []int{160, 161, 162, 163}, func() bool { return true }
+	}
+	// A write of 3 s, under way when the shared check begins.
+	writes := func() uint64 {
+		ops.batches.mu.Lock()
+		defer ops.batches.mu.Unlock()
+		return ops.batches.writes[testNode]
+	}
+	before := writes()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		cmd := nodeexec.Command{Op: "test-write", Argv: []string{"sleep", "3"}}
+		if _, err := ops.run(ctx, testNode, purposeDocker, cmd, true); err != nil {
+			t.Error(err)
+		}
+	})
+	defer wg.Wait()
+	for writes() == before {
+		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
 	got := sharedChecks(ctx, ops, testNode, 160, 161)
@@ -459,5 +478,11 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	}
 	if _, wait, ok := ops.batches.sweptFor(testNode, 162); ok || wait != nil {
 		t.Errorf("162's stopped check was kept (%v) or is still awaited (%v)", ok, wait != nil)
+	}
+	if writes() != before+2 {
+		t.Errorf("the write counted %d times, want 2 (its start and its end)", writes()-before)
+	}
+	if _, _, ok := ops.batches.sweptFor(testNode, 163); ok {
+		t.Error("163's result was kept though a write on the node ended during the shared check")
 	}
 }
