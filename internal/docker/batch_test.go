@@ -251,7 +251,7 @@ func TestCheckBatchScript(t *testing.T) {
 // sections as without candidates.
 func TestCheckSweepScript(t *testing.T) {
 	bash, bin, state, confs, write := fakeNode(t)
-	for _, v := range []int{101, 201, 202, 203, 205, 206, 207} {
+	for _, v := range []int{101, 201, 202, 203, 205, 206, 207, 208, 209, 210} {
 		write(filepath.Join(state, strconv.Itoa(v)+".out"), activeLine, 0o644)
 	}
 	const prof = "lxc-docker-secure"
@@ -265,6 +265,11 @@ func TestCheckSweepScript(t *testing.T) {
 		206: "lxc.apparmor.profile: " + prof + "\nlxc.apparmor.profile: unconfined\n",
 		// A backup holds the container.
 		207: "lock: backup\nlxc.apparmor.profile: " + prof + "\n",
+		// Raw lxc lines as PVE's parse_pct_config reads them
+		// (PVE::LXC::Config: "key:" or "key =", the value trimmed).
+		208: "lxc.apparmor.profile = " + prof + "\n",
+		209: "lxc.apparmor.profile:" + prof + " \t\n",
+		210: "lxc.apparmor.profile: " + prof + "\nlxc.apparmor.profile: " + prof + " x\n",
 		// 204 has no configuration on this node.
 	}
 	for v, c := range conf {
@@ -274,7 +279,7 @@ func TestCheckSweepScript(t *testing.T) {
 	// newlines.
 	write(filepath.Join(state, "102.big"), "", 0o644)
 	write(filepath.Join(state, "103.nl"), "", 0o644)
-	asked, candidates := []int{101, 102, 103}, []int{201, 202, 203, 204, 205, 206, 207}
+	asked, candidates := []int{101, 102, 103}, []int{201, 202, 203, 204, 205, 206, 207, 208, 209, 210}
 	if _, _, err := CheckSweep(testNonce, asked, "bad profile", candidates); err == nil {
 		t.Error("CheckSweep accepted a profile name with a space")
 	}
@@ -282,7 +287,7 @@ func TestCheckSweepScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(argv[3:6], " ") != CheckBatchScriptName+" -p "+prof || argv[len(argv)-1] != "+207" {
+	if strings.Join(argv[3:6], " ") != CheckBatchScriptName+" -p "+prof || argv[len(argv)-1] != "+210" {
 		t.Fatalf("argv = %q", argv[3:])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -300,14 +305,14 @@ func TestCheckSweepScript(t *testing.T) {
 		t.Errorf("the script took %s over large outputs", took)
 	}
 	order := sectionOrder(out)
-	if strings.Join(order, " ") != "101 102 103 201 205" {
-		t.Errorf("sections for %v, want 101 102 103 201 205\n%.2000s", order, out)
+	if strings.Join(order, " ") != "101 102 103 201 205 208 209" {
+		t.Errorf("sections for %v, want 101 102 103 201 205 208 209\n%.2000s", order, out)
 	}
 	if s := ParseCheckSweep(string(out), testNonce, asked, nil)[103]; s.Err != nil || s.ExitCode != 0 {
 		t.Errorf("103 (newlines): %v, exit %d", s.Err, s.ExitCode)
 	}
 	got := ParseCheckSweep(string(out), testNonce, asked, candidates)
-	for _, v := range []int{101, 201, 205} {
+	for _, v := range []int{101, 201, 205, 208, 209} {
 		if s, ok := got[v]; !ok || s.Err != nil || s.ExitCode != 0 || !strings.HasSuffix(s.Output, activeLine) {
 			t.Errorf("%d: %+v", v, s)
 		}
@@ -315,7 +320,7 @@ func TestCheckSweepScript(t *testing.T) {
 	if s := got[102]; s.Err != nil || s.ExitCode != 124 || len(s.Output) > 1<<20+1 {
 		t.Errorf("102 (1.5 MB of output): exit %d, %d bytes, %v; want 124 and at most 1 MiB", s.ExitCode, len(s.Output), s.Err)
 	}
-	for _, v := range []int{202, 203, 204, 206, 207} {
+	for _, v := range []int{202, 203, 204, 206, 207, 210} {
 		if s, ok := got[v]; ok {
 			t.Errorf("%d (not under the profile, or locked) got a section: %+v", v, s)
 		}

@@ -9,8 +9,9 @@
 #
 # A VMID written +VMID is checked only when its configuration
 # (/etc/pve/lxc/VMID.conf, the node's own containers) runs it under the
-# AppArmor profile PROFILE ("lxc.apparmor.profile: PROFILE" before the first
-# snapshot section) and holds no lock (a backup, snapshot or migration under
+# AppArmor profile PROFILE ("lxc.apparmor.profile: PROFILE", or
+# "lxc.apparmor.profile = PROFILE", before the first snapshot section; the
+# last such line counts) and holds no lock (a backup, snapshot or migration under
 # way); otherwise it gets no section. Its check is bounded by at most
 # CANDIDATE_TIMEOUT seconds. This lets one command check the node's other
 # Docker containers that later reads will ask about. The containers asked
@@ -67,15 +68,17 @@ readonly OUTPUT_MAX=1048576
 confdir=${PHOENIX_LXC_CONF_DIR:-/etc/pve/lxc}
 
 # candidate VMID: whether the container's configuration names PROFILE (the
-# last lxc.apparmor.profile line counts, as for LXC) and holds no lock.
+# last lxc.apparmor.profile line counts, as for LXC) and holds no lock. A
+# raw lxc line is "key: value" or "key = value", as PVE reads it.
 candidate() {
 	local conf=$confdir/$1.conf line found=
 	[[ -f $conf ]] || return 1
 	while IFS= read -r line || [[ -n $line ]]; do
 		[[ $line == '['* ]] && break
 		[[ $line =~ ^lock:[[:space:]]*[^[:space:]] ]] && return 1
-		if [[ $line =~ ^lxc\.apparmor\.profile:[[:space:]]*([^[:space:]]+)[[:space:]]*$ ]]; then
-			found=${BASH_REMATCH[1]}
+		if [[ $line =~ ^lxc\.apparmor\.profile(:|[[:space:]]*=)[[:space:]]*(.*)$ ]]; then
+			found=${BASH_REMATCH[2]}
+			found=${found%"${found##*[![:space:]]}"}
 		fi
 	done <"$conf"
 	[[ -n $found && $found == "$profile" ]]
