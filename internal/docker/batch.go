@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // CheckBatchScriptName is the node-side script that runs the check in
@@ -22,6 +23,26 @@ const CheckBatchParallel = 16
 // CheckBatchTimeoutSeconds bounds each container's check within a batch,
 // as the single check is bounded: a wedged container fails alone.
 const CheckBatchTimeoutSeconds = 60
+
+// CheckCandidateTimeoutSeconds bounds the check of a further container
+// (+VMID) within a batch: the script's CANDIDATE_TIMEOUT.
+const CheckCandidateTimeoutSeconds = 15
+
+// checkSlackSeconds is what the script adds to a check's bound at most:
+// the kill of a check that outlives it (5 s), and of the output's reader
+// (10 s more).
+const checkSlackSeconds = 15
+
+// CheckSweepDeadline bounds a CheckSweep run of asked containers and
+// candidates on the node, from the script's own bounds: its rounds of
+// CheckBatchParallel checks, the asked ones' and the candidates' each
+// counted with their own bound, and 30 s for the command itself.
+func CheckSweepDeadline(asked, candidates int) time.Duration {
+	rounds := func(n int) int { return (n + CheckBatchParallel - 1) / CheckBatchParallel }
+	s := rounds(asked)*(CheckBatchTimeoutSeconds+checkSlackSeconds) +
+		rounds(candidates)*(CheckCandidateTimeoutSeconds+checkSlackSeconds) + 30
+	return time.Duration(s) * time.Second
+}
 
 // CheckSweep is the command line (to run on the node, not in a container)
 // that checks each container of vmids, and its standard input: bash -c with

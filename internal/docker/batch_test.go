@@ -359,3 +359,31 @@ func TestParseCheckSweep(t *testing.T) {
 		}
 	}
 }
+
+// CheckSweepDeadline counts the bounds the script sets itself: its
+// candidates' bound and the kills after a check's bound.
+func TestCheckSweepDeadline(t *testing.T) {
+	script := string(checkBatchScript)
+	for _, want := range []string{
+		"readonly CANDIDATE_TIMEOUT=" + strconv.Itoa(CheckCandidateTimeoutSeconds) + "\n",
+		`timeout --kill-after=5 "$limit" pct exec`,
+		`timeout --kill-after=5 "$((limit + 10))" stdbuf`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("%s does not hold %q: CheckSweepDeadline no longer matches its bounds", CheckBatchScriptName, want)
+		}
+	}
+	for _, c := range []struct {
+		asked, candidates int
+		want              time.Duration
+	}{
+		{2, 0, 105 * time.Second},               // one round of 60 + 15, and 30
+		{16, 0, 105 * time.Second},              // 16 at once
+		{17, 0, 180 * time.Second},              // two rounds
+		{2, 40, (75 + 3*30 + 30) * time.Second}, // three rounds of candidates at 15 + 15
+	} {
+		if got := CheckSweepDeadline(c.asked, c.candidates); got != c.want {
+			t.Errorf("CheckSweepDeadline(%d, %d) = %s, want %s", c.asked, c.candidates, got, c.want)
+		}
+	}
+}

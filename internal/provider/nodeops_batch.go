@@ -421,8 +421,7 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 	tflog.Debug(ctx, "checking Docker in several containers with one node command",
 		map[string]any{"node": node, "vmids": vmids, "other_running_containers": candidates})
 	// Each check is bounded on the node; the batch by its rounds of them.
-	rounds := (len(vmids) + len(candidates) + docker.CheckBatchParallel - 1) / docker.CheckBatchParallel
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(rounds)*(docker.CheckBatchTimeoutSeconds+5)*time.Second+30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, docker.CheckSweepDeadline(len(vmids), len(candidates)))
 	defer cancel()
 	var opts []nodeexec.RunOption
 	if early != nil && len(candidates) > 0 {
