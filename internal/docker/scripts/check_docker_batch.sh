@@ -60,8 +60,9 @@ done
 # container no read waits for must not hold up the others for long.
 readonly CANDIDATE_TIMEOUT=15
 # The most output a check may print (a hostile container cannot fill the
-# node's or the provider's memory).
-readonly OUTPUT_MAX=1048576
+# node's or the provider's memory: the provider holds the whole output of
+# up to a few hundred checks). A sound check prints two lines.
+readonly OUTPUT_MAX=65536
 
 # The node's container configurations (PHOENIX_LXC_CONF_DIR in tests of
 # this script).
