@@ -52,10 +52,32 @@ os_field() {
 		fi
 	done </etc/os-release
 }
-OS_ID=$(os_field ID)
-OS_CODENAME=$(os_field VERSION_CODENAME)
-OS_RELEASE=$(os_field VERSION_ID)
-OS_PRETTY=$(os_field PRETTY_NAME)
+
+# os_fields: OS_ID, OS_CODENAME, OS_RELEASE and OS_PRETTY as os_field reads
+# them (each key's first line counts), in one read of /etc/os-release and
+# without a subshell: every stand-in starts with it.
+os_fields() {
+	local line key v seen=" "
+	OS_ID="" OS_CODENAME="" OS_RELEASE="" OS_PRETTY=""
+	[[ -f /etc/os-release ]] || return 0
+	while IFS= read -r line || [[ -n $line ]]; do
+		[[ $line == *=* ]] || continue
+		key=${line%%=*}
+		[[ $seen != *" $key "* ]] || continue
+		v=${line#*=}
+		v=${v#[\"\']}
+		v=${v%[\"\']}
+		case $key in
+		ID) OS_ID=$v ;;
+		VERSION_CODENAME) OS_CODENAME=$v ;;
+		VERSION_ID) OS_RELEASE=$v ;;
+		PRETTY_NAME) OS_PRETTY=$v ;;
+		*) continue ;;
+		esac
+		seen+="$key "
+	done </etc/os-release
+}
+os_fields
 : "${OS_ID:=debian}" "${OS_CODENAME:=bookworm}" "${OS_RELEASE:=12}"
 export OS_ID OS_CODENAME OS_RELEASE
 
