@@ -11,14 +11,16 @@ import (
 )
 
 // dpkgQueryDB is a status file (packages out of name order, one of them
-// not fully installed) and an interrupted run's journal entry that replaces
+// not fully installed, one removed but for its conffiles, one purged) and an interrupted run's journal entry that replaces
 // one package's stanza. The fields are those dpkg-query needs to read the
 // stanzas without warnings.
 var dpkgQueryDB = struct{ status, journal string }{
 	status: stanza("zlib-x", "install ok installed", "1.0") +
 		stanza("docker-ce", "install ok installed", "5:29.1.3-1~debian.12~bookworm") +
 		stanza("containerd.io", "install ok unpacked", "2.2.1-1~debian.12~bookworm") +
-		stanza("docker-compose-plugin", "install ok installed", "2.40.3-1~debian.12~bookworm"),
+		stanza("docker-compose-plugin", "install ok installed", "2.40.3-1~debian.12~bookworm") +
+		stanza("gone", "purge ok not-installed", "1.0") +
+		stanza("conf-only", "deinstall ok config-files", "1.0"),
 	journal: stanza("docker-ce", "install ok half-configured", "5:29.1.3-1~debian.12~bookworm"),
 }
 
@@ -48,6 +50,11 @@ var dpkgQueryCases = []struct {
 	{
 		args:   []string{"-W", "-f=${Status}\\n", "docker-compose-plugin"},
 		stdout: "install ok installed\n",
+	},
+	{
+		// Without names: every package but those not-installed.
+		args:   []string{"-W", "-f=${Package} ${db:Status-Abbrev}\n"},
+		stdout: "conf-only rc \ncontainerd.io iU \ndocker-ce iF \ndocker-compose-plugin ii \nzlib-x ii \n",
 	},
 	{
 		args:   []string{"-W", "-f=${Version}", "docker-compose-v2", "docker-compose"},
