@@ -153,14 +153,19 @@ pkg_set() {
 	mv -f "$tmp" "$DPKG_STATUS"
 }
 
-# installed_units: the units of unpacked or installed packages, one per line.
-installed_units() {
+# read_units: INSTALLED_UNITS is the units of unpacked or installed
+# packages, read once per run (in this shell, without a subshell).
+INSTALLED_UNITS=()
+INSTALLED_UNITS_READ=0
+read_units() {
 	local name st
+	((INSTALLED_UNITS_READ)) && return 0
+	INSTALLED_UNITS=()
 	# One pass over the status file: each package's name and status.
 	while IFS=$'\t' read -r name st; do
 		[[ $st == "install ok "* ]] || continue
 		pkg_lookup "$name" || continue
-		((${#PKG_UNITS[@]} == 0)) || printf '%s\n' "${PKG_UNITS[@]}"
+		((${#PKG_UNITS[@]} == 0)) || INSTALLED_UNITS+=("${PKG_UNITS[@]}")
 	done < <(awk '
 		BEGIN { RS = ""; FS = "\n" }
 		{
@@ -171,7 +176,8 @@ installed_units() {
 			}
 			if (name != "" && !(name in seen)) { seen[name] = 1; print name "\t" st }
 		}' "$DPKG_STATUS" 2>/dev/null)
-	printf '%s\n' systemd-journald.service networking.service
+	INSTALLED_UNITS+=(systemd-journald.service networking.service)
+	INSTALLED_UNITS_READ=1
 }
 
 apt_log() {
@@ -195,6 +201,41 @@ journal() {
 unpacked_version() {
 	[[ $(pkg_field "$1" Status 2>/dev/null) == "install ok "* ]] || return 1
 	pkg_field "$1" Version
+}
+
+# unpacked_versions NAME...: UNPACKED[NAME] is unpacked_version NAME for
+# each NAME it has one for, from one read of the status file (a name's first
+# stanza with the field counts, as for pkg_field).
+declare -A UNPACKED=()
+unpacked_versions() {
+	local name ver
+	UNPACKED=()
+	[[ -f $DPKG_STATUS ]] || return 0
+	local IFS=$'\n'
+	local names="$*"
+	while IFS=$'\t' read -r name ver; do
+		UNPACKED[$name]=$ver
+	done < <(UNPACKED_NAMES=$names awk '
+		BEGIN {
+			RS = ""; FS = "\n"
+			n = split(ENVIRON["UNPACKED_NAMES"], w, "\n")
+			for (i = 1; i <= n; i++) want[w[i]] = 1
+		}
+		{
+			name = ""; hs = 0; hv = 0
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Package: /) name = substr($i, 10)
+				if (index($i, "Status: ") == 1) { st = substr($i, 9); hs = 1 }
+				if (index($i, "Version: ") == 1) { ver = substr($i, 10); hv = 1 }
+			}
+			if (!(name in want)) next
+			if (hs && !(name in status)) status[name] = st
+			if (hv && !(name in version)) version[name] = ver
+		}
+		END {
+			for (name in want)
+				if (index(status[name], "install ok ") == 1 && (name in version)) print name "\t" version[name]
+		}' "$DPKG_STATUS" 2>/dev/null)
 }
 
 # docker_cli_version, docker_engine_version: the packages' versions.
