@@ -203,6 +203,35 @@ unpacked_version() {
 	pkg_field "$1" Version
 }
 
+# unit_known UNIT: whether an installed package brings UNIT (no stand-in
+# changes a package while it asks: the units are read once).
+unit_known() {
+	local u
+	read_units
+	for u in "${INSTALLED_UNITS[@]}"; do
+		[[ $u == "$1" ]] && return 0
+	done
+	return 1
+}
+
+# recorded_state UNIT: when UNIT's state follows from the files alone (not
+# installed: inactive; a state recorded in this boot: that state), sets
+# STATE to it; 1 when it takes systemctl's rules for a unit not recorded
+# since the container started (enabled units start at boot).
+recorded_state() {
+	local s boot since
+	STATE=inactive
+	unit_known "$1" || return 0
+	if [[ -f $UNIT_DIR/$1 ]]; then
+		read -r s boot since <"$UNIT_DIR/$1"
+		if [[ $boot == "$CT_BOOT_ID" ]]; then
+			STATE=$s
+			return 0
+		fi
+	fi
+	return 1
+}
+
 # unpacked_versions NAME...: UNPACKED[NAME] is unpacked_version NAME for
 # each NAME it has one for, from one read of the status file (a name's first
 # stanza with the field counts, as for pkg_field).
