@@ -87,7 +87,7 @@ func TestDpkgQueryStandInSeveralPackages(t *testing.T) {
 		}
 	}
 
-	real, err := exec.LookPath("dpkg-query")
+	dpkgQuery, err := exec.LookPath("dpkg-query")
 	if err != nil {
 		t.Skip("no dpkg-query on this machine: the expected output was not compared with the real one")
 	}
@@ -106,7 +106,7 @@ func TestDpkgQueryStandInSeveralPackages(t *testing.T) {
 	}
 	for _, c := range dpkgQueryCases {
 		args := append([]string{"--admindir=" + admin}, c.args...)
-		cmd := exec.CommandContext(t.Context(), real, args...)
+		cmd := exec.CommandContext(t.Context(), dpkgQuery, args...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		exit := 0
