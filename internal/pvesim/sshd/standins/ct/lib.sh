@@ -196,13 +196,6 @@ journal() {
 	done
 }
 
-# unpacked_version NAME: the version of a package whose files are on disk
-# (installed, or unpacked but not configured).
-unpacked_version() {
-	[[ $(pkg_field "$1" Status 2>/dev/null) == "install ok "* ]] || return 1
-	pkg_field "$1" Version
-}
-
 # unit_known UNIT: whether an installed package brings UNIT (no stand-in
 # changes a package while it asks: the units are read once).
 unit_known() {
@@ -232,8 +225,9 @@ recorded_state() {
 	return 1
 }
 
-# unpacked_versions NAME...: UNPACKED[NAME] is unpacked_version NAME for
-# each NAME it has one for, from one read of the status file (a name's first
+# unpacked_versions NAME...: UNPACKED[NAME] is the version of each package
+# NAME whose files are on disk (installed, or unpacked but not configured:
+# status "install ok ..."), from one read of the status file (a name's first
 # stanza with the field counts, as for pkg_field).
 declare -A UNPACKED=()
 unpacked_versions() {
@@ -265,14 +259,6 @@ unpacked_versions() {
 			for (name in want)
 				if (index(status[name], "install ok ") == 1 && (name in version)) print name "\t" version[name]
 		}' "$DPKG_STATUS" 2>/dev/null)
-}
-
-# docker_cli_version, docker_engine_version: the packages' versions.
-docker_cli_version() {
-	unpacked_version docker-ce-cli 2>/dev/null || unpacked_version docker.io 2>/dev/null
-}
-docker_engine_version() {
-	unpacked_version docker-ce 2>/dev/null || unpacked_version docker.io 2>/dev/null
 }
 
 # short_version VERSION: what the binaries report, "5:29.1.3-1~debian.12~bookworm" -> "29.1.3".
