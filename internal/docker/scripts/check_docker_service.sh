@@ -35,27 +35,43 @@ set -euo pipefail
 readonly TAG="phoenix-docker:"
 ROOT="${PHOENIX_ROOT:-}"
 
-# installed_version PACKAGE: the installed dpkg version, or "" when absent.
-installed_version() {
-	local out
+# The dpkg versions of the installed packages query_installed asked for,
+# by package name.
+declare -A INSTALLED=()
+
+# query_installed PACKAGE...: fills INSTALLED for the PACKAGEs that are
+# installed, in one dpkg-query run. dpkg-query prints the packages in name
+# order (not the order asked) and exits 1 when a name matches no package, so
+# each line is taken by the name it starts with, whatever the exit status. A
+# name's first line counts.
+query_installed() {
+	local out name status version
+	local -A seen=()
+	INSTALLED=()
 	# shellcheck disable=SC2016 # dpkg-query expands ${...} itself.
-	out=$(dpkg-query -W -f='${Status}\t${Version}\n' "$1" 2>/dev/null) || return 0
-	if [[ $out == "install ok installed"$'\t'* ]]; then
-		out=${out#*$'\t'}
-		printf '%s' "${out%%$'\n'*}"
-	fi
+	out=$(dpkg-query -W -f='${Package}\t${Status}\t${Version}\n' "$@" 2>/dev/null) || true
+	while IFS=$'\t' read -r name status version; do
+		[[ -n $name && -z ${seen[$name]:-} ]] || continue
+		seen[$name]=1
+		if [[ $status == "install ok installed" ]]; then
+			INSTALLED[$name]=$version
+		fi
+	done <<<"$out"
+	return 0
 }
 
-# first_installed PACKAGE...: "name version" of the first installed PACKAGE.
+# first_installed PACKAGE...: sets FIRST to "name version" of the first
+# PACKAGE with a version in INSTALLED, "" when none has one.
 first_installed() {
-	local pkg v
+	local pkg
+	FIRST=""
 	for pkg in "$@"; do
-		v=$(installed_version "$pkg")
-		if [[ -n $v ]]; then
-			printf '%s %s' "$pkg" "$v"
+		if [[ -n ${INSTALLED[$pkg]:-} ]]; then
+			FIRST="$pkg ${INSTALLED[$pkg]}"
 			return 0
 		fi
 	done
+	return 0
 }
 
 # sha256_of FILE: the hex SHA-256 of FILE, or "" when it does not exist.
@@ -64,6 +80,41 @@ sha256_of() {
 	[[ -f $1 ]] || return 0
 	sum=$(sha256sum -- "$1" 2>/dev/null) || return 0
 	printf '%s' "${sum%% *}"
+}
+
+# digests FILE...: sets DIGESTS to the sha256_of each FILE, in order, from
+# one sha256sum run over the files that exist. When that run does not give
+# one plain line per file (a file it could not read, a name it had to
+# escape), each file is read on its own.
+digests() {
+	local f out line
+	local -a files=() sums=()
+	DIGESTS=()
+	for f in "$@"; do
+		[[ -f $f ]] && files+=("$f")
+	done
+	if ((${#files[@]} > 0)); then
+		out=$(sha256sum -- "${files[@]}" 2>/dev/null) || out=""
+		while IFS= read -r line; do
+			[[ -n $line && $line != "\\"* ]] && sums+=("${line%% *}")
+		done <<<"$out"
+	fi
+	if ((${#sums[@]} != ${#files[@]})); then
+		for f in "$@"; do
+			DIGESTS+=("$(sha256_of "$f")")
+		done
+		return 0
+	fi
+	local i=0
+	for f in "$@"; do
+		if [[ -f $f ]]; then
+			DIGESTS+=("${sums[i]}")
+			i=$((i + 1))
+		else
+			DIGESTS+=("")
+		fi
+	done
+	return 0
 }
 
 # fingerprint: the recorded fingerprint, "" when there is none.
@@ -93,28 +144,29 @@ main() {
 		return 2
 	fi
 
-	local engine package="" version="" containerd compose active=0 state="" driver=""
-	engine=$(first_installed docker-ce docker.io)
-	if [[ -n $engine ]]; then
-		package=${engine%% *} version=${engine#* }
+	local package="" version="" containerd compose active=0 state="" driver=""
+	query_installed docker-ce docker.io containerd.io containerd docker-compose-plugin docker-compose-v2 docker-compose
+	first_installed docker-ce docker.io
+	if [[ -n $FIRST ]]; then
+		package=${FIRST%% *} version=${FIRST#* }
 	fi
-	containerd=$(first_installed containerd.io containerd)
-	compose=$(first_installed docker-compose-plugin docker-compose-v2 docker-compose)
+	first_installed containerd.io containerd
+	containerd=$FIRST
+	first_installed docker-compose-plugin docker-compose-v2 docker-compose
+	compose=$FIRST
 
-	if systemctl is-active --quiet docker; then
+	# "systemctl is-active" prints the state and exits 0 only for active.
+	if state=$(systemctl is-active docker 2>/dev/null); then
 		active=1
 		driver=$(storage_driver)
 		printf '%s [check] docker service is active (version %s)\n' "$TAG" "${version:-unknown}"
 	else
-		state=$(systemctl is-active docker 2>/dev/null) || true
 		printf '%s [check] docker service is not active (state: %s)\n' "$TAG" "${state:-unknown}"
 	fi
+	digests "$ROOT/etc/docker/daemon.json" "$ROOT/etc/apt/keyrings/docker.asc" "$ROOT/etc/apt/sources.list.d/docker.list"
 	printf '%s check service_active=%s installed_version=%s package=%s containerd_version=%s compose_version=%s storage_driver=%s daemon_json_sha256=%s apt_key_sha256=%s apt_source_sha256=%s fingerprint=%s\n' \
 		"$TAG" "$active" "$version" "$package" "${containerd#* }" "${compose#* }" "$driver" \
-		"$(sha256_of "$ROOT/etc/docker/daemon.json")" \
-		"$(sha256_of "$ROOT/etc/apt/keyrings/docker.asc")" \
-		"$(sha256_of "$ROOT/etc/apt/sources.list.d/docker.list")" \
-		"$(fingerprint)"
+		"${DIGESTS[0]}" "${DIGESTS[1]}" "${DIGESTS[2]}" "$(fingerprint)"
 	if ((active == 1)); then
 		return 0
 	fi

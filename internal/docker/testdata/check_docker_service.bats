@@ -82,3 +82,55 @@ setup() {
 	[ "$status" -eq 0 ]
 	[[ "${lines[-1]}" == *" fingerprint=invalid" ]]
 }
+
+@test "one dpkg-query run for all packages, each picked by its name" {
+	touch "$FAKE_STATE/docker.active"
+	echo "26.1.3-0ubuntu1~24.04.1" >"$FAKE_STATE/pkg/docker.io"
+	echo "1.7.28-1" >"$FAKE_STATE/pkg/containerd.io"
+	echo "2.33.0+ds1-0ubuntu1~24.04.1" >"$FAKE_STATE/pkg/docker-compose-v2"
+	run_script check_docker_service.sh
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=26.1.3-0ubuntu1~24.04.1 package=docker.io containerd_version=1.7.28-1 compose_version=2.33.0+ds1-0ubuntu1~24.04.1 storage_driver=overlay2 daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=" ]
+	[ "$(wc -l <"$FAKE_STATE/dpkg-query.log")" -eq 1 ]
+	grep -qxF -- '-W -f=${Package}\t${Status}\t${Version}\n docker-ce docker.io containerd.io containerd docker-compose-plugin docker-compose-v2 docker-compose' "$FAKE_STATE/dpkg-query.log"
+}
+
+@test "dpkg-query lines in any order, a package not fully installed, exit 1: versions by name" {
+	touch "$FAKE_STATE/docker.active"
+	local body
+	body=$(printf '%s\n' \
+		"printf 'docker-compose-plugin\tinstall ok installed\t2.40.3-1\n'" \
+		"printf 'docker-ce\tinstall ok unpacked\t5:29.1.3-1~debian.12~bookworm\n'" \
+		"printf 'docker.io\tinstall ok installed\t20.10.24+dfsg1-1+deb12u1\n'" \
+		"printf 'containerd.io\tinstall ok installed\t2.2.1-1\n'" \
+		"echo 'dpkg-query: no packages found matching containerd' >&2" \
+		"exit 1")
+	run_with dpkg-query "$body" check_docker_service.sh
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "phoenix-docker: check service_active=1 installed_version=20.10.24+dfsg1-1+deb12u1 package=docker.io containerd_version=2.2.1-1 compose_version=2.40.3-1 storage_driver=overlay2 daemon_json_sha256= apt_key_sha256= apt_source_sha256= fingerprint=" ]
+}
+
+@test "digests from one sha256sum run, each file on its own when that run falls short" {
+	touch "$FAKE_STATE/docker.active"
+	mkdir -p "$PHOENIX_ROOT/etc/docker" "$PHOENIX_ROOT/etc/apt/sources.list.d"
+	printf '{}\n' >"$PHOENIX_ROOT/etc/docker/daemon.json"
+	printf 'deb x y z\n' >"$PHOENIX_ROOT/etc/apt/sources.list.d/docker.list"
+	local json list want
+	json=$(printf '{}\n' | sha256sum | cut -d' ' -f1)
+	list=$(printf 'deb x y z\n' | sha256sum | cut -d' ' -f1)
+	want="daemon_json_sha256=$json apt_key_sha256= apt_source_sha256=$list fingerprint="
+	local real log=$FAKE_STATE/sha256sum.log
+	real=$(command -v sha256sum)
+	run_with sha256sum "echo \"\$*\" >>$log; exec $real \"\$@\"" check_docker_service.sh
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" == *" $want" ]]
+	[ "$(cat "$log")" = "-- $PHOENIX_ROOT/etc/docker/daemon.json $PHOENIX_ROOT/etc/apt/sources.list.d/docker.list" ]
+	# A sha256sum that answers only for the first of several files.
+	: >"$log"
+	run_with sha256sum "echo \"\$*\" >>$log; if [ \$# -gt 2 ]; then exec $real -- \"\$2\"; fi; exec $real \"\$@\"" check_docker_service.sh
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" == *" $want" ]]
+	[ "$(wc -l <"$log")" -eq 3 ]
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,35 @@ func BenchmarkPctExec(b *testing.B) {
 	for b.Loop() {
 		if r := runOn(b, e.client, "pct exec 102 -- true", ""); r.exit != 0 {
 			b.Fatal(r)
+		}
+	}
+}
+
+// BenchmarkDockerCheck times the provider's refresh check of one container:
+// pct exec of the real check script in a container where the real install
+// script ran (as in TestDockerScriptsInCT).
+//
+//	go test ./internal/pvesim/sshd -run '^$' -bench DockerCheck -benchtime 30x
+//
+// ns/op is wall time. The CPU time of the node's processes is not in it
+// (bubblewrap's PID namespace keeps their usage from the test's
+// RUSAGE_CHILDREN); "perf stat -e task-clock" of the test binary run with
+// -benchtime 1x and Nx gives it per check as the difference over N-1.
+func BenchmarkDockerCheck(b *testing.B) {
+	install := dockerScript(b, "phoenix_hypervisor_feature_install_docker.sh")
+	check := dockerScript(b, "check_docker_service.sh")
+	e := newTestEnvTB(b)
+	runOn(b, e.client, "cat > /etc/apparmor.d/lxc/lxc-docker-secure", testProfile)
+	runOn(b, e.client, "apparmor_parser -r /etc/apparmor.d/lxc-containers", "")
+	e.addCT(102, ctConf(102, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure", "lxc.apparmor.allow_nesting: 1"), true)
+	r := runOn(b, e.client, "pct exec 102 -- env PHOENIX_RETRY_DELAY=0 bash -s -- --package-source docker-ce --network-target 1.1.1.1", install)
+	if r.exit != 0 {
+		b.Fatalf("install: %s", r)
+	}
+	for b.Loop() {
+		r := runOn(b, e.client, "pct exec 102 -- bash -s", check)
+		if r.exit != 0 || !strings.Contains(r.stdout, "check service_active=1 installed_version=5:") {
+			b.Fatalf("check: %s", r)
 		}
 	}
 }

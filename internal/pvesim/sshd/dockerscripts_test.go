@@ -10,7 +10,7 @@ import (
 
 // dockerScript reads one of the provider's Docker scripts, skipping the test
 // when that package does not have it (yet).
-func dockerScript(t *testing.T, name string) string {
+func dockerScript(t testing.TB, name string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "docker", "scripts", name))
 	if errors.Is(err, os.ErrNotExist) {

@@ -159,6 +159,13 @@ pkg_lookup() {
 	return 0
 }
 
+# upstream_to VAR VERSION: upstream_of VERSION in VAR, without a subshell.
+upstream_to() {
+	local v=${2#*:}
+	[[ $v == *-* ]] && v=${v%-*}
+	printf -v "$1" '%s' "$v"
+}
+
 # upstream_of VERSION: VERSION without epoch and Debian revision.
 upstream_of() {
 	local v=${1#*:}

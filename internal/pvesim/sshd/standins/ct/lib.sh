@@ -52,10 +52,32 @@ os_field() {
 		fi
 	done </etc/os-release
 }
-OS_ID=$(os_field ID)
-OS_CODENAME=$(os_field VERSION_CODENAME)
-OS_RELEASE=$(os_field VERSION_ID)
-OS_PRETTY=$(os_field PRETTY_NAME)
+
+# os_fields: OS_ID, OS_CODENAME, OS_RELEASE and OS_PRETTY as os_field reads
+# them (each key's first line counts), in one read of /etc/os-release and
+# without a subshell: every stand-in starts with it.
+os_fields() {
+	local line key v seen=" "
+	OS_ID="" OS_CODENAME="" OS_RELEASE="" OS_PRETTY=""
+	[[ -f /etc/os-release ]] || return 0
+	while IFS= read -r line || [[ -n $line ]]; do
+		[[ $line == *=* ]] || continue
+		key=${line%%=*}
+		[[ $seen != *" $key "* ]] || continue
+		v=${line#*=}
+		v=${v#[\"\']}
+		v=${v%[\"\']}
+		case $key in
+		ID) OS_ID=$v ;;
+		VERSION_CODENAME) OS_CODENAME=$v ;;
+		VERSION_ID) OS_RELEASE=$v ;;
+		PRETTY_NAME) OS_PRETTY=$v ;;
+		*) continue ;;
+		esac
+		seen+="$key "
+	done </etc/os-release
+}
+os_fields
 : "${OS_ID:=debian}" "${OS_CODENAME:=bookworm}" "${OS_RELEASE:=12}"
 export OS_ID OS_CODENAME OS_RELEASE
 
@@ -131,14 +153,19 @@ pkg_set() {
 	mv -f "$tmp" "$DPKG_STATUS"
 }
 
-# installed_units: the units of unpacked or installed packages, one per line.
-installed_units() {
+# read_units: INSTALLED_UNITS is the units of unpacked or installed
+# packages, read once per run (in this shell, without a subshell).
+INSTALLED_UNITS=()
+INSTALLED_UNITS_READ=0
+read_units() {
 	local name st
+	((INSTALLED_UNITS_READ)) && return 0
+	INSTALLED_UNITS=()
 	# One pass over the status file: each package's name and status.
 	while IFS=$'\t' read -r name st; do
 		[[ $st == "install ok "* ]] || continue
 		pkg_lookup "$name" || continue
-		((${#PKG_UNITS[@]} == 0)) || printf '%s\n' "${PKG_UNITS[@]}"
+		((${#PKG_UNITS[@]} == 0)) || INSTALLED_UNITS+=("${PKG_UNITS[@]}")
 	done < <(awk '
 		BEGIN { RS = ""; FS = "\n" }
 		{
@@ -149,7 +176,8 @@ installed_units() {
 			}
 			if (name != "" && !(name in seen)) { seen[name] = 1; print name "\t" st }
 		}' "$DPKG_STATUS" 2>/dev/null)
-	printf '%s\n' systemd-journald.service networking.service
+	INSTALLED_UNITS+=(systemd-journald.service networking.service)
+	INSTALLED_UNITS_READ=1
 }
 
 apt_log() {
@@ -168,19 +196,69 @@ journal() {
 	done
 }
 
-# unpacked_version NAME: the version of a package whose files are on disk
-# (installed, or unpacked but not configured).
-unpacked_version() {
-	[[ $(pkg_field "$1" Status 2>/dev/null) == "install ok "* ]] || return 1
-	pkg_field "$1" Version
+# unit_known UNIT: whether an installed package brings UNIT (no stand-in
+# changes a package while it asks: the units are read once).
+unit_known() {
+	local u
+	read_units
+	for u in "${INSTALLED_UNITS[@]}"; do
+		[[ $u == "$1" ]] && return 0
+	done
+	return 1
 }
 
-# docker_cli_version, docker_engine_version: the packages' versions.
-docker_cli_version() {
-	unpacked_version docker-ce-cli 2>/dev/null || unpacked_version docker.io 2>/dev/null
+# recorded_state UNIT: when UNIT's state follows from the files alone (not
+# installed: inactive; a state recorded in this boot: that state), sets
+# STATE to it; 1 when it takes systemctl's rules for a unit not recorded
+# since the container started (enabled units start at boot).
+recorded_state() {
+	local s boot since
+	STATE=inactive
+	unit_known "$1" || return 0
+	if [[ -f $UNIT_DIR/$1 ]]; then
+		read -r s boot since <"$UNIT_DIR/$1"
+		if [[ $boot == "$CT_BOOT_ID" ]]; then
+			STATE=$s
+			return 0
+		fi
+	fi
+	return 1
 }
-docker_engine_version() {
-	unpacked_version docker-ce 2>/dev/null || unpacked_version docker.io 2>/dev/null
+
+# unpacked_versions NAME...: UNPACKED[NAME] is the version of each package
+# NAME whose files are on disk (installed, or unpacked but not configured:
+# status "install ok ..."), from one read of the status file (a name's first
+# stanza with the field counts, as for pkg_field).
+declare -A UNPACKED=()
+unpacked_versions() {
+	local name ver
+	UNPACKED=()
+	[[ -f $DPKG_STATUS ]] || return 0
+	local IFS=$'\n'
+	local names="$*"
+	while IFS=$'\t' read -r name ver; do
+		UNPACKED[$name]=$ver
+	done < <(UNPACKED_NAMES=$names awk '
+		BEGIN {
+			RS = ""; FS = "\n"
+			n = split(ENVIRON["UNPACKED_NAMES"], w, "\n")
+			for (i = 1; i <= n; i++) want[w[i]] = 1
+		}
+		{
+			name = ""; hs = 0; hv = 0
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Package: /) name = substr($i, 10)
+				if (index($i, "Status: ") == 1) { st = substr($i, 9); hs = 1 }
+				if (index($i, "Version: ") == 1) { ver = substr($i, 10); hv = 1 }
+			}
+			if (!(name in want)) next
+			if (hs && !(name in status)) status[name] = st
+			if (hv && !(name in version)) version[name] = ver
+		}
+		END {
+			for (name in want)
+				if (index(status[name], "install ok ") == 1 && (name in version)) print name "\t" version[name]
+		}' "$DPKG_STATUS" 2>/dev/null)
 }
 
 # short_version VERSION: what the binaries report, "5:29.1.3-1~debian.12~bookworm" -> "29.1.3".
