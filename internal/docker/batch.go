@@ -118,10 +118,16 @@ func ParseCheckBatch(out, nonce string, vmids []int) map[int]BatchSection {
 // gets no entry.
 func ParseCheckSweep(out, nonce string, vmids, candidates []int) map[int]BatchSection {
 	res := make(map[int]BatchSection, len(vmids)+len(candidates))
-	asked := make(map[int]bool, len(vmids)+len(candidates))
-	for _, v := range slices.Concat(vmids, candidates) {
-		asked[v] = true
+	// place is where each container's section may stand: the script prints
+	// them in the order given, the asked ones first.
+	place := make(map[int]int, len(vmids)+len(candidates))
+	for i, v := range slices.Concat(vmids, candidates) {
+		if _, ok := place[v]; !ok {
+			place[v] = i
+		}
 	}
+	known := func(vmid int) bool { _, ok := place[vmid]; return ok }
+	last := -1 // the place of the last section begun
 	prefix := nonce + " "
 	cur := -1 // the vmid of the open section
 	var body []string
@@ -144,7 +150,7 @@ func ParseCheckSweep(out, nonce string, vmids, candidates []int) map[int]BatchSe
 			vmid, err = strconv.Atoi(f[1])
 		}
 		switch {
-		case len(f) < 2 || err != nil || !asked[vmid]:
+		case len(f) < 2 || err != nil || !known(vmid):
 			if cur >= 0 {
 				broken(cur, "%s: malformed delimiter in the section of container %d", CheckBatchScriptName, cur)
 				cur = -1
@@ -158,6 +164,12 @@ func ParseCheckSweep(out, nonce string, vmids, candidates []int) map[int]BatchSe
 				cur = -1
 				continue
 			}
+			if place[vmid] <= last {
+				broken(vmid, "%s: the section of container %d is out of order", CheckBatchScriptName, vmid)
+				cur = -1
+				continue
+			}
+			last = place[vmid]
 			cur, body = vmid, nil
 		case f[0] == "end" && len(f) == 3 && vmid == cur:
 			code, err := strconv.Atoi(f[2])

@@ -86,6 +86,9 @@ func TestCheckBatchParseBrokenSections(t *testing.T) {
 		{"bad exit status", testNonce + " begin 101\n" + testNonce + " end 101 x\n" + section(102, "", 0), map[int]string{101: "bad exit status", 102: ""}},
 		{"two sections", section(101, activeLine, 0) + section(101, activeLine, 0) + section(102, activeLine, 0), map[int]string{101: "two sections", 102: ""}},
 		{"empty output", "", map[int]string{101: "no section", 102: "no section"}},
+		// The script prints the sections in the order given: 101's after
+		// 102's is not the script's.
+		{"out of order", section(102, activeLine, 0) + section(101, activeLine, 0), map[int]string{101: "out of order", 102: ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,10 +120,19 @@ func TestValidBatchNonce(t *testing.T) {
 // fakePct is a pct that answers "pct exec VMID -- bash -s" from files:
 // it reads the script on stdin, prints the SHA-256 of what it read, then
 // $FAKE_PCT/VMID.out, sleeps $FAKE_PCT/VMID.sleep seconds and exits with
-// $FAKE_PCT/VMID.rc.
+// $FAKE_PCT/VMID.rc. It fails (98) when it inherited any descriptor but
+// the three standard ones (and bash's own 255 on its script): what pct
+// inherits, the container's processes inherit too.
 const fakePct = `#!/bin/bash
 [[ $1 == exec && $3 == -- && $4 == bash && $5 == -s ]] || { echo "fake pct: unexpected $*" >&2; exit 99; }
 vmid=$2 d=$FAKE_PCT
+for f in /proc/$$/fd/*; do
+	n=${f##*/}
+	if ((n > 2 && n != 255)) && [[ -e $f ]]; then
+		echo "fake pct: container $vmid inherited descriptor $n ($(readlink "$f"))"
+		exit 98
+	fi
+done
 sum=$(sha256sum)
 printf 'stdin-sha256=%s\n' "${sum%% *}"
 [[ -f $d/$vmid.sleep ]] && sleep "$(<"$d/$vmid.sleep")"

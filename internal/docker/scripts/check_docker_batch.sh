@@ -93,9 +93,29 @@ script=$(
 script=${script%x}
 [[ -n $script ]] || fail "no check script on standard input"
 
+# close_inherited: closes every descriptor above 2 of this subshell. Bash
+# sets no close-on-exec on the pipes of the other checks' sections, and
+# neither pct nor lxc-attach closes what they inherit: left open, a
+# container could read another's section (and the nonce in it), swallow it
+# or write a forged one into it.
+close_inherited() {
+	local f n
+	for f in "${fds[@]}"; do
+		[[ -e /proc/$BASHPID/fd/$f ]] && exec {f}<&-
+	done
+	for f in /proc/"$BASHPID"/fd/*; do
+		n=${f##*/}
+		if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)) && [[ -e $f ]]; then
+			exec {n}>&-
+		fi
+	done
+	return 0
+}
+
 # check VMID LIMIT: one section, printed at once when the check has ended.
 check() {
 	local vmid=$1 limit=$2 out rc end
+	close_inherited
 	# The check's output passes through a bounded, unbuffered head (what it
 	# read is printed when it is stopped): a process the check leaves
 	# behind in the container may hold the inner pipe open, never this
@@ -155,5 +175,6 @@ for ((i = 0; i < ${#vmids[@]}; i++)); do
 	fd=${fds[i]}
 	cat <&"$fd"
 	exec {fd}<&-
+	unset 'fds[i]'
 done
 exit 0
