@@ -22,6 +22,7 @@ var journalCases = []struct {
 	// A script that runs pct exec for the IDs it is given (as the
 	// provider's batch check does): the fill is not its write either.
 	{"first exec from a script", "for v in 103; do pct exec \"$v\" -- true; done", false},
+	{"first exec from an inline script given the ID", "bash -c 'for v; do\n\tpct exec \"$v\" -- true\ndone' script 104", false},
 	{"read a config", "cat /etc/pve/lxc/102.conf", false},
 	{"read in the container", "pct exec 102 -- cat /etc/os-release", false},
 	{"list the volumes", "find /var/lib/phoenix-sim/volumes >/dev/null", false},
@@ -64,6 +65,7 @@ func TestJournalMatchesWalk(t *testing.T) {
 			}
 			e.addCT(102, ctConf(102, "nesting=1,keyctl=1"), true)
 			e.addCT(103, ctConf(103, "nesting=1,keyctl=1"), true)
+			e.addCT(104, ctConf(104, "nesting=1,keyctl=1"), true)
 			for i, c := range journalCases {
 				e.mustRun(c.command, "")
 				evs := e.waitEvents(i + 1)

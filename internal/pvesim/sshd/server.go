@@ -713,9 +713,13 @@ var namedVMID = regexp.MustCompile(`\b[1-9][0-9]{2,8}\b`)
 const maxSeedWords = 1024
 
 // seedCTs gives each container of the node that the command names (as a
-// word of its own) its root file system, before the command's write
-// detection starts; see seedCT.
+// word of its own, on the command's last line: a script passed inline
+// comes before its arguments) its root file system, before the command's
+// write detection starts; see seedCT.
 func (s *Server) seedCTs(command string) {
+	if i := strings.LastIndexByte(command, '\n'); i >= 0 {
+		command = command[i+1:]
+	}
 	seen := map[string]bool{}
 	for _, w := range namedVMID.FindAllString(command, maxSeedWords) {
 		if seen[w] {
