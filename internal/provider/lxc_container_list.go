@@ -276,10 +276,7 @@ func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource
 			mu.Lock()
 			defer mu.Unlock()
 			for _, res := range list {
-				r, ok := results[int(res.VMID)]
-				if !ok {
-					r.err = fmt.Errorf("%s returned no result", docker.CheckBatchScriptName)
-				}
+				r := results[int(res.VMID)] // runCheckBatch answers every container asked
 				if r.err != nil {
 					diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, r.err))
 					continue

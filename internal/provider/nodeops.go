@@ -305,7 +305,7 @@ func (o *nodeOps) run(ctx context.Context, node, purpose string, cmd nodeexec.Co
 	tflog.Debug(ctx, "running node command", map[string]any{"node": node, "op": cmd.Op, "write": write})
 	// Every command has an upper bound of its own, so that a wedged session
 	// fails the step instead of waiting for the resource's whole timeout.
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout(cmd.Op))
+	ctx, cancel := context.WithTimeout(ctx, commandBound(ctx, cmd.Op))
 	defer cancel()
 	return pool.Run(ctx, node, cmd, opts...)
 }
@@ -324,11 +324,22 @@ func commandTimeout(op string) time.Duration {
 		return time.Minute
 	case opDockerCheckBatch:
 		// Each check of a batch has its own bound on the node; this is the
-		// backstop (checkDockerBatch sets the batch's own deadline).
+		// backstop of a caller that sets no deadline (see commandBound).
 		return 15 * time.Minute
 	default:
 		return 3 * time.Minute
 	}
+}
+
+// commandBound is how long a command of op may run: commandTimeout, but a
+// batch of checks runs until the deadline its caller computed from the
+// script's own bounds (docker.CheckSweepDeadline), which a node of a few
+// hundred containers takes beyond the backstop.
+func commandBound(ctx context.Context, op string) time.Duration {
+	if d, ok := ctx.Deadline(); ok && op == opDockerCheckBatch {
+		return time.Until(d)
+	}
+	return commandTimeout(op)
 }
 
 // lxcConfigPath is a container's config file on its node.

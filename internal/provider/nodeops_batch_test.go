@@ -486,3 +486,24 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 		t.Error("163's result was kept though a write on the node ended during the shared check")
 	}
 }
+
+// A batch of checks runs until the deadline computed from the script's
+// bounds, also beyond the 15 min backstop (a node of 400 containers); other
+// commands keep their own bounds.
+func TestCommandBoundOfABatch(t *testing.T) {
+	want := docker.CheckSweepDeadline(400, 0)
+	if want <= commandTimeout(opDockerCheckBatch) {
+		t.Fatalf("CheckSweepDeadline(400, 0) = %s, not beyond the backstop", want)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), want)
+	defer cancel()
+	if got := commandBound(ctx, opDockerCheckBatch); got > want || got < want-time.Minute {
+		t.Errorf("a batch with a deadline %s away gets %s", want, got)
+	}
+	if got := commandBound(t.Context(), opDockerCheckBatch); got != commandTimeout(opDockerCheckBatch) {
+		t.Errorf("a batch without a deadline gets %s, want the backstop", got)
+	}
+	if got := commandBound(ctx, opDockerCheck); got != time.Minute {
+		t.Errorf("a single check gets %s, want its minute", got)
+	}
+}
