@@ -24,6 +24,11 @@ const CheckBatchParallel = 16
 // as the single check is bounded: a wedged container fails alone.
 const CheckBatchTimeoutSeconds = 60
 
+// CheckOutputMax is the most output (both streams) a check may print,
+// alone or within a batch (the script's OUTPUT_MAX): a sound check prints
+// two lines.
+const CheckOutputMax = 64 << 10
+
 // CheckCandidateTimeoutSeconds bounds the check of a further container
 // (+VMID) within a batch: the script's CANDIDATE_TIMEOUT.
 const CheckCandidateTimeoutSeconds = 15

@@ -373,11 +373,13 @@ func TestParseCheckSweep(t *testing.T) {
 }
 
 // CheckSweepDeadline counts the bounds the script sets itself: its
-// candidates' bound and the kills after a check's bound.
+// candidates' bound and the kills after a check's bound; CheckOutputMax
+// is the script's bound of a check's output.
 func TestCheckSweepDeadline(t *testing.T) {
 	script := string(checkBatchScript)
 	for _, want := range []string{
 		"readonly CANDIDATE_TIMEOUT=" + strconv.Itoa(CheckCandidateTimeoutSeconds) + "\n",
+		"readonly OUTPUT_MAX=" + strconv.Itoa(CheckOutputMax) + "\n",
 		`timeout --kill-after=5 "$limit" pct exec`,
 		`timeout --kill-after=5 "$((limit + 10))" stdbuf`,
 	} {

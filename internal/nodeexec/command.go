@@ -26,6 +26,10 @@ type Command struct {
 	// drops while it runs, the Pool reconnects and runs it once more instead
 	// of returning a ConnectionDroppedError.
 	Retry bool
+	// MaxOutput bounds the bytes of output (both streams together) the
+	// command may print: beyond it the Pool stops the command, delivers
+	// nothing more and returns an *OutputLimitError. 0: no bound.
+	MaxOutput int
 }
 
 // Named returns a copy of c whose Op is op, for callers that build a command

@@ -20,9 +20,16 @@ type output struct {
 	stdout   bytes.Buffer
 	stderr   bytes.Buffer
 	partials [3][]byte
+	// limit bounds the bytes taken from both streams (0: none); over is
+	// closed when a write went beyond it.
+	limit int
+	taken int
+	over  chan struct{}
 }
 
-func newOutput(fn LineFunc) *output { return &output{fn: fn} }
+func newOutput(fn LineFunc, limit int) *output {
+	return &output{fn: fn, limit: limit, over: make(chan struct{})}
+}
 
 func (o *output) writer(s Stream) io.Writer { return streamWriter{o: o, s: s} }
 
@@ -35,16 +42,24 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	o := w.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	n := len(p)
 	if o.stopped {
-		return len(p), nil
+		return n, nil
 	}
+	if o.limit > 0 && o.taken+len(p) > o.limit {
+		// What fits is kept; the rest, and all that follows, is dropped.
+		p = p[:o.limit-o.taken]
+		o.stopped = true
+		close(o.over)
+	}
+	o.taken += len(p)
 	if w.s == Stderr {
 		o.stderr.Write(p)
 	} else {
 		o.stdout.Write(p)
 	}
 	if o.fn == nil {
-		return len(p), nil
+		return n, nil
 	}
 	o.partials[w.s] = append(o.partials[w.s], p...)
 	buf := o.partials[w.s]
@@ -61,7 +76,7 @@ func (w streamWriter) Write(p []byte) (int, error) {
 		buf = buf[maxStreamLine:]
 	}
 	o.partials[w.s] = append(o.partials[w.s][:0], buf...)
-	return len(p), nil
+	return n, nil
 }
 
 // stop flushes unterminated last lines and ends delivery.

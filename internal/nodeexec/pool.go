@@ -193,6 +193,18 @@ type Result struct {
 	Duration time.Duration
 }
 
+// OutputLimitError is returned when a command printed more than its
+// Command.MaxOutput: it was stopped there.
+type OutputLimitError struct {
+	Op    string
+	Node  string
+	Limit int
+}
+
+func (e *OutputLimitError) Error() string {
+	return fmt.Sprintf("operation %q on node %q: stopped after printing more than %d bytes", e.Op, e.Node, e.Limit)
+}
+
 // tailLines is how many lines of output a CommandError keeps.
 const tailLines = 20
 
@@ -482,7 +494,7 @@ func (p *Pool) runOnce(ctx context.Context, nc *nodeConn, c *conn, cmd Command, 
 		c.active.Add(-1)
 	}()
 
-	out := newOutput(o.lineFunc)
+	out := newOutput(o.lineFunc, cmd.MaxOutput)
 	sess.Stdout = out.writer(Stdout)
 	sess.Stderr = out.writer(Stderr)
 	if cmd.Stdin != nil {
@@ -506,8 +518,18 @@ func (p *Pool) runOnce(ctx context.Context, nc *nodeConn, c *conn, cmd Command, 
 		_ = sess.Close()
 		out.stop()
 		return nil, fmt.Errorf("operation %q on node %q: %w", cmd.Op, nc.name, ctx.Err())
+	case <-out.over:
+		_ = sess.Signal(ssh.SIGTERM)
+		_ = sess.Close()
+		out.stop()
+		return nil, &OutputLimitError{Op: cmd.Op, Node: nc.name, Limit: cmd.MaxOutput}
 	}
 	out.stop()
+	select {
+	case <-out.over: // the command ended right after going beyond its bound
+		return nil, &OutputLimitError{Op: cmd.Op, Node: nc.name, Limit: cmd.MaxOutput}
+	default:
+	}
 	res := &Result{
 		Stdout:   out.stdout.Bytes(),
 		Stderr:   out.stderr.Bytes(),

@@ -712,6 +712,40 @@ func TestContextCancelEndsRemoteCommand(t *testing.T) {
 	}
 }
 
+// A command that prints more than its MaxOutput is stopped there: the
+// LineFunc gets nothing beyond it, Run an *OutputLimitError. Within the
+// bound, and without one, nothing changes.
+func TestMaxOutputStopsTheCommand(t *testing.T) {
+	f := newFixture(t, serverOptions{}, nil)
+	var delivered int
+	_, err := f.pool.Run(t.Context(), "pve1",
+		Command{Op: "flood", Argv: []string{"sh", "-c", "yes flood; exec sleep 300"}, MaxOutput: 4096},
+		WithLineFunc(func(_ Stream, line string) { delivered += len(line) + 1 }))
+	var le *OutputLimitError
+	if !errors.As(err, &le) || le.Limit != 4096 || !strings.Contains(err.Error(), "more than 4096 bytes") {
+		t.Fatalf("want an OutputLimitError of 4096 bytes, got %v", err)
+	}
+	if delivered > 4096 {
+		t.Errorf("%d bytes delivered beyond the bound", delivered)
+	}
+	select {
+	case end := <-f.srv.ended:
+		if !end.signaled {
+			t.Fatalf("remote command ended without a signal: %+v", end)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the remote command was not stopped")
+	}
+	// A command that ends right after going beyond the bound fails too.
+	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "burst", Argv: []string{"sh", "-c", "head -c 5000 /dev/zero"}, MaxOutput: 4096}); !errors.As(err, &le) {
+		t.Errorf("5000 bytes over a bound of 4096: %v", err)
+	}
+	res, err := f.pool.Run(t.Context(), "pve1", Command{Op: "fits", Argv: []string{"sh", "-c", "head -c 4096 /dev/zero"}, MaxOutput: 4096})
+	if err != nil || len(res.Stdout) != 4096 {
+		t.Errorf("4096 bytes within a bound of 4096: %d bytes, %v", len(res.Stdout), err)
+	}
+}
+
 func TestFlockAndCatOverSSH(t *testing.T) {
 	f := newFixture(t, serverOptions{}, nil)
 	lock := filepath.Join(f.srv.dir, "pve-config-100.lock")

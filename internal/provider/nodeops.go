@@ -692,13 +692,17 @@ type scriptMode struct {
 	// rerunnable: the script is safe to run again after a dropped
 	// connection (it only reads).
 	rerunnable bool
+	// maxOutput bounds what the script may print (0: no bound).
+	maxOutput int
 }
 
 var (
 	// scriptInstalls changes the container; never rerun blindly.
 	scriptInstalls = scriptMode{writes: true}
-	// scriptChecks only reads; rerun after a dropped connection.
-	scriptChecks = scriptMode{rerunnable: true}
+	// scriptChecks only reads; rerun after a dropped connection. Its
+	// output is bounded as within a batch of checks: a container cannot
+	// fill the provider's memory or its log.
+	scriptChecks = scriptMode{rerunnable: true, maxOutput: docker.CheckOutputMax}
 	// scriptTests runs containers of its own but changes no setting; a
 	// second run would repeat them, so it is not rerun.
 	scriptTests = scriptMode{}
@@ -713,7 +717,7 @@ func (o *nodeOps) runScript(ctx context.Context, node string, vmid int, op strin
 		return scriptRun{}, err
 	}
 	cmd := nodeexec.PctExecScript(vmid, inv.Script, inv.Args...).Named(op)
-	cmd.Retry = mode.rerunnable
+	cmd.Retry, cmd.MaxOutput = mode.rerunnable, mode.maxOutput
 	var mu sync.Mutex
 	var out strings.Builder
 	fields := map[string]any{"node": node, "vmid": vmid, "step": op, "script": inv.Name}

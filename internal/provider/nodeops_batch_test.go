@@ -507,3 +507,39 @@ func TestCommandBoundOfABatch(t *testing.T) {
 		t.Errorf("a single check gets %s, want its minute", got)
 	}
 }
+
+// A container whose check floods its output is stopped at the bound a
+// batch's section has (docker.CheckOutputMax): its check fails at once and
+// the provider keeps at most that much.
+func TestDockerCheckOutputIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	e.addCT(170, dockerCTConf(170), true)
+	pool, err := e.data.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Run(ctx, testNode, nodeexec.PctExec(170, "true")); err != nil { // fills its volume
+		t.Fatal(err)
+	}
+	// The container's bash, which runs the check, floods: a script run by
+	// the bash it replaced.
+	bin := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-170-disk-0", "usr", "bin")
+	if err := os.Rename(filepath.Join(bin, "bash"), filepath.Join(bin, "realbash")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "bash"), []byte("#!/usr/bin/realbash\nwhile :; do echo flood; done\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = ops.CheckDocker(ctx, testNode, 170)
+	var le *nodeexec.OutputLimitError
+	if !errors.As(err, &le) || le.Limit != docker.CheckOutputMax {
+		t.Fatalf("want the check stopped at %d bytes, got %v", docker.CheckOutputMax, err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the flooding check took %s", took)
+	}
+}
