@@ -101,7 +101,7 @@ func TestDockerCheckSharedBatchesANode(t *testing.T) {
 		t.Errorf("130 must be active, 131 inactive with its version: %+v / %+v", got[130].check, got[131].check)
 	}
 	var se *scriptError
-	if err := got[133].err; !errors.As(err, &se) || se.VMID != 133 || !strings.Contains(err.Error(), "Failed to get init pid") {
+	if err := got[133].err; !errors.As(err, &se) || se.VMID != 133 || !strings.Contains(err.Error(), "not running!") {
 		t.Errorf("133 (stopped): want its own script error with pct's message, got %v", err)
 	}
 

@@ -228,7 +228,7 @@ func TestDockerScriptsInAStoppedCT(t *testing.T) {
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), docker.CheckScriptName) {
 		t.Fatalf("error = %v, want a script error naming %s", err, docker.CheckScriptName)
 	}
-	if !strings.Contains(strings.Join(se.Tail, "\n"), "Failed to get init pid") {
+	if !strings.Contains(strings.Join(se.Tail, "\n"), "not running!") {
 		t.Errorf("the tail does not carry pct's complaint: %q", se.Tail)
 	}
 }

@@ -141,7 +141,10 @@ func TestPctLifecycleAndErrors(t *testing.T) {
 	if r.exit != 255 || strings.TrimSpace(r.stderr) != "Configuration file 'nodes/pve1/lxc/999.conf' does not exist" {
 		t.Errorf("missing CT: %s", r)
 	}
-	e.wantExit("stopped CT", "pct exec 102 -- true", 1, "lxc-attach: 102: ../src/lxc/attach.c: get_attach_context: 405 Connection refused - Failed to get init pid")
+	// PVE::CLI::pct's exec checks that the container runs before anything
+	// else, and dies (exit 255) without calling lxc-attach.
+	e.wantExit("stopped CT", "pct exec 102 -- true", 255, "container '102' not running!")
+	e.wantExit("stopped CT, no command", "pct exec 102", 255, "container '102' not running!")
 	if r := e.mustRun("pct status 102", ""); r.stdout != "status: stopped\n" {
 		t.Errorf("status: %s", r)
 	}
