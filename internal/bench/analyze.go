@@ -73,7 +73,8 @@ const (
 )
 
 var (
-	rePctExec   = regexp.MustCompile(`^pct exec (\d+)\b`)
+	// A check is bounded on the node: "timeout --kill-after=5 50 pct exec".
+	rePctExec   = regexp.MustCompile(`^(?:timeout (?:--kill-after=\d+ )?\d+ )?pct exec (\d+)\b`)
 	reConfPath  = regexp.MustCompile(`/etc/pve/lxc/(\d+)\.conf`)
 	reLockPath  = regexp.MustCompile(`pve-config-(\d+)\.lock`)
 	reFirstLine = regexp.MustCompile(`^[^\n]*`)

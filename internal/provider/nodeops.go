@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -224,6 +226,10 @@ type nodeOps struct {
 	// run Docker, for the reads to come (see checkBatch.candidates).
 	sweepCandidates func(ctx context.Context, node string) ([]int, func() bool)
 
+	// checkBound is how long a single check may run on the node;
+	// checkBoundOnNode when zero.
+	checkBound time.Duration
+
 	mu       sync.Mutex
 	commands int
 	writes   int
@@ -232,6 +238,12 @@ type nodeOps struct {
 	ensured  map[ensuredProfile]string // the node's parser version
 	attempts int                       // SetRawLXC rounds; setRawLXCAttempts when zero
 }
+
+// checkBoundOnNode bounds a single check on the node, as a check within a
+// batch is bounded there, and within the provider's own minute: a
+// container whose check ignores the end of its SSH session leaves nothing
+// running on the node.
+const checkBoundOnNode = 50 * time.Second
 
 // ensuredProfile is a profile known current on a node: installed and loaded
 // by this nodeOps, in the version of its hash. A node has one version of a
@@ -694,6 +706,9 @@ type scriptMode struct {
 	rerunnable bool
 	// maxOutput bounds what the script may print (0: no bound).
 	maxOutput int
+	// boundOnNode: the node stops the script (timeout(1)) after the
+	// check's bound (nodeOps.checkBound).
+	boundOnNode bool
 }
 
 var (
@@ -702,7 +717,7 @@ var (
 	// scriptChecks only reads; rerun after a dropped connection. Its
 	// output is bounded as within a batch of checks: a container cannot
 	// fill the provider's memory or its log.
-	scriptChecks = scriptMode{rerunnable: true, maxOutput: docker.CheckOutputMax}
+	scriptChecks = scriptMode{rerunnable: true, maxOutput: docker.CheckOutputMax, boundOnNode: true}
 	// scriptTests runs containers of its own but changes no setting; a
 	// second run would repeat them, so it is not rerun.
 	scriptTests = scriptMode{}
@@ -718,6 +733,14 @@ func (o *nodeOps) runScript(ctx context.Context, node string, vmid int, op strin
 	}
 	cmd := nodeexec.PctExecScript(vmid, inv.Script, inv.Args...).Named(op)
 	cmd.Retry, cmd.MaxOutput = mode.rerunnable, mode.maxOutput
+	if mode.boundOnNode {
+		bound := o.checkBound
+		if bound <= 0 {
+			bound = checkBoundOnNode
+		}
+		// As check_docker_batch.sh bounds each check: TERM, then KILL.
+		cmd.Argv = slices.Concat([]string{"timeout", "--kill-after=5", strconv.Itoa(int(bound.Seconds()))}, cmd.Argv)
+	}
 	var mu sync.Mutex
 	var out strings.Builder
 	fields := map[string]any{"node": node, "vmid": vmid, "step": op, "script": inv.Name}

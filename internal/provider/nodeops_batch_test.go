@@ -543,3 +543,66 @@ func TestDockerCheckOutputIsBounded(t *testing.T) {
 		t.Errorf("the flooding check took %s", took)
 	}
 }
+
+// A single check is stopped on the node at its bound, as a check within a
+// batch is: a container whose check ignores TERM leaves nothing running
+// there, and the check fails within the bound instead of the provider's
+// minute.
+func TestDockerCheckBoundedOnTheNode(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ops.checkBound = 2 * time.Second
+	ctx := t.Context()
+	e.addCT(171, dockerCTConf(171), true)
+	pool, err := e.data.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Run(ctx, testNode, nodeexec.PctExec(171, "true")); err != nil { // fills its volume
+		t.Fatal(err)
+	}
+	// The container's bash, which runs the check, ignores TERM and sleeps.
+	bin := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-171-disk-0", "usr", "bin")
+	if err := os.Rename(filepath.Join(bin, "bash"), filepath.Join(bin, "realbash")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "bash"), []byte("#!/usr/bin/realbash\ntrap '' TERM\nsleep 1717\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = ops.CheckDocker(ctx, testNode, 171)
+	var se *scriptError
+	if !errors.As(err, &se) || (se.ExitCode != 124 && se.ExitCode != 137) {
+		t.Errorf("want the check stopped by the node (exit 124 or 137), got %v", err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the check took %s, want about its 2 s bound and the 5 s before KILL", took)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		pids := processesRunning(t, "sleep\x001717\x00")
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's check still runs on the node: pids %v", pids)
+		}
+	}
+}
+
+// processesRunning lists the processes of this machine whose command line
+// (NUL-separated, as in /proc/PID/cmdline) is cmdline.
+func processesRunning(t *testing.T, cmdline string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("no /proc to look for processes in: %v", err)
+	}
+	var pids []string
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && string(b) == cmdline {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}

@@ -155,8 +155,10 @@ main() {
 	first_installed docker-compose-plugin docker-compose-v2 docker-compose
 	compose=$FIRST
 
-	# "systemctl is-active" prints the state and exits 0 only for active.
-	if state=$(systemctl is-active docker 2>/dev/null); then
+	# "systemctl is-active" prints the state and exits 0 only for an active
+	# (or reloading, refreshing) unit; what it reports on stderr (no
+	# systemd, say) stays in the output.
+	if state=$(systemctl is-active docker); then
 		active=1
 		driver=$(storage_driver)
 		printf '%s [check] docker service is active (version %s)\n' "$TAG" "${version:-unknown}"
