@@ -545,9 +545,11 @@ func TestDockerCheckOutputIsBounded(t *testing.T) {
 }
 
 // A single check is stopped on the node at its bound, as a check within a
-// batch is: a container whose check ignores TERM leaves nothing running
-// there, and the check fails within the bound instead of the provider's
-// minute.
+// batch is: when a container's check ignores TERM, pct exec is killed 5 s
+// later and the check fails within the bound instead of the provider's
+// minute. (In pvesim the container's processes end with it, as its
+// sandbox's PID namespace does; on PVE the node's pct and lxc-attach end,
+// and what the container started is the container's.)
 func TestDockerCheckBoundedOnTheNode(t *testing.T) {
 	t.Parallel()
 	e := newNodeEnv(t)
