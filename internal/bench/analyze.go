@@ -73,8 +73,9 @@ const (
 )
 
 var (
-	// A check is bounded on the node: "timeout --kill-after=5 50 pct exec".
-	rePctExec   = regexp.MustCompile(`^(?:timeout (?:--kill-after=\d+ )?\d+ )?pct exec (\d+)\b`)
+	// A check is bounded on the node: "timeout '--kill-after=5' 50 pct
+	// exec" (an argument with "=" is quoted).
+	rePctExec   = regexp.MustCompile(`^(?:timeout (?:'?--kill-after=\d+'? )?\d+ )?pct exec (\d+)\b`)
 	reConfPath  = regexp.MustCompile(`/etc/pve/lxc/(\d+)\.conf`)
 	reLockPath  = regexp.MustCompile(`pve-config-(\d+)\.lock`)
 	reFirstLine = regexp.MustCompile(`^[^\n]*`)

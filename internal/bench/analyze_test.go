@@ -34,6 +34,7 @@ func TestSSHKindAndVMID(t *testing.T) {
 		{"pct exec 1000 -- bash -s -- --package-source docker-ce --compose 1", SSHInstall, 1000},
 		{"pct exec 1001 -- bash -s --", SSHCheck, 1001},
 		{"timeout --kill-after=5 50 pct exec 1004 -- bash -s --", SSHCheck, 1004},
+		{"timeout '--kill-after=5' 50 pct exec 1005 -- bash -s --", SSHCheck, 1005},
 		{"pct exec 1002 -- bash -s -- --network-target 1.1.1.1 --hello-world 1", SSHTests, 1002},
 		{"pct exec 1003 -- systemctl stop docker", SSHPctExec, 1003},
 		{"cat -- /etc/pve/lxc/1004.conf", SSHReadConfig, 1004},
