@@ -695,20 +695,27 @@ func TestContextCancelEndsRemoteCommand(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
-	select {
-	case end := <-f.srv.ended:
-		if !end.signaled {
-			t.Fatalf("remote command ended without a signal: %+v", end)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the remote command was not stopped")
-	}
+	f.srv.waitSignaled(t)
 	// The connection stays usable.
 	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "true", Argv: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.srv.connections(); n != 1 {
 		t.Fatalf("connections opened = %d, want 1", n)
+	}
+}
+
+// waitSignaled waits for the next shell-run command to end, and wants it
+// ended by a signal.
+func (s *testServer) waitSignaled(t *testing.T) {
+	t.Helper()
+	select {
+	case end := <-s.ended:
+		if !end.signaled {
+			t.Fatalf("remote command ended without a signal: %+v", end)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the remote command was not stopped")
 	}
 }
 
@@ -728,14 +735,7 @@ func TestMaxOutputStopsTheCommand(t *testing.T) {
 	if delivered > 4096 {
 		t.Errorf("%d bytes delivered beyond the bound", delivered)
 	}
-	select {
-	case end := <-f.srv.ended:
-		if !end.signaled {
-			t.Fatalf("remote command ended without a signal: %+v", end)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the remote command was not stopped")
-	}
+	f.srv.waitSignaled(t)
 	// A command that ends right after going beyond the bound fails too.
 	if _, err := f.pool.Run(t.Context(), "pve1", Command{Op: "burst", Argv: []string{"sh", "-c", "head -c 5000 /dev/zero"}, MaxOutput: 4096}); !errors.As(err, &le) {
 		t.Errorf("5000 bytes over a bound of 4096: %v", err)

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -508,6 +509,28 @@ func TestCommandBoundOfABatch(t *testing.T) {
 	}
 }
 
+// hostileBash adds running container vmid whose bash (which runs what
+// pct exec is given, the checks included) runs script instead: a script
+// run by the bash it replaced.
+func (e *nodeEnv) hostileBash(vmid int, script string) {
+	e.t.Helper()
+	e.addCT(vmid, dockerCTConf(vmid), true)
+	pool, err := e.data.Nodes(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := pool.Run(context.Background(), testNode, nodeexec.PctExec(vmid, "true")); err != nil { // fills its volume
+		e.t.Fatal(err)
+	}
+	bin := filepath.Join(e.state, "volumes", testNode, "local-lvm", fmt.Sprintf("vm-%d-disk-0", vmid), "usr", "bin")
+	if err := os.Rename(filepath.Join(bin, "bash"), filepath.Join(bin, "realbash")); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "bash"), []byte("#!/usr/bin/realbash\n"+script+"\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
+		e.t.Fatal(err)
+	}
+}
+
 // A container whose check floods its output is stopped at the bound a
 // batch's section has (docker.CheckOutputMax): its check fails at once and
 // the provider keeps at most that much.
@@ -516,25 +539,10 @@ func TestDockerCheckOutputIsBounded(t *testing.T) {
 	e := newNodeEnv(t)
 	ops := e.data.NodeOps()
 	ctx := t.Context()
-	e.addCT(170, dockerCTConf(170), true)
-	pool, err := e.data.Nodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Run(ctx, testNode, nodeexec.PctExec(170, "true")); err != nil { // fills its volume
-		t.Fatal(err)
-	}
-	// The container's bash, which runs the check, floods: a script run by
-	// the bash it replaced.
-	bin := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-170-disk-0", "usr", "bin")
-	if err := os.Rename(filepath.Join(bin, "bash"), filepath.Join(bin, "realbash")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bin, "bash"), []byte("#!/usr/bin/realbash\nwhile :; do echo flood; done\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
-		t.Fatal(err)
-	}
+	// The container's bash, which runs the check, floods.
+	e.hostileBash(170, "while :; do echo flood; done")
 	start := time.Now()
-	_, err = ops.CheckDocker(ctx, testNode, 170)
+	_, err := ops.CheckDocker(ctx, testNode, 170)
 	var le *nodeexec.OutputLimitError
 	if !errors.As(err, &le) || le.Limit != docker.CheckOutputMax {
 		t.Fatalf("want the check stopped at %d bytes, got %v", docker.CheckOutputMax, err)
@@ -556,24 +564,10 @@ func TestDockerCheckBoundedOnTheNode(t *testing.T) {
 	ops := e.data.NodeOps()
 	ops.checkBound = 2 * time.Second
 	ctx := t.Context()
-	e.addCT(171, dockerCTConf(171), true)
-	pool, err := e.data.Nodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Run(ctx, testNode, nodeexec.PctExec(171, "true")); err != nil { // fills its volume
-		t.Fatal(err)
-	}
 	// The container's bash, which runs the check, ignores TERM and sleeps.
-	bin := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-171-disk-0", "usr", "bin")
-	if err := os.Rename(filepath.Join(bin, "bash"), filepath.Join(bin, "realbash")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bin, "bash"), []byte("#!/usr/bin/realbash\ntrap '' TERM\nsleep 1717\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
-		t.Fatal(err)
-	}
+	e.hostileBash(171, "trap '' TERM\nsleep 1717")
 	start := time.Now()
-	_, err = ops.CheckDocker(ctx, testNode, 171)
+	_, err := ops.CheckDocker(ctx, testNode, 171)
 	var se *scriptError
 	if !errors.As(err, &se) || (se.ExitCode != 124 && se.ExitCode != 137) {
 		t.Errorf("want the check stopped by the node (exit 124 or 137), got %v", err)
