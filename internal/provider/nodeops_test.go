@@ -349,33 +349,35 @@ func TestSetRawLXCConcurrentEditsBothLand(t *testing.T) {
 	e.addCT(104, "arch: amd64\nrootfs: local-lvm:vm-104-disk-0,size=8G\n"+testConfRest, true)
 	ops := e.data.NodeOps()
 
-	// Both callers read the file before either writes, so one write must
-	// find the file changed under the lock and the whole edit run again.
-	var reads sync.WaitGroup
-	reads.Add(2)
+	// Both callers' reads of the file end before either writes (the node's
+	// log of ended commands says so), so one write must find the file
+	// changed under the lock and the whole edit run again.
+	readsEnded := func() int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		n := 0
+		for _, ev := range e.events {
+			if strings.HasPrefix(ev.Command, "cat ") && strings.Contains(ev.Command, "/104.conf") {
+				n++
+			}
+		}
+		return n
+	}
 	var once sync.Once
 	firstRound := make(chan struct{})
-	var mu sync.Mutex
-	readsSeen := 0
 	ops.onCommand = func(_ string, cmd nodeexec.Command, _ bool) {
-		switch cmd.Op {
-		case opReadLXCConfig:
-			mu.Lock()
-			readsSeen++
-			first := readsSeen <= 2
-			mu.Unlock()
-			if first {
-				reads.Done()
-			}
-		case opWriteLXCConfig:
-			once.Do(func() {
-				go func() {
-					reads.Wait()
-					close(firstRound)
-				}()
-			})
-			<-firstRound
+		if cmd.Op != opWriteLXCConfig {
+			return
 		}
+		once.Do(func() {
+			go func() {
+				for deadline := time.Now().Add(30 * time.Second); readsEnded() < 2 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				close(firstRound)
+			}()
+		})
+		<-firstRound
 	}
 	keys := []string{"lxc.phoenix.first", "lxc.phoenix.second"}
 	errs := make(chan error, len(keys))

@@ -21,7 +21,7 @@ var journalCases = []struct {
 	{"first exec fills the volume", "pct exec 102 -- true", false},
 	// A script that runs pct exec for the IDs it is given (as the
 	// provider's batch check does): the fill is not its write either.
-	{"first exec from a script", "for v in 103; do pct exec \"$v\" -- true; done", false},
+	{"first exec from a script given +ID", "bash -c 'for v; do pct exec \"${v#+}\" -- true; done' script +103", false},
 	{"first exec from an inline script given the ID", "bash -c 'for v; do\n\tpct exec \"$v\" -- true\ndone' script 104", false},
 	{"read a config", "cat /etc/pve/lxc/102.conf", false},
 	{"read in the container", "pct exec 102 -- cat /etc/os-release", false},

@@ -704,29 +704,34 @@ func walkStamps(roots ...string) map[string]stamp {
 	return m
 }
 
-// namedVMID finds the words of a command that may name a container: a
-// "pct exec N", or a script that runs pct exec for each of the IDs it is
-// given.
-var namedVMID = regexp.MustCompile(`\b[1-9][0-9]{2,8}\b`)
+// namedVMID is a word of a command that may name a container: the N of
+// "pct exec N", or an ID given to a script that runs pct exec for each
+// (written +N by the provider's batch check for a further container).
+var namedVMID = regexp.MustCompile(`^\+?([1-9][0-9]{2,8})$`)
 
 // maxSeedWords bounds how many words of one command seedCTs looks at.
 const maxSeedWords = 1024
 
 // seedCTs gives each container of the node that the command names (as a
-// word of its own, on the command's last line: a script passed inline
-// comes before its arguments) its root file system, before the command's
+// word of its own, "N" or "+N", on the command's last line: a script
+// passed inline comes before its arguments) its root file system, before the command's
 // write detection starts; see seedCT.
 func (s *Server) seedCTs(command string) {
 	if i := strings.LastIndexByte(command, '\n'); i >= 0 {
 		command = command[i+1:]
 	}
 	seen := map[string]bool{}
-	for _, w := range namedVMID.FindAllString(command, maxSeedWords) {
-		if seen[w] {
+	words := strings.Fields(command)
+	if len(words) > maxSeedWords {
+		words = words[:maxSeedWords]
+	}
+	for _, w := range words {
+		m := namedVMID.FindStringSubmatch(w)
+		if m == nil || seen[m[1]] {
 			continue
 		}
-		seen[w] = true
-		if vmid, err := strconv.Atoi(w); err == nil {
+		seen[m[1]] = true
+		if vmid, err := strconv.Atoi(m[1]); err == nil {
 			s.seedCT(vmid)
 		}
 	}
