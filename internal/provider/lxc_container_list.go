@@ -272,9 +272,18 @@ func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource
 			for i, res := range list {
 				vmids[i] = int(res.VMID)
 			}
-			results, _ := ops.runCheckBatch(ctx, node, vmids, nil, nil)
+			results, _, failed := ops.runCheckBatch(ctx, node, vmids, nil, nil)
 			mu.Lock()
 			defer mu.Unlock()
+			if failed != nil {
+				// The node's command did not run: one warning for the node.
+				names := make([]string, len(list))
+				for i, res := range list {
+					names[i] = fmt.Sprintf("%s/%d", res.Node, int64(res.VMID))
+				}
+				diags.AddWarning("Docker not checked", fmt.Sprintf("%s: %v", strings.Join(names, ", "), failed))
+				return
+			}
 			for _, res := range list {
 				r := results[int(res.VMID)] // runCheckBatch answers every container asked
 				if r.err != nil {

@@ -3,11 +3,14 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/list"
@@ -93,6 +96,14 @@ func TestListResourceDocsNameEveryFilter(t *testing.T) {
 func TestListChecksDockerWithOneCommandANode(t *testing.T) {
 	t.Parallel()
 	e := newNodeEnv(t)
+	// pve9 refuses connections (a port nothing listens on).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	e.data.Settings.SSH.Nodes = append(e.data.Settings.SSH.Nodes, sshNode{Name: "pve9", Address: "127.0.0.1", Port: closed})
 	ops := e.data.NodeOps()
 	ctx := t.Context()
 	e.dockerCTs(150, 151)
@@ -113,11 +124,24 @@ func TestListChecksDockerWithOneCommandANode(t *testing.T) {
 	for v, status := range map[int]string{150: "running", 151: "running", 152: "running", 153: "stopped", 154: "running"} {
 		found = append(found, pve.Resource{Node: testNode, VMID: pve.FlexInt(v), Status: status, Name: fmt.Sprint("ct", v)})
 	}
-	before := ops.Counts().Commands
+	// A node the provider cannot reach: its command fails as a whole, with
+	// one warning.
+	for _, v := range []int{201, 202, 203} {
+		found = append(found, pve.Resource{Node: "pve9", VMID: pve.FlexInt(v), Status: "running", Name: fmt.Sprint("ct", v)})
+	}
+	ran := func() int { // commands that ran on the node (logged as they end)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.events)
+	}
+	before := ran()
 	var diags diag.Diagnostics
 	got := (&lxcContainerList{data: e.data}).checkDocker(ctx, found, &diags)
-	if n := ops.Counts().Commands - before; n != 1 {
-		t.Errorf("the list's checks sent %d node commands, want 1", n)
+	for deadline := time.Now().Add(5 * time.Second); ran() == before && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // the node logs a command just after its exit status
+	}
+	if n := ran() - before; n != 1 {
+		t.Errorf("the list's checks ran %d commands on %s, want 1", n, testNode)
 	}
 	byVMID := map[int]docker.CheckResult{}
 	for res, c := range got {
@@ -126,8 +150,14 @@ func TestListChecksDockerWithOneCommandANode(t *testing.T) {
 	if !reflect.DeepEqual(byVMID, own) {
 		t.Errorf("checks %+v, want each container's own %+v", byVMID, own)
 	}
-	// 154 has no configuration on the node: pct cannot enter it.
-	if diags.WarningsCount() != 1 || !strings.Contains(fmt.Sprint(diags), testNode+"/154") {
-		t.Errorf("want one warning naming %s/154, got %v", testNode, diags)
+	// 154 has no configuration on the node: pct cannot enter it. The
+	// unreachable node gets one warning for its three containers.
+	var warned []string
+	for _, d := range diags.Warnings() {
+		warned = append(warned, d.Detail())
+	}
+	if len(warned) != 2 || !slices.ContainsFunc(warned, func(w string) bool { return strings.HasPrefix(w, testNode+"/154 ") }) ||
+		!slices.ContainsFunc(warned, func(w string) bool { return strings.HasPrefix(w, "pve9/201, pve9/202, pve9/203: ") }) {
+		t.Errorf("want a warning naming %s/154 and one naming pve9's three containers, got %q", testNode, warned)
 	}
 }

@@ -329,7 +329,7 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 			}()
 		}
 	}
-	results, swept := o.runCheckBatch(b.ctx, node, b.vmids, candidates, func(r map[int]checkOutcome) { o.deliverBatch(b, r) })
+	results, swept, _ := o.runCheckBatch(b.ctx, node, b.vmids, candidates, func(r map[int]checkOutcome) { o.deliverBatch(b, r) })
 	o.deliverBatch(b, results)
 	if len(candidates) > 0 {
 		o.keepSwept(node, b, swept, began, writes)
@@ -371,15 +371,16 @@ func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutco
 // CheckDocker, else in one node command, which also checks those of
 // candidates that run under the Docker profile (their results come back
 // separately). A batch that cannot run gives every container of vmids its
-// error, and none of candidates a result.
+// error, and none of candidates a result; failed is then the command's
+// own error.
 // With candidates, early (when not nil) receives the results of vmids as
 // soon as their sections are in, before the candidates' checks end.
-func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int, early func(map[int]checkOutcome)) (asked, swept map[int]checkOutcome) {
+func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int, early func(map[int]checkOutcome)) (asked, swept map[int]checkOutcome, failed error) {
 	out := make(map[int]checkOutcome, len(vmids))
 	if len(vmids) == 1 && len(candidates) == 0 {
 		check, err := o.CheckDocker(ctx, node, vmids[0])
 		out[vmids[0]] = checkOutcome{check, err}
-		return out, nil
+		return out, nil, nil
 	}
 	slices.Sort(vmids)
 	res, swept, err := o.checkDockerBatch(ctx, node, vmids, candidates, early)
@@ -400,7 +401,7 @@ func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candida
 			out[v] = checkOutcome{err: e}
 		}
 	}
-	return out, swept
+	return out, swept, err
 }
 
 // checkDockerBatch runs check_docker_batch.sh on node for vmids (and the
