@@ -101,9 +101,12 @@ func TestListChecksDockerWithOneCommandANode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := l.Addr().(*net.TCPAddr).Port
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v", l.Addr())
+	}
 	_ = l.Close()
-	e.data.Settings.SSH.Nodes = append(e.data.Settings.SSH.Nodes, sshNode{Name: "pve9", Address: "127.0.0.1", Port: closed})
+	e.data.Settings.SSH.Nodes = append(e.data.Settings.SSH.Nodes, sshNode{Name: "pve9", Address: "127.0.0.1", Port: addr.Port})
 	ops := e.data.NodeOps()
 	ctx := t.Context()
 	e.dockerCTs(150, 151)
