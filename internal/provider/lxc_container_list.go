@@ -226,7 +226,7 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 			m := nullModel()
 			m.NodeName = types.StringValue(res.Node)
 			m.VMID = types.Int64Value(int64(res.VMID))
-			m.ID = types.StringValue(fmt.Sprintf("%s/%d", res.Node, int64(res.VMID)))
+			m.ID = types.StringValue(containerRef(res))
 			result.DisplayName = fmt.Sprintf("%s (%s)", res.Name, m.ID.ValueString())
 			result.Diagnostics.Append(result.Identity.Set(ctx, identityOf(m))...)
 			if req.IncludeResource {
@@ -247,6 +247,9 @@ func (l *lxcContainerList) List(ctx context.Context, req list.ListRequest, strea
 		}
 	}
 }
+
+// containerRef names a listed container as its ID does: node/vmid.
+func containerRef(res pve.Resource) string { return fmt.Sprintf("%s/%d", res.Node, int64(res.VMID)) }
 
 // dockerFound reports whether a check found an installed, active Docker.
 func dockerFound(c docker.CheckResult) bool { return c.Package != "" && c.ServiceActive }
@@ -279,7 +282,7 @@ func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource
 				// The node's command did not run: one warning for the node.
 				names := make([]string, len(list))
 				for i, res := range list {
-					names[i] = fmt.Sprintf("%s/%d", res.Node, int64(res.VMID))
+					names[i] = containerRef(res)
 				}
 				diags.AddWarning("Docker not checked", fmt.Sprintf("%s: %v", strings.Join(names, ", "), failed))
 				return
@@ -287,7 +290,7 @@ func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource
 			for _, res := range list {
 				r := results[int(res.VMID)] // runCheckBatch answers every container asked
 				if r.err != nil {
-					diags.AddWarning("Docker not checked", fmt.Sprintf("%s/%d (%s): %v", res.Node, int64(res.VMID), res.Name, r.err))
+					diags.AddWarning("Docker not checked", fmt.Sprintf("%s (%s): %v", containerRef(res), res.Name, r.err))
 					continue
 				}
 				out[res] = r.check
@@ -308,7 +311,7 @@ func filterHasDocker(found []pve.Resource, checks map[pve.Resource]docker.CheckR
 		check, ok := checks[res]
 		switch {
 		case !ok:
-			unchecked = append(unchecked, fmt.Sprintf("%s/%d", res.Node, int64(res.VMID)))
+			unchecked = append(unchecked, containerRef(res))
 		case dockerFound(check) == want:
 			kept = append(kept, res)
 		}
