@@ -713,25 +713,26 @@ var namedVMID = regexp.MustCompile(`^\+?([1-9][0-9]{2,8})$`)
 const maxSeedWords = 1024
 
 // seedCTs gives each container of the node that the command names (as a
-// word of its own, "N" or "+N", on the command's last line: a script
-// passed inline comes before its arguments) its root file system, before the command's
-// write detection starts; see seedCT.
+// word of its own, "N" or "+N", on the command's last line: a script passed
+// inline comes before its arguments) its root file system, before the
+// command's write detection starts; see seedCT.
 func (s *Server) seedCTs(command string) {
 	if i := strings.LastIndexByte(command, '\n'); i >= 0 {
 		command = command[i+1:]
 	}
-	seen := map[string]bool{}
 	words := strings.Fields(command)
 	if len(words) > maxSeedWords {
 		words = words[:maxSeedWords]
 	}
+	seen := map[int]bool{}
 	for _, w := range words {
 		m := namedVMID.FindStringSubmatch(w)
-		if m == nil || seen[m[1]] {
+		if m == nil {
 			continue
 		}
-		seen[m[1]] = true
-		if vmid, err := strconv.Atoi(m[1]); err == nil {
+		vmid, _ := strconv.Atoi(m[1]) // at most 9 digits
+		if !seen[vmid] {
+			seen[vmid] = true
 			s.seedCT(vmid)
 		}
 	}
