@@ -11,8 +11,8 @@
 # (/etc/pve/lxc/VMID.conf, the node's own containers) runs it under the
 # AppArmor profile PROFILE ("lxc.apparmor.profile: PROFILE", or
 # "lxc.apparmor.profile = PROFILE", before the first snapshot section; the
-# last such line counts) and holds no lock (a backup, snapshot or migration under
-# way); otherwise it gets no section. Its check is bounded by at most
+# last such line counts) and holds no lock (a backup, snapshot or migration
+# under way); otherwise it gets no section. Its check is bounded by at most
 # CANDIDATE_TIMEOUT seconds. This lets one command check the node's other
 # Docker containers that later reads will ask about. The containers asked
 # come first in the output.
@@ -100,9 +100,6 @@ script=${script%x}
 # or write a forged one into it.
 close_inherited() {
 	local f n
-	for f in "${fds[@]}"; do
-		[[ -e /proc/$BASHPID/fd/$f ]] && exec {f}<&-
-	done
 	for f in /proc/"$BASHPID"/fd/*; do
 		n=${f##*/}
 		if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)) && [[ -e $f ]]; then
@@ -175,6 +172,5 @@ for ((i = 0; i < ${#vmids[@]}; i++)); do
 	fd=${fds[i]}
 	cat <&"$fd"
 	exec {fd}<&-
-	unset 'fds[i]'
 done
 exit 0
