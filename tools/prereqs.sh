@@ -11,9 +11,10 @@ set -euo pipefail
 # bats and shellcheck run and lint the Docker feature scripts; bubblewrap
 # runs the simulator's node and container commands in sandboxes; apparmor
 # and liblxc-common compile the AppArmor profile; openssh-client provides
-# ssh-keygen to the tests; curl is used by the simulator's node tools; git,
+# ssh-keygen to the tests; curl is used by the simulator's node tools; jq
+# reads the daemon.json files the simulator's own reader leaves to it; git,
 # make and ca-certificates build the tree and reach the Go module proxy.
-packages=(bats shellcheck bubblewrap apparmor liblxc-common openssh-client curl git make ca-certificates)
+packages=(bats shellcheck bubblewrap apparmor liblxc-common openssh-client curl jq git make ca-certificates)
 read -r -a extra <<<"${PHOENIX_PREREQS_EXTRA:-}"
 packages+=("${extra[@]}")
 

@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# json_driver TEXT: when TEXT is one JSON object (RFC 8259, and nothing
+# after it) whose "storage-driver" member is absent or a plain string, sets
+# JSON_DRIVER to that string (overlay2 when absent) and returns 0. Returns 1
+# for anything else, and for what this reader leaves to jq: a key or the
+# driver with an escape, a driver that is not printable ASCII, control
+# bytes or DEL in a string, the key twice, more than 8 KiB. It accepts nothing jq rejects, so a caller can ask jq
+# only when it returns 1: dockerd reads /etc/docker/daemon.json on every
+# check, and one jq run costs more than this whole loop over a usual file.
+# Bytes, not characters (LC_ALL=C). No subshell, no other command.
+json_driver() {
+	local LC_ALL=C s=$1 stack="" expect=value key="" n=0 found=0 t
+	local ws=$'^[ \t\n\r]+'
+	local str='^"([^"\[:cntrl:]]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+	local num='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?'
+	local lit='^(true|false|null)'
+	JSON_DRIVER=overlay2
+	((${#s} <= 8192)) || return 1
+	[[ $s == '{'* || $s =~ $ws'{' ]] || return 1
+	while :; do
+		[[ $s =~ $ws ]] && s=${s:${#BASH_REMATCH[0]}}
+		[[ -n $s ]] || break
+		case $expect in
+		end) return 1 ;;
+		colon)
+			[[ $s == :* ]] || return 1
+			s=${s:1} expect=value
+			continue
+			;;
+		more)
+			case ${s:0:1}${stack: -1} in
+			',{') expect=key ;;
+			',[') expect=value ;;
+			'}{' | '][') stack=${stack:0:${#stack}-1} expect=more ;;
+			*) return 1 ;;
+			esac
+			s=${s:1}
+			[[ -n $stack || $expect != more ]] || expect=end
+			continue
+			;;
+		key | key-or-close)
+			if [[ $expect == key-or-close && $s == '}'* ]]; then
+				s=${s:1} stack=${stack:0:${#stack}-1} expect=more
+				[[ -n $stack ]] || expect=end
+				continue
+			fi
+			[[ $s =~ $str ]] || return 1
+			t=${BASH_REMATCH[0]}
+			s=${s:${#t}} expect=colon key=""
+			if [[ $stack == '{' ]]; then
+				[[ $t != *\\* ]] || return 1
+				key=${t:1:${#t}-2}
+			fi
+			continue
+			;;
+		esac
+		# A value (expect is value or value-or-close).
+		if [[ $expect == value-or-close && $s == ']'* ]]; then
+			s=${s:1} stack=${stack:0:${#stack}-1} expect=more
+			[[ -n $stack ]] || expect=end
+			continue
+		fi
+		if [[ $key == storage-driver ]]; then
+			((found == 0)) || return 1
+			found=1
+			[[ $s =~ $str ]] || return 1
+			t=${BASH_REMATCH[0]}
+			[[ $t =~ ^\"[\ -~]*\"$ && $t != *\\* ]] || return 1
+			JSON_DRIVER=${t:1:${#t}-2}
+		fi
+		key=""
+		case ${s:0:1} in
+		'{') s=${s:1} stack+='{' expect=key-or-close ;;
+		'[') s=${s:1} stack+='[' expect=value-or-close ;;
+		*)
+			if [[ $s =~ $str || $s =~ $num || $s =~ $lit ]]; then
+				s=${s:${#BASH_REMATCH[0]}} expect=more
+				[[ -n $stack ]] || expect=end
+			else
+				return 1
+			fi
+			;;
+		esac
+		((++n <= 4096)) || return 1
+	done
+	[[ $expect == end ]]
+}
