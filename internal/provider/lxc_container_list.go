@@ -275,7 +275,7 @@ func (l *lxcContainerList) checkDocker(ctx context.Context, found []pve.Resource
 			for i, res := range list {
 				vmids[i] = int(res.VMID)
 			}
-			results, _, failed := ops.runCheckBatch(ctx, node, vmids, nil, nil)
+			results, _, failed := ops.runCheckBatch(ctx, node, vmids, nil, batchHooks{})
 			mu.Lock()
 			defer mu.Unlock()
 			if failed != nil {

@@ -56,9 +56,16 @@ type checkBatch struct {
 	// current reports whether the cluster's view the candidates came from
 	// is still current.
 	current func() bool
-	// sweepDone is closed when the candidates' results are kept (the
-	// results of vmids may come earlier, through done).
+	// sweepDone is closed when the batch has ended (the results of vmids
+	// come earlier, through done, and each candidate's as its section
+	// comes in).
 	sweepDone chan struct{}
+	// progress is closed, and replaced, each time a candidate's section
+	// comes in, and closed for good (then nil) when the batch ends: what a
+	// read waiting for a candidate's result waits for. arrived holds the
+	// candidates whose section came in. Both guarded by checkBatcher.mu.
+	progress chan struct{}
+	arrived  map[int]bool
 	// deliver hands out the results of vmids once.
 	deliver sync.Once
 	opened  time.Time
@@ -104,8 +111,8 @@ type sweptOutcome struct {
 
 // sweptFor takes the kept result of vmid on node, when there is a usable
 // one (each is used once). Else, when a batch under way checks vmid as a
-// candidate, it returns the channel closed when that batch's candidates'
-// results are kept, to wait for.
+// candidate and its section has not come in yet, it returns a channel
+// closed when another section comes in or the batch ends: ask again then.
 func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan struct{}, bool) {
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
@@ -115,8 +122,8 @@ func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan st
 			return s.checkOutcome, nil, true
 		}
 	}
-	if b := bt.sweeping[node]; b != nil && slices.Contains(b.candidates, vmid) {
-		return checkOutcome{}, b.sweepDone, false
+	if b := bt.sweeping[node]; b != nil && b.progress != nil && !b.arrived[vmid] && slices.Contains(b.candidates, vmid) {
+		return checkOutcome{}, b.progress, false
 	}
 	return checkOutcome{}, nil, false
 }
@@ -313,6 +320,7 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 		if len(candidates) > 0 {
 			bt.mu.Lock()
 			b.candidates, b.current, b.sweepDone = candidates, current, make(chan struct{})
+			b.progress, b.arrived = make(chan struct{}), map[int]bool{}
 			if bt.sweeping == nil {
 				bt.sweeping = map[string]*checkBatch{}
 			}
@@ -324,16 +332,47 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 				if bt.sweeping[node] == b {
 					delete(bt.sweeping, node)
 				}
+				close(b.progress)
+				b.progress = nil
 				bt.mu.Unlock()
 				close(b.sweepDone)
 			}()
 		}
 	}
-	results, swept, _ := o.runCheckBatch(b.ctx, node, b.vmids, candidates, func(r map[int]checkOutcome) { o.deliverBatch(b, r) })
+	hooks := batchHooks{
+		asked:     func(r map[int]checkOutcome) { o.deliverBatch(b, r) },
+		candidate: func(v int, r checkOutcome) { o.keepArrived(node, b, v, r, began, writes) },
+	}
+	results, swept, _ := o.runCheckBatch(b.ctx, node, b.vmids, candidates, hooks)
 	o.deliverBatch(b, results)
 	if len(candidates) > 0 {
 		o.keepSwept(node, b, swept, began, writes)
 	}
+}
+
+// keepArrived takes candidate v's result as its section comes in: kept
+// for v's read when it succeeded and the provider wrote nothing on the
+// node since the batch began (the write count was writes then), and the
+// reads waiting for a candidate are woken.
+func (o *nodeOps) keepArrived(node string, b *checkBatch, v int, r checkOutcome, began time.Time, writes uint64) {
+	bt := &o.batches
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if b.progress == nil {
+		return // the batch has ended
+	}
+	b.arrived[v] = true
+	if r.err == nil && bt.writes[node] == writes {
+		if bt.swept == nil {
+			bt.swept = map[string]map[int]sweptOutcome{}
+		}
+		if bt.swept[node] == nil {
+			bt.swept[node] = map[int]sweptOutcome{}
+		}
+		bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
+	}
+	close(b.progress)
+	b.progress = make(chan struct{})
 }
 
 // deliverBatch hands out the results of b's containers, once.
@@ -344,7 +383,8 @@ func (o *nodeOps) deliverBatch(b *checkBatch, results map[int]checkOutcome) {
 	})
 }
 
-// keepSwept keeps the candidates' results that succeeded, timed from began,
+// keepSwept keeps the candidates' results that succeeded and did not come
+// in while the batch ran (keepArrived took those), timed from began,
 // unless the provider wrote on the node since the batch began (the write
 // count was writes then).
 func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutcome, began time.Time, writes uint64) {
@@ -361,7 +401,7 @@ func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutco
 		bt.swept[node] = map[int]sweptOutcome{}
 	}
 	for v, r := range swept {
-		if r.err == nil { // a failed one's own refresh asks again
+		if r.err == nil && !b.arrived[v] { // a failed one's own refresh asks again
 			bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
 		}
 	}
@@ -373,9 +413,8 @@ func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutco
 // separately). A batch that cannot run gives every container of vmids its
 // error, and none of candidates a result; failed is then the command's
 // own error.
-// With candidates, early (when not nil) receives the results of vmids as
-// soon as their sections are in, before the candidates' checks end.
-func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int, early func(map[int]checkOutcome)) (asked, swept map[int]checkOutcome, failed error) {
+// With candidates, hooks receive the results as the sections come in.
+func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candidates []int, hooks batchHooks) (asked, swept map[int]checkOutcome, failed error) {
 	out := make(map[int]checkOutcome, len(vmids))
 	if len(vmids) == 1 && len(candidates) == 0 {
 		check, err := o.CheckDocker(ctx, node, vmids[0])
@@ -383,7 +422,7 @@ func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candida
 		return out, nil, nil
 	}
 	slices.Sort(vmids)
-	res, swept, err := o.checkDockerBatch(ctx, node, vmids, candidates, early)
+	res, swept, err := o.checkDockerBatch(ctx, node, vmids, candidates, hooks)
 	var noAccess *noSSHAccessError
 	for _, v := range vmids {
 		switch {
@@ -404,11 +443,21 @@ func (o *nodeOps) runCheckBatch(ctx context.Context, node string, vmids, candida
 	return out, swept, err
 }
 
+// batchHooks receive a sweeping batch's results while it runs.
+type batchHooks struct {
+	// asked receives the results of the containers asked, as soon as
+	// their sections (printed first) are in.
+	asked func(map[int]checkOutcome)
+	// candidate receives each candidate's result as its section comes in
+	// (an error when the section is broken).
+	candidate func(vmid int, r checkOutcome)
+}
+
 // checkDockerBatch runs check_docker_batch.sh on node for vmids (and the
 // Docker containers among candidates) and judges each container's section
 // as CheckDocker judges its own run. The candidates with a sound section
 // come back in swept.
-func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, candidates []int, early func(map[int]checkOutcome)) (asked, swept map[int]checkOutcome, err error) {
+func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, candidates []int, hooks batchHooks) (asked, swept map[int]checkOutcome, err error) {
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", docker.CheckBatchScriptName, err)
@@ -425,26 +474,53 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 	ctx, cancel := context.WithTimeout(ctx, docker.CheckSweepDeadline(len(vmids), len(candidates)))
 	defer cancel()
 	var opts []nodeexec.RunOption
-	if early != nil && len(candidates) > 0 {
+	if len(candidates) > 0 && (hooks.asked != nil || hooks.candidate != nil) {
 		// The sections of vmids come first: judge them as soon as the
-		// last one has ended.
+		// last one has ended; then each candidate's as it ends. Each is
+		// judged from the whole output so far, as the final parse judges
+		// it (sections only in the order the script prints them).
 		var sofar strings.Builder
 		first := nonce + " begin " + strconv.Itoa(vmids[0])
 		last := nonce + " end " + strconv.Itoa(vmids[len(vmids)-1]) + " "
-		done := false
+		endPrefix := nonce + " end "
+		isCandidate := make(map[int]bool, len(candidates))
+		for _, v := range candidates {
+			isCandidate[v] = true
+		}
+		askedDone := false
 		opts = append(opts, nodeexec.WithLineFunc(func(s nodeexec.Stream, line string) {
-			if s != nodeexec.Stdout || done {
+			if s != nodeexec.Stdout {
 				return
 			}
 			if line == first {
 				// A command sent again (Retry) prints its sections anew.
 				sofar.Reset()
+				askedDone = false
 			}
 			sofar.WriteString(line)
 			sofar.WriteByte('\n')
-			if strings.HasPrefix(line, last) {
-				done = true
-				early(judgeSections(ctx, node, vmids, docker.ParseCheckBatch(sofar.String(), nonce, vmids)))
+			switch {
+			case !askedDone && strings.HasPrefix(line, last):
+				askedDone = true
+				if hooks.asked != nil {
+					hooks.asked(judgeSections(ctx, node, vmids, docker.ParseCheckBatch(sofar.String(), nonce, vmids)))
+				}
+			case askedDone && hooks.candidate != nil && strings.HasPrefix(line, endPrefix):
+				f := strings.Fields(strings.TrimPrefix(line, endPrefix))
+				if len(f) == 0 {
+					return
+				}
+				v, err := strconv.Atoi(f[0])
+				if err != nil || !isCandidate[v] {
+					return
+				}
+				sec, ok := docker.ParseCheckSweep(sofar.String(), nonce, vmids, candidates)[v]
+				if !ok {
+					hooks.candidate(v, checkOutcome{err: fmt.Errorf("%s: the section of container %d is broken", docker.CheckBatchScriptName, v)})
+					return
+				}
+				check, err := judgeSection(ctx, node, v, sec)
+				hooks.candidate(v, checkOutcome{check, err})
 			}
 		}))
 	}

@@ -356,14 +356,21 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 	// A read that comes while the shared check runs waits for it.
 	before = commands()
 	var wg sync.WaitGroup
+	sweeping := func() *checkBatch {
+		ops.batches.mu.Lock()
+		defer ops.batches.mu.Unlock()
+		return ops.batches.sweeping[testNode]
+	}
 	startSweep := func() {
 		t.Helper()
+		// The reads of the last one may have got their results before it
+		// ended.
+		if b := sweeping(); b != nil {
+			<-b.sweepDone
+		}
 		wg.Go(func() { sharedChecks(ctx, ops, testNode, 140, 141) })
 		for deadline := time.Now().Add(5 * time.Second); ; {
-			ops.batches.mu.Lock()
-			b := ops.batches.sweeping[testNode]
-			ops.batches.mu.Unlock()
-			if b != nil {
+			if sweeping() != nil {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -485,6 +492,78 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	}
 	if _, _, ok := ops.batches.sweptFor(testNode, 163); ok {
 		t.Error("163's result was kept though a write on the node ended during the shared check")
+	}
+}
+
+// A further container's result is handed out as soon as its section is
+// in: its read does not wait for a slower container's check after it, nor
+// asks the node again. A broken section's read asks the node itself.
+func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t)
+	ops := e.data.NodeOps()
+	ctx := t.Context()
+	e.dockerCTs(170, 171, 172, 173)
+	own, err := ops.CheckDocker(ctx, testNode, 172)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In 173, checked after 172, systemctl hangs until the candidates'
+	// bound stops it (15 s).
+	hang := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-173-disk-0", "usr", "bin", "systemctl")
+	if err := os.Remove(hang); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hang, []byte("#!/bin/bash\nexec sleep 60\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
+		t.Fatal(err)
+	}
+	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
+		return []int{170, 171, 172, 173}, func() bool { return true }
+	}
+	start := time.Now()
+	sharedChecks(ctx, ops, testNode, 170, 171)
+	ops.batches.mu.Lock()
+	b := ops.batches.sweeping[testNode]
+	ops.batches.mu.Unlock()
+	if b == nil {
+		t.Fatalf("the shared check had ended when the reads asked got their results (%s)", time.Since(start))
+	}
+	before := ops.Counts().Commands
+	c, err := ops.CheckDockerShared(ctx, testNode, 172, nil)
+	answered := time.Since(start)
+	if err != nil || c != own {
+		t.Errorf("172: %+v, %v; own check %+v", c, err, own)
+	}
+	if n := ops.Counts().Commands - before; n != 0 {
+		t.Errorf("172 sent %d commands of its own, want its result from the shared check", n)
+	}
+	if answered >= 10*time.Second {
+		t.Errorf("172's read waited %s, for the slow check after it", answered)
+	}
+	select {
+	case <-b.sweepDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the shared check still runs after 60 s")
+	}
+	if took := time.Since(start); took < 15*time.Second {
+		t.Errorf("the shared check took %s: 173's check was not the slow one", took)
+	}
+
+	// A section that cannot be trusted marks its container as come in, not
+	// kept: its read does not wait for the rest.
+	b2 := &checkBatch{candidates: []int{180, 181}, progress: make(chan struct{}), arrived: map[int]bool{}}
+	ops.batches.mu.Lock()
+	ops.batches.sweeping[testNode] = b2
+	ops.batches.mu.Unlock()
+	if _, wait, ok := ops.batches.sweptFor(testNode, 180); ok || wait == nil {
+		t.Fatalf("180 before its section: kept %v, wait %v", ok, wait != nil)
+	}
+	ops.keepArrived(testNode, b2, 180, checkOutcome{err: errors.New("broken")}, time.Now(), 0)
+	if _, wait, ok := ops.batches.sweptFor(testNode, 180); ok || wait != nil {
+		t.Errorf("180 after a broken section: kept %v, wait %v", ok, wait != nil)
+	}
+	if _, wait, ok := ops.batches.sweptFor(testNode, 181); ok || wait == nil {
+		t.Errorf("181, not in yet: kept %v, wait %v", ok, wait != nil)
 	}
 }
 
