@@ -206,6 +206,8 @@ type IdealApply struct {
 // clone task, then its first successful start task.
 type ChainTasks struct {
 	Tasks map[int][]float64
+	// Began is when each container's create or clone task began.
+	Began map[int]time.Time
 	// Extra counts the other tasks of these containers (failed ones,
 	// retries, reboots, stops): not on the ideal path.
 	Extra int
@@ -220,7 +222,7 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 	}
 	sorted := slices.Clone(timings)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start.Before(sorted[j].Start) })
-	out := ChainTasks{Tasks: map[int][]float64{}}
+	out := ChainTasks{Tasks: map[int][]float64{}, Began: map[int]time.Time{}}
 	created, started := map[int]float64{}, map[int]float64{}
 	for _, t := range sorted {
 		if t.Start.Before(since) {
@@ -237,6 +239,7 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 		switch {
 		case ok && !haveCreate && (t.Type == "vzcreate" || t.Type == "vzclone"):
 			created[id] = d
+			out.Began[id] = t.Start
 		case ok && !haveStart && t.Type == "vzstart":
 			started[id] = d
 		default:
@@ -249,6 +252,23 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 			out.Tasks[id] = append(out.Tasks[id], s)
 		}
 	}
+	return out
+}
+
+// InOrderBegun returns vmids in the order their create or clone tasks
+// began (those without one last, in their order): the order in which
+// Terraform handed the containers to the provider, but for the waits of
+// clones of one source.
+func (c ChainTasks) InOrderBegun(vmids []int) []int {
+	out := slices.Clone(vmids)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, okA := c.Began[out[i]]
+		b, okB := c.Began[out[j]]
+		if okA != okB {
+			return okA
+		}
+		return okA && a.Before(b)
+	})
 	return out
 }
 

@@ -584,6 +584,10 @@ func applyResult(log []LogEntry, timings []TaskTiming, since time.Time, fleet Fl
 	if a.IdealDelayModel.Seconds > 0 {
 		a.OverheadDelayModel = a.WallSeconds / a.IdealDelayModel.Seconds
 	}
+	a.IdealBegunOrder = IdealLocked(log, chainTasks.InOrderBegun(fleet.VMIDs()), lockOf, &chainTasks, o.TaskDelay, tasks, o.Parallelism)
+	if a.IdealBegunOrder.Seconds > 0 {
+		a.OverheadBegunOrder = a.WallSeconds / a.IdealBegunOrder.Seconds
+	}
 	a.ExtraTasks = chainTasks.Extra
 	if n := len(fleet.VMIDs()); n > 0 {
 		a.APIPerContainer = float64(a.APIRequests) / float64(n)
