@@ -3,9 +3,6 @@
 # the docker stand-in (which asks whether the daemon runs without starting
 # another systemctl). Needs lib.sh.
 
-# shellcheck source=json.sh
-. /.phoenix-sim/standins/json.sh
-
 wants_dir() {
 	case $1 in
 	*.socket) printf '/etc/systemd/system/sockets.target.wants' ;;
@@ -39,6 +36,8 @@ daemon_json_problem() {
 	# The file in one builtin read; a NUL byte splits it (jq's to judge).
 	mapfile -d '' parts <"$f"
 	content=${parts[0]-}
+	# shellcheck source=json.sh
+	declare -F json_driver >/dev/null || . /.phoenix-sim/standins/json.sh
 	if ((${#parts[@]} <= 1)) && json_driver "$content"; then
 		STORAGE_DRIVER=$JSON_DRIVER
 	elif [[ -x /.phoenix-sim/host/bin/jq ]]; then
