@@ -429,16 +429,8 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 		own[v] = c
 	}
 	// In 162, systemctl hangs: the check has no bound of its own there.
-	hang := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-162-disk-0", "usr", "bin", "systemctl")
-	if err := os.Remove(hang); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(hang, []byte("#!/bin/bash\nexec sleep 60\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
-		t.Fatal(err)
-	}
-	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
-		return []int{160, 161, 162, 163}, func() bool { return true }
-	}
+	e.hangSystemctl(162)
+	e.sweepsOf(ops, 160, 161, 162, 163)
 	// A write of 3 s, under way when the shared check begins.
 	writes := func() uint64 {
 		ops.batches.mu.Lock()
@@ -510,16 +502,8 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	}
 	// In 173, checked after 172, systemctl hangs until the candidates'
 	// bound stops it (15 s).
-	hang := filepath.Join(e.state, "volumes", testNode, "local-lvm", "vm-173-disk-0", "usr", "bin", "systemctl")
-	if err := os.Remove(hang); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(hang, []byte("#!/bin/bash\nexec sleep 60\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
-		t.Fatal(err)
-	}
-	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
-		return []int{170, 171, 172, 173}, func() bool { return true }
-	}
+	e.hangSystemctl(173)
+	e.sweepsOf(ops, 170, 171, 172, 173)
 	start := time.Now()
 	sharedChecks(ctx, ops, testNode, 170, 171)
 	ops.batches.mu.Lock()
@@ -564,6 +548,27 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	}
 	if _, wait, ok := ops.batches.sweptFor(testNode, 181); ok || wait == nil {
 		t.Errorf("181, not in yet: kept %v, wait %v", ok, wait != nil)
+	}
+}
+
+// hangSystemctl makes systemctl in container vmid (whose volume is filled)
+// sleep for a minute.
+func (e *nodeEnv) hangSystemctl(vmid int) {
+	e.t.Helper()
+	hang := filepath.Join(e.state, "volumes", testNode, "local-lvm", fmt.Sprintf("vm-%d-disk-0", vmid), "usr", "bin", "systemctl")
+	if err := os.Remove(hang); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(hang, []byte("#!/bin/bash\nexec sleep 60\n"), 0o755); err != nil { //nolint:gosec // an executable in the container
+		e.t.Fatal(err)
+	}
+}
+
+// sweepsOf makes ops take vmids for the node's running containers, from a
+// cluster view that stays current.
+func (e *nodeEnv) sweepsOf(ops *nodeOps, vmids ...int) {
+	ops.sweepCandidates = func(context.Context, string) ([]int, func() bool) {
+		return vmids, func() bool { return true }
 	}
 }
 
