@@ -304,8 +304,10 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 	bt := &o.batches
 	bt.mu.Lock()
 	// More reads of the node's Docker containers under way (past the
-	// window's bound) also mean a plan of many.
-	more := len(b.vmids) > 1 || bt.expected[node] > 0
+	// window's bound) also mean a plan of many. While another batch checks
+	// the node's containers, this one checks only those asked (a read of a
+	// container whose check there failed comes while it still runs).
+	more := (len(b.vmids) > 1 || bt.expected[node] > 0) && bt.sweeping[node] == nil
 	bt.mu.Unlock()
 	began := time.Now()
 	var candidates []int
@@ -358,8 +360,8 @@ func (o *nodeOps) keepArrived(node string, b *checkBatch, v int, r checkOutcome,
 	bt := &o.batches
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
-	if b.progress == nil {
-		return // the batch has ended
+	if b.progress == nil || b.arrived[v] {
+		return // the batch has ended, or a command sent again prints v anew
 	}
 	b.arrived[v] = true
 	if r.err == nil && bt.writes[node] == writes {

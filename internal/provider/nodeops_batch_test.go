@@ -500,10 +500,13 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// In 173, checked after 172, systemctl hangs until the candidates'
-	// bound stops it (15 s).
+	// 174 is under the profile but stopped since the cluster's view was
+	// read: its check fails.
+	e.addCT(174, dockerCTConf(174)+"lxc.apparmor.profile: "+dockerProfile.Name+"\n", false)
+	// In 173, checked after 172 and 174, systemctl hangs until the
+	// candidates' bound stops it (15 s).
 	e.hangSystemctl(173)
-	e.sweepsOf(ops, 170, 171, 172, 173)
+	e.sweepsOf(ops, 170, 171, 172, 174, 173)
 	start := time.Now()
 	sharedChecks(ctx, ops, testNode, 170, 171)
 	ops.batches.mu.Lock()
@@ -523,6 +526,24 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	}
 	if answered >= 10*time.Second {
 		t.Errorf("172's read waited %s, for the slow check after it", answered)
+	}
+	// 174's check failed in the shared one: its read checks it again, at
+	// once, and alone, also while other reads of the node are under way
+	// (which otherwise make a batch take in the node's other containers).
+	other := ops.expectDockerCheck(testNode)
+	before = ops.Counts().Commands
+	if _, err := ops.CheckDockerShared(ctx, testNode, 174, nil); err == nil {
+		t.Error("174 (stopped): no error")
+	}
+	other.release()
+	ops.batches.mu.Lock()
+	still := ops.batches.sweeping[testNode]
+	ops.batches.mu.Unlock()
+	if n := ops.Counts().Commands - before; n != 1 || still != b {
+		t.Errorf("174's own check: %d commands, the node's shared check replaced (%v); want 1 command checking 174 alone", n, still != b)
+	}
+	if took := time.Since(start); took >= 10*time.Second {
+		t.Errorf("174's read ended after %s, not before the slow check after it", took)
 	}
 	select {
 	case <-b.sweepDone:
