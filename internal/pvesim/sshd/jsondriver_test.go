@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,15 @@ var jsonDriverUsual = []string{
 	`{"nested":{"storage-driver":5},"storage-driver":"btrfs"}`,
 	`{"labels":["a\"b","c\\d","\u00e9\n"]}`,
 	"\t\r\n {\"x\":0}\t\r\n ",
+	`{"a":[` + strings.Repeat("0,", 250) + `0]}`,
+}
+
+// jsonDriverTooLarge are files within what jq reads at once but beyond the
+// bash reader's bounds (4 KiB, 256 values), which keep a hostile file
+// from costing the node more than a few tens of milliseconds a check.
+var jsonDriverTooLarge = []string{
+	`{"a":[` + strings.Repeat("0,", 300) + `0]}`,
+	`{"a":"` + strings.Repeat("x", 4100) + `"}`,
 }
 
 // jsonDriverOther are files it may leave to jq (or that jq rejects).
@@ -57,7 +67,7 @@ func TestJSONDriverAgreesWithJq(t *testing.T) {
 	if err != nil {
 		t.Skip("no jq on this machine (tools/prereqs.sh installs it): the reader cannot be compared with it")
 	}
-	inputs := append(append([]string(nil), jsonDriverUsual...), jsonDriverOther...)
+	inputs := slices.Concat(jsonDriverUsual, jsonDriverTooLarge, jsonDriverOther)
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("{}[]:,\" \t\n\\/-+.0123456789eEtrufalsnbu\x01\x7f\xc3")
 	seeds := append(append([]string(nil), jsonDriverUsual...), jsonDriverOther[:20]...)
@@ -108,6 +118,9 @@ func TestJSONDriverAgreesWithJq(t *testing.T) {
 		g := got[i]
 		if i < len(jsonDriverUsual) && g == nil {
 			t.Errorf("usual file %q: the bash reader left it to jq", in)
+		}
+		if i >= len(jsonDriverUsual) && i < len(jsonDriverUsual)+len(jsonDriverTooLarge) && g != nil {
+			t.Errorf("a file of %d bytes beyond the reader's bounds: it answered %q", len(in), *g)
 		}
 		if g == nil {
 			continue

@@ -4,10 +4,13 @@
 # JSON_DRIVER to that string (overlay2 when absent) and returns 0. Returns 1
 # for anything else, and for what this reader leaves to jq: a key or the
 # driver with an escape, a driver that is not printable ASCII, control
-# bytes or DEL in a string, the key twice, more than 8 KiB. It accepts nothing jq rejects, so a caller can ask jq
-# only when it returns 1: dockerd reads /etc/docker/daemon.json on every
-# check, and one jq run costs more than this whole loop over a usual file.
-# Bytes, not characters (LC_ALL=C). No subshell, no other command.
+# bytes or DEL in a string, the key twice, more than 4 KiB or 256 values
+# (the loop copies what is left at each token, so its time grows with
+# both: about 20 ms at these bounds). It accepts nothing jq rejects, so a
+# caller can ask jq only when it returns 1: dockerd reads
+# /etc/docker/daemon.json on every check, and one jq run costs more than
+# this whole loop over a usual file. Bytes, not characters (LC_ALL=C). No
+# subshell, no other command.
 json_driver() {
 	local LC_ALL=C s=$1 stack="" expect=value key="" n=0 found=0 t
 	local ws=$'^[ \t\n\r]+'
@@ -15,7 +18,7 @@ json_driver() {
 	local num='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?'
 	local lit='^(true|false|null)'
 	JSON_DRIVER=overlay2
-	((${#s} <= 8192)) || return 1
+	((${#s} <= 4096)) || return 1
 	[[ $s == '{'* || $s =~ $ws'{' ]] || return 1
 	while :; do
 		[[ $s =~ $ws ]] && s=${s:${#BASH_REMATCH[0]}}
@@ -81,7 +84,7 @@ json_driver() {
 			fi
 			;;
 		esac
-		((++n <= 4096)) || return 1
+		((++n <= 256)) || return 1
 	done
 	[[ $expect == end ]]
 }
