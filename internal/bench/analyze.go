@@ -256,9 +256,10 @@ func TasksOf(timings []TaskTiming, vmids []int, since time.Time) ChainTasks {
 }
 
 // InOrderBegun returns vmids in the order their create or clone tasks
-// began (those without one last, in their order): the order in which
-// Terraform handed the containers to the provider, but for the waits of
-// clones of one source.
+// began (those without one last, in their order). For creates from a
+// template that is the order in which Terraform handed the containers to
+// the provider; for clones, the order in which they took their source's
+// turn in the provider (cloneSourceLock, a mutex, not a queue).
 func (c ChainTasks) InOrderBegun(vmids []int) []int {
 	out := slices.Clone(vmids)
 	sort.SliceStable(out, func(i, j int) bool {

@@ -172,6 +172,38 @@ func TestIdealUsesMeasuredTaskTimes(t *testing.T) {
 	}
 }
 
+// The containers in the order their clone tasks began (those without one
+// last), and the ideal in that order: two slots, clones of sources a and b
+// of 2 s, chains of 4 s. In vmid order (a, b, a, b) no clone waits: 8 s.
+// As they began (a, a, b, b) the second of each source waits 2 s in its
+// slot: 10 s.
+func TestIdealInTheOrderTheyBegan(t *testing.T) {
+	timings := []TaskTiming{
+		{UPID: "u1", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2), Exit: "OK"},
+		{UPID: "u3", Type: "vzclone", ID: "900", Target: 3, Start: at(0.1), End: at(2.1), Exit: "OK"},
+		{UPID: "u2", Type: "vzclone", ID: "901", Target: 2, Start: at(0.2), End: at(2.2), Exit: "OK"},
+		{UPID: "u4", Type: "vzclone", ID: "901", Target: 4, Start: at(0.2), End: at(2.2), Exit: "OK"},
+		{UPID: "s1", Type: "vzstart", ID: "1", Start: at(2), End: at(4), Exit: "OK"},
+		{UPID: "s2", Type: "vzstart", ID: "2", Start: at(2.2), End: at(4.2), Exit: "OK"},
+		{UPID: "s3", Type: "vzstart", ID: "3", Start: at(2.1), End: at(4.1), Exit: "OK"},
+		{UPID: "s4", Type: "vzstart", ID: "4", Start: at(2.2), End: at(4.2), Exit: "OK"},
+	}
+	vmids := []int{1, 2, 3, 4, 5}
+	ct := TasksOf(timings, vmids, t0)
+	if got := ct.InOrderBegun(vmids); fmt.Sprint(got) != "[1 3 2 4 5]" {
+		t.Errorf("InOrderBegun = %v, want [1 3 2 4 5] (a tie keeps vmid order; 5, without a task, last)", got)
+	}
+	fleet := vmids[:4]
+	lockOf := map[int]string{1: "a", 2: "b", 3: "a", 4: "b"}
+	ct.Tasks = map[int][]float64{1: {2, 2}, 2: {2, 2}, 3: {2, 2}, 4: {2, 2}}
+	if got := IdealLocked(nil, fleet, lockOf, &ct, 2*time.Second, 2, 2); math.Abs(got.Seconds-8) > 1e-9 {
+		t.Errorf("ideal in vmid order = %v, want 8", got.Seconds)
+	}
+	if got := IdealLocked(nil, ct.InOrderBegun(fleet), lockOf, &ct, 2*time.Second, 2, 2); math.Abs(got.Seconds-10) > 1e-9 {
+		t.Errorf("ideal in the order they began = %v, want 10", got.Seconds)
+	}
+}
+
 func TestOwnTime(t *testing.T) {
 	timings := []TaskTiming{
 		{UPID: "c", Type: "vzclone", ID: "900", Target: 1, Start: at(0), End: at(2)},

@@ -376,7 +376,7 @@ func rows() []row {
 		{"apply overhead (wall / ideal)", "≤ 1.05 (N ≥ 10)", func(r NResult) string { return strconv.FormatFloat(r.Apply.Overhead, 'f', 3, 64) }},
 		{"apply overhead, containers in the order they began", "", func(r NResult) string {
 			if r.Apply.OverheadBegunOrder == 0 {
-				return "–"
+				return "n/a"
 			}
 			return strconv.FormatFloat(r.Apply.OverheadBegunOrder, 'f', 3, 64)
 		}},

@@ -122,85 +122,140 @@ func ParseCheckBatch(out, nonce string, vmids []int) map[int]BatchSection {
 // (not a Docker container, or the output cut short) or with a broken one
 // gets no entry.
 func ParseCheckSweep(out, nonce string, vmids, candidates []int) map[int]BatchSection {
-	res := make(map[int]BatchSection, len(vmids)+len(candidates))
-	// place is where each container's section may stand: the script prints
-	// them in the order given, the asked ones first.
-	place := make(map[int]int, len(vmids)+len(candidates))
+	p := NewSweepParser(nonce, vmids, candidates)
+	for _, l := range strings.Split(out, "\n") {
+		p.Line(l)
+	}
+	return p.Sections()
+}
+
+// SweepParser reads the output of a CheckSweep run one line at a time, by
+// the rules of ParseCheckSweep, so that each section can be used as soon as
+// it ends: the cost of each line is its own length.
+type SweepParser struct {
+	prefix            string
+	vmids, candidates []int
+	// place is where each container's section may stand: the script
+	// prints them in the order given, the asked ones first.
+	place map[int]int
+	last  int // the place of the last section begun
+	cur   int // the vmid of the open section, -1 when none
+	body  []string
+	res   map[int]BatchSection
+}
+
+// NewSweepParser starts reading the output of a CheckSweep run of nonce
+// for vmids and candidates.
+func NewSweepParser(nonce string, vmids, candidates []int) *SweepParser {
+	p := &SweepParser{
+		vmids: vmids, candidates: candidates,
+		place: make(map[int]int, len(vmids)+len(candidates)),
+		last:  -1, cur: -1,
+		res: make(map[int]BatchSection, len(vmids)+len(candidates)),
+	}
+	if nonce != "" {
+		p.prefix = nonce + " "
+	}
 	for i, v := range slices.Concat(vmids, candidates) {
-		if _, ok := place[v]; !ok {
-			place[v] = i
+		if _, ok := p.place[v]; !ok {
+			p.place[v] = i
 		}
 	}
-	known := func(vmid int) bool { _, ok := place[vmid]; return ok }
-	last := -1 // the place of the last section begun
-	prefix := nonce + " "
-	cur := -1 // the vmid of the open section
-	var body []string
-	broken := func(vmid int, format string, args ...any) {
-		if _, done := res[vmid]; !done || res[vmid].Err == nil {
-			res[vmid] = BatchSection{ExitCode: -1, Err: fmt.Errorf(format, args...)}
+	return p
+}
+
+// broken marks vmid's section as one that cannot be trusted.
+func (p *SweepParser) broken(vmid int, format string, args ...any) {
+	if _, done := p.res[vmid]; !done || p.res[vmid].Err == nil {
+		p.res[vmid] = BatchSection{ExitCode: -1, Err: fmt.Errorf(format, args...)}
+	}
+}
+
+// Line takes the next line of the output (without its newline; a carriage
+// return before it is dropped). When the line ends a container's section
+// soundly, it returns that container and true; its section is then
+// Section's. A later line can still break it (a second section of the same
+// container), which only a writer knowing the nonce can print.
+func (p *SweepParser) Line(l string) (vmid int, ended bool) {
+	l = strings.TrimSuffix(l, "\r")
+	if p.prefix == "" || !strings.HasPrefix(l, p.prefix) {
+		if p.cur >= 0 {
+			p.body = append(p.body, l)
+		}
+		return 0, false
+	}
+	f := strings.Fields(strings.TrimPrefix(l, p.prefix))
+	var err error
+	if len(f) >= 2 {
+		vmid, err = strconv.Atoi(f[1])
+	}
+	_, known := p.place[vmid]
+	switch {
+	case len(f) < 2 || err != nil || !known:
+		if p.cur >= 0 {
+			p.broken(p.cur, "%s: malformed delimiter in the section of container %d", CheckBatchScriptName, p.cur)
+			p.cur = -1
+		}
+	case f[0] == "begin" && len(f) == 2:
+		if p.cur >= 0 {
+			p.broken(p.cur, "%s: the section of container %d has no end", CheckBatchScriptName, p.cur)
+		}
+		p.cur = -1
+		if _, seen := p.res[vmid]; seen {
+			p.broken(vmid, "%s: container %d has two sections", CheckBatchScriptName, vmid)
+			return 0, false
+		}
+		if p.place[vmid] <= p.last {
+			p.broken(vmid, "%s: the section of container %d is out of order", CheckBatchScriptName, vmid)
+			return 0, false
+		}
+		p.last = p.place[vmid]
+		p.cur, p.body = vmid, nil
+	case f[0] == "end" && len(f) == 3 && vmid == p.cur:
+		p.cur = -1
+		code, err := strconv.Atoi(f[2])
+		if err != nil || code < 0 {
+			p.broken(vmid, "%s: bad exit status %q for container %d", CheckBatchScriptName, f[2], vmid)
+			return 0, false
+		}
+		p.res[vmid] = BatchSection{Output: strings.Join(p.body, "\n") + lineEnd(p.body), ExitCode: code}
+		p.body = nil
+		return vmid, true
+	default:
+		if p.cur >= 0 {
+			p.broken(p.cur, "%s: unexpected delimiter in the section of container %d", CheckBatchScriptName, p.cur)
+			p.cur = -1
 		}
 	}
-	for _, l := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
-		if nonce == "" || !strings.HasPrefix(l, prefix) {
-			if cur >= 0 {
-				body = append(body, l)
-			}
-			continue
-		}
-		f := strings.Fields(strings.TrimPrefix(l, prefix))
-		var vmid int
-		var err error
-		if len(f) >= 2 {
-			vmid, err = strconv.Atoi(f[1])
-		}
-		switch {
-		case len(f) < 2 || err != nil || !known(vmid):
-			if cur >= 0 {
-				broken(cur, "%s: malformed delimiter in the section of container %d", CheckBatchScriptName, cur)
-				cur = -1
-			}
-		case f[0] == "begin" && len(f) == 2:
-			if cur >= 0 {
-				broken(cur, "%s: the section of container %d has no end", CheckBatchScriptName, cur)
-			}
-			if _, seen := res[vmid]; seen {
-				broken(vmid, "%s: container %d has two sections", CheckBatchScriptName, vmid)
-				cur = -1
-				continue
-			}
-			if place[vmid] <= last {
-				broken(vmid, "%s: the section of container %d is out of order", CheckBatchScriptName, vmid)
-				cur = -1
-				continue
-			}
-			last = place[vmid]
-			cur, body = vmid, nil
-		case f[0] == "end" && len(f) == 3 && vmid == cur:
-			code, err := strconv.Atoi(f[2])
-			if err != nil || code < 0 {
-				broken(cur, "%s: bad exit status %q for container %d", CheckBatchScriptName, f[2], cur)
-			} else {
-				res[cur] = BatchSection{Output: strings.Join(body, "\n") + lineEnd(body), ExitCode: code}
-			}
-			cur = -1
-		default:
-			if cur >= 0 {
-				broken(cur, "%s: unexpected delimiter in the section of container %d", CheckBatchScriptName, cur)
-				cur = -1
-			}
+	return 0, false
+}
+
+// Section is vmid's section as read so far, and whether it has one.
+func (p *SweepParser) Section(vmid int) (BatchSection, bool) {
+	s, ok := p.res[vmid]
+	return s, ok
+}
+
+// Sections is what the output read so far gives, as if it ended there:
+// every asked container gets an entry (an Err when its section is missing,
+// unterminated or malformed), a candidate only a sound one.
+func (p *SweepParser) Sections() map[int]BatchSection {
+	res := make(map[int]BatchSection, len(p.res))
+	for v, s := range p.res {
+		res[v] = s
+	}
+	if p.cur >= 0 {
+		if s, done := res[p.cur]; !done || s.Err == nil {
+			res[p.cur] = BatchSection{ExitCode: -1, Err: fmt.Errorf("%s: the section of container %d has no end (output cut short)", CheckBatchScriptName, p.cur)}
 		}
 	}
-	if cur >= 0 {
-		broken(cur, "%s: the section of container %d has no end (output cut short)", CheckBatchScriptName, cur)
-	}
-	for _, v := range vmids {
+	for _, v := range p.vmids {
 		if _, ok := res[v]; !ok {
 			res[v] = BatchSection{ExitCode: -1, Err: fmt.Errorf("%s printed no section for container %d", CheckBatchScriptName, v)}
 		}
 	}
-	for _, v := range candidates {
-		if s, ok := res[v]; ok && s.Err != nil && !slices.Contains(vmids, v) {
+	for _, v := range p.candidates {
+		if s, ok := res[v]; ok && s.Err != nil && !slices.Contains(p.vmids, v) {
 			delete(res, v)
 		}
 	}

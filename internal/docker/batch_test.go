@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -368,6 +369,61 @@ func TestParseCheckSweep(t *testing.T) {
 	for _, v := range []int{202, 203} {
 		if s, ok := got[v]; ok {
 			t.Errorf("%d: a cut or missing candidate section has an entry: %+v", v, s)
+		}
+	}
+}
+
+// A SweepParser fed one line at a time says which section each line ends,
+// at that line and only for a sound one, and reads what ParseCheckSweep
+// reads; a section's lines cost their own length, whatever came before
+// (a container's own section of 64 KiB of empty lines included).
+func TestSweepParserLineAtATime(t *testing.T) {
+	flood := strings.Repeat("\n", 65536)
+	outs := []string{
+		"banner\r\n" + section(101, activeLine, 0) + section(102, inactiveLine, 1) + section(201, flood, 0) +
+			section(202, activeLine, 0) + testNonce + " begin 203\n" + activeLine + testNonce + " end 203 x\n" +
+			section(204, activeLine, 0) + section(202, activeLine, 0) + testNonce + " begin 205\ncut",
+		section(102, activeLine, 0) + section(101, activeLine, 0) + section(201, activeLine, 0),
+		testNonce + " begin 101\n" + testNonce + " end 102 0\n" + section(201, activeLine, 0),
+	}
+	for i, out := range outs {
+		p := NewSweepParser(testNonce, []int{101, 102}, []int{201, 202, 203, 204, 205})
+		var ends []int
+		lines := strings.Split(out, "\n")
+		for _, l := range lines {
+			if v, ended := p.Line(l); ended {
+				ends = append(ends, v)
+				if !strings.HasPrefix(l, testNonce+" end "+strconv.Itoa(v)+" ") {
+					t.Errorf("out %d: %d ended at %q", i, v, l)
+				}
+				if s, ok := p.Section(v); !ok || s.Err != nil {
+					t.Errorf("out %d: %d ended but its section is %+v", i, v, s)
+				}
+			}
+		}
+		got, want := p.Sections(), ParseCheckSweep(out, testNonce, []int{101, 102}, []int{201, 202, 203, 204, 205})
+		if len(got) != len(want) {
+			t.Errorf("out %d: %d sections line by line, %d at once", i, len(got), len(want))
+		}
+		for v, w := range want {
+			g, ok := got[v]
+			if !ok || g.Output != w.Output || g.ExitCode != w.ExitCode || (g.Err == nil) != (w.Err == nil) {
+				t.Errorf("out %d: %d: line by line %+v, at once %+v", i, v, g, w)
+			}
+		}
+		t.Logf("out %d: sections ended %v", i, ends)
+		if i == 0 {
+			// 202 ended soundly first; its second section (only a writer
+			// with the nonce prints one) breaks it in the end.
+			if want := []int{101, 102, 201, 202, 204}; !slices.Equal(ends, want) {
+				t.Errorf("ended %v, want %v", ends, want)
+			}
+			if s := got[201]; s.Output != flood {
+				t.Errorf("201's 64 KiB of newlines came out as %d bytes", len(s.Output))
+			}
+			if _, ok := got[202]; ok {
+				t.Error("202, printed twice, kept a section")
+			}
 		}
 	}
 }

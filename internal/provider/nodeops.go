@@ -311,8 +311,8 @@ func (o *nodeOps) run(ctx context.Context, node, purpose string, cmd nodeexec.Co
 		// Kept check results of the node's containers may not survive it,
 		// nor those of a shared check that runs meanwhile (forgotten
 		// again when the write ends).
-		o.batches.forget(node)
-		defer o.batches.forget(node)
+		o.batches.writeBegins(node)
+		defer o.batches.writeEnds(node)
 	}
 	tflog.Debug(ctx, "running node command", map[string]any{"node": node, "op": cmd.Op, "write": write})
 	// Every command has an upper bound of its own, so that a wedged session

@@ -98,8 +98,11 @@ type checkBatcher struct {
 	// swept holds, per node, the candidates' results not yet taken.
 	swept map[string]map[int]sweptOutcome
 	// writes counts, per node, the commands that may change it: a batch
-	// keeps no candidate result when one began while it ran.
+	// keeps no candidate result when one began or ended while it ran.
 	writes map[string]uint64
+	// writing counts, per node, the commands that may change it and run
+	// now: no candidate result is kept meanwhile.
+	writing map[string]int
 }
 
 // sweptOutcome is a candidate's result, kept for its own refresh.
@@ -132,12 +135,39 @@ func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan st
 // batches under way there: the provider is changing something there.
 func (bt *checkBatcher) forget(node string) {
 	bt.mu.Lock()
+	bt.forgetLocked(node)
+	bt.mu.Unlock()
+}
+
+func (bt *checkBatcher) forgetLocked(node string) {
 	delete(bt.swept, node)
 	if bt.writes == nil {
 		bt.writes = map[string]uint64{}
 	}
 	bt.writes[node]++
-	bt.mu.Unlock()
+}
+
+// writeBegins and writeEnds bracket a command that may change node: both
+// forget, and while one runs no result of a shared check is kept (one that
+// began before the check, and ends during or after it, would otherwise
+// leave results seen while it ran).
+func (bt *checkBatcher) writeBegins(node string) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if bt.writing == nil {
+		bt.writing = map[string]int{}
+	}
+	bt.writing[node]++
+	bt.forgetLocked(node)
+}
+
+func (bt *checkBatcher) writeEnds(node string) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if bt.writing[node]--; bt.writing[node] <= 0 {
+		delete(bt.writing, node)
+	}
+	bt.forgetLocked(node)
 }
 
 // dockerCheckTicket is a read under way that is expected to ask for a
@@ -353,9 +383,9 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 }
 
 // keepArrived takes candidate v's result as its section comes in: kept
-// for v's read when it succeeded and the provider wrote nothing on the
-// node since the batch began (the write count was writes then), and the
-// reads waiting for a candidate are woken.
+// for v's read when it succeeded, the provider wrote nothing on the node
+// since the batch began (the write count was writes then) and no write
+// runs there now, and the reads waiting for a candidate are woken.
 func (o *nodeOps) keepArrived(node string, b *checkBatch, v int, r checkOutcome, began time.Time, writes uint64) {
 	bt := &o.batches
 	bt.mu.Lock()
@@ -364,7 +394,7 @@ func (o *nodeOps) keepArrived(node string, b *checkBatch, v int, r checkOutcome,
 		return // the batch has ended, or a command sent again prints v anew
 	}
 	b.arrived[v] = true
-	if r.err == nil && bt.writes[node] == writes {
+	if r.err == nil && bt.writes[node] == writes && bt.writing[node] == 0 {
 		if bt.swept == nil {
 			bt.swept = map[string]map[int]sweptOutcome{}
 		}
@@ -388,12 +418,12 @@ func (o *nodeOps) deliverBatch(b *checkBatch, results map[int]checkOutcome) {
 // keepSwept keeps the candidates' results that succeeded and did not come
 // in while the batch ran (keepArrived took those), timed from began,
 // unless the provider wrote on the node since the batch began (the write
-// count was writes then).
+// count was writes then) or a write runs there now.
 func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutcome, began time.Time, writes uint64) {
 	bt := &o.batches
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
-	if bt.writes[node] != writes || len(swept) == 0 {
+	if bt.writes[node] != writes || bt.writing[node] > 0 || len(swept) == 0 {
 		return
 	}
 	if bt.swept == nil {
@@ -478,13 +508,14 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 	var opts []nodeexec.RunOption
 	if len(candidates) > 0 && (hooks.asked != nil || hooks.candidate != nil) {
 		// The sections of vmids come first: judge them as soon as the
-		// last one has ended; then each candidate's as it ends. Each is
-		// judged from the whole output so far, as the final parse judges
-		// it (sections only in the order the script prints them).
-		var sofar strings.Builder
+		// last one has ended; then each candidate's as it ends. The
+		// parser is the final parse's, a line at a time (sections only in
+		// the order the script prints them); only a line longer than the
+		// stream's 64 KiB buffer, in a container's own section, reaches it
+		// in parts.
+		p := docker.NewSweepParser(nonce, vmids, candidates)
 		first := nonce + " begin " + strconv.Itoa(vmids[0])
 		last := nonce + " end " + strconv.Itoa(vmids[len(vmids)-1]) + " "
-		endPrefix := nonce + " end "
 		isCandidate := make(map[int]bool, len(candidates))
 		for _, v := range candidates {
 			isCandidate[v] = true
@@ -496,31 +527,18 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 			}
 			if line == first {
 				// A command sent again (Retry) prints its sections anew.
-				sofar.Reset()
+				p = docker.NewSweepParser(nonce, vmids, candidates)
 				askedDone = false
 			}
-			sofar.WriteString(line)
-			sofar.WriteByte('\n')
+			v, ended := p.Line(line)
 			switch {
 			case !askedDone && strings.HasPrefix(line, last):
 				askedDone = true
 				if hooks.asked != nil {
-					hooks.asked(judgeSections(ctx, node, vmids, docker.ParseCheckBatch(sofar.String(), nonce, vmids)))
+					hooks.asked(judgeSections(ctx, node, vmids, p.Sections()))
 				}
-			case askedDone && hooks.candidate != nil && strings.HasPrefix(line, endPrefix):
-				f := strings.Fields(strings.TrimPrefix(line, endPrefix))
-				if len(f) == 0 {
-					return
-				}
-				v, err := strconv.Atoi(f[0])
-				if err != nil || !isCandidate[v] {
-					return
-				}
-				sec, ok := docker.ParseCheckSweep(sofar.String(), nonce, vmids, candidates)[v]
-				if !ok {
-					hooks.candidate(v, checkOutcome{err: fmt.Errorf("%s: the section of container %d is broken", docker.CheckBatchScriptName, v)})
-					return
-				}
+			case askedDone && ended && isCandidate[v] && hooks.candidate != nil:
+				sec, _ := p.Section(v)
 				check, err := judgeSection(ctx, node, v, sec)
 				hooks.candidate(v, checkOutcome{check, err})
 			}

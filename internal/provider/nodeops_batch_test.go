@@ -554,6 +554,41 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 		t.Errorf("the shared check took %s: 173's check was not the slow one", took)
 	}
 
+	// A write that began before a shared check and still runs when 172's
+	// section comes in: that result is not kept, and 172's read checks it
+	// itself.
+	e.sweepsOf(ops, 170, 171, 172)
+	writes := func() uint64 {
+		ops.batches.mu.Lock()
+		defer ops.batches.mu.Unlock()
+		return ops.batches.writes[testNode]
+	}
+	w0 := writes()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		cmd := nodeexec.Command{Op: "test-write", Argv: []string{"sleep", "4"}}
+		if _, err := ops.run(ctx, testNode, purposeDocker, cmd, true); err != nil {
+			t.Error(err)
+		}
+	})
+	defer wg.Wait()
+	for writes() == w0 {
+		time.Sleep(time.Millisecond)
+	}
+	start = time.Now()
+	sharedChecks(ctx, ops, testNode, 170, 171)
+	before = ops.Counts().Commands
+	if _, err := ops.CheckDockerShared(ctx, testNode, 172, nil); err != nil {
+		t.Error(err)
+	}
+	if writes() != w0+1 {
+		t.Fatalf("the write ended before 172's read did (%s): the case was not made", time.Since(start))
+	}
+	if n := ops.Counts().Commands - before; n != 1 {
+		t.Errorf("172 during a write: %d commands of its own, want 1 (a result seen while the write ran is not kept)", n)
+	}
+	wg.Wait()
+
 	// A section that cannot be trusted marks its container as come in, not
 	// kept: its read does not wait for the rest.
 	b2 := &checkBatch{candidates: []int{180, 181}, progress: make(chan struct{}), arrived: map[int]bool{}}
@@ -569,6 +604,17 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	}
 	if _, wait, ok := ops.batches.sweptFor(testNode, 181); ok || wait == nil {
 		t.Errorf("181, not in yet: kept %v, wait %v", ok, wait != nil)
+	}
+	// A command sent again (Retry) prints 181's section anew: the result
+	// serves one read all the same.
+	w := writes()
+	ops.keepArrived(testNode, b2, 181, checkOutcome{check: own}, time.Now(), w)
+	if r, _, ok := ops.batches.sweptFor(testNode, 181); !ok || r.check != own {
+		t.Errorf("181's result was not kept: %v %+v", ok, r)
+	}
+	ops.keepArrived(testNode, b2, 181, checkOutcome{check: own}, time.Now(), w)
+	if _, wait, ok := ops.batches.sweptFor(testNode, 181); ok || wait != nil {
+		t.Errorf("181 printed again: kept again %v, or awaited %v", ok, wait != nil)
 	}
 }
 

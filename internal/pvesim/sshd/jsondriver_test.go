@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // jqDriverProgram is the one jq run of the systemctl stand-in (units.sh,
@@ -54,6 +55,14 @@ var jsonDriverOther = []string{
 	`{"storage-driver":"vfs","storage-driver":"zfs"}`, `{"storage\u002ddriver":"vfs"}`,
 	`{"storage-driver":"v\u0066s"}`, "{\"storage-driver\":\"\xc3\xa9\"}", `{"a":"` + strings.Repeat("x", 9000) + `"}`,
 	"{}\x00", `{"a":1}/* c */`, `// c` + "\n{}",
+	// jq 1.6 rejects a lone high surrogate, takes a lone low one.
+	`{"a":"\ud800"}`, `{"a":["x\udbff"]}`, `{"a":{"\ud800":1}}`, `{"a":"\ud800\\"}`,
+	`{"storage-driver":"zfs","x":"\uDBFF"}`, `{"a":"\udc00"}`, `{"a":"\ud800\udc00"}`,
+	// jq 1.6 stops at 256 levels; the reader at 64.
+	`{"a":` + strings.Repeat("[", 62) + strings.Repeat("]", 62) + `}`,
+	`{"a":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `}`,
+	`{"storage-driver":"vfs","a":` + strings.Repeat("[", 255) + strings.Repeat("]", 255) + `}`,
+	`{"a":` + strings.Repeat(`{"b":`, 300) + `1` + strings.Repeat("}", 300) + `}`,
 }
 
 // TestJSONDriverAgreesWithJq: the bash reader of daemon.json (json.sh)
@@ -133,7 +142,60 @@ func TestJSONDriverAgreesWithJq(t *testing.T) {
 			t.Errorf("%q: the bash reader says driver %q, jq %q", in, *g, *want[i])
 		}
 	}
-	t.Logf("%d files, %d answered by the bash reader", len(inputs), answered)
+	t.Logf("%d files, %d answered by the bash reader (%s)", len(inputs), answered, jqVersion(t.Context(), jq))
+}
+
+func jqVersion(ctx context.Context, jq string) string {
+	out, err := exec.CommandContext(ctx, jq, "--version").Output()
+	if err != nil {
+		return "jq --version: " + err.Error()
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// A daemon.json a container made to cost the node: the bash reader stays
+// within a few tens of milliseconds whatever the file (measured about
+// 20 ms; 0.6 s before its bounds), and a file of NUL bytes of any size is
+// read no further than its second.
+func TestJSONDriverBoundedCost(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := []string{
+		`{"a":[` + strings.Repeat("0,", 2000) + `0]}`,
+		`{"a":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`,
+		`{"a":[` + strings.Repeat("{},", 1300) + `{}]}`,
+		`{"a":"` + strings.Repeat("x", 4000) + `"}`,
+	}
+	for i, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sparse, err := os.Create(filepath.Join(dir, strconv.Itoa(len(files))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sparse.Truncate(1 << 30); err != nil { // 1 GiB of NULs, no disk
+		t.Fatal(err)
+	}
+	if err := sparse.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got := bashJSONDriver(t, dir, len(files)+1)
+	took := time.Since(start)
+	for i, g := range got {
+		// The long string (3) is a file the reader may answer.
+		if g != nil && i != 3 {
+			t.Errorf("file %d: answered %q, want it left to jq", i, *g)
+		}
+	}
+	// A generous bound for a loaded machine: 5 files, each about 20 ms
+	// and the sparse one at once.
+	if took > 2*time.Second {
+		t.Errorf("the bash reader took %s for %d hostile files", took, len(files)+1)
+	}
+	t.Logf("%d hostile files in %s", len(files)+1, took)
 }
 
 // bashJSONDriver runs json_driver (standins/ct/json.sh) over the files
@@ -150,7 +212,7 @@ func bashJSONDriver(t *testing.T, dir string, n int) []*string {
 	}
 	// As units.sh reads the file: one mapfile, a NUL splits it.
 	script := `. "$1"; for ((i = 0; i < $2; i++)); do
-	parts=(); mapfile -d '' parts <"$3/$i"
+	parts=(); mapfile -d '' -n 2 parts <"$3/$i"
 	if ((${#parts[@]} <= 1)) && json_driver "${parts[0]-}"; then printf 'Y%s\0' "$JSON_DRIVER"; else printf 'N\0'; fi
 done`
 	cmd := exec.CommandContext(t.Context(), "bash", "-c", script, "bash", lib, strconv.Itoa(n), dir)

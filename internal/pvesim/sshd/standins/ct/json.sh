@@ -4,13 +4,14 @@
 # JSON_DRIVER to that string (overlay2 when absent) and returns 0. Returns 1
 # for anything else, and for what this reader leaves to jq: a key or the
 # driver with an escape, a driver that is not printable ASCII, control
-# bytes or DEL in a string, the key twice, more than 4 KiB or 256 values
-# (the loop copies what is left at each token, so its time grows with
-# both: about 20 ms at these bounds). It accepts nothing jq rejects, so a
-# caller can ask jq only when it returns 1: dockerd reads
-# /etc/docker/daemon.json on every check, and one jq run costs more than
-# this whole loop over a usual file. Bytes, not characters (LC_ALL=C). No
-# subshell, no other command.
+# bytes or DEL in a string, a \uD800-\uDBFF escape anywhere (jq 1.6
+# rejects a lone one), nesting deeper than 64 (jq 1.6 stops at 256), the
+# key twice, more than 4 KiB or 512 tokens (the loop copies what is left
+# at each token, so its time grows with both: about 20 ms at these
+# bounds). It accepts nothing jq rejects, so a caller can ask jq only when
+# it returns 1: dockerd reads /etc/docker/daemon.json on every check, and
+# one jq run costs more than this whole loop over a usual file. Bytes, not
+# characters (LC_ALL=C). No subshell, no other command.
 json_driver() {
 	local LC_ALL=C s=$1 stack="" expect=value key="" n=0 found=0 t
 	local ws=$'^[ \t\n\r]+'
@@ -21,6 +22,7 @@ json_driver() {
 	((${#s} <= 4096)) || return 1
 	[[ $s == '{'* || $s =~ $ws'{' ]] || return 1
 	while :; do
+		((++n <= 512)) || return 1
 		[[ $s =~ $ws ]] && s=${s:${#BASH_REMATCH[0]}}
 		[[ -n $s ]] || break
 		case $expect in
@@ -49,6 +51,7 @@ json_driver() {
 			fi
 			[[ $s =~ $str ]] || return 1
 			t=${BASH_REMATCH[0]}
+			[[ $t != *\\u[dD][89abAB]* ]] || return 1
 			s=${s:${#t}} expect=colon key=""
 			if [[ $stack == '{' ]]; then
 				[[ $t != *\\* ]] || return 1
@@ -73,10 +76,16 @@ json_driver() {
 		fi
 		key=""
 		case ${s:0:1} in
-		'{') s=${s:1} stack+='{' expect=key-or-close ;;
-		'[') s=${s:1} stack+='[' expect=value-or-close ;;
+		'{' | '[')
+			((${#stack} < 64)) || return 1
+			stack+=${s:0:1}
+			expect=key-or-close
+			[[ $s == '['* ]] && expect=value-or-close
+			s=${s:1}
+			;;
 		*)
 			if [[ $s =~ $str || $s =~ $num || $s =~ $lit ]]; then
+				[[ ${BASH_REMATCH[0]} != *\\u[dD][89abAB]* ]] || return 1
 				s=${s:${#BASH_REMATCH[0]}} expect=more
 				[[ -n $stack ]] || expect=end
 			else
@@ -84,7 +93,6 @@ json_driver() {
 			fi
 			;;
 		esac
-		((++n <= 256)) || return 1
 	done
 	[[ $expect == end ]]
 }

@@ -33,8 +33,9 @@ daemon_json_problem() {
 	STORAGE_DRIVER=overlay2
 	local f=/etc/docker/daemon.json content parts=()
 	[[ -f $f ]] || return 0
-	# The file in one builtin read; a NUL byte splits it (jq's to judge).
-	mapfile -d '' parts <"$f"
+	# The file in one builtin read; a NUL byte splits it (jq's to judge),
+	# and a file of NULs (sparse, any size) stops the read at the second.
+	mapfile -d '' -n 2 parts <"$f"
 	content=${parts[0]-}
 	# shellcheck source=json.sh
 	declare -F json_driver >/dev/null || . /.phoenix-sim/standins/json.sh
