@@ -57,8 +57,7 @@ func CheckSweepDeadline(asked, candidates int) time.Duration {
 // each container of candidates (written +VMID) whose configuration on the
 // node runs it under the AppArmor profile profile and holds no lock (the
 // Docker containers the node has besides those asked); the others of
-// candidates get no section. Its output is read with ParseCheckSweep, or
-// ParseCheckBatch without candidates.
+// candidates get no section. Its output is read with ParseCheckSweep.
 func CheckSweep(nonce string, vmids []int, profile string, candidates []int) (argv []string, stdin []byte, err error) {
 	if !ValidBatchNonce(nonce) {
 		return nil, nil, fmt.Errorf("%s: the delimiter must be 32 or more lower-case hex digits", CheckBatchScriptName)
@@ -107,20 +106,15 @@ type BatchSection struct {
 	Err error
 }
 
-// ParseCheckBatch splits the output of a CheckBatch run into one section per
-// container of vmids. Only lines that start with the nonce delimit sections,
-// so a container cannot end its own section or forge another's without
-// knowing the nonce. Every asked container gets an entry; one whose section
-// is missing, unterminated or malformed gets an Err, and the others keep
-// theirs. Lines outside any section (a node's login noise) are ignored.
-func ParseCheckBatch(out, nonce string, vmids []int) map[int]BatchSection {
-	return ParseCheckSweep(out, nonce, vmids, nil)
-}
-
-// ParseCheckSweep is ParseCheckBatch for a CheckSweep run: the containers
-// of candidates that have a sound section get it too; one without a section
-// (not a Docker container, or the output cut short) or with a broken one
-// gets no entry.
+// ParseCheckSweep splits the output of a CheckSweep run into one section
+// per container of vmids. Only lines that start with the nonce delimit
+// sections, so a container cannot end its own section or forge another's
+// without knowing the nonce. Every asked container gets an entry; one whose
+// section is missing, unterminated or malformed gets an Err, and the others
+// keep theirs. Lines outside any section (a node's login noise) are
+// ignored. The containers of candidates that have a sound section get it
+// too; one without a section (not a Docker container, or the output cut
+// short) or with a broken one gets no entry.
 func ParseCheckSweep(out, nonce string, vmids, candidates []int) map[int]BatchSection {
 	p := NewSweepParser(nonce, vmids, candidates)
 	for _, l := range strings.Split(out, "\n") {

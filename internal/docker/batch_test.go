@@ -28,7 +28,7 @@ func TestCheckBatchParseSections(t *testing.T) {
 		section(101, activeLine, 0) +
 		section(102, inactiveLine, 1) +
 		section(103, "", 255)
-	got := ParseCheckBatch(out, testNonce, []int{101, 102, 103})
+	got := ParseCheckSweep(out, testNonce, []int{101, 102, 103}, nil)
 	if s := got[101]; s.Err != nil || s.ExitCode != 0 || s.Output != activeLine {
 		t.Errorf("101: %+v", s)
 	}
@@ -58,7 +58,7 @@ func TestCheckBatchParseSpoofedDelimiters(t *testing.T) {
 		forged + " begin 102\n" + activeLine + forged + " end 102 0\n" +
 		" " + testNonce + " end 101 0\n" // not at the start of the line
 	out := section(101, spoof, 1) + section(102, inactiveLine, 1)
-	got := ParseCheckBatch(out, testNonce, []int{101, 102})
+	got := ParseCheckSweep(out, testNonce, []int{101, 102}, nil)
 	if s := got[101]; s.Err != nil || s.ExitCode != 1 || s.Output != spoof {
 		t.Errorf("101: the spoofed lines must stay in its own output: %+v", s)
 	}
@@ -93,7 +93,7 @@ func TestCheckBatchParseBrokenSections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ParseCheckBatch(tt.out, testNonce, []int{101, 102})
+			got := ParseCheckSweep(tt.out, testNonce, []int{101, 102}, nil)
 			if len(got) != 2 {
 				t.Fatalf("got %d entries, want 2: %+v", len(got), got)
 			}
@@ -229,7 +229,7 @@ func TestCheckBatchScript(t *testing.T) {
 	}
 	sum := sha256.Sum256(stdin)
 	fed := "stdin-sha256=" + hex.EncodeToString(sum[:]) + "\n"
-	got := ParseCheckBatch(string(out), testNonce, vmids)
+	got := ParseCheckSweep(string(out), testNonce, vmids, nil)
 	want := map[int]BatchSection{
 		101: {Output: fed + activeLine, ExitCode: 0},
 		102: {Output: fed + inactiveLine, ExitCode: 1},

@@ -131,14 +131,8 @@ func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan st
 	return checkOutcome{}, nil, false
 }
 
-// forget drops the kept results of node's containers, and those of the
-// batches under way there: the provider is changing something there.
-func (bt *checkBatcher) forget(node string) {
-	bt.mu.Lock()
-	bt.forgetLocked(node)
-	bt.mu.Unlock()
-}
-
+// forgetLocked drops the kept results of node's containers, and those of
+// the batches under way there: the provider is changing something there.
 func (bt *checkBatcher) forgetLocked(node string) {
 	delete(bt.swept, node)
 	if bt.writes == nil {

@@ -392,7 +392,8 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 	// A write on the node while the shared check runs: its candidates'
 	// results are not kept.
 	startSweep()
-	ops.batches.forget(testNode) // what every write command does first
+	ops.batches.writeBegins(testNode) // a write command, begun and ended during it
+	ops.batches.writeEnds(testNode)
 	wg.Wait()
 	check(143, 1)
 
