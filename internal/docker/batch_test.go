@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -423,6 +425,145 @@ func TestSweepParserLineAtATime(t *testing.T) {
 			}
 			if _, ok := got[202]; ok {
 				t.Error("202, printed twice, kept a section")
+			}
+		}
+	}
+}
+
+// parseSweepWhole is ParseCheckSweep as it was before SweepParser: the
+// whole output at once. TestSweepParserMatchesTheWholeParse holds the two
+// to the same answers.
+func parseSweepWhole(out, nonce string, vmids, candidates []int) map[int]BatchSection {
+	res := make(map[int]BatchSection, len(vmids)+len(candidates))
+	// place is where each container's section may stand: the script prints
+	// them in the order given, the asked ones first.
+	place := make(map[int]int, len(vmids)+len(candidates))
+	for i, v := range slices.Concat(vmids, candidates) {
+		if _, ok := place[v]; !ok {
+			place[v] = i
+		}
+	}
+	known := func(vmid int) bool { _, ok := place[vmid]; return ok }
+	last := -1 // the place of the last section begun
+	prefix := nonce + " "
+	cur := -1 // the vmid of the open section
+	var body []string
+	broken := func(vmid int, format string, args ...any) {
+		if _, done := res[vmid]; !done || res[vmid].Err == nil {
+			res[vmid] = BatchSection{ExitCode: -1, Err: fmt.Errorf(format, args...)}
+		}
+	}
+	for _, l := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
+		if nonce == "" || !strings.HasPrefix(l, prefix) {
+			if cur >= 0 {
+				body = append(body, l)
+			}
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(l, prefix))
+		var vmid int
+		var err error
+		if len(f) >= 2 {
+			vmid, err = strconv.Atoi(f[1])
+		}
+		switch {
+		case len(f) < 2 || err != nil || !known(vmid):
+			if cur >= 0 {
+				broken(cur, "%s: malformed delimiter in the section of container %d", CheckBatchScriptName, cur)
+				cur = -1
+			}
+		case f[0] == "begin" && len(f) == 2:
+			if cur >= 0 {
+				broken(cur, "%s: the section of container %d has no end", CheckBatchScriptName, cur)
+			}
+			if _, seen := res[vmid]; seen {
+				broken(vmid, "%s: container %d has two sections", CheckBatchScriptName, vmid)
+				cur = -1
+				continue
+			}
+			if place[vmid] <= last {
+				broken(vmid, "%s: the section of container %d is out of order", CheckBatchScriptName, vmid)
+				cur = -1
+				continue
+			}
+			last = place[vmid]
+			cur, body = vmid, nil
+		case f[0] == "end" && len(f) == 3 && vmid == cur:
+			code, err := strconv.Atoi(f[2])
+			if err != nil || code < 0 {
+				broken(cur, "%s: bad exit status %q for container %d", CheckBatchScriptName, f[2], cur)
+			} else {
+				res[cur] = BatchSection{Output: strings.Join(body, "\n") + lineEnd(body), ExitCode: code}
+			}
+			cur = -1
+		default:
+			if cur >= 0 {
+				broken(cur, "%s: unexpected delimiter in the section of container %d", CheckBatchScriptName, cur)
+				cur = -1
+			}
+		}
+	}
+	if cur >= 0 {
+		broken(cur, "%s: the section of container %d has no end (output cut short)", CheckBatchScriptName, cur)
+	}
+	for _, v := range vmids {
+		if _, ok := res[v]; !ok {
+			res[v] = BatchSection{ExitCode: -1, Err: fmt.Errorf("%s printed no section for container %d", CheckBatchScriptName, v)}
+		}
+	}
+	for _, v := range candidates {
+		if s, ok := res[v]; ok && s.Err != nil && !slices.Contains(vmids, v) {
+			delete(res, v)
+		}
+	}
+	return res
+}
+
+// SweepParser, a line at a time, gives what the whole-output parse it
+// replaced gives, on outputs made of random sections: sound, cut, with an
+// unknown or malformed delimiter, out of order, twice, with CRLF endings
+// and with a container's own lines that look like delimiters.
+func TestSweepParserMatchesTheWholeParse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	vmids, candidates := []int{101, 102}, []int{201, 202, 203}
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	ids := []string{"101", "102", "201", "202", "203", "999", "x"}
+	for run := range 3000 {
+		var b strings.Builder
+		for range rng.IntN(7) {
+			id := ids[rng.IntN(len(ids))]
+			eol := pick("\n", "\n", "\n", "\r\n")
+			switch rng.IntN(9) {
+			case 0:
+				b.WriteString(testNonce + " begin " + id + eol)
+			case 1:
+				b.WriteString(testNonce + " end " + id + " " + pick("0", "1", "255", "-1", "x") + eol)
+			case 2:
+				b.WriteString(pick("banner", "", testNonce, testNonce+" begin", "ffff end 101 0", " "+testNonce+" end 101 0") + eol)
+			default:
+				b.WriteString(testNonce + " begin " + id + eol)
+				for range rng.IntN(3) {
+					b.WriteString(pick(activeLine, inactiveLine, "\n", "x\r\n", testNonce+" begin\n", testNonce+" bogus 101\n", testNonce+" end 999 0\n"))
+				}
+				if rng.IntN(6) > 0 {
+					b.WriteString(testNonce + " end " + id + " " + pick("0", "1", "0") + eol)
+				}
+			}
+		}
+		out := b.String()
+		want := parseSweepWhole(out, testNonce, vmids, candidates)
+		p := NewSweepParser(testNonce, vmids, candidates)
+		for _, l := range strings.Split(out, "\n") {
+			p.Line(l)
+		}
+		got := p.Sections()
+		if len(got) != len(want) {
+			t.Fatalf("run %d: %d sections, the whole parse %d\n%q", run, len(got), len(want), out)
+		}
+		for v, w := range want {
+			g, ok := got[v]
+			if !ok || g.Output != w.Output || g.ExitCode != w.ExitCode || (g.Err == nil) != (w.Err == nil) {
+				t.Fatalf("run %d: %d: %+v, the whole parse %+v\n%q", run, v, g, w, out)
 			}
 		}
 	}

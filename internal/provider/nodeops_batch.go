@@ -330,8 +330,9 @@ func (o *nodeOps) runBatch(node string, b *checkBatch) {
 	// More reads of the node's Docker containers under way (past the
 	// window's bound) also mean a plan of many. While another batch checks
 	// the node's containers, this one checks only those asked (a read of a
-	// container whose check there failed comes while it still runs).
-	more := (len(b.vmids) > 1 || bt.expected[node] > 0) && bt.sweeping[node] == nil
+	// container whose check there failed comes while it still runs); so
+	// while a write runs there, whose results would not be kept.
+	more := (len(b.vmids) > 1 || bt.expected[node] > 0) && bt.sweeping[node] == nil && bt.writing[node] == 0
 	bt.mu.Unlock()
 	began := time.Now()
 	var candidates []int
@@ -474,8 +475,10 @@ type batchHooks struct {
 	// asked receives the results of the containers asked, as soon as
 	// their sections (printed first) are in.
 	asked func(map[int]checkOutcome)
-	// candidate receives each candidate's result as its section comes in
-	// (an error when the section is broken).
+	// candidate receives each candidate's result as its sound section
+	// comes in (an error when the check failed there); a broken section
+	// reaches no hook, and its container's read waits for the command's
+	// end.
 	candidate func(vmid int, r checkOutcome)
 }
 
@@ -504,9 +507,9 @@ func (o *nodeOps) checkDockerBatch(ctx context.Context, node string, vmids, cand
 		// The sections of vmids come first: judge them as soon as the
 		// last one has ended; then each candidate's as it ends. The
 		// parser is the final parse's, a line at a time (sections only in
-		// the order the script prints them); only a line longer than the
-		// stream's 64 KiB buffer, in a container's own section, reaches it
-		// in parts.
+		// the order the script prints them); only a line of 64 KiB or
+		// more (the stream's buffer), in a container's own section,
+		// reaches it in parts.
 		p := docker.NewSweepParser(nonce, vmids, candidates)
 		first := nonce + " begin " + strconv.Itoa(vmids[0])
 		last := nonce + " end " + strconv.Itoa(vmids[len(vmids)-1]) + " "

@@ -413,8 +413,8 @@ func TestDockerCheckSharedSweepsTheNode(t *testing.T) {
 // The reads asked get their results as soon as their own sections are in,
 // while a further container's check still runs; that check is stopped at
 // the candidates' bound (check_docker_batch.sh's CANDIDATE_TIMEOUT, 15 s),
-// and its failure is not kept. A write on the node that began before the
-// shared check and ended while it ran leaves none of its results kept.
+// and its failure is not kept. A write on the node that began and ended
+// while it ran leaves none of its results kept.
 func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	t.Parallel()
 	e := newNodeEnv(t)
@@ -432,24 +432,12 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	// In 162, systemctl hangs: the check has no bound of its own there.
 	e.hangSystemctl(162)
 	e.sweepsOf(ops, 160, 161, 162, 163)
-	// A write of 3 s, under way when the shared check begins.
 	writes := func() uint64 {
 		ops.batches.mu.Lock()
 		defer ops.batches.mu.Unlock()
 		return ops.batches.writes[testNode]
 	}
 	before := writes()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		cmd := nodeexec.Command{Op: "test-write", Argv: []string{"sleep", "3"}}
-		if _, err := ops.run(ctx, testNode, purposeDocker, cmd, true); err != nil {
-			t.Error(err)
-		}
-	})
-	defer wg.Wait()
-	for writes() == before {
-		time.Sleep(time.Millisecond)
-	}
 	start := time.Now()
 	got := sharedChecks(ctx, ops, testNode, 160, 161)
 	answered := time.Since(start)
@@ -459,6 +447,16 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	if b == nil {
 		t.Fatalf("the shared check had ended when the reads got their results (%s)", answered)
 	}
+	// A write of 3 s, begun and ended while the shared check runs (162
+	// holds it up for 15 s, and 163's section comes after 162's).
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		cmd := nodeexec.Command{Op: "test-write", Argv: []string{"sleep", "3"}}
+		if _, err := ops.run(ctx, testNode, purposeDocker, cmd, true); err != nil {
+			t.Error(err)
+		}
+	})
+	defer wg.Wait()
 	for _, v := range []int{160, 161} {
 		if got[v].err != nil || got[v].check != own[v] {
 			t.Errorf("%d: %+v, %v; own check %+v", v, got[v].check, got[v].err, own[v])
@@ -555,9 +553,9 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 		t.Errorf("the shared check took %s: 173's check was not the slow one", took)
 	}
 
-	// A write that began before a shared check and still runs when 172's
-	// section comes in: that result is not kept, and 172's read checks it
-	// itself.
+	// A write that began before a shared check and still runs: the check
+	// takes in no further container (its result would not be kept while
+	// the write runs), and 172's read checks it itself.
 	e.sweepsOf(ops, 170, 171, 172)
 	writes := func() uint64 {
 		ops.batches.mu.Lock()
@@ -566,11 +564,12 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	}
 	w0 := writes()
 	var wg sync.WaitGroup
+	wctx, endWrite := context.WithCancel(ctx)
+	defer endWrite()
 	wg.Go(func() {
-		cmd := nodeexec.Command{Op: "test-write", Argv: []string{"sleep", "4"}}
-		if _, err := ops.run(ctx, testNode, purposeDocker, cmd, true); err != nil {
-			t.Error(err)
-		}
+		// As long as the test needs: stopped below.
+		cmd := nodeexec.Command{Op: "test-write", Argv: []string{"sleep", "120"}}
+		_, _ = ops.run(wctx, testNode, purposeDocker, cmd, true)
 	})
 	defer wg.Wait()
 	for writes() == w0 {
@@ -578,6 +577,12 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	}
 	start = time.Now()
 	sharedChecks(ctx, ops, testNode, 170, 171)
+	ops.batches.mu.Lock()
+	during := ops.batches.sweeping[testNode]
+	ops.batches.mu.Unlock()
+	if during != nil {
+		t.Error("a shared check started during a write took in the node's other containers, whose results would not be kept")
+	}
 	before = ops.Counts().Commands
 	if _, err := ops.CheckDockerShared(ctx, testNode, 172, nil); err != nil {
 		t.Error(err)
@@ -588,6 +593,7 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	if n := ops.Counts().Commands - before; n != 1 {
 		t.Errorf("172 during a write: %d commands of its own, want 1 (a result seen while the write ran is not kept)", n)
 	}
+	endWrite()
 	wg.Wait()
 
 	// A section that cannot be trusted marks its container as come in, not

@@ -96,3 +96,14 @@ json_driver() {
 	done
 	[[ $expect == end ]]
 }
+
+# json_file_driver FILE: json_driver on FILE, read in one builtin: a NUL
+# byte splits it (jq's to judge), and a file of NULs (sparse, any size)
+# stops the read at the second part. JSON_TEXT is the text before the
+# first NUL.
+json_file_driver() {
+	local parts=()
+	mapfile -d '' -n 2 parts <"$1"
+	JSON_TEXT=${parts[0]-}
+	((${#parts[@]} <= 1)) && json_driver "$JSON_TEXT"
+}

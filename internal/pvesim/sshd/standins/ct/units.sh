@@ -31,15 +31,11 @@ description() {
 # Sets STORAGE_DRIVER.
 daemon_json_problem() {
 	STORAGE_DRIVER=overlay2
-	local f=/etc/docker/daemon.json content parts=()
+	local f=/etc/docker/daemon.json content
 	[[ -f $f ]] || return 0
-	# The file in one builtin read; a NUL byte splits it (jq's to judge),
-	# and a file of NULs (sparse, any size) stops the read at the second.
-	mapfile -d '' -n 2 parts <"$f"
-	content=${parts[0]-}
 	# shellcheck source=json.sh
-	declare -F json_driver >/dev/null || . /.phoenix-sim/standins/json.sh
-	if ((${#parts[@]} <= 1)) && json_driver "$content"; then
+	declare -F json_file_driver >/dev/null || . /.phoenix-sim/standins/json.sh
+	if json_file_driver "$f"; then
 		STORAGE_DRIVER=$JSON_DRIVER
 	elif [[ -x /.phoenix-sim/host/bin/jq ]]; then
 		# One jq run for the usual file (a single object, its storage-driver
@@ -56,6 +52,7 @@ daemon_json_problem() {
 			STORAGE_DRIVER=$(/.phoenix-sim/host/bin/jq -r '."storage-driver" // "overlay2"' "$f")
 		fi
 	else
+		content=$JSON_TEXT
 		local compact=${content//[[:space:]]/}
 		if [[ -n $compact && ( $compact != \{* || $compact != *\} ) ]]; then
 			printf 'unable to configure the Docker daemon with file %s: invalid character looking for beginning of value' "$f"
