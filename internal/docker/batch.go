@@ -3,6 +3,7 @@ package docker
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,8 +161,13 @@ func NewSweepParser(nonce string, vmids, candidates []int) *SweepParser {
 
 // broken marks vmid's section as one that cannot be trusted.
 func (p *SweepParser) broken(vmid int, format string, args ...any) {
-	if _, done := p.res[vmid]; !done || p.res[vmid].Err == nil {
-		p.res[vmid] = BatchSection{ExitCode: -1, Err: fmt.Errorf(format, args...)}
+	markBroken(p.res, vmid, format, args...)
+}
+
+// markBroken gives vmid's section in res an error, keeping the first one.
+func markBroken(res map[int]BatchSection, vmid int, format string, args ...any) {
+	if s, done := res[vmid]; !done || s.Err == nil {
+		res[vmid] = BatchSection{ExitCode: -1, Err: fmt.Errorf(format, args...)}
 	}
 }
 
@@ -234,14 +240,9 @@ func (p *SweepParser) Section(vmid int) (BatchSection, bool) {
 // every asked container gets an entry (an Err when its section is missing,
 // unterminated or malformed), a candidate only a sound one.
 func (p *SweepParser) Sections() map[int]BatchSection {
-	res := make(map[int]BatchSection, len(p.res))
-	for v, s := range p.res {
-		res[v] = s
-	}
+	res := maps.Clone(p.res)
 	if p.cur >= 0 {
-		if s, done := res[p.cur]; !done || s.Err == nil {
-			res[p.cur] = BatchSection{ExitCode: -1, Err: fmt.Errorf("%s: the section of container %d has no end (output cut short)", CheckBatchScriptName, p.cur)}
-		}
+		markBroken(res, p.cur, "%s: the section of container %d has no end (output cut short)", CheckBatchScriptName, p.cur)
 	}
 	for _, v := range p.vmids {
 		if _, ok := res[v]; !ok {

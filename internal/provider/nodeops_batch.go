@@ -131,6 +131,17 @@ func (bt *checkBatcher) sweptFor(node string, vmid int) (checkOutcome, <-chan st
 	return checkOutcome{}, nil, false
 }
 
+// keepLocked keeps s for vmid's next refresh on node.
+func (bt *checkBatcher) keepLocked(node string, vmid int, s sweptOutcome) {
+	if bt.swept == nil {
+		bt.swept = map[string]map[int]sweptOutcome{}
+	}
+	if bt.swept[node] == nil {
+		bt.swept[node] = map[int]sweptOutcome{}
+	}
+	bt.swept[node][vmid] = s
+}
+
 // forgetLocked drops the kept results of node's containers, and those of
 // the batches under way there: the provider is changing something there.
 func (bt *checkBatcher) forgetLocked(node string) {
@@ -390,13 +401,7 @@ func (o *nodeOps) keepArrived(node string, b *checkBatch, v int, r checkOutcome,
 	}
 	b.arrived[v] = true
 	if r.err == nil && bt.writes[node] == writes && bt.writing[node] == 0 {
-		if bt.swept == nil {
-			bt.swept = map[string]map[int]sweptOutcome{}
-		}
-		if bt.swept[node] == nil {
-			bt.swept[node] = map[int]sweptOutcome{}
-		}
-		bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
+		bt.keepLocked(node, v, sweptOutcome{checkOutcome: r, at: began, current: b.current})
 	}
 	close(b.progress)
 	b.progress = make(chan struct{})
@@ -421,15 +426,9 @@ func (o *nodeOps) keepSwept(node string, b *checkBatch, swept map[int]checkOutco
 	if bt.writes[node] != writes || bt.writing[node] > 0 || len(swept) == 0 {
 		return
 	}
-	if bt.swept == nil {
-		bt.swept = map[string]map[int]sweptOutcome{}
-	}
-	if bt.swept[node] == nil {
-		bt.swept[node] = map[int]sweptOutcome{}
-	}
 	for v, r := range swept {
 		if r.err == nil && !b.arrived[v] { // a failed one's own refresh asks again
-			bt.swept[node][v] = sweptOutcome{checkOutcome: r, at: began, current: b.current}
+			bt.keepLocked(node, v, sweptOutcome{checkOutcome: r, at: began, current: b.current})
 		}
 	}
 }

@@ -432,11 +432,7 @@ func TestDockerCheckSharedAnswersBeforeSlowCandidates(t *testing.T) {
 	// In 162, systemctl hangs: the check has no bound of its own there.
 	e.hangSystemctl(162)
 	e.sweepsOf(ops, 160, 161, 162, 163)
-	writes := func() uint64 {
-		ops.batches.mu.Lock()
-		defer ops.batches.mu.Unlock()
-		return ops.batches.writes[testNode]
-	}
+	writes := func() uint64 { return ops.batches.writeCount(testNode) }
 	before := writes()
 	start := time.Now()
 	got := sharedChecks(ctx, ops, testNode, 160, 161)
@@ -557,11 +553,7 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	// takes in no further container (its result would not be kept while
 	// the write runs), and 172's read checks it itself.
 	e.sweepsOf(ops, 170, 171, 172)
-	writes := func() uint64 {
-		ops.batches.mu.Lock()
-		defer ops.batches.mu.Unlock()
-		return ops.batches.writes[testNode]
-	}
+	writes := func() uint64 { return ops.batches.writeCount(testNode) }
 	w0 := writes()
 	var wg sync.WaitGroup
 	wctx, endWrite := context.WithCancel(ctx)
@@ -623,6 +615,14 @@ func TestDockerCheckSharedHandsOutCandidatesAsTheyEnd(t *testing.T) {
 	if _, wait, ok := ops.batches.sweptFor(testNode, 181); ok || wait != nil {
 		t.Errorf("181 printed again: kept again %v, or awaited %v", ok, wait != nil)
 	}
+}
+
+// writeCount is how many times the provider began or ended a write on
+// node.
+func (bt *checkBatcher) writeCount(node string) uint64 {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	return bt.writes[node]
 }
 
 // hangSystemctl makes systemctl in container vmid (whose volume is filled)
