@@ -120,14 +120,14 @@ func TestValidBatchNonce(t *testing.T) {
 	}
 }
 
-// fakePct is a pct that answers "pct exec VMID -- bash -s" from files:
-// it reads the script on stdin, prints the SHA-256 of what it read, then
+// fakePct is a pct that answers "pct exec VMID -- bash -c SCRIPT NAME" from
+// files: it prints the SHA-256 of SCRIPT and of what it read on stdin, then
 // $FAKE_PCT/VMID.out, sleeps $FAKE_PCT/VMID.sleep seconds and exits with
 // $FAKE_PCT/VMID.rc. It fails (98) when it inherited any descriptor but
 // the three standard ones (and bash's own 255 on its script): what pct
 // inherits, the container's processes inherit too.
 const fakePct = `#!/bin/bash
-[[ $1 == exec && $3 == -- && $4 == bash && $5 == -s ]] || { echo "fake pct: unexpected $*" >&2; exit 99; }
+[[ $# == 7 && $1 == exec && $3 == -- && $4 == bash && $5 == -c && $7 == check_docker_service.sh ]] || { echo "fake pct: unexpected $*" >&2; exit 99; }
 vmid=$2 d=$FAKE_PCT
 for f in /proc/$$/fd/*; do
 	n=${f##*/}
@@ -136,6 +136,8 @@ for f in /proc/$$/fd/*; do
 		exit 98
 	fi
 done
+sum=$(printf '%s' "$6" | sha256sum)
+printf 'script-sha256=%s\n' "${sum%% *}"
 sum=$(sha256sum)
 printf 'stdin-sha256=%s\n' "${sum%% *}"
 [[ -f $d/$vmid.sleep ]] && sleep "$(<"$d/$vmid.sleep")"
@@ -229,8 +231,10 @@ func TestCheckBatchScript(t *testing.T) {
 	if took := time.Since(began); took > 20*time.Second {
 		t.Errorf("the batch took %s: the process 106 left behind held it up", took)
 	}
-	sum := sha256.Sum256(stdin)
-	fed := "stdin-sha256=" + hex.EncodeToString(sum[:]) + "\n"
+	// Each container gets the whole check script as its command and
+	// nothing on stdin.
+	sum, none := sha256.Sum256(stdin), sha256.Sum256(nil)
+	fed := "script-sha256=" + hex.EncodeToString(sum[:]) + "\nstdin-sha256=" + hex.EncodeToString(none[:]) + "\n"
 	got := ParseCheckSweep(string(out), testNonce, vmids, nil)
 	want := map[int]BatchSection{
 		101: {Output: fed + activeLine, ExitCode: 0},

@@ -110,6 +110,8 @@ close_inherited() {
 }
 
 # check VMID LIMIT: one section, printed at once when the check has ended.
+# The container runs the script as a command ("bash -c"), with nothing on
+# its stdin: bash reads a script on a pipe one byte at a time.
 check() {
 	local vmid=$1 limit=$2 out rc end
 	close_inherited
@@ -118,7 +120,7 @@ check() {
 	# behind in the container may hold the inner pipe open, never this
 	# section's, so one container cannot hold up the others.
 	out=$({
-		printf '%s' "$script" | timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -s 2>&1
+		timeout --kill-after=5 "$limit" pct exec "$vmid" -- bash -c "$script" check_docker_service.sh </dev/null 2>&1
 		printf '\n%s' "$?"
 	} | timeout --kill-after=5 "$((limit + 10))" stdbuf -o0 head -c "$OUTPUT_MAX")
 	# Bytes, not characters, from here on; only the end of the output is

@@ -117,23 +117,28 @@ digests() {
 	return 0
 }
 
-# fingerprint: the recorded fingerprint, "" when there is none.
+# fingerprint: FINGERPRINT is the recorded fingerprint, "" when there is
+# none. (Functions here set variables rather than print: each command
+# substitution is one more process.)
 fingerprint() {
 	local file=$ROOT/etc/phoenix/docker.fingerprint content
+	FINGERPRINT=""
 	[[ -f $file ]] || return 0
 	content=$(<"$file") || content=""
 	if [[ $content =~ ^[0-9a-f]{64}$ ]]; then
-		printf '%s' "$content"
+		FINGERPRINT=$content
 	else
-		printf 'invalid'
+		FINGERPRINT=invalid
 	fi
 }
 
-# storage_driver: the running daemon's storage driver, "" when unknown.
+# storage_driver: DRIVER is the running daemon's storage driver, "" when
+# unknown.
 storage_driver() {
 	local d
+	DRIVER=""
 	d=$(timeout 20 docker info --format '{{.Driver}}' 2>/dev/null) || return 0
-	[[ $d =~ ^[A-Za-z0-9._-]+$ ]] && printf '%s' "$d"
+	[[ $d =~ ^[A-Za-z0-9._-]+$ ]] && DRIVER=$d
 	return 0
 }
 
@@ -160,15 +165,17 @@ main() {
 	# systemd, say) stays in the output.
 	if state=$(systemctl is-active docker); then
 		active=1
-		driver=$(storage_driver)
+		storage_driver
+		driver=$DRIVER
 		printf '%s [check] docker service is active (version %s)\n' "$TAG" "${version:-unknown}"
 	else
 		printf '%s [check] docker service is not active (state: %s)\n' "$TAG" "${state:-unknown}"
 	fi
 	digests "$ROOT/etc/docker/daemon.json" "$ROOT/etc/apt/keyrings/docker.asc" "$ROOT/etc/apt/sources.list.d/docker.list"
+	fingerprint
 	printf '%s check service_active=%s installed_version=%s package=%s containerd_version=%s compose_version=%s storage_driver=%s daemon_json_sha256=%s apt_key_sha256=%s apt_source_sha256=%s fingerprint=%s\n' \
 		"$TAG" "$active" "$version" "$package" "${containerd#* }" "${compose#* }" "$driver" \
-		"${DIGESTS[0]}" "${DIGESTS[1]}" "${DIGESTS[2]}" "$(fingerprint)"
+		"${DIGESTS[0]}" "${DIGESTS[1]}" "${DIGESTS[2]}" "$FINGERPRINT"
 	if ((active == 1)); then
 		return 0
 	fi

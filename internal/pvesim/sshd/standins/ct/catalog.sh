@@ -24,17 +24,28 @@ BASE_PACKAGES=(
 	ca-certificates curl diffutils ncurses-bin perl-base iproute2 iptables
 )
 
+# The systemd units a package brings, by package; a package not named here
+# brings none. read_units looks up only these packages.
+declare -A CATALOG_UNITS=(
+	[docker.io]="docker.service docker.socket"
+	[docker-ce]="docker.service docker.socket"
+	[containerd]="containerd.service"
+	[containerd.io]="containerd.service"
+)
+
 # pkg_lookup NAME: sets PKG_REPO (debian, docker or none), PKG_VERSIONS
 # (newest first), PKG_DEPENDS, PKG_RECOMMENDS, PKG_FILES (path=standin) and
-# PKG_UNITS. Returns 1 for a package this distribution does not have.
+# PKG_UNITS (from CATALOG_UNITS). Returns 1 for a package this distribution
+# does not have.
 pkg_lookup() {
-	local name=$1 rel=${OS_RELEASE:-12} code=${OS_CODENAME:-bookworm} fam=${OS_ID:-debian}
+	local name=$1 rel=${OS_RELEASE:-12} code=${OS_CODENAME:-bookworm} fam=${OS_ID:-debian} IFS=' '
 	PKG_REPO=debian
 	PKG_VERSIONS=()
 	PKG_DEPENDS=()
 	PKG_RECOMMENDS=()
 	PKG_FILES=()
-	PKG_UNITS=()
+	# shellcheck disable=SC2206 # unit names: no spaces, no glob characters.
+	PKG_UNITS=(${CATALOG_UNITS[$name]-})
 	case $name in
 	base-files) PKG_VERSIONS=("$rel.4+deb${rel}u12") ;;
 	bash) PKG_VERSIONS=(5.2.15-2+b9) ;;
@@ -102,13 +113,11 @@ pkg_lookup() {
 		esac
 		PKG_DEPENDS=(containerd runc iptables)
 		PKG_FILES=(usr/bin/docker=docker usr/bin/dockerd=docker)
-		PKG_UNITS=(docker.service docker.socket)
 		;;
 	containerd)
 		PKG_VERSIONS=(1.6.20~ds1-1+deb12u1)
 		PKG_DEPENDS=(runc)
 		PKG_FILES=(usr/bin/containerd=docker)
-		PKG_UNITS=(containerd.service)
 		;;
 	runc)
 		PKG_VERSIONS=(1.1.5+ds1-1+deb12u1)
@@ -141,7 +150,6 @@ pkg_lookup() {
 			PKG_DEPENDS=(containerd.io docker-ce-cli iptables)
 			PKG_RECOMMENDS=(docker-ce-rootless-extras pigz)
 			PKG_FILES=(usr/bin/dockerd=docker)
-			PKG_UNITS=(docker.service docker.socket)
 			;;
 		docker-ce-cli)
 			PKG_RECOMMENDS=(docker-buildx-plugin docker-compose-plugin)
@@ -149,7 +157,6 @@ pkg_lookup() {
 			;;
 		containerd.io)
 			PKG_FILES=(usr/bin/containerd=docker usr/sbin/runc=docker)
-			PKG_UNITS=(containerd.service)
 			;;
 		docker-ce-rootless-extras) PKG_DEPENDS=(uidmap) ;;
 		esac

@@ -162,10 +162,11 @@ read_units() {
 	((INSTALLED_UNITS_READ)) && return 0
 	INSTALLED_UNITS=()
 	# One pass over the status file: each package's name and status.
+	# Only the packages that bring units are looked up in the catalog.
 	while IFS=$'\t' read -r name st; do
-		[[ $st == "install ok "* ]] || continue
+		[[ $st == "install ok "* && -n ${CATALOG_UNITS[$name]-} ]] || continue
 		pkg_lookup "$name" || continue
-		((${#PKG_UNITS[@]} == 0)) || INSTALLED_UNITS+=("${PKG_UNITS[@]}")
+		INSTALLED_UNITS+=("${PKG_UNITS[@]}")
 	done < <(awk '
 		BEGIN { RS = ""; FS = "\n" }
 		{
