@@ -25,7 +25,10 @@ BASE_PACKAGES=(
 )
 
 # The systemd units a package brings, by package; a package not named here
-# brings none. read_units looks up only these packages.
+# brings none. Every package named here exists in every distribution of the
+# catalog (pkg_lookup never returns 1 for it), so read_units (lib.sh) takes
+# the units of the installed packages from here alone
+# (TestCatalogUnitsInEveryDistribution).
 declare -A CATALOG_UNITS=(
 	[docker.io]="docker.service docker.socket"
 	[docker-ce]="docker.service docker.socket"

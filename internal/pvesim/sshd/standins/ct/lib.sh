@@ -158,15 +158,14 @@ pkg_set() {
 INSTALLED_UNITS=()
 INSTALLED_UNITS_READ=0
 read_units() {
-	local name st
+	local name st IFS=$' \t\n'
 	((INSTALLED_UNITS_READ)) && return 0
 	INSTALLED_UNITS=()
 	# One pass over the status file: each package's name and status.
-	# Only the packages that bring units are looked up in the catalog.
 	while IFS=$'\t' read -r name st; do
 		[[ $st == "install ok "* && -n ${CATALOG_UNITS[$name]-} ]] || continue
-		pkg_lookup "$name" || continue
-		INSTALLED_UNITS+=("${PKG_UNITS[@]}")
+		# shellcheck disable=SC2206 # unit names: no spaces, no glob characters.
+		INSTALLED_UNITS+=(${CATALOG_UNITS[$name]})
 	done < <(awk '
 		BEGIN { RS = ""; FS = "\n" }
 		{
