@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -121,11 +122,15 @@ func TestValidBatchNonce(t *testing.T) {
 }
 
 // fakePct is a pct that answers "pct exec VMID -- bash -c SCRIPT NAME" from
-// files: it prints the SHA-256 of SCRIPT and of what it read on stdin, then
+// files: it prints the SHA-256 of SCRIPT, then
 // $FAKE_PCT/VMID.out, sleeps $FAKE_PCT/VMID.sleep seconds and exits with
 // $FAKE_PCT/VMID.rc. It fails (98) when it inherited any descriptor but
 // the three standard ones (and bash's own 255 on its script): what pct
-// inherits, the container's processes inherit too.
+// inherits, the container's processes inherit too. It fails (97) when its
+// stdin is not /dev/null, and (96) when its environment holds the nonce
+// (in $FAKE_PCT/nonce when the test writes one): pct exec passes the node's
+// environment on into the container (keep-env is on by default before
+// Proxmox VE 9).
 const fakePct = `#!/bin/bash
 [[ $# == 7 && $1 == exec && $3 == -- && $4 == bash && $5 == -c && $7 == check_docker_service.sh ]] || { echo "fake pct: unexpected $*" >&2; exit 99; }
 vmid=$2 d=$FAKE_PCT
@@ -136,10 +141,13 @@ for f in /proc/$$/fd/*; do
 		exit 98
 	fi
 done
+[[ /proc/$$/fd/0 -ef /dev/null ]] || { echo "fake pct: container $vmid has stdin $(readlink /proc/$$/fd/0)"; exit 97; }
+if [[ -f $d/nonce ]] && env | grep -qF -- "$(<"$d/nonce")"; then
+	echo "fake pct: the nonce is in the environment of container $vmid"
+	exit 96
+fi
 sum=$(printf '%s' "$6" | sha256sum)
 printf 'script-sha256=%s\n' "${sum%% *}"
-sum=$(sha256sum)
-printf 'stdin-sha256=%s\n' "${sum%% *}"
 [[ -f $d/$vmid.sleep ]] && sleep "$(<"$d/$vmid.sleep")"
 [[ -f $d/$vmid.fork ]] && { sleep "$(<"$d/$vmid.fork")" & }
 [[ -f $d/$vmid.out ]] && printf '%s' "$(<"$d/$vmid.out")"
@@ -221,7 +229,11 @@ func TestCheckBatchScript(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bash, args...)
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_PCT="+state)
+	// Run through sudo, the command line (nonce included) is in
+	// SUDO_COMMAND; no container may see it.
+	write(filepath.Join(state, "nonce"), testNonce, 0o644)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_PCT="+state,
+		"SUDO_COMMAND=/usr/bin/bash -c ... "+CheckBatchScriptName+" "+testNonce+" 2 1")
 	cmd.Stdin = strings.NewReader(string(stdin))
 	began := time.Now()
 	out, err := cmd.Output()
@@ -231,10 +243,9 @@ func TestCheckBatchScript(t *testing.T) {
 	if took := time.Since(began); took > 20*time.Second {
 		t.Errorf("the batch took %s: the process 106 left behind held it up", took)
 	}
-	// Each container gets the whole check script as its command and
-	// nothing on stdin.
-	sum, none := sha256.Sum256(stdin), sha256.Sum256(nil)
-	fed := "script-sha256=" + hex.EncodeToString(sum[:]) + "\nstdin-sha256=" + hex.EncodeToString(none[:]) + "\n"
+	// Each container gets the whole check script as its command.
+	sum := sha256.Sum256(stdin)
+	fed := "script-sha256=" + hex.EncodeToString(sum[:]) + "\n"
 	got := ParseCheckSweep(string(out), testNonce, vmids, nil)
 	want := map[int]BatchSection{
 		101: {Output: fed + activeLine, ExitCode: 0},
@@ -599,6 +610,27 @@ func TestCheckSweepDeadline(t *testing.T) {
 	} {
 		if got := CheckSweepDeadline(c.asked, c.candidates); got != c.want {
 			t.Errorf("CheckSweepDeadline(%d, %d) = %s, want %s", c.asked, c.candidates, got, c.want)
+		}
+	}
+}
+
+// TestCheckScriptFitsOneArgument: check_docker_batch.sh hands the check
+// script to each container as one argument of "pct exec VMID -- bash -c".
+// That holds while it is plain ASCII (pct decodes its extra arguments by the
+// node's locale, PVE::JSONSchema::get_options), holds no NUL, starts with no
+// "-" (bash would take it for options) and stays well under Linux's limit of
+// 128 KiB for one argument (MAX_ARG_STRLEN).
+func TestCheckScriptFitsOneArgument(t *testing.T) {
+	if len(checkScript) == 0 || len(checkScript) > 64<<10 {
+		t.Errorf("check script of %d bytes; one argument holds at most 128 KiB", len(checkScript))
+	}
+	if checkScript[0] == '-' {
+		t.Error("the check script starts with '-'")
+	}
+	for i, c := range checkScript {
+		if c == 0 || c > 0x7e || (c < 0x20 && c != '\n' && c != '\t') {
+			line := bytes.Count(checkScript[:i], []byte("\n")) + 1
+			t.Fatalf("byte %#x on line %d of the check script: only printable ASCII, tabs and newlines pass unchanged", c, line)
 		}
 	}
 }

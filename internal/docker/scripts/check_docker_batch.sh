@@ -64,6 +64,11 @@ readonly CANDIDATE_TIMEOUT=15
 # up to a few hundred checks). A sound check prints two lines.
 readonly OUTPUT_MAX=65536
 
+# Run through sudo, the command line, nonce included, is in SUDO_COMMAND,
+# and pct exec passes the node's environment on into the container
+# (keep-env is on by default before Proxmox VE 9): no check may see it.
+unset SUDO_COMMAND
+
 # The node's container configurations (PHOENIX_LXC_CONF_DIR in tests of
 # this script).
 confdir=${PHOENIX_LXC_CONF_DIR:-/etc/pve/lxc}

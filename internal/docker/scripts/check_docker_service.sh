@@ -6,6 +6,10 @@
 #
 #   pct exec <vmid> -- bash -s < check_docker_service.sh
 #
+# or as a command, as check_docker_batch.sh runs it for each container:
+#
+#   pct exec <vmid> -- bash -c "$(cat check_docker_service.sh)" check_docker_service.sh
+#
 # It takes no arguments. Exit status 0 only when the docker service is
 # active; 1 otherwise, with a "FATAL: ..." line; 2 when given arguments. The
 # last "phoenix-docker:" line is machine-readable, one line of key=value

@@ -29,7 +29,8 @@ BASE_PACKAGES=(
 # catalog (pkg_lookup never returns 1 for it), so read_units (lib.sh) takes
 # the units of the installed packages from here alone
 # (TestCatalogUnitsInEveryDistribution).
-declare -A CATALOG_UNITS=(
+# (declare -g: pct reads the catalog from within a function.)
+declare -gA CATALOG_UNITS=(
 	[docker.io]="docker.service docker.socket"
 	[docker-ce]="docker.service docker.socket"
 	[containerd]="containerd.service"
