@@ -182,9 +182,11 @@ func benchCheckBatch(b *testing.B, booted bool) {
 
 // cgroupCPU returns a reader of the CPU time (ns) of the cgroup v1 cpuacct
 // group this process runs in, or of -1 when it runs in the root group
-// (which counts the whole machine) or there is none: the node's processes
-// run in bubblewrap's PID namespaces, out of reach of getrusage, but not
-// out of their cgroup. Run the benchmark in a group of its own, e.g.
+// (which counts the whole machine) or there is none (cgroup v2 is not
+// read): the node's processes run in bubblewrap's PID namespaces, out of
+// reach of getrusage, but not out of their cgroup. The figure includes this
+// process (the simulated node's SSH server and the client), and anything
+// else in the group: run the benchmark in a group of its own, e.g.
 //
 //	mkdir /sys/fs/cgroup/cpuacct/bench && echo $$ > /sys/fs/cgroup/cpuacct/bench/tasks
 func cgroupCPU(b *testing.B) func() int64 {

@@ -23,7 +23,7 @@ func TestCatalogUnitsInEveryDistribution(t *testing.T) {
 		t.Fatal(err)
 	}
 	if assigns := regexp.MustCompile(`PKG_UNITS(\[[^]]*\])?\+?=`).FindAll(src, -1); len(assigns) != 1 ||
-		!bytes.Contains(src, []byte("PKG_UNITS=(${CATALOG_UNITS[$name]-})")) {
+		!bytes.Contains(src, []byte("PKG_UNITS=(${CATALOG_UNITS[${name:-none}]-})")) {
 		t.Errorf("catalog.sh sets PKG_UNITS %d times; the units must come from CATALOG_UNITS alone", len(assigns))
 	}
 	lib := filepath.Join(t.TempDir(), "catalog.sh")

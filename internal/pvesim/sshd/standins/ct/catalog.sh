@@ -49,7 +49,7 @@ pkg_lookup() {
 	PKG_RECOMMENDS=()
 	PKG_FILES=()
 	# shellcheck disable=SC2206 # unit names: no spaces, no glob characters.
-	PKG_UNITS=(${CATALOG_UNITS[$name]-})
+	PKG_UNITS=(${CATALOG_UNITS[${name:-none}]-})
 	case $name in
 	base-files) PKG_VERSIONS=("$rel.4+deb${rel}u12") ;;
 	bash) PKG_VERSIONS=(5.2.15-2+b9) ;;
