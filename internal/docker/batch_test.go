@@ -617,15 +617,15 @@ func TestCheckSweepDeadline(t *testing.T) {
 // TestCheckScriptFitsOneArgument: check_docker_batch.sh hands the check
 // script to each container as one argument of "pct exec VMID -- bash -c".
 // That holds while it is plain ASCII (pct decodes its extra arguments by the
-// node's locale, PVE::JSONSchema::get_options), holds no NUL, starts with no
-// "-" (bash would take it for options) and stays well under Linux's limit of
-// 128 KiB for one argument (MAX_ARG_STRLEN).
+// node's locale, PVE::JSONSchema::get_options), holds no NUL, starts with
+// neither "-" nor "+" (bash would take it for options) and stays well under
+// Linux's limit of 128 KiB for one argument (MAX_ARG_STRLEN).
 func TestCheckScriptFitsOneArgument(t *testing.T) {
 	if len(checkScript) == 0 || len(checkScript) > 64<<10 {
 		t.Errorf("check script of %d bytes; one argument holds at most 128 KiB", len(checkScript))
 	}
-	if checkScript[0] == '-' {
-		t.Error("the check script starts with '-'")
+	if checkScript[0] == '-' || checkScript[0] == '+' {
+		t.Errorf("the check script starts with %q, which bash would take for options", checkScript[0])
 	}
 	for i, c := range checkScript {
 		if c == 0 || c > 0x7e || (c < 0x20 && c != '\n' && c != '\t') {
