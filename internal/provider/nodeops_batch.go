@@ -36,11 +36,17 @@ const dockerCheckWindowMax = 250 * time.Millisecond
 // checks besides those asked (see checkBatch.candidates).
 const dockerSweepMax = 256
 
-// sweptTTL is how long the result of a further container of a batch
-// serves that container's refresh: the plan that made it, as long as the
-// provider changed nothing on the node and the cluster's view of the
-// containers was not invalidated meanwhile.
-const sweptTTL = 30 * time.Second
+// sweptTTL is how long, from the start of its batch, the result of a
+// further container serves that container's refresh: the plan that made it
+// (one provider process serves one Terraform walk), as long as the provider
+// changed nothing on the node and the cluster's view of the containers was
+// not invalidated meanwhile. Terraform refreshes a fleet ten at a time in no
+// fixed order, so the last reads of a large fleet come long after the
+// node's command began: the refresh of 500 Docker containers took about a
+// minute on 2 cores, and with 30 s every node ran a second command for the
+// reads that came later. A result read near the end of such a plan is no
+// older than one the plan read at its start.
+const sweptTTL = 2 * time.Minute
 
 // checkBatch is the refresh checks asked of one node within one window.
 type checkBatch struct {

@@ -760,3 +760,24 @@ func processesRunning(t *testing.T, cmdline string) []string {
 	}
 	return pids
 }
+
+// TestSweptResultExpires: a further container's kept result serves its
+// refresh once, and only within sweptTTL of its batch's start; an older one
+// is dropped and the read runs a check of its own.
+func TestSweptResultExpires(t *testing.T) {
+	var bt checkBatcher
+	fresh := sweptOutcome{checkOutcome: checkOutcome{check: docker.CheckResult{ServiceActive: true}}, at: time.Now().Add(-sweptTTL / 2)}
+	stale := fresh
+	stale.at = time.Now().Add(-sweptTTL - time.Second)
+	bt.keepLocked("pve1", 101, fresh)
+	bt.keepLocked("pve1", 102, stale)
+	if r, _, ok := bt.sweptFor("pve1", 101); !ok || !r.check.ServiceActive {
+		t.Errorf("a result kept %s ago was not used", sweptTTL/2)
+	}
+	if _, _, ok := bt.sweptFor("pve1", 101); ok {
+		t.Error("a kept result served two reads")
+	}
+	if _, _, ok := bt.sweptFor("pve1", 102); ok {
+		t.Errorf("a result kept more than %s ago was used", sweptTTL)
+	}
+}
