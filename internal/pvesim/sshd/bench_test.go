@@ -43,16 +43,9 @@ func BenchmarkPctExec(b *testing.B) {
 // RUSAGE_CHILDREN); "perf stat -e task-clock" of the test binary run with
 // -benchtime 1x and Nx gives it per check as the difference over N-1.
 func BenchmarkDockerCheck(b *testing.B) {
-	install := dockerScript(b, "phoenix_hypervisor_feature_install_docker.sh")
 	check := dockerScript(b, "check_docker_service.sh")
 	e := newTestEnvTB(b)
-	runOn(b, e.client, "cat > /etc/apparmor.d/lxc/lxc-docker-secure", testProfile)
-	runOn(b, e.client, "apparmor_parser -r /etc/apparmor.d/lxc-containers", "")
-	e.addCT(102, ctConf(102, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure", "lxc.apparmor.allow_nesting: 1"), true)
-	r := runOn(b, e.client, "pct exec 102 -- env PHOENIX_RETRY_DELAY=0 bash -s -- --package-source docker-ce --network-target 1.1.1.1", install)
-	if r.exit != 0 {
-		b.Fatalf("install: %s", r)
-	}
+	e.installedDockerCT(b, 102)
 	for b.Loop() {
 		r := runOn(b, e.client, "pct exec 102 -- bash -s", check)
 		if r.exit != 0 || !strings.Contains(r.stdout, "check service_active=1 installed_version=5:") {
@@ -135,23 +128,13 @@ func BenchmarkDockerCheckBatch(b *testing.B) {
 
 func benchCheckBatch(b *testing.B, booted bool) {
 	const n = 32
-	install := dockerScript(b, "phoenix_hypervisor_feature_install_docker.sh")
 	check := dockerScript(b, "check_docker_service.sh")
 	batch := dockerScript(b, "check_docker_batch.sh")
 	e := newTestEnvTB(b)
-	runOn(b, e.client, "cat > /etc/apparmor.d/lxc/lxc-docker-secure", testProfile)
-	runOn(b, e.client, "apparmor_parser -r /etc/apparmor.d/lxc-containers", "")
-	conf := func(vmid int) string {
-		return ctConf(vmid, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure", "lxc.apparmor.allow_nesting: 1")
-	}
-	first := e.addCT(100, conf(100), true)
-	r := runOn(b, e.client, "pct exec 100 -- env PHOENIX_RETRY_DELAY=0 bash -s -- --package-source docker-ce --network-target 1.1.1.1", install)
-	if r.exit != 0 {
-		b.Fatalf("install: %s", r)
-	}
+	first := e.installedDockerCT(b, 100)
 	vmids := []string{"100"}
 	for i := 1; i < n; i++ {
-		vol := e.addCT(100+i, conf(100+i), true)
+		vol := e.addCT(100+i, dockerCTConf(100+i), true)
 		if out, err := exec.Command("cp", "-a", "-T", first, vol).CombinedOutput(); err != nil {
 			b.Fatalf("copy: %v\n%s", err, out)
 		}
@@ -215,4 +198,26 @@ func cgroupCPU(b *testing.B) func() int64 {
 	}
 	b.Log("not in a cpuacct group of its own: no cpu-ms/check")
 	return none
+}
+
+// dockerCTConf is the configuration of a container that runs Docker under
+// the node's lxc-docker-secure profile.
+func dockerCTConf(vmid int) string {
+	return ctConf(vmid, "nesting=1,keyctl=1", "lxc.apparmor.profile: lxc-docker-secure", "lxc.apparmor.allow_nesting: 1")
+}
+
+// installedDockerCT loads the Docker profile on the node, adds running
+// container vmid under it and runs the real install script there; it
+// returns the container's volume.
+func (e *testEnv) installedDockerCT(b *testing.B, vmid int) string {
+	b.Helper()
+	install := dockerScript(b, "phoenix_hypervisor_feature_install_docker.sh")
+	runOn(b, e.client, "cat > /etc/apparmor.d/lxc/lxc-docker-secure", testProfile)
+	runOn(b, e.client, "apparmor_parser -r /etc/apparmor.d/lxc-containers", "")
+	vol := e.addCT(vmid, dockerCTConf(vmid), true)
+	r := runOn(b, e.client, fmt.Sprintf("pct exec %d -- env PHOENIX_RETRY_DELAY=0 bash -s -- --package-source docker-ce --network-target 1.1.1.1", vmid), install)
+	if r.exit != 0 {
+		b.Fatalf("install: %s", r)
+	}
+	return vol
 }
